@@ -1,0 +1,205 @@
+//! The `supportzen` command line. See `supportzen --help`.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use supportzen::function::Function;
+use supportzen::sqlite_store::SqliteStore;
+use supportzen::store_url::StoreUrl;
+use supportzen::{Backend, invoke, server};
+use supportzen_shared::Config;
+use supportzen_shared::auth::{Secret, sign};
+use supportzen_shared::domain::Email;
+use supportzen_shared::store::UserProvisioner;
+use tracing_subscriber::EnvFilter;
+
+/// SupportZen's client API on one machine: the Lambda handlers over an embedded store.
+#[derive(Parser)]
+#[command(name = "supportzen", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the four client API routes over HTTP with the Lambda functions' handlers.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (printed on start).
+        #[arg(long, default_value = "127.0.0.1:3000", env = "SUPPORTZEN_LISTEN")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Manage users' secrets.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Print the bearer token a client sends: hex(HMAC-SHA256(secret, email)).
+    Sign {
+        #[command(flatten)]
+        user: UserArgs,
+    },
+    /// Run one function's handler on an API Gateway HTTP API event file and print the
+    /// Lambda response, as `sam local invoke` does, without Docker.
+    Invoke {
+        /// The function to run.
+        #[arg(value_enum)]
+        function: Function,
+        /// An API Gateway HTTP API (payload 2.0) event, e.g. events/live-create.json.
+        event: PathBuf,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Provision or replace a user's secret. This ends trust-on-first-use for that user:
+    /// from now on their requests must be signed with this secret.
+    Put {
+        #[command(flatten)]
+        user: UserArgs,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Args)]
+struct StoreArg {
+    /// Where data lives: sqlite:PATH, or sqlite::memory: for a throwaway database.
+    #[arg(long, default_value = "sqlite:supportzen.db", env = "SUPPORTZEN_STORE")]
+    store: StoreUrl,
+}
+
+#[derive(Args)]
+struct UserArgs {
+    /// The user's email address, exactly as the client sends it.
+    #[arg(long)]
+    email: String,
+    /// The user's secret (`auth_token` or `uuid` in the API documents).
+    #[arg(long, env = "SUPPORTZEN_SECRET", hide_env_values = true)]
+    secret: String,
+}
+
+impl UserArgs {
+    fn parse(&self) -> Result<(Email, Secret), String> {
+        let email = Email::parse(&self.email).map_err(|e| format!("--email {e}"))?;
+        let secret = Secret::parse(&self.secret).map_err(|e| format!("--secret {e}"))?;
+        Ok((email, secret))
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Sign { user } => {
+            let (email, secret) = user.parse()?;
+            println!("{}", sign(&secret, email.as_sent()));
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::Put { user, store },
+        } => {
+            let (email, secret) = user.parse()?;
+            match &store.store {
+                StoreUrl::Sqlite(path) => put_user(&open_sqlite(path)?, &email, &secret).await,
+            }
+        }
+        Command::Serve { listen, store } => {
+            let config = Config::from_env()?;
+            match &store.store {
+                StoreUrl::Sqlite(path) => {
+                    serve(open_sqlite(path)?, config, listen, &store.store).await
+                }
+            }
+        }
+        Command::Invoke {
+            function,
+            event,
+            store,
+        } => {
+            let config = Config::from_env()?;
+            let event = std::fs::read_to_string(&event)
+                .map_err(|e| format!("cannot read {}: {e}", event.display()))?;
+            let response = match &store.store {
+                StoreUrl::Sqlite(path) => {
+                    invoke::invoke(&open_sqlite(path)?, &config, function, &event).await?
+                }
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&response).expect("JSON values serialize")
+            );
+            Ok(())
+        }
+    }
+}
+
+fn open_sqlite(path: &str) -> Result<SqliteStore, String> {
+    SqliteStore::open(path).map_err(|e| format!("cannot open sqlite:{path}: {e}"))
+}
+
+async fn put_user<S: UserProvisioner>(
+    store: &S,
+    email: &Email,
+    secret: &Secret,
+) -> Result<(), String> {
+    store
+        .put_secret(email.user_id(), secret)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "user {} now authenticates with the provisioned secret",
+        email.user_id()
+    );
+    Ok(())
+}
+
+async fn serve<S: Backend>(
+    store: S,
+    config: Config,
+    listen: SocketAddr,
+    url: &StoreUrl,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
+    // The one line on stdout: scripts and tests read the address from it.
+    println!("listening on http://{address}");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    server::serve(listener, Arc::new(store), config, shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}

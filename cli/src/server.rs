@@ -1,0 +1,118 @@
+//! `supportzen serve`: the four routes over HTTP/1.1 on hyper, each calling the same
+//! handler its Lambda function runs. Bodies are read up to the API's limit and no further.
+
+use crate::Backend;
+use crate::function::Function;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{ALLOW, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+use supportzen_shared::request::MAX_BODY_BYTES;
+use supportzen_shared::response::failure;
+use supportzen_shared::{ApiError, Config};
+use tokio::net::TcpListener;
+
+/// Serves until `shutdown` completes. Connections already accepted finish their
+/// in-flight request; store writes are never cut in half either way.
+pub async fn serve<S: Backend>(
+    listener: TcpListener,
+    store: Arc<S>,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let config = Arc::new(config);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let (store, config) = (Arc::clone(&store), Arc::clone(&config));
+        tokio::spawn(async move {
+            let service =
+                service_fn(move |request| route(Arc::clone(&store), Arc::clone(&config), request));
+            if let Err(err) = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%err, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn route<S: Backend>(
+    store: Arc<S>,
+    config: Arc<Config>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
+    let (mut parts, body) = request.into_parts();
+    let request_id = match parts.headers.get("x-request-id") {
+        Some(id) => id.clone(),
+        None => {
+            let id = HeaderValue::try_from(uuid::Uuid::now_v7().to_string())
+                .expect("a UUID is a valid header");
+            parts.headers.insert("x-request-id", id.clone());
+            id
+        }
+    };
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
+
+    let response = match Function::from_path(&path) {
+        None => failure(&ApiError::RouteNotFound),
+        Some(_) if method != Method::POST => {
+            let mut response = failure(&ApiError::MethodNotAllowed);
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("POST"));
+            response
+        }
+        Some(function) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
+            Ok(collected) => {
+                let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
+                function
+                    .call(
+                        &*store,
+                        &config,
+                        lambda_http::Request::from_parts(parts, body),
+                    )
+                    .await
+            }
+            Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }),
+            Err(err) => failure(&ApiError::InvalidJson(format!(
+                "could not read the body: {err}"
+            ))),
+        },
+    };
+
+    let (mut parts, body) = response.into_parts();
+    parts.headers.insert("x-request-id", request_id.clone());
+    tracing::info!(
+        request_id = request_id.to_str().unwrap_or_default(),
+        %method,
+        path,
+        status = parts.status.as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    Ok(Response::from_parts(
+        parts,
+        Full::new(Bytes::copy_from_slice(&body)),
+    ))
+}

@@ -1,0 +1,233 @@
+//! The `supportzen` binary as a user runs it: every command, its help, and its errors.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_supportzen");
+/// hex(HMAC-SHA256("demo-secret", "demo@example.com")), computed independently
+/// (Python's hmac module); the sample events in events/ carry it.
+const DEMO_TOKEN: &str = "48e7de1df76b71f57874f39a36600bf7ad2cb8adc7010ffb8be48c81bc872ffe";
+
+fn events(name: &str) -> String {
+    format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("SUPPORTZEN_STORE")
+        .env_remove("TRUST_FIRST_REQUEST")
+        .output()
+        .expect("supportzen runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn store_arg(dir: &Path) -> String {
+    format!("sqlite:{}", dir.join("test.db").display())
+}
+
+/// Runs `invoke` and returns the Lambda response's status code and parsed body.
+fn invoke(function: &str, event: &str, store: &str) -> (u64, serde_json::Value) {
+    let response: serde_json::Value = serde_json::from_str(&stdout(&run(&[
+        "invoke",
+        function,
+        &events(event),
+        "--store",
+        store,
+    ])))
+    .unwrap();
+    assert_eq!(response["headers"]["content-type"], "application/json");
+    assert_eq!(response["isBase64Encoded"], false);
+    let body = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    (response["statusCode"].as_u64().unwrap(), body)
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["users", "--help"],
+        vec!["users", "put", "--help"],
+        vec!["sign", "--help"],
+        vec!["invoke", "--help"],
+    ] {
+        let text = stdout(&run(&args));
+        assert!(text.contains("Usage: supportzen"), "{args:?}: {text}");
+    }
+    assert!(stdout(&run(&["invoke", "--help"])).contains("live-create"));
+}
+
+#[test]
+fn sign_prints_the_hmac_of_the_email() {
+    let token = stdout(&run(&[
+        "sign",
+        "--email",
+        "demo@example.com",
+        "--secret",
+        "demo-secret",
+    ]));
+    assert_eq!(token.trim(), DEMO_TOKEN);
+    let refused = run(&["sign", "--email", "not-an-email", "--secret", "x"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--email must be a valid email address")
+    );
+}
+
+#[test]
+fn invoke_runs_each_function_on_its_sample_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_arg(dir.path());
+    stdout(&run(&[
+        "users",
+        "put",
+        "--email",
+        "demo@example.com",
+        "--secret",
+        "demo-secret",
+        "--store",
+        &store,
+    ]));
+
+    let (status, body) = invoke("ticket-create", "ticket-create.json", &store);
+    assert_eq!(
+        (status, &body["data"]["ticketId"]),
+        (200, &"TKT-001".into())
+    );
+    let (status, body) = invoke("ticket-append", "ticket-append.json", &store);
+    assert_eq!(
+        (status, &body["data"]["ticketId"]),
+        (200, &"TKT-001".into())
+    );
+    let (status, body) = invoke("live-create", "live-create.json", &store);
+    assert_eq!(status, 200);
+    assert!(
+        body["data"]["chatId"]
+            .as_str()
+            .unwrap()
+            .starts_with("chat-")
+    );
+    // The sample chat id belongs to no chat in a fresh store.
+    let (status, body) = invoke("live-chat", "live-chat.json", &store);
+    assert_eq!((status, &body["error"]["code"]), (404, &"not_found".into()));
+
+    // Rotating the secret invalidates the events' token.
+    stdout(&run(&[
+        "users",
+        "put",
+        "--email",
+        "demo@example.com",
+        "--secret",
+        "rotated",
+        "--store",
+        &store,
+    ]));
+    let (status, _) = invoke("ticket-create", "ticket-create.json", &store);
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn bad_arguments_fail_with_a_message() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "invoke",
+                "live-create",
+                "/nonexistent/event.json",
+                "--store",
+                "sqlite::memory:",
+            ],
+            "cannot read",
+        ),
+        (&["serve", "--store", "postgres://db"], "unknown store"),
+        (
+            &["invoke", "live-nope", "x.json"],
+            "invalid value 'live-nope'",
+        ),
+        (
+            &[
+                "users",
+                "put",
+                "--email",
+                "demo@example.com",
+                "--secret",
+                "",
+                "--store",
+                "sqlite::memory:",
+            ],
+            "--secret must not be empty",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = run(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_answers_on_the_port_it_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store_arg(dir.path()),
+        ])
+        .env_remove("TRUST_FIRST_REQUEST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("prints its address")
+        .to_string();
+
+    let client = reqwest::blocking::Client::new();
+    let response = client
+        .post(format!("{base}/api/client/live/create"))
+        .bearer_auth(DEMO_TOKEN)
+        .body(r#"{"email":"demo@example.com","created_at":1679223400,"message":"Hi!"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: serde_json::Value = response.json().unwrap();
+    assert!(
+        body["data"]["chatId"]
+            .as_str()
+            .unwrap()
+            .starts_with("chat-")
+    );
+}

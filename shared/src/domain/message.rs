@@ -1,0 +1,90 @@
+use super::ids::MessageId;
+
+/// Longest message body, in characters (not bytes), as the API promises.
+pub const MAX_MESSAGE_CHARS: usize = 10_000;
+/// Longest image URL, in characters.
+pub const MAX_IMAGE_URL_CHARS: usize = 2048;
+
+/// A message body: not blank, at most [`MAX_MESSAGE_CHARS`] characters. Kept as sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Err("must not be blank".into());
+        }
+        if raw.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(format!("must be at most {MAX_MESSAGE_CHARS} characters"));
+        }
+        Ok(MessageText(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute `http` or `https` URL with a host, at most [`MAX_IMAGE_URL_CHARS`] characters.
+/// Anything else (`javascript:`, `data:`, `file:`) could be turned against the agent viewing it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.chars().count() > MAX_IMAGE_URL_CHARS {
+            return Err(format!("must be at most {MAX_IMAGE_URL_CHARS} characters"));
+        }
+        let url = url::Url::parse(raw).map_err(|_| "must be an absolute http or https URL")?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err("must be an absolute http or https URL".into());
+        }
+        Ok(ImageUrl(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A message about to be stored: its id and time are assigned by the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub text: MessageText,
+    pub image_url: Option<ImageUrl>,
+    /// Milliseconds since the Unix epoch.
+    pub sent_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_limits_count_characters_not_bytes() {
+        assert!(MessageText::parse(&"é".repeat(MAX_MESSAGE_CHARS)).is_ok());
+        assert!(MessageText::parse(&"é".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
+        assert!(MessageText::parse(" \n\t ").is_err());
+        assert_eq!(MessageText::parse(" hi ").unwrap().as_str(), " hi ");
+    }
+
+    #[test]
+    fn image_urls_are_http_or_https_only() {
+        assert!(ImageUrl::parse("https://cdn.example.com/a.png").is_ok());
+        assert!(ImageUrl::parse("http://example.com/a.png?x=1").is_ok());
+        for bad in [
+            "javascript:alert(1)",
+            "data:image/png;base64,AAAA",
+            "file:///etc/passwd",
+            "ftp://example.com/a.png",
+            "/relative/a.png",
+            "https://",
+            "not a url",
+        ] {
+            assert!(ImageUrl::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let long = format!("https://example.com/{}", "a".repeat(MAX_IMAGE_URL_CHARS));
+        assert!(ImageUrl::parse(&long).is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! Typed domain values. Each is parsed once, at the edge, so nothing invalid
+//! reaches authentication or the store ("parse, don't validate").
+//!
+//! Parse functions return the reason as a `String`; the request parser attaches
+//! the field name when it turns that into an [`crate::ApiError`].
+
+mod email;
+mod ids;
+mod message;
+mod profile;
+
+pub use email::{Email, UserId};
+pub use ids::{ChatId, ConversationId, ConversationRef, MessageId, TicketId};
+pub use message::{ImageUrl, MessageText, NewMessage};
+pub use profile::{DisplayName, Profile, UnixSeconds};
+
+/// Milliseconds since the Unix epoch, as the store records times.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

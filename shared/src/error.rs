@@ -1,0 +1,123 @@
+//! The one error type every handler returns, and the one place it becomes HTTP.
+//!
+//! Each variant carries exactly what the client may see. Internal details of a
+//! [`ApiError::Internal`] are logged by the handler with the request id and never
+//! put in a response body.
+
+use lambda_http::http::StatusCode;
+use std::time::Duration;
+
+/// Everything that can go wrong while serving a request, as the client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not a JSON object.
+    #[error("request body must be a JSON object: {0}")]
+    InvalidJson(String),
+    /// One field is missing, of the wrong type or out of range.
+    #[error("{field}: {reason}")]
+    InvalidField { field: &'static str, reason: String },
+    /// Missing or malformed `Authorization` header, unknown user or wrong token.
+    /// Deliberately says no more than that.
+    #[error("authentication failed")]
+    Unauthorized,
+    /// No such chat or ticket, or it belongs to someone else (never reveals which).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The chat or ticket exists and is the caller's, but it is closed.
+    #[error("this {0} is closed")]
+    Closed(&'static str),
+    /// The body is larger than [`crate::request::MAX_BODY_BYTES`].
+    #[error("request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    /// No route for this path (local server only; API Gateway answers these in production).
+    #[error("no route for this path")]
+    RouteNotFound,
+    /// The route exists but takes another method (local server only).
+    #[error("this route only accepts POST")]
+    MethodNotAllowed,
+    /// The store is throttling or briefly unavailable; the client should retry.
+    /// `reason` is for the logs only.
+    #[error("the service is busy, retry after {} seconds", retry_after.as_secs().max(1))]
+    Unavailable {
+        retry_after: Duration,
+        reason: String,
+    },
+    /// Anything unexpected. The string is for the logs only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: &'static str, reason: impl Into<String>) -> Self {
+        ApiError::InvalidField {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidJson(_) | ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Closed(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Stable, machine-readable code for the `error.code` field.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Closed(_) => "conversation_closed",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::RouteNotFound => "route_not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Unavailable { .. } => "unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The field at fault, when exactly one is.
+    pub fn field_name(&self) -> Option<&'static str> {
+        match self {
+            ApiError::InvalidField { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Seconds the client should wait before retrying, for a `Retry-After` header.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl ApiError {
+    /// Maps a store failure for a conversation of the given kind ("chat" or "ticket").
+    pub fn from_store(err: crate::store::StoreError, kind: &'static str) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::NotFound => ApiError::NotFound(kind),
+            StoreError::Closed => ApiError::Closed(kind),
+            // Only reached if a first-use race is lost twice; the caller's token was not the winner's.
+            StoreError::UserExists => ApiError::Unauthorized,
+            StoreError::Unavailable {
+                retry_after,
+                reason,
+            } => ApiError::Unavailable {
+                retry_after,
+                reason,
+            },
+            StoreError::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
+}

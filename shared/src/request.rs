@@ -1,0 +1,311 @@
+//! Turns a request body into typed requests, or an error naming the field at fault.
+//!
+//! Both documented body shapes are accepted: the fields flat at the top level, or
+//! wrapped as `{"data": {...}}`. Unknown fields are ignored; `null` counts as absent.
+
+use crate::domain::{
+    ConversationRef, DisplayName, Email, ImageUrl, MessageText, Profile, UnixSeconds,
+};
+use crate::error::ApiError;
+use serde_json::{Map, Value};
+
+/// Largest body we read: 64 KiB holds a 10,000-character message even in 4-byte UTF-8.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// `POST /api/client/live/create` and `POST /api/client/ticket/create`.
+#[derive(Debug)]
+pub struct CreateConversation {
+    pub email: Email,
+    pub profile: Profile,
+    pub message: MessageText,
+    pub image_url: Option<ImageUrl>,
+}
+
+/// `POST /api/client/live/chat` (with a [`crate::domain::ChatId`]) and
+/// `POST /api/client/ticket/append` (with a [`crate::domain::TicketId`]).
+#[derive(Debug)]
+pub struct SendMessage<Id> {
+    pub conversation: Id,
+    pub email: Email,
+    pub message: MessageText,
+    pub image_url: Option<ImageUrl>,
+}
+
+impl CreateConversation {
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let fields = Fields::from_body(body)?;
+        Ok(CreateConversation {
+            email: fields.required("email", Email::parse)?,
+            profile: Profile {
+                name: fields.optional("name", DisplayName::parse)?,
+                plan_id: fields.integer("plan_id")?,
+                account_created_at: fields
+                    .integer("created_at")?
+                    .ok_or_else(|| ApiError::field("created_at", "is required"))
+                    .and_then(|v| {
+                        UnixSeconds::parse(v).map_err(|e| ApiError::field("created_at", e))
+                    })?,
+            },
+            message: fields.required("message", MessageText::parse)?,
+            image_url: fields.optional("image_url", ImageUrl::parse)?,
+        })
+    }
+}
+
+impl<Id: ConversationRef> SendMessage<Id> {
+    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let fields = Fields::from_body(body)?;
+        Ok(SendMessage {
+            conversation: fields.required(Id::FIELD, Id::parse)?,
+            email: fields.required("email", Email::parse)?,
+            message: fields.required("message", MessageText::parse)?,
+            image_url: fields.optional("image_url", ImageUrl::parse)?,
+        })
+    }
+}
+
+/// The request's fields, after unwrapping `{"data": {...}}` if present.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn from_body(body: &[u8]) -> Result<Self, ApiError> {
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+        let Value::Object(mut top) = value else {
+            return Err(ApiError::InvalidJson("expected an object".into()));
+        };
+        match top.remove("data") {
+            None => Ok(Fields(top)),
+            Some(Value::Object(inner)) => Ok(Fields(inner)),
+            Some(_) => Err(ApiError::field("data", "must be an object")),
+        }
+    }
+
+    fn string(&self, name: &'static str) -> Result<Option<&str>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(ApiError::field(name, "must be a string")),
+        }
+    }
+
+    fn optional<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        self.string(name)?
+            .map(|s| parse(s).map_err(|reason| ApiError::field(name, reason)))
+            .transpose()
+    }
+
+    fn required<T>(
+        &self,
+        name: &'static str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ApiError> {
+        self.optional(name, parse)?
+            .ok_or_else(|| ApiError::field(name, "is required"))
+    }
+
+    fn integer(&self, name: &'static str) -> Result<Option<i64>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError::field(name, "must be an integer")),
+            Some(_) => Err(ApiError::field(name, "must be an integer")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChatId, TicketId};
+    use serde_json::json;
+
+    fn create(body: Value) -> Result<CreateConversation, ApiError> {
+        CreateConversation::parse(body.to_string().as_bytes())
+    }
+
+    fn valid_create() -> Value {
+        json!({
+            "email": "user@example.com",
+            "name": "Premium Plan",
+            "plan_id": 5,
+            "created_at": 1679223400,
+            "message": "Hi, I have a quick question!",
+            "image_url": "https://cdn.example.com/screenshot.png",
+            "unknown": "ignored"
+        })
+    }
+
+    fn field_error(result: Result<impl std::fmt::Debug, ApiError>) -> (&'static str, String) {
+        match result {
+            Err(ApiError::InvalidField { field, reason }) => (field, reason),
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flat_and_wrapped_bodies_parse_the_same() {
+        let flat = create(valid_create()).unwrap();
+        let wrapped = create(json!({ "data": valid_create() })).unwrap();
+        for parsed in [flat, wrapped] {
+            assert_eq!(parsed.email.user_id().as_str(), "user@example.com");
+            assert_eq!(parsed.profile.name.unwrap().as_str(), "Premium Plan");
+            assert_eq!(parsed.profile.plan_id, Some(5));
+            assert_eq!(parsed.profile.account_created_at.get(), 1679223400);
+            assert_eq!(parsed.message.as_str(), "Hi, I have a quick question!");
+            assert_eq!(
+                parsed.image_url.unwrap().as_str(),
+                "https://cdn.example.com/screenshot.png"
+            );
+        }
+    }
+
+    #[test]
+    fn optional_fields_may_be_absent_or_null() {
+        let parsed = create(json!({
+            "email": "user@example.com", "created_at": 1, "message": "hi",
+            "name": null, "plan_id": null, "image_url": null
+        }))
+        .unwrap();
+        assert!(
+            parsed.profile.name.is_none()
+                && parsed.profile.plan_id.is_none()
+                && parsed.image_url.is_none()
+        );
+    }
+
+    #[test]
+    fn each_invalid_create_field_is_named() {
+        let cases: Vec<(&str, Value, &str)> = vec![
+            ("email", Value::Null, "is required"),
+            ("email", json!(42), "must be a string"),
+            (
+                "email",
+                json!("not-an-email"),
+                "must be a valid email address",
+            ),
+            (
+                "email",
+                json!(format!("{}@example.com", "a".repeat(250))),
+                "must be at most 254 characters",
+            ),
+            (
+                "name",
+                json!("n".repeat(201)),
+                "must be at most 200 characters",
+            ),
+            ("name", json!(["Basic"]), "must be a string"),
+            ("plan_id", json!("5"), "must be an integer"),
+            ("plan_id", json!(5.5), "must be an integer"),
+            ("created_at", Value::Null, "is required"),
+            ("created_at", json!("1679223400"), "must be an integer"),
+            (
+                "created_at",
+                json!(1679223400000i64),
+                "must be a Unix timestamp in seconds",
+            ),
+            (
+                "created_at",
+                json!(-5),
+                "must be a Unix timestamp in seconds",
+            ),
+            ("message", Value::Null, "is required"),
+            ("message", json!("   "), "must not be blank"),
+            (
+                "message",
+                json!("m".repeat(10_001)),
+                "must be at most 10000 characters",
+            ),
+            ("message", json!({"text": "hi"}), "must be a string"),
+            (
+                "image_url",
+                json!("javascript:alert(1)"),
+                "must be an absolute http or https URL",
+            ),
+            ("image_url", json!(7), "must be a string"),
+        ];
+        for (field, value, reason) in cases {
+            let mut body = valid_create();
+            body[field] = value.clone();
+            assert_eq!(
+                field_error(create(body)),
+                (field, reason.to_string()),
+                "{field} = {value}"
+            );
+        }
+    }
+
+    #[test]
+    fn send_message_requires_its_conversation_id() {
+        let chat = ChatId::generate();
+        let ok = SendMessage::<ChatId>::parse(
+            json!({"data": {"chat_id": chat.as_str(), "email": "u@example.com", "message": "hello"}})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(ok.conversation, chat);
+
+        let missing = json!({"email": "u@example.com", "message": "hello"}).to_string();
+        assert_eq!(
+            field_error(SendMessage::<ChatId>::parse(missing.as_bytes())).0,
+            "chat_id"
+        );
+        assert_eq!(
+            field_error(SendMessage::<TicketId>::parse(missing.as_bytes())).0,
+            "ticket_id"
+        );
+
+        let ticket = json!({"ticket_id": "TKT-007", "email": "u@example.com", "message": "more"})
+            .to_string();
+        assert_eq!(
+            SendMessage::<TicketId>::parse(ticket.as_bytes())
+                .unwrap()
+                .conversation
+                .number(),
+            7
+        );
+        let bad = json!({"ticket_id": "ticket-7", "email": "u@example.com", "message": "more"})
+            .to_string();
+        assert_eq!(
+            field_error(SendMessage::<TicketId>::parse(bad.as_bytes())).0,
+            "ticket_id"
+        );
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_objects_are_rejected() {
+        for body in ["", "not json", "[1,2]", "\"text\"", "{\"email\":"] {
+            assert!(
+                matches!(
+                    CreateConversation::parse(body.as_bytes()),
+                    Err(ApiError::InvalidJson(_))
+                ),
+                "{body:?}"
+            );
+        }
+        assert_eq!(field_error(create(json!({"data": "x"}))).0, "data");
+    }
+
+    #[test]
+    fn oversized_bodies_are_rejected_before_parsing() {
+        let body = vec![b' '; MAX_BODY_BYTES + 1];
+        assert!(matches!(
+            CreateConversation::parse(&body),
+            Err(ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES
+            })
+        ));
+    }
+}

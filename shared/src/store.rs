@@ -1,0 +1,162 @@
+//! What the handlers need from storage, as narrow traits: each Lambda depends only on
+//! the operations it performs, which is also what its IAM policy allows.
+//!
+//! Every write that depends on existing state is a single conditional write, so the
+//! traits map one-to-one onto DynamoDB (`TransactWriteItems` with conditions, an
+//! `UpdateItem ADD` counter) as well as onto SQLite transactions:
+//!
+//! | trait | live-create | live-chat | ticket-create | ticket-append |
+//! |---|---|---|---|---|
+//! | [`UserReader`] | yes | yes | yes | yes |
+//! | [`ConversationCreator`] | yes | | yes | |
+//! | [`MessageAppender`] | | yes | | yes |
+//! | [`TicketNumbers`] | | | yes | |
+
+use crate::auth::{Caller, Credential};
+use crate::domain::{ConversationId, NewMessage, Profile, UserId};
+use std::future::Future;
+use std::time::Duration;
+
+/// A user as authentication needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub credential: Credential,
+}
+
+/// A chat or ticket to create together with its first message, in one atomic write.
+#[derive(Clone, Debug)]
+pub struct NewConversation {
+    pub id: ConversationId,
+    /// For [`Caller::New`] the write also creates the user, only if nobody else has.
+    pub owner: Caller,
+    /// Stored on the owner's profile.
+    pub profile: Profile,
+    pub first_message: NewMessage,
+}
+
+/// Why a store operation did not happen. Nothing was written in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The conversation does not exist or belongs to someone else.
+    #[error("conversation not found")]
+    NotFound,
+    /// The conversation is closed to new messages.
+    #[error("conversation is closed")]
+    Closed,
+    /// A first-use write lost the race: the user was created meanwhile.
+    #[error("user already exists")]
+    UserExists,
+    /// Throttled or briefly unavailable; safe to retry after the given time.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        reason: String,
+        retry_after: Duration,
+    },
+    /// Anything else. The text goes to the logs, never to the client.
+    #[error("store failure: {0}")]
+    Internal(String),
+}
+
+/// Looks users up by normalized email.
+pub trait UserReader {
+    fn find_user(
+        &self,
+        id: &UserId,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+}
+
+/// Creates a chat or ticket, its first message and (for a new user) the user, atomically.
+pub trait ConversationCreator {
+    /// Fails with [`StoreError::UserExists`] when `owner` is [`Caller::New`] and the user
+    /// appeared since it was looked up; nothing is written then.
+    fn create_conversation(
+        &self,
+        new: &NewConversation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Adds a message to an existing, open conversation owned by `owner`, atomically.
+pub trait MessageAppender {
+    /// [`StoreError::NotFound`] if the conversation is missing or someone else's,
+    /// [`StoreError::Closed`] if it is closed.
+    fn append_message(
+        &self,
+        conversation: &ConversationId,
+        owner: &UserId,
+        message: &NewMessage,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Hands out ticket numbers 1, 2, 3, … atomically; a number is never handed out twice.
+pub trait TicketNumbers {
+    fn next_ticket_number(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Sets a user's provisioned secret (creating the user if needed). This replaces any
+/// trust-on-first-use pin: from now on the user's requests must carry the secret's HMAC.
+/// Used by `supportzen users put`, never by the client API.
+pub trait UserProvisioner {
+    fn put_secret(
+        &self,
+        user: &UserId,
+        secret: &crate::auth::Secret,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A conversation as stored, for operators and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredConversation {
+    pub id: ConversationId,
+    pub owner: UserId,
+    pub open: bool,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    pub last_activity_at: i64,
+}
+
+/// A stored message, for operators and tests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: crate::domain::MessageId,
+    pub text: String,
+    pub image_url: Option<String>,
+    pub sent_at: i64,
+}
+
+/// What a user's profile holds, as the last create request described it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredProfile {
+    pub name: Option<String>,
+    pub plan_id: Option<i64>,
+    pub account_created_at: Option<i64>,
+}
+
+/// Reading and closing conversations: what support agents' tools will need, and what
+/// tests use to check exactly what was (and was not) written.
+pub trait ConversationAdmin {
+    fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> impl Future<Output = Result<Option<StoredConversation>, StoreError>> + Send;
+
+    /// The conversation's messages, oldest first.
+    fn messages(
+        &self,
+        id: &ConversationId,
+    ) -> impl Future<Output = Result<Vec<StoredMessage>, StoreError>> + Send;
+
+    /// The user's conversations, newest first.
+    fn conversations_of(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Vec<StoredConversation>, StoreError>> + Send;
+
+    /// Closes a conversation to new messages; `false` if there is no such conversation.
+    fn close(&self, id: &ConversationId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn profile(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<StoredProfile>, StoreError>> + Send;
+}

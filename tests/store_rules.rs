@@ -1,0 +1,363 @@
+//! The rules every store must keep, written once and run against each implementation.
+//! Each rule names what it protects; all of them also check that a refused write
+//! left nothing behind.
+
+use std::collections::BTreeSet;
+use supportzen::Backend;
+use supportzen::sqlite_store::SqliteStore;
+use supportzen_shared::auth::{BearerToken, Caller, Credential, Secret, TokenDigest};
+use supportzen_shared::domain::{
+    ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText, NewMessage,
+    Profile, TicketId, UnixSeconds, UserId, now_millis,
+};
+use supportzen_shared::store::{ConversationAdmin, NewConversation, StoreError, UserProvisioner};
+
+/// What the suite needs from a store under test.
+pub trait StoreUnderTest: Backend + ConversationAdmin + UserProvisioner + Clone {}
+impl<T: Backend + ConversationAdmin + UserProvisioner + Clone> StoreUnderTest for T {}
+
+fn user(email: &str) -> UserId {
+    Email::parse(email).unwrap().user_id().clone()
+}
+
+/// The digest of a distinct, well-formed token for each `n`.
+fn pin(n: u8) -> TokenDigest {
+    BearerToken::from_hex(&format!("{n:02x}").repeat(32))
+        .unwrap()
+        .digest()
+}
+
+fn message(text: &str) -> NewMessage {
+    NewMessage {
+        id: MessageId::generate(),
+        text: MessageText::parse(text).unwrap(),
+        image_url: Some(ImageUrl::parse("https://cdn.example.com/a.png").unwrap()),
+        sent_at: now_millis(),
+    }
+}
+
+fn profile(name: Option<&str>, plan_id: Option<i64>) -> Profile {
+    Profile {
+        name: name.map(|n| DisplayName::parse(n).unwrap()),
+        plan_id,
+        account_created_at: UnixSeconds::parse(1_679_223_400).unwrap(),
+    }
+}
+
+fn new_chat(owner: Caller, text: &str) -> NewConversation {
+    NewConversation {
+        id: ConversationId::Chat(ChatId::generate()),
+        owner,
+        profile: profile(Some("Basic Plan"), Some(1)),
+        first_message: message(text),
+    }
+}
+
+async fn texts<S: StoreUnderTest>(store: &S, id: &ConversationId) -> Vec<String> {
+    store
+        .messages(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+/// A known user, created by a first request with pin 1.
+async fn known_user<S: StoreUnderTest>(store: &S, email: &str) -> Caller {
+    let id = user(email);
+    let first = new_chat(
+        Caller::New {
+            user: id.clone(),
+            pin: pin(1),
+        },
+        "hello",
+    );
+    store.create_conversation(&first).await.unwrap();
+    Caller::Known(id)
+}
+
+pub async fn a_conversation_and_its_messages_are_stored_in_order<S: StoreUnderTest>(store: S) {
+    let ann = user("ann@example.com");
+    let chat = new_chat(
+        Caller::New {
+            user: ann.clone(),
+            pin: pin(1),
+        },
+        "first",
+    );
+    store.create_conversation(&chat).await.unwrap();
+    let record = store.find_user(&ann).await.unwrap().unwrap();
+    assert_eq!(record.credential, Credential::Pinned(pin(1)));
+    for text in ["second", "third"] {
+        store
+            .append_message(&chat.id, &ann, &message(text))
+            .await
+            .unwrap();
+    }
+    assert_eq!(texts(&store, &chat.id).await, ["first", "second", "third"]);
+    let stored = store.messages(&chat.id).await.unwrap();
+    assert_eq!(stored[0].id, chat.first_message.id);
+    assert_eq!(
+        stored[0].image_url.as_deref(),
+        Some("https://cdn.example.com/a.png")
+    );
+    let conversation = store.conversation(&chat.id).await.unwrap().unwrap();
+    assert_eq!((conversation.owner, conversation.open), (ann.clone(), true));
+    assert_eq!(conversation.last_activity_at, stored[2].sent_at);
+    let mine = store.conversations_of(&ann).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
+        [chat.id]
+    );
+}
+
+pub async fn only_the_owner_can_append_to_an_open_conversation<S: StoreUnderTest>(store: S) {
+    let ann = known_user(&store, "ann@example.com").await;
+    let bob = known_user(&store, "bob@example.com").await;
+    let chat = new_chat(ann.clone(), "ann's");
+    store.create_conversation(&chat).await.unwrap();
+
+    let refused = store
+        .append_message(&chat.id, bob.user(), &message("bob's"))
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    let missing = ConversationId::Chat(ChatId::generate());
+    let refused = store
+        .append_message(&missing, ann.user(), &message("nowhere"))
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert!(store.messages(&missing).await.unwrap().is_empty());
+    assert!(store.conversation(&missing).await.unwrap().is_none());
+
+    assert!(store.close(&chat.id).await.unwrap());
+    let refused = store
+        .append_message(&chat.id, ann.user(), &message("late"))
+        .await;
+    assert!(matches!(refused, Err(StoreError::Closed)), "{refused:?}");
+    // Closed is only revealed to the owner.
+    let refused = store
+        .append_message(&chat.id, bob.user(), &message("late"))
+        .await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(texts(&store, &chat.id).await, ["ann's"]);
+    assert!(!store.close(&missing).await.unwrap());
+}
+
+pub async fn a_first_use_write_loses_to_an_existing_user_and_writes_nothing<S: StoreUnderTest>(
+    store: S,
+) {
+    let ann = known_user(&store, "ann@example.com").await;
+    let late = new_chat(
+        Caller::New {
+            user: ann.user().clone(),
+            pin: pin(2),
+        },
+        "late",
+    );
+    let refused = store.create_conversation(&late).await;
+    assert!(
+        matches!(refused, Err(StoreError::UserExists)),
+        "{refused:?}"
+    );
+    assert!(store.conversation(&late.id).await.unwrap().is_none());
+    assert!(store.messages(&late.id).await.unwrap().is_empty());
+    let record = store.find_user(ann.user()).await.unwrap().unwrap();
+    assert_eq!(
+        record.credential,
+        Credential::Pinned(pin(1)),
+        "the first pin stays"
+    );
+}
+
+pub async fn a_conversation_id_is_never_overwritten<S: StoreUnderTest>(store: S) {
+    let ann = known_user(&store, "ann@example.com").await;
+    let bob = known_user(&store, "bob@example.com").await;
+    let original = new_chat(ann, "original");
+    store.create_conversation(&original).await.unwrap();
+    let clash = NewConversation {
+        owner: bob.clone(),
+        first_message: message("clash"),
+        ..original.clone()
+    };
+    assert!(store.create_conversation(&clash).await.is_err());
+    let stored = store.conversation(&original.id).await.unwrap().unwrap();
+    assert_eq!(&stored.owner, original.owner.user());
+    assert_eq!(texts(&store, &original.id).await, ["original"]);
+    assert_eq!(
+        store.conversations_of(bob.user()).await.unwrap().len(),
+        1,
+        "only bob's own first chat"
+    );
+}
+
+pub async fn creating_updates_the_profile_with_what_was_sent<S: StoreUnderTest>(store: S) {
+    let ann = known_user(&store, "ann@example.com").await;
+    let p = store.profile(ann.user()).await.unwrap().unwrap();
+    assert_eq!(
+        (p.name.as_deref(), p.plan_id, p.account_created_at),
+        (Some("Basic Plan"), Some(1), Some(1_679_223_400))
+    );
+    let upgrade = NewConversation {
+        profile: profile(Some("Premium Plan"), None),
+        ..new_chat(ann.clone(), "upgrade")
+    };
+    store.create_conversation(&upgrade).await.unwrap();
+    let p = store.profile(ann.user()).await.unwrap().unwrap();
+    assert_eq!(
+        (p.name.as_deref(), p.plan_id),
+        (Some("Premium Plan"), Some(1)),
+        "absent fields keep their value"
+    );
+}
+
+pub async fn provisioning_a_secret_replaces_the_pin<S: StoreUnderTest>(store: S) {
+    let ann = known_user(&store, "ann@example.com").await;
+    let secret = Secret::parse("rotated").unwrap();
+    store.put_secret(ann.user(), &secret).await.unwrap();
+    let record = store.find_user(ann.user()).await.unwrap().unwrap();
+    assert_eq!(record.credential, Credential::Secret(secret));
+    let cid = user("cid@example.com");
+    store
+        .put_secret(&cid, &Secret::parse("fresh").unwrap())
+        .await
+        .unwrap();
+    assert!(store.find_user(&cid).await.unwrap().is_some());
+    assert!(
+        store
+            .find_user(&user("nobody@example.com"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn ticket_numbers_count_up_from_one<S: StoreUnderTest>(store: S) {
+    let mut numbers = Vec::new();
+    for _ in 0..3 {
+        numbers.push(store.next_ticket_number().await.unwrap());
+    }
+    assert_eq!(numbers, [1, 2, 3]);
+    let ann = known_user(&store, "ann@example.com").await;
+    let ticket = NewConversation {
+        id: ConversationId::Ticket(TicketId::from_number(4).unwrap()),
+        ..new_chat(ann.clone(), "ticket")
+    };
+    store.create_conversation(&ticket).await.unwrap();
+    let stored = store.conversation(&ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.id.key(), "TKT-004");
+}
+
+pub async fn fifty_concurrent_sends_are_all_stored_in_order<S: StoreUnderTest>(store: S) {
+    let ann = known_user(&store, "ann@example.com").await;
+    let chat = new_chat(ann.clone(), "start");
+    store.create_conversation(&chat).await.unwrap();
+    let tasks: Vec<_> = (0..50)
+        .map(|n| {
+            let (store, id, owner) = (store.clone(), chat.id.clone(), ann.user().clone());
+            tokio::spawn(async move {
+                let sent = message(&format!("m{n}"));
+                store
+                    .append_message(&id, &owner, &sent)
+                    .await
+                    .map(|()| sent.id)
+            })
+        })
+        .collect();
+    let mut acknowledged = BTreeSet::new();
+    for task in tasks {
+        acknowledged.insert(task.await.unwrap().unwrap());
+    }
+    let stored = store.messages(&chat.id).await.unwrap();
+    assert_eq!(stored.len(), 51);
+    let ids: Vec<_> = stored.iter().map(|m| m.id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "messages come back in id (time) order");
+    let stored_ids: BTreeSet<_> = ids.into_iter().skip(1).collect();
+    assert_eq!(
+        stored_ids, acknowledged,
+        "every acknowledged message is stored, once"
+    );
+}
+
+pub async fn thirty_concurrent_ticket_numbers_are_distinct_and_consecutive<S: StoreUnderTest>(
+    store: S,
+) {
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.next_ticket_number().await.unwrap() })
+        })
+        .collect();
+    let mut numbers = BTreeSet::new();
+    for task in tasks {
+        assert!(
+            numbers.insert(task.await.unwrap()),
+            "a number was handed out twice"
+        );
+    }
+    assert_eq!(numbers, (1..=30).collect());
+}
+
+pub async fn ten_concurrent_first_uses_of_one_email_have_one_winner<S: StoreUnderTest>(store: S) {
+    let ann = user("ann@example.com");
+    let tasks: Vec<_> = (0..10u8)
+        .map(|n| {
+            let (store, ann) = (store.clone(), ann.clone());
+            tokio::spawn(async move {
+                let chat = new_chat(
+                    Caller::New {
+                        user: ann,
+                        pin: pin(n),
+                    },
+                    "first!",
+                );
+                store.create_conversation(&chat).await.map(|()| n)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(n) => winners.push(n),
+            Err(StoreError::UserExists) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    let record = store.find_user(&ann).await.unwrap().unwrap();
+    assert_eq!(record.credential, Credential::Pinned(pin(winners[0])));
+    assert_eq!(store.conversations_of(&ann).await.unwrap().len(), 1);
+}
+
+/// Runs every rule above against one store implementation, each on a fresh store.
+macro_rules! store_rules {
+    ($module:ident, $fresh:expr) => {
+        mod $module {
+            use super::*;
+
+            macro_rules! rule {
+                ($name:ident) => {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $name() {
+                        super::$name($fresh).await;
+                    }
+                };
+            }
+
+            rule!(a_conversation_and_its_messages_are_stored_in_order);
+            rule!(only_the_owner_can_append_to_an_open_conversation);
+            rule!(a_first_use_write_loses_to_an_existing_user_and_writes_nothing);
+            rule!(a_conversation_id_is_never_overwritten);
+            rule!(creating_updates_the_profile_with_what_was_sent);
+            rule!(provisioning_a_secret_replaces_the_pin);
+            rule!(ticket_numbers_count_up_from_one);
+            rule!(fifty_concurrent_sends_are_all_stored_in_order);
+            rule!(thirty_concurrent_ticket_numbers_are_distinct_and_consecutive);
+            rule!(ten_concurrent_first_uses_of_one_email_have_one_winner);
+        }
+    };
+}
+
+store_rules!(sqlite, SqliteStore::open(":memory:").unwrap());

@@ -1,0 +1,159 @@
+//! Test harness: starts the real HTTP server on a random port over a fresh in-memory
+//! store, and talks to it with an HTTP client, as the client app would.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use supportzen::server;
+use supportzen::sqlite_store::SqliteStore;
+use supportzen_shared::Config;
+use supportzen_shared::auth::{Secret, sign};
+use supportzen_shared::domain::Email;
+use supportzen_shared::store::UserProvisioner;
+use tokio::sync::oneshot;
+
+pub const LIVE_CREATE: &str = "/api/client/live/create";
+pub const LIVE_CHAT: &str = "/api/client/live/chat";
+pub const TICKET_CREATE: &str = "/api/client/ticket/create";
+pub const TICKET_APPEND: &str = "/api/client/ticket/append";
+
+/// A running server and a handle on its store, for checking what was written.
+pub struct TestApp {
+    pub base_url: String,
+    pub store: SqliteStore,
+    client: reqwest::Client,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Config::default()).await
+    }
+
+    pub async fn spawn_with(config: Config) -> Self {
+        let store = SqliteStore::open(":memory:").expect("in-memory sqlite opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free port");
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(server::serve(
+            listener,
+            Arc::new(store.clone()),
+            config,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        TestApp {
+            base_url: format!("http://{address}"),
+            store,
+            client: reqwest::Client::new(),
+            _stop: stop,
+        }
+    }
+
+    /// Provisions `email` with `secret`, as `supportzen users put` does.
+    pub async fn provision(&self, email: &str, secret: &str) {
+        let email = Email::parse(email).unwrap();
+        self.store
+            .put_secret(email.user_id(), &Secret::parse(secret).unwrap())
+            .await
+            .unwrap();
+    }
+
+    /// POSTs raw bytes with an optional bearer token; returns status, headers and body.
+    pub async fn post_bytes(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        Reply::read(request.send().await.expect("server answers")).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.post_bytes(path, token, body.to_string().into_bytes())
+            .await
+    }
+
+    pub async fn request(&self, method: reqwest::Method, path: &str) -> Reply {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("server answers");
+        Reply::read(response).await
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body reads");
+        let body = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Asserts a success envelope and returns its `data`.
+    pub fn ok(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "{:#}", self.body);
+        assert_eq!(self.body["status"], "success");
+        assert_eq!(self.body["error"], Value::Null);
+        assert_eq!(self.headers["content-type"], "application/json");
+        &self.body["data"]
+    }
+
+    /// Asserts an error envelope with this status and code; returns the `error` object.
+    pub fn err(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "{:#}", self.body);
+        assert_eq!(self.body["status"], "error");
+        assert_eq!(self.body["data"], Value::Null);
+        assert_eq!(self.body["error"]["code"], code, "{:#}", self.body);
+        assert_eq!(self.headers["content-type"], "application/json");
+        &self.body["error"]
+    }
+
+    /// Asserts a 400 that names `field`.
+    pub fn bad_field(&self, field: &str) {
+        assert_eq!(self.err(400, "invalid_field")["field"], field);
+    }
+}
+
+/// The token a client computes: hex(HMAC-SHA256(secret, email as sent)).
+pub fn token(secret: &str, email: &str) -> String {
+    sign(&Secret::parse(secret).unwrap(), email)
+}
+
+/// A create body for `email`, flat.
+pub fn create_body(email: &str, message: &str) -> Value {
+    json!({
+        "email": email,
+        "name": "Premium Plan",
+        "plan_id": 5,
+        "created_at": 1679223400,
+        "message": message,
+    })
+}
