@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use supportzen_shared::Config;
 use supportzen_shared::domain::{ChatId, ConversationId, Email, TicketId, UserId};
-use supportzen_shared::store::ConversationAdmin;
 use supportzen_tests::*;
 
 const ANN: &str = "ann@example.com";
@@ -27,7 +26,7 @@ fn ticket(data: &Value) -> ConversationId {
     ConversationId::Ticket(TicketId::parse(data["ticketId"].as_str().unwrap()).unwrap())
 }
 
-async fn texts(app: &TestApp, id: &ConversationId) -> Vec<String> {
+async fn texts<S: TestStore>(app: &TestApp<S>, id: &ConversationId) -> Vec<String> {
     app.store
         .messages(id)
         .await
@@ -37,7 +36,7 @@ async fn texts(app: &TestApp, id: &ConversationId) -> Vec<String> {
         .collect()
 }
 
-async fn conversation_count(app: &TestApp, email: &str) -> usize {
+async fn conversation_count<S: TestStore>(app: &TestApp<S>, email: &str) -> usize {
     app.store
         .conversations_of(&user(email))
         .await
@@ -45,9 +44,8 @@ async fn conversation_count(app: &TestApp, email: &str) -> usize {
         .len()
 }
 
-#[tokio::test]
-async fn live_chat_opens_and_takes_messages_in_both_body_shapes() {
-    let app = TestApp::spawn().await;
+async fn live_chat_opens_and_takes_messages_in_both_body_shapes<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let token = token(ANN_SECRET, ANN);
 
@@ -120,9 +118,8 @@ async fn live_chat_opens_and_takes_messages_in_both_body_shapes() {
     assert_eq!(profile.account_created_at, Some(1679223400));
 }
 
-#[tokio::test]
-async fn tickets_are_numbered_in_order_and_take_appended_messages() {
-    let app = TestApp::spawn().await;
+async fn tickets_are_numbered_in_order_and_take_appended_messages<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let token = token(ANN_SECRET, ANN);
     let mut ids = Vec::new();
@@ -161,9 +158,8 @@ async fn tickets_are_numbered_in_order_and_take_appended_messages() {
     );
 }
 
-#[tokio::test]
-async fn first_request_pins_the_token_until_a_secret_is_provisioned() {
-    let app = TestApp::spawn().await;
+async fn first_request_pins_the_token_until_a_secret_is_provisioned<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     let first = "ab".repeat(32);
     let other = "cd".repeat(32);
 
@@ -210,9 +206,8 @@ async fn first_request_pins_the_token_until_a_secret_is_provisioned() {
     assert_eq!(texts(&app, &id).await, ["hello", "again", "signed"]);
 }
 
-#[tokio::test]
-async fn without_trust_on_first_use_unknown_users_are_rejected() {
-    let app = TestApp::spawn_with(Config {
+async fn without_trust_on_first_use_unknown_users_are_rejected<S: TestStore>() {
+    let app = TestApp::<S>::spawn_with(Config {
         trust_first_request: false,
     })
     .await;
@@ -236,9 +231,8 @@ async fn without_trust_on_first_use_unknown_users_are_rejected() {
     .ok();
 }
 
-#[tokio::test]
-async fn emails_identify_users_case_insensitively_but_are_signed_as_sent() {
-    let app = TestApp::spawn().await;
+async fn emails_identify_users_case_insensitively_but_are_signed_as_sent<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let shouted = " ANN@Example.com";
     let created = app
@@ -263,9 +257,8 @@ async fn emails_identify_users_case_insensitively_but_are_signed_as_sent() {
     .err(401, "unauthorized");
 }
 
-#[tokio::test]
-async fn bad_credentials_are_401_and_write_nothing() {
-    let app = TestApp::spawn().await;
+async fn bad_credentials_are_401_and_write_nothing<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let forged = token("guessed", ANN);
     let good = token(ANN_SECRET, ANN);
@@ -302,9 +295,8 @@ async fn bad_credentials_are_401_and_write_nothing() {
     assert_eq!(next.ok()["ticketId"], "TKT-001");
 }
 
-#[tokio::test]
-async fn another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one() {
-    let app = TestApp::spawn().await;
+async fn another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     app.provision(BOB, BOB_SECRET).await;
     let (ann, bob) = (token(ANN_SECRET, ANN), token(BOB_SECRET, BOB));
@@ -374,9 +366,8 @@ async fn another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one() 
     assert_eq!(texts(&app, &ann_ticket).await, ["mine"]);
 }
 
-#[tokio::test]
-async fn a_user_never_seen_before_cannot_append_and_is_not_created() {
-    let app = TestApp::spawn().await;
+async fn a_user_never_seen_before_cannot_append_and_is_not_created<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     let stranger = "ef".repeat(32);
     app.post(
         LIVE_CHAT,
@@ -395,9 +386,8 @@ async fn a_user_never_seen_before_cannot_append_and_is_not_created() {
     assert!(app.store.profile(&user(ANN)).await.unwrap().is_none());
 }
 
-#[tokio::test]
-async fn closed_conversations_refuse_messages_with_409() {
-    let app = TestApp::spawn().await;
+async fn closed_conversations_refuse_messages_with_409<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let token = token(ANN_SECRET, ANN);
     let chat_id = chat(
@@ -435,9 +425,8 @@ async fn closed_conversations_refuse_messages_with_409() {
     assert_eq!(texts(&app, &ticket_id).await, ["hi"]);
 }
 
-#[tokio::test]
-async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing() {
-    let app = TestApp::spawn().await;
+async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let token = token(ANN_SECRET, ANN);
     let chat_id = chat(
@@ -511,9 +500,8 @@ async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn bodies_that_are_not_json_or_too_large_are_rejected() {
-    let app = TestApp::spawn().await;
+async fn bodies_that_are_not_json_or_too_large_are_rejected<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.provision(ANN, ANN_SECRET).await;
     let token = token(ANN_SECRET, ANN);
     for path in [LIVE_CREATE, LIVE_CHAT, TICKET_CREATE, TICKET_APPEND] {
@@ -536,9 +524,8 @@ async fn bodies_that_are_not_json_or_too_large_are_rejected() {
     assert_eq!(conversation_count(&app, ANN).await, 1);
 }
 
-#[tokio::test]
-async fn unknown_routes_are_404_and_other_methods_405() {
-    let app = TestApp::spawn().await;
+async fn unknown_routes_are_404_and_other_methods_405<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
     app.request(Method::POST, "/api/client/live/delete")
         .await
         .err(404, "route_not_found");
@@ -550,9 +537,8 @@ async fn unknown_routes_are_404_and_other_methods_405() {
     assert_eq!(reply.headers["allow"], "POST");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_ticket_creates_get_distinct_sequential_numbers() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+async fn concurrent_ticket_creates_get_distinct_sequential_numbers<S: TestStore>() {
+    let app = std::sync::Arc::new(TestApp::<S>::spawn().await);
     app.provision(ANN, ANN_SECRET).await;
     let token = token(ANN_SECRET, ANN);
     let tasks: Vec<_> = (0..30)
@@ -583,9 +569,8 @@ async fn concurrent_ticket_creates_get_distinct_sequential_numbers() {
     assert_eq!(conversation_count(&app, ANN).await, 30);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_first_requests_with_different_tokens_have_exactly_one_winner() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+async fn racing_first_requests_with_different_tokens_have_exactly_one_winner<S: TestStore>() {
+    let app = std::sync::Arc::new(TestApp::<S>::spawn().await);
     let tasks: Vec<_> = (0..10u8)
         .map(|n| {
             let app = app.clone();
@@ -615,9 +600,8 @@ async fn racing_first_requests_with_different_tokens_have_exactly_one_winner() {
         .ok();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_first_requests_with_the_same_token_all_succeed() {
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+async fn racing_first_requests_with_the_same_token_all_succeed<S: TestStore>() {
+    let app = std::sync::Arc::new(TestApp::<S>::spawn().await);
     let token = hex_token(7);
     let tasks: Vec<_> = (0..8)
         .map(|_| {
@@ -639,3 +623,21 @@ async fn racing_first_requests_with_the_same_token_all_succeed() {
 fn hex_token(n: u8) -> String {
     format!("{n:02x}").repeat(32)
 }
+
+for_each_store!(
+    live_chat_opens_and_takes_messages_in_both_body_shapes,
+    tickets_are_numbered_in_order_and_take_appended_messages,
+    first_request_pins_the_token_until_a_secret_is_provisioned,
+    without_trust_on_first_use_unknown_users_are_rejected,
+    emails_identify_users_case_insensitively_but_are_signed_as_sent,
+    bad_credentials_are_401_and_write_nothing,
+    another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one,
+    a_user_never_seen_before_cannot_append_and_is_not_created,
+    closed_conversations_refuse_messages_with_409,
+    every_invalid_field_is_a_400_that_names_it_and_writes_nothing,
+    bodies_that_are_not_json_or_too_large_are_rejected,
+    unknown_routes_are_404_and_other_methods_405,
+    concurrent_ticket_creates_get_distinct_sequential_numbers,
+    racing_first_requests_with_different_tokens_have_exactly_one_winner,
+    racing_first_requests_with_the_same_token_all_succeed,
+);

@@ -3,18 +3,13 @@
 //! left nothing behind.
 
 use std::collections::BTreeSet;
-use supportzen::Backend;
-use supportzen::sqlite_store::SqliteStore;
 use supportzen_shared::auth::{BearerToken, Caller, Credential, Secret, TokenDigest};
 use supportzen_shared::domain::{
     ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText, NewMessage,
     Profile, TicketId, UnixSeconds, UserId, now_millis,
 };
-use supportzen_shared::store::{ConversationAdmin, NewConversation, StoreError, UserProvisioner};
-
-/// What the suite needs from a store under test.
-pub trait StoreUnderTest: Backend + ConversationAdmin + UserProvisioner + Clone {}
-impl<T: Backend + ConversationAdmin + UserProvisioner + Clone> StoreUnderTest for T {}
+use supportzen_shared::store::{NewConversation, StoreError};
+use supportzen_tests::{TestStore, for_each_store};
 
 fn user(email: &str) -> UserId {
     Email::parse(email).unwrap().user_id().clone()
@@ -53,7 +48,7 @@ fn new_chat(owner: Caller, text: &str) -> NewConversation {
     }
 }
 
-async fn texts<S: StoreUnderTest>(store: &S, id: &ConversationId) -> Vec<String> {
+async fn texts<S: TestStore>(store: &S, id: &ConversationId) -> Vec<String> {
     store
         .messages(id)
         .await
@@ -64,7 +59,7 @@ async fn texts<S: StoreUnderTest>(store: &S, id: &ConversationId) -> Vec<String>
 }
 
 /// A known user, created by a first request with pin 1.
-async fn known_user<S: StoreUnderTest>(store: &S, email: &str) -> Caller {
+async fn known_user<S: TestStore>(store: &S, email: &str) -> Caller {
     let id = user(email);
     let first = new_chat(
         Caller::New {
@@ -77,7 +72,8 @@ async fn known_user<S: StoreUnderTest>(store: &S, email: &str) -> Caller {
     Caller::Known(id)
 }
 
-pub async fn a_conversation_and_its_messages_are_stored_in_order<S: StoreUnderTest>(store: S) {
+pub async fn a_conversation_and_its_messages_are_stored_in_order<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = user("ann@example.com");
     let chat = new_chat(
         Caller::New {
@@ -112,7 +108,8 @@ pub async fn a_conversation_and_its_messages_are_stored_in_order<S: StoreUnderTe
     );
 }
 
-pub async fn only_the_owner_can_append_to_an_open_conversation<S: StoreUnderTest>(store: S) {
+pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let bob = known_user(&store, "bob@example.com").await;
     let chat = new_chat(ann.clone(), "ann's");
@@ -144,9 +141,8 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: StoreUnderTest
     assert!(!store.close(&missing).await.unwrap());
 }
 
-pub async fn a_first_use_write_loses_to_an_existing_user_and_writes_nothing<S: StoreUnderTest>(
-    store: S,
-) {
+pub async fn a_first_use_write_loses_to_an_existing_user_and_writes_nothing<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let late = new_chat(
         Caller::New {
@@ -170,7 +166,8 @@ pub async fn a_first_use_write_loses_to_an_existing_user_and_writes_nothing<S: S
     );
 }
 
-pub async fn a_conversation_id_is_never_overwritten<S: StoreUnderTest>(store: S) {
+pub async fn a_conversation_id_is_never_overwritten<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let bob = known_user(&store, "bob@example.com").await;
     let original = new_chat(ann, "original");
@@ -191,7 +188,8 @@ pub async fn a_conversation_id_is_never_overwritten<S: StoreUnderTest>(store: S)
     );
 }
 
-pub async fn creating_updates_the_profile_with_what_was_sent<S: StoreUnderTest>(store: S) {
+pub async fn creating_updates_the_profile_with_what_was_sent<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let p = store.profile(ann.user()).await.unwrap().unwrap();
     assert_eq!(
@@ -211,7 +209,8 @@ pub async fn creating_updates_the_profile_with_what_was_sent<S: StoreUnderTest>(
     );
 }
 
-pub async fn provisioning_a_secret_replaces_the_pin<S: StoreUnderTest>(store: S) {
+pub async fn provisioning_a_secret_replaces_the_pin<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let secret = Secret::parse("rotated").unwrap();
     store.put_secret(ann.user(), &secret).await.unwrap();
@@ -232,7 +231,8 @@ pub async fn provisioning_a_secret_replaces_the_pin<S: StoreUnderTest>(store: S)
     );
 }
 
-pub async fn ticket_numbers_count_up_from_one<S: StoreUnderTest>(store: S) {
+pub async fn ticket_numbers_count_up_from_one<S: TestStore>() {
+    let store = S::fresh().await;
     let mut numbers = Vec::new();
     for _ in 0..3 {
         numbers.push(store.next_ticket_number().await.unwrap());
@@ -248,7 +248,8 @@ pub async fn ticket_numbers_count_up_from_one<S: StoreUnderTest>(store: S) {
     assert_eq!(stored.id.key(), "TKT-004");
 }
 
-pub async fn fifty_concurrent_sends_are_all_stored_in_order<S: StoreUnderTest>(store: S) {
+pub async fn fifty_concurrent_sends_are_all_stored_in_order<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let chat = new_chat(ann.clone(), "start");
     store.create_conversation(&chat).await.unwrap();
@@ -281,9 +282,8 @@ pub async fn fifty_concurrent_sends_are_all_stored_in_order<S: StoreUnderTest>(s
     );
 }
 
-pub async fn thirty_concurrent_ticket_numbers_are_distinct_and_consecutive<S: StoreUnderTest>(
-    store: S,
-) {
+pub async fn thirty_concurrent_ticket_numbers_are_distinct_and_consecutive<S: TestStore>() {
+    let store = S::fresh().await;
     let tasks: Vec<_> = (0..30)
         .map(|_| {
             let store = store.clone();
@@ -300,7 +300,8 @@ pub async fn thirty_concurrent_ticket_numbers_are_distinct_and_consecutive<S: St
     assert_eq!(numbers, (1..=30).collect());
 }
 
-pub async fn ten_concurrent_first_uses_of_one_email_have_one_winner<S: StoreUnderTest>(store: S) {
+pub async fn ten_concurrent_first_uses_of_one_email_have_one_winner<S: TestStore>() {
+    let store = S::fresh().await;
     let ann = user("ann@example.com");
     let tasks: Vec<_> = (0..10u8)
         .map(|n| {
@@ -331,33 +332,15 @@ pub async fn ten_concurrent_first_uses_of_one_email_have_one_winner<S: StoreUnde
     assert_eq!(store.conversations_of(&ann).await.unwrap().len(), 1);
 }
 
-/// Runs every rule above against one store implementation, each on a fresh store.
-macro_rules! store_rules {
-    ($module:ident, $fresh:expr) => {
-        mod $module {
-            use super::*;
-
-            macro_rules! rule {
-                ($name:ident) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                    async fn $name() {
-                        super::$name($fresh).await;
-                    }
-                };
-            }
-
-            rule!(a_conversation_and_its_messages_are_stored_in_order);
-            rule!(only_the_owner_can_append_to_an_open_conversation);
-            rule!(a_first_use_write_loses_to_an_existing_user_and_writes_nothing);
-            rule!(a_conversation_id_is_never_overwritten);
-            rule!(creating_updates_the_profile_with_what_was_sent);
-            rule!(provisioning_a_secret_replaces_the_pin);
-            rule!(ticket_numbers_count_up_from_one);
-            rule!(fifty_concurrent_sends_are_all_stored_in_order);
-            rule!(thirty_concurrent_ticket_numbers_are_distinct_and_consecutive);
-            rule!(ten_concurrent_first_uses_of_one_email_have_one_winner);
-        }
-    };
-}
-
-store_rules!(sqlite, SqliteStore::open(":memory:").unwrap());
+for_each_store!(
+    a_conversation_and_its_messages_are_stored_in_order,
+    only_the_owner_can_append_to_an_open_conversation,
+    a_first_use_write_loses_to_an_existing_user_and_writes_nothing,
+    a_conversation_id_is_never_overwritten,
+    creating_updates_the_profile_with_what_was_sent,
+    provisioning_a_secret_replaces_the_pin,
+    ticket_numbers_count_up_from_one,
+    fifty_concurrent_sends_are_all_stored_in_order,
+    thirty_concurrent_ticket_numbers_are_distinct_and_consecutive,
+    ten_concurrent_first_uses_of_one_email_have_one_winner,
+);

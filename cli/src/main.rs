@@ -12,6 +12,7 @@ use supportzen::{Backend, invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::Email;
+use supportzen_shared::dynamo::{DynamoStore, schema};
 use supportzen_shared::store::UserProvisioner;
 use tracing_subscriber::EnvFilter;
 
@@ -43,6 +44,11 @@ enum Command {
         #[command(flatten)]
         user: UserArgs,
     },
+    /// Manage the DynamoDB table.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
     /// Run one function's handler on an API Gateway HTTP API event file and print the
     /// Lambda response, as `sam local invoke` does, without Docker.
     Invoke {
@@ -68,9 +74,20 @@ enum UsersCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Create the table with the key schema, indexes and TTL of template.yaml, and wait
+    /// until it is active. For DynamoDB Local or a table you manage outside SAM.
+    Create {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
 #[derive(Args)]
 struct StoreArg {
-    /// Where data lives: sqlite:PATH, or sqlite::memory: for a throwaway database.
+    /// Where data lives: sqlite:PATH, sqlite::memory: for a throwaway database, or
+    /// dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
     #[arg(long, default_value = "sqlite:supportzen.db", env = "SUPPORTZEN_STORE")]
     store: StoreUrl,
 }
@@ -117,6 +134,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens the store `url` names as `$store` and evaluates `$body` with it; the body is
+/// compiled once per kind of store.
+macro_rules! with_store {
+    ($url:expr, $store:ident => $body:expr) => {
+        match $url {
+            StoreUrl::Sqlite(path) => {
+                let $store = open_sqlite(path)?;
+                $body
+            }
+            StoreUrl::Dynamo(table) => {
+                let $store = DynamoStore::new(DynamoStore::client_from_env().await, table.as_str());
+                $body
+            }
+        }
+    };
+}
+
 async fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Sign { user } => {
@@ -128,17 +162,23 @@ async fn run(command: Command) -> Result<(), String> {
             command: UsersCommand::Put { user, store },
         } => {
             let (email, secret) = user.parse()?;
-            match &store.store {
-                StoreUrl::Sqlite(path) => put_user(&open_sqlite(path)?, &email, &secret).await,
-            }
+            with_store!(&store.store, backend => put_user(&backend, &email, &secret).await)
         }
+        Command::Table {
+            command: TableCommand::Create { store },
+        } => match &store.store {
+            StoreUrl::Dynamo(table) => {
+                schema::create_table(&DynamoStore::client_from_env().await, table).await?;
+                println!("table {table} is active");
+                Ok(())
+            }
+            StoreUrl::Sqlite(_) => Err(
+                "table create is for dynamodb:TABLE; SQLite creates its schema when opened".into(),
+            ),
+        },
         Command::Serve { listen, store } => {
             let config = Config::from_env()?;
-            match &store.store {
-                StoreUrl::Sqlite(path) => {
-                    serve(open_sqlite(path)?, config, listen, &store.store).await
-                }
-            }
+            with_store!(&store.store, backend => serve(backend, config, listen, &store.store).await)
         }
         Command::Invoke {
             function,
@@ -148,11 +188,7 @@ async fn run(command: Command) -> Result<(), String> {
             let config = Config::from_env()?;
             let event = std::fs::read_to_string(&event)
                 .map_err(|e| format!("cannot read {}: {e}", event.display()))?;
-            let response = match &store.store {
-                StoreUrl::Sqlite(path) => {
-                    invoke::invoke(&open_sqlite(path)?, &config, function, &event).await?
-                }
-            };
+            let response = with_store!(&store.store, backend => invoke::invoke(&backend, &config, function, &event).await?);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&response).expect("JSON values serialize")

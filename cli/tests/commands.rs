@@ -61,6 +61,8 @@ fn every_command_has_help() {
         vec!["users", "put", "--help"],
         vec!["sign", "--help"],
         vec!["invoke", "--help"],
+        vec!["table", "--help"],
+        vec!["table", "create", "--help"],
     ] {
         let text = stdout(&run(&args));
         assert!(text.contains("Usage: supportzen"), "{args:?}: {text}");
@@ -85,32 +87,36 @@ fn sign_prints_the_hmac_of_the_email() {
     );
 }
 
-#[test]
-fn invoke_runs_each_function_on_its_sample_event() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_arg(dir.path());
-    stdout(&run(&[
+/// Sets the demo user's secret in `store`.
+fn put_demo_user(store: &str, secret: &str) {
+    let args = [
         "users",
         "put",
         "--email",
         "demo@example.com",
         "--secret",
-        "demo-secret",
+        secret,
         "--store",
-        &store,
-    ]));
+        store,
+    ];
+    stdout(&run(&args));
+}
 
-    let (status, body) = invoke("ticket-create", "ticket-create.json", &store);
+/// Provisions the demo user in `store`, then runs each function on its sample event.
+fn invoke_each_sample_event(store: &str) {
+    put_demo_user(store, "demo-secret");
+
+    let (status, body) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(
         (status, &body["data"]["ticketId"]),
         (200, &"TKT-001".into())
     );
-    let (status, body) = invoke("ticket-append", "ticket-append.json", &store);
+    let (status, body) = invoke("ticket-append", "ticket-append.json", store);
     assert_eq!(
         (status, &body["data"]["ticketId"]),
         (200, &"TKT-001".into())
     );
-    let (status, body) = invoke("live-create", "live-create.json", &store);
+    let (status, body) = invoke("live-create", "live-create.json", store);
     assert_eq!(status, 200);
     assert!(
         body["data"]["chatId"]
@@ -119,27 +125,24 @@ fn invoke_runs_each_function_on_its_sample_event() {
             .starts_with("chat-")
     );
     // The sample chat id belongs to no chat in a fresh store.
-    let (status, body) = invoke("live-chat", "live-chat.json", &store);
+    let (status, body) = invoke("live-chat", "live-chat.json", store);
     assert_eq!((status, &body["error"]["code"]), (404, &"not_found".into()));
 
     // Rotating the secret invalidates the events' token.
-    stdout(&run(&[
-        "users",
-        "put",
-        "--email",
-        "demo@example.com",
-        "--secret",
-        "rotated",
-        "--store",
-        &store,
-    ]));
-    let (status, _) = invoke("ticket-create", "ticket-create.json", &store);
+    put_demo_user(store, "rotated");
+    let (status, _) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(status, 401);
 }
 
 #[test]
+fn invoke_runs_each_function_on_its_sample_event() {
+    let dir = tempfile::tempdir().unwrap();
+    invoke_each_sample_event(&store_arg(dir.path()));
+}
+
+#[test]
 fn bad_arguments_fail_with_a_message() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &[
                 "invoke",
@@ -168,6 +171,10 @@ fn bad_arguments_fail_with_a_message() {
             ],
             "--secret must not be empty",
         ),
+        (
+            &["table", "create", "--store", "sqlite::memory:"],
+            "table create is for dynamodb:TABLE",
+        ),
     ];
     for (args, expected) in cases {
         let output = run(args);
@@ -187,17 +194,10 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn serve_answers_on_the_port_it_prints() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `supportzen serve` on a free port; returns the server and its base URL.
+fn serve(store: &str) -> (Server, String) {
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &store_arg(dir.path()),
-        ])
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
         .env_remove("TRUST_FIRST_REQUEST")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -207,13 +207,18 @@ fn serve_answers_on_the_port_it_prints() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _server = Server(child);
     let base = line
         .trim()
         .strip_prefix("listening on ")
         .expect("prints its address")
         .to_string();
+    (Server(child), base)
+}
 
+#[test]
+fn serve_answers_on_the_port_it_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(&store_arg(dir.path()));
     let client = reqwest::blocking::Client::new();
     let response = client
         .post(format!("{base}/api/client/live/create"))
@@ -229,5 +234,33 @@ fn serve_answers_on_the_port_it_prints() {
             .as_str()
             .unwrap()
             .starts_with("chat-")
+    );
+}
+
+/// The same commands on DynamoDB Local (started by ./scripts/test).
+#[test]
+fn the_commands_work_on_a_dynamodb_table() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "needs DynamoDB Local: run ./scripts/test"
+    );
+    let store = format!("dynamodb:cli-{}", std::process::id());
+    let table = stdout(&run(&["table", "create", "--store", &store]));
+    assert!(table.contains("is active"), "{table}");
+    invoke_each_sample_event(&store);
+    put_demo_user(&store, "demo-secret");
+
+    let (_server, base) = serve(&store);
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/client/ticket/create"))
+        .bearer_auth(DEMO_TOKEN)
+        .body(r#"{"data":{"email":"demo@example.com","created_at":1679223400,"message":"Again"}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().unwrap();
+    assert_eq!(
+        body["data"]["ticketId"], "TKT-002",
+        "the sample events opened TKT-001; the rejected one took no number"
     );
 }

@@ -5,8 +5,10 @@
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod dynamo;
 pub mod error;
 pub mod handlers;
+pub mod lambda;
 pub mod request;
 pub mod response;
 pub mod store;

@@ -1,16 +1,62 @@
 //! Test harness: starts the real HTTP server on a random port over a fresh in-memory
 //! store, and talks to it with an HTTP client, as the client app would.
 
+pub mod dynamo;
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::future::Future;
 use std::sync::Arc;
-use supportzen::server;
 use supportzen::sqlite_store::SqliteStore;
+use supportzen::{Backend, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::Email;
-use supportzen_shared::store::UserProvisioner;
+use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
 use tokio::sync::oneshot;
+
+/// A store the suites can run against: everything the handlers need, plus reading back
+/// what was written. Each test gets a fresh, empty one.
+pub trait TestStore: Backend + ConversationAdmin + UserProvisioner + Clone {
+    fn fresh() -> impl Future<Output = Self> + Send;
+}
+
+impl TestStore for SqliteStore {
+    async fn fresh() -> Self {
+        SqliteStore::open(":memory:").expect("in-memory sqlite opens")
+    }
+}
+
+impl TestStore for DynamoStore {
+    async fn fresh() -> Self {
+        dynamo::fresh_dynamo_store().await.0
+    }
+}
+
+/// Runs each named generic test (`async fn name<S: TestStore>()`) once per store, as
+/// `sqlite::name` and `dynamodb::name`.
+#[macro_export]
+macro_rules! for_each_store {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name::<supportzen::sqlite_store::SqliteStore>().await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name::<supportzen_shared::dynamo::DynamoStore>().await;
+                }
+            )*
+        }
+    };
+}
 
 pub const LIVE_CREATE: &str = "/api/client/live/create";
 pub const LIVE_CHAT: &str = "/api/client/live/chat";
@@ -18,20 +64,20 @@ pub const TICKET_CREATE: &str = "/api/client/ticket/create";
 pub const TICKET_APPEND: &str = "/api/client/ticket/append";
 
 /// A running server and a handle on its store, for checking what was written.
-pub struct TestApp {
+pub struct TestApp<S> {
     pub base_url: String,
-    pub store: SqliteStore,
+    pub store: S,
     client: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
 
-impl TestApp {
+impl<S: TestStore> TestApp<S> {
     pub async fn spawn() -> Self {
         Self::spawn_with(Config::default()).await
     }
 
     pub async fn spawn_with(config: Config) -> Self {
-        let store = SqliteStore::open(":memory:").expect("in-memory sqlite opens");
+        let store = S::fresh().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");

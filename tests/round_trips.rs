@@ -1,0 +1,122 @@
+//! DynamoDB round trips per request, counted by an SDK interceptor on DynamoDB Local.
+//! Budget: live-create ≤ 2, live-chat ≤ 2, ticket-create ≤ 3, ticket-append ≤ 2.
+//! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use supportzen_shared::Config;
+use supportzen_shared::auth::Secret;
+use supportzen_shared::domain::Email;
+use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::handlers::{live_chat, live_create, ticket_append, ticket_create};
+use supportzen_shared::store::UserProvisioner;
+use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store};
+use supportzen_tests::{create_body, token};
+
+fn request(token: &str, body: &Value) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+fn data(response: Response<Body>) -> Value {
+    assert_eq!(response.status(), 200, "{:?}", response.body());
+    serde_json::from_slice::<Value>(response.body().as_ref()).unwrap()["data"].clone()
+}
+
+const EMAIL: &str = "ann@example.com";
+
+/// A fresh table holding one provisioned user, with the round-trip record cleared.
+async fn provisioned_store() -> (DynamoStore, RoundTrips) {
+    let (store, trips) = fresh_dynamo_store().await;
+    let user = Email::parse(EMAIL).unwrap();
+    store
+        .put_secret(user.user_id(), &Secret::parse("s3cret").unwrap())
+        .await
+        .unwrap();
+    trips.take();
+    (store, trips)
+}
+
+#[tokio::test]
+async fn each_endpoint_stays_within_its_round_trip_budget() {
+    let (store, trips) = provisioned_store().await;
+    let config = Config::default();
+    let token = token("s3cret", EMAIL);
+
+    let chat = data(live_create(&store, &config, request(&token, &create_body(EMAIL, "hi"))).await);
+    let calls = trips.take();
+    assert_eq!(calls, ["GetItem", "TransactWriteItems"], "live-create");
+
+    let body = json!({"chat_id": chat["chatId"], "email": EMAIL, "message": "more"});
+    data(live_chat(&store, &config, request(&token, &body)).await);
+    let calls = trips.take();
+    assert!(calls.len() <= 2);
+    assert_eq!(calls, ["GetItem", "TransactWriteItems"], "live-chat");
+
+    let ticket = data(
+        ticket_create(
+            &store,
+            &config,
+            request(&token, &create_body(EMAIL, "help")),
+        )
+        .await,
+    );
+    let calls = trips.take();
+    assert!(calls.len() <= 3);
+    assert_eq!(
+        calls,
+        ["GetItem", "UpdateItem", "TransactWriteItems"],
+        "ticket-create"
+    );
+
+    let body = json!({"ticket_id": ticket["ticketId"], "email": EMAIL, "message": "more"});
+    data(ticket_append(&store, &config, request(&token, &body)).await);
+    assert_eq!(
+        trips.take(),
+        ["GetItem", "TransactWriteItems"],
+        "ticket-append"
+    );
+
+    // A first-time user is created inside the same transaction: still two.
+    let stranger = "ab".repeat(32);
+    data(
+        live_create(
+            &store,
+            &config,
+            request(&stranger, &create_body("new@example.com", "hi")),
+        )
+        .await,
+    );
+    assert_eq!(
+        trips.take(),
+        ["GetItem", "TransactWriteItems"],
+        "live-create, first use"
+    );
+}
+
+#[tokio::test]
+async fn rejected_requests_cost_at_most_the_lookup() {
+    let (store, trips) = provisioned_store().await;
+    let config = Config::default();
+
+    let invalid = json!({"email": EMAIL, "message": "no created_at"});
+    let response = ticket_create(&store, &config, request(&token("s3cret", EMAIL), &invalid)).await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        trips.take().is_empty(),
+        "invalid input never reaches DynamoDB"
+    );
+
+    let forged = token("guess", EMAIL);
+    let response =
+        ticket_create(&store, &config, request(&forged, &create_body(EMAIL, "hi"))).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        trips.take(),
+        ["GetItem"],
+        "a forged token costs one read and no ticket number"
+    );
+}

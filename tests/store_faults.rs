@@ -1,0 +1,188 @@
+//! DynamoDB failing: throttling, service errors, transaction conflicts and an unreachable
+//! endpoint must reach the client as 503 with `Retry-After` (retryable), never as 500.
+//! DynamoDB Local cannot throttle, so a stub endpoint answers in DynamoDB's wire format.
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_types::retry::RetryConfig;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use supportzen_shared::Config;
+use supportzen_shared::domain::ChatId;
+use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::handlers::live_chat;
+use supportzen_tests::token;
+
+const EMAIL: &str = "ann@example.com";
+const SECRET: &str = "s3cret";
+
+/// What the stub answers for one operation: HTTP status and JSON body.
+type Answer = (u16, Value);
+
+fn error(status: u16, kind: &str) -> Answer {
+    (
+        status,
+        json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"), "message": "stub"}),
+    )
+}
+
+fn known_user() -> Answer {
+    (200, json!({"Item": {"secret": {"S": SECRET}}}))
+}
+
+/// A DynamoDB endpoint on loopback that answers by operation and records the operations.
+async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let record = record.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: hyper::Request<Incoming>| {
+                    let operation = request
+                        .headers()
+                        .get("x-amz-target")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.split('.').nth(1))
+                        .unwrap_or_default()
+                        .to_string();
+                    record.lock().unwrap().push(operation.clone());
+                    let (status, body) = answer(&operation);
+                    async move {
+                        Ok::<_, Infallible>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .header("content-type", "application/x-amz-json-1.0")
+                                .body(Full::new(Bytes::from(body.to_string())))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// A store whose client talks to `endpoint`, retrying at most once, quickly.
+fn store_at(endpoint: &str) -> DynamoStore {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
+        .endpoint_url(endpoint)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(1)),
+        )
+        .build();
+    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "table")
+}
+
+fn send_request() -> Request {
+    let body = json!({"chat_id": ChatId::generate().as_str(), "email": EMAIL, "message": "hello"});
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .header("authorization", format!("Bearer {}", token(SECRET, EMAIL)))
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Sends a message through the handler and asserts a retryable 503.
+async fn assert_retryable(store: &DynamoStore) {
+    let response = live_chat(store, &Config::default(), send_request()).await;
+    let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+    assert_eq!(response.status(), 503, "{body}");
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(body["error"]["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn throttling_and_service_errors_are_503_after_the_sdk_retries() {
+    let answers: [fn(&str) -> Answer; 5] = [
+        |_| error(400, "ProvisionedThroughputExceededException"),
+        |_| error(400, "ThrottlingException"),
+        |_| error(400, "RequestLimitExceeded"),
+        |_| error(500, "InternalServerError"),
+        |_| error(503, "ServiceUnavailable"),
+    ];
+    for answer in answers {
+        let (url, seen) = stub(answer).await;
+        assert_retryable(&store_at(&url)).await;
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["GetItem", "GetItem"],
+            "the SDK retried once"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_that_keeps_conflicting_is_retried_then_503() {
+    let (url, seen) = stub(|operation| match operation {
+        "GetItem" => known_user(),
+        _ => (
+            400,
+            json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]",
+                "CancellationReasons": [{"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}, {"Code": "None"}]
+            }),
+        ),
+    })
+    .await;
+    assert_retryable(&store_at(&url)).await;
+    let seen = seen.lock().unwrap();
+    let writes = seen.iter().filter(|op| *op == "TransactWriteItems").count();
+    assert!(
+        writes > 2,
+        "conflicts are retried by the store, got {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_dynamodb_is_503() {
+    // Bind a port, then free it: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    assert_retryable(&store_at(&format!("http://127.0.0.1:{port}"))).await;
+}
+
+#[tokio::test]
+async fn a_non_retryable_error_is_a_500_that_reveals_nothing() {
+    let (url, seen) = stub(|operation| match operation {
+        "GetItem" => known_user(),
+        _ => error(400, "ValidationException"),
+    })
+    .await;
+    let response = live_chat(&store_at(&url), &Config::default(), send_request()).await;
+    let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
+    assert_eq!(response.status(), 500, "{text}");
+    assert!(
+        !text.contains("ValidationException") && !text.contains("stub"),
+        "{text}"
+    );
+    assert!(response.headers().get("retry-after").is_none());
+    assert_eq!(
+        *seen.lock().unwrap(),
+        ["GetItem", "TransactWriteItems"],
+        "not retried"
+    );
+}

@@ -1,0 +1,133 @@
+//! template.yaml agrees with the code: the table with `schema.rs` (which
+//! `supportzen table create` uses), and the routes and binaries with the workspace.
+
+use std::collections::BTreeSet;
+use supportzen::function::Function;
+use supportzen_shared::dynamo::schema;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+fn text(yaml: &Yaml) -> &str {
+    yaml.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {yaml:?}"))
+}
+
+/// `[(AttributeName, KeyType)]` of a KeySchema list.
+fn key_schema(yaml: &Yaml) -> Vec<(String, String)> {
+    yaml.as_vec()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                text(&k["AttributeName"]).to_string(),
+                text(&k["KeyType"]).to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pair(partition: &str, sort: &str) -> Vec<(String, String)> {
+    vec![
+        (partition.into(), "HASH".into()),
+        (sort.into(), "RANGE".into()),
+    ]
+}
+
+#[test]
+fn the_table_matches_the_schema_the_code_creates() {
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(
+        key_schema(&table["KeySchema"]),
+        pair(schema::PARTITION_KEY, schema::SORT_KEY)
+    );
+
+    let indexes = table["GlobalSecondaryIndexes"].as_vec().unwrap();
+    assert_eq!(indexes.len(), schema::INDEXES.len());
+    for (yaml, index) in indexes.iter().zip(schema::INDEXES) {
+        assert_eq!(text(&yaml["IndexName"]), index.name);
+        assert_eq!(
+            key_schema(&yaml["KeySchema"]),
+            pair(index.partition_key, index.sort_key)
+        );
+        assert_eq!(text(&yaml["Projection"]["ProjectionType"]), "ALL");
+    }
+
+    let defined: BTreeSet<(&str, &str)> = table["AttributeDefinitions"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|a| (text(&a["AttributeName"]), text(&a["AttributeType"])))
+        .collect();
+    let mut keys = vec![(schema::PARTITION_KEY, "S"), (schema::SORT_KEY, "S")];
+    for index in schema::INDEXES {
+        keys.extend([(index.partition_key, "S"), (index.sort_key, "S")]);
+    }
+    assert_eq!(defined, keys.into_iter().collect());
+
+    assert_eq!(
+        text(&table["TimeToLiveSpecification"]["AttributeName"]),
+        schema::TTL_ATTRIBUTE
+    );
+    assert_eq!(text(&table["BillingMode"]), "PAY_PER_REQUEST");
+}
+
+#[test]
+fn every_function_has_its_binary_and_route() {
+    let template = template();
+    let resources = template["Resources"].as_hash().unwrap();
+    let functions: Vec<&Yaml> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .collect();
+    assert_eq!(functions.len(), Function::ALL.len());
+
+    let mut seen = BTreeSet::new();
+    for resource in functions {
+        assert_eq!(
+            text(&resource["Metadata"]["BuildMethod"]),
+            "rust-cargolambda"
+        );
+        let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        let function = Function::ALL
+            .into_iter()
+            .find(|f| f.name() == binary)
+            .unwrap_or_else(|| panic!("template builds unknown binary {binary}"));
+        let api = &resource["Properties"]["Events"]["Api"];
+        assert_eq!(text(&api["Type"]), "HttpApi");
+        assert_eq!(text(&api["Properties"]["Method"]), "POST");
+        assert_eq!(
+            text(&api["Properties"]["Path"]),
+            function.path(),
+            "{binary}"
+        );
+        assert!(seen.insert(binary));
+    }
+
+    // Each binary is a crate under functions/ of the same name.
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(crates, seen.iter().map(|s| s.to_string()).collect());
+    for name in &crates {
+        let manifest =
+            std::fs::read_to_string(root().join("functions").join(name).join("Cargo.toml"))
+                .unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "functions/{name} builds {name}"
+        );
+    }
+    let globals = &template["Globals"]["Function"];
+    assert_eq!(text(&globals["Runtime"]), "provided.al2023");
+    assert_eq!(text(&globals["Handler"]), "bootstrap");
+}
