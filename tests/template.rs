@@ -131,3 +131,22 @@ fn every_function_has_its_binary_and_route() {
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
     assert_eq!(text(&globals["Handler"]), "bootstrap");
 }
+
+/// `sam local invoke --env-vars` silently ignores variables the template does not declare.
+#[test]
+fn env_json_sets_only_variables_the_template_declares() {
+    let template = template();
+    let declared = template["Globals"]["Function"]["Environment"]["Variables"]
+        .as_hash()
+        .unwrap();
+    let env: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("env.json")).unwrap()).unwrap();
+    let overrides = env["Parameters"].as_object().unwrap();
+    assert!(overrides.contains_key("AWS_ENDPOINT_URL_DYNAMODB"));
+    for name in overrides.keys() {
+        assert!(
+            declared.contains_key(&Yaml::String(name.clone())),
+            "env.json sets {name}, which template.yaml does not declare"
+        );
+    }
+}

@@ -144,7 +144,8 @@ macro_rules! with_store {
                 $body
             }
             StoreUrl::Dynamo(table) => {
-                let $store = DynamoStore::new(DynamoStore::client_from_env().await, table.as_str());
+                let $store =
+                    DynamoStore::new(DynamoStore::client_from_env().await?, table.as_str());
                 $body
             }
         }
@@ -168,7 +169,7 @@ async fn run(command: Command) -> Result<(), String> {
             command: TableCommand::Create { store },
         } => match &store.store {
             StoreUrl::Dynamo(table) => {
-                schema::create_table(&DynamoStore::client_from_env().await, table).await?;
+                schema::create_table(&DynamoStore::client_from_env().await?, table).await?;
                 println!("table {table} is active");
                 Ok(())
             }

@@ -264,3 +264,29 @@ fn the_commands_work_on_a_dynamodb_table() {
         "the sample events opened TKT-001; the rejected one took no number"
     );
 }
+
+/// The AWS SDK panics on an empty endpoint override; the CLI must refuse it instead.
+#[test]
+fn an_empty_endpoint_override_is_refused_not_a_panic() {
+    let output = Command::new(BIN)
+        .args([
+            "users",
+            "put",
+            "--email",
+            "demo@example.com",
+            "--secret",
+            "s",
+            "--store",
+            "dynamodb:demo",
+        ])
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("AWS_ENDPOINT_URL_DYNAMODB is set but empty"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -57,13 +57,14 @@ impl DynamoStore {
     /// through `AWS_ENDPOINT_URL_DYNAMODB`) and the table named by `TABLE_NAME`.
     pub async fn from_env() -> Result<Self, String> {
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        Ok(Self::new(Self::client_from_env().await, table))
+        Ok(Self::new(Self::client_from_env().await?, table))
     }
 
     /// An SDK client from the environment's configuration.
-    pub async fn client_from_env() -> Client {
+    pub async fn client_from_env() -> Result<Client, String> {
+        check_endpoint_overrides(|name| std::env::var(name).ok())?;
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Client::new(&config)
+        Ok(Client::new(&config))
     }
 
     pub fn table(&self) -> &str {
@@ -118,6 +119,19 @@ impl DynamoStore {
             return Err(Cancelled::Store(classify(operation, err)));
         }
     }
+}
+
+/// The SDK panics on the first request when an endpoint override is set but empty
+/// ("URL was unset"); refuse it at start-up with a clear message instead.
+fn check_endpoint_overrides(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
+        if lookup(name).is_some_and(|value| value.trim().is_empty()) {
+            return Err(format!(
+                "{name} is set but empty: unset it, or set it to a URL such as http://127.0.0.1:8000"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Why a transaction did not commit.
@@ -490,5 +504,28 @@ impl ConversationAdmin for DynamoStore {
                 })
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_endpoint_overrides_are_refused() {
+        let only = |name: &'static str, value: &'static str| {
+            move |key: &str| (key == name).then(|| value.to_string())
+        };
+        assert!(check_endpoint_overrides(|_| None).is_ok());
+        assert!(
+            check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"))
+                .is_ok()
+        );
+        let err = check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "")).unwrap_err();
+        assert!(
+            err.starts_with("AWS_ENDPOINT_URL_DYNAMODB is set but empty"),
+            "{err}"
+        );
+        assert!(check_endpoint_overrides(only("AWS_ENDPOINT_URL", " ")).is_err());
     }
 }
