@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use supportzen_shared::Config;
 use supportzen_shared::domain::ChatId;
-use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::dynamo::{DynamoStore, client};
 use supportzen_shared::handlers::live_chat;
 use supportzen_tests::token;
 
@@ -84,6 +84,7 @@ fn store_at(endpoint: &str) -> DynamoStore {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "test"))
         .endpoint_url(endpoint)
+        .http_client(client::https_client())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(2)

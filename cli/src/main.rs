@@ -12,7 +12,7 @@ use supportzen::{Backend, invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::Email;
-use supportzen_shared::dynamo::{DynamoStore, schema};
+use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::store::UserProvisioner;
 use tracing_subscriber::EnvFilter;
 
@@ -144,8 +144,7 @@ macro_rules! with_store {
                 $body
             }
             StoreUrl::Dynamo(table) => {
-                let $store =
-                    DynamoStore::new(DynamoStore::client_from_env().await?, table.as_str());
+                let $store = DynamoStore::new(client::client_from_env().await?, table.as_str());
                 $body
             }
         }
@@ -169,7 +168,7 @@ async fn run(command: Command) -> Result<(), String> {
             command: TableCommand::Create { store },
         } => match &store.store {
             StoreUrl::Dynamo(table) => {
-                schema::create_table(&DynamoStore::client_from_env().await?, table).await?;
+                schema::create_table(&client::client_from_env().await?, table).await?;
                 println!("table {table} is active");
                 Ok(())
             }

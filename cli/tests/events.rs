@@ -11,7 +11,7 @@ use supportzen_shared::domain::{
     ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile, UnixSeconds,
     now_millis,
 };
-use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::dynamo::{DynamoStore, client};
 use supportzen_shared::store::{ConversationCreator, NewConversation};
 
 const BIN: &str = env!("CARGO_BIN_EXE_supportzen");
@@ -162,10 +162,7 @@ async fn every_event_gives_its_expected_result_on_dynamodb() {
     let table = format!("events-{}", std::process::id());
     let store = format!("dynamodb:{table}");
     supportzen(&["table", "create", "--store", &store]);
-    let direct = DynamoStore::new(
-        DynamoStore::client_from_env().await.unwrap(),
-        table.as_str(),
-    );
+    let direct = DynamoStore::new(client::client_from_env().await.unwrap(), table.as_str());
     seed(&store, &direct).await;
     tokio::task::spawn_blocking(move || replay_all(&store))
         .await

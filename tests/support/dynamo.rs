@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use std::sync::{Arc, Mutex};
-use supportzen_shared::dynamo::{DynamoStore, schema};
+use supportzen_shared::dynamo::{DynamoStore, client, schema};
 
 /// Every attempt (HTTP round trip) the client made, by operation name, in order.
 #[derive(Clone, Debug, Default)]
@@ -47,7 +47,7 @@ pub async fn local_client(trips: &RoundTrips) -> aws_sdk_dynamodb::Client {
         "the DynamoDB tests need DynamoDB Local: run ./scripts/test, which starts it \
          and sets AWS_ENDPOINT_URL_DYNAMODB"
     );
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = client::sdk_config_from_env().await.unwrap();
     let config = aws_sdk_dynamodb::config::Builder::from(&shared)
         .interceptor(trips.clone())
         .build();

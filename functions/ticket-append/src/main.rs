@@ -2,7 +2,9 @@
 
 use supportzen_shared::handlers::ticket_append;
 
-#[tokio::main]
+/// One request at a time per container: a single-threaded runtime spares the thread
+/// start-up and cross-thread wake-ups (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     supportzen_shared::lambda::run(|store, config, request| {
         Box::pin(ticket_append(store, config, request))

@@ -11,6 +11,7 @@
 //! Round trips per request: live-create 2, live-chat 2, ticket-create 3, ticket-append 2
 //! (one `GetItem` for authentication, plus the above).
 
+pub mod client;
 pub mod errors;
 pub mod items;
 pub mod schema;
@@ -57,14 +58,7 @@ impl DynamoStore {
     /// through `AWS_ENDPOINT_URL_DYNAMODB`) and the table named by `TABLE_NAME`.
     pub async fn from_env() -> Result<Self, String> {
         let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        Ok(Self::new(Self::client_from_env().await?, table))
-    }
-
-    /// An SDK client from the environment's configuration.
-    pub async fn client_from_env() -> Result<Client, String> {
-        check_endpoint_overrides(|name| std::env::var(name).ok())?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Client::new(&config))
+        Ok(Self::new(client::client_from_env().await?, table))
     }
 
     pub fn table(&self) -> &str {
@@ -119,19 +113,6 @@ impl DynamoStore {
             return Err(Cancelled::Store(classify(operation, err)));
         }
     }
-}
-
-/// The SDK panics on the first request when an endpoint override is set but empty
-/// ("URL was unset"); refuse it at start-up with a clear message instead.
-fn check_endpoint_overrides(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
-    for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
-        if lookup(name).is_some_and(|value| value.trim().is_empty()) {
-            return Err(format!(
-                "{name} is set but empty: unset it, or set it to a URL such as http://127.0.0.1:8000"
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Why a transaction did not commit.
@@ -198,6 +179,68 @@ impl UserReader for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The transaction a create sends: the owner (put if new, profile update if known),
+    /// the conversation and its first message, each conditional. Built without I/O.
+    pub fn create_actions(
+        &self,
+        new: &NewConversation,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let now = new.first_message.sent_at;
+        Ok(vec![
+            self.owner_action(new, now)?,
+            self.put(
+                to_item(&ConversationItem::new(&new.id, new.owner.user(), now))?,
+                "attribute_not_exists(pk)",
+            )?,
+            self.put(
+                to_item(&MessageItem::new(&new.id, &new.first_message))?,
+                "attribute_not_exists(pk)",
+            )?,
+        ])
+    }
+
+    /// The transaction an append sends: touch the conversation on condition that it is
+    /// the owner's, of the right kind and open; put the message. Built without I/O.
+    pub fn append_actions(
+        &self,
+        conversation: &ConversationId,
+        owner: &UserId,
+        message: &NewMessage,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let touch = Update::builder()
+            .table_name(&*self.table)
+            .set_key(Some(key(items::conversation_pk(conversation), items::META)))
+            .update_expression("SET last_activity_at = :now, gsi2sk = :activity")
+            .condition_expression(
+                "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open",
+            )
+            .set_expression_attribute_names(Some(names(&[
+                ("#owner", "owner"),
+                ("#kind", "kind"),
+                ("#open", "open"),
+            ])))
+            .set_expression_attribute_values(Some(values(vec![
+                (":now", n(message.sent_at)),
+                (
+                    ":activity",
+                    s(items::activity_key(message.sent_at, conversation)),
+                ),
+                (":owner", s(owner.as_str())),
+                (":kind", s(conversation.kind())),
+                (":open", AttributeValue::Bool(true)),
+            ])))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(vec![
+            TransactWriteItem::builder().update(touch).build(),
+            self.put(
+                to_item(&MessageItem::new(conversation, message))?,
+                "attribute_not_exists(pk)",
+            )?,
+        ])
+    }
+
     /// The user half of a create: put a new (pinned) user if nobody has, or refresh a
     /// known user's profile if they still exist.
     fn owner_action(
@@ -261,18 +304,7 @@ impl DynamoStore {
 
 impl ConversationCreator for DynamoStore {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
-        let now = new.first_message.sent_at;
-        let actions = vec![
-            self.owner_action(new, now)?,
-            self.put(
-                to_item(&ConversationItem::new(&new.id, new.owner.user(), now))?,
-                "attribute_not_exists(pk)",
-            )?,
-            self.put(
-                to_item(&MessageItem::new(&new.id, &new.first_message))?,
-                "attribute_not_exists(pk)",
-            )?,
-        ];
+        let actions = self.create_actions(new)?;
         match self.transact("TransactWriteItems create", actions).await {
             Ok(()) => Ok(()),
             Err(Cancelled::Store(err)) => Err(err),
@@ -297,38 +329,7 @@ impl MessageAppender for DynamoStore {
         owner: &UserId,
         message: &NewMessage,
     ) -> Result<(), StoreError> {
-        let touch = Update::builder()
-            .table_name(&*self.table)
-            .set_key(Some(key(items::conversation_pk(conversation), items::META)))
-            .update_expression("SET last_activity_at = :now, gsi2sk = :activity")
-            .condition_expression(
-                "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open",
-            )
-            .set_expression_attribute_names(Some(names(&[
-                ("#owner", "owner"),
-                ("#kind", "kind"),
-                ("#open", "open"),
-            ])))
-            .set_expression_attribute_values(Some(values(vec![
-                (":now", n(message.sent_at)),
-                (
-                    ":activity",
-                    s(items::activity_key(message.sent_at, conversation)),
-                ),
-                (":owner", s(owner.as_str())),
-                (":kind", s(conversation.kind())),
-                (":open", AttributeValue::Bool(true)),
-            ])))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let actions = vec![
-            TransactWriteItem::builder().update(touch).build(),
-            self.put(
-                to_item(&MessageItem::new(conversation, message))?,
-                "attribute_not_exists(pk)",
-            )?,
-        ];
+        let actions = self.append_actions(conversation, owner, message)?;
         match self.transact("TransactWriteItems append", actions).await {
             Ok(()) => Ok(()),
             Err(Cancelled::Store(err)) => Err(err),
@@ -504,28 +505,5 @@ impl ConversationAdmin for DynamoStore {
                 })
             })
             .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_endpoint_overrides_are_refused() {
-        let only = |name: &'static str, value: &'static str| {
-            move |key: &str| (key == name).then(|| value.to_string())
-        };
-        assert!(check_endpoint_overrides(|_| None).is_ok());
-        assert!(
-            check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"))
-                .is_ok()
-        );
-        let err = check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "")).unwrap_err();
-        assert!(
-            err.starts_with("AWS_ENDPOINT_URL_DYNAMODB is set but empty"),
-            "{err}"
-        );
-        assert!(check_endpoint_overrides(only("AWS_ENDPOINT_URL", " ")).is_err());
     }
 }

@@ -1,0 +1,307 @@
+//! Cold-start harness: spawns each Lambda bootstrap as Lambda does, under a local
+//! Runtime API emulator, with DynamoDB answered by an instant stub on loopback. Measures
+//! init (spawn to first `GET /next`), the first invocation, and warm invocations, for
+//! the four functions and an empty `lambda_runtime` function, interleaved round by round
+//! so that drift in the machine's speed affects all of them alike.
+//!
+//! Beside each function it runs `store-calls`, a bootstrap with the same runtime and
+//! client that makes only that function's DynamoDB calls, so that what the function adds
+//! beyond its DynamoDB calls is `overhead = warm p50 - same calls' warm p50`.
+//!
+//! Run `bench/cold-start.sh`, which builds everything in release mode first.
+
+mod dynamodb_stub;
+mod runtime_api;
+
+use clap::Parser;
+use runtime_api::{Note, RuntimeApi};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// How long any one step may take before the run is declared broken.
+const STEP_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Parser)]
+#[command(
+    about = "Measure the Lambda bootstraps' cold starts and warm invocations against an empty function."
+)]
+struct Args {
+    /// Directory holding the release binaries.
+    #[arg(long, default_value = "target/release")]
+    bin_dir: PathBuf,
+    /// Directory holding the sample events (one success event per function).
+    #[arg(long, default_value = "events")]
+    events: PathBuf,
+    /// Cold starts per function.
+    #[arg(long, default_value_t = 20)]
+    rounds: usize,
+    /// Warm invocations after each cold start.
+    #[arg(long, default_value_t = 100)]
+    warm: usize,
+}
+
+const FUNCTIONS: [&str; 4] = ["live-create", "live-chat", "ticket-create", "ticket-append"];
+
+/// One bootstrap under test.
+struct Subject {
+    /// How the report names it.
+    label: String,
+    binary: &'static str,
+    /// For `store-calls`: which endpoint's calls to make.
+    calls: Option<&'static str>,
+    event: String,
+    init: Vec<Duration>,
+    first: Vec<Duration>,
+    warm: Vec<Duration>,
+}
+
+impl Subject {
+    fn new(
+        label: String,
+        binary: &'static str,
+        calls: Option<&'static str>,
+        event: String,
+    ) -> Self {
+        Subject {
+            label,
+            binary,
+            calls,
+            event,
+            init: vec![],
+            first: vec![],
+            warm: vec![],
+        }
+    }
+
+    fn cold(&self) -> Vec<Duration> {
+        self.init
+            .iter()
+            .zip(&self.first)
+            .map(|(i, f)| *i + *f)
+            .collect()
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let args = Args::parse();
+    let dynamodb = dynamodb_stub::start().await.map_err(|e| e.to_string())?;
+    let mut subjects = vec![Subject::new(
+        "empty-function".into(),
+        "empty-function",
+        None,
+        "{}".into(),
+    )];
+    for name in FUNCTIONS {
+        let path = args.events.join(format!("{name}.json"));
+        let event =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // The same event for both, so the difference is what the function does with it.
+        subjects.push(Subject::new(
+            format!("store-calls ({name})"),
+            "store-calls",
+            Some(name),
+            event.clone(),
+        ));
+        subjects.push(Subject::new(name.into(), name, None, event));
+    }
+
+    for round in 0..args.rounds {
+        // Rotate the order every round so no function always runs first.
+        let order: Vec<usize> = (0..subjects.len())
+            .map(|i| (i + round) % subjects.len())
+            .collect();
+        for index in order {
+            let subject = &mut subjects[index];
+            measure(&args.bin_dir, dynamodb, subject, args.warm)
+                .await
+                .map_err(|e| format!("{} (round {round}): {e}", subject.label))?;
+        }
+        eprintln!("round {}/{} done", round + 1, args.rounds);
+    }
+
+    report(&args, &subjects);
+    Ok(())
+}
+
+/// One cold start, its first invocation, then `warm` invocations.
+async fn measure(
+    bin_dir: &Path,
+    dynamodb: SocketAddr,
+    subject: &mut Subject,
+    warm: usize,
+) -> Result<(), String> {
+    let mut api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
+    let spawned = Instant::now();
+    let mut environment = lambda_environment(subject.binary, api.address, dynamodb);
+    if let Some(calls) = subject.calls {
+        environment.push(("BENCH_CALLS", calls.to_string()));
+    }
+    let mut child = tokio::process::Command::new(bin_dir.join(subject.binary))
+        .env_clear()
+        .envs(environment)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot start {}: {e}",
+                bin_dir.join(subject.binary).display()
+            )
+        })?;
+
+    let ready = expect_next(&mut api).await?;
+    subject.init.push(ready - spawned);
+    for n in 0..=warm {
+        let handed_out = Instant::now();
+        api.invoke(subject.event.clone());
+        let (answered, body) = match step(&mut api).await? {
+            Note::Response(at, body) => (at, body),
+            other => return Err(format!("expected a response, got {other:?}")),
+        };
+        if FUNCTIONS.contains(&subject.label.as_str()) && !body.contains(r#""statusCode":200"#) {
+            return Err(format!("the invocation failed: {body}"));
+        }
+        let took = answered - handed_out;
+        if n == 0 {
+            subject.first.push(took)
+        } else {
+            subject.warm.push(took)
+        }
+        expect_next(&mut api).await?;
+    }
+    child.kill().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn step(api: &mut RuntimeApi) -> Result<Note, String> {
+    match tokio::time::timeout(STEP_TIMEOUT, api.next_note()).await {
+        Ok(Some(Note::Error(error))) => Err(format!("the function reported an error: {error}")),
+        Ok(Some(note)) => Ok(note),
+        Ok(None) => Err("the runtime API stopped".into()),
+        Err(_) => Err(format!("no word from the function in {STEP_TIMEOUT:?}")),
+    }
+}
+
+async fn expect_next(api: &mut RuntimeApi) -> Result<Instant, String> {
+    match step(api).await? {
+        Note::NextRequested(at) => Ok(at),
+        other => Err(format!("expected GET /next, got {other:?}")),
+    }
+}
+
+/// What Lambda sets for a function with 256 MB (its documented variables; notably no
+/// `SSL_CERT_FILE`), plus the table and the stub's address.
+fn lambda_environment(
+    name: &str,
+    runtime_api: SocketAddr,
+    dynamodb: SocketAddr,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", name.to_string()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+        ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
+        ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "AKIDBENCH".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench-secret".into()),
+        ("AWS_SESSION_TOKEN", "bench-token".into()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{dynamodb}")),
+        ("TABLE_NAME", "bench".into()),
+        ("LAMBDA_TASK_ROOT", "/var/task".into()),
+        ("_HANDLER", "bootstrap".into()),
+        ("TZ", ":UTC".into()),
+        ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
+    ]
+}
+
+fn percentile(values: &[Duration], p: usize) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0}", d.as_secs_f64() * 1e6)
+}
+
+fn report(args: &Args, subjects: &[Subject]) {
+    let empty_cold = percentile(&subjects[0].cold(), 50);
+    println!("Binaries (stripped):\n");
+    println!("| binary | bytes | MiB |\n|---|---:|---:|");
+    for subject in subjects.iter().filter(|s| s.calls.is_none()) {
+        let size = std::fs::metadata(args.bin_dir.join(subject.binary))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        println!(
+            "| {} | {size} | {:.2} |",
+            subject.binary,
+            size as f64 / (1024.0 * 1024.0)
+        );
+    }
+    println!(
+        "\nCold starts, medians of {} rounds (init = spawn to first GET /next; cold = init + first invocation):\n",
+        args.rounds
+    );
+    println!(
+        "| bootstrap | init ms | first invocation ms | cold ms | cold / empty |\n|---|---:|---:|---:|---:|"
+    );
+    for subject in subjects {
+        let cold = percentile(&subject.cold(), 50);
+        println!(
+            "| {} | {} | {} | {} | {:.2} |",
+            subject.label,
+            ms(percentile(&subject.init, 50)),
+            ms(percentile(&subject.first, 50)),
+            ms(cold),
+            cold.as_secs_f64() / empty_cold.as_secs_f64()
+        );
+    }
+    println!(
+        "\nWarm invocations ({} after each cold start, {} per bootstrap in all); overhead = function p50 - same calls p50:\n",
+        args.warm,
+        args.warm * args.rounds
+    );
+    println!(
+        "| function | warm p50 µs | warm p99 µs | same calls p50 µs | same calls p99 µs | overhead p50 µs |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    let empty = &subjects[0];
+    println!(
+        "| empty-function | {} | {} | | | |",
+        us(percentile(&empty.warm, 50)),
+        us(percentile(&empty.warm, 99))
+    );
+    for name in FUNCTIONS {
+        let function = subjects
+            .iter()
+            .find(|s| s.label == name)
+            .expect("every function is measured");
+        let calls = subjects
+            .iter()
+            .find(|s| s.calls == Some(name))
+            .expect("and its calls");
+        let (p50, calls_p50) = (percentile(&function.warm, 50), percentile(&calls.warm, 50));
+        println!(
+            "| {name} | {} | {} | {} | {} | {:.0} |",
+            us(p50),
+            us(percentile(&function.warm, 99)),
+            us(calls_p50),
+            us(percentile(&calls.warm, 99)),
+            (p50.as_secs_f64() - calls_p50.as_secs_f64()) * 1e6,
+        );
+    }
+}

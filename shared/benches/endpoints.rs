@@ -1,0 +1,105 @@
+//! Each endpoint's in-process path, per request: the API Gateway event parsed into a
+//! request, the body parsed and validated, the HMAC checked, the DynamoDB transaction
+//! built (as the production store builds it) and the response serialized. Store I/O is
+//! excluded: the store answers at once and drops the transaction it was handed.
+//!
+//! `cargo bench -p supportzen-shared --bench endpoints`
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use criterion::{Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use supportzen_shared::Config;
+use supportzen_shared::auth::{Credential, Secret};
+use supportzen_shared::domain::{ConversationId, NewMessage, UserId};
+use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::handlers::{live_chat, live_create, ticket_append, ticket_create};
+use supportzen_shared::store::{
+    ConversationCreator, MessageAppender, NewConversation, StoreError, TicketNumbers, UserReader,
+    UserRecord,
+};
+
+/// Knows every user (with the sample events' secret) and builds, but never sends, writes.
+struct BuildOnly {
+    dynamo: DynamoStore,
+    tickets: AtomicU64,
+}
+
+impl UserReader for BuildOnly {
+    async fn find_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
+        Ok(Some(UserRecord {
+            id: id.clone(),
+            credential: Credential::Secret(Secret::parse("demo-secret").expect("valid")),
+        }))
+    }
+}
+
+impl ConversationCreator for BuildOnly {
+    async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
+        black_box(self.dynamo.create_actions(new)?);
+        Ok(())
+    }
+}
+
+impl MessageAppender for BuildOnly {
+    async fn append_message(
+        &self,
+        id: &ConversationId,
+        owner: &UserId,
+        message: &NewMessage,
+    ) -> Result<(), StoreError> {
+        black_box(self.dynamo.append_actions(id, owner, message)?);
+        Ok(())
+    }
+}
+
+impl TicketNumbers for BuildOnly {
+    async fn next_ticket_number(&self) -> Result<u64, StoreError> {
+        Ok(self.tickets.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+}
+
+fn event(name: &str) -> String {
+    let path = format!("{}/../events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn endpoints(c: &mut Criterion) {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKID", "secret", None, None, "bench"))
+        .build();
+    let store = BuildOnly {
+        dynamo: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "bench"),
+        tickets: AtomicU64::new(0),
+    };
+    let settings = Config::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("in-process path");
+
+    macro_rules! endpoint {
+        ($name:literal, $handler:ident) => {
+            let raw = event($name);
+            group.bench_function($name, |b| {
+                b.iter(|| {
+                    let request =
+                        lambda_http::request::from_str(black_box(&raw)).expect("a valid event");
+                    let response = runtime.block_on($handler(&store, &settings, request));
+                    assert_eq!(response.status(), 200);
+                    black_box(response)
+                })
+            });
+        };
+    }
+    endpoint!("live-create", live_create);
+    endpoint!("live-chat", live_chat);
+    endpoint!("ticket-create", ticket_create);
+    endpoint!("ticket-append", ticket_append);
+    group.finish();
+}
+
+criterion_group!(benches, endpoints);
+criterion_main!(benches);

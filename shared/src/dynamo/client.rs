@@ -1,0 +1,114 @@
+//! The DynamoDB client, built once per container (or CLI run).
+//!
+//! The SDK's default HTTPS client uses rustls on aws-lc and trusts every root of the
+//! system's store. We build the same hyper/rustls client on *ring*, trusting Amazon
+//! Trust Services' roots, which DynamoDB's certificates chain to: a smaller binary and a
+//! faster start (measured in docs/performance.md). Setting `SSL_CERT_FILE` or
+//! `SSL_CERT_DIR` switches to the system's store, read from those paths (e.g. behind a
+//! TLS-inspecting proxy). Region, credentials and the endpoint override
+//! (`AWS_ENDPOINT_URL_DYNAMODB`) still come from the SDK's own configuration chain.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+
+/// Amazon Root CA 1-4 and Starfield Services Root CA G2 (Amazon Trust Services), as
+/// Mozilla's root store (Debian's ca-certificates) ships them; valid until 2037-2040.
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
+
+/// Which roots to trust: Amazon's, unless the environment names a certificate store.
+fn trust_store(lookup: impl Fn(&str) -> Option<String>) -> TrustStore {
+    if lookup("SSL_CERT_FILE").is_some() || lookup("SSL_CERT_DIR").is_some() {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+    }
+}
+
+/// The HTTPS client: hyper and rustls on ring.
+pub fn https_client() -> SharedHttpClient {
+    let tls = TlsContext::builder()
+        .with_trust_store(trust_store(|name| std::env::var(name).ok()))
+        .build()
+        .expect("a TLS context from a trust store always builds");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build_https()
+}
+
+/// The SDK's configuration from the environment, with our HTTPS client.
+pub async fn sdk_config_from_env() -> Result<SdkConfig, String> {
+    check_endpoint_overrides(|name| std::env::var(name).ok())?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await)
+}
+
+/// A DynamoDB client from the environment's configuration.
+pub async fn client_from_env() -> Result<Client, String> {
+    Ok(Client::new(&sdk_config_from_env().await?))
+}
+
+/// The SDK panics on the first request when an endpoint override is set but empty
+/// ("URL was unset"); refuse it at start-up with a clear message instead.
+fn check_endpoint_overrides(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
+        if lookup(name).is_some_and(|value| value.trim().is_empty()) {
+            return Err(format!(
+                "{name} is set but empty: unset it, or set it to a URL such as http://127.0.0.1:8000"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    #[test]
+    fn the_embedded_roots_are_amazon_trust_services_five() {
+        let roots: Vec<_> = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS)
+            .collect::<Result<_, _>>()
+            .expect("valid PEM");
+        assert_eq!(roots.len(), 5);
+        // TrustStore has no PartialEq; its Debug output shows both of its settings.
+        let shown = |store: TrustStore| format!("{store:?}");
+        let amazon = TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS);
+        assert_eq!(shown(trust_store(|_| None)), shown(amazon));
+        let named = |name: &'static str| {
+            move |key: &str| (key == name).then(|| "/etc/ssl/cert.pem".to_string())
+        };
+        assert_eq!(
+            shown(trust_store(named("SSL_CERT_FILE"))),
+            shown(TrustStore::default())
+        );
+        assert_eq!(
+            shown(trust_store(named("SSL_CERT_DIR"))),
+            shown(TrustStore::default())
+        );
+    }
+
+    #[test]
+    fn empty_endpoint_overrides_are_refused() {
+        let only = |name: &'static str, value: &'static str| {
+            move |key: &str| (key == name).then(|| value.to_string())
+        };
+        assert!(check_endpoint_overrides(|_| None).is_ok());
+        assert!(
+            check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"))
+                .is_ok()
+        );
+        let err = check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "")).unwrap_err();
+        assert!(
+            err.starts_with("AWS_ENDPOINT_URL_DYNAMODB is set but empty"),
+            "{err}"
+        );
+        assert!(check_endpoint_overrides(only("AWS_ENDPOINT_URL", " ")).is_err());
+    }
+}
