@@ -3,6 +3,10 @@
 # harness; prints its Markdown report. Extra arguments go to the harness (see --help).
 #   usage: bench/cold-start.sh [--rounds 20] [--warm 100]
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"
+    exit 0
+fi
 cd "$(dirname "$0")/.."
 # The functions are built on their own so that no other crate's features leak into them.
 cargo build --quiet --release -p live-create -p live-chat -p ticket-create -p ticket-append
