@@ -65,6 +65,25 @@ impl DynamoStore {
         &self.table
     }
 
+    /// A strongly consistent read of one item, or of the attributes in `projection`.
+    async fn get(
+        &self,
+        key: Item,
+        projection: Option<&str>,
+        operation: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .set_projection_expression(projection.map(str::to_string))
+            .send()
+            .await
+            .map(|output| output.item)
+            .map_err(|e| classify(operation, e))
+    }
+
     fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&*self.table)
@@ -143,17 +162,14 @@ fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue>
 
 impl UserReader for DynamoStore {
     async fn find_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(items::user_pk(id), items::PROFILE)))
-            .consistent_read(true)
-            .projection_expression("secret, pin")
-            .send()
-            .await
-            .map_err(|e| classify("GetItem user", e))?;
-        let Some(item) = output.item else {
+        let found = self
+            .get(
+                key(items::user_pk(id), items::PROFILE),
+                Some("secret, pin"),
+                "GetItem user",
+            )
+            .await?;
+        let Some(item) = found else {
             return Ok(None);
         };
         let credential = match (item.get("secret"), item.get("pin")) {
@@ -400,19 +416,14 @@ impl ConversationAdmin for DynamoStore {
         &self,
         id: &ConversationId,
     ) -> Result<Option<StoredConversation>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(items::conversation_pk(id), items::META)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem conversation", e))?;
-        output
-            .item
-            .map(|item| from_item::<ConversationItem>(item)?.into_stored())
-            .transpose()
+        self.get(
+            key(items::conversation_pk(id), items::META),
+            None,
+            "GetItem conversation",
+        )
+        .await?
+        .map(|item| from_item::<ConversationItem>(item)?.into_stored())
+        .transpose()
     }
 
     async fn messages(&self, id: &ConversationId) -> Result<Vec<StoredMessage>, StoreError> {
@@ -485,25 +496,20 @@ impl ConversationAdmin for DynamoStore {
     }
 
     async fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(items::user_pk(user), items::PROFILE)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem profile", e))?;
-        output
-            .item
-            .map(|item| {
-                let user: UserItem = from_item(item)?;
-                Ok(StoredProfile {
-                    name: user.name,
-                    plan_id: user.plan_id,
-                    account_created_at: user.account_created_at,
-                })
+        self.get(
+            key(items::user_pk(user), items::PROFILE),
+            None,
+            "GetItem profile",
+        )
+        .await?
+        .map(|item| {
+            let user: UserItem = from_item(item)?;
+            Ok(StoredProfile {
+                name: user.name,
+                plan_id: user.plan_id,
+                account_created_at: user.account_created_at,
             })
-            .transpose()
+        })
+        .transpose()
     }
 }
