@@ -206,6 +206,47 @@ async fn first_request_pins_the_token_until_a_secret_is_provisioned<S: TestStore
     assert_eq!(texts(&app, &id).await, ["hello", "again", "signed"]);
 }
 
+async fn a_rotated_secret_keeps_working_for_its_grace_period_only<S: TestStore>() {
+    let app = TestApp::<S>::spawn().await;
+    app.provision(ANN, "old-secret").await;
+    let old = token("old-secret", ANN);
+    let chat = chat(
+        app.post(LIVE_CREATE, Some(&old), &create_body(ANN, "hi"))
+            .await
+            .ok(),
+    );
+    let send = |bearer: String, text: &'static str| {
+        let body = json!({"chat_id": chat.key(), "email": ANN, "message": text});
+        let app = &app;
+        async move { app.post(LIVE_CHAT, Some(&bearer), &body).await }
+    };
+
+    app.rotate(ANN, "new-secret", std::time::Duration::from_secs(3600))
+        .await;
+    send(old.clone(), "old token, in the grace period")
+        .await
+        .ok();
+    send(token("new-secret", ANN), "new token").await.ok();
+
+    // A leaked secret is revoked at once: rotate again with no grace.
+    app.rotate(ANN, "newest-secret", std::time::Duration::ZERO)
+        .await;
+    send(old, "old token").await.err(401, "unauthorized");
+    send(token("new-secret", ANN), "replaced token")
+        .await
+        .err(401, "unauthorized");
+    send(token("newest-secret", ANN), "newest token").await.ok();
+    assert_eq!(
+        texts(&app, &chat).await,
+        [
+            "hi",
+            "old token, in the grace period",
+            "new token",
+            "newest token"
+        ]
+    );
+}
+
 async fn without_trust_on_first_use_unknown_users_are_rejected<S: TestStore>() {
     let app = TestApp::<S>::spawn_with(Config {
         trust_first_request: false,
@@ -629,6 +670,7 @@ for_each_store!(
     tickets_are_numbered_in_order_and_take_appended_messages,
     first_request_pins_the_token_until_a_secret_is_provisioned,
     without_trust_on_first_use_unknown_users_are_rejected,
+    a_rotated_secret_keeps_working_for_its_grace_period_only,
     emails_identify_users_case_insensitively_but_are_signed_as_sent,
     bad_credentials_are_401_and_write_nothing,
     another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one,

@@ -4,6 +4,7 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use std::time::Duration;
 use supportzen_shared::Config;
 use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::Email;
@@ -33,7 +34,11 @@ async fn provisioned_store() -> (DynamoStore, RoundTrips) {
     let (store, trips) = fresh_dynamo_store().await;
     let user = Email::parse(EMAIL).unwrap();
     store
-        .put_secret(user.user_id(), &Secret::parse("s3cret").unwrap())
+        .put_secret(
+            user.user_id(),
+            &Secret::parse("s3cret").unwrap(),
+            Duration::ZERO,
+        )
         .await
         .unwrap();
     trips.take();

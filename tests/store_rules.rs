@@ -3,6 +3,7 @@
 //! left nothing behind.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 use supportzen_shared::auth::{BearerToken, Caller, Credential, Secret, TokenDigest};
 use supportzen_shared::domain::{
     ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText, NewMessage,
@@ -213,15 +214,20 @@ pub async fn provisioning_a_secret_replaces_the_pin<S: TestStore>() {
     let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let secret = Secret::parse("rotated").unwrap();
-    store.put_secret(ann.user(), &secret).await.unwrap();
+    // A pin is not a secret: nothing is kept as the previous one, whatever the grace.
+    store.put_secret(ann.user(), &secret, DAY).await.unwrap();
     let record = store.find_user(ann.user()).await.unwrap().unwrap();
-    assert_eq!(record.credential, Credential::Secret(secret));
+    assert_eq!(record.credential, Credential::secret(secret));
     let cid = user("cid@example.com");
     store
-        .put_secret(&cid, &Secret::parse("fresh").unwrap())
+        .put_secret(&cid, &Secret::parse("fresh").unwrap(), DAY)
         .await
         .unwrap();
-    assert!(store.find_user(&cid).await.unwrap().is_some());
+    let record = store.find_user(&cid).await.unwrap().unwrap();
+    assert_eq!(
+        record.credential,
+        Credential::secret(Secret::parse("fresh").unwrap())
+    );
     assert!(
         store
             .find_user(&user("nobody@example.com"))
@@ -229,6 +235,64 @@ pub async fn provisioning_a_secret_replaces_the_pin<S: TestStore>() {
             .unwrap()
             .is_none()
     );
+}
+
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// The secrets `find_user` returns: the current one, and the previous one with its expiry.
+async fn secrets<S: TestStore>(store: &S, id: &UserId) -> (String, Option<(String, i64)>) {
+    match store.find_user(id).await.unwrap().unwrap().credential {
+        Credential::Secret { current, previous } => (
+            current.expose().to_string(),
+            previous.map(|p| (p.secret.expose().to_string(), p.valid_until)),
+        ),
+        other => panic!("expected a secret, got {other:?}"),
+    }
+}
+
+pub async fn rotating_a_secret_keeps_the_old_one_for_the_grace_period<S: TestStore>() {
+    let store = S::fresh().await;
+    let ann = user("ann@example.com");
+    let put = |secret: &'static str, grace: Duration| {
+        let (store, ann) = (store.clone(), ann.clone());
+        async move {
+            store
+                .put_secret(&ann, &Secret::parse(secret).unwrap(), grace)
+                .await
+                .unwrap()
+        }
+    };
+    put("one", DAY).await;
+    assert_eq!(secrets(&store, &ann).await, ("one".into(), None));
+
+    let before = now_millis();
+    put("two", DAY).await;
+    let (current, previous) = secrets(&store, &ann).await;
+    let (old, until) = previous.expect("the replaced secret is kept");
+    assert_eq!((current.as_str(), old.as_str()), ("two", "one"));
+    let day_ms = DAY.as_millis() as i64;
+    assert!(
+        (before + day_ms..=now_millis() + day_ms).contains(&until),
+        "valid for the grace period"
+    );
+
+    // Putting the current secret again leaves the rotation as it was.
+    put("two", Duration::ZERO).await;
+    assert_eq!(
+        secrets(&store, &ann).await,
+        ("two".into(), Some(("one".into(), until)))
+    );
+
+    // Only one previous secret is kept.
+    put("three", DAY).await;
+    assert_eq!(
+        secrets(&store, &ann).await.1.map(|(old, _)| old),
+        Some("two".into())
+    );
+
+    // A zero grace period revokes the replaced secret at once.
+    put("four", Duration::ZERO).await;
+    assert_eq!(secrets(&store, &ann).await, ("four".into(), None));
 }
 
 pub async fn ticket_numbers_count_up_from_one<S: TestStore>() {
@@ -339,6 +403,7 @@ for_each_store!(
     a_conversation_id_is_never_overwritten,
     creating_updates_the_profile_with_what_was_sent,
     provisioning_a_secret_replaces_the_pin,
+    rotating_a_secret_keeps_the_old_one_for_the_grace_period,
     ticket_numbers_count_up_from_one,
     fifty_concurrent_sends_are_all_stored_in_order,
     thirty_concurrent_ticket_numbers_are_distinct_and_consecutive,

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 use supportzen::function::Function;
 use supportzen::sqlite_store::SqliteStore;
 use supportzen::store_url::StoreUrl;
@@ -65,10 +66,14 @@ enum Command {
 #[derive(Subcommand)]
 enum UsersCommand {
     /// Provision or replace a user's secret. This ends trust-on-first-use for that user:
-    /// from now on their requests must be signed with this secret.
+    /// from now on their requests must be signed with this secret. A secret it replaces
+    /// stays valid for the grace period, so clients can be moved over without lockouts.
     Put {
         #[command(flatten)]
         user: UserArgs,
+        /// Hours the replaced secret is still accepted; 0 revokes it at once (a leaked secret).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u32,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -159,10 +164,16 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Users {
-            command: UsersCommand::Put { user, store },
+            command:
+                UsersCommand::Put {
+                    user,
+                    grace_hours,
+                    store,
+                },
         } => {
             let (email, secret) = user.parse()?;
-            with_store!(&store.store, backend => put_user(&backend, &email, &secret).await)
+            let grace = Duration::from_secs(u64::from(grace_hours) * 3600);
+            with_store!(&store.store, backend => put_user(&backend, &email, &secret, grace).await)
         }
         Command::Table {
             command: TableCommand::Create { store },
@@ -206,13 +217,15 @@ async fn put_user<S: UserProvisioner>(
     store: &S,
     email: &Email,
     secret: &Secret,
+    grace: Duration,
 ) -> Result<(), String> {
     store
-        .put_secret(email.user_id(), secret)
+        .put_secret(email.user_id(), secret, grace)
         .await
         .map_err(|e| e.to_string())?;
+    let hours = grace.as_secs() / 3600;
     println!(
-        "user {} now authenticates with the provisioned secret",
+        "user {} now authenticates with the provisioned secret (a replaced secret stays valid for {hours} h)",
         email.user_id()
     );
     Ok(())

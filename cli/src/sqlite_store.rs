@@ -23,6 +23,8 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
     id                   TEXT PRIMARY KEY,      -- normalized email
     secret               TEXT,                  -- provisioned secret, or NULL while pinned
+    previous_secret      TEXT,                  -- the secret it replaced, during a rotation
+    previous_until_ms    INTEGER,               -- when previous_secret stops being accepted
     pinned_token_sha256  BLOB,                  -- trust-on-first-use: SHA-256 of the first token
     name                 TEXT,
     plan_id              INTEGER,
@@ -77,6 +79,7 @@ impl SqliteStore {
         )
         .map_err(internal)?;
         conn.execute_batch(SCHEMA).map_err(internal)?;
+        add_rotation_columns(&conn).map_err(internal)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -99,6 +102,22 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
     }
+}
+
+/// Databases created before secret rotation lack its two columns; add them.
+fn add_rotation_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let has_them: bool = conn.query_row(
+        "SELECT count(*) = 1 FROM pragma_table_info('users') WHERE name = 'previous_secret'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has_them {
+        conn.execute_batch(
+            "ALTER TABLE users ADD COLUMN previous_secret TEXT;
+             ALTER TABLE users ADD COLUMN previous_until_ms INTEGER;",
+        )?;
+    }
+    Ok(())
 }
 
 fn internal(err: rusqlite::Error) -> StoreError {
@@ -170,31 +189,31 @@ impl UserReader for SqliteStore {
         self.with_conn(move |conn| {
             let row = conn
                 .query_row(
-                    "SELECT secret, pinned_token_sha256 FROM users WHERE id = ?1",
+                    "SELECT secret, previous_secret, previous_until_ms, pinned_token_sha256
+                     FROM users WHERE id = ?1",
                     [id.as_str()],
                     |row| {
                         Ok((
                             row.get::<_, Option<String>>(0)?,
-                            row.get::<_, Option<Vec<u8>>>(1)?,
+                            row.get::<_, Option<String>>(1)?,
+                            row.get::<_, Option<i64>>(2)?,
+                            row.get::<_, Option<Vec<u8>>>(3)?,
                         ))
                     },
                 )
                 .optional()
                 .map_err(internal)?;
-            let Some((secret, pin)) = row else {
+            let Some((secret, previous, previous_until, pin)) = row else {
                 return Ok(None);
             };
-            let credential = match (secret, pin) {
-                (Some(secret), _) => Credential::Secret(
-                    Secret::parse(&secret)
-                        .map_err(|e| StoreError::Internal(format!("stored secret: {e}")))?,
-                ),
-                (None, Some(pin)) => Credential::Pinned(
-                    TokenDigest::from_stored(&pin)
-                        .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes".into()))?,
-                ),
-                (None, None) => return Err(StoreError::Internal("user has no credential".into())),
-            };
+            let pin = pin
+                .map(|bytes| {
+                    TokenDigest::from_stored(&bytes)
+                        .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes".into()))
+                })
+                .transpose()?;
+            let credential = Credential::from_stored(secret, previous.zip(previous_until), pin)
+                .map_err(StoreError::Internal)?;
             Ok(Some(UserRecord { id, credential }))
         })
         .await
@@ -308,14 +327,31 @@ impl TicketNumbers for SqliteStore {
 }
 
 impl UserProvisioner for SqliteStore {
-    async fn put_secret(&self, user: &UserId, secret: &Secret) -> Result<(), StoreError> {
+    async fn put_secret(
+        &self,
+        user: &UserId,
+        secret: &Secret,
+        grace: Duration,
+    ) -> Result<(), StoreError> {
         let (user, secret) = (user.clone(), secret.clone());
+        let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
+            // Every right-hand side sees the row as it was before this update.
             conn.execute(
                 "INSERT INTO users (id, secret, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?3)
-                 ON CONFLICT (id) DO UPDATE SET secret = excluded.secret, pinned_token_sha256 = NULL,
+                 ON CONFLICT (id) DO UPDATE SET
+                     previous_secret = CASE
+                         WHEN users.secret IS excluded.secret THEN users.previous_secret
+                         WHEN ?4 > 0 THEN users.secret
+                         ELSE NULL END,
+                     previous_until_ms = CASE
+                         WHEN users.secret IS excluded.secret THEN users.previous_until_ms
+                         WHEN ?4 > 0 AND users.secret IS NOT NULL THEN ?3 + ?4
+                         ELSE NULL END,
+                     secret = excluded.secret,
+                     pinned_token_sha256 = NULL,
                      updated_at_ms = excluded.updated_at_ms",
-                params![user.as_str(), secret.expose(), now_millis()],
+                params![user.as_str(), secret.expose(), now_millis(), grace_ms],
             )
             .map_err(internal)?;
             Ok(())

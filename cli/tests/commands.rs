@@ -89,7 +89,12 @@ fn sign_prints_the_hmac_of_the_email() {
 
 /// Sets the demo user's secret in `store`.
 fn put_demo_user(store: &str, secret: &str) {
-    let args = [
+    put_demo_user_with_grace(store, secret, Some("0"));
+}
+
+/// `users put` for the demo user; `None` leaves `--grace-hours` at its default. Returns stdout.
+fn put_demo_user_with_grace(store: &str, secret: &str, grace_hours: Option<&str>) -> String {
+    let mut args = vec![
         "users",
         "put",
         "--email",
@@ -99,7 +104,10 @@ fn put_demo_user(store: &str, secret: &str) {
         "--store",
         store,
     ];
-    stdout(&run(&args));
+    if let Some(hours) = grace_hours {
+        args.extend(["--grace-hours", hours]);
+    }
+    stdout(&run(&args))
 }
 
 /// Provisions the demo user in `store`, then runs each function on its sample event.
@@ -128,8 +136,12 @@ fn invoke_each_sample_event(store: &str) {
     let (status, body) = invoke("live-chat", "live-chat.json", store);
     assert_eq!((status, &body["error"]["code"]), (404, &"not_found".into()));
 
-    // Rotating the secret invalidates the events' token.
-    put_demo_user(store, "rotated");
+    // A rotation keeps the events' token working for the grace period (24 hours by
+    // default); a rotation with no grace revokes it at once.
+    assert!(put_demo_user_with_grace(store, "rotated", None).contains("stays valid for 24 h"));
+    let (status, _) = invoke("ticket-create", "ticket-create.json", store);
+    assert_eq!(status, 200);
+    put_demo_user_with_grace(store, "revoked-the-rest", Some("0"));
     let (status, _) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(status, 401);
 }
@@ -260,8 +272,8 @@ fn the_commands_work_on_a_dynamodb_table() {
     assert_eq!(response.status(), 200);
     let body: serde_json::Value = response.json().unwrap();
     assert_eq!(
-        body["data"]["ticketId"], "TKT-002",
-        "the sample events opened TKT-001; the rejected one took no number"
+        body["data"]["ticketId"], "TKT-003",
+        "the sample events opened TKT-001 and (in a rotation's grace period) TKT-002; the revoked token's request took no number"
     );
 }
 

@@ -29,7 +29,7 @@ impl UserReader for BuildOnly {
     async fn find_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         Ok(Some(UserRecord {
             id: id.clone(),
-            credential: Credential::Secret(Secret::parse("demo-secret").expect("valid")),
+            credential: Credential::secret(Secret::parse("demo-secret").expect("valid")),
         }))
     }
 }

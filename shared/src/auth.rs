@@ -123,16 +123,69 @@ impl fmt::Debug for TokenDigest {
 pub enum Credential {
     /// Trust-on-first-use: the digest of the token the first request presented.
     Pinned(TokenDigest),
-    /// A provisioned secret; requests carry HMAC-SHA256(secret, email).
-    Secret(Secret),
+    /// A provisioned secret; requests carry HMAC-SHA256(secret, email). During a rotation's
+    /// grace period the secret it replaced is accepted too, so the host product can roll
+    /// the new one out to its clients without locking anyone out.
+    Secret {
+        current: Secret,
+        previous: Option<PreviousSecret>,
+    },
+}
+
+/// A replaced secret and when it stops being accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub secret: Secret,
+    /// Milliseconds since the Unix epoch.
+    pub valid_until: i64,
 }
 
 impl Credential {
-    fn accepts(&self, email: &Email, token: &BearerToken) -> bool {
+    /// A provisioned secret with no rotation under way.
+    pub fn secret(current: Secret) -> Self {
+        Credential::Secret {
+            current,
+            previous: None,
+        }
+    }
+
+    /// Rebuilds what a store wrote: a provisioned secret (with the one it replaced, if
+    /// a rotation is under way) wins over a trust-on-first-use pin.
+    pub fn from_stored(
+        secret: Option<String>,
+        previous: Option<(String, i64)>,
+        pin: Option<TokenDigest>,
+    ) -> Result<Self, String> {
+        match (secret, pin) {
+            (Some(current), _) => Ok(Credential::Secret {
+                current: Secret::parse(&current).map_err(|e| format!("stored secret {e}"))?,
+                previous: previous
+                    .map(|(old, valid_until)| {
+                        Secret::parse(&old)
+                            .map(|secret| PreviousSecret {
+                                secret,
+                                valid_until,
+                            })
+                            .map_err(|e| format!("stored previous secret {e}"))
+                    })
+                    .transpose()?,
+            }),
+            (None, Some(pin)) => Ok(Credential::Pinned(pin)),
+            (None, None) => Err("user has neither a secret nor a pin".into()),
+        }
+    }
+
+    /// `now` is milliseconds since the Unix epoch.
+    fn accepts(&self, email: &Email, token: &BearerToken, now: i64) -> bool {
+        let signed_with =
+            |secret: &Secret| secret.mac(email.as_sent()).verify_slice(&token.0).is_ok();
         match self {
             Credential::Pinned(digest) => bool::from(digest.0.ct_eq(&token.digest().0)),
-            Credential::Secret(secret) => {
-                secret.mac(email.as_sent()).verify_slice(&token.0).is_ok()
+            Credential::Secret { current, previous } => {
+                signed_with(current)
+                    || previous
+                        .as_ref()
+                        .is_some_and(|old| now < old.valid_until && signed_with(&old.secret))
             }
         }
     }
@@ -163,15 +216,19 @@ impl Caller {
 
 /// Decides who is calling from what the store holds for this email.
 ///
-/// `trust_first_request` is the `TRUST_FIRST_REQUEST` setting.
+/// `trust_first_request` is the `TRUST_FIRST_REQUEST` setting; `now` is milliseconds
+/// since the Unix epoch (it ends a previous secret's grace period).
 pub fn authenticate(
     stored: Option<&UserRecord>,
     email: &Email,
     token: &BearerToken,
     trust_first_request: bool,
+    now: i64,
 ) -> Result<Caller, ApiError> {
     match stored {
-        Some(user) if user.credential.accepts(email, token) => Ok(Caller::Known(user.id.clone())),
+        Some(user) if user.credential.accepts(email, token, now) => {
+            Ok(Caller::Known(user.id.clone()))
+        }
         Some(_) => Err(ApiError::Unauthorized),
         None if trust_first_request => Ok(Caller::New {
             user: email.user_id().clone(),
@@ -247,7 +304,7 @@ mod tests {
     fn provisioned(secret: &str) -> UserRecord {
         UserRecord {
             id: Email::parse("ann@example.com").unwrap().user_id().clone(),
-            credential: Credential::Secret(Secret::parse(secret).unwrap()),
+            credential: Credential::secret(Secret::parse(secret).unwrap()),
         }
     }
 
@@ -259,7 +316,7 @@ mod tests {
     ) -> Result<Caller, ApiError> {
         let email = Email::parse(email).unwrap();
         let token = BearerToken::from_headers(&headers(header))?;
-        authenticate(stored, &email, &token, tofu)
+        authenticate(stored, &email, &token, tofu, 1_000)
     }
 
     #[test]
@@ -371,6 +428,35 @@ mod tests {
             ),
             Err(ApiError::Unauthorized)
         ));
+    }
+
+    #[test]
+    fn a_rotated_out_secret_works_until_its_grace_period_ends() {
+        let rotating = UserRecord {
+            id: Email::parse("ann@example.com").unwrap().user_id().clone(),
+            credential: Credential::Secret {
+                current: Secret::parse("new").unwrap(),
+                previous: Some(PreviousSecret {
+                    secret: Secret::parse("old").unwrap(),
+                    valid_until: 5_000,
+                }),
+            },
+        };
+        let email = Email::parse("ann@example.com").unwrap();
+        let token = |secret: &str| {
+            BearerToken::from_hex(&sign(&Secret::parse(secret).unwrap(), "ann@example.com"))
+                .unwrap()
+        };
+        let at = |secret: &str, now: i64| {
+            authenticate(Some(&rotating), &email, &token(secret), false, now)
+        };
+        assert!(at("new", 4_999).is_ok() && at("new", 9_999).is_ok());
+        assert!(at("old", 4_999).is_ok());
+        assert!(
+            matches!(at("old", 5_000), Err(ApiError::Unauthorized)),
+            "the grace period has ended"
+        );
+        assert!(matches!(at("other", 1), Err(ApiError::Unauthorized)));
     }
 
     #[test]

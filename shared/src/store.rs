@@ -97,10 +97,14 @@ pub trait TicketNumbers {
 /// trust-on-first-use pin: from now on the user's requests must carry the secret's HMAC.
 /// Used by `supportzen users put`, never by the client API.
 pub trait UserProvisioner {
+    /// If the user had a different secret, it stays valid for `grace` more (a zero grace
+    /// revokes it at once, as for a leaked secret); putting the current secret again
+    /// leaves any rotation under way as it is. Only one previous secret is kept.
     fn put_secret(
         &self,
         user: &UserId,
         secret: &crate::auth::Secret,
+        grace: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

@@ -99,11 +99,16 @@ impl<S: TestStore> TestApp<S> {
         }
     }
 
-    /// Provisions `email` with `secret`, as `supportzen users put` does.
+    /// Provisions `email` with `secret`, as `supportzen users put --grace-hours 0` does.
     pub async fn provision(&self, email: &str, secret: &str) {
+        self.rotate(email, secret, std::time::Duration::ZERO).await;
+    }
+
+    /// Sets `email`'s secret, keeping the one it replaces valid for `grace`.
+    pub async fn rotate(&self, email: &str, secret: &str, grace: std::time::Duration) {
         let email = Email::parse(email).unwrap();
         self.store
-            .put_secret(email.user_id(), &Secret::parse(secret).unwrap())
+            .put_secret(email.user_id(), &Secret::parse(secret).unwrap(), grace)
             .await
             .unwrap();
     }

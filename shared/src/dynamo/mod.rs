@@ -165,28 +165,35 @@ impl UserReader for DynamoStore {
         let found = self
             .get(
                 key(items::user_pk(id), items::PROFILE),
-                Some("secret, pin"),
+                Some("secret, previous_secret, previous_until, pin"),
                 "GetItem user",
             )
             .await?;
         let Some(item) = found else {
             return Ok(None);
         };
-        let credential = match (item.get("secret"), item.get("pin")) {
-            (Some(AttributeValue::S(secret)), _) => Credential::Secret(
-                Secret::parse(secret)
-                    .map_err(|e| StoreError::Internal(format!("stored secret: {e}")))?,
-            ),
-            (None, Some(AttributeValue::S(pin))) => Credential::Pinned(
+        let text = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
+        };
+        let previous_until = match item.get("previous_until") {
+            Some(AttributeValue::N(value)) => value.parse::<i64>().ok(),
+            _ => None,
+        };
+        let pin = text("pin")
+            .map(|pin| {
                 hex::decode(pin)
                     .ok()
                     .and_then(|bytes| TokenDigest::from_stored(&bytes))
-                    .ok_or_else(|| {
-                        StoreError::Internal("stored pin is not 32 bytes of hex".into())
-                    })?,
-            ),
-            _ => return Err(StoreError::Internal("user has no credential".into())),
-        };
+                    .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes of hex".into()))
+            })
+            .transpose()?;
+        let credential = Credential::from_stored(
+            text("secret"),
+            text("previous_secret").zip(previous_until),
+            pin,
+        )
+        .map_err(StoreError::Internal)?;
         Ok(Some(UserRecord {
             id: id.clone(),
             credential,
@@ -396,18 +403,78 @@ impl TicketNumbers for DynamoStore {
 }
 
 impl UserProvisioner for DynamoStore {
-    async fn put_secret(&self, user: &UserId, secret: &Secret) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(items::user_pk(user), items::PROFILE)))
-            .update_expression("SET secret = :secret, updated_at = :now, created_at = if_not_exists(created_at, :now) REMOVE pin")
-            .expression_attribute_values(":secret", s(secret.expose()))
-            .expression_attribute_values(":now", n(now_millis()))
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem user secret", e))?;
-        Ok(())
+    async fn put_secret(
+        &self,
+        user: &UserId,
+        secret: &Secret,
+        grace: Duration,
+    ) -> Result<(), StoreError> {
+        let user_key = key(items::user_pk(user), items::PROFILE);
+        // Read the current secret, then write on condition that it is still the same: a
+        // concurrent rotation makes the write fail and this one start over.
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let now = now_millis();
+            let old = self
+                .get(user_key.clone(), Some("secret"), "GetItem user secret")
+                .await?
+                .and_then(|item| match item.get("secret") {
+                    Some(AttributeValue::S(old)) => Some(old.clone()),
+                    _ => None,
+                });
+            let mut set = vec![
+                "secret = :secret",
+                "updated_at = :now",
+                "created_at = if_not_exists(created_at, :now)",
+            ];
+            let mut remove = vec!["pin"];
+            let mut vals = vec![(":secret", s(secret.expose())), (":now", n(now))];
+            match &old {
+                // The same secret again: leave any rotation under way as it is.
+                Some(old) if old == secret.expose() => {}
+                Some(old) if !grace.is_zero() => {
+                    set.extend(["previous_secret = :old", "previous_until = :until"]);
+                    let until =
+                        now.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+                    vals.extend([(":old", s(old.as_str())), (":until", n(until))]);
+                }
+                _ => remove.extend(["previous_secret", "previous_until"]),
+            }
+            let condition = match &old {
+                Some(old) => {
+                    vals.push((":expected", s(old.as_str())));
+                    "secret = :expected"
+                }
+                None => "attribute_not_exists(secret)",
+            };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(user_key.clone()))
+                .update_expression(format!(
+                    "SET {} REMOVE {}",
+                    set.join(", "),
+                    remove.join(", ")
+                ))
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values(vals)))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    continue;
+                }
+                Err(err) => return Err(classify("UpdateItem user secret", err)),
+            }
+        }
+        Err(unavailable(
+            "UpdateItem user secret: the secret kept changing".into(),
+        ))
     }
 }
 

@@ -22,7 +22,13 @@ async fn authenticate_caller<S: UserReader>(
         .find_user(email.user_id())
         .await
         .map_err(|e| ApiError::from_store(e, "user"))?;
-    authenticate(stored.as_ref(), email, token, config.trust_first_request)
+    authenticate(
+        stored.as_ref(),
+        email,
+        token,
+        config.trust_first_request,
+        now_millis(),
+    )
 }
 
 /// Parses, authenticates, asks `allocate` for the new conversation's id (only once the
