@@ -19,6 +19,9 @@ use supportzen_shared::response::failure;
 use supportzen_shared::{ApiError, Config};
 use tokio::net::TcpListener;
 
+/// The OpenAPI 3.1 description of the client API, served at `GET /openapi.json`.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
 /// Serves until `shutdown` completes. Connections already accepted finish their
 /// in-flight request; store writes are never cut in half either way.
 pub async fn serve<S: Backend>(
@@ -73,6 +76,15 @@ async fn route<S: Backend>(
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
     let response = match Function::from_path(&path) {
+        None if path == "/openapi.json" && method == Method::GET => {
+            let mut response =
+                lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
         None => failure(&ApiError::RouteNotFound),
         Some(_) if method != Method::POST => {
             let mut response = failure(&ApiError::MethodNotAllowed);

@@ -9,10 +9,10 @@ mod ids;
 mod message;
 mod profile;
 
-pub use email::{Email, UserId};
+pub use email::{Email, MAX_EMAIL_CHARS, UserId};
 pub use ids::{ChatId, ConversationId, ConversationRef, MessageId, TicketId};
-pub use message::{ImageUrl, MessageText, NewMessage};
-pub use profile::{DisplayName, Profile, UnixSeconds};
+pub use message::{ImageUrl, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MessageText, NewMessage};
+pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
 
 /// Milliseconds since the Unix epoch, as the store records times.
 pub fn now_millis() -> i64 {

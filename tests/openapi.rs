@@ -1,0 +1,173 @@
+//! docs/openapi.json is the published contract; this checks it against the code that
+//! actually runs: the routes, every field the parser reads (by driving the parser with
+//! bodies derived from the document), the field limits, and the success payloads.
+
+use serde_json::{Value, json};
+use supportzen::function::Function;
+use supportzen::sqlite_store::SqliteStore;
+use supportzen_shared::ApiError;
+use supportzen_shared::domain::{
+    ChatId, MAX_EMAIL_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, TicketId,
+};
+use supportzen_shared::request::{CreateConversation, SendMessage};
+use supportzen_tests::{
+    LIVE_CHAT, LIVE_CREATE, TICKET_APPEND, TICKET_CREATE, TestApp, create_body, token,
+};
+
+fn document() -> Value {
+    let path = format!("{}/../docs/openapi.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn schema<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    &doc["components"]["schemas"][name]
+}
+
+/// Parses `body` as `route` does; `Err(Some(field))` names the field at fault.
+fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
+    let bytes = body.to_string().into_bytes();
+    let result = match route {
+        LIVE_CREATE | TICKET_CREATE => CreateConversation::parse(&bytes).map(|_| ()),
+        LIVE_CHAT => SendMessage::<ChatId>::parse(&bytes).map(|_| ()),
+        _ => SendMessage::<TicketId>::parse(&bytes).map(|_| ()),
+    };
+    result.map_err(|e| match e {
+        ApiError::InvalidField { field, .. } => Some(field),
+        _ => None,
+    })
+}
+
+fn valid_body(route: &str) -> Value {
+    let mut body = json!({"email": "ann@example.com", "message": "hi", "image_url": "https://example.com/a.png"});
+    match route {
+        LIVE_CREATE | TICKET_CREATE => body = create_body("ann@example.com", "hi"),
+        LIVE_CHAT => body["chat_id"] = json!(ChatId::generate().as_str()),
+        _ => body["ticket_id"] = json!("TKT-001"),
+    }
+    body
+}
+
+#[test]
+fn the_documented_routes_are_the_routes() {
+    let doc = document();
+    let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let routes: Vec<String> = Function::ALL.iter().map(|f| f.path().to_string()).collect();
+    assert_eq!(documented, routes.iter().collect::<Vec<_>>());
+    for route in &routes {
+        assert!(doc["paths"][route]["post"].is_object(), "{route} is a POST");
+    }
+}
+
+#[test]
+fn every_documented_field_is_the_field_the_parser_reads() {
+    let doc = document();
+    for route in [LIVE_CREATE, LIVE_CHAT, TICKET_CREATE, TICKET_APPEND] {
+        let reference = doc["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0]["$ref"]
+            .as_str()
+            .unwrap();
+        let fields = schema(&doc, reference.rsplit('/').next().unwrap());
+        let required: Vec<&str> = fields["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let valid = valid_body(route);
+        assert_eq!(parse(route, &valid), Ok(()), "{route}");
+        assert_eq!(
+            parse(route, &json!({ "data": valid })),
+            Ok(()),
+            "{route}, wrapped"
+        );
+        for (name, _) in fields["properties"].as_object().unwrap() {
+            // A value of the wrong type for every field: the parser must blame this field.
+            let mut wrong = valid.clone();
+            wrong[name.as_str()] = json!([1, 2]);
+            assert_eq!(
+                parse(route, &wrong),
+                Err(Some(name.as_str())),
+                "{route}: {name}"
+            );
+            let mut absent = valid.clone();
+            absent.as_object_mut().unwrap().remove(name);
+            if required.contains(&name.as_str()) {
+                assert_eq!(
+                    parse(route, &absent),
+                    Err(Some(name.as_str())),
+                    "{route}: {name} is required"
+                );
+            } else {
+                assert_eq!(parse(route, &absent), Ok(()), "{route}: {name} is optional");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_documented_limits_are_the_enforced_ones() {
+    let doc = document();
+    let create = &schema(&doc, "CreateFields")["properties"];
+    assert_eq!(create["email"]["maxLength"], MAX_EMAIL_CHARS);
+    assert_eq!(create["name"]["maxLength"], MAX_NAME_CHARS);
+    assert_eq!(create["message"]["maxLength"], MAX_MESSAGE_CHARS);
+    assert_eq!(create["image_url"]["maxLength"], MAX_IMAGE_URL_CHARS);
+    for name in ["ChatMessageFields", "TicketMessageFields"] {
+        let fields = &schema(&doc, name)["properties"];
+        assert_eq!(fields["message"]["maxLength"], MAX_MESSAGE_CHARS);
+        assert_eq!(fields["image_url"]["maxLength"], MAX_IMAGE_URL_CHARS);
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_the_documented_data_and_the_document_is_served() {
+    let doc = document();
+    let app = TestApp::<SqliteStore>::spawn().await;
+    app.provision("ann@example.com", "s3cret").await;
+    let bearer = token("s3cret", "ann@example.com");
+    let chat = app
+        .post(
+            LIVE_CREATE,
+            Some(&bearer),
+            &create_body("ann@example.com", "hi"),
+        )
+        .await;
+    let ticket = app
+        .post(
+            TICKET_CREATE,
+            Some(&bearer),
+            &create_body("ann@example.com", "hi"),
+        )
+        .await;
+    let sent = app
+        .post(
+            LIVE_CHAT,
+            Some(&bearer),
+            &json!({"chat_id": chat.ok()["chatId"], "email": "ann@example.com", "message": "m"}),
+        )
+        .await;
+    let appended = app
+        .post(TICKET_APPEND, Some(&bearer), &json!({"ticket_id": ticket.ok()["ticketId"], "email": "ann@example.com", "message": "m"}))
+        .await;
+    for (route, reply) in [
+        (LIVE_CREATE, &chat),
+        (TICKET_CREATE, &ticket),
+        (LIVE_CHAT, &sent),
+        (TICKET_APPEND, &appended),
+    ] {
+        let documented = &doc["paths"][route]["post"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["properties"]["data"]["required"];
+        let keys: Vec<Value> = reply
+            .ok()
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| json!(k))
+            .collect();
+        assert_eq!(&Value::from(keys), documented, "{route}");
+    }
+
+    let served = app.request(reqwest::Method::GET, "/openapi.json").await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.headers["content-type"], "application/json");
+    assert_eq!(served.body, doc);
+}
