@@ -291,18 +291,18 @@ impl DynamoStore {
             Caller::Known(user) => {
                 let mut set = vec!["account_created_at = :created", "updated_at = :now"];
                 let mut vals = vec![
-                    ("created", n(profile.account_created_at.get())),
-                    ("now", n(now)),
+                    (":created", n(profile.account_created_at.get())),
+                    (":now", n(now)),
                 ];
                 let mut attribute_names = HashMap::new();
                 if let Some(name) = name {
                     set.push("#name = :name");
-                    vals.push(("name", s(name)));
+                    vals.push((":name", s(name)));
                     attribute_names.insert("#name".to_string(), "name".to_string());
                 }
                 if let Some(plan_id) = profile.plan_id {
                     set.push("plan_id = :plan");
-                    vals.push(("plan", n(plan_id)));
+                    vals.push((":plan", n(plan_id)));
                 }
                 let update = Update::builder()
                     .table_name(&*self.table)
@@ -312,11 +312,7 @@ impl DynamoStore {
                     .set_expression_attribute_names(
                         (!attribute_names.is_empty()).then_some(attribute_names),
                     )
-                    .set_expression_attribute_values(Some(
-                        vals.into_iter()
-                            .map(|(k, v)| (format!(":{k}"), v))
-                            .collect(),
-                    ))
+                    .set_expression_attribute_values(Some(values(vals)))
                     .build()
                     .map_err(|e| StoreError::Internal(e.to_string()))?;
                 Ok(TransactWriteItem::builder().update(update).build())
