@@ -11,8 +11,8 @@ use supportzen_shared::Config;
 use supportzen_shared::domain::{Email, UserId};
 use supportzen_shared::handlers::ticket_create;
 use supportzen_shared::store::{
-    ConversationAdmin, ConversationCreator, NewConversation, StoreError, TicketNumbers, UserReader,
-    UserRecord,
+    ConversationAdmin, ConversationCreator, NewConversation, Receipt, ReceiptKey, StoreError,
+    TicketNumbers, UserReader, UserRecord,
 };
 use supportzen_tests::create_body;
 
@@ -28,6 +28,18 @@ impl UserReader for StaleFirstLookup {
             return Ok(None);
         }
         self.inner.find_user(id).await
+    }
+
+    async fn find_user_and_receipt(
+        &self,
+        id: &UserId,
+        receipt: &ReceiptKey,
+    ) -> Result<(Option<UserRecord>, Option<Receipt>), StoreError> {
+        let (user, receipt) = self.inner.find_user_and_receipt(id, receipt).await?;
+        if self.stale.swap(false, Ordering::SeqCst) {
+            return Ok((None, None));
+        }
+        Ok((user, receipt))
     }
 }
 

@@ -6,43 +6,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use supportzen_shared::Config;
-use supportzen_shared::domain::{ChatId, ConversationId, Email, TicketId, UserId};
+use supportzen_shared::domain::{ChatId, TicketId};
 use supportzen_tests::*;
 
 const ANN: &str = "ann@example.com";
 const ANN_SECRET: &str = "ann-secret";
 const BOB: &str = "bob@example.com";
 const BOB_SECRET: &str = "bob-secret";
-
-fn user(email: &str) -> UserId {
-    Email::parse(email).unwrap().user_id().clone()
-}
-
-fn chat(data: &Value) -> ConversationId {
-    ConversationId::Chat(ChatId::parse(data["chatId"].as_str().unwrap()).unwrap())
-}
-
-fn ticket(data: &Value) -> ConversationId {
-    ConversationId::Ticket(TicketId::parse(data["ticketId"].as_str().unwrap()).unwrap())
-}
-
-async fn texts<S: TestStore>(app: &TestApp<S>, id: &ConversationId) -> Vec<String> {
-    app.store
-        .messages(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.text)
-        .collect()
-}
-
-async fn conversation_count<S: TestStore>(app: &TestApp<S>, email: &str) -> usize {
-    app.store
-        .conversations_of(&user(email))
-        .await
-        .unwrap()
-        .len()
-}
 
 async fn live_chat_opens_and_takes_messages_in_both_body_shapes<S: TestStore>() {
     let app = TestApp::<S>::spawn().await;
@@ -153,7 +123,7 @@ async fn tickets_are_numbered_in_order_and_take_appended_messages<S: TestStore>(
     let keys: Vec<_> = data.as_object().unwrap().keys().cloned().collect();
     assert_eq!(keys, ["ticketId", "messageId"]);
     assert_eq!(
-        texts(&app, &ticket(data)).await,
+        texts(&app.store, &ticket(data)).await,
         ["problem 2", "more detail"]
     );
 }
@@ -185,7 +155,7 @@ async fn first_request_pins_the_token_until_a_secret_is_provisioned<S: TestStore
     app.post(TICKET_CREATE, Some(&other), &create_body(ANN, "imposter"))
         .await
         .err(401, "unauthorized");
-    assert_eq!(texts(&app, &id).await, ["hello", "again"]);
+    assert_eq!(texts(&app.store, &id).await, ["hello", "again"]);
 
     // Once the host product provisions the real secret, only its HMAC is accepted.
     app.provision(ANN, ANN_SECRET).await;
@@ -203,7 +173,7 @@ async fn first_request_pins_the_token_until_a_secret_is_provisioned<S: TestStore
     )
     .await
     .ok();
-    assert_eq!(texts(&app, &id).await, ["hello", "again", "signed"]);
+    assert_eq!(texts(&app.store, &id).await, ["hello", "again", "signed"]);
 }
 
 async fn a_rotated_secret_keeps_working_for_its_grace_period_only<S: TestStore>() {
@@ -237,7 +207,7 @@ async fn a_rotated_secret_keeps_working_for_its_grace_period_only<S: TestStore>(
         .err(401, "unauthorized");
     send(token("newest-secret", ANN), "newest token").await.ok();
     assert_eq!(
-        texts(&app, &chat).await,
+        texts(&app.store, &chat).await,
         [
             "hi",
             "old token, in the grace period",
@@ -403,8 +373,8 @@ async fn another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one<S:
     .await
     .bad_field("ticket_id");
 
-    assert_eq!(texts(&app, &ann_chat).await, ["mine"]);
-    assert_eq!(texts(&app, &ann_ticket).await, ["mine"]);
+    assert_eq!(texts(&app.store, &ann_chat).await, ["mine"]);
+    assert_eq!(texts(&app.store, &ann_ticket).await, ["mine"]);
 }
 
 async fn a_user_never_seen_before_cannot_append_and_is_not_created<S: TestStore>() {
@@ -462,8 +432,8 @@ async fn closed_conversations_refuse_messages_with_409<S: TestStore>() {
     )
     .await
     .err(409, "conversation_closed");
-    assert_eq!(texts(&app, &chat_id).await, ["hi"]);
-    assert_eq!(texts(&app, &ticket_id).await, ["hi"]);
+    assert_eq!(texts(&app.store, &chat_id).await, ["hi"]);
+    assert_eq!(texts(&app.store, &ticket_id).await, ["hi"]);
 }
 
 async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing<S: TestStore>() {
@@ -529,8 +499,8 @@ async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing<S: TestSt
     }
 
     assert_eq!(conversation_count(&app, ANN).await, 2);
-    assert_eq!(texts(&app, &chat_id).await, ["first"]);
-    assert_eq!(texts(&app, &ticket_id).await, ["first"]);
+    assert_eq!(texts(&app.store, &chat_id).await, ["first"]);
+    assert_eq!(texts(&app.store, &ticket_id).await, ["first"]);
     let next = app
         .post(TICKET_CREATE, Some(&token), &create_body(ANN, "next"))
         .await;

@@ -7,7 +7,8 @@ use supportzen::function::Function;
 use supportzen::sqlite_store::SqliteStore;
 use supportzen_shared::ApiError;
 use supportzen_shared::domain::{
-    ChatId, MAX_EMAIL_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, TicketId,
+    ChatId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, MAX_EMAIL_CHARS, MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, REPLAYED_HEADER, TicketId,
 };
 use supportzen_shared::request::{CreateConversation, SendMessage};
 use supportzen_tests::{
@@ -115,6 +116,50 @@ fn the_documented_limits_are_the_enforced_ones() {
         let fields = &schema(&doc, name)["properties"];
         assert_eq!(fields["message"]["maxLength"], MAX_MESSAGE_CHARS);
         assert_eq!(fields["image_url"]["maxLength"], MAX_IMAGE_URL_CHARS);
+    }
+}
+
+/// The documented `Idempotency-Key` is the header the handlers read, on every route, with
+/// the limits the parser enforces; its documented pattern accepts exactly what the parser
+/// accepts, over every single-byte key; 422 and `Idempotent-Replayed` are on every route.
+#[test]
+fn the_documented_idempotency_key_is_the_one_enforced() {
+    let doc = document();
+    let key = &doc["components"]["parameters"]["IdempotencyKey"];
+    assert_eq!(key["in"], "header");
+    assert!(
+        key["name"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(IDEMPOTENCY_KEY_HEADER)
+    );
+    assert_eq!(key["schema"]["maxLength"], MAX_IDEMPOTENCY_KEY_CHARS);
+    assert_eq!(key["schema"]["minLength"], 1);
+    assert_eq!(key["schema"]["pattern"], "^[!-~]+$");
+    for byte in 0..=255u8 {
+        let text = String::from_utf8_lossy(&[byte]).into_owned();
+        let documented = (b'!'..=b'~').contains(&byte);
+        assert_eq!(
+            IdempotencyKey::parse(&text).is_ok(),
+            documented,
+            "byte {byte}"
+        );
+    }
+    for function in Function::ALL {
+        let post = &doc["paths"][function.path()]["post"];
+        assert_eq!(
+            post["parameters"][0]["$ref"],
+            "#/components/parameters/IdempotencyKey",
+            "{}",
+            function.path()
+        );
+        assert!(post["responses"]["422"].is_object());
+        let replayed = post["responses"]["200"]["headers"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|name| name.eq_ignore_ascii_case(REPLAYED_HEADER));
+        assert!(replayed, "{}", function.path());
     }
 }
 

@@ -1,5 +1,6 @@
 //! DynamoDB round trips per request, counted by an SDK interceptor on DynamoDB Local.
-//! Budget: live-create ≤ 2, live-chat ≤ 2, ticket-create ≤ 3, ticket-append ≤ 2.
+//! Budget: live-create ≤ 2, live-chat ≤ 2, ticket-create ≤ 3, ticket-append ≤ 2, with or
+//! without an idempotency key.
 //! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
 
 use lambda_http::{Body, Request, Response};
@@ -20,6 +21,14 @@ fn request(token: &str, body: &Value) -> Request {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::from(body.to_string()))
         .unwrap()
+}
+
+fn keyed(token: &str, key: &str, body: &Value) -> Request {
+    let mut request = request(token, body);
+    request
+        .headers_mut()
+        .insert("idempotency-key", key.parse().unwrap());
+    request
 }
 
 fn data(response: Response<Body>) -> Value {
@@ -124,4 +133,57 @@ async fn rejected_requests_cost_at_most_the_lookup() {
         ["GetItem"],
         "a forged token costs one read and no ticket number"
     );
+}
+
+/// An idempotency key reads its receipt with the user and writes it in the transaction:
+/// the same number of calls. A retry answered from the receipt costs the one read.
+#[tokio::test]
+async fn an_idempotency_key_costs_no_extra_round_trip() {
+    let (store, trips) = provisioned_store().await;
+    let config = Config::default();
+    let token = token("s3cret", EMAIL);
+    let create = create_body(EMAIL, "hi");
+
+    let chat = data(live_create(&store, &config, keyed(&token, "a", &create)).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "TransactWriteItems"],
+        "live-create"
+    );
+    data(live_create(&store, &config, keyed(&token, "a", &create)).await);
+    assert_eq!(trips.take(), ["BatchGetItem"], "live-create, retried");
+
+    let body = json!({"chat_id": chat["chatId"], "email": EMAIL, "message": "more"});
+    data(live_chat(&store, &config, keyed(&token, "b", &body)).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "TransactWriteItems"],
+        "live-chat"
+    );
+    data(live_chat(&store, &config, keyed(&token, "b", &body)).await);
+    assert_eq!(trips.take(), ["BatchGetItem"], "live-chat, retried");
+
+    let help = create_body(EMAIL, "help");
+    let ticket = data(ticket_create(&store, &config, keyed(&token, "c", &help)).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "UpdateItem", "TransactWriteItems"],
+        "ticket-create"
+    );
+    data(ticket_create(&store, &config, keyed(&token, "c", &help)).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem"],
+        "ticket-create, retried: no ticket number"
+    );
+
+    let body = json!({"ticket_id": ticket["ticketId"], "email": EMAIL, "message": "more"});
+    data(ticket_append(&store, &config, keyed(&token, "d", &body)).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "TransactWriteItems"],
+        "ticket-append"
+    );
+    data(ticket_append(&store, &config, keyed(&token, "d", &body)).await);
+    assert_eq!(trips.take(), ["BatchGetItem"], "ticket-append, retried");
 }

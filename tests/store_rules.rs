@@ -10,7 +10,7 @@ use supportzen_shared::domain::{
     Profile, TicketId, UnixSeconds, UserId, now_millis,
 };
 use supportzen_shared::store::{NewConversation, StoreError};
-use supportzen_tests::{TestStore, for_each_store};
+use supportzen_tests::{TestStore, for_each_store, texts};
 
 fn user(email: &str) -> UserId {
     Email::parse(email).unwrap().user_id().clone()
@@ -46,17 +46,8 @@ fn new_chat(owner: Caller, text: &str) -> NewConversation {
         owner,
         profile: profile(Some("Basic Plan"), Some(1)),
         first_message: message(text),
+        receipt: None,
     }
-}
-
-async fn texts<S: TestStore>(store: &S, id: &ConversationId) -> Vec<String> {
-    store
-        .messages(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.text)
-        .collect()
 }
 
 /// A known user, created by a first request with pin 1.
@@ -88,7 +79,7 @@ pub async fn a_conversation_and_its_messages_are_stored_in_order<S: TestStore>()
     assert_eq!(record.credential, Credential::Pinned(pin(1)));
     for text in ["second", "third"] {
         store
-            .append_message(&chat.id, &ann, &message(text))
+            .append_message(&chat.id, &ann, &message(text), None)
             .await
             .unwrap();
     }
@@ -117,12 +108,12 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
     store.create_conversation(&chat).await.unwrap();
 
     let refused = store
-        .append_message(&chat.id, bob.user(), &message("bob's"))
+        .append_message(&chat.id, bob.user(), &message("bob's"), None)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     let missing = ConversationId::Chat(ChatId::generate());
     let refused = store
-        .append_message(&missing, ann.user(), &message("nowhere"))
+        .append_message(&missing, ann.user(), &message("nowhere"), None)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert!(store.messages(&missing).await.unwrap().is_empty());
@@ -130,12 +121,12 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
 
     assert!(store.close(&chat.id).await.unwrap());
     let refused = store
-        .append_message(&chat.id, ann.user(), &message("late"))
+        .append_message(&chat.id, ann.user(), &message("late"), None)
         .await;
     assert!(matches!(refused, Err(StoreError::Closed)), "{refused:?}");
     // Closed is only revealed to the owner.
     let refused = store
-        .append_message(&chat.id, bob.user(), &message("late"))
+        .append_message(&chat.id, bob.user(), &message("late"), None)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert_eq!(texts(&store, &chat.id).await, ["ann's"]);
@@ -323,7 +314,7 @@ pub async fn fifty_concurrent_sends_are_all_stored_in_order<S: TestStore>() {
             tokio::spawn(async move {
                 let sent = message(&format!("m{n}"));
                 store
-                    .append_message(&id, &owner, &sent)
+                    .append_message(&id, &owner, &sent, None)
                     .await
                     .map(|()| sent.id)
             })

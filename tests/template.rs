@@ -150,3 +150,77 @@ fn env_json_sets_only_variables_the_template_declares() {
         );
     }
 }
+
+/// Whether an IAM `StringLike` pattern (only a trailing `*` is used here) matches `value`.
+fn like(pattern: &str, value: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => value.starts_with(prefix),
+        None => pattern == value,
+    }
+}
+
+/// The partition keys each statement of a function's policy allows `action` on.
+fn allowed_partitions<'a>(function: &'a Yaml, action: &str) -> Vec<&'a str> {
+    let mut patterns = Vec::new();
+    for policy in function["Properties"]["Policies"].as_vec().unwrap() {
+        for statement in policy["Statement"].as_vec().unwrap() {
+            let actions = match &statement["Action"] {
+                Yaml::Array(list) => list.iter().map(text).collect(),
+                one => vec![text(one)],
+            };
+            if !actions.contains(&action) {
+                continue;
+            }
+            let condition = &statement["Condition"];
+            let keys = condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                .as_vec()
+                .or_else(|| condition["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"].as_vec())
+                .expect("every statement is limited by dynamodb:LeadingKeys");
+            patterns.extend(keys.iter().map(text));
+        }
+    }
+    patterns
+}
+
+#[test]
+fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
+    use supportzen_shared::domain::{Email, Endpoint, IdempotencyKey};
+    use supportzen_shared::dynamo::items::receipt_pk;
+    use supportzen_shared::store::ReceiptKey;
+
+    let template = template();
+    let receipt_partition = |endpoint| {
+        receipt_pk(&ReceiptKey {
+            user: Email::parse("ann@example.com").unwrap().user_id().clone(),
+            endpoint,
+            key: IdempotencyKey::parse("k").unwrap(),
+        })
+    };
+    for function in template["Resources"].as_hash().unwrap().values() {
+        if function["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = text(&function["Metadata"]["BuildProperties"]["Binary"]);
+        let own = Endpoint::parse(binary).expect("each function is an endpoint");
+        // BatchGetItem reads the user and the receipt together.
+        let reads = allowed_partitions(function, "dynamodb:BatchGetItem");
+        let user = "USER#ann@example.com";
+        assert!(reads.iter().any(|p| like(p, user)), "{binary} reads users");
+        for (action, patterns) in [
+            ("BatchGetItem", reads.clone()),
+            ("PutItem", allowed_partitions(function, "dynamodb:PutItem")),
+        ] {
+            for endpoint in Endpoint::ALL {
+                let allowed = patterns
+                    .iter()
+                    .any(|p| like(p, &receipt_partition(endpoint)));
+                assert_eq!(
+                    allowed,
+                    endpoint == own,
+                    "{binary} {action} on {} receipts",
+                    endpoint.as_str()
+                );
+            }
+        }
+    }
+}

@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use supportzen_shared::auth::{Caller, Credential, Secret, TokenDigest};
 use supportzen_shared::domain::{
-    ChatId, ConversationId, MessageId, NewMessage, TicketId, UserId, now_millis,
+    BodyDigest, ChatId, ConversationId, MessageId, NewMessage, TicketId, UserId, now_millis,
 };
 use supportzen_shared::store::{
-    ConversationAdmin, ConversationCreator, MessageAppender, NewConversation, StoreError,
-    StoredConversation, StoredMessage, StoredProfile, TicketNumbers, UserProvisioner, UserReader,
-    UserRecord,
+    ConversationAdmin, ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt,
+    ReceiptKey, StoreError, StoredConversation, StoredMessage, StoredProfile, TicketNumbers,
+    UserProvisioner, UserReader, UserRecord,
 };
 
 const SCHEMA: &str = "
@@ -55,7 +55,21 @@ CREATE TABLE IF NOT EXISTS counters (
     name   TEXT PRIMARY KEY,
     value  INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS receipts (       -- answers to requests with an Idempotency-Key
+    user_id        TEXT NOT NULL,
+    endpoint       TEXT NOT NULL,           -- live-create, live-chat, ticket-create, ticket-append
+    key            TEXT NOT NULL,
+    body_sha256    BLOB NOT NULL CHECK (length(body_sha256) = 32),
+    response_data  TEXT NOT NULL,           -- the success response's data, as JSON
+    expires_at     INTEGER NOT NULL,        -- Unix seconds
+    PRIMARY KEY (user_id, endpoint, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS receipts_by_expiry ON receipts (expires_at);
 ";
+
+/// Expired receipts deleted per write that adds one, so that cleaning up never makes one
+/// request slow.
+const RECEIPTS_PURGED_PER_WRITE: i64 = 100;
 
 /// A cloneable handle to one SQLite database.
 #[derive(Clone)]
@@ -183,40 +197,107 @@ fn insert_message(
     Ok(())
 }
 
+/// Writes the receipt unless a live one has its key ([`StoreError::ReceiptExists`]), and
+/// deletes a few expired ones.
+fn insert_receipt(tx: &rusqlite::Transaction<'_>, new: &NewReceipt) -> Result<(), StoreError> {
+    let written = tx
+        .execute(
+            "INSERT INTO receipts (user_id, endpoint, key, body_sha256, response_data, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (user_id, endpoint, key) DO UPDATE SET
+                 body_sha256 = excluded.body_sha256,
+                 response_data = excluded.response_data,
+                 expires_at = excluded.expires_at
+             WHERE receipts.expires_at <= ?7",
+            params![
+                new.key.user.as_str(),
+                new.key.endpoint.as_str(),
+                new.key.key.as_str(),
+                &new.receipt.body.as_bytes()[..],
+                new.receipt.data,
+                new.receipt.expires_at,
+                new.written_at
+            ],
+        )
+        .map_err(internal)?;
+    if written != 1 {
+        return Err(StoreError::ReceiptExists);
+    }
+    tx.execute(
+        "DELETE FROM receipts WHERE (user_id, endpoint, key) IN
+             (SELECT user_id, endpoint, key FROM receipts WHERE expires_at <= ?1 LIMIT ?2)",
+        params![new.written_at, RECEIPTS_PURGED_PER_WRITE],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
+fn find_receipt(conn: &Connection, key: &ReceiptKey) -> Result<Option<Receipt>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT body_sha256, response_data, expires_at FROM receipts
+             WHERE user_id = ?1 AND endpoint = ?2 AND key = ?3",
+            params![key.user.as_str(), key.endpoint.as_str(), key.key.as_str()],
+            |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(internal)?;
+    row.map(|(body, data, expires_at)| {
+        Ok(Receipt {
+            body: BodyDigest::from_stored(&body)
+                .ok_or_else(|| StoreError::Internal("stored body digest is not 32 bytes".into()))?,
+            data,
+            expires_at,
+        })
+    })
+    .transpose()
+}
+
+fn find_user(conn: &Connection, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+    let row = conn
+        .query_row(
+            "SELECT secret, previous_secret, previous_until_ms, pinned_token_sha256
+                     FROM users WHERE id = ?1",
+            [id.as_str()],
+            |row| {
+                Ok((
+                    row.get::<_, Option<String>>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, Option<i64>>(2)?,
+                    row.get::<_, Option<Vec<u8>>>(3)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(internal)?;
+    let Some((secret, previous, previous_until, pin)) = row else {
+        return Ok(None);
+    };
+    let pin = pin
+        .map(|bytes| {
+            TokenDigest::from_stored(&bytes)
+                .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes".into()))
+        })
+        .transpose()?;
+    let credential = Credential::from_stored(secret, previous.zip(previous_until), pin)
+        .map_err(StoreError::Internal)?;
+    Ok(Some(UserRecord { id, credential }))
+}
+
 impl UserReader for SqliteStore {
     async fn find_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
         let id = id.clone();
-        self.with_conn(move |conn| {
-            let row = conn
-                .query_row(
-                    "SELECT secret, previous_secret, previous_until_ms, pinned_token_sha256
-                     FROM users WHERE id = ?1",
-                    [id.as_str()],
-                    |row| {
-                        Ok((
-                            row.get::<_, Option<String>>(0)?,
-                            row.get::<_, Option<String>>(1)?,
-                            row.get::<_, Option<i64>>(2)?,
-                            row.get::<_, Option<Vec<u8>>>(3)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(internal)?;
-            let Some((secret, previous, previous_until, pin)) = row else {
-                return Ok(None);
-            };
-            let pin = pin
-                .map(|bytes| {
-                    TokenDigest::from_stored(&bytes)
-                        .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes".into()))
-                })
-                .transpose()?;
-            let credential = Credential::from_stored(secret, previous.zip(previous_until), pin)
-                .map_err(StoreError::Internal)?;
-            Ok(Some(UserRecord { id, credential }))
-        })
-        .await
+        self.with_conn(move |conn| find_user(conn, id)).await
+    }
+
+    async fn find_user_and_receipt(
+        &self,
+        id: &UserId,
+        receipt: &ReceiptKey,
+    ) -> Result<(Option<UserRecord>, Option<Receipt>), StoreError> {
+        let (id, receipt) = (id.clone(), receipt.clone());
+        self.with_conn(move |conn| Ok((find_user(conn, id)?, find_receipt(conn, &receipt)?)))
+            .await
     }
 }
 
@@ -225,6 +306,11 @@ impl ConversationCreator for SqliteStore {
         let new = new.clone();
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
+            // First, as DynamoDB reports it first: a retry that lost the race is answered
+            // from the winner's receipt whatever else changed.
+            if let Some(receipt) = &new.receipt {
+                insert_receipt(&tx, receipt)?;
+            }
             let now = new.first_message.sent_at;
             let profile = &new.profile;
             let name = profile.name.as_ref().map(|n| n.as_str());
@@ -272,15 +358,20 @@ impl MessageAppender for SqliteStore {
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let (key, kind, owner, message) = (
+        let (key, kind, owner, message, receipt) = (
             conversation.key(),
             conversation.kind(),
             owner.clone(),
             message.clone(),
+            receipt.cloned(),
         );
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
+            if let Some(receipt) = &receipt {
+                insert_receipt(&tx, receipt)?;
+            }
             let found: Option<(String, bool)> = tx
                 .query_row(
                     "SELECT owner, open FROM conversations WHERE id = ?1 AND kind = ?2",

@@ -98,6 +98,7 @@ async fn seed<S: ConversationCreator>(store: &str, direct: &S) {
             image_url: None,
             sent_at: now_millis(),
         },
+        receipt: None,
     };
     direct.create_conversation(&chat).await.unwrap();
 }

@@ -15,8 +15,8 @@ use supportzen_shared::domain::{ConversationId, NewMessage, UserId};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::handlers::{live_chat, live_create, ticket_append, ticket_create};
 use supportzen_shared::store::{
-    ConversationCreator, MessageAppender, NewConversation, StoreError, TicketNumbers, UserReader,
-    UserRecord,
+    ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt, ReceiptKey,
+    StoreError, TicketNumbers, UserReader, UserRecord,
 };
 
 /// Knows every user (with the sample events' secret) and builds, but never sends, writes.
@@ -31,6 +31,15 @@ impl UserReader for BuildOnly {
             id: id.clone(),
             credential: Credential::secret(Secret::parse("demo-secret").expect("valid")),
         }))
+    }
+
+    /// Never remembers an answer, so requests with a key do the whole work too.
+    async fn find_user_and_receipt(
+        &self,
+        id: &UserId,
+        _: &ReceiptKey,
+    ) -> Result<(Option<UserRecord>, Option<Receipt>), StoreError> {
+        Ok((self.find_user(id).await?, None))
     }
 }
 
@@ -47,8 +56,9 @@ impl MessageAppender for BuildOnly {
         id: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        black_box(self.dynamo.append_actions(id, owner, message)?);
+        black_box(self.dynamo.append_actions(id, owner, message, receipt)?);
         Ok(())
     }
 }

@@ -26,6 +26,10 @@ pub enum ApiError {
     /// The chat or ticket exists and is the caller's, but it is closed.
     #[error("this {0} is closed")]
     Closed(&'static str),
+    /// The `Idempotency-Key` was used before, by this user on this endpoint, with
+    /// another body. Nothing is written; the client must pick a new key.
+    #[error("this Idempotency-Key was used with a different request body")]
+    IdempotencyKeyReused,
     /// The body is larger than [`crate::request::MAX_BODY_BYTES`].
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
@@ -62,6 +66,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Closed(_) => StatusCode::CONFLICT,
+            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +81,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::Closed(_) => "conversation_closed",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
@@ -88,6 +94,7 @@ impl ApiError {
     pub fn field_name(&self) -> Option<&'static str> {
         match self {
             ApiError::InvalidField { field, .. } => Some(field),
+            ApiError::IdempotencyKeyReused => Some("Idempotency-Key"),
             _ => None,
         }
     }
@@ -110,6 +117,12 @@ impl ApiError {
             StoreError::Closed => ApiError::Closed(kind),
             // Only reached if a first-use race is lost twice; the caller's token was not the winner's.
             StoreError::UserExists => ApiError::Unauthorized,
+            // Only reached if an idempotency-key race is lost and the winner's receipt has
+            // vanished by the time it is read; a retry will find the answer or write anew.
+            StoreError::ReceiptExists => ApiError::Unavailable {
+                retry_after: Duration::from_secs(1),
+                reason: "idempotency key raced".into(),
+            },
             StoreError::Unavailable {
                 retry_after,
                 reason,

@@ -4,7 +4,7 @@
 //! wrapped as `{"data": {...}}`. Unknown fields are ignored; `null` counts as absent.
 
 use crate::domain::{
-    ConversationRef, DisplayName, Email, ImageUrl, MessageText, Profile, UnixSeconds,
+    BodyDigest, ConversationRef, DisplayName, Email, ImageUrl, MessageText, Profile, UnixSeconds,
 };
 use crate::error::ApiError;
 use serde_json::{Map, Value};
@@ -19,6 +19,8 @@ pub struct CreateConversation {
     pub profile: Profile,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    /// Identifies the body for idempotent retries.
+    pub digest: BodyDigest,
 }
 
 /// `POST /api/client/live/chat` (with a [`crate::domain::ChatId`]) and
@@ -29,6 +31,8 @@ pub struct SendMessage<Id> {
     pub email: Email,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    /// Identifies the body for idempotent retries.
+    pub digest: BodyDigest,
 }
 
 impl CreateConversation {
@@ -48,6 +52,7 @@ impl CreateConversation {
             },
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
+            digest: fields.digest(),
         })
     }
 }
@@ -60,6 +65,7 @@ impl<Id: ConversationRef> SendMessage<Id> {
             email: fields.required("email", Email::parse)?,
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
+            digest: fields.digest(),
         })
     }
 }
@@ -84,6 +90,11 @@ impl Fields {
             Some(Value::Object(inner)) => Ok(Fields(inner)),
             Some(_) => Err(ApiError::field("data", "must be an object")),
         }
+    }
+
+    /// The fields' digest: flat and wrapped bodies with the same fields are the same request.
+    fn digest(&self) -> BodyDigest {
+        BodyDigest::of(&self.0)
     }
 
     fn string(&self, name: &'static str) -> Result<Option<&str>, ApiError> {

@@ -1,6 +1,7 @@
 //! The response envelope the client API documents:
 //! `{"status", "message", "data", "error"}`, always `application/json`.
 
+use crate::domain::REPLAYED_HEADER;
 use crate::error::ApiError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
@@ -11,11 +12,14 @@ use serde_json::{Value, json};
 pub struct Success {
     pub message: &'static str,
     pub data: Value,
+    /// The answer was given before, to an earlier request with the same idempotency key.
+    pub replayed: bool,
 }
 
-/// `200` with `{"status":"success","message":…,"data":…,"error":null}`.
+/// `200` with `{"status":"success","message":…,"data":…,"error":null}`, and
+/// `Idempotent-Replayed: true` when the answer is a repeat.
 pub fn success(ok: Success) -> Response<Body> {
-    envelope(
+    let mut response = envelope(
         StatusCode::OK,
         &json!({
             "status": "success",
@@ -23,7 +27,13 @@ pub fn success(ok: Success) -> Response<Body> {
             "data": ok.data,
             "error": null,
         }),
-    )
+    );
+    if ok.replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
 }
 
 #[derive(Serialize)]
@@ -81,8 +91,10 @@ mod tests {
         let response = success(Success {
             message: "Ticket created successfully.",
             data: json!({"ticketId": "TKT-001"}),
+            replayed: false,
         });
         assert_eq!(response.status(), 200);
+        assert!(response.headers().get(REPLAYED_HEADER).is_none());
         assert_eq!(response.headers()["content-type"], "application/json");
         assert_eq!(
             body_json(&response),

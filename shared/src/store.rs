@@ -13,7 +13,9 @@
 //! | [`TicketNumbers`] | | | yes | |
 
 use crate::auth::{Caller, Credential};
-use crate::domain::{ConversationId, NewMessage, Profile, UserId};
+use crate::domain::{
+    BodyDigest, ConversationId, Endpoint, IdempotencyKey, NewMessage, Profile, UserId,
+};
 use std::future::Future;
 use std::time::Duration;
 
@@ -33,6 +35,38 @@ pub struct NewConversation {
     /// Stored on the owner's profile.
     pub profile: Profile,
     pub first_message: NewMessage,
+    /// Written in the same transaction when the request carries an idempotency key.
+    pub receipt: Option<NewReceipt>,
+}
+
+/// Where the answer to an idempotent request is kept: one user's key on one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptKey {
+    pub user: UserId,
+    pub endpoint: Endpoint,
+    pub key: IdempotencyKey,
+}
+
+/// The answer given to an idempotent request, kept so that a retry gets it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The body it answered; a retry with another body is refused.
+    pub body: BodyDigest,
+    /// The success response's `data` object, as JSON text.
+    pub data: String,
+    /// Unix seconds after which the key is forgotten. Stores may keep the record a while
+    /// longer (DynamoDB's TTL deletes lazily), so readers compare this with the clock.
+    pub expires_at: i64,
+}
+
+/// A receipt to write together with the change it records.
+#[derive(Clone, Debug)]
+pub struct NewReceipt {
+    pub key: ReceiptKey,
+    pub receipt: Receipt,
+    /// Unix seconds. The write replaces a receipt for the same key only if that one
+    /// expired by then; otherwise it fails with [`StoreError::ReceiptExists`].
+    pub written_at: i64,
 }
 
 /// Why a store operation did not happen. Nothing was written in any of these cases.
@@ -47,6 +81,10 @@ pub enum StoreError {
     /// A first-use write lost the race: the user was created meanwhile.
     #[error("user already exists")]
     UserExists,
+    /// An idempotent write lost the race: another request with the same key was
+    /// answered meanwhile.
+    #[error("idempotency key already used")]
+    ReceiptExists,
     /// Throttled or briefly unavailable; safe to retry after the given time.
     #[error("store unavailable: {reason}")]
     Unavailable {
@@ -64,12 +102,21 @@ pub trait UserReader {
         &self,
         id: &UserId,
     ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    /// The user and the receipt for `receipt` (expired or not), in one read: a request
+    /// with an idempotency key costs no extra round trip.
+    fn find_user_and_receipt(
+        &self,
+        id: &UserId,
+        receipt: &ReceiptKey,
+    ) -> impl Future<Output = Result<(Option<UserRecord>, Option<Receipt>), StoreError>> + Send;
 }
 
 /// Creates a chat or ticket, its first message and (for a new user) the user, atomically.
 pub trait ConversationCreator {
     /// Fails with [`StoreError::UserExists`] when `owner` is [`Caller::New`] and the user
-    /// appeared since it was looked up; nothing is written then.
+    /// appeared since it was looked up, and with [`StoreError::ReceiptExists`] when the
+    /// receipt's key has a live receipt; nothing is written then.
     fn create_conversation(
         &self,
         new: &NewConversation,
@@ -79,12 +126,14 @@ pub trait ConversationCreator {
 /// Adds a message to an existing, open conversation owned by `owner`, atomically.
 pub trait MessageAppender {
     /// [`StoreError::NotFound`] if the conversation is missing or someone else's,
-    /// [`StoreError::Closed`] if it is closed.
+    /// [`StoreError::Closed`] if it is closed, [`StoreError::ReceiptExists`] if the
+    /// receipt's key has a live receipt. `receipt` is written in the same transaction.
     fn append_message(
         &self,
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 

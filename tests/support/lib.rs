@@ -11,7 +11,7 @@ use supportzen::sqlite_store::SqliteStore;
 use supportzen::{Backend, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
-use supportzen_shared::domain::Email;
+use supportzen_shared::domain::{ChatId, ConversationId, Email, TicketId, UserId};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
 use tokio::sync::oneshot;
@@ -115,6 +115,22 @@ impl<S: TestStore> TestApp<S> {
 
     /// POSTs raw bytes with an optional bearer token; returns status, headers and body.
     pub async fn post_bytes(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> Reply {
+        self.send(path, token, None, body).await
+    }
+
+    /// POSTs `body` with an `Idempotency-Key` header.
+    pub async fn post_with_key(&self, path: &str, token: &str, key: &str, body: &Value) -> Reply {
+        self.send(path, Some(token), Some(key), body.to_string().into_bytes())
+            .await
+    }
+
+    async fn send(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Reply {
         let mut request = self
             .client
             .post(format!("{}{path}", self.base_url))
@@ -122,6 +138,9 @@ impl<S: TestStore> TestApp<S> {
             .body(body);
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
         }
         Reply::read(request.send().await.expect("server answers")).await
     }
@@ -168,6 +187,13 @@ impl Reply {
         }
     }
 
+    /// Whether the server says this answer repeats an earlier one (`Idempotent-Replayed`).
+    pub fn replayed(&self) -> bool {
+        self.headers
+            .get("idempotent-replayed")
+            .is_some_and(|v| v == "true")
+    }
+
     /// Asserts a success envelope and returns its `data`.
     pub fn ok(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "{:#}", self.body);
@@ -207,4 +233,39 @@ pub fn create_body(email: &str, message: &str) -> Value {
         "created_at": 1679223400,
         "message": message,
     })
+}
+
+/// The user id an email is stored under.
+pub fn user(email: &str) -> UserId {
+    Email::parse(email).unwrap().user_id().clone()
+}
+
+/// The chat a success `data` names.
+pub fn chat(data: &Value) -> ConversationId {
+    ConversationId::Chat(ChatId::parse(data["chatId"].as_str().unwrap()).unwrap())
+}
+
+/// The ticket a success `data` names.
+pub fn ticket(data: &Value) -> ConversationId {
+    ConversationId::Ticket(TicketId::parse(data["ticketId"].as_str().unwrap()).unwrap())
+}
+
+/// The texts of a conversation's messages, oldest first.
+pub async fn texts<S: ConversationAdmin>(store: &S, id: &ConversationId) -> Vec<String> {
+    store
+        .messages(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+/// How many chats and tickets the user has.
+pub async fn conversation_count<S: TestStore>(app: &TestApp<S>, email: &str) -> usize {
+    app.store
+        .conversations_of(&user(email))
+        .await
+        .unwrap()
+        .len()
 }

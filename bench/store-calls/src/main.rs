@@ -36,6 +36,7 @@ fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Er
             account_created_at: UnixSeconds::parse(1_679_223_400)?,
         },
         first_message: message()?,
+        receipt: None,
     })
 }
 
@@ -61,14 +62,14 @@ async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Val
             let chat =
                 ConversationId::Chat(ChatId::parse("chat-019aa6f0-0000-7000-8000-000000000001")?);
             store
-                .append_message(&chat, email.user_id(), &message()?)
+                .append_message(&chat, email.user_id(), &message()?, None)
                 .await?
         }
         "ticket-append" => {
             let ticket =
                 ConversationId::Ticket(TicketId::from_number(1).ok_or("1 is a ticket number")?);
             store
-                .append_message(&ticket, email.user_id(), &message()?)
+                .append_message(&ticket, email.user_id(), &message()?, None)
                 .await?
         }
         other => return Err(format!("BENCH_CALLS={other:?} is not an endpoint").into()),

@@ -5,11 +5,16 @@
 //! the field name when it turns that into an [`crate::ApiError`].
 
 mod email;
+mod idempotency;
 mod ids;
 mod message;
 mod profile;
 
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
+pub use idempotency::{
+    BodyDigest, Endpoint, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, KEY_LIFETIME_SECONDS,
+    MAX_IDEMPOTENCY_KEY_CHARS, REPLAYED_HEADER,
+};
 pub use ids::{ChatId, ConversationId, ConversationRef, MessageId, TicketId};
 pub use message::{ImageUrl, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MessageText, NewMessage};
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
@@ -20,4 +25,9 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Seconds since the Unix epoch, as DynamoDB's time-to-live attribute wants them.
+pub fn now_seconds() -> i64 {
+    now_millis() / 1000
 }

@@ -6,12 +6,15 @@
 //! | conversation | `CONV#<id>` | `META` | `USER#<owner>` / `<created ms>#<id>` | `OPEN#<kind>` / `<last activity ms>#<id>`, only while open |
 //! | message | `CONV#<id>` | `MSG#<message id>` | | |
 //! | ticket counter | `COUNTER#ticket` | `COUNTER` | | |
+//! | idempotency receipt | `IDEMPOTENCY#<endpoint>#<email>` | `<key>` | | |
 //!
 //! Times are milliseconds since the epoch, zero-padded to 13 digits in sort keys so
 //! that string order is time order.
 
-use crate::domain::{ChatId, ConversationId, MessageId, NewMessage, TicketId, UserId};
-use crate::store::{StoreError, StoredConversation, StoredMessage};
+use crate::domain::{BodyDigest, ChatId, ConversationId, MessageId, NewMessage, TicketId, UserId};
+use crate::store::{
+    NewReceipt, Receipt, ReceiptKey, StoreError, StoredConversation, StoredMessage,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -28,6 +31,16 @@ pub fn user_pk(user: &UserId) -> String {
 
 pub fn conversation_pk(id: &ConversationId) -> String {
     format!("CONV#{}", id.key())
+}
+
+/// One partition per endpoint and user, so that each function's IAM policy can let it
+/// write its own endpoint's receipts and nothing else (`dynamodb:LeadingKeys`).
+pub fn receipt_pk(key: &ReceiptKey) -> String {
+    format!(
+        "IDEMPOTENCY#{}#{}",
+        key.endpoint.as_str(),
+        key.user.as_str()
+    )
 }
 
 pub fn counter_pk(name: &str) -> String {
@@ -165,6 +178,50 @@ impl MessageItem {
             text: self.body,
             image_url: self.image_url,
             sent_at: self.sent_at,
+        })
+    }
+}
+
+/// The answer to an idempotent request; `expires_at` is the table's TTL attribute.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct ReceiptItem {
+    pub pk: String,
+    pub sk: String,
+    pub body_sha256: String,
+    /// The success response's `data`, as JSON text.
+    pub response_data: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds.
+    pub written_at: i64,
+}
+
+/// The attributes [`ReceiptItem::into_receipt`] reads, for projections.
+pub const RECEIPT_ATTRIBUTES: &str = "pk, sk, body_sha256, response_data, expires_at, written_at";
+
+impl ReceiptItem {
+    pub fn new(new: &NewReceipt) -> Self {
+        ReceiptItem {
+            pk: receipt_pk(&new.key),
+            sk: new.key.key.as_str().to_string(),
+            body_sha256: hex::encode(new.receipt.body.as_bytes()),
+            response_data: new.receipt.data.clone(),
+            expires_at: new.receipt.expires_at,
+            written_at: new.written_at,
+        }
+    }
+
+    pub fn into_receipt(self) -> Result<Receipt, StoreError> {
+        let body = hex::decode(&self.body_sha256)
+            .ok()
+            .and_then(|bytes| BodyDigest::from_stored(&bytes))
+            .ok_or_else(|| {
+                StoreError::Internal("stored body digest is not 32 bytes of hex".into())
+            })?;
+        Ok(Receipt {
+            body,
+            data: self.response_data,
+            expires_at: self.expires_at,
         })
     }
 }

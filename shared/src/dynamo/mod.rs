@@ -8,8 +8,12 @@
 //!   open, + put the message;
 //! - ticket numbers: `UpdateItem ADD` on one counter item.
 //!
+//! A request with an idempotency key adds its receipt to the same transaction (put on
+//! condition that no live receipt has the key), and reads the receipt with the user in
+//! one `BatchGetItem` instead of the `GetItem`.
+//!
 //! Round trips per request: live-create 2, live-chat 2, ticket-create 3, ticket-append 2
-//! (one `GetItem` for authentication, plus the above).
+//! (one read for authentication, plus the above), with or without an idempotency key.
 
 pub mod client;
 pub mod errors;
@@ -19,18 +23,20 @@ pub mod schema;
 use crate::auth::{Caller, Credential, Secret, TokenDigest};
 use crate::domain::{ConversationId, NewMessage, UserId, now_millis};
 use crate::store::{
-    ConversationAdmin, ConversationCreator, MessageAppender, NewConversation, StoreError,
-    StoredConversation, StoredMessage, StoredProfile, TicketNumbers, UserProvisioner, UserReader,
-    UserRecord,
+    ConversationAdmin, ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt,
+    ReceiptKey, StoreError, StoredConversation, StoredMessage, StoredProfile, TicketNumbers,
+    UserProvisioner, UserReader, UserRecord,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use errors::{cancelled_for_retryable_reason, classify, condition_failed, unavailable};
-use items::{ConversationItem, Item, MessageItem, UserItem, from_item, key, n, s, to_item};
+use items::{
+    ConversationItem, Item, MessageItem, ReceiptItem, UserItem, from_item, key, n, s, to_item,
+};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,13 +91,32 @@ impl DynamoStore {
     }
 
     fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, StoreError> {
+        self.put_if(item, condition, None)
+    }
+
+    fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        condition_values: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&*self.table)
             .set_item(Some(item))
             .condition_expression(condition)
+            .set_expression_attribute_values(condition_values)
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The receipt's put: only if no receipt has the key, or the one that has it expired.
+    fn put_receipt(&self, new: &NewReceipt) -> Result<TransactWriteItem, StoreError> {
+        self.put_if(
+            to_item(&ReceiptItem::new(new))?,
+            "attribute_not_exists(pk) OR expires_at <= :now",
+            Some(values(vec![(":now", n(new.written_at))])),
+        )
     }
 
     /// Runs a transaction, retrying with jittered backoff while it only collides with
@@ -160,44 +185,107 @@ fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue>
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
+/// The user attributes authentication reads.
+const USER_ATTRIBUTES: &str = "secret, previous_secret, previous_until, pin";
+
+/// A user item (or its [`USER_ATTRIBUTES`]) as authentication needs it.
+fn user_record(id: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    };
+    let previous_until = match item.get("previous_until") {
+        Some(AttributeValue::N(value)) => value.parse::<i64>().ok(),
+        _ => None,
+    };
+    let pin = text("pin")
+        .map(|pin| {
+            hex::decode(pin)
+                .ok()
+                .and_then(|bytes| TokenDigest::from_stored(&bytes))
+                .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes of hex".into()))
+        })
+        .transpose()?;
+    let credential = Credential::from_stored(
+        text("secret"),
+        text("previous_secret").zip(previous_until),
+        pin,
+    )
+    .map_err(StoreError::Internal)?;
+    Ok(UserRecord {
+        id: id.clone(),
+        credential,
+    })
+}
+
 impl UserReader for DynamoStore {
     async fn find_user(&self, id: &UserId) -> Result<Option<UserRecord>, StoreError> {
-        let found = self
-            .get(
-                key(items::user_pk(id), items::PROFILE),
-                Some("secret, previous_secret, previous_until, pin"),
-                "GetItem user",
-            )
-            .await?;
-        let Some(item) = found else {
-            return Ok(None);
-        };
-        let text = |name: &str| match item.get(name) {
-            Some(AttributeValue::S(value)) => Some(value.clone()),
-            _ => None,
-        };
-        let previous_until = match item.get("previous_until") {
-            Some(AttributeValue::N(value)) => value.parse::<i64>().ok(),
-            _ => None,
-        };
-        let pin = text("pin")
-            .map(|pin| {
-                hex::decode(pin)
-                    .ok()
-                    .and_then(|bytes| TokenDigest::from_stored(&bytes))
-                    .ok_or_else(|| StoreError::Internal("stored pin is not 32 bytes of hex".into()))
-            })
-            .transpose()?;
-        let credential = Credential::from_stored(
-            text("secret"),
-            text("previous_secret").zip(previous_until),
-            pin,
+        self.get(
+            key(items::user_pk(id), items::PROFILE),
+            Some(USER_ATTRIBUTES),
+            "GetItem user",
         )
-        .map_err(StoreError::Internal)?;
-        Ok(Some(UserRecord {
-            id: id.clone(),
-            credential,
-        }))
+        .await?
+        .map(|item| user_record(id, &item))
+        .transpose()
+    }
+
+    async fn find_user_and_receipt(
+        &self,
+        id: &UserId,
+        receipt: &ReceiptKey,
+    ) -> Result<(Option<UserRecord>, Option<Receipt>), StoreError> {
+        let user_pk = items::user_pk(id);
+        let mut pending = KeysAndAttributes::builder()
+            .keys(key(user_pk.clone(), items::PROFILE))
+            .keys(key(items::receipt_pk(receipt), receipt.key.as_str()))
+            .consistent_read(true)
+            .projection_expression(format!("{USER_ATTRIBUTES}, {}", items::RECEIPT_ATTRIBUTES))
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut found = Vec::new();
+        // Keys come back unprocessed only when DynamoDB is throttling; ask again for those.
+        for attempt in 1..=TRANSACTION_ATTEMPTS {
+            let mut output = self
+                .client
+                .batch_get_item()
+                .request_items(&*self.table, pending)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem user and receipt", e))?;
+            found.extend(
+                output
+                    .responses
+                    .as_mut()
+                    .and_then(|tables| tables.remove(&*self.table))
+                    .unwrap_or_default(),
+            );
+            match output
+                .unprocessed_keys
+                .as_mut()
+                .and_then(|tables| tables.remove(&*self.table))
+            {
+                Some(rest) if !rest.keys().is_empty() && attempt < TRANSACTION_ATTEMPTS => {
+                    pending = rest;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Some(rest) if !rest.keys().is_empty() => {
+                    return Err(unavailable(format!(
+                        "BatchGetItem user and receipt: keys unprocessed after {attempt} attempts"
+                    )));
+                }
+                _ => break,
+            }
+        }
+        let (mut user, mut stored_receipt) = (None, None);
+        for item in found {
+            if matches!(item.get("pk"), Some(AttributeValue::S(pk)) if *pk == user_pk) {
+                user = Some(user_record(id, &item)?);
+            } else {
+                stored_receipt = Some(from_item::<ReceiptItem>(item)?.into_receipt()?);
+            }
+        }
+        Ok((user, stored_receipt))
     }
 }
 
@@ -209,7 +297,7 @@ impl DynamoStore {
         new: &NewConversation,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let now = new.first_message.sent_at;
-        Ok(vec![
+        let mut actions = vec![
             self.owner_action(new, now)?,
             self.put(
                 to_item(&ConversationItem::new(&new.id, new.owner.user(), now))?,
@@ -219,16 +307,22 @@ impl DynamoStore {
                 to_item(&MessageItem::new(&new.id, &new.first_message))?,
                 "attribute_not_exists(pk)",
             )?,
-        ])
+        ];
+        if let Some(receipt) = &new.receipt {
+            actions.push(self.put_receipt(receipt)?);
+        }
+        Ok(actions)
     }
 
     /// The transaction an append sends: touch the conversation on condition that it is
-    /// the owner's, of the right kind and open; put the message. Built without I/O.
+    /// the owner's, of the right kind and open; put the message (and the receipt). Built
+    /// without I/O.
     pub fn append_actions(
         &self,
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let touch = Update::builder()
             .table_name(&*self.table)
@@ -255,13 +349,17 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(vec![
+        let mut actions = vec![
             TransactWriteItem::builder().update(touch).build(),
             self.put(
                 to_item(&MessageItem::new(conversation, message))?,
                 "attribute_not_exists(pk)",
             )?,
-        ])
+        ];
+        if let Some(receipt) = receipt {
+            actions.push(self.put_receipt(receipt)?);
+        }
+        Ok(actions)
     }
 
     /// The user half of a create: put a new (pinned) user if nobody has, or refresh a
@@ -321,6 +419,11 @@ impl DynamoStore {
     }
 }
 
+/// Where the receipt's put is in [`DynamoStore::create_actions`]'s transaction.
+const CREATE_RECEIPT: usize = 3;
+/// Where the receipt's put is in [`DynamoStore::append_actions`]'s transaction.
+const APPEND_RECEIPT: usize = 2;
+
 impl ConversationCreator for DynamoStore {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
         let actions = self.create_actions(new)?;
@@ -328,6 +431,7 @@ impl ConversationCreator for DynamoStore {
             Ok(()) => Ok(()),
             Err(Cancelled::Store(err)) => Err(err),
             Err(Cancelled::Reasons(reasons)) => Err(match &new.owner {
+                _ if condition_failed(reasons.get(CREATE_RECEIPT)) => StoreError::ReceiptExists,
                 Caller::New { .. } if condition_failed(reasons.first()) => StoreError::UserExists,
                 Caller::Known(_) if condition_failed(reasons.first()) => {
                     StoreError::Internal("authenticated user vanished".into())
@@ -347,11 +451,15 @@ impl MessageAppender for DynamoStore {
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let actions = self.append_actions(conversation, owner, message)?;
+        let actions = self.append_actions(conversation, owner, message, receipt)?;
         match self.transact("TransactWriteItems append", actions).await {
             Ok(()) => Ok(()),
             Err(Cancelled::Store(err)) => Err(err),
+            Err(Cancelled::Reasons(reasons)) if condition_failed(reasons.get(APPEND_RECEIPT)) => {
+                Err(StoreError::ReceiptExists)
+            }
             Err(Cancelled::Reasons(reasons)) if condition_failed(reasons.first()) => {
                 // Tell "closed" apart from "missing or not yours" with the item as it was;
                 // only its owner learns that it is closed.

@@ -1,47 +1,146 @@
 //! The two flows every endpoint is made of: open a conversation with its first
 //! message, or post a message to an existing one. Chats and tickets differ only in
 //! how their id is made and in the words of the response.
+//!
+//! Both flows honour an `Idempotency-Key`: the answer is written in the same transaction
+//! as the change, so a retry either finds it (and gets it back, writing nothing) or finds
+//! nothing was written (and writes). Of two retries racing with one key, the store lets
+//! one write and the other answers with the winner's receipt.
 
 use crate::auth::{BearerToken, Caller, authenticate};
 use crate::config::Config;
-use crate::domain::{ConversationId, ConversationRef, Email, MessageId, NewMessage, now_millis};
+use crate::domain::{
+    BodyDigest, ConversationId, ConversationRef, Email, Endpoint, IdempotencyKey,
+    KEY_LIFETIME_SECONDS, MessageId, NewMessage, now_millis, now_seconds,
+};
 use crate::error::ApiError;
 use crate::request::{CreateConversation, SendMessage};
-use crate::store::{ConversationCreator, MessageAppender, NewConversation, StoreError, UserReader};
+use crate::response::Success;
+use crate::store::{
+    ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt, ReceiptKey,
+    StoreError, UserReader,
+};
 use lambda_http::Request;
+use serde_json::{Value, json};
 use std::future::Future;
 
-/// Reads the token, then looks the user up and checks it.
+/// A flow's successful outcome: the response's `data`, and whether it is a repeat.
+pub(super) struct Answer {
+    data: Value,
+    replayed: bool,
+}
+
+impl Answer {
+    pub(super) fn success(self, message: &'static str) -> Success {
+        Success {
+            message,
+            data: self.data,
+            replayed: self.replayed,
+        }
+    }
+}
+
+/// What identifies a request for idempotent retries, if it carries a key.
+struct Retry {
+    key: ReceiptKey,
+    body: BodyDigest,
+}
+
+impl Retry {
+    fn from_request(
+        request: &Request,
+        endpoint: Endpoint,
+        email: &Email,
+        body: BodyDigest,
+    ) -> Result<Option<Self>, ApiError> {
+        let key = IdempotencyKey::from_headers(request.headers())
+            .map_err(|reason| ApiError::field("Idempotency-Key", reason))?;
+        Ok(key.map(|key| Retry {
+            key: ReceiptKey {
+                user: email.user_id().clone(),
+                endpoint,
+                key,
+            },
+            body,
+        }))
+    }
+
+    /// The receipt to write with the change whose answer is `data`.
+    fn receipt(&self, data: &Value) -> NewReceipt {
+        let now = now_seconds();
+        NewReceipt {
+            key: self.key.clone(),
+            receipt: Receipt {
+                body: self.body,
+                data: data.to_string(),
+                expires_at: now + KEY_LIFETIME_SECONDS,
+            },
+            written_at: now,
+        }
+    }
+
+    /// The earlier answer, if it was to the same body.
+    fn replay(&self, receipt: Receipt) -> Result<Answer, ApiError> {
+        if receipt.body != self.body {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        let data = serde_json::from_str(&receipt.data)
+            .map_err(|e| ApiError::Internal(format!("stored receipt is not JSON: {e}")))?;
+        Ok(Answer {
+            data,
+            replayed: true,
+        })
+    }
+}
+
+/// Looks the user up (with the request's receipt, in the same read), checks the
+/// token, and returns the caller and the receipt if it has not expired.
 async fn authenticate_caller<S: UserReader>(
     store: &S,
     config: &Config,
     email: &Email,
     token: &BearerToken,
-) -> Result<Caller, ApiError> {
-    let stored = store
-        .find_user(email.user_id())
-        .await
-        .map_err(|e| ApiError::from_store(e, "user"))?;
-    authenticate(
+    retry: Option<&Retry>,
+) -> Result<(Caller, Option<Receipt>), ApiError> {
+    let (stored, receipt) = match retry {
+        Some(retry) => {
+            store
+                .find_user_and_receipt(email.user_id(), &retry.key)
+                .await
+        }
+        None => store
+            .find_user(email.user_id())
+            .await
+            .map(|user| (user, None)),
+    }
+    .map_err(|e| ApiError::from_store(e, "user"))?;
+    let now = now_millis();
+    let caller = authenticate(
         stored.as_ref(),
         email,
         token,
         config.trust_first_request,
-        now_millis(),
-    )
+        now,
+    )?;
+    Ok((caller, receipt.filter(|r| r.expires_at > now / 1000)))
 }
 
-/// Parses, authenticates, asks `allocate` for the new conversation's id (only once the
-/// caller is authenticated, so rejected requests use up no ticket numbers), and writes
-/// the conversation with its first message atomically.
-///
-/// Returns the new conversation's id and its first message's id.
+/// `{"chatId": …}` or `{"ticketId": …}`.
+fn id_field(id: &ConversationId) -> String {
+    format!("{}Id", id.kind())
+}
+
+/// Parses, authenticates, answers a retry from its receipt, asks `allocate` for the new
+/// conversation's id (only once the caller is authenticated and the request is new, so
+/// rejected requests and retries use up no ticket numbers), and writes the conversation
+/// with its first message (and the receipt) atomically.
 pub(super) async fn open<S, F, Fut>(
     store: &S,
     config: &Config,
     request: &Request,
+    endpoint: Endpoint,
     allocate: F,
-) -> Result<(ConversationId, MessageId), ApiError>
+) -> Result<Answer, ApiError>
 where
     S: UserReader + ConversationCreator,
     F: FnOnce() -> Fut,
@@ -49,11 +148,16 @@ where
 {
     let token = BearerToken::from_headers(request.headers())?;
     let body = CreateConversation::parse(request.body())?;
-    let owner = authenticate_caller(store, config, &body.email, &token).await?;
+    let retry = Retry::from_request(request, endpoint, &body.email, body.digest)?;
+    let (owner, receipt) =
+        authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
+    if let (Some(retry), Some(receipt)) = (&retry, receipt) {
+        return retry.replay(receipt);
+    }
     let id = allocate().await?;
     let kind = id.kind();
+    let data = json!({ id_field(&id): id.key() });
     let mut new = NewConversation {
-        id,
         owner,
         profile: body.profile,
         first_message: NewMessage {
@@ -62,12 +166,21 @@ where
             image_url: body.image_url,
             sent_at: now_millis(),
         },
+        receipt: retry.as_ref().map(|retry| retry.receipt(&data)),
+        id,
     };
     match store.create_conversation(&new).await {
-        // Another first request for this email won the race to create the user. Check this
-        // request against the winner once: the same token succeeds, any other gets 401.
-        Err(StoreError::UserExists) => {
-            new.owner = match authenticate_caller(store, config, &body.email, &token).await? {
+        // Another request won a race: the first request for this email (created the user)
+        // or a retry with the same key (answered it). Check this one against the winner
+        // once: the same token and body get the winner's answer or write with the user
+        // now known; another token gets 401.
+        Err(StoreError::UserExists | StoreError::ReceiptExists) => {
+            let (owner, receipt) =
+                authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
+            if let (Some(retry), Some(receipt)) = (&retry, receipt) {
+                return retry.replay(receipt);
+            }
+            new.owner = match owner {
                 known @ Caller::Known(_) => known,
                 Caller::New { .. } => return Err(ApiError::Unauthorized),
             };
@@ -76,26 +189,35 @@ where
         other => other,
     }
     .map_err(|e| ApiError::from_store(e, kind))?;
-    Ok((new.id, new.first_message.id))
+    Ok(Answer {
+        data,
+        replayed: false,
+    })
 }
 
-/// Parses, authenticates and appends a message to the caller's own open conversation.
-///
-/// Returns the conversation's id as parsed from the request and the new message's id.
+/// Parses, authenticates, answers a retry from its receipt, and appends a message to the
+/// caller's own open conversation (with the receipt) atomically.
 pub(super) async fn post<S, Id>(
     store: &S,
     config: &Config,
     request: &Request,
-) -> Result<(Id, MessageId), ApiError>
+    endpoint: Endpoint,
+) -> Result<Answer, ApiError>
 where
     S: UserReader + MessageAppender,
     Id: ConversationRef,
 {
     let token = BearerToken::from_headers(request.headers())?;
     let body = SendMessage::<Id>::parse(request.body())?;
+    let retry = Retry::from_request(request, endpoint, &body.email, body.digest)?;
     let conversation = body.conversation.conversation();
     let kind = conversation.kind();
-    let owner = match authenticate_caller(store, config, &body.email, &token).await? {
+    let (owner, receipt) =
+        authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
+    if let (Some(retry), Some(receipt)) = (&retry, receipt) {
+        return retry.replay(receipt);
+    }
+    let owner = match owner {
         Caller::Known(user) => user,
         // A user we have never seen owns no conversations; nothing is written for them.
         Caller::New { .. } => return Err(ApiError::NotFound(kind)),
@@ -106,9 +228,27 @@ where
         image_url: body.image_url,
         sent_at: now_millis(),
     };
-    store
-        .append_message(&conversation, &owner, &message)
+    let data =
+        json!({ id_field(&conversation): conversation.key(), "messageId": message.id.as_str() });
+    let receipt = retry.as_ref().map(|retry| retry.receipt(&data));
+    match store
+        .append_message(&conversation, &owner, &message, receipt.as_ref())
         .await
-        .map_err(|e| ApiError::from_store(e, kind))?;
-    Ok((body.conversation, message.id))
+    {
+        // A retry with the same key was answered meanwhile: give its answer.
+        Err(StoreError::ReceiptExists) => {
+            let (_, receipt) =
+                authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
+            match (&retry, receipt) {
+                (Some(retry), Some(receipt)) => return retry.replay(receipt),
+                _ => Err(StoreError::ReceiptExists),
+            }
+        }
+        other => other,
+    }
+    .map_err(|e| ApiError::from_store(e, kind))?;
+    Ok(Answer {
+        data,
+        replayed: false,
+    })
 }

@@ -1,23 +1,19 @@
 use super::{conversation, respond};
 use crate::config::Config;
-use crate::domain::{ChatId, ConversationId};
-use crate::response::Success;
+use crate::domain::{ChatId, ConversationId, Endpoint};
 use crate::store::{ConversationCreator, UserReader};
 use lambda_http::{Body, Request, Response};
-use serde_json::json;
 
 /// `POST /api/client/live/create`: opens a live chat with the user's first message.
 pub async fn live_create<S>(store: &S, config: &Config, request: Request) -> Response<Body>
 where
     S: UserReader + ConversationCreator,
 {
-    let outcome = conversation::open(store, config, &request, || async {
+    let endpoint = Endpoint::LiveCreate;
+    let outcome = conversation::open(store, config, &request, endpoint, || async {
         Ok(ConversationId::Chat(ChatId::generate()))
     })
     .await
-    .map(|(chat, _first_message)| Success {
-        message: "Live chat session created successfully.",
-        data: json!({ "chatId": chat.key() }),
-    });
-    respond(&request, "live-create", outcome)
+    .map(|answer| answer.success("Live chat session created successfully."));
+    respond(&request, endpoint, outcome)
 }

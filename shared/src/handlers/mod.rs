@@ -14,6 +14,7 @@ pub use live_create::live_create;
 pub use ticket_append::ticket_append;
 pub use ticket_create::ticket_create;
 
+use crate::domain::Endpoint;
 use crate::error::ApiError;
 use crate::response::{Success, failure, success};
 use lambda_http::request::RequestContext;
@@ -42,7 +43,7 @@ pub fn request_id(request: &Request) -> String {
 /// Internal details go to the log with the request id, never into the body.
 fn respond(
     request: &Request,
-    route: &'static str,
+    endpoint: Endpoint,
     outcome: Result<Success, ApiError>,
 ) -> Response<Body> {
     let err = match outcome {
@@ -50,6 +51,7 @@ fn respond(
         Err(err) => err,
     };
     let request_id = request_id(request);
+    let route = endpoint.as_str();
     match &err {
         ApiError::Internal(detail) => tracing::error!(%request_id, route, detail, "request failed"),
         ApiError::Unavailable { reason, .. } => {
