@@ -77,7 +77,8 @@ async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-/// A store whose client talks to `endpoint`, retrying at most once, quickly.
+/// A store whose client talks to `endpoint` with the production timeouts, retrying at
+/// most once, quickly.
 fn store_at(endpoint: &str) -> DynamoStore {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -85,6 +86,7 @@ fn store_at(endpoint: &str) -> DynamoStore {
         .credentials_provider(Credentials::new("local", "local", None, None, "test"))
         .endpoint_url(endpoint)
         .http_client(client::https_client())
+        .timeout_config(client::timeouts())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(2)
@@ -164,6 +166,24 @@ async fn an_unreachable_dynamodb_is_503() {
         .unwrap()
         .port();
     assert_retryable(&store_at(&format!("http://127.0.0.1:{port}"))).await;
+}
+
+#[tokio::test]
+async fn a_dynamodb_that_accepts_but_never_answers_is_503_not_a_hang() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    // Accept connections and hold them open without reading or answering, as a frozen
+    // process's kernel would.
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    // The guard only turns a hang into a failure; the SDK's own timeouts end the request.
+    tokio::time::timeout(Duration::from_secs(60), assert_retryable(&store_at(&url)))
+        .await
+        .expect("the request ended");
 }
 
 #[tokio::test]

@@ -8,10 +8,12 @@
 //! TLS-inspecting proxy). Region, credentials and the endpoint override
 //! (`AWS_ENDPOINT_URL_DYNAMODB`) still come from the SDK's own configuration chain.
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use std::time::Duration;
 
 /// Amazon Root CA 1-4 and Starfield Services Root CA G2 (Amazon Trust Services), as
 /// Mozilla's root store (Debian's ca-certificates) ships them; valid until 2037-2040.
@@ -38,11 +40,25 @@ pub fn https_client() -> SharedHttpClient {
         .build_https()
 }
 
-/// The SDK's configuration from the environment, with our HTTPS client.
+/// How long to wait for DynamoDB. The SDK sets no limit on an attempt or an operation,
+/// so a DynamoDB that accepts connections but does not answer would hold a request until
+/// the Lambda timeout (10 s), and the client would get API Gateway's 5xx instead of our
+/// 503 with `Retry-After`. DynamoDB answers single-item and transactional calls in
+/// milliseconds; these limits are far above that and leave the function time to answer.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build()
+}
+
+/// The SDK's configuration from the environment, with our HTTPS client and [`timeouts`].
 pub async fn sdk_config_from_env() -> Result<SdkConfig, String> {
     check_endpoint_overrides(|name| std::env::var(name).ok())?;
     Ok(aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
+        .timeout_config(timeouts())
         .load()
         .await)
 }
