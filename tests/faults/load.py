@@ -1,34 +1,45 @@
-"""Clients sending messages while DynamoDB is killed and restarted, then a check of
-what was stored. Run by tests/faults/run, which starts the services; see its header."""
+"""Clients sending messages while DynamoDB Local is stopped and restarted, then frozen
+and thawed; then a check of what was stored. Run by tests/faults/run, which starts the
+services; see its header.
+
+Each client behaves as the README tells a client to: every request carries an
+Idempotency-Key, and a request that got a 503 or no answer is sent again, with the same
+key and body, until it gets a 200. So every message a client means to send is either
+acknowledged or still being retried when the run ends."""
 
 import hashlib
 import hmac
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 BASE, DYNAMODB, TABLE, DB_PID, START_DB = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
-CLIENTS, SECONDS, TIMEOUT = 16, 12.0, 10.0
+CLIENTS, SECONDS, TIMEOUT = 16, 18.0, 10.0
+FREEZE_SECONDS = 3.0
 SECRET = b"fault-secret"
 
 lock = threading.Lock()
 statuses = {}          # status -> count
 hangs = 0
 missing_retry_after = 0
-acknowledged = {}      # chat id -> set of message ids answered with 200
+replayed = 0           # 200s that repeated an earlier answer
+acknowledged = {}      # chat id -> {message id: (text, monotonic time of the 200)}
+events = {}            # fault name -> monotonic time
 
 
-def post(path, email, body):
+def post(path, email, key, body):
     """POSTs a signed request; returns (status, parsed body, headers) or None on a timeout."""
     token = hmac.new(SECRET, email.encode(), hashlib.sha256).hexdigest()
-    request = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(BASE + path, data=json.dumps(body).encode(), method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": key})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
             return response.status, json.load(response), response.headers
@@ -39,7 +50,7 @@ def post(path, email, body):
 
 
 def record(result):
-    global hangs, missing_retry_after
+    global hangs, missing_retry_after, replayed
     with lock:
         if result is None:
             hangs += 1
@@ -48,32 +59,41 @@ def record(result):
         statuses[status] = statuses.get(status, 0) + 1
         if status == 503 and not headers.get("Retry-After"):
             missing_retry_after += 1
+        if status == 200 and headers.get("Idempotent-Replayed") == "true":
+            replayed += 1
+
+
+def until_answered(path, email, body, stop):
+    """Sends one request until it gets a 200, as a retrying client does; None if stopped."""
+    key = str(uuid.uuid4())
+    while not stop.is_set():
+        result = post(path, email, key, body)
+        record(result)
+        if result and result[0] == 200:
+            return result[1]["data"]
+        if result and result[0] not in (503,):
+            return None  # a client error: record() counted it, retrying cannot help
+        time.sleep(0.2)
+    return None
 
 
 def client(n, stop):
     email = f"client{n}@example.com"
-    chat = None
-    while chat is None and not stop.is_set():
-        result = post("/api/client/live/create", email, {"email": email, "created_at": 1679223400, "message": "hello"})
-        record(result)
-        if result and result[0] == 200:
-            chat = result[1]["data"]["chatId"]
-        else:
-            time.sleep(0.2)
-    if chat is None:
+    opened = until_answered("/api/client/live/create", email,
+                            {"email": email, "created_at": 1679223400, "message": "hello"}, stop)
+    if opened is None:
         return
+    chat = opened["chatId"]
     with lock:
-        acknowledged[chat] = set()
+        acknowledged[chat] = {}
     sent = 0
     while not stop.is_set():
         sent += 1
-        result = post("/api/client/live/chat", email, {"chat_id": chat, "email": email, "message": f"{n}-{sent}"})
-        record(result)
-        if result and result[0] == 200:
+        text = f"{n}-{sent}"
+        answer = until_answered("/api/client/live/chat", email, {"chat_id": chat, "email": email, "message": text}, stop)
+        if answer is not None:
             with lock:
-                acknowledged[chat].add(result[1]["data"]["messageId"])
-        else:
-            time.sleep(0.2)
+                acknowledged[chat][answer["messageId"]] = (text, time.monotonic())
 
 
 def dynamodb(target, body):
@@ -88,7 +108,7 @@ def dynamodb(target, body):
 def all_items():
     items, start = [], None
     while True:
-        body = {"TableName": TABLE} | ({"ExclusiveStartKey": start} if start else {})
+        body = {"TableName": TABLE, "ConsistentRead": True} | ({"ExclusiveStartKey": start} if start else {})
         page = dynamodb("Scan", body)  # a check of the whole table, in this script only
         items += page["Items"]
         start = page.get("LastEvaluatedKey")
@@ -96,16 +116,44 @@ def all_items():
             return items
 
 
+def port_closed():
+    host, port = DYNAMODB.rsplit("/", 1)[-1].split(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=0.2).close()
+        return False
+    except OSError:
+        return True
+
+
+def faults():
+    """At a third of the run, stop DynamoDB Local (SIGTERM: the process exits, its
+    connections drop, requests in flight fail) and start it again 2 s later on the same
+    data; at two thirds, freeze it (SIGSTOP: connections stay open, nothing answers) for
+    3 s and thaw it. Returns the running database process."""
+    time.sleep(SECONDS / 3)
+    events["stopped"] = time.monotonic()
+    os.kill(DB_PID, signal.SIGTERM)
+    while not port_closed():
+        time.sleep(0.05)
+    time.sleep(max(0.0, events["stopped"] + 2 - time.monotonic()))
+    database = subprocess.Popen(START_DB)
+    events["restarted"] = time.monotonic()
+    time.sleep(SECONDS / 3 - 2)
+    events["frozen"] = time.monotonic()
+    database.send_signal(signal.SIGSTOP)
+    time.sleep(FREEZE_SECONDS)
+    database.send_signal(signal.SIGCONT)
+    events["thawed"] = time.monotonic()
+    time.sleep(SECONDS / 3 - FREEZE_SECONDS)
+    return database
+
+
 def main():
     stop = threading.Event()
     threads = [threading.Thread(target=client, args=(n, stop)) for n in range(CLIENTS)]
     for thread in threads:
         thread.start()
-    time.sleep(SECONDS / 3)
-    os.kill(DB_PID, signal.SIGKILL)                # the fault: DynamoDB disappears mid-load
-    time.sleep(2)
-    database = subprocess.Popen(START_DB)          # and comes back with its data
-    time.sleep(SECONDS * 2 / 3)
+    database = faults()
     stop.set()
     for thread in threads:
         thread.join()
@@ -121,24 +169,32 @@ def main():
     for item in items:
         pk, sk = item["pk"]["S"], item["sk"]["S"]
         if pk.startswith("CONV#"):
-            by_conversation.setdefault(pk[5:], []).append(sk)
+            by_conversation.setdefault(pk[5:], []).append(item)
     problems = []
-    for chat, sks in by_conversation.items():
+    for chat, chat_items in by_conversation.items():
+        sks = [item["sk"]["S"] for item in chat_items]
         if "META" not in sks or not any(sk.startswith("MSG#") for sk in sks):
             problems.append(f"{chat} is half-created: {sorted(sks)}")
-    total = 0
-    for chat, ids in acknowledged.items():
-        stored = [sk[4:] for sk in by_conversation.get(chat, []) if sk.startswith("MSG#")]
-        total += len(ids)
-        lost = ids - set(stored)
-        if lost:
-            problems.append(f"{chat}: {len(lost)} acknowledged messages missing")
-        if len(stored) != len(set(stored)):
-            problems.append(f"{chat}: a message is stored twice")
-    print(f"clients: {CLIENTS}, seconds: {SECONDS:.0f}, faults: DynamoDB Local killed once (SIGKILL) and restarted")
-    print(f"responses by status: {dict(sorted(statuses.items()))}; timeouts (>{TIMEOUT:.0f} s): {hangs}")
-    print(f"acknowledged messages: {total}; lost: {sum(len(acknowledged[c] - {sk[4:] for sk in by_conversation.get(c, [])}) for c in acknowledged)}; "
-          f"conversations: {len(by_conversation)}; 503s without Retry-After: {missing_retry_after}")
+    total = lost = 0
+    for chat, acks in acknowledged.items():
+        stored = {item["sk"]["S"][4:]: item["body"]["S"] for item in by_conversation.get(chat, [])
+                  if item["sk"]["S"].startswith("MSG#")}
+        texts = list(stored.values())
+        total += len(acks)
+        for message_id, (text, at) in acks.items():
+            if message_id not in stored:
+                lost += 1
+                when = ", ".join(f"{at - t:+.3f} s after {name}" for name, t in events.items())
+                problems.append(f"{chat}: acknowledged message {message_id} ({text!r}, {when}) is not stored")
+        duplicated = {t for t in texts if texts.count(t) > 1}
+        if duplicated:
+            problems.append(f"{chat}: stored more than once: {sorted(duplicated)}")
+    print(f"clients: {CLIENTS}, seconds: {SECONDS:.0f}, faults: DynamoDB Local stopped (SIGTERM) and restarted 2 s later, "
+          f"then frozen (SIGSTOP) for {FREEZE_SECONDS:.0f} s")
+    print(f"responses by status: {dict(sorted(statuses.items()))}; timeouts (>{TIMEOUT:.0f} s): {hangs}; "
+          f"answers repeated for a retry: {replayed}")
+    print(f"acknowledged messages: {total}; lost: {lost}; conversations: {len(by_conversation)}; "
+          f"503s without Retry-After: {missing_retry_after}")
     if statuses.get(500, 0):
         problems.append(f"{statuses[500]} responses were 500")
     if hangs:
@@ -148,7 +204,7 @@ def main():
     if total == 0:
         problems.append("no message was acknowledged: the load never got through")
     if not statuses.get(503):
-        problems.append("no 503 seen: the fault did not reach the clients")
+        problems.append("no 503 seen: the faults did not reach the clients")
     for problem in problems:
         print("FAIL:", problem)
     sys.exit(1 if problems else 0)
