@@ -1,5 +1,6 @@
 //! Property-based fuzzing of everything that reads untrusted input: request bodies (as
-//! raw bytes and as JSON objects with fields of every type) and `Authorization` headers.
+//! raw bytes and as JSON objects with fields of every type), `Authorization` headers and
+//! `Idempotency-Key` headers.
 //! Beyond "never panics", each property checks what a successful parse promises.
 //!
 //! `cargo test` runs 256 cases per property; `scripts/fuzz` runs many more.
@@ -9,7 +10,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use supportzen_shared::ApiError;
 use supportzen_shared::auth::{BearerToken, Credential, Secret, authenticate, sign};
-use supportzen_shared::domain::{ChatId, Email, TicketId};
+use supportzen_shared::domain::{
+    ChatId, Email, IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS, TicketId,
+};
 use supportzen_shared::request::{CreateConversation, MAX_BODY_BYTES, SendMessage};
 use supportzen_shared::store::UserRecord;
 
@@ -163,5 +166,28 @@ proptest! {
         // Only the token the secret signs is accepted, in either case of hex.
         let genuine = header.len() > 7 && header[7..].eq_ignore_ascii_case(&sign(&secret, "ann@example.com"));
         prop_assert_eq!(accepted, genuine);
+    }
+
+    #[test]
+    fn idempotency_keys_are_taken_exactly_when_visible_ascii_of_bounded_length(
+        bytes in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..300),
+            "[!-~]{1,300}".prop_map(String::into_bytes),
+        ],
+    ) {
+        let Ok(value) = HeaderValue::from_bytes(&bytes) else { return Ok(()) };
+        let mut headers = HeaderMap::new();
+        headers.insert("idempotency-key", value);
+        let expected = !bytes.is_empty()
+            && bytes.len() <= MAX_IDEMPOTENCY_KEY_CHARS
+            && bytes.iter().all(|b| (b'!'..=b'~').contains(b));
+        match IdempotencyKey::from_headers(&headers) {
+            Ok(Some(key)) => {
+                prop_assert!(expected);
+                prop_assert_eq!(key.as_str().as_bytes(), &bytes[..]);
+            }
+            Ok(None) => prop_assert!(false, "a header that is present is never ignored"),
+            Err(_) => prop_assert!(!expected),
+        }
     }
 }
