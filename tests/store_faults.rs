@@ -2,7 +2,6 @@
 //! endpoint must reach the client as 503 with `Retry-After` (retryable), never as 500.
 //! DynamoDB Local cannot throttle, so a stub endpoint answers in DynamoDB's wire format.
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_types::retry::RetryConfig;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -77,16 +76,18 @@ async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
     (url, seen)
 }
 
-/// A store whose client talks to `endpoint` with the production timeouts, retrying at
-/// most once, quickly.
+/// A store configured as a Lambda function's (`client::lambda_config`), talking to
+/// `endpoint`, retrying at most once, quickly.
 fn store_at(endpoint: &str) -> DynamoStore {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "test"))
-        .endpoint_url(endpoint)
-        .http_client(client::https_client())
-        .timeout_config(client::timeouts())
+    let endpoint = endpoint.to_string();
+    let lambda = move |name: &str| match name {
+        "AWS_REGION" => Some("us-east-1".to_string()),
+        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" => Some("local".to_string()),
+        "AWS_ENDPOINT_URL_DYNAMODB" => Some(endpoint.clone()),
+        _ => None,
+    };
+    let config = client::lambda_config(lambda)
+        .unwrap()
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(2)

@@ -22,7 +22,7 @@ pub type Handler = for<'a> fn(
 pub async fn run(handler: Handler) -> Result<(), Error> {
     init_logging();
     let config = Config::from_env()?;
-    let store = DynamoStore::from_env().await?;
+    let store = DynamoStore::from_lambda_env()?;
     lambda_http::run(service_fn(|request| async {
         Ok::<_, Error>(handler(&store, &config, request).await)
     }))

@@ -41,14 +41,15 @@ impl Intercept for RoundTrips {
 
 /// A client for DynamoDB Local, with `trips` recording its calls. Refuses to run
 /// without `AWS_ENDPOINT_URL_DYNAMODB`, so tests never touch a real AWS account.
-pub async fn local_client(trips: &RoundTrips) -> aws_sdk_dynamodb::Client {
+pub fn local_client(trips: &RoundTrips) -> aws_sdk_dynamodb::Client {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "the DynamoDB tests need DynamoDB Local: run ./scripts/test, which starts it \
          and sets AWS_ENDPOINT_URL_DYNAMODB"
     );
-    let shared = client::sdk_config_from_env().await.unwrap();
-    let config = aws_sdk_dynamodb::config::Builder::from(&shared)
+    // The configuration the Lambda functions use, from the environment scripts/test sets.
+    let config = client::lambda_config(|name| std::env::var(name).ok())
+        .unwrap()
         .interceptor(trips.clone())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
@@ -57,7 +58,7 @@ pub async fn local_client(trips: &RoundTrips) -> aws_sdk_dynamodb::Client {
 /// A store on a new, empty table of its own, and the record of its round trips.
 pub async fn fresh_dynamo_store() -> (DynamoStore, RoundTrips) {
     let trips = RoundTrips::default();
-    let client = local_client(&trips).await;
+    let client = local_client(&trips);
     let table = format!("test-{}", uuid::Uuid::now_v7().simple());
     schema::create_table(&client, &table)
         .await

@@ -81,7 +81,7 @@ async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Val
 async fn main() -> Result<(), Error> {
     supportzen_shared::lambda::init_logging();
     let endpoint = std::env::var("BENCH_CALLS").map_err(|_| "BENCH_CALLS is not set")?;
-    let store = DynamoStore::from_env().await?;
+    let store = DynamoStore::from_lambda_env()?;
     let email = Email::parse("demo@example.com")?;
     lambda_runtime::run(service_fn(|_: LambdaEvent<Value>| {
         calls(&store, &endpoint, &email)

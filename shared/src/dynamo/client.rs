@@ -5,13 +5,17 @@
 //! Trust Services' roots, which DynamoDB's certificates chain to: a smaller binary and a
 //! faster start (measured in docs/performance.md). Setting `SSL_CERT_FILE` or
 //! `SSL_CERT_DIR` switches to the system's store, read from those paths (e.g. behind a
-//! TLS-inspecting proxy). Region, credentials and the endpoint override
-//! (`AWS_ENDPOINT_URL_DYNAMODB`) still come from the SDK's own configuration chain.
+//! TLS-inspecting proxy).
+//!
+//! Two ways to configure it. The Lambda functions read only what Lambda puts in their
+//! environment ([`lambda_config`]); the `supportzen` CLI and the tests use the SDK's full
+//! configuration chain (profiles, SSO, web identity, ...: [`client_from_env`]), which an
+//! operator's laptop needs and a function never uses.
 
+use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{Credentials, Region, SharedHttpClient};
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use std::time::Duration;
 
@@ -53,24 +57,58 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// The SDK's configuration from the environment, with our HTTPS client and [`timeouts`].
-pub async fn sdk_config_from_env() -> Result<SdkConfig, String> {
-    check_endpoint_overrides(|name| std::env::var(name).ok())?;
-    Ok(aws_config::defaults(BehaviorVersion::latest())
+/// A DynamoDB client from the SDK's full configuration chain (environment, profiles,
+/// SSO, ...), with our HTTPS client and [`timeouts`]: for operators and tests.
+pub async fn client_from_env() -> Result<Client, String> {
+    check_endpoint_overrides(&|name| std::env::var(name).ok())?;
+    let config = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https_client())
         .timeout_config(timeouts())
         .load()
-        .await)
+        .await;
+    Ok(Client::new(&config))
 }
 
-/// A DynamoDB client from the environment's configuration.
-pub async fn client_from_env() -> Result<Client, String> {
-    Ok(Client::new(&sdk_config_from_env().await?))
+/// The DynamoDB client configuration of a Lambda function, from what Lambda sets in its
+/// environment: `AWS_REGION` and the execution role's `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; and an endpoint override
+/// (`AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`) for `sam local` and tests.
+///
+/// Not the SDK's default chain: its profile files, SSO, web identity (with an STS
+/// client) and instance metadata never apply inside Lambda, and leaving them out of the
+/// bootstraps saves about 0.4 MiB (docs/performance.md). Returns the builder so that
+/// callers can add to it.
+pub fn lambda_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<aws_sdk_dynamodb::config::Builder, String> {
+    check_endpoint_overrides(&lookup)?;
+    let required = |name: &str| {
+        lookup(name)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| format!("{name} is not set (Lambda sets it for every function)"))
+    };
+    let credentials = Credentials::new(
+        required("AWS_ACCESS_KEY_ID")?,
+        required("AWS_SECRET_ACCESS_KEY")?,
+        lookup("AWS_SESSION_TOKEN").filter(|token| !token.is_empty()),
+        None,
+        "lambda-environment",
+    );
+    let mut builder = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(required("AWS_REGION")?))
+        .credentials_provider(credentials)
+        .http_client(https_client())
+        .timeout_config(timeouts());
+    builder.set_endpoint_url(
+        lookup("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| lookup("AWS_ENDPOINT_URL")),
+    );
+    Ok(builder)
 }
 
 /// The SDK panics on the first request when an endpoint override is set but empty
 /// ("URL was unset"); refuse it at start-up with a clear message instead.
-fn check_endpoint_overrides(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+fn check_endpoint_overrides(lookup: &impl Fn(&str) -> Option<String>) -> Result<(), String> {
     for name in ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"] {
         if lookup(name).is_some_and(|value| value.trim().is_empty()) {
             return Err(format!(
@@ -115,16 +153,59 @@ mod tests {
         let only = |name: &'static str, value: &'static str| {
             move |key: &str| (key == name).then(|| value.to_string())
         };
-        assert!(check_endpoint_overrides(|_| None).is_ok());
+        assert!(check_endpoint_overrides(&|_| None).is_ok());
         assert!(
-            check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"))
+            check_endpoint_overrides(&only("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000"))
                 .is_ok()
         );
-        let err = check_endpoint_overrides(only("AWS_ENDPOINT_URL_DYNAMODB", "")).unwrap_err();
+        let err = check_endpoint_overrides(&only("AWS_ENDPOINT_URL_DYNAMODB", "")).unwrap_err();
         assert!(
             err.starts_with("AWS_ENDPOINT_URL_DYNAMODB is set but empty"),
             "{err}"
         );
-        assert!(check_endpoint_overrides(only("AWS_ENDPOINT_URL", " ")).is_err());
+        assert!(check_endpoint_overrides(&only("AWS_ENDPOINT_URL", " ")).is_err());
+    }
+
+    fn lambda_env(
+        pairs: &'static [(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        }
+    }
+
+    const LAMBDA: &[(&str, &str)] = &[
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token"),
+    ];
+
+    /// Endpoint and credentials are not readable back from a `Config`; the requests
+    /// `tests/store_faults.rs` sends through this configuration to its stub show them.
+    #[test]
+    fn a_function_is_configured_from_lambdas_environment() {
+        let config = lambda_config(lambda_env(LAMBDA)).unwrap().build();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.timeout_config(), Some(&timeouts()));
+    }
+
+    #[test]
+    fn a_function_without_region_or_credentials_fails_at_init_naming_the_variable() {
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let rest: Vec<_> = LAMBDA
+                .iter()
+                .filter(|(k, _)| *k != missing)
+                .copied()
+                .collect();
+            let rest: &'static [(&str, &str)] = Box::leak(rest.into_boxed_slice());
+            let Err(err) = lambda_config(lambda_env(rest)) else {
+                panic!("accepted without {missing}");
+            };
+            assert!(err.starts_with(missing), "{err}");
+        }
     }
 }

@@ -60,11 +60,13 @@ impl DynamoStore {
         }
     }
 
-    /// The SDK's default configuration (region, credentials, and an endpoint override
-    /// through `AWS_ENDPOINT_URL_DYNAMODB`) and the table named by `TABLE_NAME`.
-    pub async fn from_env() -> Result<Self, String> {
-        let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set".to_string())?;
-        Ok(Self::new(client::client_from_env().await?, table))
+    /// A Lambda function's store: the client from Lambda's environment
+    /// ([`client::lambda_config`]) and the table named by `TABLE_NAME`.
+    pub fn from_lambda_env() -> Result<Self, String> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        let table = lookup("TABLE_NAME").ok_or_else(|| "TABLE_NAME is not set".to_string())?;
+        let config = client::lambda_config(lookup)?.build();
+        Ok(Self::new(Client::from_conf(config), table))
     }
 
     pub fn table(&self) -> &str {
