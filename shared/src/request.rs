@@ -19,8 +19,6 @@ pub struct CreateConversation {
     pub profile: Profile,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
-    /// Identifies the body for idempotent retries.
-    pub digest: BodyDigest,
 }
 
 /// `POST /api/client/live/chat` (with a [`crate::domain::ChatId`]) and
@@ -31,8 +29,6 @@ pub struct SendMessage<Id> {
     pub email: Email,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
-    /// Identifies the body for idempotent retries.
-    pub digest: BodyDigest,
 }
 
 impl CreateConversation {
@@ -52,7 +48,6 @@ impl CreateConversation {
             },
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
-            digest: fields.digest(),
         })
     }
 }
@@ -65,9 +60,15 @@ impl<Id: ConversationRef> SendMessage<Id> {
             email: fields.required("email", Email::parse)?,
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
-            digest: fields.digest(),
         })
     }
+}
+
+/// What identifies a body for idempotent retries: the digest of its fields, so that flat
+/// and wrapped bodies with the same fields are the same request. Computed only for
+/// requests that carry an idempotency key, after the body has parsed.
+pub fn body_digest(body: &[u8]) -> Result<BodyDigest, ApiError> {
+    Fields::from_body(body).map(|fields| BodyDigest::of(&fields.0))
 }
 
 /// The request's fields, after unwrapping `{"data": {...}}` if present.
@@ -90,11 +91,6 @@ impl Fields {
             Some(Value::Object(inner)) => Ok(Fields(inner)),
             Some(_) => Err(ApiError::field("data", "must be an object")),
         }
-    }
-
-    /// The fields' digest: flat and wrapped bodies with the same fields are the same request.
-    fn digest(&self) -> BodyDigest {
-        BodyDigest::of(&self.0)
     }
 
     fn string(&self, name: &'static str) -> Result<Option<&str>, ApiError> {

@@ -14,7 +14,7 @@ use crate::domain::{
     KEY_LIFETIME_SECONDS, MessageId, NewMessage, now_millis, now_seconds,
 };
 use crate::error::ApiError;
-use crate::request::{CreateConversation, SendMessage};
+use crate::request::{CreateConversation, SendMessage, body_digest};
 use crate::response::Success;
 use crate::store::{
     ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt, ReceiptKey,
@@ -51,18 +51,20 @@ impl Retry {
         request: &Request,
         endpoint: Endpoint,
         email: &Email,
-        body: BodyDigest,
     ) -> Result<Option<Self>, ApiError> {
         let key = IdempotencyKey::from_headers(request.headers())
             .map_err(|reason| ApiError::field("Idempotency-Key", reason))?;
-        Ok(key.map(|key| Retry {
-            key: ReceiptKey {
-                user: email.user_id().clone(),
-                endpoint,
-                key,
-            },
-            body,
-        }))
+        key.map(|key| {
+            Ok(Retry {
+                key: ReceiptKey {
+                    user: email.user_id().clone(),
+                    endpoint,
+                    key,
+                },
+                body: body_digest(request.body())?,
+            })
+        })
+        .transpose()
     }
 
     /// The receipt to write with the change whose answer is `data`.
@@ -148,7 +150,7 @@ where
 {
     let token = BearerToken::from_headers(request.headers())?;
     let body = CreateConversation::parse(request.body())?;
-    let retry = Retry::from_request(request, endpoint, &body.email, body.digest)?;
+    let retry = Retry::from_request(request, endpoint, &body.email)?;
     let (owner, receipt) =
         authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
     if let (Some(retry), Some(receipt)) = (&retry, receipt) {
@@ -209,7 +211,7 @@ where
 {
     let token = BearerToken::from_headers(request.headers())?;
     let body = SendMessage::<Id>::parse(request.body())?;
-    let retry = Retry::from_request(request, endpoint, &body.email, body.digest)?;
+    let retry = Retry::from_request(request, endpoint, &body.email)?;
     let conversation = body.conversation.conversation();
     let kind = conversation.kind();
     let (owner, receipt) =
