@@ -140,6 +140,11 @@ fn replay_all(store: &str) {
             assert!(body["data"].is_null(), "{file}");
             assert_eq!(body["error"]["code"], expectation["code"], "{file}");
         }
+        // An event with an Idempotency-Key, invoked again, is a retry: the same answer.
+        if expectation.get("twice").is_some() {
+            let (again, repeated) = invoke(expectation["function"].as_str().unwrap(), file, store);
+            assert_eq!((again, &repeated), (status, &body), "{file}, invoked again");
+        }
     }
 }
 
