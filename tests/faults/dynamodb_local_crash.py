@@ -57,51 +57,60 @@ class DynamoDBLocal:
 def one_run(operation, signal_number):
     with tempfile.TemporaryDirectory() as path:
         db = DynamoDBLocal(path)
-        db.start()
-        db.call("CreateTable", {"TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
-                                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-                                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]})
-        acknowledged, lock, stop = {}, threading.Lock(), threading.Event()
+        try:
+            return load_kill_and_check(db, operation, signal_number)
+        finally:
+            if db.process and db.process.poll() is None:
+                db.process.kill()
+                db.process.wait()
 
-        def put(key):
-            return {"Put": {"TableName": TABLE, "Item": {"pk": {"S": key}}, "ConditionExpression": "attribute_not_exists(pk)"}}
 
-        def writer(n):
-            sent = 0
-            while not stop.is_set():
-                sent += 1
-                key = f"{n}-{sent}"
-                try:
-                    if operation == "transact":
-                        db.call("TransactWriteItems", {"TransactItems": [put(key), put(key + "-pair")]})
-                    else:
-                        db.call("PutItem", put(key)["Put"])
-                except (OSError, urllib.error.URLError):
-                    time.sleep(0.05)
-                    continue
-                with lock:
-                    acknowledged[key] = time.monotonic()
+def load_kill_and_check(db, operation, signal_number):
+    db.start()
+    db.call("CreateTable", {"TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
+                            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]})
+    acknowledged, lock, stop = {}, threading.Lock(), threading.Event()
 
-        threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
-        for thread in threads:
-            thread.start()
-        time.sleep(4)
-        signalled = time.monotonic()
-        db.process.send_signal(signal_number)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        db.process.wait()
-        db.start()
-        stored, start = set(), None
-        while True:
-            page = db.call("Scan", {"TableName": TABLE, "ConsistentRead": True} | ({"ExclusiveStartKey": start} if start else {}), timeout=30)
-            stored |= {item["pk"]["S"] for item in page["Items"]}
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
-        db.process.terminate()
-        db.process.wait()
+    def put(key):
+        return {"Put": {"TableName": TABLE, "Item": {"pk": {"S": key}}, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def writer(n):
+        sent = 0
+        while not stop.is_set():
+            sent += 1
+            key = f"{n}-{sent}"
+            try:
+                if operation == "transact":
+                    db.call("TransactWriteItems", {"TransactItems": [put(key), put(key + "-pair")]})
+                else:
+                    db.call("PutItem", put(key)["Put"])
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.05)
+                continue
+            with lock:
+                acknowledged[key] = time.monotonic()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(4)
+    signalled = time.monotonic()
+    db.process.send_signal(signal_number)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    db.process.wait()
+    db.start()
+    stored, start = set(), None
+    while True:
+        page = db.call("Scan", {"TableName": TABLE, "ConsistentRead": True} | ({"ExclusiveStartKey": start} if start else {}), timeout=30)
+        stored |= {item["pk"]["S"] for item in page["Items"]}
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    db.process.terminate()
+    db.process.wait()
     lost = {key: at - signalled for key, at in acknowledged.items() if key not in stored}
     half = [key for key in stored if operation == "transact" and not key.endswith("-pair") and key + "-pair" not in stored]
     return len(acknowledged), lost, half
