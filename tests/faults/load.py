@@ -33,6 +33,7 @@ missing_retry_after = 0
 replayed = 0           # 200s that repeated an earlier answer
 acknowledged = {}      # chat id -> {message id: (text, monotonic time of the 200)}
 events = {}            # fault name -> monotonic time
+restarted = []         # the DynamoDB Local this script started, to stop whatever happens
 
 
 def post(path, email, key, body):
@@ -137,6 +138,7 @@ def faults():
         time.sleep(0.05)
     time.sleep(max(0.0, events["stopped"] + 2 - time.monotonic()))
     database = subprocess.Popen(START_DB)
+    restarted.append(database)
     events["restarted"] = time.monotonic()
     time.sleep(SECONDS / 3 - 2)
     events["frozen"] = time.monotonic()
@@ -149,6 +151,17 @@ def faults():
 
 
 def main():
+    try:
+        check()
+    finally:
+        for database in restarted:
+            if database.poll() is None:
+                database.send_signal(signal.SIGCONT)
+                database.kill()
+                database.wait()
+
+
+def check():
     stop = threading.Event()
     threads = [threading.Thread(target=client, args=(n, stop)) for n in range(CLIENTS)]
     for thread in threads:
@@ -160,11 +173,7 @@ def main():
 
     items = all_items()
     database.terminate()
-    try:
-        database.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        database.kill()
-        database.wait()
+    database.wait(timeout=15)
     by_conversation = {}
     for item in items:
         pk, sk = item["pk"]["S"], item["sk"]["S"]

@@ -65,15 +65,18 @@ impl fmt::Debug for IdempotencyKey {
 }
 
 /// What "the same body" means for a retry: SHA-256 of the request's fields with keys
-/// sorted and no whitespace, so a client that re-encodes its JSON, or wraps the same
-/// fields in `{"data": …}`, still sends the same request.
+/// sorted, no whitespace and `null` fields left out (the parser reads `null` as absent),
+/// so a client that re-encodes its JSON, or wraps the same fields in `{"data": …}`, still
+/// sends the same request.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct BodyDigest([u8; 32]);
 
 impl BodyDigest {
     /// Digests a body's fields; objects at every depth are taken in key order.
     pub fn of(fields: &serde_json::Map<String, serde_json::Value>) -> Self {
-        let mut canonical = serde_json::Value::Object(fields.clone());
+        let present = fields.iter().filter(|(_, value)| !value.is_null());
+        let mut canonical =
+            serde_json::Value::Object(present.map(|(k, v)| (k.clone(), v.clone())).collect());
         canonical.sort_all_objects();
         BodyDigest(Sha256::digest(canonical.to_string()).into())
     }
@@ -180,6 +183,10 @@ mod tests {
         assert_eq!(a, b);
         let c = json!({"email": "a@b.c", "message": "hi!", "x": {"a": 2, "b": 1}});
         assert_ne!(a, BodyDigest::of(c.as_object().unwrap()));
+        // A field sent as null is a field left out, as when parsing.
+        let with_null =
+            digest(r#"{"email":"a@b.c","message":"hi","x":{"b":1,"a":2},"image_url":null}"#);
+        assert_eq!(a, with_null);
     }
 
     #[test]

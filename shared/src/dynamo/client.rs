@@ -48,7 +48,8 @@ pub fn https_client() -> SharedHttpClient {
 /// so a DynamoDB that accepts connections but does not answer would hold a request until
 /// the Lambda timeout (10 s), and the client would get API Gateway's 5xx instead of our
 /// 503 with `Retry-After`. DynamoDB answers single-item and transactional calls in
-/// milliseconds; these limits are far above that and leave the function time to answer.
+/// milliseconds; these limits are far above that. A request's calls together are bounded
+/// by `handlers::REQUEST_DEADLINE`.
 pub fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
@@ -76,7 +77,7 @@ pub async fn client_from_env() -> Result<Client, String> {
 ///
 /// Not the SDK's default chain: its profile files, SSO, web identity (with an STS
 /// client) and instance metadata never apply inside Lambda, and leaving them out of the
-/// bootstraps saves about 0.4 MiB (docs/performance.md). Returns the builder so that
+/// bootstraps saves about 0.65 MiB (docs/performance.md). Returns the builder so that
 /// callers can add to it.
 pub fn lambda_config(
     lookup: impl Fn(&str) -> Option<String>,

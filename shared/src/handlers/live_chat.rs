@@ -1,4 +1,4 @@
-use super::{conversation, respond};
+use super::{conversation, respond, within_deadline};
 use crate::config::Config;
 use crate::domain::{ChatId, Endpoint};
 use crate::store::{MessageAppender, UserReader};
@@ -10,8 +10,10 @@ where
     S: UserReader + MessageAppender,
 {
     let endpoint = Endpoint::LiveChat;
-    let outcome = conversation::post::<S, ChatId>(store, config, &request, endpoint)
-        .await
-        .map(|answer| answer.success("Message sent successfully."));
+    let outcome = within_deadline(conversation::post::<S, ChatId>(
+        store, config, &request, endpoint,
+    ))
+    .await
+    .map(|answer| answer.success("Message sent successfully."));
     respond(&request, endpoint, outcome)
 }

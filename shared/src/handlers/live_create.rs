@@ -1,4 +1,4 @@
-use super::{conversation, respond};
+use super::{conversation, respond, within_deadline};
 use crate::config::Config;
 use crate::domain::{ChatId, ConversationId, Endpoint};
 use crate::store::{ConversationCreator, UserReader};
@@ -10,9 +10,13 @@ where
     S: UserReader + ConversationCreator,
 {
     let endpoint = Endpoint::LiveCreate;
-    let outcome = conversation::open(store, config, &request, endpoint, || async {
-        Ok(ConversationId::Chat(ChatId::generate()))
-    })
+    let outcome = within_deadline(conversation::open(
+        store,
+        config,
+        &request,
+        endpoint,
+        || async { Ok(ConversationId::Chat(ChatId::generate())) },
+    ))
     .await
     .map(|answer| answer.success("Live chat session created successfully."));
     respond(&request, endpoint, outcome)

@@ -1,4 +1,4 @@
-use super::{conversation, respond};
+use super::{conversation, respond, within_deadline};
 use crate::config::Config;
 use crate::domain::{Endpoint, TicketId};
 use crate::store::{MessageAppender, UserReader};
@@ -10,8 +10,10 @@ where
     S: UserReader + MessageAppender,
 {
     let endpoint = Endpoint::TicketAppend;
-    let outcome = conversation::post::<S, TicketId>(store, config, &request, endpoint)
-        .await
-        .map(|answer| answer.success("Message appended to ticket successfully."));
+    let outcome = within_deadline(conversation::post::<S, TicketId>(
+        store, config, &request, endpoint,
+    ))
+    .await
+    .map(|answer| answer.success("Message appended to ticket successfully."));
     respond(&request, endpoint, outcome)
 }

@@ -1,4 +1,4 @@
-use super::{conversation, respond};
+use super::{conversation, respond, within_deadline};
 use crate::config::Config;
 use crate::domain::{ConversationId, Endpoint, TicketId};
 use crate::error::ApiError;
@@ -11,15 +11,21 @@ where
     S: UserReader + ConversationCreator + TicketNumbers,
 {
     let endpoint = Endpoint::TicketCreate;
-    let outcome = conversation::open(store, config, &request, endpoint, || async {
-        let number = store
-            .next_ticket_number()
-            .await
-            .map_err(|e| ApiError::from_store(e, "ticket"))?;
-        TicketId::from_number(number)
-            .map(ConversationId::Ticket)
-            .ok_or_else(|| ApiError::Internal(format!("ticket counter returned {number}")))
-    })
+    let outcome = within_deadline(conversation::open(
+        store,
+        config,
+        &request,
+        endpoint,
+        || async {
+            let number = store
+                .next_ticket_number()
+                .await
+                .map_err(|e| ApiError::from_store(e, "ticket"))?;
+            TicketId::from_number(number)
+                .map(ConversationId::Ticket)
+                .ok_or_else(|| ApiError::Internal(format!("ticket counter returned {number}")))
+        },
+    ))
     .await
     .map(|answer| answer.success("Ticket created successfully."));
     respond(&request, endpoint, outcome)
