@@ -92,7 +92,9 @@ fn endpoints(c: &mut Criterion) {
         tickets: AtomicU64::new(0),
     };
     let settings = Config::default();
+    // Timers on, as under `#[tokio::main]`: the handlers enforce a request deadline.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("a runtime");
     let mut group = c.benchmark_group("in-process path");

@@ -29,7 +29,8 @@ use std::time::Duration;
 /// was under way may still complete; a retry with the same `Idempotency-Key` finds it.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 
-/// Runs a flow, or gives up on it at [`REQUEST_DEADLINE`].
+/// Runs a flow, or gives up on it at [`REQUEST_DEADLINE`]. The handlers therefore need a
+/// Tokio runtime with timers, as `#[tokio::main]` builds.
 async fn within_deadline<T>(
     flow: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<T, ApiError> {
