@@ -72,7 +72,7 @@ def until_answered(path, email, body, stop):
         record(result)
         if result and result[0] == 200:
             return result[1]["data"]
-        if result and result[0] not in (503,):
+        if result and result[0] != 503:
             return None  # a client error: record() counted it, retrying cannot help
         time.sleep(0.2)
     return None
