@@ -19,6 +19,8 @@ pub struct CreateConversation {
     pub profile: Profile,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    /// Kept for [`CreateConversation::digest`].
+    fields: Fields,
 }
 
 /// `POST /api/client/live/chat` (with a [`crate::domain::ChatId`]) and
@@ -29,6 +31,8 @@ pub struct SendMessage<Id> {
     pub email: Email,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    /// Kept for [`SendMessage::digest`].
+    fields: Fields,
 }
 
 impl CreateConversation {
@@ -48,7 +52,13 @@ impl CreateConversation {
             },
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
+            fields,
         })
+    }
+
+    /// Identifies the body for idempotent retries (see [`BodyDigest`]).
+    pub fn digest(&self) -> BodyDigest {
+        BodyDigest::of(&self.fields.0)
     }
 }
 
@@ -60,18 +70,18 @@ impl<Id: ConversationRef> SendMessage<Id> {
             email: fields.required("email", Email::parse)?,
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
+            fields,
         })
+    }
+
+    /// Identifies the body for idempotent retries (see [`BodyDigest`]).
+    pub fn digest(&self) -> BodyDigest {
+        BodyDigest::of(&self.fields.0)
     }
 }
 
-/// What identifies a body for idempotent retries: the digest of its fields, so that flat
-/// and wrapped bodies with the same fields are the same request. Computed only for
-/// requests that carry an idempotency key, after the body has parsed.
-pub fn body_digest(body: &[u8]) -> Result<BodyDigest, ApiError> {
-    Fields::from_body(body).map(|fields| BodyDigest::of(&fields.0))
-}
-
 /// The request's fields, after unwrapping `{"data": {...}}` if present.
+#[derive(Debug)]
 struct Fields(Map<String, Value>);
 
 impl Fields {

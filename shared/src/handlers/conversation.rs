@@ -14,7 +14,7 @@ use crate::domain::{
     KEY_LIFETIME_SECONDS, MessageId, NewMessage, now_millis, now_seconds,
 };
 use crate::error::ApiError;
-use crate::request::{CreateConversation, SendMessage, body_digest};
+use crate::request::{CreateConversation, SendMessage};
 use crate::response::Success;
 use crate::store::{
     ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt, ReceiptKey,
@@ -47,24 +47,23 @@ struct Retry {
 }
 
 impl Retry {
+    /// `digest` is called only for a request with a key: most requests need no digest.
     fn from_request(
         request: &Request,
         endpoint: Endpoint,
         email: &Email,
+        digest: impl FnOnce() -> BodyDigest,
     ) -> Result<Option<Self>, ApiError> {
         let key = IdempotencyKey::from_headers(request.headers())
             .map_err(|reason| ApiError::field("Idempotency-Key", reason))?;
-        key.map(|key| {
-            Ok(Retry {
-                key: ReceiptKey {
-                    user: email.user_id().clone(),
-                    endpoint,
-                    key,
-                },
-                body: body_digest(request.body())?,
-            })
-        })
-        .transpose()
+        Ok(key.map(|key| Retry {
+            key: ReceiptKey {
+                user: email.user_id().clone(),
+                endpoint,
+                key,
+            },
+            body: digest(),
+        }))
     }
 
     /// The receipt to write with the change whose answer is `data`.
@@ -95,15 +94,21 @@ impl Retry {
     }
 }
 
-/// Looks the user up (with the request's receipt, in the same read), checks the
-/// token, and returns the caller and the receipt if it has not expired.
+/// Who is asking, or, for a retry of a request already answered, that answer.
+enum Lookup {
+    Caller(Caller),
+    Answered(Answer),
+}
+
+/// Looks the user up (with the request's receipt, in the same read) and checks the
+/// token; then a live receipt answers the request (or refuses another body with it).
 async fn authenticate_caller<S: UserReader>(
     store: &S,
     config: &Config,
     email: &Email,
     token: &BearerToken,
     retry: Option<&Retry>,
-) -> Result<(Caller, Option<Receipt>), ApiError> {
+) -> Result<Lookup, ApiError> {
     let (stored, receipt) = match retry {
         Some(retry) => {
             store
@@ -124,7 +129,10 @@ async fn authenticate_caller<S: UserReader>(
         config.trust_first_request,
         now,
     )?;
-    Ok((caller, receipt.filter(|r| r.expires_at > now / 1000)))
+    match (retry, receipt.filter(|r| r.expires_at > now / 1000)) {
+        (Some(retry), Some(receipt)) => retry.replay(receipt).map(Lookup::Answered),
+        _ => Ok(Lookup::Caller(caller)),
+    }
 }
 
 /// `{"chatId": …}` or `{"ticketId": …}`.
@@ -150,12 +158,12 @@ where
 {
     let token = BearerToken::from_headers(request.headers())?;
     let body = CreateConversation::parse(request.body())?;
-    let retry = Retry::from_request(request, endpoint, &body.email)?;
-    let (owner, receipt) =
-        authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
-    if let (Some(retry), Some(receipt)) = (&retry, receipt) {
-        return retry.replay(receipt);
-    }
+    let retry = Retry::from_request(request, endpoint, &body.email, || body.digest())?;
+    let owner =
+        match authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await? {
+            Lookup::Caller(caller) => caller,
+            Lookup::Answered(answer) => return Ok(answer),
+        };
     let id = allocate().await?;
     let kind = id.kind();
     let data = json!({ id_field(&id): id.key() });
@@ -177,15 +185,14 @@ where
         // once: the same token and body get the winner's answer or write with the user
         // now known; another token gets 401.
         Err(StoreError::UserExists | StoreError::ReceiptExists) => {
-            let (owner, receipt) =
-                authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
-            if let (Some(retry), Some(receipt)) = (&retry, receipt) {
-                return retry.replay(receipt);
-            }
-            new.owner = match owner {
-                known @ Caller::Known(_) => known,
-                Caller::New { .. } => return Err(ApiError::Unauthorized),
-            };
+            new.owner =
+                match authenticate_caller(store, config, &body.email, &token, retry.as_ref())
+                    .await?
+                {
+                    Lookup::Answered(answer) => return Ok(answer),
+                    Lookup::Caller(known @ Caller::Known(_)) => known,
+                    Lookup::Caller(Caller::New { .. }) => return Err(ApiError::Unauthorized),
+                };
             store.create_conversation(&new).await
         }
         other => other,
@@ -211,19 +218,16 @@ where
 {
     let token = BearerToken::from_headers(request.headers())?;
     let body = SendMessage::<Id>::parse(request.body())?;
-    let retry = Retry::from_request(request, endpoint, &body.email)?;
+    let retry = Retry::from_request(request, endpoint, &body.email, || body.digest())?;
     let conversation = body.conversation.conversation();
     let kind = conversation.kind();
-    let (owner, receipt) =
-        authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
-    if let (Some(retry), Some(receipt)) = (&retry, receipt) {
-        return retry.replay(receipt);
-    }
-    let owner = match owner {
-        Caller::Known(user) => user,
-        // A user we have never seen owns no conversations; nothing is written for them.
-        Caller::New { .. } => return Err(ApiError::NotFound(kind)),
-    };
+    let owner =
+        match authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await? {
+            Lookup::Answered(answer) => return Ok(answer),
+            Lookup::Caller(Caller::Known(user)) => user,
+            // A user we have never seen owns no conversations; nothing is written for them.
+            Lookup::Caller(Caller::New { .. }) => return Err(ApiError::NotFound(kind)),
+        };
     let message = NewMessage {
         id: MessageId::generate(),
         text: body.message,
@@ -239,11 +243,9 @@ where
     {
         // A retry with the same key was answered meanwhile: give its answer.
         Err(StoreError::ReceiptExists) => {
-            let (_, receipt) =
-                authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await?;
-            match (&retry, receipt) {
-                (Some(retry), Some(receipt)) => return retry.replay(receipt),
-                _ => Err(StoreError::ReceiptExists),
+            match authenticate_caller(store, config, &body.email, &token, retry.as_ref()).await? {
+                Lookup::Answered(answer) => return Ok(answer),
+                Lookup::Caller(_) => Err(StoreError::ReceiptExists),
             }
         }
         other => other,
