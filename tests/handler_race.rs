@@ -6,14 +6,15 @@
 use lambda_http::{Body, Request};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
-use supportzen::sqlite_store::SqliteStore;
 use supportzen_shared::Config;
+use supportzen_shared::auth::UserRecord;
 use supportzen_shared::domain::{Email, UserId};
-use supportzen_shared::handlers::ticket_create;
+use supportzen_shared::http::handlers::ticket_create;
+use supportzen_shared::idempotency::{Receipt, ReceiptKey};
 use supportzen_shared::store::{
-    ConversationAdmin, ConversationCreator, NewConversation, Receipt, ReceiptKey, StoreError,
-    TicketNumbers, UserReader, UserRecord,
+    ConversationAdmin, ConversationCreator, NewConversation, StoreError, TicketNumbers, UserReader,
 };
+use supportzen_sqlite::SqliteStore;
 use supportzen_tests::create_body;
 
 /// Delegates to SQLite, but its first user lookup answers "not found".

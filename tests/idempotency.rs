@@ -5,10 +5,13 @@
 use serde_json::{Value, json};
 use std::sync::Arc;
 use supportzen_shared::domain::{
-    BodyDigest, ConversationId, Endpoint, IdempotencyKey, KEY_LIFETIME_SECONDS, MessageId,
-    MessageText, NewMessage, now_millis, now_seconds,
+    Author, ConversationId, MessageId, MessageText, NewMessage, now_millis, now_seconds,
 };
-use supportzen_shared::store::{NewReceipt, Receipt, ReceiptKey, StoredConversation};
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::idempotency::{
+    BodyDigest, IdempotencyKey, KEY_LIFETIME_SECONDS, NewReceipt, Receipt, ReceiptKey,
+};
+use supportzen_shared::store::StoredConversation;
 use supportzen_tests::*;
 
 const ANN: &str = "ann@example.com";
@@ -211,6 +214,7 @@ async fn an_expired_key_is_a_new_request<S: TestStore>() {
     };
     let yesterday = NewMessage {
         id: MessageId::generate(),
+        author: Author::Customer,
         text: MessageText::parse("yesterday").unwrap(),
         image_url: None,
         sent_at: now_millis(),

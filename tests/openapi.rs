@@ -3,14 +3,17 @@
 //! bodies derived from the document), the field limits, and the success payloads.
 
 use serde_json::{Value, json};
-use supportzen::function::Function;
-use supportzen::sqlite_store::SqliteStore;
 use supportzen_shared::ApiError;
 use supportzen_shared::domain::{
-    ChatId, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, MAX_EMAIL_CHARS, MAX_IDEMPOTENCY_KEY_CHARS,
-    MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, REPLAYED_HEADER, TicketId,
+    ChatId, MAX_EMAIL_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, TicketId,
 };
-use supportzen_shared::request::{CreateConversation, SendMessage};
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::http::request::{
+    CreateConversation, CustomerBody, IDEMPOTENCY_KEY_HEADER, SendMessage,
+};
+use supportzen_shared::http::response::REPLAYED_HEADER;
+use supportzen_shared::idempotency::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS};
+use supportzen_sqlite::SqliteStore;
 use supportzen_tests::{
     LIVE_CHAT, LIVE_CREATE, TICKET_APPEND, TICKET_CREATE, TestApp, create_body, token,
 };
@@ -52,7 +55,7 @@ fn valid_body(route: &str) -> Value {
 fn the_documented_routes_are_the_routes() {
     let doc = document();
     let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
-    let routes: Vec<String> = Function::ALL.iter().map(|f| f.path().to_string()).collect();
+    let routes: Vec<String> = Endpoint::ALL.iter().map(|e| e.path().to_string()).collect();
     assert_eq!(documented, routes.iter().collect::<Vec<_>>());
     for route in &routes {
         assert!(doc["paths"][route]["post"].is_object(), "{route} is a POST");
@@ -145,7 +148,7 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
             "byte {byte}"
         );
     }
-    for function in Function::ALL {
+    for function in Endpoint::ALL {
         let post = &doc["paths"][function.path()]["post"];
         assert_eq!(
             post["parameters"][0]["$ref"],

@@ -10,7 +10,7 @@ use supportzen_shared::Config;
 use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::DynamoStore;
-use supportzen_shared::handlers::{live_chat, live_create, ticket_append, ticket_create};
+use supportzen_shared::http::handlers::{live_chat, live_create, ticket_append, ticket_create};
 use supportzen_shared::store::UserProvisioner;
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store};
 use supportzen_tests::{create_body, token};

@@ -16,7 +16,7 @@ use std::time::Duration;
 use supportzen_shared::Config;
 use supportzen_shared::domain::ChatId;
 use supportzen_shared::dynamo::{DynamoStore, client};
-use supportzen_shared::handlers::live_chat;
+use supportzen_shared::http::handlers::live_chat;
 use supportzen_tests::token;
 
 const EMAIL: &str = "ann@example.com";

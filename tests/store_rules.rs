@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use supportzen_shared::auth::{BearerToken, Caller, Credential, Secret, TokenDigest};
 use supportzen_shared::domain::{
-    ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText, NewMessage,
-    Profile, TicketId, UnixSeconds, UserId, now_millis,
+    Author, ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText,
+    NewMessage, Profile, TicketId, UnixSeconds, UserId, now_millis,
 };
 use supportzen_shared::store::{NewConversation, StoreError};
 use supportzen_tests::{TestStore, for_each_store, texts};
@@ -26,6 +26,7 @@ fn pin(n: u8) -> TokenDigest {
 fn message(text: &str) -> NewMessage {
     NewMessage {
         id: MessageId::generate(),
+        author: Author::Customer,
         text: MessageText::parse(text).unwrap(),
         image_url: Some(ImageUrl::parse("https://cdn.example.com/a.png").unwrap()),
         sent_at: now_millis(),
@@ -97,6 +98,38 @@ pub async fn a_conversation_and_its_messages_are_stored_in_order<S: TestStore>()
     assert_eq!(
         mine.iter().map(|c| c.id.clone()).collect::<Vec<_>>(),
         [chat.id]
+    );
+}
+
+pub async fn each_message_keeps_its_author<S: TestStore>() {
+    let store = S::fresh().await;
+    let ann = known_user(&store, "ann@example.com").await;
+    let mut chat = new_chat(ann.clone(), "from the customer");
+    chat.first_message.author = Author::Customer;
+    store.create_conversation(&chat).await.unwrap();
+    for author in [Author::Agent, Author::System, Author::Customer] {
+        let mut reply = message(author.as_str());
+        reply.author = author;
+        store
+            .append_message(&chat.id, ann.user(), &reply, None)
+            .await
+            .unwrap();
+    }
+    let authors: Vec<Author> = store
+        .messages(&chat.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.author)
+        .collect();
+    assert_eq!(
+        authors,
+        [
+            Author::Customer,
+            Author::Agent,
+            Author::System,
+            Author::Customer
+        ]
     );
 }
 
@@ -389,6 +422,7 @@ pub async fn ten_concurrent_first_uses_of_one_email_have_one_winner<S: TestStore
 
 for_each_store!(
     a_conversation_and_its_messages_are_stored_in_order,
+    each_message_keeps_its_author,
     only_the_owner_can_append_to_an_open_conversation,
     a_first_use_write_loses_to_an_existing_user_and_writes_nothing,
     a_conversation_id_is_never_overwritten,

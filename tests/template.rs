@@ -2,8 +2,8 @@
 //! `supportzen table create` uses), and the routes and binaries with the workspace.
 
 use std::collections::BTreeSet;
-use supportzen::function::Function;
 use supportzen_shared::dynamo::schema;
+use supportzen_shared::endpoint::Endpoint;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn root() -> std::path::PathBuf {
@@ -88,7 +88,7 @@ fn every_function_has_its_binary_and_route() {
         .values()
         .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
         .collect();
-    assert_eq!(functions.len(), Function::ALL.len());
+    assert_eq!(functions.len(), Endpoint::ALL.len());
 
     let mut seen = BTreeSet::new();
     for resource in functions {
@@ -97,16 +97,18 @@ fn every_function_has_its_binary_and_route() {
             "rust-cargolambda"
         );
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
-        let function = Function::ALL
-            .into_iter()
-            .find(|f| f.name() == binary)
+        let endpoint = Endpoint::parse(binary)
             .unwrap_or_else(|| panic!("template builds unknown binary {binary}"));
         let api = &resource["Properties"]["Events"]["Api"];
         assert_eq!(text(&api["Type"]), "HttpApi");
-        assert_eq!(text(&api["Properties"]["Method"]), "POST");
+        assert_eq!(
+            text(&api["Properties"]["Method"]),
+            endpoint.method(),
+            "{binary}"
+        );
         assert_eq!(
             text(&api["Properties"]["Path"]),
-            function.path(),
+            endpoint.path(),
             "{binary}"
         );
         assert!(seen.insert(binary));
@@ -184,9 +186,9 @@ fn allowed_partitions<'a>(function: &'a Yaml, action: &str) -> Vec<&'a str> {
 
 #[test]
 fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
-    use supportzen_shared::domain::{Email, Endpoint, IdempotencyKey};
+    use supportzen_shared::domain::Email;
     use supportzen_shared::dynamo::items::receipt_pk;
-    use supportzen_shared::store::ReceiptKey;
+    use supportzen_shared::idempotency::{IdempotencyKey, ReceiptKey};
 
     let template = template();
     let receipt_partition = |endpoint| {
@@ -210,7 +212,7 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
             ("BatchGetItem", reads.clone()),
             ("PutItem", allowed_partitions(function, "dynamodb:PutItem")),
         ] {
-            for endpoint in Endpoint::ALL {
+            for &endpoint in Endpoint::ALL {
                 let allowed = patterns
                     .iter()
                     .any(|p| like(p, &receipt_partition(endpoint)));
@@ -218,7 +220,7 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
                     allowed,
                     endpoint == own,
                     "{binary} {action} on {} receipts",
-                    endpoint.as_str()
+                    endpoint.name()
                 );
             }
         }

@@ -2,22 +2,22 @@
 //! API Gateway HTTP API (payload 2.0) event, runs one function's handler on it and
 //! returns the Lambda proxy response API Gateway would receive.
 
-use crate::Backend;
-use crate::function::Function;
 use lambda_http::Body;
 use serde_json::{Map, Value, json};
 use supportzen_shared::Config;
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::http::{Backend, dispatch};
 
-/// Runs `function` on the event JSON and returns the Lambda response as JSON.
+/// Runs the function of `endpoint` on the event JSON and returns the Lambda response as JSON.
 pub async fn invoke<S: Backend>(
     store: &S,
     config: &Config,
-    function: Function,
+    endpoint: Endpoint,
     event_json: &str,
 ) -> Result<Value, String> {
     let request = lambda_http::request::from_str(event_json)
         .map_err(|e| format!("not an API Gateway HTTP API event: {e}"))?;
-    let response = function.call(store, config, request).await;
+    let response = dispatch(endpoint, store, config, request).await;
     let (parts, body) = response.into_parts();
     let headers: Map<String, Value> = parts
         .headers

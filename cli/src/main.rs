@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use supportzen::function::Function;
-use supportzen::sqlite_store::SqliteStore;
 use supportzen::store_url::StoreUrl;
-use supportzen::{Backend, invoke, server};
+use supportzen::{invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::http::Backend;
 use supportzen_shared::store::UserProvisioner;
+use supportzen_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
 /// SupportZen's client API on one machine: the Lambda handlers over an embedded store.
@@ -27,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the four client API routes over HTTP with the Lambda functions' handlers.
+    /// Serve the client API routes over HTTP with the Lambda functions' handlers.
     Serve {
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:3000", env = "SUPPORTZEN_LISTEN")]
@@ -54,8 +55,8 @@ enum Command {
     /// Lambda response, as `sam local invoke` does, without Docker.
     Invoke {
         /// The function to run.
-        #[arg(value_enum)]
-        function: Function,
+        #[arg(value_parser = function_name())]
+        function: Endpoint,
         /// An API Gateway HTTP API (payload 2.0) event, e.g. events/live-create.json.
         event: PathBuf,
         #[command(flatten)]
@@ -113,6 +114,14 @@ impl UserArgs {
         let secret = Secret::parse(&self.secret).map_err(|e| format!("--secret {e}"))?;
         Ok((email, secret))
     }
+}
+
+/// Parses a function's name into its endpoint; `--help` lists the names.
+fn function_name() -> impl clap::builder::TypedValueParser<Value = Endpoint> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = Endpoint::ALL.iter().map(|e| e.name()).collect();
+    clap::builder::PossibleValuesParser::new(names)
+        .try_map(|name| Endpoint::parse(&name).ok_or("not a function"))
 }
 
 fn main() -> ExitCode {

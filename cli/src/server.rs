@@ -1,9 +1,10 @@
-//! `supportzen serve`: the four routes over HTTP/1.1 on hyper, each calling the same
-//! handler its Lambda function runs. Bodies are read up to the API's limit and no further.
+//! `supportzen serve`: the endpoint table's routes over HTTP/1.1 on hyper, each calling
+//! the same handler its Lambda function runs. Bodies are read up to the API's limit and
+//! no further. What API Gateway answers by itself in production (no such route, wrong
+//! method) is answered here, in the API's envelope.
 
-use crate::Backend;
-use crate::function::Function;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::StatusCode;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, HeaderValue};
 use hyper::server::conn::http1;
@@ -14,8 +15,10 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
-use supportzen_shared::request::MAX_BODY_BYTES;
-use supportzen_shared::response::failure;
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::http::request::MAX_BODY_BYTES;
+use supportzen_shared::http::response::{error_response, failure};
+use supportzen_shared::http::{Backend, dispatch};
 use supportzen_shared::{ApiError, Config};
 use tokio::net::TcpListener;
 
@@ -75,7 +78,7 @@ async fn route<S: Backend>(
     };
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
-    let response = match Function::from_path(&path) {
+    let response = match Endpoint::from_path(&path) {
         None if path == "/openapi.json" && method == Method::GET => {
             let mut response =
                 lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
@@ -85,24 +88,30 @@ async fn route<S: Backend>(
             );
             response
         }
-        None => failure(&ApiError::RouteNotFound),
-        Some(_) if method != Method::POST => {
-            let mut response = failure(&ApiError::MethodNotAllowed);
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no route for this path",
+            None,
+        ),
+        Some(endpoint) if method.as_str() != endpoint.method() => {
+            let message = format!("this route only accepts {}", endpoint.method());
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &message,
+                None,
+            );
             response
                 .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("POST"));
+                .insert(ALLOW, HeaderValue::from_static(endpoint.method()));
             response
         }
-        Some(function) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Some(endpoint) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => {
                 let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
-                function
-                    .call(
-                        &*store,
-                        &config,
-                        lambda_http::Request::from_parts(parts, body),
-                    )
-                    .await
+                let request = lambda_http::Request::from_parts(parts, body);
+                dispatch(endpoint, &*store, &config, request).await
             }
             Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,

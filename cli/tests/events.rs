@@ -5,14 +5,14 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use supportzen::sqlite_store::SqliteStore;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile, UnixSeconds,
-    now_millis,
+    Author, ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile,
+    UnixSeconds, now_millis,
 };
 use supportzen_shared::dynamo::{DynamoStore, client};
 use supportzen_shared::store::{ConversationCreator, NewConversation};
+use supportzen_sqlite::SqliteStore;
 
 const BIN: &str = env!("CARGO_BIN_EXE_supportzen");
 /// The chat the sample events address; the replay seeds it, owned by the demo user.
@@ -94,6 +94,7 @@ async fn seed<S: ConversationCreator>(store: &str, direct: &S) {
         },
         first_message: NewMessage {
             id: MessageId::generate(),
+            author: Author::Customer,
             text: MessageText::parse("Hello!").unwrap(),
             image_url: None,
             sent_at: now_millis(),

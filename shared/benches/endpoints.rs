@@ -10,13 +10,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use supportzen_shared::Config;
-use supportzen_shared::auth::{Credential, Secret};
+use supportzen_shared::auth::{Credential, Secret, UserRecord};
 use supportzen_shared::domain::{ConversationId, NewMessage, UserId};
 use supportzen_shared::dynamo::DynamoStore;
-use supportzen_shared::handlers::{live_chat, live_create, ticket_append, ticket_create};
+use supportzen_shared::http::handlers::{live_chat, live_create, ticket_append, ticket_create};
+use supportzen_shared::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use supportzen_shared::store::{
-    ConversationCreator, MessageAppender, NewConversation, NewReceipt, Receipt, ReceiptKey,
-    StoreError, TicketNumbers, UserReader, UserRecord,
+    ConversationCreator, MessageAppender, NewConversation, StoreError, TicketNumbers, UserReader,
 };
 
 /// Knows every user (with the sample events' secret) and builds, but never sends, writes.

@@ -1,10 +1,13 @@
-//! The one error type every handler returns, and the one place it becomes HTTP.
+//! The one error type every flow and handler returns. `http::response` is the one
+//! place it becomes HTTP (status, headers, envelope).
 //!
-//! Each variant carries exactly what the client may see. Internal details of a
-//! [`ApiError::Internal`] are logged by the handler with the request id and never
-//! put in a response body.
+//! Each variant's message is exactly what the client may see. Internal details of an
+//! [`ApiError::Internal`], the reason of an [`ApiError::Unavailable`] and the cause of an
+//! [`ApiError::Unauthorized`] are logged with the request id and never put in a body.
 
-use lambda_http::http::StatusCode;
+use crate::auth::AuthError;
+use crate::idempotency::ReplayError;
+use crate::store::StoreError;
 use std::time::Duration;
 
 /// Everything that can go wrong while serving a request, as the client sees it.
@@ -17,9 +20,9 @@ pub enum ApiError {
     #[error("{field}: {reason}")]
     InvalidField { field: &'static str, reason: String },
     /// Missing or malformed `Authorization` header, unknown user or wrong token.
-    /// Deliberately says no more than that.
+    /// Deliberately says no more than that; the cause is for the logs.
     #[error("authentication failed")]
-    Unauthorized,
+    Unauthorized(AuthError),
     /// No such chat or ticket, or it belongs to someone else (never reveals which).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -30,15 +33,9 @@ pub enum ApiError {
     /// another body. Nothing is written; the client must pick a new key.
     #[error("this Idempotency-Key was used with a different request body")]
     IdempotencyKeyReused,
-    /// The body is larger than [`crate::request::MAX_BODY_BYTES`].
+    /// The body is larger than [`crate::http::request::MAX_BODY_BYTES`].
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
-    /// No route for this path (local server only; API Gateway answers these in production).
-    #[error("no route for this path")]
-    RouteNotFound,
-    /// The route exists but takes another method (local server only).
-    #[error("this route only accepts POST")]
-    MethodNotAllowed,
     /// The store is throttling or briefly unavailable; the client should retry.
     /// `reason` is for the logs only.
     #[error("the service is busy, retry after {} seconds", retry_after.as_secs().max(1))]
@@ -59,32 +56,16 @@ impl ApiError {
         }
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::InvalidJson(_) | ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Closed(_) => StatusCode::CONFLICT,
-            ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// Stable, machine-readable code for the `error.code` field.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidField { .. } => "invalid_field",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::NotFound(_) => "not_found",
             ApiError::Closed(_) => "conversation_closed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::RouteNotFound => "route_not_found",
-            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -110,13 +91,12 @@ impl ApiError {
 
 impl ApiError {
     /// Maps a store failure for a conversation of the given kind ("chat" or "ticket").
-    pub fn from_store(err: crate::store::StoreError, kind: &'static str) -> Self {
-        use crate::store::StoreError;
+    pub fn from_store(err: StoreError, kind: &'static str) -> Self {
         match err {
             StoreError::NotFound => ApiError::NotFound(kind),
             StoreError::Closed => ApiError::Closed(kind),
             // Only reached if a first-use race is lost twice; the caller's token was not the winner's.
-            StoreError::UserExists => ApiError::Unauthorized,
+            StoreError::UserExists => ApiError::Unauthorized(AuthError::WrongToken),
             // Only reached if an idempotency-key race is lost and the winner's receipt has
             // vanished by the time it is read; a retry will find the answer or write anew.
             StoreError::ReceiptExists => ApiError::Unavailable {
@@ -131,6 +111,21 @@ impl ApiError {
                 reason,
             },
             StoreError::Internal(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        ApiError::Unauthorized(err)
+    }
+}
+
+impl From<ReplayError> for ApiError {
+    fn from(err: ReplayError) -> Self {
+        match err {
+            ReplayError::OtherBody => ApiError::IdempotencyKeyReused,
+            ReplayError::Unreadable(detail) => ApiError::Internal(detail),
         }
     }
 }

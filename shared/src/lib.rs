@@ -1,16 +1,27 @@
-//! SupportZen's shared core: the client API's domain values, HMAC authentication,
-//! the store traits and the four endpoint handlers. The Lambda binaries in
-//! `functions/` and the `supportzen` CLI are thin shells around this crate.
+//! SupportZen's shared core. Layers, each using only those above it:
+//!
+//! - [`domain`] and [`endpoint`]: typed values and the endpoint table;
+//! - [`auth`]: customer authentication (HMAC, trust-on-first-use pins, rotation);
+//! - [`idempotency`]: safe retries (keys, body digests, receipts, replays);
+//! - [`store`]: the narrow store traits, and [`dynamo`], the production store;
+//! - [`error`]: the one error type;
+//! - [`flows`]: the use cases, free of any transport;
+//! - [`http`]: requests in, the documented envelope out, the endpoint handlers;
+//! - [`lambda`]: what every Lambda binary's `main` runs.
+//!
+//! The Lambda binaries in `functions/` and the `supportzen` CLI are thin shells around
+//! this crate; the embedded SQLite store is the `supportzen-sqlite` crate.
 
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod dynamo;
+pub mod endpoint;
 pub mod error;
-pub mod handlers;
+pub mod flows;
+pub mod http;
+pub mod idempotency;
 pub mod lambda;
-pub mod request;
-pub mod response;
 pub mod store;
 
 pub use config::Config;

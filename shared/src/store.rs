@@ -12,19 +12,11 @@
 //! | [`MessageAppender`] | | yes | | yes |
 //! | [`TicketNumbers`] | | | yes | |
 
-use crate::auth::{Caller, Credential};
-use crate::domain::{
-    BodyDigest, ConversationId, Endpoint, IdempotencyKey, NewMessage, Profile, UserId,
-};
+use crate::auth::{Caller, Secret, UserRecord};
+use crate::domain::{Author, ConversationId, MessageId, NewMessage, Profile, UserId};
+use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
 use std::time::Duration;
-
-/// A user as authentication needs it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UserRecord {
-    pub id: UserId,
-    pub credential: Credential,
-}
 
 /// A chat or ticket to create together with its first message, in one atomic write.
 #[derive(Clone, Debug)]
@@ -37,36 +29,6 @@ pub struct NewConversation {
     pub first_message: NewMessage,
     /// Written in the same transaction when the request carries an idempotency key.
     pub receipt: Option<NewReceipt>,
-}
-
-/// Where the answer to an idempotent request is kept: one user's key on one endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReceiptKey {
-    pub user: UserId,
-    pub endpoint: Endpoint,
-    pub key: IdempotencyKey,
-}
-
-/// The answer given to an idempotent request, kept so that a retry gets it again.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Receipt {
-    /// The body it answered; a retry with another body is refused.
-    pub body: BodyDigest,
-    /// The success response's `data` object, as JSON text.
-    pub data: String,
-    /// Unix seconds after which the key is forgotten. Stores may keep the record a while
-    /// longer (DynamoDB's TTL deletes lazily), so readers compare this with the clock.
-    pub expires_at: i64,
-}
-
-/// A receipt to write together with the change it records.
-#[derive(Clone, Debug)]
-pub struct NewReceipt {
-    pub key: ReceiptKey,
-    pub receipt: Receipt,
-    /// Unix seconds. The write replaces a receipt for the same key only if that one
-    /// expired by then; otherwise it fails with [`StoreError::ReceiptExists`].
-    pub written_at: i64,
 }
 
 /// Why a store operation did not happen. Nothing was written in any of these cases.
@@ -152,7 +114,7 @@ pub trait UserProvisioner {
     fn put_secret(
         &self,
         user: &UserId,
-        secret: &crate::auth::Secret,
+        secret: &Secret,
         grace: Duration,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -171,7 +133,8 @@ pub struct StoredConversation {
 /// A stored message, for operators and tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredMessage {
-    pub id: crate::domain::MessageId,
+    pub id: MessageId,
+    pub author: Author,
     pub text: String,
     pub image_url: Option<String>,
     pub sent_at: i64,

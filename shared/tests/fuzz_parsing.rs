@@ -9,12 +9,13 @@ use lambda_http::http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use supportzen_shared::ApiError;
-use supportzen_shared::auth::{BearerToken, Credential, Secret, authenticate, sign};
-use supportzen_shared::domain::{
-    ChatId, Email, IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS, TicketId,
+use supportzen_shared::auth::{Credential, Secret, UserRecord, authenticate, sign};
+use supportzen_shared::domain::{ChatId, Email, TicketId};
+use supportzen_shared::http::request::{
+    CreateConversation, CustomerBody, MAX_BODY_BYTES, SendMessage, bearer_token, idempotency_key,
 };
-use supportzen_shared::request::{CreateConversation, MAX_BODY_BYTES, SendMessage};
-use supportzen_shared::store::UserRecord;
+use supportzen_shared::http::response::status;
+use supportzen_shared::idempotency::MAX_IDEMPOTENCY_KEY_CHARS;
 
 /// Any JSON value, a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -108,7 +109,7 @@ proptest! {
             SendMessage::<TicketId>::parse(&bytes).map(|_| ()),
         ] {
             if let Err(err) = result {
-                prop_assert_eq!(err.status().as_u16(), 400, "{:?}", err);
+                prop_assert_eq!(status(&err).as_u16(), 400, "{:?}", err);
             }
         }
     }
@@ -158,7 +159,7 @@ proptest! {
         let Ok(value) = HeaderValue::from_str(&header) else { return Ok(()) };
         let mut headers = HeaderMap::new();
         headers.insert("authorization", value);
-        let Ok(token) = BearerToken::from_headers(&headers) else { return Ok(()) };
+        let Ok(token) = bearer_token(&headers) else { return Ok(()) };
         let email = Email::parse("ann@example.com").unwrap();
         let secret = Secret::parse(&secret).unwrap();
         let user = UserRecord { id: email.user_id().clone(), credential: Credential::secret(secret.clone()) };
@@ -181,7 +182,7 @@ proptest! {
         let expected = !bytes.is_empty()
             && bytes.len() <= MAX_IDEMPOTENCY_KEY_CHARS
             && bytes.iter().all(|b| (b'!'..=b'~').contains(b));
-        match IdempotencyKey::from_headers(&headers) {
+        match idempotency_key(&headers) {
             Ok(Some(key)) => {
                 prop_assert!(expected);
                 prop_assert_eq!(key.as_str().as_bytes(), &bytes[..]);

@@ -7,13 +7,15 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::Arc;
-use supportzen::sqlite_store::SqliteStore;
-use supportzen::{Backend, server};
+use supportzen::server;
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::{ChatId, ConversationId, Email, TicketId, UserId};
 use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::http::Backend;
 use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
+use supportzen_sqlite::SqliteStore;
 use tokio::sync::oneshot;
 
 /// A store the suites can run against: everything the handlers need, plus reading back
@@ -43,7 +45,7 @@ macro_rules! for_each_store {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
-                    super::$name::<supportzen::sqlite_store::SqliteStore>().await;
+                    super::$name::<supportzen_sqlite::SqliteStore>().await;
                 }
             )*
         }
@@ -58,10 +60,10 @@ macro_rules! for_each_store {
     };
 }
 
-pub const LIVE_CREATE: &str = "/api/client/live/create";
-pub const LIVE_CHAT: &str = "/api/client/live/chat";
-pub const TICKET_CREATE: &str = "/api/client/ticket/create";
-pub const TICKET_APPEND: &str = "/api/client/ticket/append";
+pub const LIVE_CREATE: &str = Endpoint::LiveCreate.path();
+pub const LIVE_CHAT: &str = Endpoint::LiveChat.path();
+pub const TICKET_CREATE: &str = Endpoint::TicketCreate.path();
+pub const TICKET_APPEND: &str = Endpoint::TicketAppend.path();
 
 /// A running server and a handle on its store, for checking what was written.
 pub struct TestApp<S> {

@@ -9,7 +9,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile, TicketId,
+    Author, ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile, TicketId,
     UnixSeconds, now_millis,
 };
 use supportzen_shared::dynamo::DynamoStore;
@@ -20,6 +20,7 @@ use supportzen_shared::store::{
 fn message() -> Result<NewMessage, Error> {
     Ok(NewMessage {
         id: MessageId::generate(),
+        author: Author::Customer,
         text: MessageText::parse("Where can I find my subscription URL?")?,
         image_url: None,
         sent_at: now_millis(),

@@ -1,6 +1,6 @@
 //! The `live-chat` Lambda function: `POST /api/client/live/chat`.
 
-use supportzen_shared::handlers::live_chat;
+use supportzen_shared::http::handlers::live_chat;
 
 /// One request at a time per container: a single-threaded runtime spares the thread
 /// start-up and cross-thread wake-ups (docs/performance.md).

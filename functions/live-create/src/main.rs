@@ -1,6 +1,6 @@
 //! The `live-create` Lambda function: `POST /api/client/live/create`.
 
-use supportzen_shared::handlers::live_create;
+use supportzen_shared::http::handlers::live_create;
 
 /// One request at a time per container: a single-threaded runtime spares the thread
 /// start-up and cross-thread wake-ups (docs/performance.md).

@@ -1,6 +1,6 @@
 //! The `ticket-append` Lambda function: `POST /api/client/ticket/append`.
 
-use supportzen_shared::handlers::ticket_append;
+use supportzen_shared::http::handlers::ticket_append;
 
 /// One request at a time per container: a single-threaded runtime spares the thread
 /// start-up and cross-thread wake-ups (docs/performance.md).

@@ -1,6 +1,6 @@
 //! The `ticket-create` Lambda function: `POST /api/client/ticket/create`.
 
-use supportzen_shared::handlers::ticket_create;
+use supportzen_shared::http::handlers::ticket_create;
 
 /// One request at a time per container: a single-threaded runtime spares the thread
 /// start-up and cross-thread wake-ups (docs/performance.md).

@@ -123,6 +123,17 @@ impl ConversationId {
             ConversationId::Ticket(_) => "ticket",
         }
     }
+
+    /// Rebuilds an id a store wrote earlier from its `kind` and [`ConversationId::key`].
+    /// Only stores call this; the error is for their logs.
+    pub fn from_stored(kind: &str, key: &str) -> Result<Self, String> {
+        let parsed = match kind {
+            "chat" => ChatId::parse(key).map(ConversationId::Chat),
+            "ticket" => TicketId::parse(key).map(ConversationId::Ticket),
+            other => Err(format!("unknown kind {other:?}")),
+        };
+        parsed.map_err(|reason| format!("stored conversation id {key:?}: {reason}"))
+    }
 }
 
 /// An id a client uses to address an existing conversation: which request field
@@ -170,6 +181,18 @@ mod tests {
         let chat = ChatId::generate();
         assert!(chat.as_str().starts_with("chat-"));
         assert_eq!(ChatId::parse(chat.as_str()).unwrap(), chat);
+    }
+
+    #[test]
+    fn stored_ids_come_back_as_they_were_written() {
+        for id in [
+            ConversationId::Chat(ChatId::generate()),
+            ConversationId::Ticket(TicketId::from_number(7).unwrap()),
+        ] {
+            assert_eq!(ConversationId::from_stored(id.kind(), &id.key()), Ok(id));
+        }
+        assert!(ConversationId::from_stored("chat", "TKT-007").is_err());
+        assert!(ConversationId::from_stored("email", "TKT-007").is_err());
     }
 
     #[test]

@@ -47,10 +47,48 @@ impl ImageUrl {
     }
 }
 
+/// Who wrote a message. Stores keep it with the message; data written before authors
+/// existed has none and reads as [`Author::Customer`], who was then the only writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Author {
+    /// The signed-in user of the client app.
+    #[default]
+    Customer,
+    /// A support agent.
+    Agent,
+    /// The service itself (e.g. a status change notice).
+    System,
+}
+
+impl Author {
+    pub const ALL: [Author; 3] = [Author::Customer, Author::Agent, Author::System];
+
+    /// `customer`, `agent` or `system`: the API's and the stores' spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Author::Customer => "customer",
+            Author::Agent => "agent",
+            Author::System => "system",
+        }
+    }
+
+    /// Reads a stored author; a missing one is the customer's (see [`Author`]).
+    pub fn from_stored(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            None => Ok(Author::Customer),
+            Some(text) => Self::ALL
+                .into_iter()
+                .find(|author| author.as_str() == text)
+                .ok_or_else(|| format!("unknown message author {text:?}")),
+        }
+    }
+}
+
 /// A message about to be stored: its id and time are assigned by the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
     pub id: MessageId,
+    pub author: Author,
     pub text: MessageText,
     pub image_url: Option<ImageUrl>,
     /// Milliseconds since the Unix epoch.
@@ -67,6 +105,15 @@ mod tests {
         assert!(MessageText::parse(&"é".repeat(MAX_MESSAGE_CHARS + 1)).is_err());
         assert!(MessageText::parse(" \n\t ").is_err());
         assert_eq!(MessageText::parse(" hi ").unwrap().as_str(), " hi ");
+    }
+
+    #[test]
+    fn authors_round_trip_and_default_to_the_customer() {
+        for author in Author::ALL {
+            assert_eq!(Author::from_stored(Some(author.as_str())), Ok(author));
+        }
+        assert_eq!(Author::from_stored(None), Ok(Author::Customer));
+        assert!(Author::from_stored(Some("bot")).is_err());
     }
 
     #[test]

@@ -5,18 +5,15 @@
 //! the field name when it turns that into an [`crate::ApiError`].
 
 mod email;
-mod idempotency;
 mod ids;
 mod message;
 mod profile;
 
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
-pub use idempotency::{
-    BodyDigest, Endpoint, IDEMPOTENCY_KEY_HEADER, IdempotencyKey, KEY_LIFETIME_SECONDS,
-    MAX_IDEMPOTENCY_KEY_CHARS, REPLAYED_HEADER,
-};
 pub use ids::{ChatId, ConversationId, ConversationRef, MessageId, TicketId};
-pub use message::{ImageUrl, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MessageText, NewMessage};
+pub use message::{
+    Author, ImageUrl, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MessageText, NewMessage,
+};
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
 
 /// Milliseconds since the Unix epoch, as the store records times.

@@ -65,7 +65,3 @@ pub fn cancelled_for_retryable_reason(reasons: &[CancellationReason]) -> bool {
         .iter()
         .any(|reason| is_retryable_code(reason.code()))
 }
-
-pub fn condition_failed(reason: Option<&CancellationReason>) -> bool {
-    reason.and_then(CancellationReason::code) == Some("ConditionalCheckFailed")
-}

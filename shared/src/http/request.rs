@@ -1,16 +1,89 @@
-//! Turns a request body into typed requests, or an error naming the field at fault.
+//! Turns an HTTP request into what a flow takes: the customer it claims to come from
+//! (the `Authorization` header and the body's email), the typed command (the body), and
+//! the retry it may be (the `Idempotency-Key` header). Errors name the field at fault.
 //!
 //! Both documented body shapes are accepted: the fields flat at the top level, or
 //! wrapped as `{"data": {...}}`. Unknown fields are ignored; `null` counts as absent.
 
+use crate::auth::{BearerToken, Customer};
 use crate::domain::{
-    BodyDigest, ConversationRef, DisplayName, Email, ImageUrl, MessageText, Profile, UnixSeconds,
+    ConversationRef, DisplayName, Email, ImageUrl, MessageText, Profile, UnixSeconds,
 };
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
+use crate::flows::{OpenConversation, PostMessage};
+use crate::idempotency::{BodyDigest, IdempotencyKey, NOT_VISIBLE_ASCII, Retry};
+use lambda_http::Request;
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::AUTHORIZATION;
 use serde_json::{Map, Value};
 
 /// Largest body we read: 64 KiB holds a 10,000-character message even in 4-byte UTF-8.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The request header that carries an idempotency key.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// A customer's request, read: who they say they are, what they ask, and whether it is
+/// safe to retry.
+pub struct CustomerRequest<C> {
+    pub customer: Customer,
+    pub command: C,
+    pub retry: Option<Retry>,
+}
+
+/// A body a customer route takes: it names the customer's email and holds a command.
+pub trait CustomerBody: Sized {
+    type Command;
+    fn parse(body: &[u8]) -> Result<Self, ApiError>;
+    fn email(&self) -> &Email;
+    /// Identifies the body for idempotent retries (see [`BodyDigest`]).
+    fn digest(&self) -> BodyDigest;
+    fn into_command(self) -> (Email, Self::Command);
+}
+
+/// Reads a customer's request to `endpoint`. The token is read first, so a request
+/// without one is a 401 whatever its body; the body's digest is taken only for a request
+/// with an idempotency key (most have none).
+pub fn customer_request<B: CustomerBody>(
+    request: &Request,
+    endpoint: Endpoint,
+) -> Result<CustomerRequest<B::Command>, ApiError> {
+    let token = bearer_token(request.headers())?;
+    let body = B::parse(request.body())?;
+    let retry = idempotency_key(request.headers())?
+        .map(|key| Retry::new(endpoint, body.email().user_id(), key, body.digest()));
+    let (email, command) = body.into_command();
+    Ok(CustomerRequest {
+        customer: Customer { email, token },
+        command,
+        retry,
+    })
+}
+
+/// The `Authorization` header's bearer token.
+pub fn bearer_token(headers: &HeaderMap) -> Result<BearerToken, ApiError> {
+    let value = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    Ok(BearerToken::from_authorization(value)?)
+}
+
+/// The `Idempotency-Key` a request carries, if any. A header that is present must be
+/// valid and single: a client that meant to make its request safe to retry must not
+/// silently lose that.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let invalid = |reason: &str| ApiError::field("Idempotency-Key", reason);
+    let mut values = headers.get_all(IDEMPOTENCY_KEY_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid("must be sent once"));
+    }
+    let text = value.to_str().map_err(|_| invalid(NOT_VISIBLE_ASCII))?;
+    IdempotencyKey::parse(text)
+        .map(Some)
+        .map_err(|reason| invalid(&reason))
+}
 
 /// `POST /api/client/live/create` and `POST /api/client/ticket/create`.
 #[derive(Debug)]
@@ -19,7 +92,7 @@ pub struct CreateConversation {
     pub profile: Profile,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
-    /// Kept for [`CreateConversation::digest`].
+    /// Kept for [`CustomerBody::digest`].
     fields: Fields,
 }
 
@@ -31,12 +104,14 @@ pub struct SendMessage<Id> {
     pub email: Email,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
-    /// Kept for [`SendMessage::digest`].
+    /// Kept for [`CustomerBody::digest`].
     fields: Fields,
 }
 
-impl CreateConversation {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+impl CustomerBody for CreateConversation {
+    type Command = OpenConversation;
+
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let fields = Fields::from_body(body)?;
         Ok(CreateConversation {
             email: fields.required("email", Email::parse)?,
@@ -56,14 +131,28 @@ impl CreateConversation {
         })
     }
 
-    /// Identifies the body for idempotent retries (see [`BodyDigest`]).
-    pub fn digest(&self) -> BodyDigest {
+    fn email(&self) -> &Email {
+        &self.email
+    }
+
+    fn digest(&self) -> BodyDigest {
         BodyDigest::of(&self.fields.0)
+    }
+
+    fn into_command(self) -> (Email, OpenConversation) {
+        let command = OpenConversation {
+            profile: self.profile,
+            message: self.message,
+            image_url: self.image_url,
+        };
+        (self.email, command)
     }
 }
 
-impl<Id: ConversationRef> SendMessage<Id> {
-    pub fn parse(body: &[u8]) -> Result<Self, ApiError> {
+impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
+    type Command = PostMessage;
+
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let fields = Fields::from_body(body)?;
         Ok(SendMessage {
             conversation: fields.required(Id::FIELD, Id::parse)?,
@@ -74,9 +163,21 @@ impl<Id: ConversationRef> SendMessage<Id> {
         })
     }
 
-    /// Identifies the body for idempotent retries (see [`BodyDigest`]).
-    pub fn digest(&self) -> BodyDigest {
+    fn email(&self) -> &Email {
+        &self.email
+    }
+
+    fn digest(&self) -> BodyDigest {
         BodyDigest::of(&self.fields.0)
+    }
+
+    fn into_command(self) -> (Email, PostMessage) {
+        let command = PostMessage {
+            conversation: self.conversation.conversation(),
+            message: self.message,
+            image_url: self.image_url,
+        };
+        (self.email, command)
     }
 }
 
@@ -146,6 +247,7 @@ impl Fields {
 mod tests {
     use super::*;
     use crate::domain::{ChatId, TicketId};
+    use lambda_http::http::HeaderValue;
     use serde_json::json;
 
     fn create(body: Value) -> Result<CreateConversation, ApiError> {
@@ -324,5 +426,20 @@ mod tests {
                 limit: MAX_BODY_BYTES
             })
         ));
+    }
+
+    #[test]
+    fn the_idempotency_header_is_optional_but_must_be_valid_and_single() {
+        let mut headers = HeaderMap::new();
+        assert!(matches!(idempotency_key(&headers), Ok(None)));
+        headers.insert("Idempotency-Key", HeaderValue::from_static("abc"));
+        assert_eq!(idempotency_key(&headers).unwrap().unwrap().as_str(), "abc");
+        headers.append("Idempotency-Key", HeaderValue::from_static("def"));
+        assert_eq!(field_error(idempotency_key(&headers)).0, "Idempotency-Key");
+        headers.insert(
+            "Idempotency-Key",
+            HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+        );
+        assert_eq!(field_error(idempotency_key(&headers)).0, "Idempotency-Key");
     }
 }

@@ -1,199 +1,53 @@
-//! Request authentication: `Authorization: Bearer hex(HMAC-SHA256(key = secret, msg = email))`.
+//! Customer authentication: `Authorization: Bearer hex(HMAC-SHA256(key = secret, msg = email))`.
 //!
 //! The email is signed exactly as the client sent it. Users are looked up by their
 //! normalized email. A user is in one of two states:
 //! - **pinned**: created by trust-on-first-use. We keep only the SHA-256 digest of the
 //!   token the first request presented; later requests must present the same token.
 //! - **provisioned**: the host product registered the user's secret
-//!   (`supportzen users put`), and every request's HMAC is recomputed and checked.
+//!   (`supportzen users put`), and every request's HMAC is recomputed and checked; during
+//!   a rotation the replaced secret is accepted until its grace period ends.
 //!
 //! Every comparison is constant-time. Tokens and secrets never appear in `Debug` output.
+//! This module knows nothing of HTTP or of stores: the HTTP layer hands it the header's
+//! value, the flows hand it what the store holds for the email.
+
+mod credential;
+mod token;
+
+pub use credential::{Credential, MAX_SECRET_BYTES, PreviousSecret, Secret, sign};
+pub use token::{BearerToken, TokenDigest};
 
 use crate::domain::{Email, UserId};
-use crate::error::ApiError;
-use crate::store::UserRecord;
-use hmac::{Hmac, KeyInit, Mac};
-use lambda_http::http::HeaderMap;
-use sha2::{Digest, Sha256};
-use std::fmt;
-use subtle::ConstantTimeEq;
 
-type HmacSha256 = Hmac<Sha256>;
-
-/// Bytes in an HMAC-SHA256 tag (64 hex characters).
-const TOKEN_BYTES: usize = 32;
-/// Longest secret we accept when provisioning a user.
-pub const MAX_SECRET_BYTES: usize = 1024;
-
-/// A user's shared secret (`auth_token` in one API document, `uuid` in the other).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if raw.len() > MAX_SECRET_BYTES {
-            return Err(format!("must be at most {MAX_SECRET_BYTES} bytes"));
-        }
-        Ok(Secret(raw.to_string()))
-    }
-
-    /// The secret itself, for the store to persist. Never log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    fn mac(&self, email_as_sent: &str) -> HmacSha256 {
-        let mut mac =
-            HmacSha256::new_from_slice(self.0.as_bytes()).expect("HMAC takes keys of any length");
-        mac.update(email_as_sent.as_bytes());
-        mac
-    }
+/// A customer as a request presents them: the email they signed and their token.
+/// [`authenticate`] decides whether to believe it.
+#[derive(Clone, Debug)]
+pub struct Customer {
+    pub email: Email,
+    pub token: BearerToken,
 }
 
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
-
-/// The 32 bytes of a bearer token, decoded from hex.
-#[derive(Clone, PartialEq, Eq)]
-pub struct BearerToken([u8; TOKEN_BYTES]);
-
-impl BearerToken {
-    /// Reads `Authorization: Bearer <64 hex digits>` (scheme case-insensitive, hex in either case).
-    /// Any other shape is simply "unauthorized": the client learns nothing more.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
-        let value = headers
-            .get(lambda_http::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::Unauthorized)?;
-        if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(ApiError::Unauthorized);
-        }
-        Self::from_hex(token.trim()).ok_or(ApiError::Unauthorized)
-    }
-
-    /// Decodes 64 hex digits (either case); `None` for anything else.
-    pub fn from_hex(hex_token: &str) -> Option<Self> {
-        let mut bytes = [0u8; TOKEN_BYTES];
-        hex::decode_to_slice(hex_token, &mut bytes).ok()?;
-        Some(BearerToken(bytes))
-    }
-
-    /// The SHA-256 digest we store for a pinned (trust-on-first-use) user.
-    pub fn digest(&self) -> TokenDigest {
-        TokenDigest(Sha256::digest(self.0).into())
-    }
-}
-
-impl fmt::Debug for BearerToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("BearerToken(<redacted>)")
-    }
-}
-
-/// SHA-256 of a bearer token: what we keep instead of the token itself.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct TokenDigest([u8; 32]);
-
-impl TokenDigest {
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// Rebuilds a digest the store wrote earlier; `None` if it is not 32 bytes.
-    pub fn from_stored(bytes: &[u8]) -> Option<Self> {
-        bytes.try_into().ok().map(TokenDigest)
-    }
-}
-
-impl fmt::Debug for TokenDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenDigest(<redacted>)")
-    }
-}
-
-/// How a known user proves who they are.
+/// A user as authentication needs it, as a store holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Credential {
-    /// Trust-on-first-use: the digest of the token the first request presented.
-    Pinned(TokenDigest),
-    /// A provisioned secret; requests carry HMAC-SHA256(secret, email). During a rotation's
-    /// grace period the secret it replaced is accepted too, so the host product can roll
-    /// the new one out to its clients without locking anyone out.
-    Secret {
-        current: Secret,
-        previous: Option<PreviousSecret>,
-    },
+pub struct UserRecord {
+    pub id: UserId,
+    pub credential: Credential,
 }
 
-/// A replaced secret and when it stops being accepted.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PreviousSecret {
-    pub secret: Secret,
-    /// Milliseconds since the Unix epoch.
-    pub valid_until: i64,
-}
-
-impl Credential {
-    /// A provisioned secret with no rotation under way.
-    pub fn secret(current: Secret) -> Self {
-        Credential::Secret {
-            current,
-            previous: None,
-        }
-    }
-
-    /// Rebuilds what a store wrote: a provisioned secret (with the one it replaced, if
-    /// a rotation is under way) wins over a trust-on-first-use pin.
-    pub fn from_stored(
-        secret: Option<String>,
-        previous: Option<(String, i64)>,
-        pin: Option<TokenDigest>,
-    ) -> Result<Self, String> {
-        match (secret, pin) {
-            (Some(current), _) => Ok(Credential::Secret {
-                current: Secret::parse(&current).map_err(|e| format!("stored secret {e}"))?,
-                previous: previous
-                    .map(|(old, valid_until)| {
-                        Secret::parse(&old)
-                            .map(|secret| PreviousSecret {
-                                secret,
-                                valid_until,
-                            })
-                            .map_err(|e| format!("stored previous secret {e}"))
-                    })
-                    .transpose()?,
-            }),
-            (None, Some(pin)) => Ok(Credential::Pinned(pin)),
-            (None, None) => Err("user has neither a secret nor a pin".into()),
-        }
-    }
-
-    /// `now` is milliseconds since the Unix epoch.
-    fn accepts(&self, email: &Email, token: &BearerToken, now: i64) -> bool {
-        let signed_with =
-            |secret: &Secret| secret.mac(email.as_sent()).verify_slice(&token.0).is_ok();
-        match self {
-            Credential::Pinned(digest) => bool::from(digest.0.ct_eq(&token.digest().0)),
-            Credential::Secret { current, previous } => {
-                signed_with(current)
-                    || previous
-                        .as_ref()
-                        .is_some_and(|old| now < old.valid_until && signed_with(&old.secret))
-            }
-        }
-    }
-}
-
-/// The hex bearer token a client sends: `hex(HMAC-SHA256(secret, email))`, lower-case.
-pub fn sign(secret: &Secret, email_as_sent: &str) -> String {
-    hex::encode(secret.mac(email_as_sent).finalize().into_bytes())
+/// Why a customer was not believed. The client only ever learns "unauthorized"; the
+/// variant is for the logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header, or not `Bearer <64 hex digits>`.
+    #[error("missing or malformed Authorization header")]
+    Malformed,
+    /// No such user, and trust-on-first-use is off.
+    #[error("unknown user")]
+    UnknownUser,
+    /// The token matches neither the user's secret nor their pin.
+    #[error("wrong token")]
+    WrongToken,
 }
 
 /// Who is calling, once authenticated.
@@ -224,24 +78,25 @@ pub fn authenticate(
     token: &BearerToken,
     trust_first_request: bool,
     now: i64,
-) -> Result<Caller, ApiError> {
+) -> Result<Caller, AuthError> {
     match stored {
         Some(user) if user.credential.accepts(email, token, now) => {
             Ok(Caller::Known(user.id.clone()))
         }
-        Some(_) => Err(ApiError::Unauthorized),
+        Some(_) => Err(AuthError::WrongToken),
         None if trust_first_request => Ok(Caller::New {
             user: email.user_id().clone(),
             pin: token.digest(),
         }),
-        None => Err(ApiError::Unauthorized),
+        None => Err(AuthError::UnknownUser),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::credential::HmacSha256;
     use super::*;
-    use lambda_http::http::HeaderValue;
+    use hmac::{KeyInit, Mac};
 
     fn hmac_hex(key: &[u8], data: &[u8]) -> String {
         let mut mac = HmacSha256::new_from_slice(key).unwrap();
@@ -295,12 +150,6 @@ mod tests {
         );
     }
 
-    fn headers(value: &str) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", HeaderValue::from_str(value).unwrap());
-        headers
-    }
-
     fn provisioned(secret: &str) -> UserRecord {
         UserRecord {
             id: Email::parse("ann@example.com").unwrap().user_id().clone(),
@@ -313,9 +162,9 @@ mod tests {
         email: &str,
         header: &str,
         tofu: bool,
-    ) -> Result<Caller, ApiError> {
+    ) -> Result<Caller, AuthError> {
         let email = Email::parse(email).unwrap();
-        let token = BearerToken::from_headers(&headers(header))?;
+        let token = BearerToken::from_authorization(Some(header))?;
         authenticate(stored, &email, &token, tofu, 1_000)
     }
 
@@ -341,7 +190,7 @@ mod tests {
                 &format!("Bearer {token}"),
                 false
             ),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::WrongToken)
         ));
     }
 
@@ -356,7 +205,7 @@ mod tests {
                 &format!("Bearer {forged}"),
                 true
             ),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::WrongToken)
         ));
     }
 
@@ -372,12 +221,16 @@ mod tests {
             format!("Bearer {}zz", &token[..62]),
             "Bearer".to_string(),
         ] {
-            assert!(
-                BearerToken::from_headers(&headers(&header)).is_err(),
+            assert_eq!(
+                BearerToken::from_authorization(Some(&header)).unwrap_err(),
+                AuthError::Malformed,
                 "{header:?} was accepted"
             );
         }
-        assert!(BearerToken::from_headers(&HeaderMap::new()).is_err());
+        assert_eq!(
+            BearerToken::from_authorization(None).unwrap_err(),
+            AuthError::Malformed
+        );
     }
 
     #[test]
@@ -399,7 +252,7 @@ mod tests {
         }
         assert!(matches!(
             check(None, "ann@example.com", &header, false),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::UnknownUser)
         ));
     }
 
@@ -426,7 +279,7 @@ mod tests {
                 &format!("Bearer {}", "cd".repeat(32)),
                 true
             ),
-            Err(ApiError::Unauthorized)
+            Err(AuthError::WrongToken)
         ));
     }
 
@@ -453,10 +306,10 @@ mod tests {
         assert!(at("new", 4_999).is_ok() && at("new", 9_999).is_ok());
         assert!(at("old", 4_999).is_ok());
         assert!(
-            matches!(at("old", 5_000), Err(ApiError::Unauthorized)),
+            matches!(at("old", 5_000), Err(AuthError::WrongToken)),
             "the grace period has ended"
         );
-        assert!(matches!(at("other", 1), Err(ApiError::Unauthorized)));
+        assert!(matches!(at("other", 1), Err(AuthError::WrongToken)));
     }
 
     #[test]

@@ -1,0 +1,243 @@
+//! Table plumbing every aggregate shares: strongly consistent reads, conditional puts,
+//! transactions whose actions are found again by what they write, and queries page by page.
+
+use super::DynamoStore;
+use super::errors::{cancelled_for_retryable_reason, classify, unavailable};
+use super::items::Item;
+use crate::store::StoreError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Attempts at a call that collides with others on the same item (e.g. many messages to
+/// one chat at once) or is throttled, before the client is told to retry.
+pub(super) const ATTEMPTS: u32 = 8;
+
+/// What an action in a transaction writes. A transaction that fails on a condition is
+/// asked about its actions by these names, never by their position in the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The user: created on first use, or their profile refreshed.
+    Owner,
+    /// A conversation's `META` item.
+    Conversation,
+    /// A message item.
+    Message,
+    /// An idempotency receipt.
+    Receipt,
+}
+
+/// The actions of one `TransactWriteItems`, each named by the [`Part`] it writes.
+#[derive(Clone, Debug, Default)]
+pub struct Transaction {
+    parts: Vec<Part>,
+    actions: Vec<TransactWriteItem>,
+}
+
+impl Transaction {
+    pub(super) fn with(mut self, part: Part, action: TransactWriteItem) -> Self {
+        self.parts.push(part);
+        self.actions.push(action);
+        self
+    }
+
+    /// The parts, in the order DynamoDB gets them.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+}
+
+/// Why a transaction did not commit.
+pub(super) enum Cancelled {
+    /// A condition failed.
+    Conditions(FailedConditions),
+    Store(StoreError),
+}
+
+/// DynamoDB's cancellation reasons, one per action, read by part.
+pub(super) struct FailedConditions {
+    parts: Vec<Part>,
+    reasons: Vec<CancellationReason>,
+}
+
+impl FailedConditions {
+    fn reason(&self, part: Part) -> Option<&CancellationReason> {
+        let index = self.parts.iter().position(|p| *p == part)?;
+        self.reasons.get(index)
+    }
+
+    /// Whether the condition on `part` failed.
+    pub(super) fn failed(&self, part: Part) -> bool {
+        self.reason(part).and_then(CancellationReason::code) == Some("ConditionalCheckFailed")
+    }
+
+    /// The item `part` addressed, as it was, if its action asked for it on failure.
+    pub(super) fn old_item(&self, part: Part) -> Option<&Item> {
+        self.reason(part).and_then(|r| r.item())
+    }
+}
+
+impl fmt::Debug for FailedConditions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let codes: Vec<_> = self
+            .parts
+            .iter()
+            .zip(&self.reasons)
+            .map(|(part, reason)| (part, reason.code()))
+            .collect();
+        write!(f, "{codes:?}")
+    }
+}
+
+/// One page of a query's results, and where the next one starts (`None` after the last).
+pub(super) struct Page {
+    pub items: Vec<Item>,
+    pub next: Option<Item>,
+}
+
+impl DynamoStore {
+    /// A strongly consistent read of one item, or of the attributes in `projection`.
+    pub(super) async fn get(
+        &self,
+        key: Item,
+        projection: Option<&str>,
+        operation: &str,
+    ) -> Result<Option<Item>, StoreError> {
+        self.client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .set_projection_expression(projection.map(str::to_string))
+            .send()
+            .await
+            .map(|output| output.item)
+            .map_err(|e| classify(operation, e))
+    }
+
+    /// A put, as a transaction action, on `condition` with its `values`.
+    pub(super) fn put(
+        &self,
+        item: Item,
+        condition: &str,
+        condition_values: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(condition_values)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A put of a new item: only if no item has its key.
+    pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        self.put(item, "attribute_not_exists(pk)", None)
+    }
+
+    /// Runs a transaction, retrying with jittered backoff while it only collides with
+    /// other transactions or is throttled.
+    pub(super) async fn transact(
+        &self,
+        operation: &str,
+        transaction: Transaction,
+    ) -> Result<(), Cancelled> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(transaction.actions.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                err.as_service_error()
+            {
+                let reasons = cancelled.cancellation_reasons();
+                if !cancelled_for_retryable_reason(reasons) {
+                    return Err(Cancelled::Conditions(FailedConditions {
+                        parts: transaction.parts,
+                        reasons: reasons.to_vec(),
+                    }));
+                }
+                if attempt < ATTEMPTS {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                return Err(Cancelled::Store(unavailable(format!(
+                    "{operation}: still conflicting after {attempt} attempts"
+                ))));
+            }
+            return Err(Cancelled::Store(classify(operation, err)));
+        }
+    }
+
+    /// One page of `query`, starting after `start` (from the beginning if `None`). The
+    /// caller sets the key condition, index, order and page size.
+    pub(super) async fn query_page(
+        &self,
+        query: QueryFluentBuilder,
+        start: Option<Item>,
+        operation: &str,
+    ) -> Result<Page, StoreError> {
+        let output = query
+            .table_name(&*self.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify(operation, e))?;
+        Ok(Page {
+            items: output.items.unwrap_or_default(),
+            next: output.last_evaluated_key,
+        })
+    }
+
+    /// Every item `query` matches, page by page.
+    pub(super) async fn query_all(
+        &self,
+        query: QueryFluentBuilder,
+        operation: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.query_page(query.clone(), start, operation).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+/// Full-jitter backoff: a random wait below a ceiling that doubles from 10 ms to 200 ms.
+/// The randomness is the random bits of a UUIDv7 (no extra dependency for a number).
+pub(super) fn backoff(attempt: u32) -> Duration {
+    let ceiling = (5u64 << attempt.min(6)).min(200);
+    let random = uuid::Uuid::now_v7().as_u128() as u64;
+    Duration::from_millis(1 + random % ceiling)
+}
+
+/// Expression attribute names from pairs.
+pub(super) fn names(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Expression attribute values from pairs.
+pub(super) fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeValue> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}

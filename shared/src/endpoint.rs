@@ -1,0 +1,82 @@
+//! The endpoint table: every route the API serves, written once. The local router,
+//! `supportzen invoke`'s list of functions, the tests' paths, idempotency scopes and log
+//! lines all come from here; `tests/template.rs` keeps `template.yaml` and `functions/`
+//! in step with it.
+
+/// Declares [`Endpoint`] and its table from one list of
+/// `Variant => (function name, method, path)`.
+macro_rules! endpoints {
+    ($($variant:ident => ($name:literal, $method:literal, $path:literal),)+) => {
+        /// One route of the API. Each is served by the Lambda function of the same name
+        /// (`functions/<name>`); idempotency keys are scoped to one endpoint (and one user).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Endpoint {
+            $($variant,)+
+        }
+
+        impl Endpoint {
+            /// Every endpoint, in the table's order.
+            pub const ALL: &'static [Endpoint] = &[$(Endpoint::$variant,)+];
+
+            /// The Lambda function's (and binary's) name, e.g. `live-create`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Endpoint::$variant => $name,)+
+                }
+            }
+
+            /// The HTTP method API Gateway routes to it.
+            pub const fn method(self) -> &'static str {
+                match self {
+                    $(Endpoint::$variant => $method,)+
+                }
+            }
+
+            /// The path API Gateway routes to it.
+            pub const fn path(self) -> &'static str {
+                match self {
+                    $(Endpoint::$variant => $path,)+
+                }
+            }
+        }
+    };
+}
+
+endpoints! {
+    LiveCreate => ("live-create", "POST", "/api/client/live/create"),
+    LiveChat => ("live-chat", "POST", "/api/client/live/chat"),
+    TicketCreate => ("ticket-create", "POST", "/api/client/ticket/create"),
+    TicketAppend => ("ticket-append", "POST", "/api/client/ticket/append"),
+}
+
+impl Endpoint {
+    /// The endpoint whose function is called `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| e.name() == name)
+    }
+
+    /// The endpoint served at `path`, whatever the method.
+    pub fn from_path(path: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|e| e.path() == path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_and_paths_are_unique_and_round_trip() {
+        let names: HashSet<_> = Endpoint::ALL.iter().map(|e| e.name()).collect();
+        let paths: HashSet<_> = Endpoint::ALL.iter().map(|e| e.path()).collect();
+        assert_eq!(names.len(), Endpoint::ALL.len());
+        assert_eq!(paths.len(), Endpoint::ALL.len());
+        for &endpoint in Endpoint::ALL {
+            assert_eq!(Endpoint::parse(endpoint.name()), Some(endpoint));
+            assert_eq!(Endpoint::from_path(endpoint.path()), Some(endpoint));
+        }
+        assert_eq!(Endpoint::parse("live"), None);
+        assert_eq!(Endpoint::from_path("/api/client/live"), None);
+    }
+}

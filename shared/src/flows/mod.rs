@@ -1,0 +1,81 @@
+//! The use cases, free of any transport: each takes a typed principal, a typed command
+//! and an optional [`Retry`], and returns typed answer data or an [`ApiError`]. The HTTP
+//! layer (`crate::http`) reads headers and bodies into these and turns the outcome into
+//! a response; a WebSocket message or a CLI command could call them just the same.
+//!
+//! Both customer flows honour an `Idempotency-Key`: the answer is written in the same
+//! transaction as the change, so a retry either finds it (and gets it back, writing
+//! nothing) or finds nothing was written (and writes). Of two retries racing with one
+//! key, the store lets one write and the other answers with the winner's receipt.
+
+mod answers;
+mod open;
+mod post;
+
+pub use answers::{Opened, Posted};
+pub use open::{OpenConversation, open};
+pub use post::{PostMessage, post};
+
+use crate::auth::{Caller, Customer, authenticate};
+use crate::config::Config;
+use crate::domain::now_millis;
+use crate::error::ApiError;
+use crate::idempotency::Retry;
+use crate::store::UserReader;
+use serde::de::DeserializeOwned;
+
+/// A flow's successful outcome: the response's `data`, and whether it repeats an answer
+/// given earlier to the same idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer<T> {
+    pub data: T,
+    pub replayed: bool,
+}
+
+impl<T> Answer<T> {
+    fn fresh(data: T) -> Self {
+        Answer {
+            data,
+            replayed: false,
+        }
+    }
+}
+
+/// Who is asking, or, for a retry of a request already answered, that answer.
+enum Identified<T> {
+    Caller(Caller),
+    Answered(Answer<T>),
+}
+
+/// Looks the customer up (with the retry's receipt, in the same read) and checks their
+/// token; then a live receipt answers the request (or refuses another body with its key).
+async fn identify<S: UserReader, T: DeserializeOwned>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    retry: Option<&Retry>,
+) -> Result<Identified<T>, ApiError> {
+    let user = customer.email.user_id();
+    let (stored, receipt) = match retry {
+        Some(retry) => store.find_user_and_receipt(user, retry.key()).await,
+        None => store.find_user(user).await.map(|found| (found, None)),
+    }
+    .map_err(|e| ApiError::from_store(e, "user"))?;
+    let now = now_millis();
+    let caller = authenticate(
+        stored.as_ref(),
+        &customer.email,
+        &customer.token,
+        config.trust_first_request,
+        now,
+    )?;
+    if let Some(retry) = retry
+        && let Some(data) = retry.replay(receipt, now / 1000)?
+    {
+        return Ok(Identified::Answered(Answer {
+            data,
+            replayed: true,
+        }));
+    }
+    Ok(Identified::Caller(caller))
+}

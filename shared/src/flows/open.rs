@@ -1,0 +1,84 @@
+//! A customer opens a chat or ticket with its first message.
+
+use super::{Answer, Identified, Opened, identify};
+use crate::auth::{AuthError, Caller, Customer};
+use crate::config::Config;
+use crate::domain::{
+    Author, ConversationId, ImageUrl, MessageId, MessageText, NewMessage, Profile, now_millis,
+    now_seconds,
+};
+use crate::error::ApiError;
+use crate::idempotency::Retry;
+use crate::store::{ConversationCreator, NewConversation, StoreError, UserReader};
+use std::future::Future;
+
+/// What a create request asks for.
+#[derive(Clone, Debug)]
+pub struct OpenConversation {
+    /// Stored on the customer's profile.
+    pub profile: Profile,
+    pub message: MessageText,
+    pub image_url: Option<ImageUrl>,
+}
+
+/// Authenticates, answers a retry from its receipt, asks `allocate` for the new
+/// conversation's id (only once the caller is authenticated and the request is new, so
+/// rejected requests and retries use up no ticket numbers), and writes the conversation
+/// with its first message (and the receipt) atomically.
+pub async fn open<S, F, Fut>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    command: OpenConversation,
+    retry: Option<&Retry>,
+    allocate: F,
+) -> Result<Answer<Opened>, ApiError>
+where
+    S: UserReader + ConversationCreator,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<ConversationId, ApiError>>,
+{
+    let owner = match identify(store, config, customer, retry).await? {
+        Identified::Caller(caller) => caller,
+        Identified::Answered(answer) => return Ok(answer),
+    };
+    let id = allocate().await?;
+    let kind = id.kind();
+    let answer = Opened {
+        conversation: id.clone(),
+    };
+    let mut new = NewConversation {
+        owner,
+        profile: command.profile,
+        first_message: NewMessage {
+            id: MessageId::generate(),
+            author: Author::Customer,
+            text: command.message,
+            image_url: command.image_url,
+            sent_at: now_millis(),
+        },
+        receipt: retry
+            .map(|retry| retry.receipt(&answer, now_seconds()))
+            .transpose()?,
+        id,
+    };
+    match store.create_conversation(&new).await {
+        // Another request won a race: the first request for this email (created the user)
+        // or a retry with the same key (answered it). Check this one against the winner
+        // once: the same token and body get the winner's answer or write with the user
+        // now known; another token gets 401.
+        Err(StoreError::UserExists | StoreError::ReceiptExists) => {
+            new.owner = match identify(store, config, customer, retry).await? {
+                Identified::Answered(answer) => return Ok(answer),
+                Identified::Caller(known @ Caller::Known(_)) => known,
+                Identified::Caller(Caller::New { .. }) => {
+                    return Err(AuthError::WrongToken.into());
+                }
+            };
+            store.create_conversation(&new).await
+        }
+        other => other,
+    }
+    .map_err(|e| ApiError::from_store(e, kind))?;
+    Ok(Answer::fresh(answer))
+}

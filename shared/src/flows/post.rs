@@ -1,0 +1,68 @@
+//! A customer posts a message to one of their own open conversations.
+
+use super::{Answer, Identified, Posted, identify};
+use crate::auth::{Caller, Customer};
+use crate::config::Config;
+use crate::domain::{
+    Author, ConversationId, ImageUrl, MessageId, MessageText, NewMessage, now_millis, now_seconds,
+};
+use crate::error::ApiError;
+use crate::idempotency::Retry;
+use crate::store::{MessageAppender, StoreError, UserReader};
+
+/// What a send or append request asks for.
+#[derive(Clone, Debug)]
+pub struct PostMessage {
+    pub conversation: ConversationId,
+    pub message: MessageText,
+    pub image_url: Option<ImageUrl>,
+}
+
+/// Authenticates, answers a retry from its receipt, and appends the message to the
+/// caller's own open conversation (with the receipt) atomically.
+pub async fn post<S>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    command: PostMessage,
+    retry: Option<&Retry>,
+) -> Result<Answer<Posted>, ApiError>
+where
+    S: UserReader + MessageAppender,
+{
+    let conversation = command.conversation;
+    let kind = conversation.kind();
+    let owner = match identify(store, config, customer, retry).await? {
+        Identified::Answered(answer) => return Ok(answer),
+        Identified::Caller(Caller::Known(user)) => user,
+        // A user we have never seen owns no conversations; nothing is written for them.
+        Identified::Caller(Caller::New { .. }) => return Err(ApiError::NotFound(kind)),
+    };
+    let message = NewMessage {
+        id: MessageId::generate(),
+        author: Author::Customer,
+        text: command.message,
+        image_url: command.image_url,
+        sent_at: now_millis(),
+    };
+    let answer = Posted {
+        conversation: conversation.clone(),
+        message: message.id.clone(),
+    };
+    let receipt = retry
+        .map(|retry| retry.receipt(&answer, now_seconds()))
+        .transpose()?;
+    match store
+        .append_message(&conversation, &owner, &message, receipt.as_ref())
+        .await
+    {
+        // A retry with the same key was answered meanwhile: give its answer.
+        Err(StoreError::ReceiptExists) => match identify(store, config, customer, retry).await? {
+            Identified::Answered(answer) => return Ok(answer),
+            Identified::Caller(_) => Err(StoreError::ReceiptExists),
+        },
+        other => other,
+    }
+    .map_err(|e| ApiError::from_store(e, kind))?;
+    Ok(Answer::fresh(answer))
+}

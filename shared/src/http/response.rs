@@ -1,0 +1,179 @@
+//! The one place an outcome becomes HTTP: the status each [`ApiError`] maps to, the
+//! `Retry-After` and `Idempotent-Replayed` headers, and the envelope the client API
+//! documents, `{"status", "message", "data", "error"}`, always `application/json`.
+
+use crate::error::ApiError;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// The response header set (to `true`) on an answer that was given before.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    status: &'static str,
+    message: &'a str,
+    data: Option<T>,
+    error: Option<ErrorBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+/// `200` with `{"status":"success","message":…,"data":…,"error":null}`, and
+/// `Idempotent-Replayed: true` when the answer is a repeat.
+pub fn success<T: Serialize>(message: &str, data: &T, replayed: bool) -> Response<Body> {
+    let envelope = Envelope {
+        status: "success",
+        message,
+        data: Some(data),
+        error: None,
+    };
+    let mut response = json(StatusCode::OK, &envelope);
+    if replayed {
+        response
+            .headers_mut()
+            .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// The HTTP status of each error.
+pub fn status(err: &ApiError) -> StatusCode {
+    match err {
+        ApiError::InvalidJson(_) | ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
+        ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Closed(_) => StatusCode::CONFLICT,
+        ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The error's status with `{"status":"error","message":…,"data":null,"error":{code,message,field?}}`,
+/// and `Retry-After` when the client should retry.
+///
+/// The body of an internal error says only "internal error": the details are for the logs.
+pub fn failure(err: &ApiError) -> Response<Body> {
+    let mut response = error_response(status(err), err.code(), &err.to_string(), err.field_name());
+    if let Some(wait) = err.retry_after() {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+    }
+    response
+}
+
+/// An error envelope. [`failure`] builds the API's; the local server builds its own
+/// routing errors (no such route, wrong method) with it, which API Gateway answers in
+/// production.
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+) -> Response<Body> {
+    let envelope = Envelope::<()> {
+        status: "error",
+        message,
+        data: None,
+        error: Some(ErrorBody {
+            code,
+            message,
+            field,
+        }),
+    };
+    json(status, &envelope)
+}
+
+/// Said when an answer's data cannot be written as JSON, which our plain data types never
+/// cause; a 500 rather than a panic all the same.
+const UNSERIALIZABLE: &str = r#"{"status":"error","message":"internal error","data":null,"error":{"code":"internal_error","message":"internal error"}}"#;
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(text) => (status, text),
+        Err(err) => {
+            tracing::error!(%err, "response body does not serialize");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                UNSERIALIZABLE.to_string(),
+            )
+        }
+    };
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    fn body_json(response: &Response<Body>) -> Value {
+        serde_json::from_slice(response.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn success_has_exactly_the_documented_envelope() {
+        let response = success(
+            "Ticket created successfully.",
+            &json!({"ticketId": "TKT-001"}),
+            false,
+        );
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get(REPLAYED_HEADER).is_none());
+        assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(
+            body_json(&response),
+            json!({"status":"success","message":"Ticket created successfully.","data":{"ticketId":"TKT-001"},"error":null})
+        );
+    }
+
+    #[test]
+    fn field_errors_name_the_field() {
+        let response = failure(&ApiError::field("email", "is required"));
+        assert_eq!(response.status(), 400);
+        let body = body_json(&response);
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["data"], Value::Null);
+        assert_eq!(body["error"]["code"], "invalid_field");
+        assert_eq!(body["error"]["field"], "email");
+        assert_eq!(body["error"]["message"], "email: is required");
+    }
+
+    #[test]
+    fn internal_errors_hide_their_details() {
+        let response = failure(&ApiError::Internal("disk I/O error at /var/db".into()));
+        assert_eq!(response.status(), 500);
+        let text = std::str::from_utf8(response.body().as_ref()).unwrap();
+        assert!(!text.contains("disk"), "{text}");
+        assert!(body_json(&response)["error"].get("field").is_none());
+    }
+
+    #[test]
+    fn unavailable_carries_retry_after() {
+        let response = failure(&ApiError::Unavailable {
+            retry_after: Duration::from_secs(2),
+            reason: "throttled".into(),
+        });
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "2");
+        assert_eq!(body_json(&response)["error"]["code"], "unavailable");
+    }
+}

@@ -1,0 +1,82 @@
+//! The embedded store: one SQLite file (or memory) in WAL mode, keeping the same rules
+//! as the DynamoDB store behind the same traits (one conformance suite runs on both).
+//!
+//! One connection behind a mutex serializes writers inside the process (SQLite allows one
+//! writer anyway), and every write is one `BEGIN IMMEDIATE` transaction, so the same
+//! rules hold as on DynamoDB: a conversation and its first message appear together or
+//! not at all, ownership and status are checked inside the write, and ticket numbers
+//! come from one counter row. Calls run on tokio's blocking pool.
+//!
+//! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
+//! (with their messages), `tickets.rs`, `receipts.rs`; `schema.rs` holds the tables.
+
+mod conversations;
+mod receipts;
+mod schema;
+mod tickets;
+mod users;
+
+use rusqlite::{Connection, ErrorCode};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use supportzen_shared::store::StoreError;
+
+/// A cloneable handle to one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`; `:memory:` is a private in-memory database.
+    pub fn open(path: &str) -> Result<Self, StoreError> {
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()
+        } else {
+            Connection::open(path)
+        }
+        .map_err(internal)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(internal)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(internal)?;
+        schema::migrate(&conn).map_err(internal)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `work` on the blocking pool with the connection. The write completes even if
+    /// the caller stops waiting, so a dropped request never leaves half a transaction.
+    pub(crate) async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StoreError::Internal("sqlite connection poisoned".into()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
+    }
+}
+
+pub(crate) fn internal(err: rusqlite::Error) -> StoreError {
+    match err.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable {
+            reason: err.to_string(),
+            retry_after: Duration::from_secs(1),
+        },
+        _ => StoreError::Internal(err.to_string()),
+    }
+}
+
+pub(crate) fn is_constraint_violation(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}

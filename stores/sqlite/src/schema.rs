@@ -1,0 +1,148 @@
+//! The database's tables, and the migrations that bring a database written by an
+//! earlier version up to them. `SqliteStore::open` runs both.
+
+use rusqlite::Connection;
+
+/// Every table and index, as a new database gets them.
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id                   TEXT PRIMARY KEY,      -- normalized email
+    secret               TEXT,                  -- provisioned secret, or NULL while pinned
+    previous_secret      TEXT,                  -- the secret it replaced, during a rotation
+    previous_until_ms    INTEGER,               -- when previous_secret stops being accepted
+    pinned_token_sha256  BLOB,                  -- trust-on-first-use: SHA-256 of the first token
+    name                 TEXT,
+    plan_id              INTEGER,
+    account_created_at   INTEGER,               -- Unix seconds, from the client
+    created_at_ms        INTEGER NOT NULL,
+    updated_at_ms        INTEGER NOT NULL,
+    CHECK (secret IS NOT NULL OR length(pinned_token_sha256) = 32)
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    id                TEXT PRIMARY KEY,         -- chat-<uuid> or TKT-001
+    kind              TEXT NOT NULL CHECK (kind IN ('chat', 'ticket')),
+    owner             TEXT NOT NULL REFERENCES users(id),
+    open              INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0, 1)),
+    created_at_ms     INTEGER NOT NULL,
+    last_activity_ms  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
+CREATE INDEX IF NOT EXISTS open_conversations_by_activity ON conversations (open, last_activity_ms DESC);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation_id  TEXT NOT NULL REFERENCES conversations(id),
+    id               TEXT NOT NULL,              -- msg-<uuidv7>: sorts by time
+    body             TEXT NOT NULL,
+    image_url        TEXT,
+    sent_at_ms       INTEGER NOT NULL,
+    author           TEXT NOT NULL DEFAULT 'customer' CHECK (author IN ('customer', 'agent', 'system')),
+    PRIMARY KEY (conversation_id, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    name   TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS receipts (       -- answers to requests with an Idempotency-Key
+    user_id        TEXT NOT NULL,
+    endpoint       TEXT NOT NULL,           -- live-create, live-chat, ticket-create, ticket-append
+    key            TEXT NOT NULL,
+    body_sha256    BLOB NOT NULL CHECK (length(body_sha256) = 32),
+    response_data  TEXT NOT NULL,           -- the success response's data, as JSON
+    expires_at     INTEGER NOT NULL,        -- Unix seconds
+    PRIMARY KEY (user_id, endpoint, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS receipts_by_expiry ON receipts (expires_at);
+";
+
+/// Columns added since the first release, with their definitions: a database created
+/// before them gets them on open, with defaults that describe its existing rows.
+const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
+    // Secret rotation.
+    ("users", "previous_secret", "TEXT"),
+    ("users", "previous_until_ms", "INTEGER"),
+    // Message authors: until agents could write, every message was the customer's.
+    (
+        "messages",
+        "author",
+        "TEXT NOT NULL DEFAULT 'customer' CHECK (author IN ('customer', 'agent', 'system'))",
+    ),
+];
+
+/// Creates what is missing: tables and indexes, then columns added since.
+pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA)?;
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            "SELECT count(*) = 1 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |row| row.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN {column} {definition};"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+    use rusqlite::Connection;
+    use supportzen_shared::auth::{Credential, Secret};
+    use supportzen_shared::domain::{Author, ConversationId, Email, TicketId};
+    use supportzen_shared::store::{ConversationAdmin, UserReader};
+
+    /// The tables as the first release created them: no rotation columns, no authors.
+    const FIRST_RELEASE: &str = "
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY, secret TEXT, pinned_token_sha256 BLOB, name TEXT,
+            plan_id INTEGER, account_created_at INTEGER,
+            created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
+            CHECK (secret IS NOT NULL OR length(pinned_token_sha256) = 32));
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('chat', 'ticket')),
+            owner TEXT NOT NULL REFERENCES users(id),
+            open INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0, 1)),
+            created_at_ms INTEGER NOT NULL, last_activity_ms INTEGER NOT NULL);
+        CREATE TABLE messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations(id), id TEXT NOT NULL,
+            body TEXT NOT NULL, image_url TEXT, sent_at_ms INTEGER NOT NULL,
+            PRIMARY KEY (conversation_id, id)) WITHOUT ROWID;
+        CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+        INSERT INTO users (id, secret, created_at_ms, updated_at_ms)
+            VALUES ('ann@example.com', 's3cret', 1, 1);
+        INSERT INTO conversations (id, kind, owner, created_at_ms, last_activity_ms)
+            VALUES ('TKT-001', 'ticket', 'ann@example.com', 1, 1);
+        INSERT INTO messages (conversation_id, id, body, sent_at_ms)
+            VALUES ('TKT-001', 'msg-019aa6f0-0000-7000-8000-000000000001', 'hello', 1);
+    ";
+
+    #[tokio::test]
+    async fn a_first_release_database_opens_with_its_data_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("first-release.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(FIRST_RELEASE)
+            .unwrap();
+
+        let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
+        let ticket = ConversationId::Ticket(TicketId::from_number(1).unwrap());
+        let messages = store.messages(&ticket).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(
+            (messages[0].text.as_str(), messages[0].author),
+            ("hello", Author::Customer)
+        );
+        let ann = Email::parse("ann@example.com").unwrap();
+        let user = store.find_user(ann.user_id()).await.unwrap().unwrap();
+        assert_eq!(
+            user.credential,
+            Credential::secret(Secret::parse("s3cret").unwrap())
+        );
+        // Opening again finds nothing left to migrate.
+        drop(store);
+        SqliteStore::open(path.to_str().unwrap()).unwrap();
+    }
+}
