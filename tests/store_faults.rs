@@ -1,5 +1,6 @@
-//! DynamoDB failing: throttling, service errors, transaction conflicts and an unreachable
-//! endpoint must reach the client as 503 with `Retry-After` (retryable), never as 500.
+//! DynamoDB failing: throttling, service errors, transaction conflicts, an unreachable
+//! endpoint and a table deleted under a running server must reach the client as 503 with
+//! `Retry-After`, never as 500.
 //! DynamoDB Local cannot throttle, so a stub endpoint answers in DynamoDB's wire format.
 
 use aws_smithy_types::retry::RetryConfig;
@@ -185,6 +186,13 @@ async fn a_dynamodb_that_accepts_but_never_answers_is_503_not_a_hang() {
     tokio::time::timeout(Duration::from_secs(60), assert_retryable(&store_at(&url)))
         .await
         .expect("the request ended");
+}
+
+#[tokio::test]
+async fn a_table_lost_while_serving_is_503_not_500() {
+    let (url, seen) = stub(|_| error(400, "ResourceNotFoundException")).await;
+    assert_retryable(&store_at(&url)).await;
+    assert_eq!(*seen.lock().unwrap(), ["GetItem"], "not retried by the SDK");
 }
 
 #[tokio::test]

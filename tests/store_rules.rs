@@ -9,7 +9,7 @@ use supportzen_shared::domain::{
     Author, ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText,
     NewMessage, Profile, TicketId, UnixSeconds, UserId, now_millis,
 };
-use supportzen_shared::store::{NewConversation, StoreError};
+use supportzen_shared::store::{NewConversation, SecretChange, StoreError};
 use supportzen_tests::{TestStore, for_each_store, texts};
 
 fn user(email: &str) -> UserId {
@@ -239,14 +239,16 @@ pub async fn provisioning_a_secret_replaces_the_pin<S: TestStore>() {
     let ann = known_user(&store, "ann@example.com").await;
     let secret = Secret::parse("rotated").unwrap();
     // A pin is not a secret: nothing is kept as the previous one, whatever the grace.
-    store.put_secret(ann.user(), &secret, DAY).await.unwrap();
+    let change = store.put_secret(ann.user(), &secret, DAY).await.unwrap();
+    assert_eq!(change, SecretChange::First);
     let record = store.find_user(ann.user()).await.unwrap().unwrap();
     assert_eq!(record.credential, Credential::secret(secret));
     let cid = user("cid@example.com");
-    store
+    let change = store
         .put_secret(&cid, &Secret::parse("fresh").unwrap(), DAY)
         .await
         .unwrap();
+    assert_eq!(change, SecretChange::First);
     let record = store.find_user(&cid).await.unwrap().unwrap();
     assert_eq!(
         record.credential,
@@ -286,11 +288,11 @@ pub async fn rotating_a_secret_keeps_the_old_one_for_the_grace_period<S: TestSto
                 .unwrap()
         }
     };
-    put("one", DAY).await;
+    assert_eq!(put("one", DAY).await, SecretChange::First);
     assert_eq!(secrets(&store, &ann).await, ("one".into(), None));
 
     let before = now_millis();
-    put("two", DAY).await;
+    assert_eq!(put("two", DAY).await, SecretChange::Replaced);
     let (current, previous) = secrets(&store, &ann).await;
     let (old, until) = previous.expect("the replaced secret is kept");
     assert_eq!((current.as_str(), old.as_str()), ("two", "one"));
@@ -301,7 +303,7 @@ pub async fn rotating_a_secret_keeps_the_old_one_for_the_grace_period<S: TestSto
     );
 
     // Putting the current secret again leaves the rotation as it was.
-    put("two", Duration::ZERO).await;
+    assert_eq!(put("two", Duration::ZERO).await, SecretChange::Unchanged);
     assert_eq!(
         secrets(&store, &ann).await,
         ("two".into(), Some(("one".into(), until)))
@@ -315,7 +317,7 @@ pub async fn rotating_a_secret_keeps_the_old_one_for_the_grace_period<S: TestSto
     );
 
     // A zero grace period revokes the replaced secret at once.
-    put("four", Duration::ZERO).await;
+    assert_eq!(put("four", Duration::ZERO).await, SecretChange::Replaced);
     assert_eq!(secrets(&store, &ann).await, ("four".into(), None));
 }
 

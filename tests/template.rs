@@ -184,6 +184,29 @@ fn allowed_partitions<'a>(function: &'a Yaml, action: &str) -> Vec<&'a str> {
     patterns
 }
 
+/// Strings of a YAML list.
+fn strings(yaml: &Yaml) -> Vec<String> {
+    yaml.as_vec()
+        .unwrap_or_else(|| panic!("expected a list, got {yaml:?}"))
+        .iter()
+        .map(|item| text(item).to_string())
+        .collect()
+}
+
+#[test]
+fn the_local_server_applies_the_apis_cors_rules() {
+    use supportzen::cors;
+    let template = template();
+    let rules = &template["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    assert_eq!(strings(&rules["AllowMethods"]), cors::allow_methods());
+    assert_eq!(strings(&rules["AllowHeaders"]), cors::ALLOW_HEADERS);
+    assert_eq!(strings(&rules["ExposeHeaders"]), cors::EXPOSE_HEADERS);
+    assert_eq!(
+        rules["MaxAge"].as_i64(),
+        i64::try_from(cors::MAX_AGE.as_secs()).ok()
+    );
+}
+
 #[test]
 fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
     use supportzen_shared::domain::Email;

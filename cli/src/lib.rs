@@ -3,6 +3,8 @@
 //! DynamoDB, and carries the operator commands (provision users, sign tokens, invoke a
 //! function on a sample event).
 
+pub mod cors;
+pub mod dynamodb;
 pub mod invoke;
 pub mod server;
 pub mod store_url;

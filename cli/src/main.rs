@@ -1,20 +1,24 @@
 //! The `supportzen` command line. See `supportzen --help`.
 
 use clap::{Args, Parser, Subcommand};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use supportzen::cors::{self, OriginPattern};
+use supportzen::dynamodb;
 use supportzen::store_url::StoreUrl;
 use supportzen::{invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::Email;
+use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::http::Backend;
-use supportzen_shared::store::UserProvisioner;
+use supportzen_shared::store::{SecretChange, StoreError, UserProvisioner};
 use supportzen_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
@@ -33,6 +37,17 @@ enum Command {
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:3000", env = "SUPPORTZEN_LISTEN")]
         listen: SocketAddr,
+        /// A browser origin allowed to call the API (CORS), as production's
+        /// CorsAllowedOrigins: scheme://host[:port], scheme://host:* for any port, or *.
+        /// Repeat it, or give a comma-separated list in the environment.
+        #[arg(
+            long = "cors-origin",
+            value_name = "ORIGIN",
+            env = "SUPPORTZEN_CORS_ORIGINS",
+            value_delimiter = ',',
+            default_values_t = cors::DEVELOPMENT_ORIGINS.map(|o| o.parse::<OriginPattern>().expect("valid"))
+        )]
+        cors_origins: Vec<OriginPattern>,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -83,10 +98,13 @@ enum UsersCommand {
 #[derive(Subcommand)]
 enum TableCommand {
     /// Create the table with the key schema, indexes and TTL of template.yaml, and wait
-    /// until it is active. For DynamoDB Local or a table you manage outside SAM.
+    /// until it is active. For DynamoDB Local or a table you manage outside SAM. Waits
+    /// up to 120 s for DynamoDB to accept connections (DynamoDB Local starting up); a
+    /// table that exists with these keys and indexes is left as it is.
     Create {
-        #[command(flatten)]
-        store: StoreArg,
+        /// The table: dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
+        #[arg(long, env = "SUPPORTZEN_STORE")]
+        store: StoreUrl,
     },
 }
 
@@ -124,12 +142,19 @@ fn function_name() -> impl clap::builder::TypedValueParser<Value = Endpoint> {
         .try_map(|name| Endpoint::parse(&name).ok_or("not a function"))
 }
 
+/// The log filter without `RUST_LOG`: our `info` lines, and the AWS SDK's errors only. Its
+/// configuration chain warns at every provider it tries (instance metadata, profiles) with
+/// whole debug structs; what matters reaches the user as the command's one-line error.
+const DEFAULT_LOG_FILTER: &str = "info,aws_config=error,aws_smithy_runtime=error";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -149,16 +174,22 @@ fn main() -> ExitCode {
 }
 
 /// Opens the store `url` names as `$store` and evaluates `$body` with it; the body is
-/// compiled once per kind of store.
+/// compiled once per kind of store. On DynamoDB, `$check` runs first with the client and
+/// table name.
 macro_rules! with_store {
     ($url:expr, $store:ident => $body:expr) => {
+        with_store!($url, |_client, _table| async { Ok::<(), String>(()) }, $store => $body)
+    };
+    ($url:expr, $check:expr, $store:ident => $body:expr) => {
         match $url {
             StoreUrl::Sqlite(path) => {
                 let $store = open_sqlite(path)?;
                 $body
             }
             StoreUrl::Dynamo(table) => {
-                let $store = DynamoStore::new(client::client_from_env().await?, table.as_str());
+                let client = client::client_from_env().await?;
+                $check(&client, table.as_str()).await?;
+                let $store = DynamoStore::new(client, table.as_str());
                 $body
             }
         }
@@ -182,23 +213,43 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             let (email, secret) = user.parse()?;
             let grace = Duration::from_secs(u64::from(grace_hours) * 3600);
-            with_store!(&store.store, backend => put_user(&backend, &email, &secret, grace).await)
+            let change = with_store!(&store.store, backend => backend.put_secret(email.user_id(), &secret, grace).await)
+                .map_err(|e| store_error("cannot set the secret", &e, &store.store))?;
+            println!(
+                "{}",
+                secret_change(email.user_id().as_str(), change, grace_hours)
+            );
+            Ok(())
         }
         Command::Table {
             command: TableCommand::Create { store },
-        } => match &store.store {
+        } => match &store {
             StoreUrl::Dynamo(table) => {
-                schema::create_table(&client::client_from_env().await?, table).await?;
-                println!("table {table} is active");
+                let client = client::client_from_env().await?;
+                dynamodb::wait_until_reachable(&client, table).await?;
+                let created = schema::create_table(&client, table)
+                    .await
+                    .map_err(|cause| dynamodb::explain(&format!("table {table}"), &cause, table))?;
+                match created {
+                    TableCreated::Created => println!("table {table} is active"),
+                    TableCreated::AlreadyThere => println!(
+                        "table {table} is active (it was already there, with these keys and indexes)"
+                    ),
+                }
                 Ok(())
             }
             StoreUrl::Sqlite(_) => Err(
                 "table create is for dynamodb:TABLE; SQLite creates its schema when opened".into(),
             ),
         },
-        Command::Serve { listen, store } => {
+        Command::Serve {
+            listen,
+            cors_origins,
+            store,
+        } => {
             let config = Config::from_env()?;
-            with_store!(&store.store, backend => serve(backend, config, listen, &store.store).await)
+            let cors = cors::layer(cors_origins);
+            with_store!(&store.store, dynamodb::check_table, backend => serve(backend, config, cors, listen, &store.store).await)
         }
         Command::Invoke {
             function,
@@ -222,27 +273,34 @@ fn open_sqlite(path: &str) -> Result<SqliteStore, String> {
     SqliteStore::open(path).map_err(|e| format!("cannot open sqlite:{path}: {e}"))
 }
 
-async fn put_user<S: UserProvisioner>(
-    store: &S,
-    email: &Email,
-    secret: &Secret,
-    grace: Duration,
-) -> Result<(), String> {
-    store
-        .put_secret(email.user_id(), secret, grace)
-        .await
-        .map_err(|e| e.to_string())?;
-    let hours = grace.as_secs() / 3600;
-    println!(
-        "user {} now authenticates with the provisioned secret (a replaced secret stays valid for {hours} h)",
-        email.user_id()
-    );
-    Ok(())
+/// One line for a failed store operation, with what to do about it on DynamoDB.
+fn store_error(what: &str, err: &StoreError, store: &StoreUrl) -> String {
+    match store {
+        StoreUrl::Dynamo(table) => dynamodb::explain_store(what, err, table),
+        StoreUrl::Sqlite(_) => format!("{what}: {err}"),
+    }
+}
+
+/// What `users put` did, in words.
+fn secret_change(user: &str, change: SecretChange, grace_hours: u32) -> String {
+    match change {
+        SecretChange::First => {
+            format!("user {user} now authenticates with the provisioned secret")
+        }
+        SecretChange::Unchanged => format!("user {user} already has this secret; nothing changed"),
+        SecretChange::Replaced if grace_hours == 0 => format!(
+            "user {user} now authenticates with the new secret; the replaced secret no longer works"
+        ),
+        SecretChange::Replaced => format!(
+            "user {user} now authenticates with the new secret; the replaced secret stays valid for {grace_hours} h"
+        ),
+    }
 }
 
 async fn serve<S: Backend>(
     store: S,
     config: Config,
+    cors: tower_http::cors::CorsLayer,
     listen: SocketAddr,
     url: &StoreUrl,
 ) -> Result<(), String> {
@@ -253,11 +311,25 @@ async fn serve<S: Backend>(
     tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
     // The one line on stdout: scripts and tests read the address from it.
     println!("listening on http://{address}");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-    };
-    server::serve(listener, Arc::new(store), config, shutdown)
+    server::serve(listener, Arc::new(store), config, cors, shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send): stop accepting,
+/// let requests under way finish, exit 0.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
 }

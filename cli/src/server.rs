@@ -1,16 +1,17 @@
 //! `supportzen serve`: the endpoint table's routes over HTTP/1.1 on hyper, each calling
 //! the same handler its Lambda function runs. Bodies are read up to the API's limit and
 //! no further. What API Gateway answers by itself in production (no such route, wrong
-//! method) is answered here, in the API's envelope.
+//! method, CORS) is answered here too: routing errors in the API's envelope, CORS by
+//! [`crate::cors`].
 
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{ALLOW, HeaderValue};
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -21,16 +22,19 @@ use supportzen_shared::http::response::{error_response, failure};
 use supportzen_shared::http::{Backend, dispatch};
 use supportzen_shared::{ApiError, Config};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::cors::CorsLayer;
 
 /// The OpenAPI 3.1 description of the client API, served at `GET /openapi.json`.
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
-/// Serves until `shutdown` completes. Connections already accepted finish their
-/// in-flight request; store writes are never cut in half either way.
+/// Serves until `shutdown` completes, answering browsers by `cors`. Connections already
+/// accepted finish their in-flight request; store writes are never cut in half either way.
 pub async fn serve<S: Backend>(
     listener: TcpListener,
     store: Arc<S>,
     config: Config,
+    cors: CorsLayer,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let config = Arc::new(config);
@@ -47,11 +51,12 @@ pub async fn serve<S: Backend>(
             () = &mut shutdown => return Ok(()),
         };
         let (store, config) = (Arc::clone(&store), Arc::clone(&config));
+        let service = ServiceBuilder::new()
+            .layer(cors.clone())
+            .service_fn(move |request| route(Arc::clone(&store), Arc::clone(&config), request));
         tokio::spawn(async move {
-            let service =
-                service_fn(move |request| route(Arc::clone(&store), Arc::clone(&config), request));
             if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                 .await
             {
                 tracing::debug!(%err, "connection ended with an error");

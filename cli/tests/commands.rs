@@ -68,6 +68,9 @@ fn every_command_has_help() {
         assert!(text.contains("Usage: supportzen"), "{args:?}: {text}");
     }
     assert!(stdout(&run(&["invoke", "--help"])).contains("live-create"));
+    // The table is always named: no SQLite default that table create would refuse.
+    let table_help = stdout(&run(&["table", "create", "--help"]));
+    assert!(!table_help.contains("sqlite"), "{table_help}");
 }
 
 #[test]
@@ -112,7 +115,14 @@ fn put_demo_user_with_grace(store: &str, secret: &str, grace_hours: Option<&str>
 
 /// Provisions the demo user in `store`, then runs each function on its sample event.
 fn invoke_each_sample_event(store: &str) {
-    put_demo_user(store, "demo-secret");
+    let first = put_demo_user_with_grace(store, "demo-secret", None);
+    assert!(
+        first.contains("now authenticates with the provisioned secret")
+            && !first.contains("replaced"),
+        "{first}"
+    );
+    let again = put_demo_user_with_grace(store, "demo-secret", None);
+    assert!(again.contains("nothing changed"), "{again}");
 
     let (status, body) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(
@@ -141,7 +151,8 @@ fn invoke_each_sample_event(store: &str) {
     assert!(put_demo_user_with_grace(store, "rotated", None).contains("stays valid for 24 h"));
     let (status, _) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(status, 200);
-    put_demo_user_with_grace(store, "revoked-the-rest", Some("0"));
+    let revoked = put_demo_user_with_grace(store, "revoked-the-rest", Some("0"));
+    assert!(revoked.contains("no longer works"), "{revoked}");
     let (status, _) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(status, 401);
 }
@@ -259,6 +270,8 @@ fn the_commands_work_on_a_dynamodb_table() {
     let store = format!("dynamodb:cli-{}", std::process::id());
     let table = stdout(&run(&["table", "create", "--store", &store]));
     assert!(table.contains("is active"), "{table}");
+    let again = stdout(&run(&["table", "create", "--store", &store]));
+    assert!(again.contains("already there"), "{again}");
     invoke_each_sample_event(&store);
     put_demo_user(&store, "demo-secret");
 
@@ -301,4 +314,133 @@ fn an_empty_endpoint_override_is_refused_not_a_panic() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Runs a failing command and checks what it printed on stderr: one short line, no debug
+/// structs (SDK errors print raw responses and `Some(..)` otherwise), naming `cause` and
+/// suggesting `remedy`.
+fn fails_in_one_line(mut command: Command, cause: &str, remedy: &str) {
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.len() < 500, "{} bytes: {stderr}", stderr.len());
+    for debug in ["Some(", " { ", "DispatchFailure(", "\u{1b}["] {
+        assert!(!stderr.contains(debug), "{debug:?} in {stderr}");
+    }
+    assert!(stderr.contains(cause), "no {cause:?} in {stderr}");
+    assert!(stderr.contains(remedy), "no {remedy:?} in {stderr}");
+}
+
+/// `supportzen` with the environment of a shell that set none of AWS's variables, and a
+/// home without AWS configuration. Instance metadata is off: nothing leaves the machine.
+fn bare(args: &[&str], home: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).env_clear();
+    command
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
+
+#[test]
+fn aws_failures_are_one_line_that_says_what_to_do() {
+    let home = tempfile::tempdir().unwrap();
+    let put = [
+        "users",
+        "put",
+        "--email",
+        "demo@example.com",
+        "--secret",
+        "s",
+        "--store",
+        "dynamodb:demo",
+    ];
+    // Nothing listens on port 9 (discard) here.
+    let mut unreachable = bare(&put, home.path());
+    unreachable.env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9");
+    unreachable.env("AWS_REGION", "us-east-1");
+    unreachable
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local");
+    fails_in_one_line(
+        unreachable,
+        "Connection refused",
+        "Is DynamoDB running at http://127.0.0.1:9?",
+    );
+
+    let mut no_credentials = bare(&put, home.path());
+    no_credentials.env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9");
+    no_credentials.env("AWS_REGION", "us-east-1");
+    fails_in_one_line(no_credentials, "credentials", "AWS_ACCESS_KEY_ID=local");
+
+    let mut no_region = bare(&put, home.path());
+    no_region.env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9");
+    no_region
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local");
+    fails_in_one_line(no_region, "region", "export AWS_REGION");
+}
+
+/// On DynamoDB Local (started by ./scripts/test): a missing table is named, with the
+/// command that creates it, whether a command writes to it or the server would serve it.
+#[test]
+fn a_missing_table_is_named_with_the_command_that_creates_it() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "needs DynamoDB Local: run ./scripts/test"
+    );
+    let store = format!("dynamodb:missing-{}", std::process::id());
+    let mut put = Command::new(BIN);
+    put.args([
+        "users",
+        "put",
+        "--email",
+        "demo@example.com",
+        "--secret",
+        "s",
+        "--store",
+        &store,
+    ]);
+    fails_in_one_line(
+        put,
+        "ResourceNotFoundException",
+        "supportzen table create --store",
+    );
+    let mut serve = Command::new(BIN);
+    serve.args(["serve", "--listen", "127.0.0.1:0", "--store", &store]);
+    fails_in_one_line(serve, "does not exist", "supportzen table create --store");
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            &store_arg(dir.path()),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("listening on"), "{line}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colours on a pipe: {stderr:?}");
 }

@@ -38,7 +38,7 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     /// The store is throttling or briefly unavailable; the client should retry.
     /// `reason` is for the logs only.
-    #[error("the service is busy, retry after {} seconds", retry_after.as_secs().max(1))]
+    #[error("the service is busy, retry after {}", seconds(*retry_after))]
     Unavailable {
         retry_after: Duration,
         reason: String,
@@ -115,6 +115,14 @@ impl ApiError {
     }
 }
 
+/// "1 second", "2 seconds": a wait as the client should hear it, at least a second.
+fn seconds(wait: Duration) -> String {
+    match wait.as_secs().max(1) {
+        1 => "1 second".to_string(),
+        n => format!("{n} seconds"),
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> Self {
         ApiError::Unauthorized(err)
@@ -127,5 +135,30 @@ impl From<ReplayError> for ApiError {
             ReplayError::OtherBody => ApiError::IdempotencyKeyReused,
             ReplayError::Unreadable(detail) => ApiError::Internal(detail),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_are_said_in_whole_seconds_with_the_right_number() {
+        let busy = |secs| ApiError::Unavailable {
+            retry_after: Duration::from_secs(secs),
+            reason: String::new(),
+        };
+        assert_eq!(
+            busy(1).to_string(),
+            "the service is busy, retry after 1 second"
+        );
+        assert_eq!(
+            busy(0).to_string(),
+            "the service is busy, retry after 1 second"
+        );
+        assert_eq!(
+            busy(3).to_string(),
+            "the service is busy, retry after 3 seconds"
+        );
     }
 }

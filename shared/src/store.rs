@@ -116,7 +116,18 @@ pub trait UserProvisioner {
         user: &UserId,
         secret: &Secret,
         grace: Duration,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<SecretChange, StoreError>> + Send;
+}
+
+/// What [`UserProvisioner::put_secret`] changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretChange {
+    /// The user had no secret: they were new, or pinned by trust-on-first-use.
+    First,
+    /// The user had this very secret; nothing changed.
+    Unchanged,
+    /// Another secret was replaced; it stays valid for the grace period (none if zero).
+    Replaced,
 }
 
 /// A conversation as stored, for operators and tests.

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::Arc;
-use supportzen::server;
+use supportzen::{cors, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::{ChatId, ConversationId, Email, TicketId, UserId};
@@ -89,6 +89,11 @@ impl<S: TestStore> TestApp<S> {
             listener,
             Arc::new(store.clone()),
             config,
+            cors::layer(
+                cors::DEVELOPMENT_ORIGINS
+                    .map(|o| o.parse().unwrap())
+                    .to_vec(),
+            ),
             async {
                 let _ = stopped.await;
             },
@@ -150,6 +155,12 @@ impl<S: TestStore> TestApp<S> {
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
         self.post_bytes(path, token, body.to_string().into_bytes())
             .await
+    }
+
+    /// A request to the server, to send as it is (for headers the helpers do not set).
+    pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base_url))
     }
 
     pub async fn request(&self, method: reqwest::Method, path: &str) -> Reply {

@@ -1,5 +1,8 @@
 //! Classifies DynamoDB failures: what a client may retry (503 with `Retry-After`)
-//! and what is a bug or misconfiguration (500).
+//! and what is a bug or misconfiguration (500). Each is described in one line (the
+//! service's code and message, or what kept the call from being answered); the SDK's
+//! full error context, which holds raw responses and debug structs, is logged at
+//! `debug` level only.
 
 use crate::store::StoreError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -38,25 +41,72 @@ pub fn unavailable(reason: String) -> StoreError {
 
 /// Maps any SDK failure the operation did not handle itself. Connection failures and
 /// timeouts (DynamoDB unreachable) are retryable; so are throttling and service errors,
-/// which the SDK has already retried with backoff by the time they get here.
+/// which the SDK has already retried with backoff by the time they get here. A missing
+/// table is a 503 too: the store is not there to answer, which no client can mend, but
+/// which is an outage rather than a bug (the cause goes to the log).
 pub fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let retryable = match &err {
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             true
         }
-        SdkError::ServiceError(service) => is_retryable_code(service.err().code()),
+        SdkError::ServiceError(service) => {
+            let code = service.err().code();
+            is_retryable_code(code) || code == Some("ResourceNotFoundException")
+        }
         _ => false,
     };
-    let reason = format!("{operation}: {}", DisplayErrorContext(err));
+    let reason = format!("{operation}: {}", describe(&err));
+    tracing::debug!(operation, error = %DisplayErrorContext(&err), "DynamoDB call failed");
     if retryable {
         unavailable(reason)
     } else {
         StoreError::Internal(reason)
     }
+}
+
+/// What went wrong, in one line: the service's error code and message, or why the
+/// request got no answer (the innermost cause's first line, e.g. "Connection refused").
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            match (inner.code(), inner.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => innermost_cause(err),
+            }
+        }
+        SdkError::TimeoutError(_) => "DynamoDB did not answer in time".to_string(),
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            format!("cannot connect to DynamoDB: {}", innermost_cause(err))
+        }
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            "timed out connecting to DynamoDB".to_string()
+        }
+        _ => innermost_cause(err),
+    }
+}
+
+/// The first line of the deepest error in `err`'s source chain.
+fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = err;
+    while let Some(source) = deepest.source() {
+        deepest = source;
+    }
+    let text = deepest.to_string();
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(':')
+        .to_string()
 }
 
 /// True when any reason says the transaction was throttled or collided with another one.

@@ -1,11 +1,12 @@
 //! The table's key schema and indexes: the one definition `supportzen table create`
 //! uses and `template.yaml` must match (a test checks that they agree).
 
+use super::errors::describe;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 /// Partition key of every item.
@@ -55,8 +56,27 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("name and type are set")
 }
 
-/// Creates the table (on-demand billing) with its indexes and TTL, and waits until it is active.
-pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
+/// What `supportzen table create` found or did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableCreated {
+    /// The table was created, with its indexes and TTL, and is active.
+    Created,
+    /// A table of that name with these keys and indexes was already there.
+    AlreadyThere,
+}
+
+/// Creates the table (on-demand billing) with its indexes and TTL, and waits until it is
+/// active. A table of that name that is already there is accepted if its keys and
+/// indexes are these (its TTL is switched on if it was off), and refused otherwise.
+pub async fn create_table(client: &Client, table: &str) -> Result<TableCreated, String> {
+    match check_table(client, table).await {
+        Ok(()) => {
+            enable_ttl(client, table).await?;
+            return Ok(TableCreated::AlreadyThere);
+        }
+        Err(TableProblem::Missing) => {}
+        Err(problem) => return Err(problem.to_string()),
+    }
     let mut request = client
         .create_table()
         .table_name(table)
@@ -83,18 +103,102 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
                     .map_err(|e| e.to_string())?,
             );
     }
-    request.send().await.map_err(|e| {
-        format!(
-            "CreateTable {table}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        )
-    })?;
+    request
+        .send()
+        .await
+        .map_err(|e| format!("CreateTable {table}: {}", describe(&e)))?;
     client
         .wait_until_table_exists()
         .table_name(table)
         .wait(std::time::Duration::from_secs(60))
         .await
-        .map_err(|e| format!("waiting for {table}: {e}"))?;
+        .map_err(|e| format!("waiting for {table} to become active: {e}"))?;
+    enable_ttl(client, table).await?;
+    Ok(TableCreated::Created)
+}
+
+/// Why a table cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TableProblem {
+    #[error("the table does not exist")]
+    Missing,
+    #[error("the table's keys or indexes are not the ones this version uses: {0}")]
+    OtherSchema(String),
+    #[error("DescribeTable: {0}")]
+    Unreadable(String),
+}
+
+/// Checks that `table` exists with the keys and indexes [`create_table`] gives it.
+pub async fn check_table(client: &Client, table: &str) -> Result<(), TableProblem> {
+    let described = match client.describe_table().table_name(table).send().await {
+        Ok(output) => output
+            .table
+            .ok_or_else(|| TableProblem::Unreadable("DescribeTable returned no table".into()))?,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Err(TableProblem::Missing);
+        }
+        Err(err) => return Err(TableProblem::Unreadable(describe(&err))),
+    };
+    let keys = |schema: &[KeySchemaElement]| -> Vec<(String, String)> {
+        schema
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_string(),
+                    k.key_type().as_str().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |partition: &str, sort: &str| {
+        vec![
+            (partition.to_string(), "HASH".to_string()),
+            (sort.to_string(), "RANGE".to_string()),
+        ]
+    };
+    let mut found = vec![("table".to_string(), keys(described.key_schema()))];
+    let mut wanted = vec![("table".to_string(), pair(PARTITION_KEY, SORT_KEY))];
+    for index in described.global_secondary_indexes() {
+        let name = index.index_name().unwrap_or_default().to_string();
+        found.push((name, keys(index.key_schema())));
+    }
+    for index in INDEXES {
+        wanted.push((
+            index.name.to_string(),
+            pair(index.partition_key, index.sort_key),
+        ));
+    }
+    found.sort();
+    wanted.sort();
+    if found != wanted {
+        return Err(TableProblem::OtherSchema(format!(
+            "expected {wanted:?}, found {found:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Switches on the TTL attribute, unless it is on already.
+async fn enable_ttl(client: &Client, table: &str) -> Result<(), String> {
+    let current = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| format!("DescribeTimeToLive {table}: {}", describe(&e)))?;
+    let description = current.time_to_live_description();
+    let enabled = description.and_then(|d| d.attribute_name()) == Some(TTL_ATTRIBUTE)
+        && matches!(
+            description.and_then(|d| d.time_to_live_status()),
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
+    if enabled {
+        return Ok(());
+    }
     client
         .update_time_to_live()
         .table_name(table)
@@ -107,11 +211,6 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), String> {
         )
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "UpdateTimeToLive {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            )
-        })?;
+        .map_err(|e| format!("UpdateTimeToLive {table}: {}", describe(&e)))?;
     Ok(())
 }

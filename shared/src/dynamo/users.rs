@@ -8,7 +8,9 @@ use super::table::{ATTEMPTS, backoff, values};
 use crate::auth::{Caller, Credential, Secret, TokenDigest, UserRecord};
 use crate::domain::{UserId, now_millis};
 use crate::idempotency::{Receipt, ReceiptKey};
-use crate::store::{NewConversation, StoreError, StoredProfile, UserProvisioner, UserReader};
+use crate::store::{
+    NewConversation, SecretChange, StoreError, StoredProfile, UserProvisioner, UserReader,
+};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -217,7 +219,7 @@ impl UserProvisioner for DynamoStore {
         user: &UserId,
         secret: &Secret,
         grace: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SecretChange, StoreError> {
         let user_key = key(user_pk(user), PROFILE);
         // Read the current secret, then write on condition that it is still the same: a
         // concurrent rotation makes the write fail and this one start over.
@@ -270,7 +272,13 @@ impl UserProvisioner for DynamoStore {
                 .send()
                 .await;
             match result {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    return Ok(match old {
+                        None => SecretChange::First,
+                        Some(old) if old == secret.expose() => SecretChange::Unchanged,
+                        Some(_) => SecretChange::Replaced,
+                    });
+                }
                 Err(err)
                     if err
                         .as_service_error()

@@ -2,13 +2,13 @@
 
 use crate::receipts::find_receipt;
 use crate::{SqliteStore, internal, is_constraint_violation};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::time::Duration;
 use supportzen_shared::auth::{Caller, Credential, Secret, TokenDigest, UserRecord};
 use supportzen_shared::domain::{UserId, now_millis};
 use supportzen_shared::idempotency::{Receipt, ReceiptKey};
 use supportzen_shared::store::{
-    NewConversation, StoreError, StoredProfile, UserProvisioner, UserReader,
+    NewConversation, SecretChange, StoreError, StoredProfile, UserProvisioner, UserReader,
 };
 
 fn find_user(conn: &Connection, id: UserId) -> Result<Option<UserRecord>, StoreError> {
@@ -124,12 +124,24 @@ impl UserProvisioner for SqliteStore {
         user: &UserId,
         secret: &Secret,
         grace: Duration,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SecretChange, StoreError> {
         let (user, secret) = (user.clone(), secret.clone());
         let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
         self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT secret FROM users WHERE id = ?1",
+                    [user.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(internal)?
+                .flatten();
             // Every right-hand side sees the row as it was before this update.
-            conn.execute(
+            tx.execute(
                 "INSERT INTO users (id, secret, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?3)
                  ON CONFLICT (id) DO UPDATE SET
                      previous_secret = CASE
@@ -146,7 +158,12 @@ impl UserProvisioner for SqliteStore {
                 params![user.as_str(), secret.expose(), now_millis(), grace_ms],
             )
             .map_err(internal)?;
-            Ok(())
+            tx.commit().map_err(internal)?;
+            Ok(match old {
+                None => SecretChange::First,
+                Some(old) if old == secret.expose() => SecretChange::Unchanged,
+                Some(_) => SecretChange::Replaced,
+            })
         })
         .await
     }
