@@ -8,8 +8,9 @@ use supportzen_shared::dynamo::schema::{self, TableProblem};
 use supportzen_shared::store::StoreError;
 
 /// How long `table create` waits for DynamoDB to accept connections: DynamoDB Local takes
-/// a few seconds to start, and installs itself from npm first on its first run.
-pub const CONNECT_WAIT: Duration = Duration::from_secs(120);
+/// a few seconds to start, and on its first run installs itself from npm first, which
+/// took 2 minutes on this project's machine.
+pub const CONNECT_WAIT: Duration = Duration::from_secs(300);
 
 /// Where the SDK sends DynamoDB calls: the endpoint override, or AWS itself.
 pub fn endpoint() -> String {
@@ -22,7 +23,7 @@ pub fn endpoint() -> String {
 fn hint(cause: &str, table: &str) -> Option<String> {
     if cause.contains("cannot connect") || cause.contains("timed out connecting") {
         Some(format!(
-            "Is DynamoDB running at {}? For DynamoDB Local, start scripts/dynamodb-local 8000 and export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 in this shell too.",
+            "Is DynamoDB running at {}? For DynamoDB Local, start scripts/dynamodb-local PORT and export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:PORT in this shell too.",
             endpoint()
         ))
     } else if cause.contains("ResourceNotFoundException") {
@@ -75,9 +76,9 @@ pub async fn wait_until_reachable(
         }
         if !said {
             eprintln!(
-                "waiting for DynamoDB at {} to accept connections (up to {} s)...",
+                "waiting for DynamoDB at {} to accept connections (up to {} minutes: on its first run scripts/dynamodb-local installs DynamoDB Local from npm)...",
                 endpoint(),
-                CONNECT_WAIT.as_secs()
+                CONNECT_WAIT.as_secs() / 60
             );
             said = true;
         }
