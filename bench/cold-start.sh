@@ -9,7 +9,9 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 cd "$(dirname "$0")/.."
 # The functions are built on their own so that no other crate's features leak into them.
-cargo build --quiet --release -p live-create -p live-chat -p ticket-create -p ticket-append
+functions=()
+for crate in functions/*/; do functions+=(-p "$(basename "$crate")"); done
+cargo build --quiet --release "${functions[@]}"
 cargo build --quiet --release -p empty-function
 cargo build --quiet --release -p store-calls
 cargo build --quiet --release -p cold-start

@@ -45,7 +45,10 @@ async fn a_preflight_from_a_local_page_is_answered_with_the_apis_rules() {
     assert!(response.status().is_success(), "{}", response.status());
     let headers = response.headers();
     assert_eq!(header(headers, "access-control-allow-origin"), Some(PAGE));
-    assert_eq!(list(headers, "access-control-allow-methods"), ["post"]);
+    assert_eq!(
+        list(headers, "access-control-allow-methods"),
+        ["get", "post"]
+    );
     assert_eq!(
         list(headers, "access-control-allow-headers"),
         cors::ALLOW_HEADERS

@@ -364,14 +364,14 @@ async fn another_users_chat_or_ticket_is_indistinguishable_from_a_missing_one<S:
     )
     .await
     .err(401, "unauthorized");
-    // A chat id is not a ticket id and the other way round.
+    // A chat id is not a ticket id: to the ticket route it names nothing.
     app.post(
         TICKET_APPEND,
         Some(&ann),
         &json!({"ticket_id": ann_chat.key(), "email": ANN, "message": "x"}),
     )
     .await
-    .bad_field("ticket_id");
+    .err(404, "not_found");
 
     assert_eq!(texts(&app.store, &ann_chat).await, ["mine"]);
     assert_eq!(texts(&app.store, &ann_ticket).await, ["mine"]);
@@ -484,7 +484,8 @@ async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing<S: TestSt
     ] {
         let cases: Vec<(&str, Value)> = vec![
             (id_field, Value::Null),
-            (id_field, json!("chat-xyz-123")),
+            (id_field, json!("x".repeat(129))),
+            (id_field, json!("TKT-001\u{7}")),
             (id_field, json!(42)),
             ("email", json!("nope")),
             ("message", Value::Null),
@@ -496,6 +497,12 @@ async fn every_invalid_field_is_a_400_that_names_it_and_writes_nothing<S: TestSt
             body[field] = value;
             app.post(path, Some(&token), &body).await.bad_field(field);
         }
+        // Ids are opaque: one we never issued names nothing, and is not malformed.
+        let mut body = base.clone();
+        body[id_field] = json!("chat-does-not-exist");
+        app.post(path, Some(&token), &body)
+            .await
+            .err(404, "not_found");
     }
 
     assert_eq!(conversation_count(&app, ANN).await, 2);

@@ -217,6 +217,7 @@ async fn an_expired_key_is_a_new_request<S: TestStore>() {
         author: Author::Customer,
         text: MessageText::parse("yesterday").unwrap(),
         image_url: None,
+        client_message_id: None,
         sent_at: now_millis(),
     };
     app.store

@@ -5,9 +5,12 @@
 use serde_json::{Value, json};
 use supportzen_shared::ApiError;
 use supportzen_shared::domain::{
-    ChatId, MAX_EMAIL_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, TicketId,
+    ChatId, MAX_CLIENT_MESSAGE_ID_CHARS, MAX_CONVERSATION_KEY_CHARS, MAX_EMAIL_CHARS,
+    MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, TicketId,
 };
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::flows::read::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use supportzen_shared::http::query::EMAIL_HEADER;
 use supportzen_shared::http::request::{
     CreateConversation, CustomerBody, IDEMPOTENCY_KEY_HEADER, SendMessage,
 };
@@ -15,7 +18,8 @@ use supportzen_shared::http::response::REPLAYED_HEADER;
 use supportzen_shared::idempotency::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS};
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::{
-    LIVE_CHAT, LIVE_CREATE, TICKET_APPEND, TICKET_CREATE, TestApp, create_body, token,
+    CONVERSATIONS, LIVE_CHAT, LIVE_CREATE, TICKET_APPEND, TICKET_CREATE, TestApp, create_body,
+    messages_path, token,
 };
 
 fn document() -> Value {
@@ -57,8 +61,18 @@ fn the_documented_routes_are_the_routes() {
     let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let routes: Vec<String> = Endpoint::ALL.iter().map(|e| e.path().to_string()).collect();
     assert_eq!(documented, routes.iter().collect::<Vec<_>>());
-    for route in &routes {
-        assert!(doc["paths"][route]["post"].is_object(), "{route} is a POST");
+    for endpoint in Endpoint::ALL {
+        let methods: Vec<&String> = doc["paths"][endpoint.path()]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect();
+        assert_eq!(
+            methods,
+            [&endpoint.method().to_lowercase()],
+            "{}",
+            endpoint.path()
+        );
     }
 }
 
@@ -115,11 +129,33 @@ fn the_documented_limits_are_the_enforced_ones() {
     assert_eq!(create["name"]["maxLength"], MAX_NAME_CHARS);
     assert_eq!(create["message"]["maxLength"], MAX_MESSAGE_CHARS);
     assert_eq!(create["image_url"]["maxLength"], MAX_IMAGE_URL_CHARS);
-    for name in ["ChatMessageFields", "TicketMessageFields"] {
+    assert_eq!(
+        create["client_message_id"]["maxLength"],
+        MAX_CLIENT_MESSAGE_ID_CHARS
+    );
+    for (name, id) in [
+        ("ChatMessageFields", "chat_id"),
+        ("TicketMessageFields", "ticket_id"),
+    ] {
         let fields = &schema(&doc, name)["properties"];
         assert_eq!(fields["message"]["maxLength"], MAX_MESSAGE_CHARS);
         assert_eq!(fields["image_url"]["maxLength"], MAX_IMAGE_URL_CHARS);
+        assert_eq!(
+            fields["client_message_id"]["maxLength"],
+            MAX_CLIENT_MESSAGE_ID_CHARS
+        );
+        assert_eq!(fields[id]["maxLength"], MAX_CONVERSATION_KEY_CHARS);
     }
+    let limit = &doc["components"]["parameters"]["Limit"]["schema"];
+    assert_eq!(limit["maximum"], MAX_PAGE_SIZE);
+    assert_eq!(limit["default"], DEFAULT_PAGE_SIZE);
+    let email = &doc["components"]["parameters"]["Email"];
+    assert!(
+        email["name"]
+            .as_str()
+            .unwrap()
+            .eq_ignore_ascii_case(EMAIL_HEADER)
+    );
 }
 
 /// The documented `Idempotency-Key` is the header the handlers read, on every route, with
@@ -148,7 +184,7 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
             "byte {byte}"
         );
     }
-    for function in Endpoint::ALL {
+    for function in Endpoint::ALL.iter().filter(|e| e.method() == "POST") {
         let post = &doc["paths"][function.path()]["post"];
         assert_eq!(
             post["parameters"][0]["$ref"],
@@ -212,6 +248,50 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
             .map(|k| json!(k))
             .collect();
         assert_eq!(&Value::from(keys), documented, "{route}");
+    }
+
+    // The read routes' data, with a conversation listed and a message read.
+    let ticket_id = ticket.ok()["ticketId"].as_str().unwrap().to_string();
+    let listed = app
+        .get(
+            &format!("{CONVERSATIONS}?kind=ticket"),
+            Some(&bearer),
+            "ann@example.com",
+        )
+        .await;
+    let read = app
+        .get(&messages_path(&ticket_id), Some(&bearer), "ann@example.com")
+        .await;
+    for (route, reply, item, items) in [
+        (
+            CONVERSATIONS,
+            &listed,
+            "ConversationSummary",
+            "conversations",
+        ),
+        (
+            "/api/client/conversations/{id}/messages",
+            &read,
+            "Message",
+            "messages",
+        ),
+    ] {
+        let documented = &doc["paths"][route]["get"]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["properties"]["data"]["required"];
+        let data = reply.ok();
+        let keys: Vec<Value> = data.as_object().unwrap().keys().map(|k| json!(k)).collect();
+        assert_eq!(&Value::from(keys), documented, "{route}");
+        let first: Vec<Value> = data[items][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| json!(k))
+            .collect();
+        assert_eq!(
+            Value::from(first),
+            schema(&doc, item)["required"],
+            "{route}: {item}"
+        );
     }
 
     let served = app.request(reqwest::Method::GET, "/openapi.json").await;

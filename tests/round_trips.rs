@@ -1,6 +1,6 @@
 //! DynamoDB round trips per request, counted by an SDK interceptor on DynamoDB Local.
 //! Budget: live-create ≤ 2, live-chat ≤ 2, ticket-create ≤ 3, ticket-append ≤ 2, with or
-//! without an idempotency key.
+//! without an idempotency key; each read route's page: the authentication read + 1 query.
 //! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
 
 use lambda_http::{Body, Request, Response};
@@ -10,7 +10,10 @@ use supportzen_shared::Config;
 use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::DynamoStore;
-use supportzen_shared::http::handlers::{live_chat, live_create, ticket_append, ticket_create};
+use supportzen_shared::http::handlers::{
+    conversation_messages, conversations_list, live_chat, live_create, ticket_append, ticket_create,
+};
+use supportzen_shared::http::with_route_parameters;
 use supportzen_shared::store::UserProvisioner;
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store};
 use supportzen_tests::{create_body, token};
@@ -108,6 +111,72 @@ async fn each_endpoint_stays_within_its_round_trip_budget() {
         trips.take(),
         ["GetItem", "TransactWriteItems"],
         "live-create, first use"
+    );
+}
+
+/// A GET as API Gateway hands it over: path and query parameters already parsed.
+fn read_request(token: &str, path_and_query: &str, id: Option<&str>) -> Request {
+    let request = lambda_http::http::Request::builder()
+        .method("GET")
+        .uri(format!("https://api.example.com{path_and_query}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("x-supportzen-email", EMAIL)
+        .body(Body::Empty)
+        .unwrap();
+    let path = id
+        .map(|id| vec![("id", id.to_string())])
+        .unwrap_or_default();
+    with_route_parameters(request, path)
+}
+
+#[tokio::test]
+async fn each_read_page_is_one_query_after_the_authentication_read() {
+    let (store, trips) = provisioned_store().await;
+    let config = Config::default();
+    let token = token("s3cret", EMAIL);
+    let ticket = data(
+        ticket_create(
+            &store,
+            &config,
+            request(&token, &create_body(EMAIL, "help")),
+        )
+        .await,
+    );
+    let id = ticket["ticketId"].as_str().unwrap();
+    for n in 0..5 {
+        let body = json!({"ticket_id": id, "email": EMAIL, "message": format!("more {n}")});
+        data(ticket_append(&store, &config, request(&token, &body)).await);
+    }
+    trips.take();
+
+    let list = conversations_list(
+        &store,
+        &config,
+        read_request(
+            &token,
+            "/api/client/conversations?kind=ticket&limit=1",
+            None,
+        ),
+    )
+    .await;
+    assert_eq!(data(list)["conversations"][0]["conversationId"], id);
+    assert_eq!(trips.take(), ["GetItem", "Query"], "conversations-list");
+
+    let path = format!("/api/client/conversations/{id}/messages?limit=2");
+    let page =
+        data(conversation_messages(&store, &config, read_request(&token, &path, Some(id))).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "Query"],
+        "conversation-messages"
+    );
+    let before = page["nextCursor"].as_str().unwrap();
+    let path = format!("/api/client/conversations/{id}/messages?limit=2&before={before}");
+    data(conversation_messages(&store, &config, read_request(&token, &path, Some(id))).await);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "Query"],
+        "conversation-messages, next page"
     );
 }
 

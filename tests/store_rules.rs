@@ -29,6 +29,7 @@ fn message(text: &str) -> NewMessage {
         author: Author::Customer,
         text: MessageText::parse(text).unwrap(),
         image_url: Some(ImageUrl::parse("https://cdn.example.com/a.png").unwrap()),
+        client_message_id: None,
         sent_at: now_millis(),
     }
 }

@@ -13,7 +13,12 @@ use supportzen_shared::endpoint::Endpoint;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Request headers a browser may send (besides the CORS-safelisted ones).
-pub const ALLOW_HEADERS: [&str; 3] = ["authorization", "content-type", "idempotency-key"];
+pub const ALLOW_HEADERS: [&str; 4] = [
+    "authorization",
+    "content-type",
+    "idempotency-key",
+    "x-supportzen-email",
+];
 
 /// Response headers browser code may read (besides the CORS-safelisted ones).
 pub const EXPOSE_HEADERS: [&str; 3] = ["retry-after", "idempotent-replayed", "x-request-id"];

@@ -13,12 +13,13 @@ use supportzen::store_url::StoreUrl;
 use supportzen::{invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
-use supportzen_shared::domain::Email;
+use supportzen_shared::domain::{ConversationKey, Email};
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::flows::read::{ConversationSummary, MessageView};
 use supportzen_shared::http::Backend;
-use supportzen_shared::store::{SecretChange, StoreError, UserProvisioner};
+use supportzen_shared::store::{ConversationAdmin, SecretChange, StoreError, UserProvisioner};
 use supportzen_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
@@ -66,6 +67,20 @@ enum Command {
         #[command(subcommand)]
         command: TableCommand,
     },
+    /// Read conversations, as operators and support agents look them up.
+    Conversations {
+        #[command(subcommand)]
+        command: ConversationsCommand,
+    },
+    /// Print a conversation's messages, oldest first, one JSON object per line (the
+    /// read route's fields; times in Unix milliseconds).
+    Messages {
+        /// The chat or ticket, e.g. TKT-001 or chat-<uuid>.
+        #[arg(long)]
+        conversation: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
     /// Run one function's handler on an API Gateway HTTP API event file and print the
     /// Lambda response, as `sam local invoke` does, without Docker.
     Invoke {
@@ -90,6 +105,19 @@ enum UsersCommand {
         /// Hours the replaced secret is still accepted; 0 revokes it at once (a leaked secret).
         #[arg(long, default_value_t = 24)]
         grace_hours: u32,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConversationsCommand {
+    /// Print a user's chats and tickets, newest first, one JSON object per line (the
+    /// list route's fields; times in Unix milliseconds).
+    List {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -251,6 +279,38 @@ async fn run(command: Command) -> Result<(), String> {
             let cors = cors::layer(cors_origins);
             with_store!(&store.store, dynamodb::check_table, backend => serve(backend, config, cors, listen, &store.store).await)
         }
+        Command::Conversations {
+            command: ConversationsCommand::List { email, store },
+        } => {
+            let email = Email::parse(&email).map_err(|e| format!("--email {e}"))?;
+            let found = with_store!(&store.store, backend => backend.conversations_of(email.user_id()).await)
+                .map_err(|e| store_error("cannot list the conversations", &e, &store.store))?;
+            print_json_lines(found.into_iter().map(ConversationSummary::from))
+        }
+        Command::Messages {
+            conversation,
+            store,
+        } => {
+            let id = ConversationKey::parse(&conversation)
+                .ok()
+                .and_then(|key| key.resolve_any())
+                .ok_or_else(|| {
+                    format!("--conversation {conversation:?} is not a chat or ticket id")
+                })?;
+            let (found, messages) = with_store!(&store.store, backend => {
+                let found = backend.conversation(&id).await;
+                (found, backend.messages(&id).await)
+            });
+            let what = "cannot read the conversation";
+            if found
+                .map_err(|e| store_error(what, &e, &store.store))?
+                .is_none()
+            {
+                return Err(format!("there is no conversation {conversation}"));
+            }
+            let messages = messages.map_err(|e| store_error(what, &e, &store.store))?;
+            print_json_lines(messages.into_iter().map(MessageView::from))
+        }
         Command::Invoke {
             function,
             event,
@@ -267,6 +327,17 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Prints each item as one line of JSON.
+fn print_json_lines<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Result<(), String> {
+    for item in items {
+        println!(
+            "{}",
+            serde_json::to_string(&item).map_err(|e| e.to_string())?
+        );
+    }
+    Ok(())
 }
 
 fn open_sqlite(path: &str) -> Result<SqliteStore, String> {

@@ -19,7 +19,7 @@ use std::time::Instant;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::http::request::MAX_BODY_BYTES;
 use supportzen_shared::http::response::{error_response, failure};
-use supportzen_shared::http::{Backend, dispatch};
+use supportzen_shared::http::{Backend, dispatch, with_route_parameters};
 use supportzen_shared::{ApiError, Config};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -83,7 +83,7 @@ async fn route<S: Backend>(
     };
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
-    let response = match Endpoint::from_path(&path) {
+    let response = match Endpoint::route(&path) {
         None if path == "/openapi.json" && method == Method::GET => {
             let mut response =
                 lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
@@ -99,7 +99,7 @@ async fn route<S: Backend>(
             "no route for this path",
             None,
         ),
-        Some(endpoint) if method.as_str() != endpoint.method() => {
+        Some((endpoint, _)) if method.as_str() != endpoint.method() => {
             let message = format!("this route only accepts {}", endpoint.method());
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -112,10 +112,11 @@ async fn route<S: Backend>(
                 .insert(ALLOW, HeaderValue::from_static(endpoint.method()));
             response
         }
-        Some(endpoint) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Some((endpoint, parameters)) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
             Ok(collected) => {
                 let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
                 let request = lambda_http::Request::from_parts(parts, body);
+                let request = with_route_parameters(request, parameters);
                 dispatch(endpoint, &*store, &config, request).await
             }
             Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {

@@ -63,6 +63,9 @@ fn every_command_has_help() {
         vec!["invoke", "--help"],
         vec!["table", "--help"],
         vec!["table", "create", "--help"],
+        vec!["conversations", "--help"],
+        vec!["conversations", "list", "--help"],
+        vec!["messages", "--help"],
     ] {
         let text = stdout(&run(&args));
         assert!(text.contains("Usage: supportzen"), "{args:?}: {text}");
@@ -134,6 +137,35 @@ fn invoke_each_sample_event(store: &str) {
         (status, &body["data"]["ticketId"]),
         (200, &"TKT-001".into())
     );
+    // Operators read them back, one JSON object a line.
+    let listed = stdout(&run(&[
+        "conversations",
+        "list",
+        "--email",
+        "demo@example.com",
+        "--store",
+        store,
+    ]));
+    let first: serde_json::Value = serde_json::from_str(listed.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (&first["conversationId"], &first["kind"]),
+        (&"TKT-001".into(), &"ticket".into())
+    );
+    let read = stdout(&run(&[
+        "messages",
+        "--conversation",
+        "TKT-001",
+        "--store",
+        store,
+    ]));
+    let messages: Vec<serde_json::Value> = read
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{read}");
+    assert!(messages.iter().all(|m| m["author"] == "customer"));
+    let missing = run(&["messages", "--conversation", "TKT-999", "--store", store]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no conversation TKT-999"));
     let (status, body) = invoke("live-create", "live-create.json", store);
     assert_eq!(status, 200);
     assert!(

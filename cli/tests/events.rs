@@ -97,6 +97,7 @@ async fn seed<S: ConversationCreator>(store: &str, direct: &S) {
             author: Author::Customer,
             text: MessageText::parse("Hello!").unwrap(),
             image_url: None,
+            client_message_id: None,
             sent_at: now_millis(),
         },
         receipt: None,

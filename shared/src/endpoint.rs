@@ -32,7 +32,8 @@ macro_rules! endpoints {
                 }
             }
 
-            /// The path API Gateway routes to it.
+            /// The path API Gateway routes to it; `{name}` stands for one path segment,
+            /// a path parameter, as in API Gateway's route keys.
             pub const fn path(self) -> &'static str {
                 match self {
                     $(Endpoint::$variant => $path,)+
@@ -47,6 +48,12 @@ endpoints! {
     LiveChat => ("live-chat", "POST", "/api/client/live/chat"),
     TicketCreate => ("ticket-create", "POST", "/api/client/ticket/create"),
     TicketAppend => ("ticket-append", "POST", "/api/client/ticket/append"),
+    ConversationsList => ("conversations-list", "GET", "/api/client/conversations"),
+    ConversationMessages => (
+        "conversation-messages",
+        "GET",
+        "/api/client/conversations/{id}/messages"
+    ),
 }
 
 impl Endpoint {
@@ -55,9 +62,44 @@ impl Endpoint {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 
+    /// The endpoint served at `path`, whatever the method, with its path parameters.
+    pub fn route(path: &str) -> Option<(Self, Vec<(&'static str, String)>)> {
+        Self::ALL
+            .iter()
+            .find_map(|&endpoint| Some((endpoint, path_parameters(endpoint.path(), path)?)))
+    }
+
     /// The endpoint served at `path`, whatever the method.
     pub fn from_path(path: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|e| e.path() == path)
+        Self::route(path).map(|(endpoint, _)| endpoint)
+    }
+}
+
+/// The parameters `path` gives the route `template`, or `None` if it is another route.
+/// A parameter is one non-empty segment, percent-decoded.
+fn path_parameters(template: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let (mut wanted, mut given) = (template.split('/'), path.split('/'));
+    let mut parameters = Vec::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(parameters),
+            (Some(pattern), Some(segment)) => {
+                match pattern.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !segment.is_empty() => {
+                        // Percent-decoded; a `+` in a path is itself, not a space.
+                        let encoded = format!("x={}", segment.replace('+', "%2B"));
+                        let decoded = url::form_urlencoded::parse(encoded.as_bytes())
+                            .next()
+                            .map(|(_, value)| value.into_owned())?;
+                        parameters.push((name, decoded));
+                    }
+                    Some(_) => return None,
+                    None if pattern == segment => {}
+                    None => return None,
+                }
+            }
+            _ => return None,
+        }
     }
 }
 
@@ -78,5 +120,31 @@ mod tests {
         }
         assert_eq!(Endpoint::parse("live"), None);
         assert_eq!(Endpoint::from_path("/api/client/live"), None);
+    }
+
+    #[test]
+    fn paths_with_parameters_route_and_give_them() {
+        assert_eq!(
+            Endpoint::route("/api/client/conversations/TKT-001/messages"),
+            Some((
+                Endpoint::ConversationMessages,
+                vec![("id", "TKT-001".to_string())]
+            ))
+        );
+        assert_eq!(
+            Endpoint::route("/api/client/conversations/a%20b/messages").map(|(_, p)| p),
+            Some(vec![("id", "a b".to_string())])
+        );
+        for other in [
+            "/api/client/conversations//messages",
+            "/api/client/conversations/TKT-001",
+            "/api/client/conversations/TKT-001/messages/x",
+        ] {
+            assert_eq!(Endpoint::route(other), None, "{other}");
+        }
+        assert_eq!(
+            Endpoint::route("/api/client/conversations"),
+            Some((Endpoint::ConversationsList, vec![]))
+        );
     }
 }

@@ -13,7 +13,7 @@
 //! | [`TicketNumbers`] | | | yes | |
 
 use crate::auth::{Caller, Secret, UserRecord};
-use crate::domain::{Author, ConversationId, MessageId, NewMessage, Profile, UserId};
+use crate::domain::{Author, ConversationId, Kind, MessageId, NewMessage, Profile, UserId};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
 use std::time::Duration;
@@ -139,6 +139,33 @@ pub struct StoredConversation {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub last_activity_at: i64,
+    /// The newest message, for lists; `None` for conversations stored before previews.
+    pub last_message: Option<MessagePreview>,
+}
+
+/// Enough of a conversation's newest message to show in a list of conversations.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessagePreview {
+    pub id: MessageId,
+    pub author: Author,
+    /// The message's first [`PREVIEW_CHARS`] characters.
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    pub sent_at: i64,
+}
+
+/// How much of a message a [`MessagePreview`] keeps.
+pub const PREVIEW_CHARS: usize = 200;
+
+impl MessagePreview {
+    pub fn of(message: &NewMessage) -> Self {
+        MessagePreview {
+            id: message.id.clone(),
+            author: message.author,
+            text: message.text.as_str().chars().take(PREVIEW_CHARS).collect(),
+            sent_at: message.sent_at,
+        }
+    }
 }
 
 /// A stored message, for operators and tests.
@@ -148,7 +175,85 @@ pub struct StoredMessage {
     pub author: Author,
     pub text: String,
     pub image_url: Option<String>,
+    pub client_message_id: Option<String>,
+    /// Milliseconds since the Unix epoch.
     pub sent_at: i64,
+}
+
+/// Where a page of conversations starts: after the one with this activity time and id,
+/// in the order newest activity first (ties broken by id, descending).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivityCursor {
+    /// Milliseconds since the Unix epoch.
+    pub last_activity_at: i64,
+    pub conversation: ConversationId,
+}
+
+impl ActivityCursor {
+    /// The position just past `conversation` in a list.
+    pub fn after(conversation: &StoredConversation) -> Self {
+        ActivityCursor {
+            last_activity_at: conversation.last_activity_at,
+            conversation: conversation.id.clone(),
+        }
+    }
+}
+
+/// Which page of a conversation's messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MessageWindow {
+    /// The newest messages.
+    Latest,
+    /// The messages right after this one.
+    After(MessageId),
+    /// The messages right before this one.
+    Before(MessageId),
+}
+
+/// One page of a listing, in the listing's order, and whether more follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// Cuts what a store read with a limit of `limit + 1` down to `limit`: the extra item,
+    /// if it came, says that more follow.
+    pub fn from_one_more(mut items: Vec<T>, limit: usize) -> Self {
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        Page { items, has_more }
+    }
+}
+
+/// What the customer read routes need: each page is one store query.
+pub trait ConversationReader {
+    /// The user and the conversation, in one read: the messages route authenticates the
+    /// caller and checks that the conversation is theirs before reading a page.
+    fn find_user_and_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<(Option<UserRecord>, Option<StoredConversation>), StoreError>> + Send;
+
+    /// Up to `limit` of `owner`'s conversations of `kind`, newest activity first, from
+    /// after `from` (from the newest if `None`).
+    fn conversation_page(
+        &self,
+        owner: &UserId,
+        kind: Kind,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredConversation>, StoreError>> + Send;
+
+    /// Up to `limit` messages of `window`, oldest first.
+    fn message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredMessage>, StoreError>> + Send;
 }
 
 /// What a user's profile holds, as the last create request described it.

@@ -64,6 +64,14 @@ pub const LIVE_CREATE: &str = Endpoint::LiveCreate.path();
 pub const LIVE_CHAT: &str = Endpoint::LiveChat.path();
 pub const TICKET_CREATE: &str = Endpoint::TicketCreate.path();
 pub const TICKET_APPEND: &str = Endpoint::TicketAppend.path();
+pub const CONVERSATIONS: &str = Endpoint::ConversationsList.path();
+
+/// The messages route of one conversation.
+pub fn messages_path(conversation_id: &str) -> String {
+    Endpoint::ConversationMessages
+        .path()
+        .replace("{id}", conversation_id)
+}
 
 /// A running server and a handle on its store, for checking what was written.
 pub struct TestApp<S> {
@@ -155,6 +163,18 @@ impl<S: TestStore> TestApp<S> {
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
         self.post_bytes(path, token, body.to_string().into_bytes())
             .await
+    }
+
+    /// GETs `path` (with its query) as `email`, signed with `token`.
+    pub async fn get(&self, path: &str, token: Option<&str>, email: &str) -> Reply {
+        let mut request = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .header("x-supportzen-email", email);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        Reply::read(request.send().await.expect("server answers")).await
     }
 
     /// A request to the server, to send as it is (for headers the helpers do not set).

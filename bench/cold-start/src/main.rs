@@ -1,7 +1,7 @@
 //! Cold-start harness: spawns each Lambda bootstrap as Lambda does, under a local
 //! Runtime API emulator, with DynamoDB answered by an instant stub on loopback. Measures
 //! init (spawn to first `GET /next`), the first invocation, and warm invocations, for
-//! the four functions and an empty `lambda_runtime` function, interleaved round by round
+//! the functions and an empty `lambda_runtime` function, interleaved round by round
 //! so that drift in the machine's speed affects all of them alike.
 //!
 //! Beside each function it runs `store-calls`, a bootstrap with the same runtime and
@@ -42,7 +42,14 @@ struct Args {
     warm: usize,
 }
 
-const FUNCTIONS: [&str; 4] = ["live-create", "live-chat", "ticket-create", "ticket-append"];
+const FUNCTIONS: [&str; 6] = [
+    "live-create",
+    "live-chat",
+    "ticket-create",
+    "ticket-append",
+    "conversations-list",
+    "conversation-messages",
+];
 
 /// One bootstrap under test.
 struct Subject {

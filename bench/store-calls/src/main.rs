@@ -1,5 +1,5 @@
 //! A Lambda function that makes exactly the DynamoDB calls one endpoint makes
-//! (`BENCH_CALLS` = live-create, live-chat, ticket-create or ticket-append), with the same
+//! (`BENCH_CALLS` = the function's name, e.g. live-create), with the same
 //! runtime, logging and client as the real functions, but without parsing, authenticating
 //! or answering a request. The cold-start harness subtracts its warm time from the real
 //! function's to find what the function adds beyond its DynamoDB calls.
@@ -9,12 +9,13 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    Author, ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile, TicketId,
-    UnixSeconds, now_millis,
+    Author, ChatId, ConversationId, Email, Kind, MessageId, MessageText, NewMessage, Profile,
+    TicketId, UnixSeconds, now_millis,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::store::{
-    ConversationCreator, MessageAppender, NewConversation, TicketNumbers, UserReader,
+    ConversationCreator, ConversationReader, MessageAppender, MessageWindow, NewConversation,
+    TicketNumbers, UserReader,
 };
 
 fn message() -> Result<NewMessage, Error> {
@@ -23,6 +24,7 @@ fn message() -> Result<NewMessage, Error> {
         author: Author::Customer,
         text: MessageText::parse("Where can I find my subscription URL?")?,
         image_url: None,
+        client_message_id: None,
         sent_at: now_millis(),
     })
 }
@@ -42,7 +44,10 @@ fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Er
 }
 
 async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Value, Error> {
-    store.find_user(email.user_id()).await?;
+    // The messages route reads the user with the conversation instead.
+    if endpoint != "conversation-messages" {
+        store.find_user(email.user_id()).await?;
+    }
     match endpoint {
         "live-create" => {
             store
@@ -72,6 +77,22 @@ async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Val
             store
                 .append_message(&ticket, email.user_id(), &message()?, None)
                 .await?
+        }
+        "conversations-list" => {
+            store
+                .conversation_page(email.user_id(), Kind::Ticket, None, 20)
+                .await?;
+        }
+        "conversation-messages" => {
+            let ticket =
+                ConversationId::Ticket(TicketId::from_number(1).ok_or("1 is a ticket number")?);
+            store
+                .find_user_and_conversation(email.user_id(), &ticket)
+                .await?;
+            store
+                .message_page(&ticket, &MessageWindow::Latest, 50)
+                .await?;
+            return Ok(Value::Null);
         }
         other => return Err(format!("BENCH_CALLS={other:?} is not an endpoint").into()),
     }

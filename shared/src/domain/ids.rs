@@ -99,6 +99,32 @@ impl fmt::Display for TicketId {
     }
 }
 
+/// The two kinds of conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Chat,
+    Ticket,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 2] = [Kind::Chat, Kind::Ticket];
+
+    /// "chat" or "ticket", as the API and the stores spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Chat => "chat",
+            Kind::Ticket => "ticket",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == raw)
+            .ok_or_else(|| "must be chat or ticket".to_string())
+    }
+}
+
 /// Chats and tickets are both conversations: an owner, an open/closed status and
 /// an ordered list of messages. The store treats them alike.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -118,9 +144,13 @@ impl ConversationId {
 
     /// "chat" or "ticket", for messages and the store's `kind` column.
     pub fn kind(&self) -> &'static str {
+        self.conversation_kind().as_str()
+    }
+
+    pub fn conversation_kind(&self) -> Kind {
         match self {
-            ConversationId::Chat(_) => "chat",
-            ConversationId::Ticket(_) => "ticket",
+            ConversationId::Chat(_) => Kind::Chat,
+            ConversationId::Ticket(_) => Kind::Ticket,
         }
     }
 
@@ -136,33 +166,65 @@ impl ConversationId {
     }
 }
 
-/// An id a client uses to address an existing conversation: which request field
-/// carries it and how it parses.
-pub trait ConversationRef: Sized {
+/// Longest conversation id a client may send, in characters.
+pub const MAX_CONVERSATION_KEY_CHARS: usize = 128;
+
+/// A conversation id as a client sent it. Ids are opaque to clients: any string of 1 to
+/// 128 characters without control characters is well-formed, and one that names no
+/// conversation of the caller's is simply not found (404), never malformed (400).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationKey(String);
+
+impl ConversationKey {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if raw.chars().count() > MAX_CONVERSATION_KEY_CHARS {
+            return Err(format!(
+                "must be at most {MAX_CONVERSATION_KEY_CHARS} characters"
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(ConversationKey(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The conversation of `kind` this names, if it is an id we issue for that kind.
+    pub fn resolve(&self, kind: Kind) -> Option<ConversationId> {
+        match kind {
+            Kind::Chat => ChatId::parse(&self.0).ok().map(ConversationId::Chat),
+            Kind::Ticket => TicketId::parse(&self.0).ok().map(ConversationId::Ticket),
+        }
+    }
+
+    /// The conversation this names, of whichever kind.
+    pub fn resolve_any(&self) -> Option<ConversationId> {
+        Kind::ALL.into_iter().find_map(|kind| self.resolve(kind))
+    }
+}
+
+/// What a request field that addresses an existing conversation carries: which field,
+/// and which kind of conversation it may name.
+pub trait ConversationRef {
     /// The request field, e.g. `chat_id`.
     const FIELD: &'static str;
-    fn parse(raw: &str) -> Result<Self, String>;
-    fn conversation(&self) -> ConversationId;
+    const KIND: Kind;
 }
 
 impl ConversationRef for ChatId {
     const FIELD: &'static str = "chat_id";
-    fn parse(raw: &str) -> Result<Self, String> {
-        ChatId::parse(raw)
-    }
-    fn conversation(&self) -> ConversationId {
-        ConversationId::Chat(self.clone())
-    }
+    const KIND: Kind = Kind::Chat;
 }
 
 impl ConversationRef for TicketId {
     const FIELD: &'static str = "ticket_id";
-    fn parse(raw: &str) -> Result<Self, String> {
-        TicketId::parse(raw)
-    }
-    fn conversation(&self) -> ConversationId {
-        ConversationId::Ticket(*self)
-    }
+    const KIND: Kind = Kind::Ticket;
 }
 
 #[cfg(test)]
@@ -193,6 +255,33 @@ mod tests {
         }
         assert!(ConversationId::from_stored("chat", "TKT-007").is_err());
         assert!(ConversationId::from_stored("email", "TKT-007").is_err());
+    }
+
+    #[test]
+    fn client_ids_are_opaque_and_resolve_only_to_what_we_issue() {
+        let chat = ChatId::generate();
+        let key = ConversationKey::parse(chat.as_str()).unwrap();
+        assert_eq!(
+            key.resolve(Kind::Chat),
+            Some(ConversationId::Chat(chat.clone()))
+        );
+        assert_eq!(key.resolve(Kind::Ticket), None);
+        for unknown in ["chat-does-not-exist", "TKT-0001", "tkt-001", "ünïcödé"] {
+            let key = ConversationKey::parse(unknown).unwrap();
+            assert_eq!(key.resolve_any(), None, "{unknown}");
+        }
+        assert_eq!(
+            ConversationKey::parse("TKT-001").unwrap().resolve_any(),
+            Some(ConversationId::Ticket(TicketId::from_number(1).unwrap()))
+        );
+        assert!(ConversationKey::parse(&"x".repeat(MAX_CONVERSATION_KEY_CHARS)).is_ok());
+        for bad in [
+            String::new(),
+            "x".repeat(MAX_CONVERSATION_KEY_CHARS + 1),
+            "a\nb".into(),
+        ] {
+            assert!(ConversationKey::parse(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -84,6 +84,32 @@ impl Author {
     }
 }
 
+/// Longest client message id, in characters.
+pub const MAX_CLIENT_MESSAGE_ID_CHARS: usize = 64;
+
+/// The client's own id for a message (e.g. its local echo's), stored with the message
+/// and returned when it is read back: 1 to 64 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientMessageId(String);
+
+impl ClientMessageId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() || raw.chars().count() > MAX_CLIENT_MESSAGE_ID_CHARS {
+            return Err(format!(
+                "must be 1 to {MAX_CLIENT_MESSAGE_ID_CHARS} characters"
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err("must not contain control characters".into());
+        }
+        Ok(ClientMessageId(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A message about to be stored: its id and time are assigned by the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
@@ -91,6 +117,7 @@ pub struct NewMessage {
     pub author: Author,
     pub text: MessageText,
     pub image_url: Option<ImageUrl>,
+    pub client_message_id: Option<ClientMessageId>,
     /// Milliseconds since the Unix epoch.
     pub sent_at: i64,
 }

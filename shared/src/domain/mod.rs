@@ -10,9 +10,13 @@ mod message;
 mod profile;
 
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
-pub use ids::{ChatId, ConversationId, ConversationRef, MessageId, TicketId};
+pub use ids::{
+    ChatId, ConversationId, ConversationKey, ConversationRef, Kind, MAX_CONVERSATION_KEY_CHARS,
+    MessageId, TicketId,
+};
 pub use message::{
-    Author, ImageUrl, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MessageText, NewMessage,
+    Author, ClientMessageId, ImageUrl, MAX_CLIENT_MESSAGE_ID_CHARS, MAX_IMAGE_URL_CHARS,
+    MAX_MESSAGE_CHARS, MessageText, NewMessage,
 };
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
 

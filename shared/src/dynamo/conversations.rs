@@ -1,20 +1,19 @@
 //! Conversations (chats and tickets) and their messages: one partition per conversation,
-//! a `META` item and one item per message, written together in transactions.
+//! a `META` item and one item per message, written together in transactions. Reading
+//! them is `conversation_reads.rs`.
 
 use super::DynamoStore;
-use super::errors::classify;
 use super::items::{
-    Item, MESSAGE_PREFIX, META, activity_key, conversation_pk, from_item, key, n, open_pk, s,
-    time_key, to_item, user_pk,
+    Item, META, activity_key, conversation_pk, from_item, key, message_sk, n, open_pk,
+    owner_activity_key, s, to_item, user_pk,
 };
-use super::schema;
 use super::table::{Cancelled, Part, Transaction, names, values};
 use crate::auth::Caller;
 use crate::domain::{Author, ConversationId, MessageId, NewMessage, UserId};
 use crate::idempotency::NewReceipt;
 use crate::store::{
-    ConversationAdmin, ConversationCreator, MessageAppender, NewConversation, StoreError,
-    StoredConversation, StoredMessage, StoredProfile,
+    ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
+    StoredConversation, StoredMessage,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -24,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// A conversation's `META` item. It is in the by-owner index always, and in the
 /// open-by-activity index while open.
 #[derive(Serialize, Deserialize, Debug)]
-struct ConversationItem {
+pub(super) struct ConversationItem {
     pk: String,
     sk: String,
     id: String,
@@ -39,11 +38,21 @@ struct ConversationItem {
     gsi2pk: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    /// The newest message's id, author and first characters, for lists. Absent on
+    /// conversations stored before previews, until their next message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_message_author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_message_preview: Option<String>,
 }
 
 impl ConversationItem {
-    /// A new, open conversation.
-    fn new(id: &ConversationId, owner: &UserId, now: i64) -> Self {
+    /// A new, open conversation whose only message is `first`.
+    fn new(id: &ConversationId, owner: &UserId, first: &NewMessage) -> Self {
+        let now = first.sent_at;
+        let preview = MessagePreview::of(first);
         ConversationItem {
             pk: conversation_pk(id),
             sk: META.to_string(),
@@ -54,14 +63,27 @@ impl ConversationItem {
             created_at: now,
             last_activity_at: now,
             gsi1pk: user_pk(owner),
-            gsi1sk: time_key(now, &id.key()),
+            gsi1sk: owner_activity_key(now, id),
             gsi2pk: Some(open_pk(id.kind())),
             gsi2sk: Some(activity_key(now, id)),
+            last_message_id: Some(preview.id.as_str().to_string()),
+            last_message_author: Some(preview.author.as_str().to_string()),
+            last_message_preview: Some(preview.text),
         }
     }
 
-    fn decode(item: Item) -> Result<StoredConversation, StoreError> {
+    pub(super) fn decode(item: Item) -> Result<StoredConversation, StoreError> {
         let stored: ConversationItem = from_item(item)?;
+        let last_message = match (&stored.last_message_id, stored.last_message_preview) {
+            (Some(id), Some(text)) => Some(MessagePreview {
+                id: MessageId::parse(id).map_err(StoreError::Internal)?,
+                author: Author::from_stored(stored.last_message_author.as_deref())
+                    .map_err(StoreError::Internal)?,
+                text,
+                sent_at: stored.last_activity_at,
+            }),
+            _ => None,
+        };
         Ok(StoredConversation {
             id: ConversationId::from_stored(&stored.kind, &stored.id)
                 .map_err(StoreError::Internal)?,
@@ -69,13 +91,14 @@ impl ConversationItem {
             open: stored.open,
             created_at: stored.created_at,
             last_activity_at: stored.last_activity_at,
+            last_message,
         })
     }
 }
 
 /// A message, sorted within its conversation by its time-ordered id.
 #[derive(Serialize, Deserialize, Debug)]
-struct MessageItem {
+pub(super) struct MessageItem {
     pk: String,
     sk: String,
     id: String,
@@ -85,6 +108,8 @@ struct MessageItem {
     body: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_message_id: Option<String>,
     sent_at: i64,
 }
 
@@ -92,22 +117,27 @@ impl MessageItem {
     fn new(conversation: &ConversationId, message: &NewMessage) -> Self {
         MessageItem {
             pk: conversation_pk(conversation),
-            sk: format!("{MESSAGE_PREFIX}{}", message.id.as_str()),
+            sk: message_sk(&message.id),
             id: message.id.as_str().to_string(),
             author: Some(message.author.as_str().to_string()),
             body: message.text.as_str().to_string(),
             image_url: message.image_url.as_ref().map(|u| u.as_str().to_string()),
+            client_message_id: message
+                .client_message_id
+                .as_ref()
+                .map(|c| c.as_str().to_string()),
             sent_at: message.sent_at,
         }
     }
 
-    fn decode(item: Item) -> Result<StoredMessage, StoreError> {
+    pub(super) fn decode(item: Item) -> Result<StoredMessage, StoreError> {
         let stored: MessageItem = from_item(item)?;
         Ok(StoredMessage {
             id: MessageId::parse(&stored.id).map_err(StoreError::Internal)?,
             author: Author::from_stored(stored.author.as_deref()).map_err(StoreError::Internal)?,
             text: stored.body,
             image_url: stored.image_url,
+            client_message_id: stored.client_message_id,
             sent_at: stored.sent_at,
         })
     }
@@ -119,7 +149,7 @@ impl DynamoStore {
     /// without I/O.
     pub fn create_actions(&self, new: &NewConversation) -> Result<Transaction, StoreError> {
         let now = new.first_message.sent_at;
-        let conversation = ConversationItem::new(&new.id, new.owner.user(), now);
+        let conversation = ConversationItem::new(&new.id, new.owner.user(), &new.first_message);
         let transaction = Transaction::default()
             .with(Part::Owner, self.owner_action(new, now)?)
             .with(Part::Conversation, self.put_new(to_item(&conversation)?)?)
@@ -140,10 +170,15 @@ impl DynamoStore {
         message: &NewMessage,
         receipt: Option<&NewReceipt>,
     ) -> Result<Transaction, StoreError> {
+        let preview = MessagePreview::of(message);
         let touch = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(conversation), META)))
-            .update_expression("SET last_activity_at = :now, gsi2sk = :activity")
+            .update_expression(
+                "SET last_activity_at = :now, gsi2sk = :activity, gsi1sk = :owner_activity, \
+                 last_message_id = :message, last_message_author = :author, \
+                 last_message_preview = :preview",
+            )
             .condition_expression(
                 "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open",
             )
@@ -155,6 +190,13 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values(vec![
                 (":now", n(message.sent_at)),
                 (":activity", s(activity_key(message.sent_at, conversation))),
+                (
+                    ":owner_activity",
+                    s(owner_activity_key(message.sent_at, conversation)),
+                ),
+                (":message", s(preview.id.as_str())),
+                (":author", s(preview.author.as_str())),
+                (":preview", s(preview.text)),
                 (":owner", s(owner.as_str())),
                 (":kind", s(conversation.kind())),
                 (":open", AttributeValue::Bool(true)),
@@ -252,79 +294,6 @@ impl MessageAppender for DynamoStore {
     }
 }
 
-impl ConversationAdmin for DynamoStore {
-    async fn conversation(
-        &self,
-        id: &ConversationId,
-    ) -> Result<Option<StoredConversation>, StoreError> {
-        self.get(key(conversation_pk(id), META), None, "GetItem conversation")
-            .await?
-            .map(ConversationItem::decode)
-            .transpose()
-    }
-
-    async fn messages(&self, id: &ConversationId) -> Result<Vec<StoredMessage>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(conversation_pk(id)))
-            .expression_attribute_values(":prefix", s(MESSAGE_PREFIX))
-            .consistent_read(true);
-        self.query_all(query, "Query messages")
-            .await?
-            .into_iter()
-            .map(MessageItem::decode)
-            .collect()
-    }
-
-    async fn conversations_of(&self, user: &UserId) -> Result<Vec<StoredConversation>, StoreError> {
-        let index = schema::BY_OWNER;
-        let query = self
-            .client
-            .query()
-            .index_name(index.name)
-            .key_condition_expression("#pk = :owner")
-            .expression_attribute_names("#pk", index.partition_key)
-            .expression_attribute_values(":owner", s(user_pk(user)))
-            .scan_index_forward(false);
-        self.query_all(query, "Query by-owner")
-            .await?
-            .into_iter()
-            .map(ConversationItem::decode)
-            .collect()
-    }
-
-    async fn close(&self, id: &ConversationId) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(conversation_pk(id), META)))
-            .update_expression("SET #open = :closed REMOVE gsi2pk, gsi2sk")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#open", "open")
-            .expression_attribute_values(":closed", AttributeValue::Bool(false))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("UpdateItem close", err)),
-        }
-    }
-
-    async fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>, StoreError> {
-        self.stored_profile(user).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,7 +303,7 @@ mod tests {
         let id = MessageId::generate();
         let legacy: Item = [
             ("pk", s("CONV#TKT-001")),
-            ("sk", s(format!("{MESSAGE_PREFIX}{}", id.as_str()))),
+            ("sk", s(message_sk(&id))),
             ("id", s(id.as_str())),
             ("body", s("hello")),
             ("sent_at", n(1)),

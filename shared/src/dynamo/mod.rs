@@ -16,10 +16,11 @@
 //! (one read for authentication, plus the above), with or without an idempotency key.
 //!
 //! One file per aggregate, as in the SQLite store: `users.rs`, `conversations.rs`
-//! (with their messages), `tickets.rs`, `receipts.rs`; `items.rs` lays out the keys and
-//! `table.rs` holds the plumbing they share.
+//! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
+//! `receipts.rs`; `items.rs` lays out the keys and `table.rs` holds the plumbing they share.
 
 pub mod client;
+mod conversation_reads;
 mod conversations;
 pub mod errors;
 pub mod items;

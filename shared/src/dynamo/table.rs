@@ -7,7 +7,9 @@ use super::items::Item;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, TransactWriteItem,
+};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -116,6 +118,57 @@ impl DynamoStore {
             .await
             .map(|output| output.item)
             .map_err(|e| classify(operation, e))
+    }
+
+    /// Strongly consistent reads of several items (or of the attributes in `projection`)
+    /// in one `BatchGetItem`. Keys come back unprocessed only when DynamoDB is throttling;
+    /// those are asked for again.
+    pub(super) async fn batch_get(
+        &self,
+        keys: Vec<Item>,
+        projection: Option<String>,
+        operation: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut pending = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .set_projection_expression(projection)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut found = Vec::new();
+        for attempt in 1..=ATTEMPTS {
+            let mut output = self
+                .client
+                .batch_get_item()
+                .request_items(&*self.table, pending)
+                .send()
+                .await
+                .map_err(|e| classify(operation, e))?;
+            found.extend(
+                output
+                    .responses
+                    .as_mut()
+                    .and_then(|tables| tables.remove(&*self.table))
+                    .unwrap_or_default(),
+            );
+            match output
+                .unprocessed_keys
+                .as_mut()
+                .and_then(|tables| tables.remove(&*self.table))
+            {
+                Some(rest) if !rest.keys().is_empty() && attempt < ATTEMPTS => {
+                    pending = rest;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Some(rest) if !rest.keys().is_empty() => {
+                    return Err(unavailable(format!(
+                        "{operation}: keys unprocessed after {attempt} attempts"
+                    )));
+                }
+                _ => break,
+            }
+        }
+        Ok(found)
     }
 
     /// A put, as a transaction action, on `condition` with its `values`.

@@ -4,14 +4,14 @@ use super::DynamoStore;
 use super::errors::{classify, unavailable};
 use super::items::{Item, PROFILE, from_item, key, n, receipt_pk, s, to_item, user_pk};
 use super::receipts::{RECEIPT_ATTRIBUTES, ReceiptItem};
-use super::table::{ATTEMPTS, backoff, values};
+use super::table::{ATTEMPTS, values};
 use crate::auth::{Caller, Credential, Secret, TokenDigest, UserRecord};
 use crate::domain::{UserId, now_millis};
 use crate::idempotency::{Receipt, ReceiptKey};
 use crate::store::{
     NewConversation, SecretChange, StoreError, StoredProfile, UserProvisioner, UserReader,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,7 +40,7 @@ pub struct UserItem {
 const USER_ATTRIBUTES: &str = "secret, previous_secret, previous_until, pin";
 
 /// A user item (or its [`USER_ATTRIBUTES`]) as authentication needs it.
-fn user_record(id: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
+pub(super) fn user_record(id: &UserId, item: &Item) -> Result<UserRecord, StoreError> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) => Some(value.clone()),
         _ => None,
@@ -87,47 +87,16 @@ impl UserReader for DynamoStore {
         receipt: &ReceiptKey,
     ) -> Result<(Option<UserRecord>, Option<Receipt>), StoreError> {
         let user_partition = user_pk(id);
-        let mut pending = KeysAndAttributes::builder()
-            .keys(key(user_partition.clone(), PROFILE))
-            .keys(key(receipt_pk(receipt), receipt.key.as_str()))
-            .consistent_read(true)
-            .projection_expression(format!("{USER_ATTRIBUTES}, {RECEIPT_ATTRIBUTES}"))
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let mut found = Vec::new();
-        // Keys come back unprocessed only when DynamoDB is throttling; ask again for those.
-        for attempt in 1..=ATTEMPTS {
-            let mut output = self
-                .client
-                .batch_get_item()
-                .request_items(&*self.table, pending)
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem user and receipt", e))?;
-            found.extend(
-                output
-                    .responses
-                    .as_mut()
-                    .and_then(|tables| tables.remove(&*self.table))
-                    .unwrap_or_default(),
-            );
-            match output
-                .unprocessed_keys
-                .as_mut()
-                .and_then(|tables| tables.remove(&*self.table))
-            {
-                Some(rest) if !rest.keys().is_empty() && attempt < ATTEMPTS => {
-                    pending = rest;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Some(rest) if !rest.keys().is_empty() => {
-                    return Err(unavailable(format!(
-                        "BatchGetItem user and receipt: keys unprocessed after {attempt} attempts"
-                    )));
-                }
-                _ => break,
-            }
-        }
+        let found = self
+            .batch_get(
+                vec![
+                    key(user_partition.clone(), PROFILE),
+                    key(receipt_pk(receipt), receipt.key.as_str()),
+                ],
+                Some(format!("{USER_ATTRIBUTES}, {RECEIPT_ATTRIBUTES}")),
+                "BatchGetItem user and receipt",
+            )
+            .await?;
         let (mut user, mut stored_receipt) = (None, None);
         for item in found {
             if matches!(item.get("pk"), Some(AttributeValue::S(pk)) if *pk == user_partition) {

@@ -11,10 +11,12 @@
 mod answers;
 mod open;
 mod post;
+pub mod read;
 
 pub use answers::{Opened, Posted};
 pub use open::{OpenConversation, open};
 pub use post::{PostMessage, post};
+pub use read::{ListConversations, ReadMessages, list_conversations, read_messages};
 
 use crate::auth::{Caller, Customer, authenticate};
 use crate::config::Config;

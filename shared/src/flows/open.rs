@@ -4,8 +4,8 @@ use super::{Answer, Identified, Opened, identify};
 use crate::auth::{AuthError, Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ConversationId, ImageUrl, MessageId, MessageText, NewMessage, Profile, now_millis,
-    now_seconds,
+    Author, ClientMessageId, ConversationId, ImageUrl, MessageId, MessageText, NewMessage, Profile,
+    now_millis, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
@@ -19,6 +19,7 @@ pub struct OpenConversation {
     pub profile: Profile,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    pub client_message_id: Option<ClientMessageId>,
 }
 
 /// Authenticates, answers a retry from its receipt, asks `allocate` for the new
@@ -55,6 +56,7 @@ where
             author: Author::Customer,
             text: command.message,
             image_url: command.image_url,
+            client_message_id: command.client_message_id,
             sent_at: now_millis(),
         },
         receipt: retry

@@ -4,7 +4,8 @@ use super::{Answer, Identified, Posted, identify};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ConversationId, ImageUrl, MessageId, MessageText, NewMessage, now_millis, now_seconds,
+    Author, ClientMessageId, ConversationKey, ImageUrl, Kind, MessageId, MessageText, NewMessage,
+    now_millis, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
@@ -13,9 +14,13 @@ use crate::store::{MessageAppender, StoreError, UserReader};
 /// What a send or append request asks for.
 #[derive(Clone, Debug)]
 pub struct PostMessage {
-    pub conversation: ConversationId,
+    /// Chats are sent to, tickets appended to.
+    pub kind: Kind,
+    /// As the client named it: an id that names no conversation of this kind is not found.
+    pub conversation: ConversationKey,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    pub client_message_id: Option<ClientMessageId>,
 }
 
 /// Authenticates, answers a retry from its receipt, and appends the message to the
@@ -30,19 +35,24 @@ pub async fn post<S>(
 where
     S: UserReader + MessageAppender,
 {
-    let conversation = command.conversation;
-    let kind = conversation.kind();
+    let kind = command.kind.as_str();
     let owner = match identify(store, config, customer, retry).await? {
         Identified::Answered(answer) => return Ok(answer),
         Identified::Caller(Caller::Known(user)) => user,
         // A user we have never seen owns no conversations; nothing is written for them.
         Identified::Caller(Caller::New { .. }) => return Err(ApiError::NotFound(kind)),
     };
+    // Checked once the caller is known, so that a stranger learns nothing from it.
+    let conversation = command
+        .conversation
+        .resolve(command.kind)
+        .ok_or(ApiError::NotFound(kind))?;
     let message = NewMessage {
         id: MessageId::generate(),
         author: Author::Customer,
         text: command.message,
         image_url: command.image_url,
+        client_message_id: command.client_message_id,
         sent_at: now_millis(),
     };
     let answer = Posted {

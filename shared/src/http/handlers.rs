@@ -6,6 +6,7 @@
 //! tests call them directly. Each is generic over only the store traits it needs, which
 //! is also what its function's IAM policy allows.
 
+use super::query;
 use super::request::{CreateConversation, CustomerBody, SendMessage, customer_request};
 use super::response::{failure, status, success};
 use crate::config::Config;
@@ -13,7 +14,9 @@ use crate::domain::{ChatId, ConversationId, TicketId};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
-use crate::store::{ConversationCreator, MessageAppender, TicketNumbers, UserReader};
+use crate::store::{
+    ConversationCreator, ConversationReader, MessageAppender, TicketNumbers, UserReader,
+};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -92,6 +95,51 @@ where
         &request,
         endpoint,
         "Message appended to ticket successfully.",
+        outcome,
+    )
+}
+
+/// `GET /api/client/conversations`: the caller's chats or tickets, newest activity first.
+pub async fn conversations_list<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+where
+    S: UserReader + ConversationReader,
+{
+    let endpoint = Endpoint::ConversationsList;
+    let outcome = within_deadline(async {
+        let customer = query::customer(&request)?;
+        let read = query::list_conversations(&request)?;
+        flows::list_conversations(store, config, &customer, read).await
+    })
+    .await;
+    respond(
+        &request,
+        endpoint,
+        "Conversations retrieved successfully.",
+        outcome,
+    )
+}
+
+/// `GET /api/client/conversations/{id}/messages`: a page of one of the caller's
+/// conversations, oldest first.
+pub async fn conversation_messages<S>(
+    store: &S,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
+where
+    S: UserReader + ConversationReader,
+{
+    let endpoint = Endpoint::ConversationMessages;
+    let outcome = within_deadline(async {
+        let customer = query::customer(&request)?;
+        let read = query::read_messages(&request)?;
+        flows::read_messages(store, config, &customer, read).await
+    })
+    .await;
+    respond(
+        &request,
+        endpoint,
+        "Messages retrieved successfully.",
         outcome,
     )
 }

@@ -1,26 +1,68 @@
 //! The HTTP layer, and the only code that knows about HTTP: reading requests into the
-//! flows' typed inputs ([`request`]), the endpoint handlers ([`handlers`]), and writing
-//! outcomes as the documented envelope ([`response`]).
+//! flows' typed inputs ([`request`] for bodies, [`query`] for the read routes), the
+//! endpoint handlers ([`handlers`]), and writing outcomes as the documented envelope
+//! ([`response`]).
 
 pub mod handlers;
+pub mod query;
 pub mod request;
 pub mod response;
 
 use crate::config::Config;
 use crate::endpoint::Endpoint;
-use crate::store::{ConversationCreator, MessageAppender, TicketNumbers, UserReader};
-use lambda_http::{Body, Request, Response};
+use crate::store::{
+    ConversationCreator, ConversationReader, MessageAppender, TicketNumbers, UserReader,
+};
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::collections::HashMap;
 
 /// Everything the endpoints together need from a store: what code that serves all of
 /// them (the local server, `supportzen invoke`) runs on. Each Lambda needs less.
 pub trait Backend:
-    UserReader + ConversationCreator + MessageAppender + TicketNumbers + Send + Sync + 'static
+    UserReader
+    + ConversationCreator
+    + MessageAppender
+    + TicketNumbers
+    + ConversationReader
+    + Send
+    + Sync
+    + 'static
 {
 }
 
 impl<T> Backend for T where
-    T: UserReader + ConversationCreator + MessageAppender + TicketNumbers + Send + Sync + 'static
+    T: UserReader
+        + ConversationCreator
+        + MessageAppender
+        + TicketNumbers
+        + ConversationReader
+        + Send
+        + Sync
+        + 'static
 {
+}
+
+/// Gives a request what API Gateway gives it in production: the route's path parameters
+/// and the query string's parameters. For the local server, which routes by itself.
+pub fn with_route_parameters(
+    request: Request,
+    path_parameters: Vec<(&'static str, String)>,
+) -> Request {
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+    {
+        query
+            .entry(name.into_owned())
+            .or_default()
+            .push(value.into_owned());
+    }
+    let path: HashMap<String, String> = path_parameters
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    request
+        .with_query_string_parameters(query)
+        .with_path_parameters(path)
 }
 
 /// Runs `endpoint`'s handler, exactly as its Lambda function does.
@@ -35,5 +77,9 @@ pub async fn dispatch<S: Backend>(
         Endpoint::LiveChat => handlers::live_chat(store, config, request).await,
         Endpoint::TicketCreate => handlers::ticket_create(store, config, request).await,
         Endpoint::TicketAppend => handlers::ticket_append(store, config, request).await,
+        Endpoint::ConversationsList => handlers::conversations_list(store, config, request).await,
+        Endpoint::ConversationMessages => {
+            handlers::conversation_messages(store, config, request).await
+        }
     }
 }

@@ -7,7 +7,8 @@
 
 use crate::auth::{BearerToken, Customer};
 use crate::domain::{
-    ConversationRef, DisplayName, Email, ImageUrl, MessageText, Profile, UnixSeconds,
+    ClientMessageId, ConversationKey, ConversationRef, DisplayName, Email, ImageUrl, MessageText,
+    Profile, UnixSeconds,
 };
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
@@ -17,6 +18,7 @@ use lambda_http::Request;
 use lambda_http::http::HeaderMap;
 use lambda_http::http::header::AUTHORIZATION;
 use serde_json::{Map, Value};
+use std::marker::PhantomData;
 
 /// Largest body we read: 64 KiB holds a 10,000-character message even in 4-byte UTF-8.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -92,6 +94,7 @@ pub struct CreateConversation {
     pub profile: Profile,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    pub client_message_id: Option<ClientMessageId>,
     /// Kept for [`CustomerBody::digest`].
     fields: Fields,
 }
@@ -100,12 +103,15 @@ pub struct CreateConversation {
 /// `POST /api/client/ticket/append` (with a [`crate::domain::TicketId`]).
 #[derive(Debug)]
 pub struct SendMessage<Id> {
-    pub conversation: Id,
+    /// Which conversation, as the client named it; `Id` says which kind it must be.
+    pub conversation: ConversationKey,
     pub email: Email,
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
+    pub client_message_id: Option<ClientMessageId>,
     /// Kept for [`CustomerBody::digest`].
     fields: Fields,
+    kind: PhantomData<Id>,
 }
 
 impl CustomerBody for CreateConversation {
@@ -127,6 +133,7 @@ impl CustomerBody for CreateConversation {
             },
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
+            client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
             fields,
         })
     }
@@ -144,6 +151,7 @@ impl CustomerBody for CreateConversation {
             profile: self.profile,
             message: self.message,
             image_url: self.image_url,
+            client_message_id: self.client_message_id,
         };
         (self.email, command)
     }
@@ -155,11 +163,13 @@ impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
     fn parse(body: &[u8]) -> Result<Self, ApiError> {
         let fields = Fields::from_body(body)?;
         Ok(SendMessage {
-            conversation: fields.required(Id::FIELD, Id::parse)?,
+            conversation: fields.required(Id::FIELD, ConversationKey::parse)?,
             email: fields.required("email", Email::parse)?,
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
+            client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
             fields,
+            kind: PhantomData,
         })
     }
 
@@ -173,9 +183,11 @@ impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
 
     fn into_command(self) -> (Email, PostMessage) {
         let command = PostMessage {
-            conversation: self.conversation.conversation(),
+            kind: Id::KIND,
+            conversation: self.conversation,
             message: self.message,
             image_url: self.image_url,
+            client_message_id: self.client_message_id,
         };
         (self.email, command)
     }
@@ -374,7 +386,7 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        assert_eq!(ok.conversation, chat);
+        assert_eq!(ok.conversation.as_str(), chat.as_str());
 
         let missing = json!({"email": "u@example.com", "message": "hello"}).to_string();
         assert_eq!(
@@ -388,19 +400,33 @@ mod tests {
 
         let ticket = json!({"ticket_id": "TKT-007", "email": "u@example.com", "message": "more"})
             .to_string();
+        let (_, command) = SendMessage::<TicketId>::parse(ticket.as_bytes())
+            .unwrap()
+            .into_command();
         assert_eq!(
-            SendMessage::<TicketId>::parse(ticket.as_bytes())
-                .unwrap()
-                .conversation
-                .number(),
-            7
+            command.conversation.resolve(command.kind),
+            Some(crate::domain::ConversationId::Ticket(
+                TicketId::from_number(7).unwrap()
+            ))
         );
-        let bad = json!({"ticket_id": "ticket-7", "email": "u@example.com", "message": "more"})
+        // Ids are opaque: one we never issued is well-formed, and simply names nothing.
+        let unknown = json!({"ticket_id": "ticket-7", "email": "u@example.com", "message": "more"})
             .to_string();
-        assert_eq!(
-            field_error(SendMessage::<TicketId>::parse(bad.as_bytes())).0,
-            "ticket_id"
-        );
+        let (_, command) = SendMessage::<TicketId>::parse(unknown.as_bytes())
+            .unwrap()
+            .into_command();
+        assert_eq!(command.conversation.resolve(command.kind), None);
+        for (bad, reason) in [
+            (json!(7), "must be a string"),
+            (json!("x".repeat(129)), "must be at most 128 characters"),
+            (json!("TKT-001\n"), "must not contain control characters"),
+        ] {
+            let body = json!({"ticket_id": bad, "email": "u@example.com", "message": "more"});
+            assert_eq!(
+                field_error(SendMessage::<TicketId>::parse(body.to_string().as_bytes())),
+                ("ticket_id", reason.to_string())
+            );
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! come from one counter row. Calls run on tokio's blocking pool.
 //!
 //! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
-//! (with their messages), `tickets.rs`, `receipts.rs`; `schema.rs` holds the tables.
+//! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
+//! `receipts.rs`; `schema.rs` holds the tables.
 
+mod conversation_reads;
 mod conversations;
 mod receipts;
 mod schema;

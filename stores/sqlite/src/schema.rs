@@ -24,9 +24,14 @@ CREATE TABLE IF NOT EXISTS conversations (
     owner             TEXT NOT NULL REFERENCES users(id),
     open              INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0, 1)),
     created_at_ms     INTEGER NOT NULL,
-    last_activity_ms  INTEGER NOT NULL
+    last_activity_ms  INTEGER NOT NULL,
+    last_message_id       TEXT,                 -- the newest message, for lists
+    last_message_author   TEXT,
+    last_message_preview  TEXT                  -- its first 200 characters
 );
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
+CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
+    ON conversations (owner, kind, last_activity_ms DESC, id DESC);
 CREATE INDEX IF NOT EXISTS open_conversations_by_activity ON conversations (open, last_activity_ms DESC);
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id  TEXT NOT NULL REFERENCES conversations(id),
@@ -35,6 +40,7 @@ CREATE TABLE IF NOT EXISTS messages (
     image_url        TEXT,
     sent_at_ms       INTEGER NOT NULL,
     author           TEXT NOT NULL DEFAULT 'customer' CHECK (author IN ('customer', 'agent', 'system')),
+    client_message_id TEXT,                      -- the client's own id for it, if it sent one
     PRIMARY KEY (conversation_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
@@ -55,7 +61,7 @@ CREATE INDEX IF NOT EXISTS receipts_by_expiry ON receipts (expires_at);
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -65,6 +71,11 @@ const ADDED_COLUMNS: [(&str, &str, &str); 3] = [
         "author",
         "TEXT NOT NULL DEFAULT 'customer' CHECK (author IN ('customer', 'agent', 'system'))",
     ),
+    // The read routes: clients' message ids, and previews for lists.
+    ("messages", "client_message_id", "TEXT"),
+    ("conversations", "last_message_id", "TEXT"),
+    ("conversations", "last_message_author", "TEXT"),
+    ("conversations", "last_message_preview", "TEXT"),
 ];
 
 /// Creates what is missing: tables and indexes, then columns added since.

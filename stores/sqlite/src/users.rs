@@ -11,7 +11,7 @@ use supportzen_shared::store::{
     NewConversation, SecretChange, StoreError, StoredProfile, UserProvisioner, UserReader,
 };
 
-fn find_user(conn: &Connection, id: UserId) -> Result<Option<UserRecord>, StoreError> {
+pub(crate) fn find_user(conn: &Connection, id: UserId) -> Result<Option<UserRecord>, StoreError> {
     let row = conn
         .query_row(
             "SELECT secret, previous_secret, previous_until_ms, pinned_token_sha256

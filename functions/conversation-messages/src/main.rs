@@ -1,0 +1,13 @@
+//! The `conversation-messages` Lambda function: `GET /api/client/conversations/{id}/messages`.
+
+use supportzen_shared::http::handlers::conversation_messages;
+
+/// One request at a time per container: a single-threaded runtime spares the thread
+/// start-up and cross-thread wake-ups (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    supportzen_shared::lambda::run(|store, config, request| {
+        Box::pin(conversation_messages(store, config, request))
+    })
+    .await
+}

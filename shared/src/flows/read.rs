@@ -1,0 +1,287 @@
+//! A customer reads their conversations back: the list, newest activity first, and a
+//! conversation's messages, oldest first within a page, paged in either direction. Each
+//! page is one store query after the authentication read.
+
+use super::Answer;
+use crate::auth::{Caller, Customer, authenticate};
+use crate::config::Config;
+use crate::domain::{ConversationId, ConversationKey, Kind, now_millis};
+use crate::error::ApiError;
+use crate::store::{
+    ActivityCursor, ConversationReader, MessagePreview, MessageWindow, StoredConversation,
+    StoredMessage, UserReader,
+};
+use serde::Serialize;
+
+/// The page size when the client names none, and the largest it may name.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+/// What the list route asks for.
+#[derive(Clone, Debug)]
+pub struct ListConversations {
+    pub kind: Kind,
+    pub limit: usize,
+    /// Where the previous page ended.
+    pub from: Option<ActivityCursor>,
+}
+
+/// What the messages route asks for.
+#[derive(Clone, Debug)]
+pub struct ReadMessages {
+    /// As the client named it: an id that names no conversation of theirs is not found.
+    pub conversation: ConversationKey,
+    pub window: MessageWindow,
+    pub limit: usize,
+}
+
+/// `data` of the list route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationList {
+    pub conversations: Vec<ConversationSummary>,
+    pub has_more: bool,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSummary {
+    pub conversation_id: String,
+    pub kind: &'static str,
+    /// `open` or `closed`.
+    pub status: &'static str,
+    /// Unix milliseconds, as every time in a response.
+    pub created_at: i64,
+    pub last_activity_at: i64,
+    /// The newest message, its text cut to 200 characters; `null` for conversations
+    /// stored before previews existed, until their next message.
+    pub last_message: Option<LastMessage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastMessage {
+    pub message_id: String,
+    pub author: &'static str,
+    pub message: String,
+    pub created_at: i64,
+}
+
+/// `data` of the messages route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageList {
+    pub conversation_id: String,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// Whether more messages lie beyond this page, in the direction it was read.
+    pub has_more: bool,
+    /// Pass as `after` (a page read with `after`) or `before` (any other) for the next
+    /// page in the same direction; `null` when there is none.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView {
+    pub message_id: String,
+    /// `customer`, `agent` or `system`.
+    pub author: &'static str,
+    pub message: String,
+    pub image_url: Option<String>,
+    pub created_at: i64,
+    pub client_message_id: Option<String>,
+}
+
+/// A list cursor as clients see it: opaque (hex of the position), so that its form can
+/// change without breaking them.
+pub fn cursor_token(cursor: &ActivityCursor) -> String {
+    let position = format!(
+        "{}|{}|{}",
+        cursor.last_activity_at,
+        cursor.conversation.kind(),
+        cursor.conversation.key()
+    );
+    hex::encode(position)
+}
+
+/// Reads a token [`cursor_token`] made; the error is for the `cursor` parameter.
+pub fn parse_cursor(token: &str) -> Result<ActivityCursor, String> {
+    let invalid = || "must be a nextCursor from an earlier page".to_string();
+    let bytes = hex::decode(token).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let mut parts = text.splitn(3, '|');
+    let (Some(at), Some(kind), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid());
+    };
+    Ok(ActivityCursor {
+        last_activity_at: at.parse().map_err(|_| invalid())?,
+        conversation: ConversationId::from_stored(kind, key).map_err(|_| invalid())?,
+    })
+}
+
+impl From<StoredConversation> for ConversationSummary {
+    fn from(conversation: StoredConversation) -> Self {
+        ConversationSummary {
+            conversation_id: conversation.id.key(),
+            kind: conversation.id.kind(),
+            status: if conversation.open { "open" } else { "closed" },
+            created_at: conversation.created_at,
+            last_activity_at: conversation.last_activity_at,
+            last_message: conversation
+                .last_message
+                .map(|m: MessagePreview| LastMessage {
+                    message_id: m.id.as_str().to_string(),
+                    author: m.author.as_str(),
+                    message: m.text,
+                    created_at: m.sent_at,
+                }),
+        }
+    }
+}
+
+impl From<StoredMessage> for MessageView {
+    fn from(message: StoredMessage) -> Self {
+        MessageView {
+            message_id: message.id.as_str().to_string(),
+            author: message.author.as_str(),
+            message: message.text,
+            image_url: message.image_url,
+            created_at: message.sent_at,
+            client_message_id: message.client_message_id,
+        }
+    }
+}
+
+/// Authenticates, then reads one page of the caller's conversations of one kind. A caller
+/// trust-on-first-use would accept, but who never wrote, has none (and is not created).
+pub async fn list_conversations<S>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    query: ListConversations,
+) -> Result<Answer<ConversationList>, ApiError>
+where
+    S: UserReader + ConversationReader,
+{
+    let user = customer.email.user_id();
+    let stored = store
+        .find_user(user)
+        .await
+        .map_err(|e| ApiError::from_store(e, "user"))?;
+    let caller = authenticate(
+        stored.as_ref(),
+        &customer.email,
+        &customer.token,
+        config.trust_first_request,
+        now_millis(),
+    )?;
+    if let Caller::New { .. } = caller {
+        return Ok(Answer::fresh(ConversationList {
+            conversations: Vec::new(),
+            has_more: false,
+            next_cursor: None,
+        }));
+    }
+    let page = store
+        .conversation_page(user, query.kind, query.from.as_ref(), query.limit)
+        .await
+        .map_err(|e| ApiError::from_store(e, query.kind.as_str()))?;
+    let next_cursor = page
+        .has_more
+        .then(|| {
+            page.items
+                .last()
+                .map(|last| cursor_token(&ActivityCursor::after(last)))
+        })
+        .flatten();
+    Ok(Answer::fresh(ConversationList {
+        conversations: page
+            .items
+            .into_iter()
+            .map(ConversationSummary::from)
+            .collect(),
+        has_more: page.has_more,
+        next_cursor,
+    }))
+}
+
+/// Reads the caller and the conversation together, authenticates, checks the
+/// conversation is theirs (someone else's and a missing one are both 404), then reads
+/// one page of its messages.
+pub async fn read_messages<S>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    query: ReadMessages,
+) -> Result<Answer<MessageList>, ApiError>
+where
+    S: UserReader + ConversationReader,
+{
+    let user = customer.email.user_id();
+    let not_found = ApiError::NotFound("conversation");
+    let resolved = query.conversation.resolve_any();
+    let (stored, conversation) = match &resolved {
+        Some(id) => store.find_user_and_conversation(user, id).await,
+        None => store.find_user(user).await.map(|found| (found, None)),
+    }
+    .map_err(|e| ApiError::from_store(e, "conversation"))?;
+    authenticate(
+        stored.as_ref(),
+        &customer.email,
+        &customer.token,
+        config.trust_first_request,
+        now_millis(),
+    )?;
+    let conversation = conversation.filter(|c| &c.owner == user).ok_or(not_found)?;
+    let page = store
+        .message_page(&conversation.id, &query.window, query.limit)
+        .await
+        .map_err(|e| ApiError::from_store(e, "conversation"))?;
+    let edge = match query.window {
+        MessageWindow::After(_) => page.items.last(),
+        MessageWindow::Latest | MessageWindow::Before(_) => page.items.first(),
+    };
+    let next_cursor = page
+        .has_more
+        .then(|| edge.map(|m| m.id.as_str().to_string()))
+        .flatten();
+    Ok(Answer::fresh(MessageList {
+        conversation_id: conversation.id.key(),
+        messages: page.items.into_iter().map(MessageView::from).collect(),
+        has_more: page.has_more,
+        next_cursor,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChatId, TicketId};
+
+    #[test]
+    fn list_cursors_round_trip_and_refuse_anything_else() {
+        for conversation in [
+            ConversationId::Chat(ChatId::generate()),
+            ConversationId::Ticket(TicketId::from_number(12).unwrap()),
+        ] {
+            let cursor = ActivityCursor {
+                last_activity_at: 1_764_547_200_123,
+                conversation,
+            };
+            assert_eq!(parse_cursor(&cursor_token(&cursor)), Ok(cursor));
+        }
+        for bad in [
+            "",
+            "zz",
+            "TKT-001",
+            &hex::encode("12|ticket"),
+            &hex::encode("x|ticket|TKT-001"),
+            &hex::encode("1|email|TKT-001"),
+        ] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! Reading conversations and messages: the customer read routes' pages (one query each)
+//! and the operators' whole listings.
+
+use crate::users::find_user;
+use crate::{SqliteStore, internal};
+use rusqlite::{OptionalExtension, params};
+use supportzen_shared::auth::UserRecord;
+use supportzen_shared::domain::{Author, ConversationId, Kind, MessageId, UserId};
+use supportzen_shared::store::{
+    ActivityCursor, ConversationAdmin, ConversationReader, MessagePreview, MessageWindow, Page,
+    StoreError, StoredConversation, StoredMessage, StoredProfile,
+};
+
+const SELECT_CONVERSATION: &str = "SELECT id, kind, owner, open, created_at_ms, last_activity_ms,
+     last_message_id, last_message_author, last_message_preview FROM conversations";
+
+/// Reads a row of [`SELECT_CONVERSATION`]; the outer error is SQLite's, the inner one ours.
+fn read_conversation(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<StoredConversation, StoreError>> {
+    let (id, kind, owner): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+    let (open, created_at, last_activity_at) = (row.get(3)?, row.get(4)?, row.get(5)?);
+    let last: (Option<String>, Option<String>, Option<String>) =
+        (row.get(6)?, row.get(7)?, row.get(8)?);
+    Ok((|| {
+        let last_message = match last {
+            (Some(message), author, Some(text)) => Some(MessagePreview {
+                id: MessageId::parse(&message).map_err(StoreError::Internal)?,
+                author: Author::from_stored(author.as_deref()).map_err(StoreError::Internal)?,
+                text,
+                sent_at: last_activity_at,
+            }),
+            _ => None,
+        };
+        Ok(StoredConversation {
+            id: ConversationId::from_stored(&kind, &id).map_err(StoreError::Internal)?,
+            owner: UserId::from_stored(owner),
+            open,
+            created_at,
+            last_activity_at,
+            last_message,
+        })
+    })())
+}
+
+const SELECT_MESSAGE: &str =
+    "SELECT id, author, body, image_url, client_message_id, sent_at_ms FROM messages";
+
+/// Reads a row of [`SELECT_MESSAGE`]; the outer error is SQLite's, the inner one ours.
+fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredMessage, StoreError>> {
+    let (id, author): (String, String) = (row.get(0)?, row.get(1)?);
+    let (text, image_url, client_message_id, sent_at) =
+        (row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
+    Ok((|| {
+        Ok(StoredMessage {
+            id: MessageId::parse(&id).map_err(StoreError::Internal)?,
+            author: Author::from_stored(Some(&author)).map_err(StoreError::Internal)?,
+            text,
+            image_url,
+            client_message_id,
+            sent_at,
+        })
+    })())
+}
+
+/// A page size as SQLite's `LIMIT`, asking for one more row to learn whether more follow.
+fn one_more(limit: usize) -> i64 {
+    i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
+}
+
+impl ConversationReader for SqliteStore {
+    async fn find_user_and_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> Result<(Option<UserRecord>, Option<StoredConversation>), StoreError> {
+        let (user, key) = (user.clone(), conversation.key());
+        self.with_conn(move |conn| {
+            let found = conn
+                .query_row(
+                    &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
+                    [&key],
+                    read_conversation,
+                )
+                .optional()
+                .map_err(internal)?
+                .transpose()?;
+            Ok((find_user(conn, user)?, found))
+        })
+        .await
+    }
+
+    async fn conversation_page(
+        &self,
+        owner: &UserId,
+        kind: Kind,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> Result<Page<StoredConversation>, StoreError> {
+        let owner = owner.clone();
+        // Past the cursor in (last activity, id) order, newest first; without one, from the top.
+        let (at, key) = match from {
+            Some(cursor) => (cursor.last_activity_at, cursor.conversation.key()),
+            None => (i64::MAX, String::new()),
+        };
+        let strict = from.is_some();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "{SELECT_CONVERSATION} WHERE owner = ?1 AND kind = ?2
+                       AND (?3 = 0 OR (last_activity_ms, id) < (?4, ?5))
+                     ORDER BY last_activity_ms DESC, id DESC LIMIT ?6"
+                ))
+                .map_err(internal)?;
+            let rows = statement
+                .query_map(
+                    params![
+                        owner.as_str(),
+                        kind.as_str(),
+                        strict,
+                        at,
+                        key,
+                        one_more(limit)
+                    ],
+                    read_conversation,
+                )
+                .map_err(internal)?;
+            let items = rows
+                .map(|row| row.map_err(internal)?)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_one_more(items, limit))
+        })
+        .await
+    }
+
+    async fn message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>, StoreError> {
+        let key = conversation.key();
+        let (condition, order, from) = match window {
+            MessageWindow::Latest => ("", "DESC", None),
+            MessageWindow::After(id) => ("AND id > ?2", "ASC", Some(id.as_str().to_string())),
+            MessageWindow::Before(id) => ("AND id < ?2", "DESC", Some(id.as_str().to_string())),
+        };
+        let newest_first = order == "DESC";
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "{SELECT_MESSAGE} WHERE conversation_id = ?1 {condition}
+                     ORDER BY id {order} LIMIT ?3"
+                ))
+                .map_err(internal)?;
+            let rows = statement
+                .query_map(
+                    params![key, from.unwrap_or_default(), one_more(limit)],
+                    read_message,
+                )
+                .map_err(internal)?;
+            let items = rows
+                .map(|row| row.map_err(internal)?)
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut page = Page::from_one_more(items, limit);
+            if newest_first {
+                page.items.reverse();
+            }
+            Ok(page)
+        })
+        .await
+    }
+}
+
+impl ConversationAdmin for SqliteStore {
+    async fn conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<StoredConversation>, StoreError> {
+        let key = id.key();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
+                [&key],
+                read_conversation,
+            )
+            .optional()
+            .map_err(internal)?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn conversations_of(&self, user: &UserId) -> Result<Vec<StoredConversation>, StoreError> {
+        let user = user.clone();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "{SELECT_CONVERSATION} WHERE owner = ?1 ORDER BY created_at_ms DESC, id DESC"
+                ))
+                .map_err(internal)?;
+            let rows = statement
+                .query_map([user.as_str()], read_conversation)
+                .map_err(internal)?;
+            rows.map(|row| row.map_err(internal)?).collect()
+        })
+        .await
+    }
+
+    async fn messages(&self, id: &ConversationId) -> Result<Vec<StoredMessage>, StoreError> {
+        let key = id.key();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "{SELECT_MESSAGE} WHERE conversation_id = ?1 ORDER BY id"
+                ))
+                .map_err(internal)?;
+            let rows = statement
+                .query_map([&key], read_message)
+                .map_err(internal)?;
+            rows.map(|row| row.map_err(internal)?).collect()
+        })
+        .await
+    }
+
+    async fn close(&self, id: &ConversationId) -> Result<bool, StoreError> {
+        let key = id.key();
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute("UPDATE conversations SET open = 0 WHERE id = ?1", [&key])
+                .map_err(internal)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>, StoreError> {
+        self.stored_profile(user).await
+    }
+}
