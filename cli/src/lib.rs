@@ -6,5 +6,6 @@
 pub mod cors;
 pub mod dynamodb;
 pub mod invoke;
+pub mod output;
 pub mod server;
 pub mod store_url;

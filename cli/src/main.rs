@@ -5,11 +5,12 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 use supportzen::cors::{self, OriginPattern};
 use supportzen::dynamodb;
+use supportzen::output::{print_json_lines, secret_change};
 use supportzen::store_url::StoreUrl;
+use supportzen::store_url::store_error;
 use supportzen::{invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
@@ -18,8 +19,7 @@ use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::flows::read::{ConversationSummary, MessageView};
-use supportzen_shared::http::Backend;
-use supportzen_shared::store::{ConversationAdmin, SecretChange, StoreError, UserProvisioner};
+use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
 use supportzen_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
@@ -277,7 +277,7 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
-            with_store!(&store.store, dynamodb::check_table, backend => serve(backend, config, cors, listen, &store.store).await)
+            with_store!(&store.store, dynamodb::check_table, backend => server::listen_and_serve(backend, config, cors, listen, &store.store).await)
         }
         Command::Conversations {
             command: ConversationsCommand::List { email, store },
@@ -329,78 +329,6 @@ async fn run(command: Command) -> Result<(), String> {
     }
 }
 
-/// Prints each item as one line of JSON.
-fn print_json_lines<T: serde::Serialize>(items: impl Iterator<Item = T>) -> Result<(), String> {
-    for item in items {
-        println!(
-            "{}",
-            serde_json::to_string(&item).map_err(|e| e.to_string())?
-        );
-    }
-    Ok(())
-}
-
 fn open_sqlite(path: &str) -> Result<SqliteStore, String> {
     SqliteStore::open(path).map_err(|e| format!("cannot open sqlite:{path}: {e}"))
-}
-
-/// One line for a failed store operation, with what to do about it on DynamoDB.
-fn store_error(what: &str, err: &StoreError, store: &StoreUrl) -> String {
-    match store {
-        StoreUrl::Dynamo(table) => dynamodb::explain_store(what, err, table),
-        StoreUrl::Sqlite(_) => format!("{what}: {err}"),
-    }
-}
-
-/// What `users put` did, in words.
-fn secret_change(user: &str, change: SecretChange, grace_hours: u32) -> String {
-    match change {
-        SecretChange::First => {
-            format!("user {user} now authenticates with the provisioned secret")
-        }
-        SecretChange::Unchanged => format!("user {user} already has this secret; nothing changed"),
-        SecretChange::Replaced if grace_hours == 0 => format!(
-            "user {user} now authenticates with the new secret; the replaced secret no longer works"
-        ),
-        SecretChange::Replaced => format!(
-            "user {user} now authenticates with the new secret; the replaced secret stays valid for {grace_hours} h"
-        ),
-    }
-}
-
-async fn serve<S: Backend>(
-    store: S,
-    config: Config,
-    cors: tower_http::cors::CorsLayer,
-    listen: SocketAddr,
-    url: &StoreUrl,
-) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
-    // The one line on stdout: scripts and tests read the address from it.
-    println!("listening on http://{address}");
-    server::serve(listener, Arc::new(store), config, cors, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send): stop accepting,
-/// let requests under way finish, exit 0.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
 }

@@ -14,6 +14,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use supportzen_shared::endpoint::Endpoint;
@@ -142,4 +143,43 @@ async fn route<S: Backend>(
         parts,
         Full::new(Bytes::copy_from_slice(&body)),
     ))
+}
+
+/// `supportzen serve`: binds `listen`, prints the address on stdout (the one line scripts
+/// and tests read) and serves until Ctrl-C or SIGTERM.
+pub async fn listen_and_serve<S: Backend>(
+    store: S,
+    config: Config,
+    cors: CorsLayer,
+    listen: SocketAddr,
+    url: &crate::store_url::StoreUrl,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
+    // The one line on stdout: scripts and tests read the address from it.
+    println!("listening on http://{address}");
+    serve(listener, Arc::new(store), config, cors, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send): stop accepting,
+/// let requests under way finish, exit 0.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
 }

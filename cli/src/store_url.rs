@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use supportzen_shared::store::StoreError;
 
 /// A parsed `--store` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,6 +48,14 @@ impl fmt::Display for StoreUrl {
             StoreUrl::Sqlite(path) => write!(f, "sqlite:{path}"),
             StoreUrl::Dynamo(table) => write!(f, "dynamodb:{table}"),
         }
+    }
+}
+
+/// One line for a failed store operation, with what to do about it on DynamoDB.
+pub fn store_error(what: &str, err: &StoreError, store: &StoreUrl) -> String {
+    match store {
+        StoreUrl::Dynamo(table) => crate::dynamodb::explain_store(what, err, table),
+        StoreUrl::Sqlite(_) => format!("{what}: {err}"),
     }
 }
 

@@ -52,6 +52,13 @@ fn invoke(function: &str, file: &str, store: &str) -> (u64, Value) {
         response["headers"]["content-type"], "application/json",
         "{file}"
     );
+    // Every answer carries the request id a client can quote to support: Lambda's, or
+    // here (`supportzen invoke` has no Lambda context) API Gateway's, from the event.
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        response["headers"]["x-request-id"], event["requestContext"]["requestId"],
+        "{file}"
+    );
     let body = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
     (response["statusCode"].as_u64().unwrap(), body)
 }

@@ -68,11 +68,6 @@ impl Endpoint {
             .iter()
             .find_map(|&endpoint| Some((endpoint, path_parameters(endpoint.path(), path)?)))
     }
-
-    /// The endpoint served at `path`, whatever the method.
-    pub fn from_path(path: &str) -> Option<Self> {
-        Self::route(path).map(|(endpoint, _)| endpoint)
-    }
 }
 
 /// The parameters `path` gives the route `template`, or `None` if it is another route.
@@ -116,10 +111,13 @@ mod tests {
         assert_eq!(paths.len(), Endpoint::ALL.len());
         for &endpoint in Endpoint::ALL {
             assert_eq!(Endpoint::parse(endpoint.name()), Some(endpoint));
-            assert_eq!(Endpoint::from_path(endpoint.path()), Some(endpoint));
+            assert_eq!(
+                Endpoint::route(endpoint.path()).map(|(e, _)| e),
+                Some(endpoint)
+            );
         }
         assert_eq!(Endpoint::parse("live"), None);
-        assert_eq!(Endpoint::from_path("/api/client/live"), None);
+        assert_eq!(Endpoint::route("/api/client/live"), None);
     }
 
     #[test]

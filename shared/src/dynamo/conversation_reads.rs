@@ -85,12 +85,13 @@ impl ConversationReader for DynamoStore {
             start
         });
         let page = self.query_page(query, start, "Query by-owner page").await?;
+        let cut_short = page.next.is_some();
         let items = page
             .items
             .into_iter()
             .map(ConversationItem::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_one_more(items, limit))
+        Ok(Page::from_one_more(items, limit, cut_short))
     }
 
     async fn message_page(
@@ -117,12 +118,13 @@ impl ConversationReader for DynamoStore {
         // A start key need not name a stored item: the query resumes from its position.
         let start = from.map(|id| key(partition, &message_sk(id)));
         let page = self.query_page(query, start, "Query messages page").await?;
+        let cut_short = page.next.is_some();
         let items = page
             .items
             .into_iter()
             .map(MessageItem::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut page = Page::from_one_more(items, limit);
+        let mut page = Page::from_one_more(items, limit, cut_short);
         if !forward {
             page.items.reverse();
         }

@@ -94,8 +94,9 @@ impl fmt::Debug for FailedConditions {
     }
 }
 
-/// One page of a query's results, and where the next one starts (`None` after the last).
-pub(super) struct Page {
+/// One page of a query's results as DynamoDB gives it, and where the next one starts
+/// (`None` after the last).
+pub(super) struct QueryPage {
     pub items: Vec<Item>,
     pub next: Option<Item>,
 }
@@ -242,14 +243,14 @@ impl DynamoStore {
         query: QueryFluentBuilder,
         start: Option<Item>,
         operation: &str,
-    ) -> Result<Page, StoreError> {
+    ) -> Result<QueryPage, StoreError> {
         let output = query
             .table_name(&*self.table)
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(|e| classify(operation, e))?;
-        Ok(Page {
+        Ok(QueryPage {
             items: output.items.unwrap_or_default(),
             next: output.last_evaluated_key,
         })

@@ -17,6 +17,7 @@ use crate::flows::{self, Answer};
 use crate::store::{
     ConversationCreator, ConversationReader, MessageAppender, TicketNumbers, UserReader,
 };
+use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -201,25 +202,40 @@ pub fn request_id(request: &Request) -> String {
     }
     request
         .headers()
-        .get("x-request-id")
+        .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_string()
 }
 
-/// Turns a flow's outcome into the documented envelope, logging failures.
-/// Internal details go to the log with the request id, never into the body.
+/// Turns a flow's outcome into the documented envelope, with the request id in
+/// `x-request-id` (so a client can quote it to support), logging failures. Internal
+/// details go to the log with the request id, never into the body.
 fn respond<T: Serialize>(
     request: &Request,
     endpoint: Endpoint,
     message: &str,
     outcome: Result<Answer<T>, ApiError>,
 ) -> Response<Body> {
-    let err = match outcome {
-        Ok(answer) => return success(message, &answer.data, answer.replayed),
-        Err(err) => err,
-    };
     let request_id = request_id(request);
+    let mut response = match outcome {
+        Ok(answer) => success(message, &answer.data, answer.replayed),
+        Err(err) => {
+            log_failure(&request_id, endpoint, &err);
+            failure(&err)
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// The response header that carries the request id: Lambda's in production, the local
+/// server's own otherwise.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+fn log_failure(request_id: &str, endpoint: Endpoint, err: &ApiError) {
     let route = endpoint.name();
     match &err {
         ApiError::Internal(detail) => tracing::error!(%request_id, route, detail, "request failed"),
@@ -230,10 +246,9 @@ fn respond<T: Serialize>(
             tracing::info!(%request_id, route, status = 401, code = err.code(), %cause, "request rejected")
         }
         _ => {
-            tracing::info!(%request_id, route, status = status(&err).as_u16(), code = err.code(), "request rejected")
+            tracing::info!(%request_id, route, status = status(err).as_u16(), code = err.code(), "request rejected")
         }
     }
-    failure(&err)
 }
 
 #[cfg(test)]

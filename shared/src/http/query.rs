@@ -65,6 +65,15 @@ pub fn list_conversations(request: &Request) -> Result<ListConversations, ApiErr
     let from = parameter(request, "cursor")?
         .map(|raw| parse_cursor(raw).map_err(|reason| ApiError::field("cursor", reason)))
         .transpose()?;
+    if from
+        .as_ref()
+        .is_some_and(|cursor| cursor.conversation.conversation_kind() != kind)
+    {
+        return Err(ApiError::field(
+            "cursor",
+            format!("is a cursor of another list than kind={}", kind.as_str()),
+        ));
+    }
     Ok(ListConversations {
         kind,
         limit: limit(request)?,

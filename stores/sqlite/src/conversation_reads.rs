@@ -128,7 +128,7 @@ impl ConversationReader for SqliteStore {
             let items = rows
                 .map(|row| row.map_err(internal)?)
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Page::from_one_more(items, limit))
+            Ok(Page::from_one_more(items, limit, false))
         })
         .await
     }
@@ -162,7 +162,7 @@ impl ConversationReader for SqliteStore {
             let items = rows
                 .map(|row| row.map_err(internal)?)
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut page = Page::from_one_more(items, limit);
+            let mut page = Page::from_one_more(items, limit, false);
             if newest_first {
                 page.items.reverse();
             }
