@@ -249,13 +249,14 @@ impl Drop for Server {
     }
 }
 
-/// Starts `supportzen serve` on a free port; returns the server and its base URL.
-fn serve(store: &str) -> (Server, String) {
+/// Starts `supportzen serve` on a free port, its stderr to `stderr`; returns the process
+/// and its base URL, read from the one line it prints on stdout.
+fn start_serve(store: &str, stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
         .env_remove("TRUST_FIRST_REQUEST")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -267,6 +268,12 @@ fn serve(store: &str) -> (Server, String) {
         .strip_prefix("listening on ")
         .expect("prints its address")
         .to_string();
+    (child, base)
+}
+
+/// [`start_serve`], stopped when the test ends however it ends.
+fn serve(store: &str) -> (Server, String) {
+    let (child, base) = start_serve(store, Stdio::null());
     (Server(child), base)
 }
 
@@ -437,23 +444,7 @@ fn a_missing_table_is_named_with_the_command_that_creates_it() {
 #[test]
 fn serve_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--store",
-            &store_arg(dir.path()),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
+    let (child, _) = start_serve(&store_arg(dir.path()), Stdio::piped());
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

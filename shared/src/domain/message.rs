@@ -122,6 +122,25 @@ pub struct NewMessage {
     pub sent_at: i64,
 }
 
+impl NewMessage {
+    /// A message written now by `author`, with a new time-ordered id.
+    pub fn now(
+        author: Author,
+        text: MessageText,
+        image_url: Option<ImageUrl>,
+        client_message_id: Option<ClientMessageId>,
+    ) -> Self {
+        NewMessage {
+            id: MessageId::generate(),
+            author,
+            text,
+            image_url,
+            client_message_id,
+            sent_at: super::now_millis(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

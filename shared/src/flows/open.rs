@@ -4,8 +4,8 @@ use super::{Answer, Identified, Opened, identify};
 use crate::auth::{AuthError, Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ClientMessageId, ConversationId, ImageUrl, MessageId, MessageText, NewMessage, Profile,
-    now_millis, now_seconds,
+    Author, ClientMessageId, ConversationId, ImageUrl, MessageText, NewMessage, Profile,
+    now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
@@ -51,14 +51,12 @@ where
     let mut new = NewConversation {
         owner,
         profile: command.profile,
-        first_message: NewMessage {
-            id: MessageId::generate(),
-            author: Author::Customer,
-            text: command.message,
-            image_url: command.image_url,
-            client_message_id: command.client_message_id,
-            sent_at: now_millis(),
-        },
+        first_message: NewMessage::now(
+            Author::Customer,
+            command.message,
+            command.image_url,
+            command.client_message_id,
+        ),
         receipt: retry
             .map(|retry| retry.receipt(&answer, now_seconds()))
             .transpose()?,

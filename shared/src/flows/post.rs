@@ -4,8 +4,7 @@ use super::{Answer, Identified, Posted, identify};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ClientMessageId, ConversationKey, ImageUrl, Kind, MessageId, MessageText, NewMessage,
-    now_millis, now_seconds,
+    Author, ClientMessageId, ConversationKey, ImageUrl, Kind, MessageText, NewMessage, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
@@ -47,14 +46,12 @@ where
         .conversation
         .resolve(command.kind)
         .ok_or(ApiError::NotFound(kind))?;
-    let message = NewMessage {
-        id: MessageId::generate(),
-        author: Author::Customer,
-        text: command.message,
-        image_url: command.image_url,
-        client_message_id: command.client_message_id,
-        sent_at: now_millis(),
-    };
+    let message = NewMessage::now(
+        Author::Customer,
+        command.message,
+        command.image_url,
+        command.client_message_id,
+    );
     let answer = Posted {
         conversation: conversation.clone(),
         message: message.id.clone(),
