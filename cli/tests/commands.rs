@@ -333,7 +333,8 @@ fn the_commands_work_on_a_dynamodb_table() {
 #[test]
 fn an_empty_endpoint_override_is_refused_not_a_panic() {
     let mut put = Command::new(BIN);
-    put.args(PUT_DEMO).env("AWS_ENDPOINT_URL_DYNAMODB", "");
+    put.args(put_demo("dynamodb:demo"))
+        .env("AWS_ENDPOINT_URL_DYNAMODB", "");
     fails_in_one_line(
         put,
         "AWS_ENDPOINT_URL_DYNAMODB is set but empty",
@@ -341,17 +342,19 @@ fn an_empty_endpoint_override_is_refused_not_a_panic() {
     );
 }
 
-/// `users put` for the demo user on the table `demo`.
-const PUT_DEMO: [&str; 8] = [
-    "users",
-    "put",
-    "--email",
-    "demo@example.com",
-    "--secret",
-    "s",
-    "--store",
-    "dynamodb:demo",
-];
+/// `users put` for the demo user into `store`.
+fn put_demo(store: &str) -> [&str; 8] {
+    [
+        "users",
+        "put",
+        "--email",
+        "demo@example.com",
+        "--secret",
+        "s",
+        "--store",
+        store,
+    ]
+}
 
 /// Runs a failing command and checks what it printed on stderr: one short line, no debug
 /// structs (SDK errors print raw responses and `Some(..)` otherwise), naming `cause` and
@@ -384,7 +387,7 @@ fn bare(args: &[&str], home: &Path) -> Command {
 #[test]
 fn aws_failures_are_one_line_that_says_what_to_do() {
     let home = tempfile::tempdir().unwrap();
-    let put = PUT_DEMO;
+    let put = put_demo("dynamodb:demo");
     // Nothing listens on port 9 (discard) here.
     let mut unreachable = bare(&put, home.path());
     unreachable.env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9");
@@ -421,16 +424,7 @@ fn a_missing_table_is_named_with_the_command_that_creates_it() {
     );
     let store = format!("dynamodb:missing-{}", std::process::id());
     let mut put = Command::new(BIN);
-    put.args([
-        "users",
-        "put",
-        "--email",
-        "demo@example.com",
-        "--secret",
-        "s",
-        "--store",
-        &store,
-    ]);
+    put.args(put_demo(&store));
     fails_in_one_line(
         put,
         "ResourceNotFoundException",
