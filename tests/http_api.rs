@@ -77,9 +77,9 @@ async fn live_chat_opens_and_takes_messages_in_both_body_shapes<S: TestStore>() 
         Some("https://cdn.example.com/a.png")
     );
     assert_eq!(stored[2].id.as_str(), wrapped.body["data"]["messageId"]);
-    let conversation = app.store.conversation(&id).await.unwrap().unwrap();
+    let conversation = app.store.find_conversation(&id).await.unwrap().unwrap();
     assert_eq!(conversation.owner, user(ANN));
-    assert!(conversation.open);
+    assert_eq!(conversation.status, supportzen_shared::domain::Status::Open);
     assert_eq!(conversation.last_activity_at, stored[2].sent_at);
 
     let profile = app.store.profile(&user(ANN)).await.unwrap().unwrap();
@@ -255,7 +255,12 @@ async fn emails_identify_users_case_insensitively_but_are_signed_as_sent<S: Test
         .await;
     let id = ticket(created.ok());
     assert_eq!(
-        app.store.conversation(&id).await.unwrap().unwrap().owner,
+        app.store
+            .find_conversation(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .owner,
         user(ANN)
     );
     // A token for one spelling does not sign another.
@@ -411,8 +416,8 @@ async fn closed_conversations_refuse_messages_with_409<S: TestStore>() {
             .await
             .ok(),
     );
-    assert!(app.store.close(&chat_id).await.unwrap());
-    assert!(app.store.close(&ticket_id).await.unwrap());
+    assert!(close(&app.store, &chat_id).await);
+    assert!(close(&app.store, &ticket_id).await);
 
     let reply = app
         .post(

@@ -4,9 +4,7 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use supportzen_shared::domain::{
-    Author, ConversationId, MessageId, MessageText, NewMessage, now_millis, now_seconds,
-};
+use supportzen_shared::domain::{Author, ConversationId, MessageText, NewMessage, now_seconds};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::idempotency::{
     BodyDigest, IdempotencyKey, KEY_LIFETIME_SECONDS, NewReceipt, Receipt, ReceiptKey,
@@ -212,14 +210,12 @@ async fn an_expired_key_is_a_new_request<S: TestStore>() {
         },
         written_at,
     };
-    let yesterday = NewMessage {
-        id: MessageId::generate(),
-        author: Author::Customer,
-        text: MessageText::parse("yesterday").unwrap(),
-        image_url: None,
-        client_message_id: None,
-        sent_at: now_millis(),
-    };
+    let yesterday = NewMessage::now(
+        Author::Customer,
+        MessageText::parse("yesterday").unwrap(),
+        None,
+        None,
+    );
     app.store
         .append_message(&chat_id, &user(ANN), &yesterday, Some(&old))
         .await

@@ -1,6 +1,10 @@
 //! DynamoDB round trips per request, counted by an SDK interceptor on DynamoDB Local.
 //! Budget: live-create ≤ 2, live-chat ≤ 2, ticket-create ≤ 3, ticket-append ≤ 2, with or
 //! without an idempotency key; each read route's page: the authentication read + 1 query.
+//! Agents (no authentication read: API Gateway verified their token): an inbox page is
+//! one query per shard, sent at once; a conversation 1 read, its messages 1 read + a
+//! query for messages and one for notes; a reply or status change 1 read + 1 write; an
+//! assignment 1 write.
 //! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
 
 use lambda_http::{Body, Request, Response};
@@ -10,8 +14,11 @@ use supportzen_shared::Config;
 use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::dynamo::items::INBOX_SHARDS;
 use supportzen_shared::http::handlers::{
-    conversation_messages, conversations_list, live_chat, live_create, ticket_append, ticket_create,
+    agent_assign, agent_conversation, agent_inbox, agent_messages, agent_reply, agent_status,
+    conversation_messages, conversations_list, live_chat, live_create, ticket_append,
+    ticket_create,
 };
 use supportzen_shared::http::with_route_parameters;
 use supportzen_shared::store::UserProvisioner;
@@ -255,4 +262,114 @@ async fn an_idempotency_key_costs_no_extra_round_trip() {
     );
     data(ticket_append(&store, &config, keyed(&token, "d", &body)).await);
     assert_eq!(trips.take(), ["BatchGetItem"], "ticket-append, retried");
+}
+
+/// An agent's request as API Gateway hands it over after its JWT authorizer: the
+/// verified claims in the request context, path and query parameters parsed.
+fn agent_request(method: &str, path_and_query: &str, id: Option<&str>, body: Value) -> Request {
+    use lambda_http::RequestExt;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+        ApiGatewayV2httpRequestContext,
+    };
+    let request = lambda_http::http::Request::builder()
+        .method(method)
+        .uri(format!("https://api.example.com{path_and_query}"))
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = [("sub", "agent-7"), ("scope", "agent.read agent.write")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    let request =
+        request.with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context));
+    let path = id
+        .map(|id| vec![("id", id.to_string())])
+        .unwrap_or_default();
+    with_route_parameters(request, path)
+}
+
+#[tokio::test]
+async fn each_agent_route_stays_within_its_round_trip_budget() {
+    let (store, trips) = provisioned_store().await;
+    let token = token("s3cret", EMAIL);
+    let created = live_create(
+        &store,
+        &Config::default(),
+        request(&token, &create_body(EMAIL, "hi")),
+    )
+    .await;
+    let chat = data(created)["chatId"].as_str().unwrap().to_string();
+    let id = Some(chat.as_str());
+    let base = format!("/api/agent/conversations/{chat}");
+    trips.take();
+
+    let inbox = agent_inbox(
+        &store,
+        agent_request(
+            "GET",
+            "/api/agent/conversations?kind=chat",
+            None,
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(
+        data(inbox)["conversations"][0]["conversationId"],
+        chat.as_str()
+    );
+    let shards = usize::from(INBOX_SHARDS);
+    assert_eq!(
+        trips.take(),
+        vec!["Query"; shards],
+        "agent-inbox: one query per shard"
+    );
+
+    data(agent_conversation(&store, agent_request("GET", &base, id, Value::Null)).await);
+    assert_eq!(trips.take(), ["GetItem"], "agent-conversation");
+
+    let path = format!("{base}/messages");
+    data(agent_messages(&store, agent_request("GET", &path, id, Value::Null)).await);
+    assert_eq!(
+        trips.take(),
+        ["GetItem", "Query", "Query"],
+        "agent-messages"
+    );
+
+    for body in [
+        json!({"message": "hello"}),
+        json!({"message": "note", "internal": true}),
+    ] {
+        data(agent_reply(&store, agent_request("POST", &path, id, body)).await);
+        assert_eq!(
+            trips.take(),
+            ["GetItem", "TransactWriteItems"],
+            "agent-reply"
+        );
+    }
+
+    let path = format!("{base}/status");
+    data(
+        agent_status(
+            &store,
+            agent_request("POST", &path, id, json!({"status": "solved"})),
+        )
+        .await,
+    );
+    assert_eq!(trips.take(), ["GetItem", "UpdateItem"], "agent-status");
+
+    let path = format!("{base}/assign");
+    data(
+        agent_assign(
+            &store,
+            agent_request("POST", &path, id, json!({"assignee": "agent-7"})),
+        )
+        .await,
+    );
+    assert_eq!(trips.take(), ["UpdateItem"], "agent-assign");
 }

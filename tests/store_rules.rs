@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use supportzen_shared::auth::{BearerToken, Caller, Credential, Secret, TokenDigest};
 use supportzen_shared::domain::{
-    Author, ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageId, MessageText,
-    NewMessage, Profile, TicketId, UnixSeconds, UserId, now_millis,
+    Author, ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageText, NewMessage, Profile,
+    TicketId, UnixSeconds, UserId, now_millis,
 };
 use supportzen_shared::store::{NewConversation, SecretChange, StoreError};
-use supportzen_tests::{TestStore, for_each_store, texts};
+use supportzen_tests::{TestStore, close, for_each_store, texts};
 
 fn user(email: &str) -> UserId {
     Email::parse(email).unwrap().user_id().clone()
@@ -24,14 +24,12 @@ fn pin(n: u8) -> TokenDigest {
 }
 
 fn message(text: &str) -> NewMessage {
-    NewMessage {
-        id: MessageId::generate(),
-        author: Author::Customer,
-        text: MessageText::parse(text).unwrap(),
-        image_url: Some(ImageUrl::parse("https://cdn.example.com/a.png").unwrap()),
-        client_message_id: None,
-        sent_at: now_millis(),
-    }
+    NewMessage::now(
+        Author::Customer,
+        MessageText::parse(text).unwrap(),
+        Some(ImageUrl::parse("https://cdn.example.com/a.png").unwrap()),
+        None,
+    )
 }
 
 fn profile(name: Option<&str>, plan_id: Option<i64>) -> Profile {
@@ -48,6 +46,7 @@ fn new_chat(owner: Caller, text: &str) -> NewConversation {
         owner,
         profile: profile(Some("Basic Plan"), Some(1)),
         first_message: message(text),
+        follow_up_of: None,
         receipt: None,
     }
 }
@@ -92,8 +91,11 @@ pub async fn a_conversation_and_its_messages_are_stored_in_order<S: TestStore>()
         stored[0].image_url.as_deref(),
         Some("https://cdn.example.com/a.png")
     );
-    let conversation = store.conversation(&chat.id).await.unwrap().unwrap();
-    assert_eq!((conversation.owner, conversation.open), (ann.clone(), true));
+    let conversation = store.find_conversation(&chat.id).await.unwrap().unwrap();
+    assert_eq!(
+        (conversation.owner, conversation.status),
+        (ann.clone(), supportzen_shared::domain::Status::Open)
+    );
     assert_eq!(conversation.last_activity_at, stored[2].sent_at);
     let mine = store.conversations_of(&ann).await.unwrap();
     assert_eq!(
@@ -151,9 +153,9 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert!(store.messages(&missing).await.unwrap().is_empty());
-    assert!(store.conversation(&missing).await.unwrap().is_none());
+    assert!(store.find_conversation(&missing).await.unwrap().is_none());
 
-    assert!(store.close(&chat.id).await.unwrap());
+    assert!(close(&store, &chat.id).await);
     let refused = store
         .append_message(&chat.id, ann.user(), &message("late"), None)
         .await;
@@ -164,7 +166,7 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert_eq!(texts(&store, &chat.id).await, ["ann's"]);
-    assert!(!store.close(&missing).await.unwrap());
+    assert!(!close(&store, &missing).await);
 }
 
 pub async fn a_first_use_write_loses_to_an_existing_user_and_writes_nothing<S: TestStore>() {
@@ -182,7 +184,7 @@ pub async fn a_first_use_write_loses_to_an_existing_user_and_writes_nothing<S: T
         matches!(refused, Err(StoreError::UserExists)),
         "{refused:?}"
     );
-    assert!(store.conversation(&late.id).await.unwrap().is_none());
+    assert!(store.find_conversation(&late.id).await.unwrap().is_none());
     assert!(store.messages(&late.id).await.unwrap().is_empty());
     let record = store.find_user(ann.user()).await.unwrap().unwrap();
     assert_eq!(
@@ -204,7 +206,11 @@ pub async fn a_conversation_id_is_never_overwritten<S: TestStore>() {
         ..original.clone()
     };
     assert!(store.create_conversation(&clash).await.is_err());
-    let stored = store.conversation(&original.id).await.unwrap().unwrap();
+    let stored = store
+        .find_conversation(&original.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(&stored.owner, original.owner.user());
     assert_eq!(texts(&store, &original.id).await, ["original"]);
     assert_eq!(
@@ -335,7 +341,7 @@ pub async fn ticket_numbers_count_up_from_one<S: TestStore>() {
         ..new_chat(ann.clone(), "ticket")
     };
     store.create_conversation(&ticket).await.unwrap();
-    let stored = store.conversation(&ticket.id).await.unwrap().unwrap();
+    let stored = store.find_conversation(&ticket.id).await.unwrap().unwrap();
     assert_eq!(stored.id.key(), "TKT-004");
 }
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use supportzen::agent_tokens::{self, AgentKey};
 use supportzen::cors::{self, OriginPattern};
 use supportzen::dynamodb;
 use supportzen::output::{print_json_lines, secret_change};
@@ -14,16 +15,16 @@ use supportzen::store_url::store_error;
 use supportzen::{invoke, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
-use supportzen_shared::domain::{ConversationKey, Email};
+use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, Scope};
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::flows::read::{ConversationSummary, MessageView};
-use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
+use supportzen_shared::store::{AgentReader, ConversationAdmin, UserProvisioner};
 use supportzen_sqlite::SqliteStore;
 use tracing_subscriber::EnvFilter;
 
-/// SupportZen's client API on one machine: the Lambda handlers over an embedded store.
+/// SupportZen's API on one machine: the Lambda handlers over an embedded store.
 #[derive(Parser)]
 #[command(name = "supportzen", version)]
 struct Cli {
@@ -50,7 +51,14 @@ enum Command {
         )]
         cors_origins: Vec<OriginPattern>,
         #[command(flatten)]
+        agent_key: AgentKeyArg,
+        #[command(flatten)]
         store: StoreArg,
+    },
+    /// Support agents' tokens for the local server.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
     },
     /// Manage users' secrets.
     Users {
@@ -111,6 +119,38 @@ enum UsersCommand {
 }
 
 #[derive(Subcommand)]
+enum AgentsCommand {
+    /// Print a signed agent token (an EdDSA JWT, as an identity provider issues) for
+    /// `supportzen serve`'s agent routes: send it as `Authorization: Bearer <token>`.
+    Token {
+        /// The agent's id (the token's `sub`).
+        #[arg(long)]
+        id: String,
+        /// The agent's display name, shown with their replies (the token's `name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope to grant: agent.read (inbox, conversations) or agent.write (replies,
+        /// status, assignment). Repeat it; both by default.
+        #[arg(long = "scope", value_parser = scope_name(), default_values = ["agent.read", "agent.write"])]
+        scopes: Vec<Scope>,
+        /// Minutes until the token expires.
+        #[arg(long, default_value_t = 60)]
+        ttl_minutes: u32,
+        #[command(flatten)]
+        agent_key: AgentKeyArg,
+    },
+}
+
+#[derive(Args)]
+struct AgentKeyArg {
+    /// The Ed25519 key (PKCS#8 PEM) that signs and verifies agents' tokens locally;
+    /// created, readable by you only, if missing. Production verifies tokens with the
+    /// identity provider's keys instead (template.yaml's AgentJwtIssuer).
+    #[arg(long, default_value = agent_tokens::DEFAULT_KEY_PATH, env = "SUPPORTZEN_AGENT_KEY")]
+    agent_key: PathBuf,
+}
+
+#[derive(Subcommand)]
 enum ConversationsCommand {
     /// Print a user's chats and tickets, newest first, one JSON object per line (the
     /// list route's fields; times in Unix milliseconds).
@@ -160,6 +200,13 @@ impl UserArgs {
         let secret = Secret::parse(&self.secret).map_err(|e| format!("--secret {e}"))?;
         Ok((email, secret))
     }
+}
+
+/// Parses a scope's name; `--help` lists the names.
+fn scope_name() -> impl clap::builder::TypedValueParser<Value = Scope> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Scope::ALL.map(Scope::as_str))
+        .try_map(|name| Scope::parse(&name))
 }
 
 /// Parses a function's name into its endpoint; `--help` lists the names.
@@ -273,11 +320,32 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Serve {
             listen,
             cors_origins,
+            agent_key,
             store,
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
-            with_store!(&store.store, dynamodb::check_table, backend => server::listen_and_serve(backend, config, cors, listen, &store.store).await)
+            let agents = AgentKey::load_or_create(&agent_key.agent_key)?;
+            with_store!(&store.store, dynamodb::check_table, backend => server::listen_and_serve(backend, config, agents, cors, listen, &store.store).await)
+        }
+        Command::Agents {
+            command:
+                AgentsCommand::Token {
+                    id,
+                    name,
+                    scopes,
+                    ttl_minutes,
+                    agent_key,
+                },
+        } => {
+            let id = AgentId::parse(&id).map_err(|e| format!("--id {e}"))?;
+            let name = name
+                .map(|n| DisplayName::parse(&n).map_err(|e| format!("--name {e}")))
+                .transpose()?;
+            let key = AgentKey::load_or_create(&agent_key.agent_key)?;
+            let ttl = Duration::from_secs(u64::from(ttl_minutes) * 60);
+            println!("{}", key.mint(&id, name.as_ref(), &scopes, ttl)?);
+            Ok(())
         }
         Command::Conversations {
             command: ConversationsCommand::List { email, store },
@@ -298,7 +366,7 @@ async fn run(command: Command) -> Result<(), String> {
                     format!("--conversation {conversation:?} is not a chat or ticket id")
                 })?;
             let (found, messages) = with_store!(&store.store, backend => {
-                let found = backend.conversation(&id).await;
+                let found = backend.find_conversation(&id).await;
                 (found, backend.messages(&id).await)
             });
             let what = "cannot read the conversation";

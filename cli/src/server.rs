@@ -1,9 +1,11 @@
 //! `supportzen serve`: the endpoint table's routes over HTTP/1.1 on hyper, each calling
 //! the same handler its Lambda function runs. Bodies are read up to the API's limit and
-//! no further. What API Gateway answers by itself in production (no such route, wrong
-//! method, CORS) is answered here too: routing errors in the API's envelope, CORS by
-//! [`crate::cors`].
+//! no further. What API Gateway does by itself in production is done here too: routing
+//! errors (in the API's envelope), CORS ([`crate::cors`]), and the agent routes' JWT
+//! authorizer ([`crate::agent_tokens`]), whose verified claims reach the handler in the
+//! request context as API Gateway puts them there.
 
+use crate::agent_tokens::{AgentKey, Rejection};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
 use hyper::body::{Bytes, Incoming};
@@ -12,12 +14,18 @@ use hyper::server::conn::http1;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
+use lambda_http::RequestExt;
+use lambda_http::aws_lambda_events::apigw::{
+    ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+    ApiGatewayV2httpRequestContext,
+};
+use lambda_http::request::RequestContext;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::endpoint::{Endpoint, Route};
 use supportzen_shared::http::request::MAX_BODY_BYTES;
 use supportzen_shared::http::response::{error_response, failure};
 use supportzen_shared::http::{Backend, dispatch, with_route_parameters};
@@ -35,10 +43,11 @@ pub async fn serve<S: Backend>(
     listener: TcpListener,
     store: Arc<S>,
     config: Config,
+    agents: AgentKey,
     cors: CorsLayer,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let config = Arc::new(config);
+    let config = Arc::new(Settings { config, agents });
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -51,10 +60,10 @@ pub async fn serve<S: Backend>(
             },
             () = &mut shutdown => return Ok(()),
         };
-        let (store, config) = (Arc::clone(&store), Arc::clone(&config));
+        let (store, settings) = (Arc::clone(&store), Arc::clone(&config));
         let service = ServiceBuilder::new()
             .layer(cors.clone())
-            .service_fn(move |request| route(Arc::clone(&store), Arc::clone(&config), request));
+            .service_fn(move |request| route(Arc::clone(&store), Arc::clone(&settings), request));
         tokio::spawn(async move {
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
@@ -66,9 +75,16 @@ pub async fn serve<S: Backend>(
     }
 }
 
+/// What every request is served with besides the store.
+struct Settings {
+    config: Config,
+    /// Verifies agents' tokens.
+    agents: AgentKey,
+}
+
 async fn route<S: Backend>(
     store: Arc<S>,
-    config: Arc<Config>,
+    settings: Arc<Settings>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
@@ -84,8 +100,8 @@ async fn route<S: Backend>(
     };
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
-    let response = match Endpoint::route(&path) {
-        None if path == "/openapi.json" && method == Method::GET => {
+    let response = match Endpoint::route(method.as_str(), &path) {
+        Route::NotFound if path == "/openapi.json" && method == Method::GET => {
             let mut response =
                 lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
             response.headers_mut().insert(
@@ -94,38 +110,48 @@ async fn route<S: Backend>(
             );
             response
         }
-        None => error_response(
+        Route::NotFound => error_response(
             StatusCode::NOT_FOUND,
             "route_not_found",
             "no route for this path",
             None,
         ),
-        Some((endpoint, _)) if method.as_str() != endpoint.method() => {
-            let message = format!("this route only accepts {}", endpoint.method());
+        Route::WrongMethod(methods) => {
+            let allowed = methods.join(", ");
+            let message = format!("this route only accepts {allowed}");
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
                 &message,
                 None,
             );
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(endpoint.method()));
+            if let Ok(value) = HeaderValue::try_from(allowed) {
+                response.headers_mut().insert(ALLOW, value);
+            }
             response
         }
-        Some((endpoint, parameters)) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
-            Ok(collected) => {
-                let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
-                let request = lambda_http::Request::from_parts(parts, body);
-                let request = with_route_parameters(request, parameters);
-                dispatch(endpoint, &*store, &config, request).await
+        Route::To(endpoint, parameters) => match authorize(&settings.agents, endpoint, &parts) {
+            Err(refused) => {
+                tracing::info!(request_id = request_id.to_str().unwrap_or_default(), route = endpoint.name(), %refused, "agent token refused");
+                refusal(&refused)
             }
-            Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            }),
-            Err(err) => failure(&ApiError::InvalidJson(format!(
-                "could not read the body: {err}"
-            ))),
+            Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                Ok(collected) => {
+                    let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
+                    let mut request = lambda_http::Request::from_parts(parts, body);
+                    if let Some(context) = context {
+                        request = request.with_request_context(context);
+                    }
+                    let request = with_route_parameters(request, parameters);
+                    dispatch(endpoint, &*store, &settings.config, request).await
+                }
+                Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }),
+                Err(err) => failure(&ApiError::InvalidJson(format!(
+                    "could not read the body: {err}"
+                ))),
+            },
         },
     };
 
@@ -145,11 +171,50 @@ async fn route<S: Backend>(
     ))
 }
 
+/// What API Gateway's JWT authorizer does for an agent route: verify the bearer token
+/// and the route's scope, and pass the claims on. Customer routes pass as they are.
+fn authorize(
+    agents: &AgentKey,
+    endpoint: Endpoint,
+    parts: &hyper::http::request::Parts,
+) -> Result<Option<RequestContext>, Rejection> {
+    let Some(scope) = endpoint.scope() else {
+        return Ok(None);
+    };
+    let authorization = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let claims = agents.verify(authorization, scope)?;
+    let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+    jwt.claims = claims.as_authorizer_claims();
+    let mut authorizer = ApiGatewayRequestAuthorizer::default();
+    authorizer.jwt = Some(jwt);
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.authorizer = Some(authorizer);
+    Ok(Some(RequestContext::ApiGatewayV2(context)))
+}
+
+/// 401 for a missing or invalid token, 403 for a valid one without the route's scope,
+/// as API Gateway answers; in the API's envelope.
+fn refusal(refused: &Rejection) -> lambda_http::Response<lambda_http::Body> {
+    match refused {
+        Rejection::MissingScope(scope) => failure(&ApiError::Forbidden(*scope)),
+        Rejection::Missing | Rejection::Invalid(_) => error_response(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "authentication failed",
+            None,
+        ),
+    }
+}
+
 /// `supportzen serve`: binds `listen`, prints the address on stdout (the one line scripts
 /// and tests read) and serves until Ctrl-C or SIGTERM.
 pub async fn listen_and_serve<S: Backend>(
     store: S,
     config: Config,
+    agents: AgentKey,
     cors: CorsLayer,
     listen: SocketAddr,
     url: &crate::store_url::StoreUrl,
@@ -161,9 +226,16 @@ pub async fn listen_and_serve<S: Backend>(
     tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
     // The one line on stdout: scripts and tests read the address from it.
     println!("listening on http://{address}");
-    serve(listener, Arc::new(store), config, cors, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    serve(
+        listener,
+        Arc::new(store),
+        config,
+        agents,
+        cors,
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send): stop accepting,

@@ -3,6 +3,8 @@
 //! lines all come from here; `tests/template.rs` keeps `template.yaml` and `functions/`
 //! in step with it.
 
+use crate::domain::Scope;
+
 /// Declares [`Endpoint`] and its table from one list of
 /// `Variant => (function name, method, path)`.
 macro_rules! endpoints {
@@ -54,6 +56,30 @@ endpoints! {
         "GET",
         "/api/client/conversations/{id}/messages"
     ),
+    AgentInbox => ("agent-inbox", "GET", "/api/agent/conversations"),
+    AgentConversation => ("agent-conversation", "GET", "/api/agent/conversations/{id}"),
+    AgentMessages => (
+        "agent-messages",
+        "GET",
+        "/api/agent/conversations/{id}/messages"
+    ),
+    AgentReply => (
+        "agent-reply",
+        "POST",
+        "/api/agent/conversations/{id}/messages"
+    ),
+    AgentStatus => ("agent-status", "POST", "/api/agent/conversations/{id}/status"),
+    AgentAssign => ("agent-assign", "POST", "/api/agent/conversations/{id}/assign"),
+}
+
+/// Where a request to a path goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// To this endpoint, with the path's parameters.
+    To(Endpoint, Vec<(&'static str, String)>),
+    /// The path is served, but not for this method; these methods are.
+    WrongMethod(Vec<&'static str>),
+    NotFound,
 }
 
 impl Endpoint {
@@ -62,11 +88,41 @@ impl Endpoint {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 
-    /// The endpoint served at `path`, whatever the method, with its path parameters.
-    pub fn route(path: &str) -> Option<(Self, Vec<(&'static str, String)>)> {
-        Self::ALL
-            .iter()
-            .find_map(|&endpoint| Some((endpoint, path_parameters(endpoint.path(), path)?)))
+    /// The endpoint `method` and `path` name, with the path's parameters.
+    pub fn route(method: &str, path: &str) -> Route {
+        let mut methods = Vec::new();
+        for &endpoint in Self::ALL {
+            if let Some(parameters) = path_parameters(endpoint.path(), path) {
+                if endpoint.method() == method {
+                    return Route::To(endpoint, parameters);
+                }
+                methods.push(endpoint.method());
+            }
+        }
+        if methods.is_empty() {
+            Route::NotFound
+        } else {
+            Route::WrongMethod(methods)
+        }
+    }
+
+    /// The scope an agent's token needs for this route; `None` for the customer routes,
+    /// which carry no JWT (customers sign their requests with their own secret).
+    pub const fn scope(self) -> Option<Scope> {
+        match self {
+            Endpoint::LiveCreate
+            | Endpoint::LiveChat
+            | Endpoint::TicketCreate
+            | Endpoint::TicketAppend
+            | Endpoint::ConversationsList
+            | Endpoint::ConversationMessages => None,
+            Endpoint::AgentInbox | Endpoint::AgentConversation | Endpoint::AgentMessages => {
+                Some(Scope::Read)
+            }
+            Endpoint::AgentReply | Endpoint::AgentStatus | Endpoint::AgentAssign => {
+                Some(Scope::Write)
+            }
+        }
     }
 }
 
@@ -104,45 +160,72 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
-    fn names_and_paths_are_unique_and_round_trip() {
+    fn names_and_routes_are_unique_and_round_trip() {
         let names: HashSet<_> = Endpoint::ALL.iter().map(|e| e.name()).collect();
-        let paths: HashSet<_> = Endpoint::ALL.iter().map(|e| e.path()).collect();
+        let routes: HashSet<_> = Endpoint::ALL
+            .iter()
+            .map(|e| (e.method(), e.path()))
+            .collect();
         assert_eq!(names.len(), Endpoint::ALL.len());
-        assert_eq!(paths.len(), Endpoint::ALL.len());
+        assert_eq!(routes.len(), Endpoint::ALL.len());
         for &endpoint in Endpoint::ALL {
             assert_eq!(Endpoint::parse(endpoint.name()), Some(endpoint));
+            assert!(matches!(
+                Endpoint::route(endpoint.method(), endpoint.path()),
+                Route::To(e, _) if e == endpoint
+            ));
+            // Agent routes, and only they, need an agent scope.
             assert_eq!(
-                Endpoint::route(endpoint.path()).map(|(e, _)| e),
-                Some(endpoint)
+                endpoint.scope().is_some(),
+                endpoint.path().starts_with("/api/agent/"),
+                "{endpoint:?}"
             );
         }
         assert_eq!(Endpoint::parse("live"), None);
-        assert_eq!(Endpoint::route("/api/client/live"), None);
+        assert_eq!(Endpoint::route("POST", "/api/client/live"), Route::NotFound);
     }
 
     #[test]
     fn paths_with_parameters_route_and_give_them() {
+        let messages = "/api/client/conversations/TKT-001/messages";
         assert_eq!(
-            Endpoint::route("/api/client/conversations/TKT-001/messages"),
-            Some((
+            Endpoint::route("GET", messages),
+            Route::To(
                 Endpoint::ConversationMessages,
                 vec![("id", "TKT-001".to_string())]
-            ))
+            )
         );
         assert_eq!(
-            Endpoint::route("/api/client/conversations/a%20b/messages").map(|(_, p)| p),
-            Some(vec![("id", "a b".to_string())])
+            Endpoint::route("GET", "/api/client/conversations/a%20b/messages"),
+            Route::To(
+                Endpoint::ConversationMessages,
+                vec![("id", "a b".to_string())]
+            )
         );
         for other in [
             "/api/client/conversations//messages",
             "/api/client/conversations/TKT-001",
             "/api/client/conversations/TKT-001/messages/x",
         ] {
-            assert_eq!(Endpoint::route(other), None, "{other}");
+            assert_eq!(Endpoint::route("GET", other), Route::NotFound, "{other}");
         }
         assert_eq!(
-            Endpoint::route("/api/client/conversations"),
-            Some((Endpoint::ConversationsList, vec![]))
+            Endpoint::route("POST", messages),
+            Route::WrongMethod(vec!["GET"])
+        );
+        // One path, two methods: the agents' messages are read and written there.
+        let agent_messages = "/api/agent/conversations/TKT-001/messages";
+        assert!(matches!(
+            Endpoint::route("GET", agent_messages),
+            Route::To(Endpoint::AgentMessages, _)
+        ));
+        assert!(matches!(
+            Endpoint::route("POST", agent_messages),
+            Route::To(Endpoint::AgentReply, _)
+        ));
+        assert_eq!(
+            Endpoint::route("DELETE", agent_messages),
+            Route::WrongMethod(vec!["GET", "POST"])
         );
     }
 }

@@ -6,6 +6,7 @@
 //! [`ApiError::Unauthorized`] are logged with the request id and never put in a body.
 
 use crate::auth::AuthError;
+use crate::domain::Scope;
 use crate::idempotency::ReplayError;
 use crate::store::StoreError;
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub enum ApiError {
     /// Deliberately says no more than that; the cause is for the logs.
     #[error("authentication failed")]
     Unauthorized(AuthError),
+    /// An agent's token is valid but lacks the scope the route needs.
+    #[error("this token lacks the scope {}", .0.as_str())]
+    Forbidden(Scope),
     /// No such chat or ticket, or it belongs to someone else (never reveals which).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -62,6 +66,7 @@ impl ApiError {
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::InvalidField { .. } => "invalid_field",
             ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Closed(_) => "conversation_closed",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -95,6 +100,11 @@ impl ApiError {
         match err {
             StoreError::NotFound => ApiError::NotFound(kind),
             StoreError::Closed => ApiError::Closed(kind),
+            // Only reached once a flow has read and tried again several times.
+            StoreError::Changed => ApiError::Unavailable {
+                retry_after: Duration::from_secs(1),
+                reason: "conversation kept changing".into(),
+            },
             // Only reached if a first-use race is lost twice; the caller's token was not the winner's.
             StoreError::UserExists => ApiError::Unauthorized(AuthError::WrongToken),
             // Only reached if an idempotency-key race is lost and the winner's receipt has

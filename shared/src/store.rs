@@ -11,9 +11,14 @@
 //! | [`ConversationCreator`] | yes | | yes | |
 //! | [`MessageAppender`] | | yes | | yes |
 //! | [`TicketNumbers`] | | | yes | |
+//!
+//! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
+//! of them) and [`AgentWriter`] (the three that write).
 
 use crate::auth::{Caller, Secret, UserRecord};
-use crate::domain::{Author, ConversationId, Kind, MessageId, NewMessage, Profile, UserId};
+use crate::domain::{
+    Agent, AgentId, Author, ConversationId, Kind, MessageId, NewMessage, Profile, Status, UserId,
+};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
 use std::time::Duration;
@@ -27,6 +32,9 @@ pub struct NewConversation {
     /// Stored on the owner's profile.
     pub profile: Profile,
     pub first_message: NewMessage,
+    /// The closed conversation this one follows up; the write checks, in the same
+    /// transaction, that it is the owner's ([`StoreError::NotFound`] if not).
+    pub follow_up_of: Option<ConversationId>,
     /// Written in the same transaction when the request carries an idempotency key.
     pub receipt: Option<NewReceipt>,
 }
@@ -43,6 +51,10 @@ pub enum StoreError {
     /// A first-use write lost the race: the user was created meanwhile.
     #[error("user already exists")]
     UserExists,
+    /// The conversation changed since the caller read it (a message or status change
+    /// came in between); read it again and retry.
+    #[error("conversation changed since it was read")]
+    Changed,
     /// An idempotent write lost the race: another request with the same key was
     /// answered meanwhile.
     #[error("idempotency key already used")]
@@ -135,11 +147,18 @@ pub enum SecretChange {
 pub struct StoredConversation {
     pub id: ConversationId,
     pub owner: UserId,
-    pub open: bool,
+    pub status: Status,
+    /// The agent it is assigned to, if any.
+    pub assignee: Option<AgentId>,
+    /// For a pending conversation, when the agent means to look again (milliseconds).
+    pub snoozed_until: Option<i64>,
+    /// The closed conversation this one follows up.
+    pub follow_up_of: Option<ConversationId>,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub last_activity_at: i64,
-    /// The newest message, for lists; `None` for conversations stored before previews.
+    /// The newest public message, for lists; `None` for conversations stored before
+    /// previews.
     pub last_message: Option<MessagePreview>,
 }
 
@@ -178,6 +197,10 @@ pub struct StoredMessage {
     pub client_message_id: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub sent_at: i64,
+    /// Who wrote it, for an agent's message.
+    pub agent: Option<Agent>,
+    /// An agents-only note.
+    pub internal: bool,
 }
 
 /// Where a page of conversations starts: after the one with this activity time and id,
@@ -229,6 +252,44 @@ impl<T> Page<T> {
     }
 }
 
+/// Merges pages read from several sources of one listing (DynamoDB's inbox shards, or a
+/// conversation's messages and its notes) into one page of `limit`. Each source gives
+/// its items in listing order, read with a limit of `limit + 1`, and whether more follow
+/// them; `order` sorts items in listing order.
+///
+/// A source that has more beyond its last item may hide items that sort after that
+/// item, so nothing past the first such boundary is returned: the next page, which
+/// starts after the last item returned, reads them.
+pub fn merge_pages<T, K: Ord>(
+    sources: Vec<(Vec<T>, bool)>,
+    order: impl Fn(&T) -> K,
+    limit: usize,
+) -> Page<T> {
+    let mut boundary: Option<K> = None;
+    let mut all = Vec::new();
+    let mut blind = false;
+    for (items, more) in sources {
+        if more {
+            match items.last().map(&order) {
+                Some(last) if boundary.as_ref().is_none_or(|b| last < *b) => boundary = Some(last),
+                Some(_) => {}
+                // More follow but none came: nothing can be returned safely.
+                None => blind = true,
+            }
+        }
+        all.extend(items);
+    }
+    all.sort_by_key(|item| order(item));
+    let total = all.len();
+    if blind {
+        all.clear();
+    } else if let Some(boundary) = boundary {
+        all.retain(|item| order(item) <= boundary);
+    }
+    let cut = all.len() < total;
+    Page::from_one_more(all, limit, cut)
+}
+
 /// What the customer read routes need: each page is one store query.
 pub trait ConversationReader {
     /// The user and the conversation, in one read: the messages route authenticates the
@@ -268,12 +329,8 @@ pub struct StoredProfile {
 
 /// Reading and closing conversations: what support agents' tools will need, and what
 /// tests use to check exactly what was (and was not) written.
+/// (One conversation is [`AgentReader::find_conversation`].)
 pub trait ConversationAdmin {
-    fn conversation(
-        &self,
-        id: &ConversationId,
-    ) -> impl Future<Output = Result<Option<StoredConversation>, StoreError>> + Send;
-
     /// The conversation's messages, oldest first.
     fn messages(
         &self,
@@ -286,11 +343,130 @@ pub trait ConversationAdmin {
         user: &UserId,
     ) -> impl Future<Output = Result<Vec<StoredConversation>, StoreError>> + Send;
 
-    /// Closes a conversation to new messages; `false` if there is no such conversation.
-    fn close(&self, id: &ConversationId) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
     fn profile(
         &self,
         user: &UserId,
     ) -> impl Future<Output = Result<Option<StoredProfile>, StoreError>> + Send;
+}
+
+/// Which conversations an agent's inbox shows, besides their kind and status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Any,
+    Unassigned,
+    Agent(AgentId),
+}
+
+/// One inbox listing: conversations of one kind and status, maybe of one assignee.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxFilter {
+    pub kind: Kind,
+    pub status: Status,
+    pub assignee: AssigneeFilter,
+}
+
+/// What the agent routes read. No page scans the table: the inbox is an index query per
+/// shard ([`merge_pages`]), a conversation's messages and notes one query each.
+pub trait AgentReader {
+    /// Any customer's conversation, by id.
+    fn find_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> impl Future<Output = Result<Option<StoredConversation>, StoreError>> + Send;
+
+    /// Up to `limit` conversations that `filter` selects, newest activity first, from
+    /// after `from`.
+    fn inbox_page(
+        &self,
+        filter: &InboxFilter,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredConversation>, StoreError>> + Send;
+
+    /// As [`ConversationReader::message_page`], with the agents' notes among the messages.
+    fn agent_message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredMessage>, StoreError>> + Send;
+}
+
+/// What the agent routes write. Each write is conditional on the conversation as the
+/// agent's flow last read it (`seen`), so a customer message or another agent's change
+/// that came in between is never overwritten: the write fails with
+/// [`StoreError::Changed`] and the flow reads again.
+pub trait AgentWriter {
+    /// Adds an agent's reply (the conversation's newest activity, kept in its status) or
+    /// note (only the message). [`StoreError::Changed`] if a reply's conversation changed
+    /// status; [`StoreError::NotFound`] if it is gone.
+    fn add_agent_message(
+        &self,
+        seen: &StoredConversation,
+        message: &NewMessage,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Moves `seen` to `status`, with `snoozed_until` (for pending only) or none.
+    /// [`StoreError::Changed`] if its status or activity moved since it was read.
+    fn set_status(
+        &self,
+        seen: &StoredConversation,
+        status: Status,
+        snoozed_until: Option<i64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Assigns the conversation to `assignee`, or to nobody, and returns it as it is now.
+    /// [`StoreError::NotFound`] if there is no such conversation, [`StoreError::Closed`]
+    /// if it is closed.
+    fn assign(
+        &self,
+        conversation: &ConversationId,
+        assignee: Option<&AgentId>,
+    ) -> impl Future<Output = Result<StoredConversation, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every merged page, read with the rule above from sorted sources, continues the
+    /// listing exactly: each item once, in order.
+    #[test]
+    fn merged_pages_list_every_item_once_in_order() {
+        let sources: Vec<Vec<u32>> = vec![
+            (0..40).filter(|n| n % 3 == 0).collect(),
+            (0..40).filter(|n| n % 3 == 1).collect(),
+            (0..40).filter(|n| n % 3 == 2 && *n < 20).collect(),
+            vec![],
+        ];
+        for limit in [1, 2, 5, 7, 40, 50] {
+            let mut seen = Vec::new();
+            let mut from: Option<u32> = None;
+            loop {
+                let read = sources
+                    .iter()
+                    .map(|source| {
+                        let rest: Vec<u32> = source
+                            .iter()
+                            .copied()
+                            .filter(|n| from.is_none_or(|f| *n > f))
+                            .collect();
+                        // A source may stop early (DynamoDB's 1 MB), here after 3 items.
+                        let take = (limit + 1).min(3);
+                        let more = rest.len() > take;
+                        (rest.into_iter().take(take).collect::<Vec<_>>(), more)
+                    })
+                    .collect();
+                let page = merge_pages(read, |n| *n, limit);
+                assert!(page.items.len() <= limit);
+                seen.extend(page.items.iter().copied());
+                if !page.has_more {
+                    break;
+                }
+                from = page.items.last().copied().or(from);
+            }
+            let expected: Vec<u32> = (0..40).filter(|n| n % 3 != 2 || *n < 20).collect();
+            assert_eq!(seen, expected, "limit {limit}");
+        }
+    }
 }

@@ -7,14 +7,17 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::Arc;
+use supportzen::agent_tokens::{AgentKey, Claims};
 use supportzen::{cors, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
-use supportzen_shared::domain::{ChatId, ConversationId, Email, TicketId, UserId};
+use supportzen_shared::domain::{
+    AgentId, ChatId, ConversationId, DisplayName, Email, Scope, Status, TicketId, UserId,
+};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::http::Backend;
-use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
+use supportzen_shared::store::{AgentReader, AgentWriter, ConversationAdmin, UserProvisioner};
 use supportzen_sqlite::SqliteStore;
 use tokio::sync::oneshot;
 
@@ -65,6 +68,12 @@ pub const LIVE_CHAT: &str = Endpoint::LiveChat.path();
 pub const TICKET_CREATE: &str = Endpoint::TicketCreate.path();
 pub const TICKET_APPEND: &str = Endpoint::TicketAppend.path();
 pub const CONVERSATIONS: &str = Endpoint::ConversationsList.path();
+pub const INBOX: &str = Endpoint::AgentInbox.path();
+
+/// An agent route's path for one conversation.
+pub fn agent_path(endpoint: Endpoint, conversation_id: &str) -> String {
+    endpoint.path().replace("{id}", conversation_id)
+}
 
 /// The messages route of one conversation.
 pub fn messages_path(conversation_id: &str) -> String {
@@ -77,6 +86,8 @@ pub fn messages_path(conversation_id: &str) -> String {
 pub struct TestApp<S> {
     pub base_url: String,
     pub store: S,
+    /// The key the server verifies agents' tokens with.
+    pub agents: AgentKey,
     client: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
@@ -93,10 +104,16 @@ impl<S: TestStore> TestApp<S> {
             .expect("bind a free port");
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
+        let keys = tempfile::tempdir().expect("a temporary directory");
+        let key_path = keys.path().join("agent-key.pem");
+        let agents = AgentKey::load_or_create(&key_path).expect("a new key");
+        let server_agents =
+            AgentKey::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
         tokio::spawn(server::serve(
             listener,
             Arc::new(store.clone()),
             config,
+            server_agents,
             cors::layer(
                 cors::DEVELOPMENT_ORIGINS
                     .map(|o| o.parse().unwrap())
@@ -109,6 +126,7 @@ impl<S: TestStore> TestApp<S> {
         TestApp {
             base_url: format!("http://{address}"),
             store,
+            agents,
             client: reqwest::Client::new(),
             _stop: stop,
         }
@@ -174,6 +192,43 @@ impl<S: TestStore> TestApp<S> {
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
+        Reply::read(request.send().await.expect("server answers")).await
+    }
+
+    /// A token for agent `id` with `scopes`, as `supportzen agents token` prints it.
+    pub fn agent_token(&self, id: &str, scopes: &[Scope]) -> String {
+        let name = DisplayName::parse(&format!("Agent {id}")).unwrap();
+        self.agents
+            .mint(
+                &AgentId::parse(id).unwrap(),
+                Some(&name),
+                scopes,
+                std::time::Duration::from_secs(600),
+            )
+            .unwrap()
+    }
+
+    /// A token with exactly these claims, signed by the server's key.
+    pub fn signed(&self, claims: &Claims) -> String {
+        self.agents.sign(claims).unwrap()
+    }
+
+    /// GETs an agent route with a bearer token.
+    pub async fn agent_get(&self, path: &str, token: &str) -> Reply {
+        let request = self
+            .client
+            .get(format!("{}{path}", self.base_url))
+            .bearer_auth(token);
+        Reply::read(request.send().await.expect("server answers")).await
+    }
+
+    /// POSTs `body` to an agent route with a bearer token.
+    pub async fn agent_post(&self, path: &str, token: &str, body: &Value) -> Reply {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base_url))
+            .bearer_auth(token)
+            .json(body);
         Reply::read(request.send().await.expect("server answers")).await
     }
 
@@ -301,4 +356,14 @@ pub async fn conversation_count<S: TestStore>(app: &TestApp<S>, email: &str) -> 
         .await
         .unwrap()
         .len()
+}
+
+/// Closes a conversation as an agent would (a conversation closed at once, whatever
+/// its status); `false` if there is no such conversation.
+pub async fn close<S: AgentReader + AgentWriter>(store: &S, id: &ConversationId) -> bool {
+    let Some(seen) = store.find_conversation(id).await.unwrap() else {
+        return false;
+    };
+    store.set_status(&seen, Status::Closed, None).await.unwrap();
+    true
 }

@@ -9,8 +9,8 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    Author, ChatId, ConversationId, Email, Kind, MessageId, MessageText, NewMessage, Profile,
-    TicketId, UnixSeconds, now_millis,
+    Author, ChatId, ConversationId, Email, Kind, MessageText, NewMessage, Profile, TicketId,
+    UnixSeconds,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::store::{
@@ -19,14 +19,12 @@ use supportzen_shared::store::{
 };
 
 fn message() -> Result<NewMessage, Error> {
-    Ok(NewMessage {
-        id: MessageId::generate(),
-        author: Author::Customer,
-        text: MessageText::parse("Where can I find my subscription URL?")?,
-        image_url: None,
-        client_message_id: None,
-        sent_at: now_millis(),
-    })
+    Ok(NewMessage::now(
+        Author::Customer,
+        MessageText::parse("Where can I find my subscription URL?")?,
+        None,
+        None,
+    ))
 }
 
 fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Error> {
@@ -39,6 +37,7 @@ fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Er
             account_created_at: UnixSeconds::parse(1_679_223_400)?,
         },
         first_message: message()?,
+        follow_up_of: None,
         receipt: None,
     })
 }

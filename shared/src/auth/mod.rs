@@ -48,6 +48,9 @@ pub enum AuthError {
     /// The token matches neither the user's secret nor their pin.
     #[error("wrong token")]
     WrongToken,
+    /// An agent route without verified agent claims (no valid JWT, or no `sub`).
+    #[error("no verified agent token")]
+    NoAgentClaims,
 }
 
 /// Who is calling, once authenticated.

@@ -1,3 +1,4 @@
+use super::agent::Agent;
 use super::ids::MessageId;
 
 /// Longest message body, in characters (not bytes), as the API promises.
@@ -120,6 +121,11 @@ pub struct NewMessage {
     pub client_message_id: Option<ClientMessageId>,
     /// Milliseconds since the Unix epoch.
     pub sent_at: i64,
+    /// The agent who wrote it, for [`Author::Agent`].
+    pub agent: Option<Agent>,
+    /// An agents-only note: never in the customer's pages, and not their conversation's
+    /// latest activity or preview.
+    pub internal: bool,
 }
 
 impl NewMessage {
@@ -137,6 +143,23 @@ impl NewMessage {
             image_url,
             client_message_id,
             sent_at: super::now_millis(),
+            agent: None,
+            internal: false,
+        }
+    }
+
+    /// A reply (or, if `internal`, a note) written now by `agent`.
+    pub fn by_agent(
+        agent: Agent,
+        text: MessageText,
+        image_url: Option<ImageUrl>,
+        client_message_id: Option<ClientMessageId>,
+        internal: bool,
+    ) -> Self {
+        NewMessage {
+            agent: Some(agent),
+            internal,
+            ..Self::now(Author::Agent, text, image_url, client_message_id)
         }
     }
 }

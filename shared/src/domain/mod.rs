@@ -4,11 +4,14 @@
 //! Parse functions return the reason as a `String`; the request parser attaches
 //! the field name when it turns that into an [`crate::ApiError`].
 
+mod agent;
 mod email;
 mod ids;
 mod message;
 mod profile;
+mod status;
 
+pub use agent::{Agent, AgentId, MAX_AGENT_ID_CHARS, Scope};
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
 pub use ids::{
     ChatId, ConversationId, ConversationKey, ConversationRef, Kind, MAX_CONVERSATION_KEY_CHARS,
@@ -19,6 +22,7 @@ pub use message::{
     MAX_MESSAGE_CHARS, MessageText, NewMessage,
 };
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
+pub use status::Status;
 
 /// Milliseconds since the Unix epoch, as the store records times.
 pub fn now_millis() -> i64 {

@@ -3,10 +3,8 @@
 
 use super::DynamoStore;
 use super::conversations::{ConversationItem, MessageItem};
-use super::errors::classify;
 use super::items::{
-    Item, MESSAGE_PREFIX, META, PROFILE, conversation_pk, key, message_sk, owner_activity_key, s,
-    user_pk,
+    Item, MESSAGE_PREFIX, META, PROFILE, conversation_pk, key, owner_activity_key, s, user_pk,
 };
 use super::schema;
 use super::users::user_record;
@@ -19,7 +17,7 @@ use crate::store::{
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// A page size as DynamoDB's `Limit`, asking for one more item to learn whether more follow.
-fn one_more(limit: usize) -> i32 {
+pub(super) fn one_more(limit: usize) -> i32 {
     i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX)
 }
 
@@ -100,49 +98,70 @@ impl ConversationReader for DynamoStore {
         window: &MessageWindow,
         limit: usize,
     ) -> Result<Page<StoredMessage>, StoreError> {
+        let (items, more) = self
+            .message_range(conversation, MESSAGE_PREFIX, window, limit)
+            .await?;
+        Ok(in_time_order(
+            Page::from_one_more(items, limit, more),
+            window,
+        ))
+    }
+}
+
+/// Whether `window` is read from the newest message back.
+pub(super) fn backwards(window: &MessageWindow) -> bool {
+    !matches!(window, MessageWindow::After(_))
+}
+
+/// A page read in `window`'s direction, oldest first.
+pub(super) fn in_time_order(
+    mut page: Page<StoredMessage>,
+    window: &MessageWindow,
+) -> Page<StoredMessage> {
+    if backwards(window) {
+        page.items.reverse();
+    }
+    page
+}
+
+impl DynamoStore {
+    /// Up to `limit + 1` items of the conversation whose sort keys start with `prefix`
+    /// (messages or notes), in `window`'s direction, and whether more may follow.
+    pub(super) async fn message_range(
+        &self,
+        conversation: &ConversationId,
+        prefix: &str,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> Result<(Vec<StoredMessage>, bool), StoreError> {
         let partition = conversation_pk(conversation);
-        let (forward, from) = match window {
-            MessageWindow::Latest => (false, None),
-            MessageWindow::After(id) => (true, Some(id)),
-            MessageWindow::Before(id) => (false, Some(id)),
+        let from = match window {
+            MessageWindow::Latest => None,
+            MessageWindow::After(id) | MessageWindow::Before(id) => Some(id),
         };
         let query = self
             .client
             .query()
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(partition.clone()))
-            .expression_attribute_values(":prefix", s(MESSAGE_PREFIX))
+            .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
-            .scan_index_forward(forward)
+            .scan_index_forward(!backwards(window))
             .limit(one_more(limit));
         // A start key need not name a stored item: the query resumes from its position.
-        let start = from.map(|id| key(partition, &message_sk(id)));
+        let start = from.map(|id| key(partition, &format!("{prefix}{}", id.as_str())));
         let page = self.query_page(query, start, "Query messages page").await?;
-        let cut_short = page.next.is_some();
+        let more = page.next.is_some();
         let items = page
             .items
             .into_iter()
             .map(MessageItem::decode)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut page = Page::from_one_more(items, limit, cut_short);
-        if !forward {
-            page.items.reverse();
-        }
-        Ok(page)
+        Ok((items, more))
     }
 }
 
 impl ConversationAdmin for DynamoStore {
-    async fn conversation(
-        &self,
-        id: &ConversationId,
-    ) -> Result<Option<StoredConversation>, StoreError> {
-        self.get(key(conversation_pk(id), META), None, "GetItem conversation")
-            .await?
-            .map(ConversationItem::decode)
-            .transpose()
-    }
-
     async fn messages(&self, id: &ConversationId) -> Result<Vec<StoredMessage>, StoreError> {
         let query = self
             .client
@@ -177,31 +196,6 @@ impl ConversationAdmin for DynamoStore {
         // The index sorts by kind, then activity; operators and tests want creation order.
         found.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id.key())));
         Ok(found)
-    }
-
-    async fn close(&self, id: &ConversationId) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&*self.table)
-            .set_key(Some(key(conversation_pk(id), META)))
-            .update_expression("SET #open = :closed REMOVE gsi2pk, gsi2sk")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#open", "open")
-            .expression_attribute_values(":closed", AttributeValue::Bool(false))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("UpdateItem close", err)),
-        }
     }
 
     async fn profile(&self, user: &UserId) -> Result<Option<StoredProfile>, StoreError> {

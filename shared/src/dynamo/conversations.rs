@@ -4,24 +4,27 @@
 
 use super::DynamoStore;
 use super::items::{
-    Item, META, activity_key, conversation_pk, from_item, key, message_sk, n, open_pk,
-    owner_activity_key, s, to_item, user_pk,
+    Item, META, assignee_pk, conversation_pk, from_item, inbox_pk, inbox_shard, inbox_sk, key,
+    message_sk, n, note_sk, owner_activity_key, s, to_item, user_pk,
 };
 use super::table::{Cancelled, Part, Transaction, names, values};
 use crate::auth::Caller;
-use crate::domain::{Author, ConversationId, MessageId, NewMessage, UserId};
+use crate::domain::{
+    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, MessageId, NewMessage,
+    Status, UserId,
+};
 use crate::idempotency::NewReceipt;
 use crate::store::{
     ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
     StoredConversation, StoredMessage,
 };
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
-/// A conversation's `META` item. It is in the by-owner index always, and in the
-/// open-by-activity index while open.
+/// A conversation's `META` item, in all three indexes: its owner's list, the inbox, and
+/// its assignee's (or the unassigned) inbox.
 #[derive(Serialize, Deserialize, Debug)]
 pub(super) struct ConversationItem {
     pk: String,
@@ -29,15 +32,30 @@ pub(super) struct ConversationItem {
     id: String,
     kind: String,
     owner: String,
+    /// False once closed. Kept beside `status`: items written before statuses have only
+    /// this, and a customer's write checks it, whatever the item's age.
     open: bool,
+    /// Absent on items written before statuses: they are open or closed by `open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    snoozed_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    follow_up_of: Option<String>,
     created_at: i64,
     last_activity_at: i64,
     gsi1pk: String,
     gsi1sk: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi2pk: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi2sk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi3sk: Option<String>,
     /// The newest message's id, author and first characters, for lists. Absent on
     /// conversations stored before previews, until their next message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,10 +67,12 @@ pub(super) struct ConversationItem {
 }
 
 impl ConversationItem {
-    /// A new, open conversation whose only message is `first`.
-    fn new(id: &ConversationId, owner: &UserId, first: &NewMessage) -> Self {
+    /// A new, open, unassigned conversation whose only message is `first`.
+    fn new(new: &NewConversation) -> Self {
+        let (id, owner, first) = (&new.id, new.owner.user(), &new.first_message);
         let now = first.sent_at;
         let preview = MessagePreview::of(first);
+        let shard = inbox_shard(id);
         ConversationItem {
             pk: conversation_pk(id),
             sk: META.to_string(),
@@ -60,12 +80,18 @@ impl ConversationItem {
             kind: id.kind().to_string(),
             owner: owner.as_str().to_string(),
             open: true,
+            status: Some(Status::Open.as_str().to_string()),
+            assignee: None,
+            snoozed_until: None,
+            follow_up_of: new.follow_up_of.as_ref().map(ConversationId::key),
             created_at: now,
             last_activity_at: now,
             gsi1pk: user_pk(owner),
             gsi1sk: owner_activity_key(now, id),
-            gsi2pk: Some(open_pk(id.kind())),
-            gsi2sk: Some(activity_key(now, id)),
+            gsi2pk: Some(inbox_pk(id.kind(), shard)),
+            gsi2sk: Some(inbox_sk(Status::Open, now, id)),
+            gsi3pk: Some(assignee_pk(None, id.kind(), shard)),
+            gsi3sk: Some(inbox_sk(Status::Open, now, id)),
             last_message_id: Some(preview.id.as_str().to_string()),
             last_message_author: Some(preview.author.as_str().to_string()),
             last_message_preview: Some(preview.text),
@@ -84,11 +110,28 @@ impl ConversationItem {
             }),
             _ => None,
         };
+        let follow_up_of = match &stored.follow_up_of {
+            Some(key) => Some(
+                ConversationKey::parse(key)
+                    .ok()
+                    .and_then(|key| key.resolve_any())
+                    .ok_or_else(|| StoreError::Internal(format!("stored follow_up_of {key:?}")))?,
+            ),
+            None => None,
+        };
         Ok(StoredConversation {
             id: ConversationId::from_stored(&stored.kind, &stored.id)
                 .map_err(StoreError::Internal)?,
             owner: UserId::from_stored(stored.owner),
-            open: stored.open,
+            status: Status::from_stored(stored.status.as_deref(), stored.open)
+                .map_err(StoreError::Internal)?,
+            assignee: stored
+                .assignee
+                .map(|a| AgentId::parse(&a))
+                .transpose()
+                .map_err(StoreError::Internal)?,
+            snoozed_until: stored.snoozed_until,
+            follow_up_of,
             created_at: stored.created_at,
             last_activity_at: stored.last_activity_at,
             last_message,
@@ -96,7 +139,7 @@ impl ConversationItem {
     }
 }
 
-/// A message, sorted within its conversation by its time-ordered id.
+/// A message (or an agents' note), sorted within its conversation by its time-ordered id.
 #[derive(Serialize, Deserialize, Debug)]
 pub(super) struct MessageItem {
     pk: String,
@@ -105,6 +148,12 @@ pub(super) struct MessageItem {
     /// `customer`, `agent` or `system`; absent on messages stored before authors existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent_name: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    internal: bool,
     body: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     image_url: Option<String>,
@@ -114,12 +163,20 @@ pub(super) struct MessageItem {
 }
 
 impl MessageItem {
-    fn new(conversation: &ConversationId, message: &NewMessage) -> Self {
+    pub(super) fn new(conversation: &ConversationId, message: &NewMessage) -> Self {
+        let sk = if message.internal {
+            note_sk(&message.id)
+        } else {
+            message_sk(&message.id)
+        };
         MessageItem {
             pk: conversation_pk(conversation),
-            sk: message_sk(&message.id),
+            sk,
             id: message.id.as_str().to_string(),
             author: Some(message.author.as_str().to_string()),
+            agent_id: message.agent.as_ref().map(|a| a.id.as_str().to_string()),
+            agent_name: message.agent.as_ref().map(|a| a.name.as_str().to_string()),
+            internal: message.internal,
             body: message.text.as_str().to_string(),
             image_url: message.image_url.as_ref().map(|u| u.as_str().to_string()),
             client_message_id: message
@@ -139,6 +196,15 @@ impl MessageItem {
             image_url: stored.image_url,
             client_message_id: stored.client_message_id,
             sent_at: stored.sent_at,
+            agent: match (stored.agent_id, stored.agent_name) {
+                (Some(id), name) => Some(Agent {
+                    id: AgentId::parse(&id).map_err(StoreError::Internal)?,
+                    name: DisplayName::parse(name.as_deref().unwrap_or(&id))
+                        .map_err(StoreError::Internal)?,
+                }),
+                (None, _) => None,
+            },
+            internal: stored.internal,
         })
     }
 }
@@ -149,20 +215,35 @@ impl DynamoStore {
     /// without I/O.
     pub fn create_actions(&self, new: &NewConversation) -> Result<Transaction, StoreError> {
         let now = new.first_message.sent_at;
-        let conversation = ConversationItem::new(&new.id, new.owner.user(), &new.first_message);
-        let transaction = Transaction::default()
+        let conversation = ConversationItem::new(new);
+        let mut transaction = Transaction::default()
             .with(Part::Owner, self.owner_action(new, now)?)
             .with(Part::Conversation, self.put_new(to_item(&conversation)?)?)
             .with(
                 Part::Message,
                 self.put_new(to_item(&MessageItem::new(&new.id, &new.first_message))?)?,
             );
+        if let Some(earlier) = &new.follow_up_of {
+            let check = ConditionCheck::builder()
+                .table_name(&*self.table)
+                .set_key(Some(key(conversation_pk(earlier), META)))
+                .condition_expression("#owner = :owner")
+                .expression_attribute_names("#owner", "owner")
+                .expression_attribute_values(":owner", s(new.owner.user().as_str()))
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            transaction = transaction.with(
+                Part::FollowUp,
+                TransactWriteItem::builder().condition_check(check).build(),
+            );
+        }
         self.with_receipt(transaction, new.receipt.as_ref())
     }
 
     /// The transaction an append sends: touch the conversation on condition that it is
-    /// the owner's, of the right kind and open; put the message (and the receipt). Built
-    /// without I/O.
+    /// the owner's, of the right kind and not closed, reopening it (a customer's message
+    /// to a pending or solved conversation needs an agent again); put the message (and
+    /// the receipt). Built without I/O.
     pub fn append_actions(
         &self,
         conversation: &ConversationId,
@@ -171,13 +252,18 @@ impl DynamoStore {
         receipt: Option<&NewReceipt>,
     ) -> Result<Transaction, StoreError> {
         let preview = MessagePreview::of(message);
+        let shard = inbox_shard(conversation);
+        let inbox = inbox_sk(Status::Open, message.sent_at, conversation);
         let touch = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(conversation), META)))
             .update_expression(
-                "SET last_activity_at = :now, gsi2sk = :activity, gsi1sk = :owner_activity, \
+                "SET last_activity_at = :now, #status = :reopened, gsi1sk = :owner_activity, \
+                 gsi2pk = :inbox, gsi2sk = :inbox_sk, \
+                 gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk, \
                  last_message_id = :message, last_message_author = :author, \
-                 last_message_preview = :preview",
+                 last_message_preview = :preview \
+                 REMOVE snoozed_until",
             )
             .condition_expression(
                 "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open",
@@ -186,10 +272,17 @@ impl DynamoStore {
                 ("#owner", "owner"),
                 ("#kind", "kind"),
                 ("#open", "open"),
+                ("#status", "status"),
             ])))
             .set_expression_attribute_values(Some(values(vec![
                 (":now", n(message.sent_at)),
-                (":activity", s(activity_key(message.sent_at, conversation))),
+                (":reopened", s(Status::Open.as_str())),
+                (":inbox", s(inbox_pk(conversation.kind(), shard))),
+                (":inbox_sk", s(inbox)),
+                (
+                    ":unassigned",
+                    s(assignee_pk(None, conversation.kind(), shard)),
+                ),
                 (
                     ":owner_activity",
                     s(owner_activity_key(message.sent_at, conversation)),
@@ -243,6 +336,7 @@ impl ConversationCreator for DynamoStore {
         // receipt whatever else changed.
         Err(match &new.owner {
             _ if failed.failed(Part::Receipt) => StoreError::ReceiptExists,
+            _ if failed.failed(Part::FollowUp) => StoreError::NotFound,
             Caller::New { .. } if failed.failed(Part::Owner) => StoreError::UserExists,
             Caller::Known(_) if failed.failed(Part::Owner) => {
                 StoreError::Internal("authenticated user vanished".into())

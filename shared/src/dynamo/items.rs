@@ -2,18 +2,25 @@
 //! attributes and its conversion to and from the domain live with its aggregate
 //! (`users.rs`, `conversations.rs`, `receipts.rs`; the ticket counter in `tickets.rs`).
 //!
-//! | item | pk | sk | by-owner (gsi1) | open-by-activity (gsi2) |
-//! |---|---|---|---|---|
-//! | user | `USER#<email>` | `PROFILE` | | |
-//! | conversation | `CONV#<id>` | `META` | `USER#<owner>` / `<kind>#<last activity ms>#<id>` | `OPEN#<kind>` / `<last activity ms>#<id>`, only while open |
-//! | message | `CONV#<id>` | `MSG#<message id>` | | |
-//! | ticket counter | `COUNTER#ticket` | `COUNTER` | | |
-//! | idempotency receipt | `IDEMPOTENCY#<endpoint>#<email>` | `<key>` | | |
+//! | item | pk | sk | by-owner (gsi1) | open-by-activity (gsi2) | by-assignee (gsi3) |
+//! |---|---|---|---|---|---|
+//! | user | `USER#<email>` | `PROFILE` | | | |
+//! | conversation | `CONV#<id>` | `META` | `USER#<owner>` / `<kind>#<last activity ms>#<id>` | `INBOX#<kind>#<shard>` / `<status>#<last activity ms>#<id>` | `AGENT#<agent>#<kind>#<shard>` or `UNASSIGNED#<kind>#<shard>` / as gsi2 |
+//! | message | `CONV#<id>` | `MSG#<message id>` | | | |
+//! | agents' note | `CONV#<id>` | `NOTE#<message id>` | | | |
+//! | ticket counter | `COUNTER#ticket` | `COUNTER` | | | |
+//! | idempotency receipt | `IDEMPOTENCY#<endpoint>#<email>` | `<key>` | | | |
 //!
 //! Times are milliseconds since the epoch, zero-padded to 13 digits in sort keys so
 //! that string order is time order.
+//!
+//! The agents' inbox is spread over [`INBOX_SHARDS`] partitions per kind (a conversation's
+//! shard is fixed by its id), because every message rewrites its conversation's index
+//! entry and one partition takes at most 1,000 writes a second. A page queries every
+//! shard and merges them (`store::merge_pages`). Notes sort apart from messages, so a
+//! customer's page is one query over `MSG#` that never meets a note.
 
-use crate::domain::{ConversationId, MessageId, UserId};
+use crate::domain::{AgentId, ConversationId, MessageId, Status, UserId};
 use crate::idempotency::ReceiptKey;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -25,6 +32,11 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const PROFILE: &str = "PROFILE";
 pub const META: &str = "META";
 pub const MESSAGE_PREFIX: &str = "MSG#";
+pub const NOTE_PREFIX: &str = "NOTE#";
+
+/// Partitions per kind of the agents' inbox: 4,000 index writes a second per kind.
+/// Changing it moves conversations between partitions; see docs/data-model.md.
+pub const INBOX_SHARDS: u8 = 4;
 
 pub fn user_pk(user: &UserId) -> String {
     format!("USER#{}", user.as_str())
@@ -57,9 +69,29 @@ pub fn time_key(millis: i64, id: &str) -> String {
     format!("{millis:013}#{id}")
 }
 
-/// The open-by-activity partition for a kind of conversation.
-pub fn open_pk(kind: &str) -> String {
-    format!("OPEN#{kind}")
+/// A conversation's inbox shard: the first byte of its id's SHA-256, modulo
+/// [`INBOX_SHARDS`]. Stable across releases and processes (no `Hash` randomness).
+pub fn inbox_shard(id: &ConversationId) -> u8 {
+    use sha2::Digest;
+    sha2::Sha256::digest(id.key().as_bytes())[0] % INBOX_SHARDS
+}
+
+/// A shard of the inbox of one kind: every conversation, by status and activity.
+pub fn inbox_pk(kind: &str, shard: u8) -> String {
+    format!("INBOX#{kind}#{shard}")
+}
+
+/// A shard of one agent's (or nobody's) conversations of one kind.
+pub fn assignee_pk(assignee: Option<&AgentId>, kind: &str, shard: u8) -> String {
+    match assignee {
+        Some(agent) => format!("AGENT#{}#{kind}#{shard}", agent.as_str()),
+        None => format!("UNASSIGNED#{kind}#{shard}"),
+    }
+}
+
+/// The inbox sort key: status, then activity, so that one status is one key range.
+pub fn inbox_sk(status: Status, millis: i64, id: &ConversationId) -> String {
+    format!("{}#{}", status.as_str(), activity_key(millis, id))
 }
 
 /// The open-by-activity sort key.
@@ -77,6 +109,11 @@ pub fn owner_activity_key(millis: i64, id: &ConversationId) -> String {
 /// A message's sort key.
 pub fn message_sk(id: &MessageId) -> String {
     format!("{MESSAGE_PREFIX}{}", id.as_str())
+}
+
+/// An agents' note's sort key.
+pub fn note_sk(id: &MessageId) -> String {
+    format!("{NOTE_PREFIX}{}", id.as_str())
 }
 
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {

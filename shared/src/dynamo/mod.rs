@@ -19,6 +19,7 @@
 //! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
 //! `receipts.rs`; `items.rs` lays out the keys and `table.rs` holds the plumbing they share.
 
+mod agents;
 pub mod client;
 mod conversation_reads;
 mod conversations;

@@ -31,14 +31,23 @@ pub const BY_OWNER: Index = Index {
     sort_key: "gsi1sk",
 };
 
-/// Open conversations by last activity, per kind (sparse: closed ones drop out).
-pub const OPEN_BY_ACTIVITY: Index = Index {
+/// The agents' inbox: conversations by kind (in shards), status and last activity. It
+/// keeps the name it had when it held open conversations only: renaming an index of a
+/// deployed table means rebuilding it.
+pub const INBOX: Index = Index {
     name: "open-by-activity",
     partition_key: "gsi2pk",
     sort_key: "gsi2sk",
 };
 
-pub const INDEXES: [Index; 2] = [BY_OWNER, OPEN_BY_ACTIVITY];
+/// The inbox per assignee (or unassigned), in the same shards and order.
+pub const BY_ASSIGNEE: Index = Index {
+    name: "by-assignee",
+    partition_key: "gsi3pk",
+    sort_key: "gsi3sk",
+};
+
+pub const INDEXES: [Index; 3] = [BY_OWNER, INBOX, BY_ASSIGNEE];
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()

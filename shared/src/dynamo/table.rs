@@ -30,6 +30,8 @@ pub enum Part {
     Message,
     /// An idempotency receipt.
     Receipt,
+    /// The check that a follow-up's earlier conversation is the owner's.
+    FollowUp,
 }
 
 /// The actions of one `TransactWriteItems`, each named by the [`Part`] it writes.

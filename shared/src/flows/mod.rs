@@ -8,6 +8,7 @@
 //! nothing) or finds nothing was written (and writes). Of two retries racing with one
 //! key, the store lets one write and the other answers with the winner's receipt.
 
+pub mod agent;
 mod answers;
 mod open;
 mod post;

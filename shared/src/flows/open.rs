@@ -4,8 +4,8 @@ use super::{Answer, Identified, Opened, identify};
 use crate::auth::{AuthError, Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ClientMessageId, ConversationId, ImageUrl, MessageText, NewMessage, Profile,
-    now_seconds,
+    Author, ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText, NewMessage,
+    Profile, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
@@ -20,6 +20,8 @@ pub struct OpenConversation {
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
     pub client_message_id: Option<ClientMessageId>,
+    /// The customer's closed conversation this one follows up.
+    pub follow_up_of: Option<ConversationKey>,
 }
 
 /// Authenticates, answers a retry from its receipt, asks `allocate` for the new
@@ -43,6 +45,13 @@ where
         Identified::Caller(caller) => caller,
         Identified::Answered(answer) => return Ok(answer),
     };
+    // Checked once the caller is known; the write checks that it is theirs.
+    let not_theirs = || ApiError::field("follow_up_of", "must name one of your conversations");
+    let follow_up_of = match (&command.follow_up_of, &owner) {
+        (None, _) => None,
+        (Some(_), Caller::New { .. }) => return Err(not_theirs()),
+        (Some(key), Caller::Known(_)) => Some(key.resolve_any().ok_or_else(not_theirs)?),
+    };
     let id = allocate().await?;
     let kind = id.kind();
     let answer = Opened {
@@ -57,6 +66,7 @@ where
             command.image_url,
             command.client_message_id,
         ),
+        follow_up_of,
         receipt: retry
             .map(|retry| retry.receipt(&answer, now_seconds()))
             .transpose()?,
@@ -79,6 +89,9 @@ where
         }
         other => other,
     }
-    .map_err(|e| ApiError::from_store(e, kind))?;
+    .map_err(|e| match e {
+        StoreError::NotFound => not_theirs(),
+        e => ApiError::from_store(e, kind),
+    })?;
     Ok(Answer::fresh(answer))
 }

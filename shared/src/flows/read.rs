@@ -5,10 +5,10 @@
 use super::Answer;
 use crate::auth::{Caller, Customer, authenticate};
 use crate::config::Config;
-use crate::domain::{ConversationId, ConversationKey, Kind, now_millis};
+use crate::domain::{Agent, ConversationId, ConversationKey, Kind, NewMessage, now_millis};
 use crate::error::ApiError;
 use crate::store::{
-    ActivityCursor, ConversationReader, MessagePreview, MessageWindow, StoredConversation,
+    ActivityCursor, ConversationReader, MessagePreview, MessageWindow, Page, StoredConversation,
     StoredMessage, UserReader,
 };
 use serde::Serialize;
@@ -50,8 +50,10 @@ pub struct ConversationList {
 pub struct ConversationSummary {
     pub conversation_id: String,
     pub kind: &'static str,
-    /// `open` or `closed`.
+    /// `open`, `pending`, `solved` or `closed`.
     pub status: &'static str,
+    /// The closed conversation this one follows up, if any.
+    pub follow_up_of: Option<String>,
     /// Unix milliseconds, as every time in a response.
     pub created_at: i64,
     pub last_activity_at: i64,
@@ -74,6 +76,8 @@ pub struct LastMessage {
 #[serde(rename_all = "camelCase")]
 pub struct MessageList {
     pub conversation_id: String,
+    /// The conversation's status: a closed one takes no more messages.
+    pub status: &'static str,
     /// Oldest first.
     pub messages: Vec<MessageView>,
     /// Whether more messages lie beyond this page, in the direction it was read.
@@ -93,6 +97,27 @@ pub struct MessageView {
     pub image_url: Option<String>,
     pub created_at: i64,
     pub client_message_id: Option<String>,
+    /// The agent who wrote it, on agents' messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentView>,
+    /// `true` on agents' notes, which only agents' pages hold.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AgentView {
+    pub id: String,
+    pub name: String,
+}
+
+impl From<&Agent> for AgentView {
+    fn from(agent: &Agent) -> Self {
+        AgentView {
+            id: agent.id.as_str().to_string(),
+            name: agent.name.as_str().to_string(),
+        }
+    }
 }
 
 /// A list cursor as clients see it: opaque (hex of the position), so that its form can
@@ -105,6 +130,14 @@ pub fn cursor_token(cursor: &ActivityCursor) -> String {
         cursor.conversation.key()
     );
     hex::encode(position)
+}
+
+/// The cursor that continues a page of a list of conversations, if more follow.
+pub fn next_list_cursor(page: &Page<StoredConversation>) -> Option<String> {
+    page.has_more
+        .then(|| page.items.last())
+        .flatten()
+        .map(|last| cursor_token(&ActivityCursor::after(last)))
 }
 
 /// Reads a token [`cursor_token`] made; the error is for the `cursor` parameter.
@@ -127,17 +160,22 @@ impl From<StoredConversation> for ConversationSummary {
         ConversationSummary {
             conversation_id: conversation.id.key(),
             kind: conversation.id.kind(),
-            status: if conversation.open { "open" } else { "closed" },
+            status: conversation.status.as_str(),
+            follow_up_of: conversation.follow_up_of.map(|c| c.key()),
             created_at: conversation.created_at,
             last_activity_at: conversation.last_activity_at,
-            last_message: conversation
-                .last_message
-                .map(|m: MessagePreview| LastMessage {
-                    message_id: m.id.as_str().to_string(),
-                    author: m.author.as_str(),
-                    message: m.text,
-                    created_at: m.sent_at,
-                }),
+            last_message: conversation.last_message.map(LastMessage::from),
+        }
+    }
+}
+
+impl From<MessagePreview> for LastMessage {
+    fn from(preview: MessagePreview) -> Self {
+        LastMessage {
+            message_id: preview.id.as_str().to_string(),
+            author: preview.author.as_str(),
+            message: preview.text,
+            created_at: preview.sent_at,
         }
     }
 }
@@ -151,7 +189,52 @@ impl From<StoredMessage> for MessageView {
             image_url: message.image_url,
             created_at: message.sent_at,
             client_message_id: message.client_message_id,
+            agent: message.agent.as_ref().map(AgentView::from),
+            internal: message.internal,
         }
+    }
+}
+
+impl MessageView {
+    /// A message just written, as a page will show it.
+    pub fn from_new(message: &NewMessage) -> Self {
+        MessageView {
+            message_id: message.id.as_str().to_string(),
+            author: message.author.as_str(),
+            message: message.text.as_str().to_string(),
+            image_url: message.image_url.as_ref().map(|u| u.as_str().to_string()),
+            created_at: message.sent_at,
+            client_message_id: message
+                .client_message_id
+                .as_ref()
+                .map(|c| c.as_str().to_string()),
+            agent: message.agent.as_ref().map(AgentView::from),
+            internal: message.internal,
+        }
+    }
+}
+
+/// A page of `conversation`'s messages read in `window`, with the cursor that continues
+/// it in the same direction.
+pub fn message_list(
+    conversation: &StoredConversation,
+    window: &MessageWindow,
+    page: Page<StoredMessage>,
+) -> MessageList {
+    let edge = match window {
+        MessageWindow::After(_) => page.items.last(),
+        MessageWindow::Latest | MessageWindow::Before(_) => page.items.first(),
+    };
+    let next_cursor = page
+        .has_more
+        .then(|| edge.map(|m| m.id.as_str().to_string()))
+        .flatten();
+    MessageList {
+        conversation_id: conversation.id.key(),
+        status: conversation.status.as_str(),
+        messages: page.items.into_iter().map(MessageView::from).collect(),
+        has_more: page.has_more,
+        next_cursor,
     }
 }
 
@@ -189,14 +272,7 @@ where
         .conversation_page(user, query.kind, query.from.as_ref(), query.limit)
         .await
         .map_err(|e| ApiError::from_store(e, query.kind.as_str()))?;
-    let next_cursor = page
-        .has_more
-        .then(|| {
-            page.items
-                .last()
-                .map(|last| cursor_token(&ActivityCursor::after(last)))
-        })
-        .flatten();
+    let next_cursor = next_list_cursor(&page);
     Ok(Answer::fresh(ConversationList {
         conversations: page
             .items
@@ -240,20 +316,11 @@ where
         .message_page(&conversation.id, &query.window, query.limit)
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
-    let edge = match query.window {
-        MessageWindow::After(_) => page.items.last(),
-        MessageWindow::Latest | MessageWindow::Before(_) => page.items.first(),
-    };
-    let next_cursor = page
-        .has_more
-        .then(|| edge.map(|m| m.id.as_str().to_string()))
-        .flatten();
-    Ok(Answer::fresh(MessageList {
-        conversation_id: conversation.id.key(),
-        messages: page.items.into_iter().map(MessageView::from).collect(),
-        has_more: page.has_more,
-        next_cursor,
-    }))
+    Ok(Answer::fresh(message_list(
+        &conversation,
+        &query.window,
+        page,
+    )))
 }
 
 #[cfg(test)]

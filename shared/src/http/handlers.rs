@@ -6,16 +6,17 @@
 //! tests call them directly. Each is generic over only the store traits it needs, which
 //! is also what its function's IAM policy allows.
 
-use super::query;
 use super::request::{CreateConversation, CustomerBody, SendMessage, customer_request};
 use super::response::{failure, status, success};
+use super::{agent, query};
 use crate::config::Config;
-use crate::domain::{ChatId, ConversationId, TicketId};
+use crate::domain::{ChatId, ConversationId, Scope, TicketId};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
-    ConversationCreator, ConversationReader, MessageAppender, TicketNumbers, UserReader,
+    AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
+    TicketNumbers, UserReader,
 };
 use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
@@ -141,6 +142,98 @@ where
         &request,
         endpoint,
         "Messages retrieved successfully.",
+        outcome,
+    )
+}
+
+/// `GET /api/agent/conversations`: the inbox, newest activity first (`agent.read`).
+pub async fn agent_inbox<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
+    let endpoint = Endpoint::AgentInbox;
+    let outcome = within_deadline(async {
+        let agent = agent::agent(&request, Scope::Read)?;
+        flows::agent::inbox(store, agent::list_inbox(&request, &agent)?).await
+    })
+    .await;
+    respond(
+        &request,
+        endpoint,
+        "Conversations retrieved successfully.",
+        outcome,
+    )
+}
+
+/// `GET /api/agent/conversations/{id}`: any customer's conversation (`agent.read`).
+pub async fn agent_conversation<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
+    let endpoint = Endpoint::AgentConversation;
+    let outcome = within_deadline(async {
+        agent::agent(&request, Scope::Read)?;
+        flows::agent::conversation(store, &query::path_conversation(&request)?).await
+    })
+    .await;
+    respond(
+        &request,
+        endpoint,
+        "Conversation retrieved successfully.",
+        outcome,
+    )
+}
+
+/// `GET /api/agent/conversations/{id}/messages`: a page of messages and notes (`agent.read`).
+pub async fn agent_messages<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
+    let endpoint = Endpoint::AgentMessages;
+    let outcome = within_deadline(async {
+        agent::agent(&request, Scope::Read)?;
+        flows::agent::messages(store, query::read_messages(&request)?).await
+    })
+    .await;
+    respond(
+        &request,
+        endpoint,
+        "Messages retrieved successfully.",
+        outcome,
+    )
+}
+
+/// `POST /api/agent/conversations/{id}/messages`: a reply or a note (`agent.write`).
+pub async fn agent_reply<S>(store: &S, request: Request) -> Response<Body>
+where
+    S: AgentReader + AgentWriter,
+{
+    let endpoint = Endpoint::AgentReply;
+    let outcome = within_deadline(async {
+        let agent = agent::agent(&request, Scope::Write)?;
+        flows::agent::reply(store, &agent, agent::agent_message(&request)?).await
+    })
+    .await;
+    respond(&request, endpoint, "Message sent successfully.", outcome)
+}
+
+/// `POST /api/agent/conversations/{id}/status` (`agent.write`).
+pub async fn agent_status<S>(store: &S, request: Request) -> Response<Body>
+where
+    S: AgentReader + AgentWriter,
+{
+    let endpoint = Endpoint::AgentStatus;
+    let outcome = within_deadline(async {
+        agent::agent(&request, Scope::Write)?;
+        flows::agent::change_status(store, agent::change_status(&request)?).await
+    })
+    .await;
+    respond(&request, endpoint, "Status changed successfully.", outcome)
+}
+
+/// `POST /api/agent/conversations/{id}/assign` (`agent.write`).
+pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Response<Body> {
+    let endpoint = Endpoint::AgentAssign;
+    let outcome = within_deadline(async {
+        agent::agent(&request, Scope::Write)?;
+        flows::agent::assign(store, agent::assign(&request)?).await
+    })
+    .await;
+    respond(
+        &request,
+        endpoint,
+        "Conversation assigned successfully.",
         outcome,
     )
 }

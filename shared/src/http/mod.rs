@@ -3,6 +3,7 @@
 //! endpoint handlers ([`handlers`]), and writing outcomes as the documented envelope
 //! ([`response`]).
 
+pub mod agent;
 pub mod handlers;
 pub mod query;
 pub mod request;
@@ -11,7 +12,8 @@ pub mod response;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
-    ConversationCreator, ConversationReader, MessageAppender, TicketNumbers, UserReader,
+    AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
+    TicketNumbers, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -24,6 +26,8 @@ pub trait Backend:
     + MessageAppender
     + TicketNumbers
     + ConversationReader
+    + AgentReader
+    + AgentWriter
     + Send
     + Sync
     + 'static
@@ -36,6 +40,8 @@ impl<T> Backend for T where
         + MessageAppender
         + TicketNumbers
         + ConversationReader
+        + AgentReader
+        + AgentWriter
         + Send
         + Sync
         + 'static
@@ -81,5 +87,11 @@ pub async fn dispatch<S: Backend>(
         Endpoint::ConversationMessages => {
             handlers::conversation_messages(store, config, request).await
         }
+        Endpoint::AgentInbox => handlers::agent_inbox(store, request).await,
+        Endpoint::AgentConversation => handlers::agent_conversation(store, request).await,
+        Endpoint::AgentMessages => handlers::agent_messages(store, request).await,
+        Endpoint::AgentReply => handlers::agent_reply(store, request).await,
+        Endpoint::AgentStatus => handlers::agent_status(store, request).await,
+        Endpoint::AgentAssign => handlers::agent_assign(store, request).await,
     }
 }

@@ -9,7 +9,7 @@ use crate::domain::{ConversationKey, Email, Kind, MessageId};
 use crate::error::ApiError;
 use crate::flows::read::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_cursor};
 use crate::flows::{ListConversations, ReadMessages};
-use crate::store::MessageWindow;
+use crate::store::{ActivityCursor, MessageWindow};
 use lambda_http::{Request, RequestExt};
 
 /// The header that carries the email a GET request's token signs.
@@ -31,7 +31,10 @@ pub fn customer(request: &Request) -> Result<Customer, ApiError> {
 }
 
 /// A query parameter, if given once; given twice it is refused rather than guessed at.
-fn parameter<'a>(request: &'a Request, name: &'static str) -> Result<Option<&'a str>, ApiError> {
+pub(super) fn parameter<'a>(
+    request: &'a Request,
+    name: &'static str,
+) -> Result<Option<&'a str>, ApiError> {
     let parameters = request.query_string_parameters_ref();
     let values = parameters.and_then(|p| p.all(name)).unwrap_or_default();
     match values.as_slice() {
@@ -41,7 +44,8 @@ fn parameter<'a>(request: &'a Request, name: &'static str) -> Result<Option<&'a 
     }
 }
 
-fn limit(request: &Request) -> Result<usize, ApiError> {
+/// The `limit` parameter: a page size, [`DEFAULT_PAGE_SIZE`] if absent.
+pub(super) fn page_limit(request: &Request) -> Result<usize, ApiError> {
     match parameter(request, "limit")? {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(raw) => raw
@@ -59,6 +63,18 @@ fn limit(request: &Request) -> Result<usize, ApiError> {
 
 /// `GET /api/client/conversations?kind=&limit=&cursor=`.
 pub fn list_conversations(request: &Request) -> Result<ListConversations, ApiError> {
+    let (kind, from) = kind_and_cursor(request)?;
+    Ok(ListConversations {
+        kind,
+        limit: page_limit(request)?,
+        from,
+    })
+}
+
+/// A list's `kind` (required) and `cursor`, which must come from a list of that kind.
+pub(super) fn kind_and_cursor(
+    request: &Request,
+) -> Result<(Kind, Option<ActivityCursor>), ApiError> {
     let kind = parameter(request, "kind")?
         .ok_or_else(|| ApiError::field("kind", "is required"))
         .and_then(|raw| Kind::parse(raw).map_err(|reason| ApiError::field("kind", reason)))?;
@@ -74,21 +90,13 @@ pub fn list_conversations(request: &Request) -> Result<ListConversations, ApiErr
             format!("is a cursor of another list than kind={}", kind.as_str()),
         ));
     }
-    Ok(ListConversations {
-        kind,
-        limit: limit(request)?,
-        from,
-    })
+    Ok((kind, from))
 }
 
 /// `GET /api/client/conversations/{id}/messages?after=|before=&limit=`.
+/// Agents' `GET /api/agent/conversations/{id}/messages` takes the same parameters.
 pub fn read_messages(request: &Request) -> Result<ReadMessages, ApiError> {
-    let id = request
-        .path_parameters_ref()
-        .and_then(|p| p.first("id"))
-        .ok_or_else(|| ApiError::field("id", "is required"))?;
-    let conversation =
-        ConversationKey::parse(id).map_err(|reason| ApiError::field("id", reason))?;
+    let conversation = path_conversation(request)?;
     let message = |name: &'static str| {
         parameter(request, name)?
             .map(|raw| MessageId::parse(raw).map_err(|reason| ApiError::field(name, reason)))
@@ -105,6 +113,15 @@ pub fn read_messages(request: &Request) -> Result<ReadMessages, ApiError> {
     Ok(ReadMessages {
         conversation,
         window,
-        limit: limit(request)?,
+        limit: page_limit(request)?,
     })
+}
+
+/// The conversation id in the route's path.
+pub fn path_conversation(request: &Request) -> Result<ConversationKey, ApiError> {
+    let id = request
+        .path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .ok_or_else(|| ApiError::field("id", "is required"))?;
+    ConversationKey::parse(id).map_err(|reason| ApiError::field("id", reason))
 }

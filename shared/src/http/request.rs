@@ -95,6 +95,7 @@ pub struct CreateConversation {
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
     pub client_message_id: Option<ClientMessageId>,
+    pub follow_up_of: Option<ConversationKey>,
     /// Kept for [`CustomerBody::digest`].
     fields: Fields,
 }
@@ -134,6 +135,7 @@ impl CustomerBody for CreateConversation {
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
             client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
+            follow_up_of: fields.optional("follow_up_of", ConversationKey::parse)?,
             fields,
         })
     }
@@ -152,6 +154,7 @@ impl CustomerBody for CreateConversation {
             message: self.message,
             image_url: self.image_url,
             client_message_id: self.client_message_id,
+            follow_up_of: self.follow_up_of,
         };
         (self.email, command)
     }
@@ -195,10 +198,10 @@ impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
 
 /// The request's fields, after unwrapping `{"data": {...}}` if present.
 #[derive(Debug)]
-struct Fields(Map<String, Value>);
+pub(super) struct Fields(Map<String, Value>);
 
 impl Fields {
-    fn from_body(body: &[u8]) -> Result<Self, ApiError> {
+    pub(super) fn from_body(body: &[u8]) -> Result<Self, ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge {
                 limit: MAX_BODY_BYTES,
@@ -224,7 +227,7 @@ impl Fields {
         }
     }
 
-    fn optional<T>(
+    pub(super) fn optional<T>(
         &self,
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -234,7 +237,7 @@ impl Fields {
             .transpose()
     }
 
-    fn required<T>(
+    pub(super) fn required<T>(
         &self,
         name: &'static str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -243,7 +246,20 @@ impl Fields {
             .ok_or_else(|| ApiError::field(name, "is required"))
     }
 
-    fn integer(&self, name: &'static str) -> Result<Option<i64>, ApiError> {
+    pub(super) fn boolean(&self, name: &'static str) -> Result<Option<bool>, ApiError> {
+        match self.0.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ApiError::field(name, "must be true or false")),
+        }
+    }
+
+    /// Whether the body names `name` at all, even as `null`.
+    pub(super) fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    pub(super) fn integer(&self, name: &'static str) -> Result<Option<i64>, ApiError> {
         match self.0.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n

@@ -24,6 +24,10 @@ struct ErrorBody<'a> {
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// On `conversation_closed`: the customer may open a new conversation that follows
+    /// this one up (`follow_up_of` on the create routes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    follow_up_allowed: Option<bool>,
 }
 
 /// `200` with `{"status":"success","message":…,"data":…,"error":null}`, and
@@ -49,6 +53,7 @@ pub fn status(err: &ApiError) -> StatusCode {
     match err {
         ApiError::InvalidJson(_) | ApiError::InvalidField { .. } => StatusCode::BAD_REQUEST,
         ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Closed(_) => StatusCode::CONFLICT,
         ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -63,7 +68,14 @@ pub fn status(err: &ApiError) -> StatusCode {
 ///
 /// The body of an internal error says only "internal error": the details are for the logs.
 pub fn failure(err: &ApiError) -> Response<Body> {
-    let mut response = error_response(status(err), err.code(), &err.to_string(), err.field_name());
+    let follow_up_allowed = matches!(err, ApiError::Closed(_)).then_some(true);
+    let mut response = error_envelope(
+        status(err),
+        err.code(),
+        &err.to_string(),
+        err.field_name(),
+        follow_up_allowed,
+    );
     if let Some(wait) = err.retry_after() {
         response.headers_mut().insert(
             header::RETRY_AFTER,
@@ -82,6 +94,16 @@ pub fn error_response(
     message: &str,
     field: Option<&str>,
 ) -> Response<Body> {
+    error_envelope(status, code, message, field, None)
+}
+
+fn error_envelope(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    field: Option<&str>,
+    follow_up_allowed: Option<bool>,
+) -> Response<Body> {
     let envelope = Envelope::<()> {
         status: "error",
         message,
@@ -90,6 +112,7 @@ pub fn error_response(
             code,
             message,
             field,
+            follow_up_allowed,
         }),
     };
     json(status, &envelope)

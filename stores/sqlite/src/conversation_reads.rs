@@ -5,23 +5,31 @@ use crate::users::find_user;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, params};
 use supportzen_shared::auth::UserRecord;
-use supportzen_shared::domain::{Author, ConversationId, Kind, MessageId, UserId};
+use supportzen_shared::domain::{
+    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, Kind, MessageId, Status,
+    UserId,
+};
 use supportzen_shared::store::{
     ActivityCursor, ConversationAdmin, ConversationReader, MessagePreview, MessageWindow, Page,
     StoreError, StoredConversation, StoredMessage, StoredProfile,
 };
 
-const SELECT_CONVERSATION: &str = "SELECT id, kind, owner, open, created_at_ms, last_activity_ms,
-     last_message_id, last_message_author, last_message_preview FROM conversations";
+pub(crate) const SELECT_CONVERSATION: &str = "SELECT id, kind, owner, status, created_at_ms,
+     last_activity_ms, last_message_id, last_message_author, last_message_preview, assignee,
+     snoozed_until_ms, follow_up_of FROM conversations";
 
 /// Reads a row of [`SELECT_CONVERSATION`]; the outer error is SQLite's, the inner one ours.
-fn read_conversation(
+pub(crate) fn read_conversation(
     row: &rusqlite::Row<'_>,
 ) -> rusqlite::Result<Result<StoredConversation, StoreError>> {
     let (id, kind, owner): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
-    let (open, created_at, last_activity_at) = (row.get(3)?, row.get(4)?, row.get(5)?);
+    let status: String = row.get(3)?;
+    let (created_at, last_activity_at) = (row.get(4)?, row.get(5)?);
     let last: (Option<String>, Option<String>, Option<String>) =
         (row.get(6)?, row.get(7)?, row.get(8)?);
+    let assignee: Option<String> = row.get(9)?;
+    let snoozed_until: Option<i64> = row.get(10)?;
+    let follow_up_of: Option<String> = row.get(11)?;
     Ok((|| {
         let last_message = match last {
             (Some(message), author, Some(text)) => Some(MessagePreview {
@@ -35,7 +43,20 @@ fn read_conversation(
         Ok(StoredConversation {
             id: ConversationId::from_stored(&kind, &id).map_err(StoreError::Internal)?,
             owner: UserId::from_stored(owner),
-            open,
+            status: Status::parse(&status).map_err(StoreError::Internal)?,
+            assignee: assignee
+                .map(|a| AgentId::parse(&a))
+                .transpose()
+                .map_err(StoreError::Internal)?,
+            snoozed_until,
+            follow_up_of: follow_up_of
+                .map(|key| {
+                    ConversationKey::parse(&key)
+                        .ok()
+                        .and_then(|k| k.resolve_any())
+                        .ok_or_else(|| StoreError::Internal(format!("stored follow_up_of {key:?}")))
+                })
+                .transpose()?,
             created_at,
             last_activity_at,
             last_message,
@@ -43,14 +64,18 @@ fn read_conversation(
     })())
 }
 
-const SELECT_MESSAGE: &str =
-    "SELECT id, author, body, image_url, client_message_id, sent_at_ms FROM messages";
+pub(crate) const SELECT_MESSAGE: &str = "SELECT id, author, body, image_url, client_message_id,
+     sent_at_ms, agent_id, agent_name, internal FROM messages";
 
 /// Reads a row of [`SELECT_MESSAGE`]; the outer error is SQLite's, the inner one ours.
-fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredMessage, StoreError>> {
+pub(crate) fn read_message(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<StoredMessage, StoreError>> {
     let (id, author): (String, String) = (row.get(0)?, row.get(1)?);
     let (text, image_url, client_message_id, sent_at) =
         (row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
+    let (agent_id, agent_name): (Option<String>, Option<String>) = (row.get(6)?, row.get(7)?);
+    let internal: bool = row.get(8)?;
     Ok((|| {
         Ok(StoredMessage {
             id: MessageId::parse(&id).map_err(StoreError::Internal)?,
@@ -59,12 +84,21 @@ fn read_message(row: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StoredMessag
             image_url,
             client_message_id,
             sent_at,
+            agent: match agent_id {
+                Some(id) => Some(Agent {
+                    id: AgentId::parse(&id).map_err(StoreError::Internal)?,
+                    name: DisplayName::parse(agent_name.as_deref().unwrap_or(&id))
+                        .map_err(StoreError::Internal)?,
+                }),
+                None => None,
+            },
+            internal,
         })
     })())
 }
 
 /// A page size as SQLite's `LIMIT`, asking for one more row to learn whether more follow.
-fn one_more(limit: usize) -> i64 {
+pub(crate) fn one_more(limit: usize) -> i64 {
     i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
@@ -139,17 +173,32 @@ impl ConversationReader for SqliteStore {
         window: &MessageWindow,
         limit: usize,
     ) -> Result<Page<StoredMessage>, StoreError> {
+        self.message_range(conversation, window, limit, false).await
+    }
+}
+
+impl SqliteStore {
+    /// A page of the conversation's messages (with the agents' notes if `with_notes`),
+    /// oldest first: one query, notes filtered out in it.
+    pub(crate) async fn message_range(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+        with_notes: bool,
+    ) -> Result<Page<StoredMessage>, StoreError> {
         let key = conversation.key();
         let (condition, order, from) = match window {
             MessageWindow::Latest => ("", "DESC", None),
             MessageWindow::After(id) => ("AND id > ?2", "ASC", Some(id.as_str().to_string())),
             MessageWindow::Before(id) => ("AND id < ?2", "DESC", Some(id.as_str().to_string())),
         };
+        let notes = if with_notes { "" } else { "AND internal = 0" };
         let newest_first = order == "DESC";
         self.with_conn(move |conn| {
             let mut statement = conn
                 .prepare(&format!(
-                    "{SELECT_MESSAGE} WHERE conversation_id = ?1 {condition}
+                    "{SELECT_MESSAGE} WHERE conversation_id = ?1 {condition} {notes}
                      ORDER BY id {order} LIMIT ?3"
                 ))
                 .map_err(internal)?;
@@ -173,24 +222,6 @@ impl ConversationReader for SqliteStore {
 }
 
 impl ConversationAdmin for SqliteStore {
-    async fn conversation(
-        &self,
-        id: &ConversationId,
-    ) -> Result<Option<StoredConversation>, StoreError> {
-        let key = id.key();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
-                [&key],
-                read_conversation,
-            )
-            .optional()
-            .map_err(internal)?
-            .transpose()
-        })
-        .await
-    }
-
     async fn conversations_of(&self, user: &UserId) -> Result<Vec<StoredConversation>, StoreError> {
         let user = user.clone();
         self.with_conn(move |conn| {
@@ -212,24 +243,13 @@ impl ConversationAdmin for SqliteStore {
         self.with_conn(move |conn| {
             let mut statement = conn
                 .prepare(&format!(
-                    "{SELECT_MESSAGE} WHERE conversation_id = ?1 ORDER BY id"
+                    "{SELECT_MESSAGE} WHERE conversation_id = ?1 AND internal = 0 ORDER BY id"
                 ))
                 .map_err(internal)?;
             let rows = statement
                 .query_map([&key], read_message)
                 .map_err(internal)?;
             rows.map(|row| row.map_err(internal)?).collect()
-        })
-        .await
-    }
-
-    async fn close(&self, id: &ConversationId) -> Result<bool, StoreError> {
-        let key = id.key();
-        self.with_conn(move |conn| {
-            let changed = conn
-                .execute("UPDATE conversations SET open = 0 WHERE id = ?1", [&key])
-                .map_err(internal)?;
-            Ok(changed == 1)
         })
         .await
     }

@@ -5,21 +5,21 @@ use crate::receipts::insert_receipt;
 use crate::users::refresh_owner;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{ConversationId, NewMessage, UserId};
+use supportzen_shared::domain::{ConversationId, NewMessage, Status, UserId};
 use supportzen_shared::idempotency::NewReceipt;
 use supportzen_shared::store::{
     ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
 };
 
-fn insert_message(
+pub(crate) fn insert_message(
     tx: &rusqlite::Transaction<'_>,
     conversation: &str,
     message: &NewMessage,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO messages
-             (conversation_id, id, author, body, image_url, client_message_id, sent_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO messages (conversation_id, id, author, body, image_url, client_message_id,
+             sent_at_ms, agent_id, agent_name, internal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             conversation,
             message.id.as_str(),
@@ -27,7 +27,10 @@ fn insert_message(
             message.text.as_str(),
             message.image_url.as_ref().map(|u| u.as_str()),
             message.client_message_id.as_ref().map(|c| c.as_str()),
-            message.sent_at
+            message.sent_at,
+            message.agent.as_ref().map(|a| a.id.as_str()),
+            message.agent.as_ref().map(|a| a.name.as_str()),
+            message.internal
         ],
     )
     .map_err(internal)?;
@@ -47,12 +50,24 @@ impl ConversationCreator for SqliteStore {
                 insert_receipt(&tx, receipt)?;
             }
             refresh_owner(&tx, &new)?;
+            if let Some(earlier) = &new.follow_up_of {
+                let theirs: bool = tx
+                    .query_row(
+                        "SELECT count(*) = 1 FROM conversations WHERE id = ?1 AND owner = ?2",
+                        params![earlier.key(), new.owner.user().as_str()],
+                        |row| row.get(0),
+                    )
+                    .map_err(internal)?;
+                if !theirs {
+                    return Err(StoreError::NotFound);
+                }
+            }
             let key = new.id.key();
             let preview = MessagePreview::of(&new.first_message);
             tx.execute(
-                "INSERT INTO conversations (id, kind, owner, open, created_at_ms, last_activity_ms,
-                     last_message_id, last_message_author, last_message_preview)
-                 VALUES (?1, ?2, ?3, 1, ?4, ?4, ?5, ?6, ?7)",
+                "INSERT INTO conversations (id, kind, owner, status, created_at_ms, last_activity_ms,
+                     last_message_id, last_message_author, last_message_preview, follow_up_of)
+                 VALUES (?1, ?2, ?3, 'open', ?4, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     key,
                     new.id.kind(),
@@ -60,7 +75,8 @@ impl ConversationCreator for SqliteStore {
                     new.first_message.sent_at,
                     preview.id.as_str(),
                     preview.author.as_str(),
-                    preview.text
+                    preview.text,
+                    new.follow_up_of.as_ref().map(|c| c.key())
                 ],
             )
             .map_err(internal)?;
@@ -91,9 +107,9 @@ impl MessageAppender for SqliteStore {
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;
             }
-            let found: Option<(String, bool)> = tx
+            let found: Option<(String, String)> = tx
                 .query_row(
-                    "SELECT owner, open FROM conversations WHERE id = ?1 AND kind = ?2",
+                    "SELECT owner, status FROM conversations WHERE id = ?1 AND kind = ?2",
                     params![key, kind],
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
@@ -102,15 +118,16 @@ impl MessageAppender for SqliteStore {
             match found {
                 Some((stored_owner, _)) if stored_owner != owner.as_str() => return Err(StoreError::NotFound),
                 None => return Err(StoreError::NotFound),
-                Some((_, false)) => return Err(StoreError::Closed),
-                Some((_, true)) => {}
+                Some((_, status)) if status == Status::Closed.as_str() => return Err(StoreError::Closed),
+                Some(_) => {}
             }
             insert_message(&tx, &key, &message)?;
             let preview = MessagePreview::of(&message);
-            // The preview follows the newest message; each right-hand side sees the row as
-            // it was before this update.
+            // A customer's message reopens a pending or solved conversation. The preview
+            // follows the newest message; each right-hand side sees the row as it was
+            // before this update.
             tx.execute(
-                "UPDATE conversations SET
+                "UPDATE conversations SET status = 'open', snoozed_until_ms = NULL,
                      last_message_id = CASE WHEN ?2 >= last_activity_ms THEN ?3 ELSE last_message_id END,
                      last_message_author = CASE WHEN ?2 >= last_activity_ms THEN ?4 ELSE last_message_author END,
                      last_message_preview = CASE WHEN ?2 >= last_activity_ms THEN ?5 ELSE last_message_preview END,

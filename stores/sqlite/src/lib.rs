@@ -11,6 +11,7 @@
 //! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
 //! `receipts.rs`; `schema.rs` holds the tables.
 
+mod agents;
 mod conversation_reads;
 mod conversations;
 mod receipts;

@@ -22,17 +22,20 @@ CREATE TABLE IF NOT EXISTS conversations (
     id                TEXT PRIMARY KEY,         -- chat-<uuid> or TKT-001
     kind              TEXT NOT NULL CHECK (kind IN ('chat', 'ticket')),
     owner             TEXT NOT NULL REFERENCES users(id),
-    open              INTEGER NOT NULL DEFAULT 1 CHECK (open IN (0, 1)),
     created_at_ms     INTEGER NOT NULL,
     last_activity_ms  INTEGER NOT NULL,
     last_message_id       TEXT,                 -- the newest message, for lists
     last_message_author   TEXT,
-    last_message_preview  TEXT                  -- its first 200 characters
+    last_message_preview  TEXT,                 -- its first 200 characters
+    status            TEXT NOT NULL DEFAULT 'open'
+                      CHECK (status IN ('open', 'pending', 'solved', 'closed')),
+    assignee          TEXT,                     -- the agent's id (their token's sub)
+    snoozed_until_ms  INTEGER,                  -- pending until then
+    follow_up_of      TEXT                      -- the closed conversation this follows up
 );
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
     ON conversations (owner, kind, last_activity_ms DESC, id DESC);
-CREATE INDEX IF NOT EXISTS open_conversations_by_activity ON conversations (open, last_activity_ms DESC);
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id  TEXT NOT NULL REFERENCES conversations(id),
     id               TEXT NOT NULL,              -- msg-<uuidv7>: sorts by time
@@ -41,6 +44,9 @@ CREATE TABLE IF NOT EXISTS messages (
     sent_at_ms       INTEGER NOT NULL,
     author           TEXT NOT NULL DEFAULT 'customer' CHECK (author IN ('customer', 'agent', 'system')),
     client_message_id TEXT,                      -- the client's own id for it, if it sent one
+    agent_id         TEXT,                       -- the agent who wrote it
+    agent_name       TEXT,
+    internal         INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1)),  -- agents' note
     PRIMARY KEY (conversation_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
@@ -61,7 +67,7 @@ CREATE INDEX IF NOT EXISTS receipts_by_expiry ON receipts (expires_at);
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 14] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -76,7 +82,34 @@ const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
     ("conversations", "last_message_id", "TEXT"),
     ("conversations", "last_message_author", "TEXT"),
     ("conversations", "last_message_preview", "TEXT"),
+    // The agent side: statuses (a database from before them also has an `open` flag,
+    // which the migration below reads once), assignment, snoozes, follow-ups; agents'
+    // names on their messages, and notes.
+    (
+        "conversations",
+        "status",
+        "TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'pending', 'solved', 'closed'))",
+    ),
+    ("conversations", "assignee", "TEXT"),
+    ("conversations", "snoozed_until_ms", "INTEGER"),
+    ("conversations", "follow_up_of", "TEXT"),
+    ("messages", "agent_id", "TEXT"),
+    ("messages", "agent_name", "TEXT"),
+    (
+        "messages",
+        "internal",
+        "INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1))",
+    ),
 ];
+
+/// Indexes over added columns, created once the columns exist.
+const ADDED_INDEXES: &str = "
+DROP INDEX IF EXISTS open_conversations_by_activity;
+CREATE INDEX IF NOT EXISTS conversations_inbox
+    ON conversations (kind, status, last_activity_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS conversations_by_assignee
+    ON conversations (assignee, kind, status, last_activity_ms DESC, id DESC);
+";
 
 /// Creates what is missing: tables and indexes, then columns added since.
 pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -91,8 +124,13 @@ pub(crate) fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch(&format!(
                 "ALTER TABLE {table} ADD COLUMN {column} {definition};"
             ))?;
+            if column == "status" {
+                // Until statuses, a conversation was open or closed by this flag.
+                conn.execute_batch("UPDATE conversations SET status = 'closed' WHERE open = 0;")?;
+            }
         }
     }
+    conn.execute_batch(ADDED_INDEXES)?;
     Ok(())
 }
 
@@ -101,8 +139,8 @@ mod tests {
     use crate::SqliteStore;
     use rusqlite::Connection;
     use supportzen_shared::auth::{Credential, Secret};
-    use supportzen_shared::domain::{Author, ConversationId, Email, TicketId};
-    use supportzen_shared::store::{ConversationAdmin, UserReader};
+    use supportzen_shared::domain::{Author, ConversationId, Email, Status, TicketId};
+    use supportzen_shared::store::{AgentReader, ConversationAdmin, UserReader};
 
     /// The tables as the first release created them: no rotation columns, no authors.
     const FIRST_RELEASE: &str = "
@@ -125,6 +163,8 @@ mod tests {
             VALUES ('ann@example.com', 's3cret', 1, 1);
         INSERT INTO conversations (id, kind, owner, created_at_ms, last_activity_ms)
             VALUES ('TKT-001', 'ticket', 'ann@example.com', 1, 1);
+        INSERT INTO conversations (id, kind, owner, open, created_at_ms, last_activity_ms)
+            VALUES ('TKT-002', 'ticket', 'ann@example.com', 0, 1, 1);
         INSERT INTO messages (conversation_id, id, body, sent_at_ms)
             VALUES ('TKT-001', 'msg-019aa6f0-0000-7000-8000-000000000001', 'hello', 1);
     ";
@@ -152,6 +192,12 @@ mod tests {
             user.credential,
             Credential::secret(Secret::parse("s3cret").unwrap())
         );
+        // Statuses came later: a closed conversation stays closed, an open one is open.
+        for (number, status) in [(1, Status::Open), (2, Status::Closed)] {
+            let id = ConversationId::Ticket(TicketId::from_number(number).unwrap());
+            let stored = store.find_conversation(&id).await.unwrap().unwrap();
+            assert_eq!(stored.status, status, "TKT-00{number}");
+        }
         // Opening again finds nothing left to migrate.
         drop(store);
         SqliteStore::open(path.to_str().unwrap()).unwrap();

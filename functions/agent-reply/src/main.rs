@@ -1,0 +1,12 @@
+//! The `agent-reply` Lambda function: `POST /api/agent/conversations/{id}/messages`, for agents whose JWT API Gateway's
+//! authorizer verified.
+
+use supportzen_shared::http::handlers::agent_reply;
+
+/// One request at a time per container: a single-threaded runtime spares the thread
+/// start-up and cross-thread wake-ups (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    supportzen_shared::lambda::run(|store, _config, request| Box::pin(agent_reply(store, request)))
+        .await
+}

@@ -1,0 +1,378 @@
+//! The agents' side: the inbox (one query per shard of the inbox or assignee index,
+//! merged), a conversation with its notes, and the agents' conditional writes.
+
+use super::DynamoStore;
+use super::conversation_reads::{in_time_order, one_more};
+use super::conversations::{ConversationItem, MessageItem};
+use super::errors::classify;
+use super::items::{
+    INBOX_SHARDS, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk, inbox_pk,
+    inbox_shard, inbox_sk, key, n, owner_activity_key, s, to_item,
+};
+use super::schema;
+use super::table::{Cancelled, Part, Transaction, names, values};
+use crate::domain::{AgentId, ConversationId, NewMessage, Status};
+use crate::store::{
+    ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessagePreview,
+    MessageWindow, Page, StoreError, StoredConversation, StoredMessage, merge_pages,
+};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use std::cmp::Reverse;
+use std::collections::HashMap;
+
+/// A condition expression with the attribute names and values it uses (DynamoDB refuses
+/// names or values an expression does not use).
+struct Condition {
+    expression: &'static str,
+    names: Vec<(&'static str, &'static str)>,
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+/// The condition that a conversation still has the status an agent saw. Items written
+/// before statuses have none; they are open (or closed) by their `open` flag.
+fn same_status(seen: Status) -> Condition {
+    let mut names = vec![("#status", "status")];
+    let mut values = vec![(":seen_status", s(seen.as_str()))];
+    let expression = if seen == Status::Open {
+        names.push(("#open", "open"));
+        values.push((":true", AttributeValue::Bool(true)));
+        "(#status = :seen_status OR (attribute_not_exists(#status) AND #open = :true))"
+    } else {
+        "#status = :seen_status"
+    };
+    Condition {
+        expression,
+        names,
+        values,
+    }
+}
+
+impl AgentReader for DynamoStore {
+    async fn find_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<StoredConversation>, StoreError> {
+        self.get(key(conversation_pk(id), META), None, "GetItem conversation")
+            .await?
+            .map(ConversationItem::decode)
+            .transpose()
+    }
+
+    async fn inbox_page(
+        &self,
+        filter: &InboxFilter,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> Result<Page<StoredConversation>, StoreError> {
+        let (index, kind) = (
+            match filter.assignee {
+                AssigneeFilter::Any => schema::INBOX,
+                _ => schema::BY_ASSIGNEE,
+            },
+            filter.kind.as_str(),
+        );
+        let status_prefix = format!("{}#", filter.status.as_str());
+        // Every shard's query at once: a page costs one round trip of time.
+        let shards = (0..INBOX_SHARDS).map(|shard| {
+            let partition = match &filter.assignee {
+                AssigneeFilter::Any => inbox_pk(kind, shard),
+                AssigneeFilter::Unassigned => assignee_pk(None, kind, shard),
+                AssigneeFilter::Agent(agent) => assignee_pk(Some(agent), kind, shard),
+            };
+            let mut query = self
+                .client
+                .query()
+                .index_name(index.name)
+                .expression_attribute_names("#pk", index.partition_key)
+                .expression_attribute_names("#sk", index.sort_key)
+                .expression_attribute_values(":pk", s(partition))
+                .scan_index_forward(false);
+            // After a cursor: the status's range up to the cursor's own key, which is
+            // inclusive, so the cursor's conversation is dropped below (and read one more).
+            let end = from.map(|c| inbox_sk(filter.status, c.last_activity_at, &c.conversation));
+            query = match &end {
+                None => query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :status)")
+                    .expression_attribute_values(":status", s(&status_prefix))
+                    .limit(one_more(limit)),
+                Some(end) => query
+                    .key_condition_expression("#pk = :pk AND #sk BETWEEN :status AND :end")
+                    .expression_attribute_values(":status", s(&status_prefix))
+                    .expression_attribute_values(":end", s(end))
+                    .limit(one_more(limit + 1)),
+            };
+            async move {
+                let page = self.query_page(query, None, "Query inbox shard").await?;
+                let more = page.next.is_some();
+                let items = page
+                    .items
+                    .into_iter()
+                    .map(ConversationItem::decode)
+                    .filter(|c| match (c, from) {
+                        (Ok(c), Some(cursor)) => {
+                            c.id != cursor.conversation
+                                || c.last_activity_at != cursor.last_activity_at
+                        }
+                        _ => true,
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, StoreError>((items, more))
+            }
+        });
+        let sources = futures_util::future::join_all(shards)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(merge_pages(
+            sources,
+            |c: &StoredConversation| Reverse((c.last_activity_at, c.id.key())),
+            limit,
+        ))
+    }
+
+    async fn agent_message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>, StoreError> {
+        let (messages, notes) = futures_util::future::join(
+            self.message_range(conversation, MESSAGE_PREFIX, window, limit),
+            self.message_range(conversation, NOTE_PREFIX, window, limit),
+        )
+        .await;
+        let sources = vec![messages?, notes?];
+        let page = if matches!(window, MessageWindow::After(_)) {
+            merge_pages(
+                sources,
+                |m: &StoredMessage| m.id.as_str().to_string(),
+                limit,
+            )
+        } else {
+            merge_pages(
+                sources,
+                |m: &StoredMessage| Reverse(m.id.as_str().to_string()),
+                limit,
+            )
+        };
+        Ok(in_time_order(page, window))
+    }
+}
+
+impl DynamoStore {
+    /// The update that makes `message` (a public reply) the newest activity of `seen`,
+    /// on condition that its status is still the one seen.
+    fn reply_touch(
+        &self,
+        seen: &StoredConversation,
+        message: &NewMessage,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let id = &seen.id;
+        let shard = inbox_shard(id);
+        let preview = MessagePreview::of(message);
+        let inbox = inbox_sk(seen.status, message.sent_at, id);
+        let Condition {
+            expression: condition,
+            names: condition_names,
+            values: mut attribute_values,
+        } = same_status(seen.status);
+        attribute_values.extend([
+            (":now", n(message.sent_at)),
+            (
+                ":owner_activity",
+                s(owner_activity_key(message.sent_at, id)),
+            ),
+            (":inbox", s(inbox_pk(id.kind(), shard))),
+            (":inbox_sk", s(inbox)),
+            (":unassigned", s(assignee_pk(None, id.kind(), shard))),
+            (":message", s(preview.id.as_str())),
+            (":author", s(preview.author.as_str())),
+            (":preview", s(preview.text)),
+        ]);
+        let update = Update::builder()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(id), META)))
+            .update_expression(
+                "SET last_activity_at = :now, #status = :seen_status, gsi1sk = :owner_activity, \
+                 gsi2pk = :inbox, gsi2sk = :inbox_sk, \
+                 gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk, \
+                 last_message_id = :message, last_message_author = :author, \
+                 last_message_preview = :preview",
+            )
+            .condition_expression(format!("attribute_exists(pk) AND {condition}"))
+            .set_expression_attribute_names(Some(names(&condition_names)))
+            .set_expression_attribute_values(Some(values(attribute_values)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The check that a note's conversation exists; a note changes nothing else.
+    fn exists_check(&self, id: &ConversationId) -> Result<TransactWriteItem, StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(id), META)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
+    }
+}
+
+/// What a failed condition on a conversation means: gone, or changed under the agent.
+fn changed_or_gone(old: Option<&HashMap<String, AttributeValue>>) -> StoreError {
+    match old {
+        Some(_) => StoreError::Changed,
+        None => StoreError::NotFound,
+    }
+}
+
+impl AgentWriter for DynamoStore {
+    async fn add_agent_message(
+        &self,
+        seen: &StoredConversation,
+        message: &NewMessage,
+    ) -> Result<(), StoreError> {
+        let conversation = if message.internal {
+            self.exists_check(&seen.id)?
+        } else {
+            self.reply_touch(seen, message)?
+        };
+        let transaction = Transaction::default()
+            .with(Part::Conversation, conversation)
+            .with(
+                Part::Message,
+                self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
+            );
+        match self
+            .transact("TransactWriteItems agent message", transaction)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(Cancelled::Store(err)) => Err(err),
+            Err(Cancelled::Conditions(failed)) if failed.failed(Part::Conversation) => {
+                Err(if message.internal {
+                    StoreError::NotFound
+                } else {
+                    changed_or_gone(failed.old_item(Part::Conversation))
+                })
+            }
+            Err(Cancelled::Conditions(failed)) => Err(StoreError::Internal(format!(
+                "agent message cancelled: {failed:?}"
+            ))),
+        }
+    }
+
+    async fn set_status(
+        &self,
+        seen: &StoredConversation,
+        status: Status,
+        snoozed_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let id = &seen.id;
+        let shard = inbox_shard(id);
+        let inbox = inbox_sk(status, seen.last_activity_at, id);
+        let Condition {
+            expression: condition,
+            names: mut condition_names,
+            values: mut attribute_values,
+        } = same_status(seen.status);
+        condition_names.push(("#open", "open"));
+        attribute_values.extend([
+            (":status", s(status.as_str())),
+            (":open", AttributeValue::Bool(!status.is_closed())),
+            (":seen_activity", n(seen.last_activity_at)),
+            (":inbox", s(inbox_pk(id.kind(), shard))),
+            (":inbox_sk", s(inbox)),
+            (":unassigned", s(assignee_pk(None, id.kind(), shard))),
+        ]);
+        if let Some(until) = snoozed_until {
+            attribute_values.push((":snooze", n(until)));
+        }
+        // Any message since the read moves the activity (two may share a millisecond).
+        let newest = match &seen.last_message {
+            Some(message) => {
+                attribute_values.push((":seen_message", s(message.id.as_str())));
+                "last_message_id = :seen_message"
+            }
+            None => "attribute_not_exists(last_message_id)",
+        };
+        let set = "SET #status = :status, #open = :open, gsi2pk = :inbox, gsi2sk = :inbox_sk, \
+                   gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk";
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(id), META)))
+            .update_expression(match snoozed_until {
+                Some(_) => format!("{set}, snoozed_until = :snooze"),
+                None => format!("{set} REMOVE snoozed_until"),
+            })
+            .condition_expression(format!(
+                "attribute_exists(pk) AND last_activity_at = :seen_activity AND {newest} AND {condition}"
+            ))
+            .set_expression_attribute_names(Some(names(&condition_names)))
+            .set_expression_attribute_values(Some(values(attribute_values)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(changed_or_gone(failed.item()))
+                }
+                _ => Err(classify("UpdateItem status", err)),
+            },
+        }
+    }
+
+    async fn assign(
+        &self,
+        conversation: &ConversationId,
+        assignee: Option<&AgentId>,
+    ) -> Result<StoredConversation, StoreError> {
+        let shard = inbox_shard(conversation);
+        let mut attribute_values = values(vec![
+            (":pk", s(assignee_pk(assignee, conversation.kind(), shard))),
+            (":true", AttributeValue::Bool(true)),
+        ]);
+        let expression = match assignee {
+            Some(agent) => {
+                attribute_values.insert(":assignee".into(), s(agent.as_str()));
+                "SET assignee = :assignee, gsi3pk = :pk"
+            }
+            None => "SET gsi3pk = :pk REMOVE assignee",
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(conversation), META)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk) AND #open = :true")
+            .expression_attribute_names("#open", "open")
+            .set_expression_attribute_values(Some(attribute_values))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => ConversationItem::decode(output.attributes.unwrap_or_default()),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
+                    Err(match failed.item() {
+                        Some(_) => StoreError::Closed,
+                        None => StoreError::NotFound,
+                    })
+                }
+                _ => Err(classify("UpdateItem assign", err)),
+            },
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Reads the agent routes' requests: who the agent is, from the claims of the JWT that
+//! API Gateway's authorizer verified (`requestContext.authorizer.jwt`; the local server
+//! verifies the token itself and fills in the same), whether their scopes allow the
+//! route, and the typed command. Errors name the parameter or field at fault.
+
+use super::query::{kind_and_cursor, page_limit, parameter, path_conversation};
+use super::request::Fields;
+use crate::auth::AuthError;
+use crate::domain::{
+    Agent, AgentId, ClientMessageId, DisplayName, ImageUrl, MessageText, Scope, Status,
+};
+use crate::error::ApiError;
+use crate::flows::agent::{AgentMessage, Assign, ChangeStatus, ListInbox};
+use crate::store::{AssigneeFilter, InboxFilter};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizerJwtDescription;
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+/// The verified claims API Gateway passed on, if any.
+fn jwt(request: &Request) -> Option<&ApiGatewayRequestAuthorizerJwtDescription> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.authorizer.as_ref()?.jwt.as_ref(),
+        _ => None,
+    }
+}
+
+/// The agent the request's verified token names, if its scopes include `scope`.
+///
+/// API Gateway has checked the scope already; checking again here keeps a route that
+/// was deployed without its authorizer from serving anyone. Scopes are read as API
+/// Gateway reads them: the `scope` (or `scp`) claim, space-separated.
+pub fn agent(request: &Request, scope: Scope) -> Result<Agent, ApiError> {
+    let jwt = jwt(request).ok_or(ApiError::Unauthorized(AuthError::NoAgentClaims))?;
+    let claims = &jwt.claims;
+    let id = claims
+        .get("sub")
+        .and_then(|sub| AgentId::parse(sub).ok())
+        .ok_or(ApiError::Unauthorized(AuthError::NoAgentClaims))?;
+    let name = claims
+        .get("name")
+        .and_then(|name| DisplayName::parse(name).ok())
+        .or_else(|| DisplayName::parse(id.as_str()).ok())
+        .ok_or(ApiError::Unauthorized(AuthError::NoAgentClaims))?;
+    let granted = ["scope", "scp"]
+        .iter()
+        .filter_map(|claim| claims.get(*claim))
+        .flat_map(|value| value.split([' ', '[', ']']))
+        .chain(jwt.scopes.iter().flatten().map(String::as_str))
+        .any(|granted| granted == scope.as_str());
+    if !granted {
+        return Err(ApiError::Forbidden(scope));
+    }
+    Ok(Agent { id, name })
+}
+
+/// `GET /api/agent/conversations?kind=&status=&assignee=&limit=&cursor=`.
+pub fn list_inbox(request: &Request, agent: &Agent) -> Result<ListInbox, ApiError> {
+    let (kind, from) = kind_and_cursor(request)?;
+    let status = parameter(request, "status")?
+        .map(|raw| Status::parse(raw).map_err(|reason| ApiError::field("status", reason)))
+        .transpose()?
+        .unwrap_or(Status::Open);
+    let assignee = match parameter(request, "assignee")? {
+        None | Some("any") => AssigneeFilter::Any,
+        Some("none") => AssigneeFilter::Unassigned,
+        Some("me") => AssigneeFilter::Agent(agent.id.clone()),
+        Some(_) => return Err(ApiError::field("assignee", "must be me, none or any")),
+    };
+    Ok(ListInbox {
+        filter: InboxFilter {
+            kind,
+            status,
+            assignee,
+        },
+        limit: page_limit(request)?,
+        from,
+    })
+}
+
+/// `POST /api/agent/conversations/{id}/messages` `{message, image_url?, internal?, client_message_id?}`.
+pub fn agent_message(request: &Request) -> Result<AgentMessage, ApiError> {
+    let conversation = path_conversation(request)?;
+    let fields = Fields::from_body(request.body())?;
+    Ok(AgentMessage {
+        conversation,
+        message: fields.required("message", MessageText::parse)?,
+        image_url: fields.optional("image_url", ImageUrl::parse)?,
+        internal: fields.boolean("internal")?.unwrap_or(false),
+        client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
+    })
+}
+
+/// `POST /api/agent/conversations/{id}/status` `{status, snooze_until?}`.
+pub fn change_status(request: &Request) -> Result<ChangeStatus, ApiError> {
+    let conversation = path_conversation(request)?;
+    let fields = Fields::from_body(request.body())?;
+    let status = fields.required("status", Status::parse)?;
+    let snooze_until = fields.integer("snooze_until")?;
+    if snooze_until.is_some() && status != Status::Pending {
+        return Err(ApiError::field(
+            "snooze_until",
+            "may only be given with status pending",
+        ));
+    }
+    Ok(ChangeStatus {
+        conversation,
+        status,
+        snooze_until,
+    })
+}
+
+/// `POST /api/agent/conversations/{id}/assign` `{assignee: agent id | null}`.
+pub fn assign(request: &Request) -> Result<Assign, ApiError> {
+    let conversation = path_conversation(request)?;
+    let fields = Fields::from_body(request.body())?;
+    if !fields.contains("assignee") {
+        return Err(ApiError::field(
+            "assignee",
+            "is required: an agent id, or null to unassign",
+        ));
+    }
+    Ok(Assign {
+        conversation,
+        assignee: fields.optional("assignee", AgentId::parse)?,
+    })
+}

@@ -1,0 +1,218 @@
+//! The agents' side: the inbox (one indexed query), a conversation with its notes, and
+//! the agents' writes, each conditional on the conversation as the agent's flow read it,
+//! as on DynamoDB.
+
+use crate::conversation_reads::{SELECT_CONVERSATION, one_more, read_conversation};
+use crate::conversations::insert_message;
+use crate::{SqliteStore, internal};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use supportzen_shared::domain::{AgentId, ConversationId, NewMessage, Status};
+use supportzen_shared::store::{
+    ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessagePreview,
+    MessageWindow, Page, StoreError, StoredConversation, StoredMessage,
+};
+
+/// Whether the row still has the status (and, if `same_activity`, the newest message)
+/// `seen` had: `Some(true)` yes, `Some(false)` it changed, `None` it is gone.
+fn unchanged(
+    tx: &rusqlite::Transaction<'_>,
+    seen: &StoredConversation,
+    same_activity: bool,
+) -> Result<Option<bool>, StoreError> {
+    let found: Option<(String, i64, Option<String>)> = tx
+        .query_row(
+            "SELECT status, last_activity_ms, last_message_id FROM conversations WHERE id = ?1",
+            [seen.id.key()],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()
+        .map_err(internal)?;
+    let seen_message = seen.last_message.as_ref().map(|m| m.id.as_str());
+    Ok(found.map(|(status, at, newest)| {
+        status == seen.status.as_str()
+            && (!same_activity
+                || (at == seen.last_activity_at && newest.as_deref() == seen_message))
+    }))
+}
+
+impl AgentReader for SqliteStore {
+    async fn find_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> Result<Option<StoredConversation>, StoreError> {
+        let key = id.key();
+        self.with_conn(move |conn| {
+            conn.query_row(
+                &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
+                [&key],
+                read_conversation,
+            )
+            .optional()
+            .map_err(internal)?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn inbox_page(
+        &self,
+        filter: &InboxFilter,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> Result<Page<StoredConversation>, StoreError> {
+        let (kind, status) = (filter.kind.as_str(), filter.status.as_str());
+        // ?3: 0 any assignee, 1 nobody, 2 the agent ?4.
+        let (which, agent) = match &filter.assignee {
+            AssigneeFilter::Any => (0, String::new()),
+            AssigneeFilter::Unassigned => (1, String::new()),
+            AssigneeFilter::Agent(agent) => (2, agent.as_str().to_string()),
+        };
+        let (at, key) = match from {
+            Some(cursor) => (cursor.last_activity_at, cursor.conversation.key()),
+            None => (i64::MAX, String::new()),
+        };
+        let strict = from.is_some();
+        self.with_conn(move |conn| {
+            let mut statement = conn
+                .prepare(&format!(
+                    "{SELECT_CONVERSATION} WHERE kind = ?1 AND status = ?2
+                       AND (?3 = 0 OR (?3 = 1 AND assignee IS NULL) OR (?3 = 2 AND assignee = ?4))
+                       AND (?5 = 0 OR (last_activity_ms, id) < (?6, ?7))
+                     ORDER BY last_activity_ms DESC, id DESC LIMIT ?8"
+                ))
+                .map_err(internal)?;
+            let rows = statement
+                .query_map(
+                    params![kind, status, which, agent, strict, at, key, one_more(limit)],
+                    read_conversation,
+                )
+                .map_err(internal)?;
+            let items = rows
+                .map(|row| row.map_err(internal)?)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Page::from_one_more(items, limit, false))
+        })
+        .await
+    }
+
+    async fn agent_message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> Result<Page<StoredMessage>, StoreError> {
+        self.message_range(conversation, window, limit, true).await
+    }
+}
+
+impl AgentWriter for SqliteStore {
+    async fn add_agent_message(
+        &self,
+        seen: &StoredConversation,
+        message: &NewMessage,
+    ) -> Result<(), StoreError> {
+        let (seen, message) = (seen.clone(), message.clone());
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            match unchanged(&tx, &seen, false)? {
+                None => return Err(StoreError::NotFound),
+                Some(false) if !message.internal => return Err(StoreError::Changed),
+                Some(_) => {}
+            }
+            let key = seen.id.key();
+            insert_message(&tx, &key, &message)?;
+            if !message.internal {
+                let preview = MessagePreview::of(&message);
+                tx.execute(
+                    "UPDATE conversations SET
+                         last_message_id = CASE WHEN ?2 >= last_activity_ms THEN ?3 ELSE last_message_id END,
+                         last_message_author = CASE WHEN ?2 >= last_activity_ms THEN ?4 ELSE last_message_author END,
+                         last_message_preview = CASE WHEN ?2 >= last_activity_ms THEN ?5 ELSE last_message_preview END,
+                         last_activity_ms = MAX(last_activity_ms, ?2)
+                     WHERE id = ?1",
+                    params![
+                        key,
+                        message.sent_at,
+                        preview.id.as_str(),
+                        preview.author.as_str(),
+                        preview.text
+                    ],
+                )
+                .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn set_status(
+        &self,
+        seen: &StoredConversation,
+        status: Status,
+        snoozed_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let seen = seen.clone();
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            match unchanged(&tx, &seen, true)? {
+                None => return Err(StoreError::NotFound),
+                Some(false) => return Err(StoreError::Changed),
+                Some(true) => {}
+            }
+            tx.execute(
+                "UPDATE conversations SET status = ?2, snoozed_until_ms = ?3 WHERE id = ?1",
+                params![seen.id.key(), status.as_str(), snoozed_until],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    async fn assign(
+        &self,
+        conversation: &ConversationId,
+        assignee: Option<&AgentId>,
+    ) -> Result<StoredConversation, StoreError> {
+        let (key, assignee) = (conversation.key(), assignee.cloned());
+        self.with_conn(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            let status: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM conversations WHERE id = ?1",
+                    [&key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(internal)?;
+            match status.as_deref() {
+                None => return Err(StoreError::NotFound),
+                Some(status) if status == Status::Closed.as_str() => {
+                    return Err(StoreError::Closed);
+                }
+                Some(_) => {}
+            }
+            tx.execute(
+                "UPDATE conversations SET assignee = ?2 WHERE id = ?1",
+                params![key, assignee.as_ref().map(AgentId::as_str)],
+            )
+            .map_err(internal)?;
+            let assigned = tx
+                .query_row(
+                    &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
+                    [&key],
+                    read_conversation,
+                )
+                .map_err(internal)??;
+            tx.commit().map_err(internal)?;
+            Ok(assigned)
+        })
+        .await
+    }
+}
