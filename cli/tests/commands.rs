@@ -66,6 +66,8 @@ fn every_command_has_help() {
         vec!["conversations", "--help"],
         vec!["conversations", "list", "--help"],
         vec!["messages", "--help"],
+        vec!["agents", "--help"],
+        vec!["agents", "token", "--help"],
     ] {
         let text = stdout(&run(&args));
         assert!(text.contains("Usage: supportzen"), "{args:?}: {text}");
@@ -252,8 +254,16 @@ impl Drop for Server {
 /// Starts `supportzen serve` on a free port, its stderr to `stderr`; returns the process
 /// and its base URL, read from the one line it prints on stdout.
 fn start_serve(store: &str, stderr: Stdio) -> (Child, String) {
+    // Its agents' key goes to cargo's scratch directory, not the source tree.
+    let key = format!("{}/serve-agent-key.pem", env!("CARGO_TARGET_TMPDIR"));
+    start_serve_with(&["--store", store, "--agent-key", &key], stderr)
+}
+
+/// `supportzen serve --listen 127.0.0.1:0` with `args`.
+fn start_serve_with(args: &[&str], stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", store])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env_remove("TRUST_FIRST_REQUEST")
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -275,6 +285,64 @@ fn start_serve(store: &str, stderr: Stdio) -> (Child, String) {
 fn serve(store: &str) -> (Server, String) {
     let (child, base) = start_serve(store, Stdio::null());
     (Server(child), base)
+}
+
+#[test]
+fn agents_token_prints_a_token_that_serve_accepts_for_its_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("agent-key.pem");
+    let key = key.to_str().unwrap();
+    let token = |extra: &[&str]| {
+        let mut args = vec!["agents", "token", "--id", "agent-7", "--agent-key", key];
+        args.extend_from_slice(extra);
+        stdout(&run(&args)).trim().to_string()
+    };
+    let both = token(&["--name", "Sam"]);
+    let read_only = token(&["--scope", "agent.read"]);
+    assert_eq!(both.split('.').count(), 3, "a JWT: {both}");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(key).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the key is readable by its owner only");
+
+    let store = store_arg(dir.path());
+    let (child, base) = start_serve_with(&["--store", &store, "--agent-key", key], Stdio::null());
+    let _server = Server(child);
+    let client = reqwest::blocking::Client::new();
+    let inbox = format!("{base}/api/agent/conversations?kind=chat");
+    let status = |token: &str| {
+        client
+            .get(&inbox)
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status(&both), 200);
+    assert_eq!(status(&read_only), 200);
+    let assign = client
+        .post(format!("{base}/api/agent/conversations/TKT-001/assign"))
+        .bearer_auth(&read_only)
+        .body(r#"{"assignee": null}"#)
+        .send()
+        .unwrap();
+    assert_eq!(assign.status(), 403);
+    // A token from another key is refused.
+    let other = dir.path().join("other-key.pem");
+    let args = [
+        "agents",
+        "token",
+        "--id",
+        "agent-7",
+        "--agent-key",
+        other.to_str().unwrap(),
+    ];
+    assert_eq!(status(stdout(&run(&args)).trim()), 401);
+
+    let failed = run(&["agents", "token", "--id", "", "--agent-key", key]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("--id must be 1 to 128 characters"));
+    let failed = run(&["agents", "token", "--id", "a", "--scope", "admin"]);
+    assert!(!failed.status.success());
 }
 
 #[test]

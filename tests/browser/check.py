@@ -71,7 +71,8 @@ class PageHandler(http.server.BaseHTTPRequestHandler):
 def serve(database, *cors_args):
     """Starts `supportzen serve` on a fresh SQLite file; returns the process and its URL."""
     server = subprocess.Popen(
-        [SUPPORTZEN, "serve", "--listen", "127.0.0.1:0", "--store", f"sqlite:{database}", *cors_args],
+        [SUPPORTZEN, "serve", "--listen", "127.0.0.1:0", "--store", f"sqlite:{database}",
+         "--agent-key", f"{database}.agent-key.pem", *cors_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
