@@ -133,7 +133,8 @@ impl AgentKey {
     }
 
     /// Checks an `Authorization` header's bearer token as API Gateway's JWT authorizer
-    /// does: EdDSA signature, `iss`, `aud` and `exp` (no leeway), then `scope`.
+    /// does: EdDSA signature, `iss`, `aud`, `exp` and `nbf` if present (no leeway), then
+    /// `scope`.
     pub fn verify(&self, authorization: Option<&str>, scope: Scope) -> Result<Claims, Rejection> {
         let token = authorization
             .and_then(|value| value.strip_prefix("Bearer "))
@@ -145,6 +146,7 @@ impl AgentKey {
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_audience(&[LOCAL_AUDIENCE]);
         validation.leeway = 0;
+        validation.validate_nbf = true;
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| {
                 Rejection::Invalid(match e.kind() {

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    Author, ChatId, ConversationId, Email, MessageId, MessageText, NewMessage, Profile,
-    UnixSeconds, now_millis,
+    Author, ChatId, ConversationId, Email, MessageText, NewMessage, Profile, UnixSeconds,
 };
 use supportzen_shared::dynamo::{DynamoStore, client};
 use supportzen_shared::store::{ConversationCreator, NewConversation};
@@ -99,14 +98,13 @@ async fn seed<S: ConversationCreator>(store: &str, direct: &S) {
             plan_id: None,
             account_created_at: UnixSeconds::parse(1_679_223_400).unwrap(),
         },
-        first_message: NewMessage {
-            id: MessageId::generate(),
-            author: Author::Customer,
-            text: MessageText::parse("Hello!").unwrap(),
-            image_url: None,
-            client_message_id: None,
-            sent_at: now_millis(),
-        },
+        first_message: NewMessage::now(
+            Author::Customer,
+            MessageText::parse("Hello!").unwrap(),
+            None,
+            None,
+        ),
+        follow_up_of: None,
         receipt: None,
     };
     direct.create_conversation(&chat).await.unwrap();
@@ -148,6 +146,15 @@ fn replay_all(store: &str) {
             assert_eq!(body["status"], "error", "{file}");
             assert!(body["data"].is_null(), "{file}");
             assert_eq!(body["error"]["code"], expectation["code"], "{file}");
+        }
+        if let Some(field) = expectation.get("field") {
+            assert_eq!(&body["error"]["field"], field, "{file}: {body}");
+        }
+        // The `data` fields an expectation names have those values; the rest may vary.
+        if let Some(data) = expectation.get("data") {
+            for (key, value) in data.as_object().unwrap() {
+                assert_eq!(&body["data"][key], value, "{file}: data.{key} of {body}");
+            }
         }
         // An event with an Idempotency-Key, invoked again, is a retry: the same answer.
         if expectation.get("twice").is_some() {

@@ -20,6 +20,7 @@ Local and one emulator per function; see its header.
 Talks to 127.0.0.1 only."""
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -103,13 +104,21 @@ def N(value):
 
 
 PREVIEW_CHARS = 200  # shared/src/store.rs
+INBOX_SHARDS = 4  # shared/src/dynamo/items.rs
+
+
+def inbox_shard(conversation):
+    """items.rs's inbox_shard: the first byte of the id's SHA-256, modulo INBOX_SHARDS."""
+    return hashlib.sha256(conversation.encode()).digest()[0] % INBOX_SHARDS
 
 
 def chat_items(chat, owner, message_id, text, sent_at):
     """The META and first-message items DynamoStore::create_conversation writes for a new
     chat (ConversationItem::new and MessageItem::new in shared/src/dynamo/conversations.rs,
-    keys from items.rs), for a customer's message without image or client message id."""
+    keys from items.rs), for a customer's message without image or client message id:
+    open, unassigned, in its inbox shard and the unassigned one."""
     activity = f"{sent_at:013d}#{chat}"
+    shard = inbox_shard(chat)
     conversation = {
         "pk": S(f"CONV#{chat}"),
         "sk": S("META"),
@@ -117,12 +126,15 @@ def chat_items(chat, owner, message_id, text, sent_at):
         "kind": S("chat"),
         "owner": S(owner),
         "open": {"BOOL": True},
+        "status": S("open"),
         "created_at": N(sent_at),
         "last_activity_at": N(sent_at),
         "gsi1pk": S(f"USER#{owner}"),
         "gsi1sk": S(f"chat#{activity}"),
-        "gsi2pk": S("OPEN#chat"),
-        "gsi2sk": S(activity),
+        "gsi2pk": S(f"INBOX#chat#{shard}"),
+        "gsi2sk": S(f"open#{activity}"),
+        "gsi3pk": S(f"UNASSIGNED#chat#{shard}"),
+        "gsi3sk": S(f"open#{activity}"),
         "last_message_id": S(message_id),
         "last_message_author": S("customer"),
         "last_message_preview": S(text[:PREVIEW_CHARS]),
@@ -246,6 +258,10 @@ def check(file, expectation, status, headers, text):
             raise Failure(f"error.code {body['error'].get('code')!r}, expected {expectation.get('code')!r}: {text}")
     if "field" in expectation and (body.get("error") or {}).get("field") != expectation["field"]:
         raise Failure(f"error.field is not {expectation['field']!r}: {text}")
+    # The `data` fields an expectation names have those values; the rest may vary.
+    for key, value in (expectation.get("data") or {}).items():
+        if body["data"].get(key) != value:
+            raise Failure(f"data.{key} is {body['data'].get(key)!r}, expected {value!r}: {text}")
     return body
 
 

@@ -1,8 +1,13 @@
 //! A DynamoDB endpoint on loopback that answers instantly and successfully, so the
 //! harness measures the functions, not a database. Every user is provisioned with the
 //! sample events' secret; every write succeeds; the ticket counter counts; every
-//! conversation is the demo user's, and a read answers a full page (20 conversations, or
-//! 50 messages: the sample events' page sizes).
+//! conversation exists, is open and is the demo user's (whatever id is asked for), and a
+//! read answers a full page: 20 conversations for a customer's list, a full page from
+//! each shard of the agents' inbox, 50 messages, and 10 agents' notes (newer than the
+//! messages) for the agents' message page.
+//!
+//! Requests are read by looking for the few strings that matter in the SDK's compact
+//! JSON (no JSON parser: the harness needs none otherwise).
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -55,15 +60,24 @@ async fn answer(
         .await
         .map(|body| body.to_bytes())
         .unwrap_or_default();
-    let body = match operation.as_str() {
-        "GetItem" => format!(r#"{{"Item":{{"secret":{{"S":"{DEMO_SECRET}"}}}}}}"#),
-        "UpdateItem" => format!(
+    let sent = String::from_utf8_lossy(&sent);
+    // The conversation a GetItem or UpdateItem keys (`CONV#<id>` / `META`), if any.
+    let conversation_key = string_after(&sent, r#"{"S":"CONV#"#);
+    let body = match (operation.as_str(), conversation_key) {
+        ("GetItem", Some(id)) => format!(r#"{{"Item":{}}}"#, conversation_item(id, None)),
+        ("GetItem", None) => format!(r#"{{"Item":{{"secret":{{"S":"{DEMO_SECRET}"}}}}}}"#),
+        // An agent's assignment asks for the conversation as it now is.
+        ("UpdateItem", Some(id)) if sent.contains(r#""ReturnValues":"ALL_NEW""#) => format!(
+            r#"{{"Attributes":{}}}"#,
+            conversation_item(id, string_after(&sent, r#"":assignee":{"S":""#))
+        ),
+        ("UpdateItem", Some(_)) => "{}".to_string(),
+        ("UpdateItem", None) => format!(
             r#"{{"Attributes":{{"value":{{"N":"{}"}}}}}}"#,
             counter.fetch_add(1, Ordering::Relaxed) + 1
         ),
-        "BatchGetItem" => batch_get(&sent),
-        "Query" if contains(&sent, b"IndexName") => page(20, conversation),
-        "Query" => page(50, message),
+        ("BatchGetItem", _) => batch_get(&sent),
+        ("Query", _) => query(&sent),
         _ => "{}".to_string(),
     };
     Ok(Response::builder()
@@ -72,43 +86,119 @@ async fn answer(
         .expect("a valid response"))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// The string that follows `marker` in `text`, up to the next `"`.
+fn string_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    rest.split('"').next()
+}
+
+/// A page for a Query: by the index it reads, or the table's messages or notes.
+fn query(sent: &str) -> String {
+    let partition = string_after(sent, r#"":pk":{"S":""#).unwrap_or_default();
+    match string_after(sent, r#""IndexName":""#) {
+        // A customer's list: their tickets.
+        Some("by-owner") => page((1..=20).map(conversation)),
+        // A shard of the agents' inbox (`INBOX#<kind>#<shard>`, or by assignee, which
+        // ends the same): a full page of that shard's open conversations of that kind.
+        Some(_) => {
+            let mut parts = partition.rsplit('#');
+            let shard: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+            let kind = parts.next().unwrap_or("chat");
+            // The query asks for one more than the page, to know whether more follow.
+            let limit = number_after(sent, r#""Limit":"#).unwrap_or(21).max(2) - 1;
+            page((1..=limit).map(|n| inbox_conversation(kind, shard, n)))
+        }
+        None => {
+            let conversation = partition.strip_prefix("CONV#").unwrap_or("TKT-001");
+            if string_after(sent, r#"":prefix":{"S":""#) == Some("NOTE#") {
+                page((1..=10).map(|n| note(conversation, n)))
+            } else {
+                page((1..=50).map(|n| message(conversation, n)))
+            }
+        }
+    }
+}
+
+fn number_after(text: &str, marker: &str) -> Option<usize> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// The user (with the demo secret) and the conversation `TKT-001`, owned by them.
-fn batch_get(sent: &[u8]) -> String {
+fn batch_get(sent: &str) -> String {
     // The table is the only key of RequestItems: {"RequestItems":{"<table>":{...}}}.
-    let text = String::from_utf8_lossy(sent);
-    let table = text
-        .split("\"RequestItems\":{\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or("bench");
+    let table = string_after(sent, r#""RequestItems":{""#).unwrap_or("bench");
     format!(
         r#"{{"Responses":{{"{table}":[{{"pk":{{"S":"USER#demo@example.com"}},"secret":{{"S":"{DEMO_SECRET}"}}}},{}]}},"UnprocessedKeys":{{}}}}"#,
         conversation(1)
     )
 }
 
-fn page(count: usize, item: fn(usize) -> String) -> String {
-    let items: Vec<String> = (1..=count).map(item).collect();
+fn page(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    let count = items.len();
     format!(
         r#"{{"Items":[{}],"Count":{count},"ScannedCount":{count}}}"#,
         items.join(",")
     )
 }
 
-/// A ticket's `META` item, as the store writes it.
+/// A ticket's `META` item, as the store writes it (before statuses and the inbox).
 fn conversation(n: usize) -> String {
     format!(
         r#"{{"pk":{{"S":"CONV#TKT-{n:03}"}},"sk":{{"S":"META"}},"id":{{"S":"TKT-{n:03}"}},"kind":{{"S":"ticket"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"1764547200000"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"ticket#1764547200000#TKT-{n:03}"}},"last_message_id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#
     )
 }
 
-/// A message item, as the store writes it.
-fn message(n: usize) -> String {
+/// A conversation's `META` item as the store now writes it: open, in the inbox and the
+/// unassigned inbox (or `assignee`'s), with its newest message. `id` is a chat's or a
+/// ticket's id, as asked for.
+fn conversation_item(id: &str, assignee: Option<&str>) -> String {
+    conversation_at(id, 1_764_547_200_000, 0, assignee)
+}
+
+/// The `n`th newest open conversation of one inbox shard.
+fn inbox_conversation(kind: &str, shard: usize, n: usize) -> String {
+    let id = match kind {
+        "ticket" => format!("TKT-{:03}", 1000 + n * 4 + shard),
+        _ => format!("chat-019aa6f0-0000-7000-8000-{shard:04}{n:08}"),
+    };
+    // Newest first across shards, as each shard's query returns them.
+    let millis = 1_764_547_200_000 - i64::try_from(n * 4 + shard).unwrap_or(0) * 1000;
+    conversation_at(&id, millis, shard, None)
+}
+
+fn conversation_at(id: &str, millis: i64, shard: usize, assignee: Option<&str>) -> String {
+    let kind = if id.starts_with("TKT-") {
+        "ticket"
+    } else {
+        "chat"
+    };
+    let activity = format!("{millis:013}#{id}");
+    let (assignee, by_assignee) = match assignee {
+        Some(agent) => (
+            format!(r#""assignee":{{"S":"{agent}"}},"#),
+            format!("AGENT#{agent}#{kind}#{shard}"),
+        ),
+        None => (String::new(), format!("UNASSIGNED#{kind}#{shard}")),
+    };
     format!(
-        r#"{{"pk":{{"S":"CONV#TKT-001"}},"sk":{{"S":"MSG#msg-019aa6f0-0000-7000-8000-{n:012}"}},"id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"author":{{"S":"customer"}},"body":{{"S":"Here is the receipt for the second charge, as you asked."}},"sent_at":{{"N":"1764547200000"}}}}"#
+        r#"{{"pk":{{"S":"CONV#{id}"}},"sk":{{"S":"META"}},"id":{{"S":"{id}"}},"kind":{{"S":"{kind}"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"status":{{"S":"open"}},{assignee}"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"{millis}"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"{kind}#{activity}"}},"gsi2pk":{{"S":"INBOX#{kind}#{shard}"}},"gsi2sk":{{"S":"open#{activity}"}},"gsi3pk":{{"S":"{by_assignee}"}},"gsi3sk":{{"S":"open#{activity}"}},"last_message_id":{{"S":"msg-019aa6f0-0000-7000-8000-000000000050"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#
+    )
+}
+
+/// A customer's message in `conversation`, as the store writes it.
+fn message(conversation: &str, n: usize) -> String {
+    format!(
+        r#"{{"pk":{{"S":"CONV#{conversation}"}},"sk":{{"S":"MSG#msg-019aa6f0-0000-7000-8000-{n:012}"}},"id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"author":{{"S":"customer"}},"body":{{"S":"Here is the receipt for the second charge, as you asked."}},"sent_at":{{"N":"1764547200000"}}}}"#
+    )
+}
+
+/// An agents' note in `conversation`, newer than every message of [`message`].
+fn note(conversation: &str, n: usize) -> String {
+    let n = 100 + n;
+    format!(
+        r#"{{"pk":{{"S":"CONV#{conversation}"}},"sk":{{"S":"NOTE#msg-019aa6f0-0000-7000-8000-{n:012}"}},"id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"author":{{"S":"agent"}},"agent_id":{{"S":"agent-7"}},"agent_name":{{"S":"Ada Agent"}},"internal":{{"BOOL":true}},"body":{{"S":"Refund approved; waiting for finance to confirm."}},"sent_at":{{"N":"1764547200000"}}}}"#
     )
 }

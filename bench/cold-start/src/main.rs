@@ -42,13 +42,22 @@ struct Args {
     warm: usize,
 }
 
-const FUNCTIONS: [&str; 6] = [
+/// Every function, in the endpoint table's order (`shared/src/endpoint.rs`; this crate
+/// does not depend on `supportzen-shared`, so keep the two in step). Each needs its
+/// success event, `events/<name>.json`.
+const FUNCTIONS: [&str; 12] = [
     "live-create",
     "live-chat",
     "ticket-create",
     "ticket-append",
     "conversations-list",
     "conversation-messages",
+    "agent-inbox",
+    "agent-conversation",
+    "agent-messages",
+    "agent-reply",
+    "agent-status",
+    "agent-assign",
 ];
 
 /// One bootstrap under test.

@@ -3,20 +3,28 @@
 //! runtime, logging and client as the real functions, but without parsing, authenticating
 //! or answering a request. The cold-start harness subtracts its warm time from the real
 //! function's to find what the function adds beyond its DynamoDB calls.
+//!
+//! The calls are those of each function's success event in `events/` (the same ids,
+//! page sizes and bodies); `tests/round_trips.rs` pins how many each endpoint makes.
 
 use lambda_http::Error;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    Author, ChatId, ConversationId, Email, Kind, MessageText, NewMessage, Profile, TicketId,
-    UnixSeconds,
+    Agent, AgentId, Author, ChatId, ClientMessageId, ConversationId, DisplayName, Email, Kind,
+    MessageText, NewMessage, Profile, Status, TicketId, UnixSeconds,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::store::{
-    ConversationCreator, ConversationReader, MessageAppender, MessageWindow, NewConversation,
-    TicketNumbers, UserReader,
+    AgentReader, AgentWriter, AssigneeFilter, ConversationCreator, ConversationReader, InboxFilter,
+    MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers, UserReader,
 };
+
+/// The chat the sample events use (events/README.md).
+const CHAT: &str = "chat-019aa6f0-0000-7000-8000-000000000001";
+/// The agent the agent events' token names (its `sub`).
+const AGENT: &str = "7c1e4b2a-93d5-4f08-b6a1-2e9d0c5f3a71";
 
 fn message() -> Result<NewMessage, Error> {
     Ok(NewMessage::now(
@@ -42,7 +50,74 @@ fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Er
     })
 }
 
+fn chat() -> Result<ConversationId, Error> {
+    Ok(ConversationId::Chat(ChatId::parse(CHAT)?))
+}
+
+/// An agent's read of the conversation, which each of their writes but assign starts with.
+async fn find(store: &DynamoStore, id: &ConversationId) -> Result<StoredConversation, Error> {
+    Ok(store
+        .find_conversation(id)
+        .await?
+        .ok_or("the stub has every conversation")?)
+}
+
+/// The agent routes' calls: no user is read (API Gateway verified the agent's token).
+async fn agent_calls(store: &DynamoStore, endpoint: &str) -> Result<(), Error> {
+    let chat = chat()?;
+    match endpoint {
+        "agent-inbox" => {
+            let filter = InboxFilter {
+                kind: Kind::Chat,
+                status: Status::Open,
+                assignee: AssigneeFilter::Any,
+            };
+            store.inbox_page(&filter, None, 20).await?;
+        }
+        "agent-conversation" => {
+            find(store, &chat).await?;
+        }
+        "agent-messages" => {
+            let seen = find(store, &chat).await?;
+            store
+                .agent_message_page(&seen.id, &MessageWindow::Latest, 50)
+                .await?;
+        }
+        "agent-reply" => {
+            let agent = Agent {
+                id: AgentId::parse(AGENT)?,
+                name: DisplayName::parse("Alex Rivera")?,
+            };
+            let reply = NewMessage::by_agent(
+                agent,
+                MessageText::parse(
+                    "Hi! Your subscription URL is under Account > Subscription; \
+                     I've also emailed it to you.",
+                )?,
+                None,
+                Some(ClientMessageId::parse("agent-web-5b9e2c1d-0001")?),
+                false,
+            );
+            let seen = find(store, &chat).await?;
+            store.add_agent_message(&seen, &reply).await?;
+        }
+        "agent-status" => {
+            let seen = find(store, &chat).await?;
+            store.set_status(&seen, Status::Pending, None).await?;
+        }
+        "agent-assign" => {
+            store.assign(&chat, Some(&AgentId::parse(AGENT)?)).await?;
+        }
+        other => return Err(format!("BENCH_CALLS={other:?} is not an endpoint").into()),
+    }
+    Ok(())
+}
+
 async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Value, Error> {
+    if endpoint.starts_with("agent-") {
+        agent_calls(store, endpoint).await?;
+        return Ok(Value::Null);
+    }
     // The messages route reads the user with the conversation instead.
     if endpoint != "conversation-messages" {
         store.find_user(email.user_id()).await?;
@@ -64,8 +139,7 @@ async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Val
                 .await?
         }
         "live-chat" => {
-            let chat =
-                ConversationId::Chat(ChatId::parse("chat-019aa6f0-0000-7000-8000-000000000001")?);
+            let chat = chat()?;
             store
                 .append_message(&chat, email.user_id(), &message()?, None)
                 .await?

@@ -76,6 +76,11 @@ impl AgentReader for DynamoStore {
             filter.kind.as_str(),
         );
         let status_prefix = format!("{}#", filter.status.as_str());
+        // Each shard is asked for its share of the page (and one more), so that a page
+        // reads about `limit` items, not `limit` per shard. When activity is uneven
+        // across shards the merge returns fewer than `limit`, never a wrong order: it
+        // stops where the first shard with more stopped.
+        let share = limit.div_ceil(usize::from(INBOX_SHARDS));
         // Every shard's query at once: a page costs one round trip of time.
         let shards = (0..INBOX_SHARDS).map(|shard| {
             let partition = match &filter.assignee {
@@ -98,12 +103,12 @@ impl AgentReader for DynamoStore {
                 None => query
                     .key_condition_expression("#pk = :pk AND begins_with(#sk, :status)")
                     .expression_attribute_values(":status", s(&status_prefix))
-                    .limit(one_more(limit)),
+                    .limit(one_more(share)),
                 Some(end) => query
                     .key_condition_expression("#pk = :pk AND #sk BETWEEN :status AND :end")
                     .expression_attribute_values(":status", s(&status_prefix))
                     .expression_attribute_values(":end", s(end))
-                    .limit(one_more(limit + 1)),
+                    .limit(one_more(share + 1)),
             };
             async move {
                 let page = self.query_page(query, None, "Query inbox shard").await?;
