@@ -325,8 +325,11 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
-            let agents = AgentKey::load_or_create(&agent_key.agent_key)?;
-            with_store!(&store.store, dynamodb::check_table, backend => server::listen_and_serve(backend, config, agents, cors, listen, &store.store).await)
+            // The key is read (or created) only once the store is known to be usable.
+            with_store!(&store.store, dynamodb::check_table, backend => {
+                let agents = AgentKey::load_or_create(&agent_key.agent_key)?;
+                server::listen_and_serve(backend, config, agents, cors, listen, &store.store).await
+            })
         }
         Command::Agents {
             command:

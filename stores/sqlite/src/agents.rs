@@ -3,13 +3,13 @@
 //! as on DynamoDB.
 
 use crate::conversation_reads::{SELECT_CONVERSATION, one_more, read_conversation};
-use crate::conversations::insert_message;
+use crate::conversations::{insert_message, record_activity};
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use supportzen_shared::domain::{AgentId, ConversationId, NewMessage, Status};
 use supportzen_shared::store::{
-    ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessagePreview,
-    MessageWindow, Page, StoreError, StoredConversation, StoredMessage,
+    ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessageWindow, Page,
+    StoreError, StoredConversation, StoredMessage,
 };
 
 /// Whether the row still has the status (and, if `same_activity`, the newest message)
@@ -124,23 +124,7 @@ impl AgentWriter for SqliteStore {
             let key = seen.id.key();
             insert_message(&tx, &key, &message)?;
             if !message.internal {
-                let preview = MessagePreview::of(&message);
-                tx.execute(
-                    "UPDATE conversations SET
-                         last_message_id = CASE WHEN ?2 >= last_activity_ms THEN ?3 ELSE last_message_id END,
-                         last_message_author = CASE WHEN ?2 >= last_activity_ms THEN ?4 ELSE last_message_author END,
-                         last_message_preview = CASE WHEN ?2 >= last_activity_ms THEN ?5 ELSE last_message_preview END,
-                         last_activity_ms = MAX(last_activity_ms, ?2)
-                     WHERE id = ?1",
-                    params![
-                        key,
-                        message.sent_at,
-                        preview.id.as_str(),
-                        preview.author.as_str(),
-                        preview.text
-                    ],
-                )
-                .map_err(internal)?;
+                record_activity(&tx, &key, &message)?;
             }
             tx.commit().map_err(internal)
         })

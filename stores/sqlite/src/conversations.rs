@@ -37,6 +37,33 @@ pub(crate) fn insert_message(
     Ok(())
 }
 
+/// Makes `message` the conversation's newest activity and preview, unless a newer
+/// message got there first; each right-hand side sees the row as it was before.
+pub(crate) fn record_activity(
+    tx: &rusqlite::Transaction<'_>,
+    conversation: &str,
+    message: &NewMessage,
+) -> Result<(), StoreError> {
+    let preview = MessagePreview::of(message);
+    tx.execute(
+        "UPDATE conversations SET
+             last_message_id = CASE WHEN ?2 >= last_activity_ms THEN ?3 ELSE last_message_id END,
+             last_message_author = CASE WHEN ?2 >= last_activity_ms THEN ?4 ELSE last_message_author END,
+             last_message_preview = CASE WHEN ?2 >= last_activity_ms THEN ?5 ELSE last_message_preview END,
+             last_activity_ms = MAX(last_activity_ms, ?2)
+         WHERE id = ?1",
+        params![
+            conversation,
+            message.sent_at,
+            preview.id.as_str(),
+            preview.author.as_str(),
+            preview.text
+        ],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
 impl ConversationCreator for SqliteStore {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
         let new = new.clone();
@@ -103,7 +130,9 @@ impl MessageAppender for SqliteStore {
             receipt.cloned(),
         );
         self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(internal)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;
             }
@@ -116,32 +145,23 @@ impl MessageAppender for SqliteStore {
                 .optional()
                 .map_err(internal)?;
             match found {
-                Some((stored_owner, _)) if stored_owner != owner.as_str() => return Err(StoreError::NotFound),
+                Some((stored_owner, _)) if stored_owner != owner.as_str() => {
+                    return Err(StoreError::NotFound);
+                }
                 None => return Err(StoreError::NotFound),
-                Some((_, status)) if status == Status::Closed.as_str() => return Err(StoreError::Closed),
+                Some((_, status)) if status == Status::Closed.as_str() => {
+                    return Err(StoreError::Closed);
+                }
                 Some(_) => {}
             }
             insert_message(&tx, &key, &message)?;
-            let preview = MessagePreview::of(&message);
-            // A customer's message reopens a pending or solved conversation. The preview
-            // follows the newest message; each right-hand side sees the row as it was
-            // before this update.
+            // A customer's message reopens a pending or solved conversation.
             tx.execute(
-                "UPDATE conversations SET status = 'open', snoozed_until_ms = NULL,
-                     last_message_id = CASE WHEN ?2 >= last_activity_ms THEN ?3 ELSE last_message_id END,
-                     last_message_author = CASE WHEN ?2 >= last_activity_ms THEN ?4 ELSE last_message_author END,
-                     last_message_preview = CASE WHEN ?2 >= last_activity_ms THEN ?5 ELSE last_message_preview END,
-                     last_activity_ms = MAX(last_activity_ms, ?2)
-                 WHERE id = ?1",
-                params![
-                    key,
-                    message.sent_at,
-                    preview.id.as_str(),
-                    preview.author.as_str(),
-                    preview.text
-                ],
+                "UPDATE conversations SET status = 'open', snoozed_until_ms = NULL WHERE id = ?1",
+                [&key],
             )
             .map_err(internal)?;
+            record_activity(&tx, &key, &message)?;
             tx.commit().map_err(internal)
         })
         .await
