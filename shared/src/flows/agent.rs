@@ -8,11 +8,11 @@
 
 use super::Answer;
 use super::read::{
-    LastMessage, MessageList, MessageView, ReadMessages, message_list, next_list_cursor,
+    ConversationList, LastMessage, MessageList, MessageView, ReadMessages, message_list,
 };
 use crate::domain::{
-    Agent, AgentId, ClientMessageId, ConversationKey, ImageUrl, MessageText, NewMessage, Status,
-    now_millis,
+    Agent, AgentId, ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText,
+    NewMessage, Status, now_millis,
 };
 use crate::error::ApiError;
 use crate::store::{
@@ -94,13 +94,7 @@ impl From<StoredConversation> for AgentConversation {
 }
 
 /// `data` of the inbox route.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Inbox {
-    pub conversations: Vec<AgentConversation>,
-    pub has_more: bool,
-    pub next_cursor: Option<String>,
-}
+pub type Inbox = ConversationList<AgentConversation>;
 
 /// `data` of the reply route.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -116,16 +110,12 @@ pub async fn inbox<S: AgentReader>(store: &S, query: ListInbox) -> Result<Answer
         .inbox_page(&query.filter, query.from.as_ref(), query.limit)
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
-    let next_cursor = next_list_cursor(&page);
-    Ok(Answer::fresh(Inbox {
-        conversations: page
-            .items
-            .into_iter()
-            .map(AgentConversation::from)
-            .collect(),
-        has_more: page.has_more,
-        next_cursor,
-    }))
+    Ok(Answer::fresh(Inbox::from_page(page)))
+}
+
+/// The conversation a key names; one we never issued is not found.
+fn resolve(key: &ConversationKey) -> Result<ConversationId, ApiError> {
+    key.resolve_any().ok_or(ApiError::NotFound("conversation"))
 }
 
 /// Any customer's conversation, or 404.
@@ -133,15 +123,11 @@ async fn find<S: AgentReader>(
     store: &S,
     key: &ConversationKey,
 ) -> Result<StoredConversation, ApiError> {
-    let not_found = ApiError::NotFound("conversation");
-    let Some(id) = key.resolve_any() else {
-        return Err(not_found);
-    };
     store
-        .find_conversation(&id)
+        .find_conversation(&resolve(key)?)
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?
-        .ok_or(not_found)
+        .ok_or(ApiError::NotFound("conversation"))
 }
 
 /// One conversation.
@@ -263,12 +249,8 @@ pub async fn assign<S: AgentWriter>(
     store: &S,
     command: Assign,
 ) -> Result<Answer<AgentConversation>, ApiError> {
-    let not_found = ApiError::NotFound("conversation");
-    let Some(id) = command.conversation.resolve_any() else {
-        return Err(not_found);
-    };
     let assigned = store
-        .assign(&id, command.assignee.as_ref())
+        .assign(&resolve(&command.conversation)?, command.assignee.as_ref())
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
     Ok(Answer::fresh(assigned.into()))

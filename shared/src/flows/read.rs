@@ -35,14 +35,30 @@ pub struct ReadMessages {
     pub limit: usize,
 }
 
-/// `data` of the list route.
+/// `data` of the list route, and (with the agents' view of each) of the inbox.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConversationList {
-    pub conversations: Vec<ConversationSummary>,
+pub struct ConversationList<T = ConversationSummary> {
+    pub conversations: Vec<T>,
     pub has_more: bool,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T: From<StoredConversation>> ConversationList<T> {
+    /// A page of conversations, with the cursor that continues it if more follow.
+    pub fn from_page(page: Page<StoredConversation>) -> Self {
+        let next_cursor = page
+            .has_more
+            .then(|| page.items.last())
+            .flatten()
+            .map(|last| cursor_token(&ActivityCursor::after(last)));
+        ConversationList {
+            conversations: page.items.into_iter().map(T::from).collect(),
+            has_more: page.has_more,
+            next_cursor,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -130,14 +146,6 @@ pub fn cursor_token(cursor: &ActivityCursor) -> String {
         cursor.conversation.key()
     );
     hex::encode(position)
-}
-
-/// The cursor that continues a page of a list of conversations, if more follow.
-pub fn next_list_cursor(page: &Page<StoredConversation>) -> Option<String> {
-    page.has_more
-        .then(|| page.items.last())
-        .flatten()
-        .map(|last| cursor_token(&ActivityCursor::after(last)))
 }
 
 /// Reads a token [`cursor_token`] made; the error is for the `cursor` parameter.
@@ -272,16 +280,7 @@ where
         .conversation_page(user, query.kind, query.from.as_ref(), query.limit)
         .await
         .map_err(|e| ApiError::from_store(e, query.kind.as_str()))?;
-    let next_cursor = next_list_cursor(&page);
-    Ok(Answer::fresh(ConversationList {
-        conversations: page
-            .items
-            .into_iter()
-            .map(ConversationSummary::from)
-            .collect(),
-        has_more: page.has_more,
-        next_cursor,
-    }))
+    Ok(Answer::fresh(ConversationList::from_page(page)))
 }
 
 /// Reads the caller and the conversation together, authenticates, checks the

@@ -2,7 +2,9 @@
 //! the agents' writes, each conditional on the conversation as the agent's flow read it,
 //! as on DynamoDB.
 
-use crate::conversation_reads::{SELECT_CONVERSATION, one_more, read_conversation};
+use crate::conversation_reads::{
+    SELECT_CONVERSATION, conversation_by_id, one_more, read_conversation,
+};
 use crate::conversations::{insert_message, record_activity};
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -41,17 +43,8 @@ impl AgentReader for SqliteStore {
         id: &ConversationId,
     ) -> Result<Option<StoredConversation>, StoreError> {
         let key = id.key();
-        self.with_conn(move |conn| {
-            conn.query_row(
-                &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
-                [&key],
-                read_conversation,
-            )
-            .optional()
-            .map_err(internal)?
-            .transpose()
-        })
-        .await
+        self.with_conn(move |conn| conversation_by_id(conn, &key))
+            .await
     }
 
     async fn inbox_page(
@@ -187,13 +180,8 @@ impl AgentWriter for SqliteStore {
                 params![key, assignee.as_ref().map(AgentId::as_str)],
             )
             .map_err(internal)?;
-            let assigned = tx
-                .query_row(
-                    &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
-                    [&key],
-                    read_conversation,
-                )
-                .map_err(internal)??;
+            let assigned = conversation_by_id(&tx, &key)?
+                .ok_or_else(|| StoreError::Internal(format!("{key} vanished while assigned")))?;
             tx.commit().map_err(internal)?;
             Ok(assigned)
         })

@@ -64,6 +64,21 @@ pub(crate) fn read_conversation(
     })())
 }
 
+/// The conversation whose key is `key`, if any (a transaction derefs to a connection).
+pub(crate) fn conversation_by_id(
+    conn: &rusqlite::Connection,
+    key: &str,
+) -> Result<Option<StoredConversation>, StoreError> {
+    conn.query_row(
+        &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
+        [key],
+        read_conversation,
+    )
+    .optional()
+    .map_err(internal)?
+    .transpose()
+}
+
 pub(crate) const SELECT_MESSAGE: &str = "SELECT id, author, body, image_url, client_message_id,
      sent_at_ms, agent_id, agent_name, internal FROM messages";
 
@@ -110,15 +125,7 @@ impl ConversationReader for SqliteStore {
     ) -> Result<(Option<UserRecord>, Option<StoredConversation>), StoreError> {
         let (user, key) = (user.clone(), conversation.key());
         self.with_conn(move |conn| {
-            let found = conn
-                .query_row(
-                    &format!("{SELECT_CONVERSATION} WHERE id = ?1"),
-                    [&key],
-                    read_conversation,
-                )
-                .optional()
-                .map_err(internal)?
-                .transpose()?;
+            let found = conversation_by_id(conn, &key)?;
             Ok((find_user(conn, user)?, found))
         })
         .await
