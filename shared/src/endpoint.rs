@@ -70,6 +70,8 @@ endpoints! {
     ),
     AgentStatus => ("agent-status", "POST", "/api/agent/conversations/{id}/status"),
     AgentAssign => ("agent-assign", "POST", "/api/agent/conversations/{id}/assign"),
+    RealtimeTicket => ("realtime-ticket", "POST", "/api/client/realtime/ticket"),
+    AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
 }
 
 /// Where a request to a path goes.
@@ -115,10 +117,12 @@ impl Endpoint {
             | Endpoint::TicketCreate
             | Endpoint::TicketAppend
             | Endpoint::ConversationsList
-            | Endpoint::ConversationMessages => None,
-            Endpoint::AgentInbox | Endpoint::AgentConversation | Endpoint::AgentMessages => {
-                Some(Scope::Read)
-            }
+            | Endpoint::ConversationMessages
+            | Endpoint::RealtimeTicket => None,
+            Endpoint::AgentInbox
+            | Endpoint::AgentConversation
+            | Endpoint::AgentMessages
+            | Endpoint::AgentRealtimeTicket => Some(Scope::Read),
             Endpoint::AgentReply | Endpoint::AgentStatus | Endpoint::AgentAssign => {
                 Some(Scope::Write)
             }

@@ -5,6 +5,7 @@
 //! - [`idempotency`]: safe retries (keys, body digests, receipts, replays);
 //! - [`store`]: the narrow store traits, and [`dynamo`], the production store;
 //! - [`error`]: the one error type;
+//! - [`events`]: the event envelope, realtime tickets and webhooks;
 //! - [`flows`]: the use cases, free of any transport;
 //! - [`http`]: requests in, the documented envelope out, the endpoint handlers;
 //! - [`lambda`]: what every Lambda binary's `main` runs.
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod dynamo;
 pub mod endpoint;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod http;
 pub mod idempotency;

@@ -25,6 +25,7 @@ mod conversation_reads;
 mod conversations;
 pub mod errors;
 pub mod items;
+mod realtime;
 mod receipts;
 pub mod schema;
 mod table;

@@ -13,6 +13,7 @@ mod answers;
 mod open;
 mod post;
 pub mod read;
+pub mod realtime;
 
 pub use answers::{Opened, Posted};
 pub use open::{OpenConversation, open};

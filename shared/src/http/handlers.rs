@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::domain::{ChatId, ConversationId, Scope, TicketId};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
+use crate::events::TicketIssuer;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
@@ -236,6 +237,32 @@ pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Respon
         "Conversation assigned successfully.",
         outcome,
     )
+}
+
+/// `POST /api/client/realtime/ticket`: a single-use ticket that opens the caller's
+/// realtime socket within 60 seconds.
+pub async fn realtime_ticket<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+where
+    S: UserReader + TicketIssuer,
+{
+    let endpoint = Endpoint::RealtimeTicket;
+    let outcome = within_deadline(async {
+        let customer = query::customer(&request)?;
+        flows::realtime::customer_ticket(store, config, &customer).await
+    })
+    .await;
+    respond(&request, endpoint, "Ticket issued.", outcome)
+}
+
+/// `POST /api/agent/realtime/ticket`: the same for an agent (`agent.read`).
+pub async fn agent_realtime_ticket<S: TicketIssuer>(store: &S, request: Request) -> Response<Body> {
+    let endpoint = Endpoint::AgentRealtimeTicket;
+    let outcome = within_deadline(async {
+        let agent = agent::agent(&request, Scope::Read)?;
+        flows::realtime::agent_ticket(store, agent).await
+    })
+    .await;
+    respond(&request, endpoint, "Ticket issued.", outcome)
 }
 
 /// Reads a send or append request and runs the post flow.

@@ -11,6 +11,7 @@ pub mod response;
 
 use crate::config::Config;
 use crate::endpoint::Endpoint;
+use crate::events::{TicketIssuer, TicketRedeemer};
 use crate::store::{
     AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
     TicketNumbers, UserReader,
@@ -28,6 +29,8 @@ pub trait Backend:
     + ConversationReader
     + AgentReader
     + AgentWriter
+    + TicketIssuer
+    + TicketRedeemer
     + Send
     + Sync
     + 'static
@@ -42,6 +45,8 @@ impl<T> Backend for T where
         + ConversationReader
         + AgentReader
         + AgentWriter
+        + TicketIssuer
+        + TicketRedeemer
         + Send
         + Sync
         + 'static
@@ -93,5 +98,7 @@ pub async fn dispatch<S: Backend>(
         Endpoint::AgentReply => handlers::agent_reply(store, request).await,
         Endpoint::AgentStatus => handlers::agent_status(store, request).await,
         Endpoint::AgentAssign => handlers::agent_assign(store, request).await,
+        Endpoint::RealtimeTicket => handlers::realtime_ticket(store, config, request).await,
+        Endpoint::AgentRealtimeTicket => handlers::agent_realtime_ticket(store, request).await,
     }
 }

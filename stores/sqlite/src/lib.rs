@@ -9,11 +9,13 @@
 //!
 //! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
 //! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
-//! `receipts.rs`; `schema.rs` holds the tables.
+//! `receipts.rs`, `realtime.rs` (connect tickets, webhook endpoints); `schema.rs` holds
+//! the tables.
 
 mod agents;
 mod conversation_reads;
 mod conversations;
+mod realtime;
 mod receipts;
 mod schema;
 mod tickets;

@@ -63,6 +63,20 @@ CREATE TABLE IF NOT EXISTS receipts (       -- answers to requests with an Idemp
     PRIMARY KEY (user_id, endpoint, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS receipts_by_expiry ON receipts (expires_at);
+CREATE TABLE IF NOT EXISTS connect_tickets (  -- realtime connect tickets, single use
+    digest           TEXT PRIMARY KEY,        -- SHA-256 of the ticket, hex: never the ticket
+    subscriber_kind  TEXT NOT NULL CHECK (subscriber_kind IN ('customer', 'agent')),
+    subscriber_id    TEXT NOT NULL,
+    expires_at_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
+    id             TEXT PRIMARY KEY,          -- wh_<uuidv7>
+    url            TEXT NOT NULL,
+    events         TEXT NOT NULL,             -- event types, space-separated
+    secret         TEXT NOT NULL,             -- whsec_...: it signs, so it is kept
+    enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+    created_at_ms  INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
 
 /// Columns added since the first release, with their definitions: a database created

@@ -1,0 +1,18 @@
+//! Realtime delivery and webhooks: the one event envelope ([`envelope`]), the connect
+//! tickets sockets open with ([`tickets`]), Standard Webhooks signing and retries
+//! ([`webhooks`]), the store traits they need ([`store`]), and events published at the
+//! store's commit for the local server ([`publishing`]).
+
+pub mod envelope;
+pub mod publishing;
+pub mod store;
+pub mod tickets;
+pub mod webhooks;
+
+pub use envelope::{Event, EventType, Visibility};
+pub use publishing::{EventSink, Publishing};
+pub use store::{
+    Audience, ConnectionReader, ConnectionWriter, TicketIssuer, TicketRedeemer, WebhookRegistry,
+};
+pub use tickets::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
+pub use webhooks::{WebhookEndpoint, WebhookSecret, WebhookUrl};

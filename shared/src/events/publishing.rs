@@ -1,0 +1,241 @@
+//! Events produced at the store's commit, for the local server: [`Publishing`] wraps a
+//! store and, after each write it lets through succeeds, hands the change's event to an
+//! [`EventSink`]. In production the same events come from the table's change stream
+//! instead (`functions/events-stream`), so a Lambda's write path has no extra work.
+
+use super::envelope::Event;
+use super::store::{TicketIssuer, TicketRedeemer, WebhookRegistry};
+use super::tickets::Subscriber;
+use super::webhooks::WebhookEndpoint;
+use crate::auth::UserRecord;
+use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis};
+use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
+use crate::store::{
+    ActivityCursor, AgentReader, AgentWriter, ConversationCreator, ConversationReader, InboxFilter,
+    MessageAppender, MessageWindow, NewConversation, Page, StoreError, StoredConversation,
+    StoredMessage, TicketNumbers, UserReader,
+};
+use std::future::Future;
+
+/// Where committed changes' events go: realtime connections, the webhook outbox.
+pub trait EventSink: Send + Sync {
+    /// Takes one committed change's event. Called after the write returned, once.
+    fn publish(&self, event: Event) -> impl Future<Output = ()> + Send;
+}
+
+/// A store whose successful writes publish their events to `sink`. Reads pass through.
+pub struct Publishing<S, K> {
+    pub store: S,
+    pub sink: K,
+}
+
+impl<S, K> Publishing<S, K> {
+    pub fn new(store: S, sink: K) -> Self {
+        Publishing { store, sink }
+    }
+}
+
+impl<S: ConversationCreator + Sync, K: EventSink> ConversationCreator for Publishing<S, K> {
+    async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
+        self.store.create_conversation(new).await?;
+        let owner = new.owner.user();
+        let event = Event::message_created(Event::new_id(), &new.id, owner, &new.first_message);
+        self.sink.publish(event).await;
+        Ok(())
+    }
+}
+
+impl<S: MessageAppender + Sync, K: EventSink> MessageAppender for Publishing<S, K> {
+    async fn append_message(
+        &self,
+        conversation: &ConversationId,
+        owner: &UserId,
+        message: &NewMessage,
+        receipt: Option<&NewReceipt>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .append_message(conversation, owner, message, receipt)
+            .await?;
+        let event = Event::message_created(Event::new_id(), conversation, owner, message);
+        self.sink.publish(event).await;
+        Ok(())
+    }
+}
+
+impl<S: AgentWriter + Sync, K: EventSink> AgentWriter for Publishing<S, K> {
+    async fn add_agent_message(
+        &self,
+        seen: &StoredConversation,
+        message: &NewMessage,
+    ) -> Result<(), StoreError> {
+        self.store.add_agent_message(seen, message).await?;
+        let event = Event::message_created(Event::new_id(), &seen.id, &seen.owner, message);
+        self.sink.publish(event).await;
+        Ok(())
+    }
+
+    async fn set_status(
+        &self,
+        seen: &StoredConversation,
+        status: Status,
+        snoozed_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.store.set_status(seen, status, snoozed_until).await?;
+        let last = seen.last_message.as_ref().map(|m| &m.id);
+        let event = Event::status_changed(
+            Event::new_id(),
+            &seen.id,
+            &seen.owner,
+            status,
+            snoozed_until,
+            last,
+            now_millis(),
+        );
+        self.sink.publish(event).await;
+        Ok(())
+    }
+
+    async fn assign(
+        &self,
+        conversation: &ConversationId,
+        assignee: Option<&AgentId>,
+    ) -> Result<StoredConversation, StoreError> {
+        let assigned = self.store.assign(conversation, assignee).await?;
+        let last = assigned.last_message.as_ref().map(|m| &m.id);
+        let event = Event::assigned(
+            Event::new_id(),
+            &assigned.id,
+            &assigned.owner,
+            assigned.assignee.as_ref(),
+            last,
+            now_millis(),
+        );
+        self.sink.publish(event).await;
+        Ok(assigned)
+    }
+}
+
+// Everything else passes through unchanged.
+
+impl<S: UserReader + Sync, K: Sync> UserReader for Publishing<S, K> {
+    fn find_user(
+        &self,
+        id: &UserId,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send {
+        self.store.find_user(id)
+    }
+
+    fn find_user_and_receipt(
+        &self,
+        id: &UserId,
+        receipt: &ReceiptKey,
+    ) -> impl Future<Output = Result<(Option<UserRecord>, Option<Receipt>), StoreError>> + Send
+    {
+        self.store.find_user_and_receipt(id, receipt)
+    }
+}
+
+impl<S: TicketNumbers + Sync, K: Sync> TicketNumbers for Publishing<S, K> {
+    fn next_ticket_number(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.store.next_ticket_number()
+    }
+}
+
+impl<S: ConversationReader + Sync, K: Sync> ConversationReader for Publishing<S, K> {
+    fn find_user_and_conversation(
+        &self,
+        user: &UserId,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<(Option<UserRecord>, Option<StoredConversation>), StoreError>> + Send
+    {
+        self.store.find_user_and_conversation(user, conversation)
+    }
+
+    fn conversation_page(
+        &self,
+        owner: &UserId,
+        kind: Kind,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredConversation>, StoreError>> + Send {
+        self.store.conversation_page(owner, kind, from, limit)
+    }
+
+    fn message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredMessage>, StoreError>> + Send {
+        self.store.message_page(conversation, window, limit)
+    }
+}
+
+impl<S: AgentReader + Sync, K: Sync> AgentReader for Publishing<S, K> {
+    fn find_conversation(
+        &self,
+        id: &ConversationId,
+    ) -> impl Future<Output = Result<Option<StoredConversation>, StoreError>> + Send {
+        self.store.find_conversation(id)
+    }
+
+    fn inbox_page(
+        &self,
+        filter: &InboxFilter,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredConversation>, StoreError>> + Send {
+        self.store.inbox_page(filter, from, limit)
+    }
+
+    fn agent_message_page(
+        &self,
+        conversation: &ConversationId,
+        window: &MessageWindow,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<StoredMessage>, StoreError>> + Send {
+        self.store.agent_message_page(conversation, window, limit)
+    }
+}
+
+impl<S: TicketIssuer + Sync, K: Sync> TicketIssuer for Publishing<S, K> {
+    fn put_ticket(
+        &self,
+        digest: &str,
+        subscriber: &Subscriber,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.put_ticket(digest, subscriber, expires_at)
+    }
+}
+
+impl<S: TicketRedeemer + Sync, K: Sync> TicketRedeemer for Publishing<S, K> {
+    fn take_ticket(
+        &self,
+        digest: &str,
+        now: i64,
+    ) -> impl Future<Output = Result<Option<Subscriber>, StoreError>> + Send {
+        self.store.take_ticket(digest, now)
+    }
+}
+
+impl<S: WebhookRegistry + Sync, K: Sync> WebhookRegistry for Publishing<S, K> {
+    fn add_webhook(
+        &self,
+        endpoint: &WebhookEndpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.add_webhook(endpoint)
+    }
+
+    fn webhooks(&self) -> impl Future<Output = Result<Vec<WebhookEndpoint>, StoreError>> + Send {
+        self.store.webhooks()
+    }
+
+    fn disable_webhook(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.disable_webhook(id)
+    }
+
+    fn remove_webhook(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.remove_webhook(id)
+    }
+}

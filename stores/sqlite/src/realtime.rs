@@ -1,0 +1,179 @@
+//! Connect tickets and webhook endpoints: what realtime delivery and webhooks keep.
+
+use crate::{SqliteStore, internal};
+use rusqlite::{OptionalExtension, params};
+use supportzen_shared::events::webhooks::{WebhookSecret, WebhookUrl};
+use supportzen_shared::events::{
+    EventType, Subscriber, TicketIssuer, TicketRedeemer, WebhookEndpoint, WebhookRegistry,
+};
+use supportzen_shared::store::StoreError;
+
+/// Expired tickets deleted per ticket issued, so the table stays small without a sweeper.
+const TICKETS_PURGED_PER_WRITE: i64 = 100;
+
+impl TicketIssuer for SqliteStore {
+    async fn put_ticket(
+        &self,
+        digest: &str,
+        subscriber: &Subscriber,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let (digest, subscriber) = (digest.to_string(), subscriber.clone());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            tx.execute(
+                "DELETE FROM connect_tickets WHERE digest IN
+                     (SELECT digest FROM connect_tickets WHERE expires_at_ms <= ?1 LIMIT ?2)",
+                params![
+                    supportzen_shared::domain::now_millis(),
+                    TICKETS_PURGED_PER_WRITE
+                ],
+            )
+            .map_err(internal)?;
+            tx.execute(
+                "INSERT INTO connect_tickets (digest, subscriber_kind, subscriber_id, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![digest, subscriber.kind(), subscriber.id(), expires_at],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+}
+
+impl TicketRedeemer for SqliteStore {
+    async fn take_ticket(&self, digest: &str, now: i64) -> Result<Option<Subscriber>, StoreError> {
+        let digest = digest.to_string();
+        self.with_conn(move |conn| {
+            let taken: Option<(String, String, i64)> = conn
+                .query_row(
+                    "DELETE FROM connect_tickets WHERE digest = ?1
+                     RETURNING subscriber_kind, subscriber_id, expires_at_ms",
+                    params![digest],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(internal)?;
+            match taken {
+                Some((kind, id, expires_at)) if expires_at > now => {
+                    Subscriber::from_stored(&kind, &id)
+                        .map(Some)
+                        .map_err(StoreError::Internal)
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+}
+
+impl WebhookRegistry for SqliteStore {
+    async fn add_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
+        let endpoint = endpoint.clone();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT INTO webhooks (id, url, events, secret, enabled, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    endpoint.id,
+                    endpoint.url.as_str(),
+                    events_text(&endpoint.events),
+                    endpoint.secret.expose(),
+                    endpoint.enabled,
+                    endpoint.created_at
+                ],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        self.with_conn(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT id, url, events, secret, enabled, created_at_ms FROM webhooks
+                     ORDER BY created_at_ms, id",
+                )
+                .map_err(internal)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, bool>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })
+                .map_err(internal)?;
+            let mut endpoints = Vec::new();
+            for row in rows {
+                let (id, url, events, secret, enabled, created_at) = row.map_err(internal)?;
+                endpoints.push(
+                    stored_endpoint(id, &url, &events, &secret, enabled, created_at)
+                        .map_err(StoreError::Internal)?,
+                );
+            }
+            Ok(endpoints)
+        })
+        .await
+    }
+
+    async fn disable_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute("UPDATE webhooks SET enabled = 0 WHERE id = ?1", params![id])
+                .map_err(internal)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn remove_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute("DELETE FROM webhooks WHERE id = ?1", params![id])
+                .map_err(internal)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
+
+/// Event types as the `events` column keeps them: space-separated.
+fn events_text(events: &[EventType]) -> String {
+    events
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Rebuilds an endpoint from its row; the error is for the logs.
+fn stored_endpoint(
+    id: String,
+    url: &str,
+    events: &str,
+    secret: &str,
+    enabled: bool,
+    created_at: i64,
+) -> Result<WebhookEndpoint, String> {
+    Ok(WebhookEndpoint {
+        url: WebhookUrl::parse(url).map_err(|e| format!("webhook {id} url: {e}"))?,
+        events: events
+            .split_whitespace()
+            .map(EventType::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("webhook {id} events: {e}"))?,
+        secret: WebhookSecret::parse(secret).map_err(|e| format!("webhook {id} secret: {e}"))?,
+        enabled,
+        created_at,
+        id,
+    })
+}
