@@ -67,6 +67,14 @@ fn strings(value: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The routes that issue realtime connect tickets: POSTs without a body or a key.
+fn is_ticket_route(endpoint: Endpoint) -> bool {
+    matches!(
+        endpoint,
+        Endpoint::RealtimeTicket | Endpoint::AgentRealtimeTicket
+    )
+}
+
 /// An agent route's request as API Gateway hands it over: `body`, the path's `id` and the
 /// query string's parameters.
 fn agent_request(body: &[u8], query: &[(&str, &str)]) -> lambda_http::Request {
@@ -183,7 +191,9 @@ fn the_documented_routes_are_the_routes() {
                 has_id,
                 "{endpoint:?}"
             );
-            let writes = endpoint.method() == "POST";
+            // A ticket route reads no body and changes no conversation.
+            let writes =
+                endpoint.method() == "POST" && !matches!(endpoint, Endpoint::AgentRealtimeTicket);
             for status in ["409", "413"] {
                 assert_eq!(
                     operation["responses"][status].is_object(),
@@ -199,12 +209,17 @@ fn the_documented_routes_are_the_routes() {
 #[test]
 fn every_documented_field_is_the_field_the_parser_reads() {
     let doc = document();
-    // Every POST route: one the parser or the test body does not know fails here.
-    for route in Endpoint::ALL
-        .iter()
-        .filter(|e| e.method() == "POST")
-        .map(|e| e.path())
-    {
+    // Every POST route: one the parser or the test body does not know fails here. The
+    // ticket routes take no body (the caller is their credentials' user or agent).
+    for endpoint in Endpoint::ALL.iter().filter(|e| e.method() == "POST") {
+        let route = endpoint.path();
+        if is_ticket_route(*endpoint) {
+            assert!(
+                doc["paths"][route]["post"]["requestBody"].is_null(),
+                "{route}"
+            );
+            continue;
+        }
         let reference = doc["paths"][route]["post"]["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0]["$ref"]
             .as_str()
             .unwrap();
@@ -337,11 +352,12 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
     }
     for function in Endpoint::ALL.iter().filter(|e| e.method() == "POST") {
         let post = &doc["paths"][function.path()]["post"];
-        if function.scope().is_some() {
+        // A connect ticket is a new one on every call: nothing to repeat safely.
+        if function.scope().is_some() || is_ticket_route(*function) {
             let keyed = post["parameters"]
                 .as_array()
-                .unwrap()
-                .iter()
+                .into_iter()
+                .flatten()
                 .any(|p| p["$ref"] == "#/components/parameters/IdempotencyKey");
             assert!(!keyed, "{}", function.path());
             assert!(post["responses"]["422"].is_null(), "{}", function.path());
@@ -630,7 +646,12 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
     let page = app
         .agent_get(&on_ticket(Endpoint::AgentMessages), &agent)
         .await;
+    // And a connect ticket for each side.
+    let customer_ticket = app.customer_ticket("ann@example.com", &bearer).await;
+    let agent_ticket = app.agent_ticket(&agent).await;
     for (endpoint, reply) in [
+        (Endpoint::RealtimeTicket, &customer_ticket),
+        (Endpoint::AgentRealtimeTicket, &agent_ticket),
         (Endpoint::AgentReply, &replied),
         (Endpoint::AgentReply, &noted),
         (Endpoint::AgentStatus, &snoozed),

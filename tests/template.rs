@@ -9,6 +9,15 @@ use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 use yaml_rust2::{Yaml, YamlLoader};
 
+/// The functions no HTTP route calls: the WebSocket API's authorizer and `$connect`/
+/// `$disconnect` integration, the table stream's consumer and the webhook queue's.
+const BACKGROUND: [&str; 4] = [
+    "ws-authorize",
+    "ws-connection",
+    "events-stream",
+    "webhook-deliver",
+];
+
 fn root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -198,7 +207,7 @@ fn every_function_has_its_binary_and_route() {
         .values()
         .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
         .collect();
-    assert_eq!(functions.len(), Endpoint::ALL.len());
+    assert_eq!(functions.len(), Endpoint::ALL.len() + BACKGROUND.len());
 
     let mut seen = BTreeSet::new();
     let mut log_groups = BTreeSet::new();
@@ -208,8 +217,22 @@ fn every_function_has_its_binary_and_route() {
             "rust-cargolambda"
         );
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
-        let endpoint = Endpoint::parse(binary)
-            .unwrap_or_else(|| panic!("template builds unknown binary {binary}"));
+        let logs = &resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"];
+        assert!(
+            log_groups.insert(text(logs)),
+            "{binary} shares its log group"
+        );
+        let Some(endpoint) = Endpoint::parse(binary) else {
+            // Invoked by API Gateway's WebSocket API, the stream or the queue, each
+            // through a resource of its own (checked below), never by an HTTP route.
+            assert!(
+                BACKGROUND.contains(&binary),
+                "template builds unknown binary {binary}"
+            );
+            assert!(resource["Properties"]["Events"].is_badvalue(), "{binary}");
+            assert!(seen.insert(binary));
+            continue;
+        };
         let api = &resource["Properties"]["Events"]["Api"];
         assert_eq!(text(&api["Type"]), "HttpApi");
         assert_eq!(
@@ -227,19 +250,16 @@ fn every_function_has_its_binary_and_route() {
             description.starts_with(&format!("{} {} - ", endpoint.method(), endpoint.path())),
             "{binary}: {description}"
         );
-        // Its own log group, kept for LogRetentionDays.
-        let logs = &resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"];
-        let group = &template["Resources"][text(logs)];
-        assert_eq!(text(&group["Type"]), "AWS::Logs::LogGroup", "{binary}");
+        assert!(seen.insert(binary));
+    }
+    // Each its own log group, kept for LogRetentionDays.
+    for logs in &log_groups {
+        let group = &template["Resources"][*logs];
+        assert_eq!(text(&group["Type"]), "AWS::Logs::LogGroup", "{logs}");
         assert_eq!(
             group["Properties"]["RetentionInDays"],
             intrinsic("Ref", "LogRetentionDays")
         );
-        assert!(
-            log_groups.insert(text(logs)),
-            "{binary} shares its log group"
-        );
-        assert!(seen.insert(binary));
     }
 
     // Each binary is a crate under functions/ of the same name.
@@ -355,19 +375,30 @@ fn allowed_partitions<'a>(function: &'a Yaml, action: &str) -> Vec<&'a str> {
     patterns
 }
 
-/// Each function's endpoint, with the function.
+/// Each HTTP route's function, with its endpoint.
 fn functions(template: &Yaml) -> Vec<(Endpoint, &Yaml)> {
-    template["Resources"]
+    let routes: Vec<_> = template["Resources"]
         .as_hash()
         .unwrap()
         .values()
         .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
-        .map(|function| {
+        .filter_map(|function| {
             let binary = text(&function["Metadata"]["BuildProperties"]["Binary"]);
-            let endpoint = Endpoint::parse(binary).expect("each function is an endpoint");
-            (endpoint, function)
+            Endpoint::parse(binary).map(|endpoint| (endpoint, function))
         })
-        .collect()
+        .collect();
+    assert_eq!(routes.len(), Endpoint::ALL.len());
+    routes
+}
+
+/// The function that builds `binary`.
+fn function<'a>(template: &'a Yaml, binary: &str) -> &'a Yaml {
+    template["Resources"]
+        .as_hash()
+        .unwrap()
+        .values()
+        .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
+        .unwrap_or_else(|| panic!("no function builds {binary}"))
 }
 
 /// Strings of a YAML list.
@@ -410,8 +441,10 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
     for (own, function) in functions(&template) {
         let binary = own.name();
         // Only the customers' writes take idempotency keys (agents' writes are
-        // conditional on what the agent saw instead).
-        let writes = own.method() == "POST" && own.scope().is_none();
+        // conditional on what the agent saw instead; a connect ticket is a new one on
+        // every call).
+        let writes =
+            own.method() == "POST" && own.scope().is_none() && own != Endpoint::RealtimeTicket;
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [
             (
@@ -506,8 +539,9 @@ fn the_transactions_condition_checks_are_allowed() {
     assert_eq!(checked, 3);
 }
 
-/// Agents read and write conversations, whoever owns them, but no customer's user item
-/// (with its signing secret) and no idempotency receipt; in the indexes, only the inbox.
+/// Agents read and write conversations, whoever owns them (and put connect tickets),
+/// but no customer's user item (with its signing secret) and no idempotency receipt; in
+/// the indexes, only the inbox.
 #[test]
 fn agent_functions_touch_conversations_and_the_inbox_only() {
     use supportzen_shared::domain::Email;
@@ -552,7 +586,7 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
             }
         }
     }
-    assert_eq!(agents, 6);
+    assert_eq!(agents, 7);
 }
 
 #[test]
@@ -603,4 +637,346 @@ fn the_api_verifies_agents_tokens_from_the_parameters() {
     );
     // No default: it would apply to the customer routes too.
     assert!(auth["DefaultAuthorizer"].is_badvalue());
+}
+
+/// A resource as a policy names it: what a `!GetAtt` or `!Ref` points to, or a `!Sub`'s
+/// text.
+fn resource_name(resource: &Yaml) -> String {
+    ["Fn::GetAtt", "Ref", "Fn::Sub"]
+        .into_iter()
+        .find_map(|function| resource[function].as_str())
+        .unwrap_or_else(|| text(resource))
+        .to_string()
+}
+
+/// Every grant of a function's policies, one per action and resource: `action on
+/// resource`, and the partition keys it is limited to on the table.
+fn grants(function: &Yaml) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for statement in statements(function) {
+        assert!(statement["NotAction"].is_badvalue() && statement["NotResource"].is_badvalue());
+        for action in actions(statement) {
+            for resource in one_or_many(&statement["Resource"]) {
+                let name = resource_name(resource);
+                let keys = if name == "Table.Arn" {
+                    format!(" {:?}", leading_keys(statement))
+                } else {
+                    assert!(statement["Condition"].is_badvalue(), "{statement:?}");
+                    String::new()
+                };
+                all.insert(format!("{action} on {name}{keys}"));
+            }
+        }
+    }
+    all
+}
+
+/// The logical id of the function that builds `binary`.
+fn logical_id<'a>(template: &'a Yaml, binary: &str) -> &'a str {
+    let wanted = function(template, binary);
+    let (id, _) = template["Resources"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .find(|(_, resource)| *resource == wanted)
+        .unwrap();
+    text(id)
+}
+
+/// The resources of one type, by logical id.
+fn resources_of<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+    template["Resources"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
+        .map(|(id, resource)| (text(id), &resource["Properties"]))
+        .collect()
+}
+
+/// The realtime and webhook functions may do what they do and nothing more: each action
+/// on each resource is listed here, and the key patterns are the store's keys.
+#[test]
+fn each_realtime_function_has_exactly_the_grants_it_uses() {
+    use supportzen_shared::domain::{ConversationId, Email};
+    use supportzen_shared::dynamo::items::{
+        WEBHOOKS_PK, conversation_pk, ticket_pk, user_pk, watch_pk,
+    };
+    use supportzen_shared::events::{Audience, ConnectTicket};
+
+    let template = template();
+    let stage =
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/live";
+    let expected: [(&str, Vec<String>); 6] = [
+        (
+            "realtime-ticket",
+            vec![
+                r#"dynamodb:GetItem on Table.Arn ["USER#*"]"#.into(),
+                r#"dynamodb:PutItem on Table.Arn ["TICKET#*"]"#.into(),
+            ],
+        ),
+        (
+            "agent-realtime-ticket",
+            vec![r#"dynamodb:PutItem on Table.Arn ["TICKET#*"]"#.into()],
+        ),
+        (
+            "ws-authorize",
+            vec![r#"dynamodb:DeleteItem on Table.Arn ["TICKET#*"]"#.into()],
+        ),
+        (
+            "ws-connection",
+            vec![
+                r#"dynamodb:DeleteItem on Table.Arn ["WATCH#*"]"#.into(),
+                r#"dynamodb:PutItem on Table.Arn ["WATCH#*"]"#.into(),
+            ],
+        ),
+        (
+            "events-stream",
+            vec![
+                "dynamodb:DescribeStream on ${Table.Arn}/stream/*".into(),
+                "dynamodb:GetRecords on ${Table.Arn}/stream/*".into(),
+                "dynamodb:GetShardIterator on ${Table.Arn}/stream/*".into(),
+                "dynamodb:ListStreams on ${Table.Arn}/stream/*".into(),
+                r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#.into(),
+                r#"dynamodb:Query on Table.Arn ["WATCH#*", "WEBHOOKS"]"#.into(),
+                r#"dynamodb:DeleteItem on Table.Arn ["WATCH#*"]"#.into(),
+                format!("execute-api:ManageConnections on {stage}/POST/@connections/*"),
+                "sqs:SendMessage on WebhookQueue.Arn".into(),
+                "sqs:SendMessage on EventsDeadLetterQueue.Arn".into(),
+            ],
+        ),
+        (
+            "webhook-deliver",
+            vec![
+                r#"dynamodb:Query on Table.Arn ["WEBHOOKS"]"#.into(),
+                r#"dynamodb:UpdateItem on Table.Arn ["WEBHOOKS"]"#.into(),
+                "sqs:ReceiveMessage on WebhookQueue.Arn".into(),
+                "sqs:DeleteMessage on WebhookQueue.Arn".into(),
+                "sqs:GetQueueAttributes on WebhookQueue.Arn".into(),
+                "sqs:ChangeMessageVisibility on WebhookQueue.Arn".into(),
+            ],
+        ),
+    ];
+    for (binary, allowed) in expected {
+        let allowed: BTreeSet<String> = allowed.into_iter().collect();
+        assert_eq!(grants(function(&template, binary)), allowed, "{binary}");
+    }
+
+    // The patterns above cover the items the store writes, and only those.
+    let ann = Email::parse("ann@example.com").unwrap().user_id().clone();
+    let ticket = ticket_pk(&ConnectTicket::generate().digest());
+    let watched = [
+        watch_pk(&Audience::Agents),
+        watch_pk(&Audience::Customer(ann.clone())),
+    ];
+    let conversation = conversation_pk(&ConversationId::from_stored("ticket", "TKT-001").unwrap());
+    assert!(like("TICKET#*", &ticket) && !like("TICKET#*", &user_pk(&ann)));
+    assert!(
+        watched
+            .iter()
+            .all(|pk| like("WATCH#*", pk) && !like("CONV#*", pk))
+    );
+    assert!(like("CONV#*", &conversation) && !like("WATCH#*", &conversation));
+    assert!(like("USER#*", &user_pk(&ann)));
+    assert_eq!(WEBHOOKS_PK, "WEBHOOKS");
+}
+
+/// `$connect` runs the ticket authorizer, with the ticket as its identity source, and
+/// both routes go to ws-connection; API Gateway may invoke exactly those functions.
+#[test]
+fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
+    use supportzen_shared::events::gateway::TICKET_PARAMETER;
+
+    let template = template();
+    let resources = &template["Resources"];
+    let api = &resources["WebSocketApi"];
+    assert_eq!(text(&api["Type"]), "AWS::ApiGatewayV2::Api");
+    assert_eq!(text(&api["Properties"]["ProtocolType"]), "WEBSOCKET");
+    let api_ref = intrinsic("Ref", "WebSocketApi");
+    let lambda_uri = |binary: &str| {
+        format!(
+            "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/functions/${{{}.Arn}}/invocations",
+            logical_id(&template, binary)
+        )
+    };
+
+    let [(authorizer_id, authorizer)] =
+        <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Authorizer")).unwrap();
+    assert_eq!(authorizer["ApiId"], api_ref);
+    assert_eq!(text(&authorizer["AuthorizerType"]), "REQUEST");
+    assert_eq!(
+        strings(&authorizer["IdentitySource"]),
+        [format!("route.request.querystring.{TICKET_PARAMETER}")]
+    );
+    assert_eq!(
+        text(&authorizer["AuthorizerUri"]["Fn::Sub"]),
+        lambda_uri("ws-authorize")
+    );
+
+    let [(integration_id, integration)] =
+        <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Integration")).unwrap();
+    assert_eq!(integration["ApiId"], api_ref);
+    assert_eq!(text(&integration["IntegrationType"]), "AWS_PROXY");
+    assert_eq!(
+        text(&integration["IntegrationUri"]["Fn::Sub"]),
+        lambda_uri("ws-connection")
+    );
+
+    let routes = resources_of(&template, "AWS::ApiGatewayV2::Route");
+    let keys: BTreeSet<&str> = routes.iter().map(|(_, r)| text(&r["RouteKey"])).collect();
+    assert_eq!(keys, BTreeSet::from(["$connect", "$disconnect"]));
+    for (_, route) in &routes {
+        assert_eq!(route["ApiId"], api_ref);
+        assert_eq!(
+            text(&route["Target"]["Fn::Sub"]),
+            format!("integrations/${{{integration_id}}}")
+        );
+        if text(&route["RouteKey"]) == "$connect" {
+            assert_eq!(text(&route["AuthorizationType"]), "CUSTOM");
+            assert_eq!(route["AuthorizerId"], intrinsic("Ref", authorizer_id));
+        }
+    }
+
+    let invoker =
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}";
+    let permitted: BTreeSet<(String, String)> = resources_of(&template, "AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, permission)| {
+            assert_eq!(text(&permission["Action"]), "lambda:InvokeFunction");
+            assert_eq!(text(&permission["Principal"]), "apigateway.amazonaws.com");
+            (
+                text(&permission["FunctionName"]["Ref"]).to_string(),
+                text(&permission["SourceArn"]["Fn::Sub"]).to_string(),
+            )
+        })
+        .collect();
+    let connection = logical_id(&template, "ws-connection").to_string();
+    assert_eq!(
+        permitted,
+        BTreeSet::from([
+            (
+                logical_id(&template, "ws-authorize").to_string(),
+                format!("{invoker}/authorizers/${{{authorizer_id}}}")
+            ),
+            (connection.clone(), format!("{invoker}/*/$connect")),
+            (connection, format!("{invoker}/*/$disconnect")),
+        ])
+    );
+
+    // One stage, named as the function's endpoint and the output name it.
+    let [(_, stage)] =
+        <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Stage")).unwrap();
+    let name = text(&stage["StageName"]);
+    let endpoint = &function(&template, "events-stream")["Properties"]["Environment"]["Variables"]
+        ["WEBSOCKET_ENDPOINT"]["Fn::Sub"];
+    assert_eq!(
+        text(endpoint),
+        format!(
+            "https://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{name}"
+        )
+    );
+    assert_eq!(
+        text(&template["Outputs"]["WebSocketUrl"]["Value"]["Fn::Sub"]),
+        format!("wss://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{name}")
+    );
+    let [(_, deployment)] =
+        <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Deployment")).unwrap();
+    assert_eq!(deployment["ApiId"], api_ref);
+}
+
+/// The stream's and the queue's consumers report failures per item; what they give up
+/// on lands in a dead-letter queue; a webhook delivery is attempted once and retried on
+/// every wait of the schedule before its queue moves it to the dead letters.
+#[test]
+fn the_stream_and_the_queue_report_item_failures_and_keep_dead_letters() {
+    use supportzen_shared::events::delivery::ATTEMPT_TIMEOUT;
+    use supportzen_shared::events::webhooks::{RETRY_DELAYS, RETRY_WINDOW};
+
+    let template = template();
+    let resources = &template["Resources"];
+    let table = &resources["Table"]["Properties"];
+    assert_eq!(
+        text(&table["StreamSpecification"]["StreamViewType"]),
+        "NEW_AND_OLD_IMAGES"
+    );
+    let number = |yaml: &Yaml| {
+        yaml.as_i64()
+            .unwrap_or_else(|| panic!("expected a number, got {yaml:?}"))
+    };
+    let queue = |name: &str| {
+        let queue = &resources[name];
+        assert_eq!(text(&queue["Type"]), "AWS::SQS::Queue", "{name}");
+        assert_eq!(
+            queue["Properties"]["SqsManagedSseEnabled"].as_bool(),
+            Some(true)
+        );
+        &queue["Properties"]
+    };
+
+    let mappings = resources_of(&template, "AWS::Lambda::EventSourceMapping");
+    assert_eq!(mappings.len(), 2);
+    let mapping = |binary: &str| {
+        let function = intrinsic("Ref", logical_id(&template, binary));
+        let (_, found) = mappings
+            .iter()
+            .find(|(_, m)| m["FunctionName"] == function)
+            .unwrap_or_else(|| panic!("no event source for {binary}"));
+        assert_eq!(
+            strings(&found["FunctionResponseTypes"]),
+            ["ReportBatchItemFailures"]
+        );
+        *found
+    };
+
+    // The stream: retried from the failed record, bisected, bounded, then dead-lettered.
+    let stream = mapping("events-stream");
+    assert_eq!(
+        stream["EventSourceArn"],
+        intrinsic("Fn::GetAtt", "Table.StreamArn")
+    );
+    assert_eq!(stream["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(number(&stream["MaximumRetryAttempts"]) >= 1);
+    let dead = &stream["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"];
+    let dead = text(dead).strip_suffix(".Arn").unwrap();
+    assert!(number(&queue(dead)["MessageRetentionPeriod"]) >= 7 * 24 * 3600);
+    let pattern: serde_json::Value =
+        serde_json::from_str(text(&stream["FilterCriteria"]["Filters"][0]["Pattern"])).unwrap();
+    assert_eq!(pattern["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"], "CONV#");
+
+    // The webhook queue: one attempt and a retry per wait, then the dead letters.
+    let deliver = mapping("webhook-deliver");
+    assert_eq!(
+        deliver["EventSourceArn"],
+        intrinsic("Fn::GetAtt", "WebhookQueue.Arn")
+    );
+    let webhooks = queue("WebhookQueue");
+    let redrive = &webhooks["RedrivePolicy"];
+    assert_eq!(
+        number(&redrive["maxReceiveCount"]),
+        i64::try_from(RETRY_DELAYS.len() + 1).unwrap()
+    );
+    assert_eq!(
+        redrive["deadLetterTargetArn"],
+        intrinsic("Fn::GetAtt", "WebhookDeadLetterQueue.Arn")
+    );
+    let window = i64::try_from(RETRY_WINDOW.as_secs()).unwrap();
+    let retention = number(&webhooks["MessageRetentionPeriod"]);
+    assert!(
+        retention >= window + 24 * 3600,
+        "24 hours of retries and a day to spare"
+    );
+    assert!(number(&queue("WebhookDeadLetterQueue")["MessageRetentionPeriod"]) > retention);
+    // Lambda requires the queue to hide a message longer than the function may run, and
+    // the function must outlast an attempt.
+    let timeout = number(&function(&template, "webhook-deliver")["Properties"]["Timeout"]);
+    assert!(number(&webhooks["VisibilityTimeout"]) >= 6 * timeout);
+    assert!(timeout > i64::try_from(ATTEMPT_TIMEOUT.as_secs()).unwrap() + 5);
+    for binary in ["events-stream", "webhook-deliver"] {
+        let variables = &function(&template, binary)["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            variables["WEBHOOK_QUEUE_URL"],
+            intrinsic("Ref", "WebhookQueue"),
+            "{binary}"
+        );
+    }
 }

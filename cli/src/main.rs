@@ -5,23 +5,33 @@ use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use supportzen::agent_tokens::{self, AgentKey};
 use supportzen::cors::{self, OriginPattern};
 use supportzen::dynamodb;
-use supportzen::output::{print_json_lines, secret_change};
+use supportzen::output::{
+    DeliveryView, WebhookView, print_json_lines, secret_change, webhook_added,
+};
+use supportzen::realtime::Hub;
+use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
-use supportzen::{invoke, server};
+use supportzen::webhooks::{WebhookOutbox, default_outbox};
+use supportzen::{invoke, listen, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, Scope};
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::events::Publishing;
+use supportzen_shared::events::delivery::WebhookClient;
+use supportzen_shared::events::webhooks::RETRY_DELAYS;
+use supportzen_shared::events::{EventType, WebhookEndpoint, WebhookRegistry, WebhookUrl};
 use supportzen_shared::flows::read::{ConversationSummary, MessageView};
 use supportzen_shared::store::{AgentReader, ConversationAdmin, UserProvisioner};
-use supportzen_sqlite::SqliteStore;
+use supportzen_sqlite::{Outbox, SqliteStore};
 use tracing_subscriber::EnvFilter;
 
 /// SupportZen's API on one machine: the Lambda handlers over an embedded store.
@@ -54,6 +64,8 @@ enum Command {
         agent_key: AgentKeyArg,
         #[command(flatten)]
         store: StoreArg,
+        #[command(flatten)]
+        outbox: OutboxArg,
     },
     /// Support agents' tokens for the local server.
     Agents {
@@ -64,6 +76,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Webhook endpoints (Standard Webhooks), and the local server's deliveries to them.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
     },
     /// Print the bearer token a client sends: hex(HMAC-SHA256(secret, email)).
     Sign {
@@ -89,6 +106,19 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Open `serve`'s realtime socket with a ticket (from POST /api/client/realtime/ticket
+    /// or /api/agent/realtime/ticket) and print each event as one JSON line.
+    Listen {
+        /// The ticket: single use, valid for 60 seconds after it was issued.
+        #[arg(long)]
+        ticket: String,
+        /// The local server's address.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+        /// Stop after this many events (by default, when the server closes the socket).
+        #[arg(long)]
+        count: Option<u64>,
+    },
     /// Run one function's handler on an API Gateway HTTP API event file and print the
     /// Lambda response, as `sam local invoke` does, without Docker.
     Invoke {
@@ -100,6 +130,63 @@ enum Command {
         #[command(flatten)]
         store: StoreArg,
     },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Register an endpoint and print its id and signing secret (whsec_...), which is
+    /// shown only this once. Each event of the chosen types is POSTed to the URL, signed
+    /// as Standard Webhooks has it (webhook-id, webhook-timestamp, webhook-signature), and
+    /// retried for 24 hours until it answers 2xx; a 410 Gone disables the endpoint.
+    Add {
+        /// Where deliveries go: an absolute http or https URL.
+        #[arg(long)]
+        url: String,
+        /// The event types it receives, comma-separated or repeated.
+        #[arg(long, required = true, value_delimiter = ',', value_parser = event_type_name())]
+        events: Vec<EventType>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Print the endpoints, oldest first, one JSON object per line: id, url, events,
+    /// enabled (false once one answered 410), createdAt (Unix ms). Never their secrets.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Delete an endpoint. Deliveries still queued for it are dropped at their next attempt.
+    Remove {
+        /// The endpoint's id (wh_...).
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Print the local server's queued deliveries, one JSON object per line: pending
+    /// ones (with nextAttemptAt) and dead ones whose retries ran out (with diedAt), both
+    /// with their attempts and last error; then their counts, on stderr.
+    Deliveries {
+        #[command(flatten)]
+        outbox: OutboxArg,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Args)]
+struct OutboxArg {
+    /// The SQLite file `supportzen serve` queues webhook deliveries in, one per store
+    /// (another store's server would not know their endpoints). By default it is named
+    /// after the store: supportzen-outbox.db beside sqlite:supportzen.db, PATH-outbox
+    /// beside another sqlite:PATH, supportzen-outbox-TABLE.db for dynamodb:TABLE, and
+    /// in memory for sqlite::memory:.
+    #[arg(long, env = "SUPPORTZEN_OUTBOX")]
+    outbox: Option<String>,
+}
+
+impl OutboxArg {
+    fn path(self, store: &StoreUrl) -> String {
+        self.outbox.unwrap_or_else(|| default_outbox(store))
+    }
 }
 
 #[derive(Subcommand)]
@@ -202,6 +289,13 @@ impl UserArgs {
     }
 }
 
+/// Parses an event type's name; `--help` lists the names.
+fn event_type_name() -> impl clap::builder::TypedValueParser<Value = EventType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(EventType::ALL.map(EventType::as_str))
+        .try_map(|name| EventType::parse(&name))
+}
+
 /// Parses a scope's name; `--help` lists the names.
 fn scope_name() -> impl clap::builder::TypedValueParser<Value = Scope> {
     use clap::builder::TypedValueParser;
@@ -296,6 +390,7 @@ async fn run(command: Command) -> Result<(), String> {
             );
             Ok(())
         }
+        Command::Webhooks { command } => webhooks(command).await,
         Command::Table {
             command: TableCommand::Create { store },
         } => match &store {
@@ -322,13 +417,23 @@ async fn run(command: Command) -> Result<(), String> {
             cors_origins,
             agent_key,
             store,
+            outbox,
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
             // The key is read (or created) only once the store is known to be usable.
             with_store!(&store.store, dynamodb::check_table, backend => {
                 let agents = AgentKey::load_or_create(&agent_key.agent_key)?;
-                server::listen_and_serve(backend, config, agents, cors, listen, &store.store).await
+                let hub = Arc::new(Hub::new());
+                let path = outbox.path(&store.store);
+                let outbox = Outbox::open(&path).map_err(|e| format!("cannot open the outbox {path}: {e}"))?;
+                let webhooks = WebhookOutbox::new(backend.clone(), outbox);
+                let worker = webhooks.start_worker(WebhookClient::new()?, &RETRY_DELAYS);
+                let sinks = LocalSinks { realtime: Arc::clone(&hub), webhooks: Some(webhooks) };
+                let backend = Publishing::new(backend, sinks);
+                let served = server::listen_and_serve(backend, config, agents, cors, hub, listen, &store.store).await;
+                worker.stop().await;
+                served
             })
         }
         Command::Agents {
@@ -382,6 +487,11 @@ async fn run(command: Command) -> Result<(), String> {
             let messages = messages.map_err(|e| store_error(what, &e, &store.store))?;
             print_json_lines(messages.into_iter().map(MessageView::from))
         }
+        Command::Listen {
+            ticket,
+            server,
+            count,
+        } => listen::listen(&server, &ticket, count).await,
         Command::Invoke {
             function,
             event,
@@ -395,6 +505,63 @@ async fn run(command: Command) -> Result<(), String> {
                 "{}",
                 serde_json::to_string_pretty(&response).expect("JSON values serialize")
             );
+            Ok(())
+        }
+    }
+}
+
+/// `supportzen webhooks ...`.
+async fn webhooks(command: WebhooksCommand) -> Result<(), String> {
+    match command {
+        WebhooksCommand::Add { url, events, store } => {
+            let url = WebhookUrl::parse(&url).map_err(|e| format!("--url {e}"))?;
+            let mut kinds = Vec::new();
+            for kind in events {
+                if !kinds.contains(&kind) {
+                    kinds.push(kind);
+                }
+            }
+            let endpoint = WebhookEndpoint::new(url, kinds);
+            with_store!(&store.store, backend => backend.add_webhook(&endpoint).await)
+                .map_err(|e| store_error("cannot add the webhook", &e, &store.store))?;
+            println!("{}", webhook_added(&endpoint));
+            Ok(())
+        }
+        WebhooksCommand::List { store } => {
+            let endpoints = with_store!(&store.store, backend => backend.webhooks().await)
+                .map_err(|e| store_error("cannot list the webhooks", &e, &store.store))?;
+            print_json_lines(endpoints.iter().map(WebhookView::from))
+        }
+        WebhooksCommand::Remove { id, store } => {
+            let removed =
+                with_store!(&store.store, backend => backend.remove_webhook(&id).await)
+                    .map_err(|e| store_error("cannot remove the webhook", &e, &store.store))?;
+            if !removed {
+                return Err(format!("there is no webhook {id}"));
+            }
+            println!("webhook {id} removed");
+            Ok(())
+        }
+        WebhooksCommand::Deliveries { outbox, store } => {
+            let path = outbox.path(&store.store);
+            // Reading must not leave an empty outbox behind where there was none.
+            if !std::path::Path::new(&path).exists() {
+                return Err(format!(
+                    "there is no outbox at {path} (supportzen serve creates it; see --outbox)"
+                ));
+            }
+            let outbox =
+                Outbox::open(&path).map_err(|e| format!("cannot open the outbox {path}: {e}"))?;
+            let what = |e| format!("cannot read the outbox {path}: {e}");
+            let pending = outbox.pending().await.map_err(what)?;
+            let dead = outbox.dead().await.map_err(what)?;
+            print_json_lines(
+                pending
+                    .iter()
+                    .map(DeliveryView::from)
+                    .chain(dead.iter().map(DeliveryView::from)),
+            )?;
+            eprintln!("{} pending, {} dead", pending.len(), dead.len());
             Ok(())
         }
     }

@@ -3,9 +3,11 @@
 //! no further. What API Gateway does by itself in production is done here too: routing
 //! errors (in the API's envelope), CORS ([`crate::cors`]), and the agent routes' JWT
 //! authorizer ([`crate::agent_tokens`]), whose verified claims reach the handler in the
-//! request context as API Gateway puts them there.
+//! request context as API Gateway puts them there; and the realtime socket
+//! ([`crate::realtime`]), which production serves from a WebSocket API.
 
 use crate::agent_tokens::{AgentKey, Rejection};
+use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
 use hyper::body::{Bytes, Incoming};
@@ -39,15 +41,22 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
 /// Serves until `shutdown` completes, answering browsers by `cors`. Connections already
 /// accepted finish their in-flight request; store writes are never cut in half either way.
+/// `store` should publish its commits to `hub` (see [`crate::sinks`]) for the realtime
+/// socket to have events to deliver.
 pub async fn serve<S: Backend>(
     listener: TcpListener,
     store: Arc<S>,
     config: Config,
     agents: AgentKey,
     cors: CorsLayer,
+    hub: Arc<Hub>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let config = Arc::new(Settings { config, agents });
+    let config = Arc::new(Settings {
+        config,
+        agents,
+        hub,
+    });
     tokio::pin!(shutdown);
     loop {
         let (stream, _peer) = tokio::select! {
@@ -67,6 +76,7 @@ pub async fn serve<S: Backend>(
         tokio::spawn(async move {
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades()
                 .await
             {
                 tracing::debug!(%err, "connection ended with an error");
@@ -80,6 +90,8 @@ struct Settings {
     config: Config,
     /// Verifies agents' tokens.
     agents: AgentKey,
+    /// The open realtime sockets.
+    hub: Arc<Hub>,
 }
 
 async fn route<S: Backend>(
@@ -88,6 +100,16 @@ async fn route<S: Backend>(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
+    if request.uri().path() == realtime::PATH && request.method() == Method::GET {
+        let response = realtime::accept(&*store, &settings.hub, request).await;
+        tracing::info!(
+            path = realtime::PATH,
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "socket request"
+        );
+        return Ok(response);
+    }
     let (mut parts, body) = request.into_parts();
     let request_id = match parts.headers.get("x-request-id") {
         Some(id) => id.clone(),
@@ -216,6 +238,7 @@ pub async fn listen_and_serve<S: Backend>(
     config: Config,
     agents: AgentKey,
     cors: CorsLayer,
+    hub: Arc<Hub>,
     listen: SocketAddr,
     url: &crate::store_url::StoreUrl,
 ) -> Result<(), String> {
@@ -224,6 +247,9 @@ pub async fn listen_and_serve<S: Backend>(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
+    // Listening for signals before saying so: a SIGTERM sent as soon as the address is
+    // printed must stop the server cleanly, not kill it.
+    let shutdown = shutdown_signal()?;
     // The one line on stdout: scripts and tests read the address from it.
     println!("listening on http://{address}");
     serve(
@@ -232,26 +258,27 @@ pub async fn listen_and_serve<S: Backend>(
         config,
         agents,
         cors,
-        shutdown_signal(),
+        hub,
+        shutdown,
     )
     .await
     .map_err(|e| e.to_string())
 }
 
 /// Ctrl-C or SIGTERM (what `kill`, systemd and container runtimes send): stop accepting,
-/// let requests under way finish, exit 0.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// let requests under way finish, exit 0. Both handlers are installed when this returns;
+/// the future completes at the first signal.
+fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }

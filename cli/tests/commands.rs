@@ -68,6 +68,12 @@ fn every_command_has_help() {
         vec!["messages", "--help"],
         vec!["agents", "--help"],
         vec!["agents", "token", "--help"],
+        vec!["listen", "--help"],
+        vec!["webhooks", "--help"],
+        vec!["webhooks", "add", "--help"],
+        vec!["webhooks", "list", "--help"],
+        vec!["webhooks", "remove", "--help"],
+        vec!["webhooks", "deliveries", "--help"],
     ] {
         let text = stdout(&run(&args));
         assert!(text.contains("Usage: supportzen"), "{args:?}: {text}");
@@ -254,9 +260,18 @@ impl Drop for Server {
 /// Starts `supportzen serve` on a free port, its stderr to `stderr`; returns the process
 /// and its base URL, read from the one line it prints on stdout.
 fn start_serve(store: &str, stderr: Stdio) -> (Child, String) {
-    // Its agents' key goes to cargo's scratch directory, not the source tree.
+    // Its agents' key goes to cargo's scratch directory, not the source tree; its webhook
+    // outbox (unused here) stays in memory.
     let key = format!("{}/serve-agent-key.pem", env!("CARGO_TARGET_TMPDIR"));
-    start_serve_with(&["--store", store, "--agent-key", &key], stderr)
+    let args = [
+        "--store",
+        store,
+        "--agent-key",
+        &key,
+        "--outbox",
+        ":memory:",
+    ];
+    start_serve_with(&args, stderr)
 }
 
 /// `supportzen serve --listen 127.0.0.1:0` with `args`.
@@ -346,6 +361,62 @@ fn agents_token_prints_a_token_that_serve_accepts_for_its_scopes() {
 }
 
 #[test]
+fn listen_prints_the_events_its_ticket_may_see() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("agent-key.pem");
+    let key = key.to_str().unwrap();
+    let store = store_arg(dir.path());
+    put_demo_user(&store, "demo-secret");
+    let (child, base) = start_serve_with(&["--store", &store, "--agent-key", key], Stdio::null());
+    let _server = Server(child);
+    let client = reqwest::blocking::Client::new();
+    let ticket = || -> String {
+        let issued: serde_json::Value = client
+            .post(format!("{base}/api/client/realtime/ticket"))
+            .bearer_auth(DEMO_TOKEN)
+            .header("x-supportzen-email", "demo@example.com")
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        issued["data"]["ticket"].as_str().unwrap().to_string()
+    };
+    let ticket = ticket();
+    let mut listening = Command::new(BIN)
+        .args([
+            "listen", "--server", &base, "--ticket", &ticket, "--count", "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(listening.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "listening");
+
+    let opened = client
+        .post(format!("{base}/api/client/live/create"))
+        .bearer_auth(DEMO_TOKEN)
+        .body(r#"{"email": "demo@example.com", "created_at": 1679223400, "message": "Is anyone there?"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let printed = listening.wait_with_output().unwrap();
+    assert!(printed.status.success());
+    let event: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(event["type"], "message.created");
+    assert_eq!(event["data"]["message"], "Is anyone there?");
+
+    // The ticket opened its one socket; a second use is refused, in one line.
+    let again = run(&["listen", "--server", &base, "--ticket", &ticket]);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("refused the socket (401"), "{stderr}");
+}
+
+#[test]
 fn serve_answers_on_the_port_it_prints() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, base) = serve(&store_arg(dir.path()));
@@ -367,6 +438,151 @@ fn serve_answers_on_the_port_it_prints() {
     );
 }
 
+/// `webhooks add`, `list` and `remove` on `store`: the secret is printed once, with a
+/// word saying so, and never listed.
+fn manage_webhooks(store: &str) {
+    let added = stdout(&run(&[
+        "webhooks",
+        "add",
+        "--url",
+        "https://example.com/hooks?token=t",
+        "--events",
+        "message.created,conversation.assigned",
+        "--store",
+        store,
+    ]));
+    let line = |prefix: &str| {
+        let found = added.lines().find_map(|line| line.strip_prefix(prefix));
+        found
+            .unwrap_or_else(|| panic!("{prefix}: {added}"))
+            .to_string()
+    };
+    let (id, secret) = (line("id: "), line("secret: "));
+    assert!(
+        id.starts_with("wh_") && secret.starts_with("whsec_"),
+        "{added}"
+    );
+    assert!(added.contains("shown only this once"), "{added}");
+
+    let listed = stdout(&run(&["webhooks", "list", "--store", store]));
+    assert!(!listed.contains("whsec_"), "{listed}");
+    let endpoint: serde_json::Value = serde_json::from_str(listed.trim()).unwrap();
+    assert_eq!(endpoint["id"], id.as_str());
+    assert_eq!(endpoint["url"], "https://example.com/hooks?token=t");
+    assert_eq!(
+        endpoint["events"],
+        serde_json::json!(["message.created", "conversation.assigned"])
+    );
+    assert_eq!(endpoint["enabled"], true);
+
+    for (args, error) in [
+        (
+            ["--url", "ftp://example.com/", "--events", "message.created"],
+            "--url must be an absolute http or https URL",
+        ),
+        (
+            [
+                "--url",
+                "https://example.com/",
+                "--events",
+                "message.deleted",
+            ],
+            "invalid value 'message.deleted' for '--events <EVENTS>'",
+        ),
+    ] {
+        let refused = run(&[&["webhooks", "add", "--store", store][..], &args].concat());
+        assert!(!refused.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(error), "{args:?}: {stderr}");
+    }
+
+    let removed = stdout(&run(&["webhooks", "remove", &id, "--store", store]));
+    assert_eq!(removed.trim(), format!("webhook {id} removed"));
+    assert_eq!(stdout(&run(&["webhooks", "list", "--store", store])), "");
+    let again = run(&["webhooks", "remove", &id, "--store", store]);
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        stderr.contains(&format!("there is no webhook {id}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn webhook_endpoints_are_managed_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    manage_webhooks(&store_arg(dir.path()));
+}
+
+/// `webhooks deliveries` reads the store's outbox (beside it by default): pending and dead
+/// deliveries, without their bodies, and the counts on stderr.
+#[test]
+fn deliveries_lists_the_outbox_of_the_store() {
+    use supportzen_shared::events::EventType;
+    use supportzen_shared::events::delivery::Delivery;
+    use supportzen_sqlite::Outbox;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_arg(dir.path());
+    let missing = run(&["webhooks", "deliveries", "--store", &store]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("there is no outbox at"), "{stderr}");
+    assert!(
+        !dir.path().join("test-outbox.db").exists(),
+        "nothing is created"
+    );
+
+    let delivery = |event: &str| Delivery {
+        endpoint_id: "wh_1".into(),
+        event_id: event.into(),
+        event_type: EventType::MessageCreated,
+        body: r#"{"data":{"customer":{"email":"ann@example.com"}}}"#.into(),
+        first_attempt_at: 1_000,
+        attempts: 0,
+    };
+    let path = dir.path().join("test-outbox.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let outbox = Outbox::open(path.to_str().unwrap()).unwrap();
+        let both = vec![delivery("evt_waiting"), delivery("evt_dead")];
+        outbox.enqueue(both, 1_000).await.unwrap();
+        let claims = outbox.claim_due(1_000, 2_000, 10).await.unwrap();
+        outbox
+            .retry_at(&claims[0], 1, 9_000, "answered 500 Internal Server Error")
+            .await
+            .unwrap();
+        outbox
+            .bury(&claims[1], 8, 5_000, "answered 503 Service Unavailable")
+            .await
+            .unwrap();
+    });
+
+    let listed = run(&["webhooks", "deliveries", "--store", &store]);
+    let text = stdout(&listed);
+    assert!(!text.contains("ann@example.com"), "no bodies: {text}");
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!(rows[0]["state"], "pending");
+    assert_eq!(rows[0]["eventId"], "evt_waiting");
+    assert_eq!(rows[0]["attempts"], 1);
+    assert_eq!(rows[0]["nextAttemptAt"], 9_000);
+    assert_eq!(rows[0]["lastError"], "answered 500 Internal Server Error");
+    assert_eq!(rows[1]["state"], "dead");
+    assert_eq!(rows[1]["eventId"], "evt_dead");
+    assert_eq!(rows[1]["attempts"], 8);
+    assert_eq!(rows[1]["diedAt"], 5_000);
+    assert_eq!(rows[1]["lastError"], "answered 503 Service Unavailable");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stderr).trim(),
+        "1 pending, 1 dead"
+    );
+    let named = run(&["webhooks", "deliveries", "--outbox", path.to_str().unwrap()]);
+    assert_eq!(stdout(&named), text);
+}
+
 /// The same commands on DynamoDB Local (started by ./scripts/test).
 #[test]
 fn the_commands_work_on_a_dynamodb_table() {
@@ -380,6 +596,7 @@ fn the_commands_work_on_a_dynamodb_table() {
     let again = stdout(&run(&["table", "create", "--store", &store]));
     assert!(again.contains("already there"), "{again}");
     invoke_each_sample_event(&store);
+    manage_webhooks(&store);
     put_demo_user(&store, "demo-secret");
 
     let (_server, base) = serve(&store);

@@ -13,9 +13,10 @@ Local and one emulator per function; see its header.
   replay.py replay FUNCTION=URL...
       Every file in events/ POSTed, in events/expected.json's order, to the emulator of the
       function expected.json names, and its Lambda proxy response checked against it, as
-      cli/tests/events.rs checks `supportzen invoke`. One line per file, then
-      `N passed, M failed`; exits 1 on any failure, after showing the failing functions'
-      logs from $RIE_LOG_DIR/FUNCTION.log if set.
+      cli/tests/events.rs checks `supportzen invoke`. Then the WebSocket API's two
+      functions on events/realtime/ (see replay_websocket), against table $RIE_TABLE.
+      One line per file, then `N passed, M failed`; exits 1 on any failure, after showing
+      the failing functions' logs from $RIE_LOG_DIR/FUNCTION.log if set.
 
 Talks to 127.0.0.1 only."""
 
@@ -265,6 +266,80 @@ def check(file, expectation, status, headers, text):
     return body
 
 
+def invoke_event(url, event):
+    """POSTs an event (a dict) to an emulator: the function's answer, parsed. A function
+    error comes back as {"errorType", "errorMessage"}."""
+    request = urllib.request.Request(url, data=json.dumps(event).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return json.loads(err.read())
+
+
+def realtime_event(file, **changes):
+    """An events/realtime/ file, with requestContext fields replaced."""
+    event = json.loads((EVENTS / "realtime" / file).read_text())
+    event["requestContext"].update(changes)
+    return event
+
+
+def connection_items(table, email):
+    """The connection items listed for customer `email` (shared/src/dynamo/items.rs's
+    watch_pk), read strongly consistent."""
+    return dynamodb("Query", {
+        "TableName": table, "ConsistentRead": True,
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": S(f"WATCH#CUSTOMER#{email}")},
+    })["Items"]
+
+
+def replay_websocket(urls, table):
+    """The WebSocket API's functions on events/realtime/, against the seeded table: a
+    ticket issued by realtime-ticket.json opens ws-authorize.json exactly once (a second
+    redemption and a malformed ticket are Unauthorized); ws-connection-connect.json lists
+    the connection, ws-connection-disconnect.json unlists it, and a $connect without the
+    authorizer's context is refused. Yields (name, failure or None)."""
+    now = time.time_ns() // 1_000_000
+    status, _, text = invoke(urls["realtime-ticket"], "realtime-ticket.json")
+    ticket = json.loads(text)["data"]["ticket"] if status == 200 else None
+    yield "realtime-ticket.json issues a ticket", None if ticket else f"{status}: {text}"
+    if not ticket:
+        return
+
+    authorize = realtime_event("ws-authorize.json")
+    authorize["queryStringParameters"]["ticket"] = ticket
+    authorize["multiValueQueryStringParameters"]["ticket"] = [ticket]
+    answer = invoke_event(urls["ws-authorize"], authorize)
+    statement = (answer.get("policyDocument") or {}).get("Statement") or [{}]
+    allowed = (
+        statement[0].get("Effect") == "Allow"
+        and statement[0].get("Resource") == [authorize["methodArn"]]
+        and answer.get("context") == {"subscriberKind": "customer", "subscriberId": DEMO[0]}
+    )
+    yield "ws-authorize.json with that ticket -> Allow, demo in the context", None if allowed else answer
+    answer = invoke_event(urls["ws-authorize"], authorize)
+    refused = answer.get("errorMessage") == "Unauthorized"
+    yield "ws-authorize.json again -> Unauthorized (single use)", None if refused else answer
+    answer = invoke_event(urls["ws-authorize"], realtime_event("ws-authorize-malformed-ticket.json"))
+    refused = answer.get("errorMessage") == "Unauthorized"
+    yield "ws-authorize-malformed-ticket.json -> Unauthorized", None if refused else answer
+
+    connection = authorize["requestContext"]["connectionId"]
+    connect = realtime_event("ws-connection-connect.json", connectedAt=now)
+    answer = invoke_event(urls["ws-connection"], connect)
+    listed = [i["sk"]["S"] for i in connection_items(table, DEMO[0])]
+    ok = answer.get("statusCode") == 200 and listed == [f"CONN#{connection}"]
+    yield "ws-connection-connect.json -> 200, the connection listed", None if ok else (answer, listed)
+    answer = invoke_event(urls["ws-connection"], realtime_event("ws-connection-disconnect.json", connectedAt=now))
+    listed = connection_items(table, DEMO[0])
+    ok = answer.get("statusCode") == 200 and listed == []
+    yield "ws-connection-disconnect.json -> 200, unlisted", None if ok else (answer, listed)
+    answer = invoke_event(urls["ws-connection"], realtime_event("ws-connection-connect-no-authorizer.json", connectedAt=now))
+    ok = answer.get("statusCode") == 403 and connection_items(table, DEMO[0]) == []
+    yield "ws-connection-connect-no-authorizer.json -> 403, nothing listed", None if ok else answer
+
+
 def replay(urls):
     """Replays every file; True if all passed. On a failure, the failing functions' logs
     (emulator and bootstrap, $RIE_LOG_DIR/FUNCTION.log) go to stderr before the summary."""
@@ -297,6 +372,24 @@ def replay(urls):
             print(f"FAILED: {file} ({function}): {err}", flush=True)
             failed += 1
             failing.append(function)
+    table = os.environ.get("RIE_TABLE")
+    if table and {"realtime-ticket", "ws-authorize", "ws-connection"} <= urls.keys():
+        try:
+            for name, failure in replay_websocket(urls, table):
+                if failure is None:
+                    print(f"ok: {name}", flush=True)
+                    passed += 1
+                else:
+                    print(f"FAILED: {name}: {failure}", flush=True)
+                    failed += 1
+                    failing.extend(["ws-authorize", "ws-connection"])
+        except (OSError, ValueError, KeyError) as err:
+            print(f"FAILED: the WebSocket functions: {err!r}", flush=True)
+            failed += 1
+            failing.extend(["ws-authorize", "ws-connection"])
+    else:
+        print("FAILED: RIE_TABLE unset or the WebSocket functions missing: not replayed")
+        failed += 1
     logs = os.environ.get("RIE_LOG_DIR")
     for function in dict.fromkeys(failing) if logs else ():
         log = Path(logs) / f"{function}.log"

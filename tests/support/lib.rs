@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use std::future::Future;
 use std::sync::Arc;
 use supportzen::agent_tokens::{AgentKey, Claims};
+use supportzen::realtime::Hub;
+use supportzen::sinks::LocalSinks;
+use supportzen::webhooks::{WebhookOutbox, Worker};
 use supportzen::{cors, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
@@ -16,14 +19,19 @@ use supportzen_shared::domain::{
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::events::Publishing;
+use supportzen_shared::events::WebhookRegistry;
+use supportzen_shared::events::delivery::WebhookClient;
 use supportzen_shared::http::Backend;
 use supportzen_shared::store::{AgentReader, AgentWriter, ConversationAdmin, UserProvisioner};
-use supportzen_sqlite::SqliteStore;
+use supportzen_sqlite::{Outbox, SqliteStore};
 use tokio::sync::oneshot;
 
 /// A store the suites can run against: everything the handlers need, plus reading back
 /// what was written. Each test gets a fresh, empty one.
-pub trait TestStore: Backend + ConversationAdmin + UserProvisioner + Clone {
+pub trait TestStore:
+    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + Clone
+{
     fn fresh() -> impl Future<Output = Self> + Send;
 }
 
@@ -85,9 +93,14 @@ pub fn messages_path(conversation_id: &str) -> String {
 /// A running server and a handle on its store, for checking what was written.
 pub struct TestApp<S> {
     pub base_url: String,
+    /// The store as written, without the server's event publishing.
     pub store: S,
+    /// The server's realtime hub: how many sockets are open.
+    pub hub: Arc<Hub>,
     /// The key the server verifies agents' tokens with.
     pub agents: AgentKey,
+    /// The webhook worker of a server made by [`TestApp::spawn_with_webhooks`].
+    pub webhooks: Option<Worker>,
     client: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
@@ -98,7 +111,45 @@ impl<S: TestStore> TestApp<S> {
     }
 
     pub async fn spawn_with(config: Config) -> Self {
-        let store = S::fresh().await;
+        Self::spawn_with_hub(config, Hub::new()).await
+    }
+
+    /// A server whose realtime sockets are pinged every `ping_every`.
+    pub async fn spawn_with_hub(config: Config, hub: Hub) -> Self {
+        Self::serve(S::fresh().await, config, hub, None).await
+    }
+
+    /// A server on `store` (fresh, or one an earlier server used) that delivers webhooks
+    /// from `outbox`, retrying after the waits of `schedule`; its worker is `webhooks`.
+    pub async fn spawn_with_webhooks(
+        store: S,
+        outbox: Outbox,
+        schedule: &'static [std::time::Duration],
+    ) -> Self {
+        let webhooks = (outbox, schedule);
+        Self::serve(store, Config::default(), Hub::new(), Some(webhooks)).await
+    }
+
+    async fn serve(
+        store: S,
+        config: Config,
+        hub: Hub,
+        webhooks: Option<(Outbox, &'static [std::time::Duration])>,
+    ) -> Self {
+        let hub = Arc::new(hub);
+        let (webhooks, worker) = match webhooks {
+            Some((outbox, schedule)) => {
+                let webhooks = WebhookOutbox::new(store.clone(), outbox);
+                let client = WebhookClient::new().expect("the platform's roots load");
+                let worker = webhooks.start_worker(client, schedule);
+                (Some(webhooks), Some(worker))
+            }
+            None => (None, None),
+        };
+        let sinks = LocalSinks {
+            realtime: Arc::clone(&hub),
+            webhooks,
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -111,7 +162,7 @@ impl<S: TestStore> TestApp<S> {
             AgentKey::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
         tokio::spawn(server::serve(
             listener,
-            Arc::new(store.clone()),
+            Arc::new(Publishing::new(store.clone(), sinks)),
             config,
             server_agents,
             cors::layer(
@@ -119,6 +170,7 @@ impl<S: TestStore> TestApp<S> {
                     .map(|o| o.parse().unwrap())
                     .to_vec(),
             ),
+            Arc::clone(&hub),
             async {
                 let _ = stopped.await;
             },
@@ -126,7 +178,9 @@ impl<S: TestStore> TestApp<S> {
         TestApp {
             base_url: format!("http://{address}"),
             store,
+            hub,
             agents,
+            webhooks: worker,
             client: reqwest::Client::new(),
             _stop: stop,
         }
@@ -246,6 +300,91 @@ impl<S: TestStore> TestApp<S> {
             .await
             .expect("server answers");
         Reply::read(response).await
+    }
+
+    /// A connect ticket for customer `email`, signed with `token`.
+    pub async fn customer_ticket(&self, email: &str, token: &str) -> Reply {
+        let request = self
+            .raw(reqwest::Method::POST, Endpoint::RealtimeTicket.path())
+            .header("x-supportzen-email", email)
+            .bearer_auth(token);
+        Reply::read(request.send().await.expect("server answers")).await
+    }
+
+    /// A connect ticket for the agent whose token this is.
+    pub async fn agent_ticket(&self, token: &str) -> Reply {
+        let request = self
+            .raw(reqwest::Method::POST, Endpoint::AgentRealtimeTicket.path())
+            .bearer_auth(token);
+        Reply::read(request.send().await.expect("server answers")).await
+    }
+
+    /// Opens the realtime socket with `ticket`; the handshake has completed when this
+    /// returns, so every event committed from now on reaches it.
+    pub async fn socket(&self, ticket: &str) -> Socket {
+        let url = format!(
+            "{}/ws?ticket={ticket}",
+            self.base_url.replacen("http", "ws", 1)
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("the socket opens");
+        Socket(socket)
+    }
+
+    /// The handshake's refusal for `ticket`: its status and error envelope.
+    pub async fn refused_socket(&self, ticket: Option<&str>) -> (u16, Value) {
+        let url = match ticket {
+            Some(ticket) => format!(
+                "{}/ws?ticket={ticket}",
+                self.base_url.replacen("http", "ws", 1)
+            ),
+            None => format!("{}/ws", self.base_url.replacen("http", "ws", 1)),
+        };
+        match tokio_tungstenite::connect_async(url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response.body().as_deref().unwrap_or_default();
+                (
+                    response.status().as_u16(),
+                    serde_json::from_slice(body).expect("a JSON envelope"),
+                )
+            }
+            Ok(_) => panic!("the socket opened"),
+            Err(other) => panic!("the handshake failed otherwise: {other}"),
+        }
+    }
+}
+
+/// How long a test waits for an event it expects before failing.
+pub const EVENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A client's realtime socket.
+pub struct Socket(
+    pub tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+);
+
+impl Socket {
+    /// The next event, as JSON; fails the test after [`EVENT_WAIT`] without one.
+    pub async fn next_event(&mut self) -> Value {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        loop {
+            let message = tokio::time::timeout(EVENT_WAIT, self.0.next())
+                .await
+                .expect("an event within the wait")
+                .expect("the socket is open")
+                .expect("a frame reads");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).expect("JSON event"),
+                Message::Close(frame) => panic!("the server closed the socket: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Closes the socket as a client does.
+    pub async fn close(mut self) {
+        let _ = self.0.close(None).await;
     }
 }
 

@@ -15,7 +15,7 @@
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{Credentials, Region, SharedHttpClient};
+use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use std::time::Duration;
 
@@ -83,6 +83,39 @@ pub fn lambda_config(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<aws_sdk_dynamodb::config::Builder, String> {
     check_endpoint_overrides(&lookup)?;
+    let (region, credentials) = lambda_identity(&lookup)?;
+    let mut builder = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(credentials)
+        .http_client(https_client())
+        .timeout_config(timeouts());
+    builder.set_endpoint_url(
+        lookup("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| lookup("AWS_ENDPOINT_URL")),
+    );
+    Ok(builder)
+}
+
+/// The same for a function's other AWS clients (SQS, the API Gateway Management API),
+/// which take their configuration as an `SdkConfig`: Lambda's region and credentials, our
+/// HTTPS client and [`timeouts`]. No endpoint override: each caller sets its own.
+pub fn lambda_sdk_config(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<aws_config::SdkConfig, String> {
+    let (region, credentials) = lambda_identity(&lookup)?;
+    Ok(aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(https_client())
+        .timeout_config(timeouts())
+        .build())
+}
+
+/// The region and the execution role's credentials Lambda puts in the environment.
+fn lambda_identity(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(Region, Credentials), String> {
     let required = |name: &str| {
         lookup(name)
             .filter(|value| !value.is_empty())
@@ -95,16 +128,7 @@ pub fn lambda_config(
         None,
         "lambda-environment",
     );
-    let mut builder = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(required("AWS_REGION")?))
-        .credentials_provider(credentials)
-        .http_client(https_client())
-        .timeout_config(timeouts());
-    builder.set_endpoint_url(
-        lookup("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| lookup("AWS_ENDPOINT_URL")),
-    );
-    Ok(builder)
+    Ok((Region::new(required("AWS_REGION")?), credentials))
 }
 
 /// The SDK panics on the first request when an endpoint override is set but empty
@@ -192,6 +216,16 @@ mod tests {
         let config = lambda_config(lambda_env(LAMBDA)).unwrap().build();
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(config.timeout_config(), Some(&timeouts()));
+    }
+
+    #[test]
+    fn a_functions_other_clients_are_configured_alike() {
+        let config = lambda_sdk_config(lambda_env(LAMBDA)).unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.timeout_config(), Some(&timeouts()));
+        assert!(config.credentials_provider().is_some() && config.http_client().is_some());
+        let err = lambda_sdk_config(lambda_env(&LAMBDA[1..])).unwrap_err();
+        assert!(err.starts_with("AWS_REGION"), "{err}");
     }
 
     #[test]

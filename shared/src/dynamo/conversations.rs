@@ -68,7 +68,7 @@ pub(super) struct ConversationItem {
 
 impl ConversationItem {
     /// A new, open, unassigned conversation whose only message is `first`.
-    fn new(new: &NewConversation) -> Self {
+    pub(super) fn new(new: &NewConversation) -> Self {
         let (id, owner, first) = (&new.id, new.owner.user(), &new.first_message);
         let now = first.sent_at;
         let preview = MessagePreview::of(first);

@@ -1,6 +1,7 @@
 //! The single table's layout: every item's keys, and the encoding of items. Each item's
 //! attributes and its conversion to and from the domain live with its aggregate
-//! (`users.rs`, `conversations.rs`, `receipts.rs`; the ticket counter in `tickets.rs`).
+//! (`users.rs`, `conversations.rs`, `receipts.rs`; the ticket counter in `tickets.rs`;
+//! connect tickets, webhook endpoints and WebSocket connections in `realtime.rs`).
 //!
 //! | item | pk | sk | by-owner (gsi1) | open-by-activity (gsi2) | by-assignee (gsi3) |
 //! |---|---|---|---|---|---|
@@ -10,6 +11,9 @@
 //! | agents' note | `CONV#<id>` | `NOTE#<message id>` | | | |
 //! | ticket counter | `COUNTER#ticket` | `COUNTER` | | | |
 //! | idempotency receipt | `IDEMPOTENCY#<endpoint>#<email>` | `<key>` | | | |
+//! | connect ticket | `TICKET#<sha256 of the ticket>` | `TICKET` | | | |
+//! | webhook endpoint | `WEBHOOKS` | `WH#<id>` | | | |
+//! | WebSocket connection | `WATCH#CUSTOMER#<email>` or `WATCH#AGENTS` | `CONN#<connection id>` | | | |
 //!
 //! Times are milliseconds since the epoch, zero-padded to 13 digits in sort keys so
 //! that string order is time order.
@@ -21,6 +25,7 @@
 //! customer's page is one query over `MSG#` that never meets a note.
 
 use crate::domain::{AgentId, ConversationId, MessageId, Status, UserId};
+use crate::events::Audience;
 use crate::idempotency::ReceiptKey;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -54,6 +59,40 @@ pub fn receipt_pk(key: &ReceiptKey) -> String {
 
 pub fn counter_pk(name: &str) -> String {
     format!("COUNTER#{name}")
+}
+
+/// A connect ticket's partition: the ticket's digest, so the table never holds a ticket.
+pub fn ticket_pk(digest: &str) -> String {
+    format!("TICKET#{digest}")
+}
+
+/// The sort key of a ticket item.
+pub const TICKET: &str = "TICKET";
+
+/// The one partition of webhook endpoints: there are few, and every event reads them all
+/// in one query.
+pub const WEBHOOKS_PK: &str = "WEBHOOKS";
+pub const WEBHOOK_PREFIX: &str = "WH#";
+
+/// A webhook endpoint's sort key.
+pub fn webhook_sk(id: &str) -> String {
+    format!("{WEBHOOK_PREFIX}{id}")
+}
+
+/// The partition an audience's WebSocket connections are listed under, so that an
+/// event's fan-out is one query of the partition, never a scan.
+pub fn watch_pk(audience: &Audience) -> String {
+    match audience {
+        Audience::Customer(user) => format!("WATCH#CUSTOMER#{}", user.as_str()),
+        Audience::Agents => "WATCH#AGENTS".to_string(),
+    }
+}
+
+pub const CONNECTION_PREFIX: &str = "CONN#";
+
+/// A connection's sort key: API Gateway's connection id.
+pub fn connection_sk(connection_id: &str) -> String {
+    format!("{CONNECTION_PREFIX}{connection_id}")
 }
 
 /// `(pk, sk)` as an item key.

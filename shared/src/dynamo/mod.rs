@@ -28,6 +28,7 @@ pub mod items;
 mod realtime;
 mod receipts;
 pub mod schema;
+pub mod stream;
 mod table;
 mod tickets;
 mod users;

@@ -70,7 +70,8 @@ pub struct Event {
     /// The newest message this event knows of in the conversation (the message itself
     /// for `message.created`): the catch-up cursor.
     pub message_id: Option<MessageId>,
-    /// The type's own fields, as the API spells them.
+    /// The type's own fields, as the API spells them (a message as the read routes show
+    /// it, plus `kind`).
     pub data: Value,
 }
 
@@ -103,10 +104,10 @@ impl Event {
             "kind": conversation.kind(),
             "messageId": message.id.as_str(),
             "author": message.author.as_str(),
-            "text": message.text.as_str(),
+            "message": message.text.as_str(),
             "imageUrl": message.image_url.as_ref().map(|url| url.as_str()),
             "clientMessageId": message.client_message_id.as_ref().map(|id| id.as_str()),
-            "sentAt": message.sent_at,
+            "createdAt": message.sent_at,
             "agent": message.agent.as_ref().map(agent_json),
             "internal": message.internal,
         });
@@ -255,7 +256,7 @@ mod tests {
         assert_eq!(wire["conversationId"], chat.key().as_str());
         assert_eq!(wire["occurredAt"], sent.sent_at);
         assert_eq!(wire["data"]["messageId"], sent.id.as_str());
-        assert_eq!(wire["data"]["text"], "my card was charged twice");
+        assert_eq!(wire["data"]["message"], "my card was charged twice");
 
         let thin = event.to_webhook_json();
         assert!(!thin.contains("charged twice"), "{thin}");

@@ -6,7 +6,7 @@
 use super::envelope::Event;
 use super::store::{TicketIssuer, TicketRedeemer, WebhookRegistry};
 use super::tickets::Subscriber;
-use super::webhooks::WebhookEndpoint;
+use super::webhooks::{WebhookEndpoint, WebhookSubscription};
 use crate::auth::UserRecord;
 use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
@@ -62,7 +62,7 @@ impl<S: MessageAppender + Sync, K: EventSink> MessageAppender for Publishing<S, 
     }
 }
 
-impl<S: AgentWriter + Sync, K: EventSink> AgentWriter for Publishing<S, K> {
+impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishing<S, K> {
     async fn add_agent_message(
         &self,
         seen: &StoredConversation,
@@ -95,12 +95,18 @@ impl<S: AgentWriter + Sync, K: EventSink> AgentWriter for Publishing<S, K> {
         Ok(())
     }
 
+    /// Publishes only when the assignee changed, as the stream does: DynamoDB writes no
+    /// stream record for an update that changes nothing. (Read first, locally only.)
     async fn assign(
         &self,
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
     ) -> Result<StoredConversation, StoreError> {
+        let before = self.store.find_conversation(conversation).await?;
         let assigned = self.store.assign(conversation, assignee).await?;
+        if before.is_some_and(|before| before.assignee == assigned.assignee) {
+            return Ok(assigned);
+        }
         let last = assigned.last_message.as_ref().map(|m| &m.id);
         let event = Event::assigned(
             Event::new_id(),
@@ -229,6 +235,12 @@ impl<S: WebhookRegistry + Sync, K: Sync> WebhookRegistry for Publishing<S, K> {
 
     fn webhooks(&self) -> impl Future<Output = Result<Vec<WebhookEndpoint>, StoreError>> + Send {
         self.store.webhooks()
+    }
+
+    fn subscriptions(
+        &self,
+    ) -> impl Future<Output = Result<Vec<WebhookSubscription>, StoreError>> + Send {
+        self.store.subscriptions()
     }
 
     fn disable_webhook(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {

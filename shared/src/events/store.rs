@@ -2,7 +2,7 @@
 //! that only issues tickets can only write tickets.
 
 use super::tickets::Subscriber;
-use super::webhooks::WebhookEndpoint;
+use super::webhooks::{WebhookEndpoint, WebhookSubscription};
 use crate::store::StoreError;
 use std::future::Future;
 
@@ -37,6 +37,12 @@ pub trait WebhookRegistry {
 
     /// Every endpoint, enabled or not, oldest first.
     fn webhooks(&self) -> impl Future<Output = Result<Vec<WebhookEndpoint>, StoreError>> + Send;
+
+    /// Every endpoint's subscription (no URL, no secret), oldest first: what deciding
+    /// whom an event goes to reads.
+    fn subscriptions(
+        &self,
+    ) -> impl Future<Output = Result<Vec<WebhookSubscription>, StoreError>> + Send;
 
     /// Stops deliveries to it (after a 410). `false` if there is no such endpoint.
     fn disable_webhook(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;

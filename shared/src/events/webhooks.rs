@@ -137,6 +137,32 @@ impl WebhookEndpoint {
 
     /// Whether it should get an event of this type.
     pub fn wants(&self, kind: EventType) -> bool {
+        self.subscription().wants(kind)
+    }
+
+    /// What deciding whom an event goes to needs of it: no URL, no secret.
+    pub fn subscription(&self) -> WebhookSubscription {
+        WebhookSubscription {
+            id: self.id.clone(),
+            events: self.events.clone(),
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// An endpoint as far as routing events goes: which types it takes, and whether it is
+/// enabled. What queues deliveries reads only this, never a secret
+/// ([`super::WebhookRegistry::subscriptions`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookSubscription {
+    pub id: String,
+    pub events: Vec<EventType>,
+    pub enabled: bool,
+}
+
+impl WebhookSubscription {
+    /// Whether the endpoint should get an event of this type.
+    pub fn wants(&self, kind: EventType) -> bool {
         self.enabled && self.events.contains(&kind)
     }
 }

@@ -10,11 +10,13 @@
 //! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
 //! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
 //! `receipts.rs`, `realtime.rs` (connect tickets, webhook endpoints); `schema.rs` holds
-//! the tables.
+//! the tables. `outbox.rs` is apart: the local server's webhook deliveries, in a file
+//! of their own.
 
 mod agents;
 mod conversation_reads;
 mod conversations;
+pub mod outbox;
 mod realtime;
 mod receipts;
 mod schema;
@@ -26,6 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use supportzen_shared::store::StoreError;
 
+pub use outbox::Outbox;
+
 /// A cloneable handle to one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -35,18 +39,10 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`; `:memory:` is a private in-memory database.
     pub fn open(path: &str) -> Result<Self, StoreError> {
-        let conn = if path == ":memory:" {
-            Connection::open_in_memory()
-        } else {
-            Connection::open(path)
-        }
-        .map_err(internal)?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(internal)?;
-        conn.execute_batch(
+        let conn = connect(
+            path,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(internal)?;
+        )?;
         schema::migrate(&conn).map_err(internal)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -70,6 +66,21 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
     }
+}
+
+/// Opens the database at `path` (`:memory:`: a private in-memory one), waiting up to 5 s
+/// for another process's lock, with `pragmas` set.
+pub(crate) fn connect(path: &str, pragmas: &str) -> Result<Connection, StoreError> {
+    let conn = if path == ":memory:" {
+        Connection::open_in_memory()
+    } else {
+        Connection::open(path)
+    }
+    .map_err(internal)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(internal)?;
+    conn.execute_batch(pragmas).map_err(internal)?;
+    Ok(conn)
 }
 
 pub(crate) fn internal(err: rusqlite::Error) -> StoreError {

@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use supportzen_shared::events::webhooks::{WebhookSecret, WebhookUrl};
 use supportzen_shared::events::{
     EventType, Subscriber, TicketIssuer, TicketRedeemer, WebhookEndpoint, WebhookRegistry,
+    WebhookSubscription,
 };
 use supportzen_shared::store::StoreError;
 
@@ -123,6 +124,38 @@ impl WebhookRegistry for SqliteStore {
         .await
     }
 
+    async fn subscriptions(&self) -> Result<Vec<WebhookSubscription>, StoreError> {
+        self.with_conn(|conn| {
+            let mut statement = conn
+                .prepare("SELECT id, events, enabled FROM webhooks ORDER BY created_at_ms, id")
+                .map_err(internal)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, bool>(2)?,
+                    ))
+                })
+                .map_err(internal)?;
+            let mut subscriptions = Vec::new();
+            for row in rows {
+                let (id, events, enabled) = row.map_err(internal)?;
+                match parse_events(&events) {
+                    Ok(events) => subscriptions.push(WebhookSubscription {
+                        id,
+                        events,
+                        enabled,
+                    }),
+                    // One unreadable row must not stop every other endpoint's deliveries.
+                    Err(err) => tracing::error!(webhook = %id, %err, "webhook skipped"),
+                }
+            }
+            Ok(subscriptions)
+        })
+        .await
+    }
+
     async fn disable_webhook(&self, id: &str) -> Result<bool, StoreError> {
         let id = id.to_string();
         self.with_conn(move |conn| {
@@ -166,14 +199,15 @@ fn stored_endpoint(
 ) -> Result<WebhookEndpoint, String> {
     Ok(WebhookEndpoint {
         url: WebhookUrl::parse(url).map_err(|e| format!("webhook {id} url: {e}"))?,
-        events: events
-            .split_whitespace()
-            .map(EventType::parse)
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("webhook {id} events: {e}"))?,
+        events: parse_events(events).map_err(|e| format!("webhook {id} events: {e}"))?,
         secret: WebhookSecret::parse(secret).map_err(|e| format!("webhook {id} secret: {e}"))?,
         enabled,
         created_at,
         id,
     })
+}
+
+/// The `events` column read back.
+fn parse_events(events: &str) -> Result<Vec<EventType>, String> {
+    events.split_whitespace().map(EventType::parse).collect()
 }

@@ -1,0 +1,232 @@
+//! The local server's realtime socket, `GET /ws?ticket=…`: what API Gateway's WebSocket
+//! API, its `$connect` authorizer and the `events-stream` fan-out do in production, in
+//! one process. Events come from the store's commit ([`supportzen_shared::events::Publishing`])
+//! into the [`Hub`], which every open socket listens to; each socket forwards the events
+//! its subscriber may see, as the same envelope production sends.
+//!
+//! A socket is subscribed before its handshake is answered, so every event committed
+//! after the client sees the handshake complete reaches it: a client that connects and
+//! then reads `after=<last id it saw>` misses nothing (see README, "Realtime").
+
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use std::time::Duration;
+use supportzen_shared::domain::now_millis;
+use supportzen_shared::events::{ConnectTicket, Event, EventSink, Subscriber, TicketRedeemer};
+use supportzen_shared::http::response::error_response;
+use tokio::sync::{broadcast, watch};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+
+/// The path of the realtime socket.
+pub const PATH: &str = "/ws";
+
+/// Events a slow socket may fall behind by before it is closed (code 1013, "try again
+/// later"): it reconnects and catches up through the read routes instead.
+const BACKLOG: usize = 1024;
+
+/// How often an idle socket is pinged. A socket that has not answered (or sent
+/// anything) since the previous ping is stale, and is closed and forgotten.
+pub const PING_EVERY: Duration = Duration::from_secs(30);
+
+/// An event as the hub passes it on: serialized once, for every socket.
+struct Published {
+    event: Event,
+    json: String,
+}
+
+/// Where committed events meet the open sockets.
+pub struct Hub {
+    events: broadcast::Sender<Arc<Published>>,
+    open: watch::Sender<usize>,
+    ping_every: Duration,
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::with_ping_interval(PING_EVERY)
+    }
+
+    /// A hub whose sockets are pinged every `ping_every` (tests use a short one).
+    pub fn with_ping_interval(ping_every: Duration) -> Self {
+        Hub {
+            events: broadcast::channel(BACKLOG).0,
+            open: watch::channel(0).0,
+            ping_every,
+        }
+    }
+
+    /// The number of open sockets, as it changes.
+    pub fn open_sockets(&self) -> watch::Receiver<usize> {
+        self.open.subscribe()
+    }
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventSink for Hub {
+    async fn publish(&self, event: Event) {
+        let json = event.to_json();
+        // No socket open is not an error: nobody is listening.
+        let _ = self.events.send(Arc::new(Published { event, json }));
+    }
+}
+
+/// Answers `GET /ws?ticket=…`: redeems the ticket (401 if it is missing, used, expired
+/// or forged; nothing is upgraded then) and upgrades to a WebSocket that delivers the
+/// ticket's subscriber's events until either side closes it.
+pub async fn accept<S: TicketRedeemer>(
+    store: &S,
+    hub: &Arc<Hub>,
+    mut request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let Some(key) = request.headers().get(SEC_WEBSOCKET_KEY).cloned() else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "not_a_websocket",
+            "open this path as a WebSocket",
+        );
+    };
+    let ticket = url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == "ticket")
+        .map(|(_, value)| value.into_owned());
+    let Some(Ok(ticket)) = ticket.as_deref().map(ConnectTicket::parse) else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "ticket is missing or malformed",
+        );
+    };
+    let subscriber = match store.take_ticket(&ticket.digest(), now_millis()).await {
+        Ok(Some(subscriber)) => subscriber,
+        Ok(None) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "ticket is unknown, used or expired",
+            );
+        }
+        Err(err) => {
+            tracing::error!(%err, "could not redeem a ticket");
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "try again shortly",
+            );
+        }
+    };
+    // Subscribed now, before the client learns the socket is open: see the module doc.
+    let events = hub.events.subscribe();
+    let upgrade = hyper::upgrade::on(&mut request);
+    let hub = Arc::clone(hub);
+    tokio::spawn(async move {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                hub.open.send_modify(|open| *open += 1);
+                tracing::info!(subscriber = subscriber.kind(), "socket opened");
+                deliver(socket, &subscriber, events, hub.ping_every).await;
+                hub.open.send_modify(|open| *open -= 1);
+                tracing::info!(subscriber = subscriber.kind(), "socket closed");
+            }
+            Err(err) => tracing::debug!(%err, "upgrade failed"),
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    let accept = derive_accept_key(key.as_bytes());
+    headers.insert(
+        SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::try_from(accept).expect("base64 is a valid header"),
+    );
+    response
+}
+
+/// Forwards the events `subscriber` may see until the socket closes, fails, goes stale
+/// or falls too far behind.
+async fn deliver<T>(
+    mut socket: WebSocketStream<T>,
+    subscriber: &Subscriber,
+    mut events: broadcast::Receiver<Arc<Published>>,
+    ping_every: Duration,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut ping = tokio::time::interval(ping_every);
+    ping.tick().await;
+    let mut heard_since_ping = true;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(published) => {
+                    if may_see(subscriber, &published.event)
+                        && socket.send(Message::text(published.json.as_str())).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "socket fell behind; closing it");
+                    let frame = CloseFrame {
+                        code: CloseCode::Again,
+                        reason: "fell behind: reconnect and catch up".into(),
+                    };
+                    let _ = socket.close(Some(frame)).await;
+                    return;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            incoming = socket.next() => match incoming {
+                // Anything from the client proves it is there; pings are answered by
+                // the protocol layer on the next write or flush.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {
+                    heard_since_ping = true;
+                    if socket.flush().await.is_err() {
+                        return;
+                    }
+                }
+            },
+            _ = ping.tick() => {
+                if !heard_since_ping {
+                    tracing::info!("socket stale: no answer to the last ping");
+                    return;
+                }
+                heard_since_ping = false;
+                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Agents see every event; a customer, their own conversations' public ones.
+fn may_see(subscriber: &Subscriber, event: &Event) -> bool {
+    match subscriber {
+        Subscriber::Agent(_) => true,
+        Subscriber::Customer(user) => event.visible_to_customer(user),
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let (parts, body) = error_response(status, code, message, None).into_parts();
+    Response::from_parts(parts, Full::new(Bytes::copy_from_slice(&body)))
+}

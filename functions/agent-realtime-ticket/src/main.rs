@@ -1,0 +1,14 @@
+//! The `agent-realtime-ticket` Lambda function: `POST /api/agent/realtime/ticket`, for
+//! agents whose JWT API Gateway's authorizer verified.
+
+use supportzen_shared::http::handlers::agent_realtime_ticket;
+
+/// One request at a time per container: a single-threaded runtime spares the thread
+/// start-up and cross-thread wake-ups (docs/performance.md).
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    supportzen_shared::lambda::run(|store, _config, request| {
+        Box::pin(agent_realtime_ticket(store, request))
+    })
+    .await
+}

@@ -1,0 +1,260 @@
+//! The `events-stream` function: each batch of the table's change stream, in order,
+//! turned into events (`supportzen_shared::dynamo::stream`) and delivered:
+//!
+//! - to the WebSocket connections listed for the event's audience (all agents; and, for
+//!   a public event, its customer), each posted the socket envelope through API
+//!   Gateway's Management API. A connection that answers 410 Gone is unlisted: exactly
+//!   that one, under the audience it was found in;
+//! - to the webhook queue: one message per enabled endpoint that wants the event's type,
+//!   carrying a [`Delivery`] that `webhook-deliver` attempts.
+//!
+//! Failures are reported per record (`ReportBatchItemFailures`): the first record that
+//! could not be delivered is reported and the rest of the batch left, so that Lambda
+//! retries from it and events keep their order. A retried record makes the same event
+//! ids, so a receiver drops what it already had. A record that can never make an event
+//! (not what the table's items look like) is logged and passed over, not retried.
+//!
+//! The handler only needs narrow traits ([`Poster`], [`Queue`], [`Owners`] and the
+//! store's connection and webhook traits), so it is tested with in-memory fakes;
+//! `sdk.rs` holds the AWS implementations.
+
+pub mod sdk;
+
+use aws_lambda_events::dynamodb::EventRecord;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use futures_util::future::join_all;
+use std::collections::HashMap;
+use std::future::Future;
+use supportzen_shared::domain::{ConversationId, UserId};
+use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
+use supportzen_shared::events::delivery::Delivery;
+use supportzen_shared::events::{
+    Audience, ConnectionReader, ConnectionWriter, Event, Visibility, WebhookEndpoint,
+    WebhookRegistry,
+};
+use supportzen_shared::store::StoreError;
+
+/// How a post to one connection went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Posted {
+    Sent,
+    /// 410: the client has gone; its connection is unlisted.
+    Gone,
+    /// Anything else (throttled, unavailable, no answer): the record is retried.
+    Failed(String),
+}
+
+/// Pushes data to one WebSocket connection (API Gateway's `@connections` API).
+pub trait Poster {
+    fn post(&self, connection_id: &str, data: &str) -> impl Future<Output = Posted> + Send;
+}
+
+/// The webhook queue.
+pub trait Queue {
+    /// Enqueues every body, or fails (some may have been enqueued).
+    fn send(&self, bodies: Vec<String>) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// Whose conversation it is: what a message's event is routed by (message items do not
+/// carry it; see `stream::AddedMessage`).
+pub trait Owners {
+    fn owner(
+        &self,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<Option<UserId>, StoreError>> + Send;
+}
+
+/// Why a record was not delivered, to be retried.
+#[derive(Debug, PartialEq)]
+enum Undelivered {
+    Store(String),
+    Post(String),
+    Queue(String),
+}
+
+/// Delivers one batch at `now` (ms) and names the record to retry from, if any.
+pub async fn handle<S, P, Q>(
+    store: &S,
+    poster: &P,
+    queue: &Q,
+    records: Vec<EventRecord>,
+    now: i64,
+) -> DynamoDbEventResponse
+where
+    S: ConnectionReader + ConnectionWriter + WebhookRegistry + Owners + Sync,
+    P: Poster + Sync,
+    Q: Queue + Sync,
+{
+    let mut batch = Batch {
+        store,
+        poster,
+        queue,
+        now,
+        owners: HashMap::new(),
+        webhooks: None,
+    };
+    let mut response = DynamoDbEventResponse::default();
+    for record in records {
+        let sequence_number = record.change.sequence_number.clone();
+        if let Err(err) = batch.record(record).await {
+            tracing::warn!(error = ?err, "record not delivered; retried from it");
+            let mut failure = DynamoDbBatchItemFailure::default();
+            // Without one, Lambda retries the whole batch, which is still right.
+            failure.item_identifier = sequence_number;
+            response.batch_item_failures.push(failure);
+            break;
+        }
+    }
+    response
+}
+
+/// One batch's work, with what it read once for all its records.
+struct Batch<'a, S, P, Q> {
+    store: &'a S,
+    poster: &'a P,
+    queue: &'a Q,
+    now: i64,
+    owners: HashMap<ConversationId, UserId>,
+    /// Read at the first event that needs them.
+    webhooks: Option<Vec<WebhookEndpoint>>,
+}
+
+impl<S, P, Q> Batch<'_, S, P, Q>
+where
+    S: ConnectionReader + ConnectionWriter + WebhookRegistry + Owners + Sync,
+    P: Poster + Sync,
+    Q: Queue + Sync,
+{
+    async fn record(&mut self, record: EventRecord) -> Result<(), Undelivered> {
+        let decoded = change(record, self.now)
+            .and_then(|change| stream::events(&change).map_err(|e| e.to_string()));
+        let pending = match decoded {
+            Ok(pending) => pending,
+            Err(reason) => {
+                tracing::error!(reason, "stream record makes no event; passed over");
+                return Ok(());
+            }
+        };
+        for pending in pending {
+            let event = match pending {
+                Pending::Event(event) => event,
+                Pending::Message(added) => match self.owner(added.conversation()).await? {
+                    Some(owner) => added.into_event(&owner),
+                    None => {
+                        tracing::error!(
+                            conversation = added.conversation().key(),
+                            "a message of a conversation with no META item; passed over"
+                        );
+                        continue;
+                    }
+                },
+            };
+            self.push(&event).await?;
+            self.enqueue(&event).await?;
+        }
+        Ok(())
+    }
+
+    async fn owner(
+        &mut self,
+        conversation: &ConversationId,
+    ) -> Result<Option<UserId>, Undelivered> {
+        if let Some(owner) = self.owners.get(conversation) {
+            return Ok(Some(owner.clone()));
+        }
+        let owner = self
+            .store
+            .owner(conversation)
+            .await
+            .map_err(|e| Undelivered::Store(e.to_string()))?;
+        if let Some(owner) = &owner {
+            self.owners.insert(conversation.clone(), owner.clone());
+        }
+        Ok(owner)
+    }
+
+    /// Posts the envelope to every connection of the event's audiences, at once.
+    async fn push(&self, event: &Event) -> Result<(), Undelivered> {
+        let mut audiences = vec![Audience::Agents];
+        if event.visibility == Visibility::Public {
+            audiences.push(Audience::Customer(event.owner.clone()));
+        }
+        let envelope = event.to_json();
+        let mut failed = None;
+        for audience in &audiences {
+            let connections = self
+                .store
+                .connections(audience, self.now)
+                .await
+                .map_err(|e| Undelivered::Store(e.to_string()))?;
+            let envelope = envelope.as_str();
+            let posts = connections
+                .iter()
+                .map(|id| async move { (id, self.poster.post(id, envelope).await) });
+            for (connection, posted) in join_all(posts).await {
+                match posted {
+                    Posted::Sent => {}
+                    Posted::Gone => self.unlist(connection, audience).await,
+                    Posted::Failed(reason) => failed = Some(reason),
+                }
+            }
+        }
+        // Every connection got its try first; then the record is retried for all.
+        failed.map_or(Ok(()), |reason| Err(Undelivered::Post(reason)))
+    }
+
+    /// Unlists a connection that answered 410. If that fails, the next event's 410 (or
+    /// the item's time-to-live) removes it.
+    async fn unlist(&self, connection: &str, audience: &Audience) {
+        if let Err(err) = self.store.remove_connection(connection, audience).await {
+            tracing::warn!(error = %err, "a gone connection stays listed for now");
+        }
+    }
+
+    /// One queue message per endpoint that wants the event.
+    async fn enqueue(&mut self, event: &Event) -> Result<(), Undelivered> {
+        if self.webhooks.is_none() {
+            let endpoints = self
+                .store
+                .webhooks()
+                .await
+                .map_err(|e| Undelivered::Store(e.to_string()))?;
+            self.webhooks = Some(endpoints);
+        }
+        let bodies: Vec<String> = self
+            .webhooks
+            .iter()
+            .flatten()
+            .filter(|endpoint| endpoint.wants(event.kind))
+            .map(|endpoint| {
+                serde_json::to_string(&Delivery::new(&endpoint.id, event, self.now))
+                    .expect("a delivery is plain JSON")
+            })
+            .collect();
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        self.queue.send(bodies).await.map_err(Undelivered::Queue)
+    }
+}
+
+/// A stream record as the change it describes; `now` (ms) stands in for a missing
+/// `ApproximateCreationDateTime`.
+fn change(record: EventRecord, now: i64) -> Result<Change, String> {
+    let image = |item: serde_dynamo::Item| (!item.is_empty()).then(|| item.into());
+    let written = record
+        .change
+        .approximate_creation_date_time
+        .timestamp_millis();
+    Ok(Change {
+        operation: Operation::parse(&record.event_name)
+            .map_err(|e| format!("record {}: {e}", record.event_id))?,
+        event_id: record.event_id,
+        at: if written > 0 { written } else { now },
+        old: image(record.change.old_image),
+        new: image(record.change.new_image),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,202 @@
+//! The `webhook-deliver` function: each SQS message carries one [`Delivery`] (queued by
+//! `events-stream`), and each receipt of it is one attempt, made with the endpoint as it
+//! is now (URL, secret, enabled) and signed at the attempt's time:
+//!
+//! - 2xx: done (the message is deleted);
+//! - 410 Gone: the endpoint is disabled, and the message deleted;
+//! - anything else: the message is hidden for the next wait of [`RETRY_DELAYS`] (its
+//!   receive count is the attempt's number) and reported failed, so SQS hands it over
+//!   again then. After the eighth attempt there is no wait left: the queue's redrive
+//!   policy (`maxReceiveCount` 8) moves it to the dead-letter queue at its next receipt,
+//!   24 hours after the first attempt.
+//!
+//! A message for an endpoint removed, disabled or no longer subscribed is dropped. One
+//! that is not a delivery is reported failed without a wait, so it ends in the
+//! dead-letter queue to be looked at.
+//!
+//! The handler only needs narrow traits ([`Attempt`], [`Visibility`] and the store's
+//! [`WebhookRegistry`]), so it is tested with in-memory fakes; `sdk.rs` holds the SQS
+//! side.
+
+pub mod sdk;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsMessage};
+use futures_util::future::join_all;
+use std::future::Future;
+use std::time::Duration;
+use supportzen_shared::events::WebhookEndpoint;
+use supportzen_shared::events::WebhookRegistry;
+use supportzen_shared::events::delivery::{Delivery, Outcome, WebhookClient};
+use supportzen_shared::events::webhooks::{RETRY_DELAYS, retry_delay};
+
+/// One delivery attempt (the shared client, or a fake).
+pub trait Attempt {
+    fn attempt(
+        &self,
+        endpoint: &WebhookEndpoint,
+        delivery: &Delivery,
+    ) -> impl Future<Output = Outcome> + Send;
+}
+
+impl Attempt for WebhookClient {
+    fn attempt(
+        &self,
+        endpoint: &WebhookEndpoint,
+        delivery: &Delivery,
+    ) -> impl Future<Output = Outcome> + Send {
+        WebhookClient::attempt(self, endpoint, delivery)
+    }
+}
+
+/// Hides a received message until its next attempt is due (`ChangeMessageVisibility`).
+pub trait Visibility {
+    fn hide_for(
+        &self,
+        receipt_handle: &str,
+        wait: Duration,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// What became of one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Handled {
+    /// Delete it: delivered, or nothing more to do.
+    Done,
+    /// Keep it: it comes back for another attempt, or goes to the dead-letter queue.
+    Again,
+}
+
+/// Attempts every message of the batch at once and names those to keep.
+pub async fn handle<S, A, V>(
+    store: &S,
+    client: &A,
+    visibility: &V,
+    messages: Vec<SqsMessage>,
+) -> SqsBatchResponse
+where
+    S: WebhookRegistry + Sync,
+    A: Attempt + Sync,
+    V: Visibility + Sync,
+{
+    // One read of the endpoints for the batch: a few items, strongly consistent.
+    let endpoints = match store.webhooks().await {
+        Ok(endpoints) => Some(endpoints),
+        Err(err) => {
+            tracing::warn!(error = %err, "webhook endpoints unreadable; the batch waits");
+            None
+        }
+    };
+    let attempts = messages.iter().map(|message| async {
+        let handled = one(store, client, visibility, endpoints.as_deref(), message).await;
+        (message.message_id.clone(), handled)
+    });
+    let mut response = SqsBatchResponse::default();
+    for (message_id, handled) in join_all(attempts).await {
+        match (handled, message_id) {
+            (Handled::Done, _) => {}
+            (Handled::Again, Some(id)) => {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = id;
+                response.batch_item_failures.push(failure);
+            }
+            (Handled::Again, None) => {
+                tracing::error!("a message without a messageId cannot be kept");
+            }
+        }
+    }
+    response
+}
+
+/// One message: one attempt, then what to do with the message.
+async fn one<S, A, V>(
+    store: &S,
+    client: &A,
+    visibility: &V,
+    endpoints: Option<&[WebhookEndpoint]>,
+    message: &SqsMessage,
+) -> Handled
+where
+    S: WebhookRegistry + Sync,
+    A: Attempt + Sync,
+    V: Visibility + Sync,
+{
+    let delivery: Delivery = match message.body.as_deref().map(serde_json::from_str) {
+        Some(Ok(delivery)) => delivery,
+        Some(Err(err)) => {
+            tracing::error!(error = %err, "not a delivery; to the dead-letter queue");
+            return Handled::Again;
+        }
+        None => {
+            tracing::error!("a message without a body; to the dead-letter queue");
+            return Handled::Again;
+        }
+    };
+    // The attempt's number: 1 at the first receipt. Lambda always sets it.
+    let attempt = message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse::<u32>().ok())
+        .unwrap_or(1);
+    let (endpoint_id, event_id) = (delivery.endpoint_id.as_str(), delivery.event_id.as_str());
+    let outcome = match endpoints {
+        None => Outcome::Retry("webhook endpoints unreadable".into()),
+        Some(endpoints) => {
+            let Some(endpoint) = endpoints.iter().find(|e| e.id == delivery.endpoint_id) else {
+                tracing::info!(endpoint_id, event_id, "endpoint removed; delivery dropped");
+                return Handled::Done;
+            };
+            if !endpoint.wants(delivery.event_type) {
+                tracing::info!(
+                    endpoint_id,
+                    event_id,
+                    "endpoint disabled or unsubscribed; delivery dropped"
+                );
+                return Handled::Done;
+            }
+            client.attempt(endpoint, &delivery).await
+        }
+    };
+    match outcome {
+        Outcome::Delivered => {
+            tracing::info!(endpoint_id, event_id, attempt, "delivered");
+            Handled::Done
+        }
+        Outcome::Gone => match store.disable_webhook(endpoint_id).await {
+            Ok(_) => {
+                tracing::warn!(endpoint_id, event_id, "endpoint answered 410: disabled");
+                Handled::Done
+            }
+            // The next attempt meets the 410 again and disables it then.
+            Err(err) => {
+                tracing::error!(endpoint_id, error = %err, "endpoint answered 410 but is not disabled yet");
+                retry(visibility, message, attempt).await
+            }
+        },
+        Outcome::Retry(reason) => {
+            tracing::warn!(endpoint_id, event_id, attempt, reason, "attempt failed");
+            retry(visibility, message, attempt).await
+        }
+    }
+}
+
+/// Hides the message until the attempt after `attempt` is due; after the last attempt,
+/// leaves it to the redrive policy.
+async fn retry<V: Visibility>(visibility: &V, message: &SqsMessage, attempt: u32) -> Handled {
+    match (
+        retry_delay(attempt, &RETRY_DELAYS),
+        message.receipt_handle.as_deref(),
+    ) {
+        (Some(wait), Some(handle)) => {
+            if let Err(err) = visibility.hide_for(handle, wait).await {
+                // It comes back after the queue's visibility timeout instead: sooner.
+                tracing::warn!(error = err, "the retry's wait is not set");
+            }
+        }
+        (Some(_), None) => tracing::warn!("a message without a receiptHandle cannot wait"),
+        (None, _) => tracing::error!(attempt, "last attempt failed; to the dead-letter queue"),
+    }
+    Handled::Again
+}
+
+#[cfg(test)]
+mod tests;

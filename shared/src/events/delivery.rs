@@ -1,0 +1,413 @@
+//! One attempt to deliver one event to one webhook endpoint, as Standard Webhooks has
+//! it: a POST of the thin envelope with `webhook-id` (the event's id, the same on every
+//! retry, so receivers drop repeats), `webhook-timestamp` (this attempt's, in Unix
+//! seconds) and `webhook-signature`. What to do next is the caller's: the local
+//! server's outbox and production's queue both keep a [`Delivery`] between attempts and
+//! schedule retries with [`Delivery::retry_after`].
+//!
+//! [`WebhookClient`] is the one place the HTTP client is built, for the local server and
+//! the `webhook-deliver` function alike: hyper over rustls on *ring* (no aws-lc, as for
+//! DynamoDB: docs/performance.md), trusting the platform's roots, for `http` and `https`
+//! URLs. Redirects are not followed: a 3xx is a failed attempt, like any non-2xx.
+
+use super::envelope::{Event, EventType};
+use super::webhooks::{WebhookEndpoint, WebhookSubscription, retry_delay};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use lambda_http::http::{Method, Request, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// How long one attempt may take, connecting included, before it counts as failed.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How much of a response's body is read (and thrown away), so that the connection can
+/// be reused; a receiver's answer means nothing beyond its status.
+const RESPONSE_BYTES_READ: usize = 4096;
+
+/// How long reading that much may take; the status is already known by then.
+const RESPONSE_READ_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One event on its way to one endpoint, with what retrying it needs: what the local
+/// outbox keeps in a row and production's queue carries as a message body (JSON). It
+/// names the endpoint by id only; the URL and secret are looked up at each attempt, so
+/// they never sit in a queue and an endpoint disabled meanwhile gets nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The endpoint's `wh_…` id.
+    pub endpoint_id: String,
+    /// The event's `evt_…` id: the `webhook-id` of every attempt.
+    pub event_id: String,
+    #[serde(with = "event_type_name")]
+    pub event_type: EventType,
+    /// The thin envelope ([`Event::to_webhook_json`]): the bytes signed and sent, the same
+    /// on every attempt.
+    pub body: String,
+    /// When the first attempt was due, in milliseconds since the Unix epoch.
+    pub first_attempt_at: i64,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+impl Delivery {
+    /// `event` for `endpoint_id`, not attempted yet, due at `now` (ms).
+    pub fn new(endpoint_id: &str, event: &Event, now: i64) -> Self {
+        Delivery {
+            endpoint_id: endpoint_id.to_string(),
+            event_id: event.id.clone(),
+            event_type: event.kind,
+            body: event.to_webhook_json(),
+            first_attempt_at: now,
+            attempts: 0,
+        }
+    }
+
+    /// One delivery of `event` per subscription that wants its type, due at `now` (ms).
+    pub fn for_subscriptions(
+        subscriptions: &[WebhookSubscription],
+        event: &Event,
+        now: i64,
+    ) -> Vec<Self> {
+        subscriptions
+            .iter()
+            .filter(|subscription| subscription.wants(event.kind))
+            .map(|subscription| Delivery::new(&subscription.id, event, now))
+            .collect()
+    }
+
+    /// After a failed attempt (counted in `attempts`): how long to wait before the next
+    /// one, or `None` when `schedule` is used up and the delivery is dead.
+    pub fn retry_after(&self, schedule: &[Duration]) -> Option<Duration> {
+        retry_delay(self.attempts, schedule)
+    }
+}
+
+/// How an attempt ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// The endpoint answered 410 Gone: it wants nothing more, so it is to be disabled.
+    Gone,
+    /// Anything else: another status, no connection, no answer in time. The reason is
+    /// for logs and dead letters; it never holds the URL, which may carry a credential.
+    Retry(String),
+}
+
+/// The HTTP(S) client deliveries go out on. Build it once (it loads the platform's
+/// roots) and share it: clones share one connection pool.
+#[derive(Clone)]
+pub struct WebhookClient {
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl WebhookClient {
+    /// A client trusting the platform's root certificates (`SSL_CERT_FILE` or
+    /// `SSL_CERT_DIR` if set, else the system's store). Fails if there are none.
+    pub fn new() -> Result<Self, String> {
+        let connector = HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Ok(WebhookClient { http })
+    }
+
+    /// Makes one attempt to deliver `delivery` to `endpoint`, signed with its secret at
+    /// the current time, within [`ATTEMPT_TIMEOUT`].
+    pub async fn attempt(&self, endpoint: &WebhookEndpoint, delivery: &Delivery) -> Outcome {
+        let timestamp = crate::domain::now_millis().div_euclid(1000);
+        let request = match signed_request(endpoint, delivery, timestamp) {
+            Ok(request) => request,
+            Err(reason) => return Outcome::Retry(reason),
+        };
+        let response = match tokio::time::timeout(ATTEMPT_TIMEOUT, self.http.request(request)).await
+        {
+            Err(_) => {
+                return Outcome::Retry(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()));
+            }
+            Ok(Err(err)) => return Outcome::Retry(error_chain(&err)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let body = Limited::new(response.into_body(), RESPONSE_BYTES_READ);
+        // Whatever the body holds (or however slowly it comes), the status has answered.
+        let _ = tokio::time::timeout(RESPONSE_READ_TIMEOUT, body.collect()).await;
+        outcome(status)
+    }
+}
+
+/// The POST for one attempt at `timestamp` (Unix seconds).
+fn signed_request(
+    endpoint: &WebhookEndpoint,
+    delivery: &Delivery,
+    timestamp: i64,
+) -> Result<Request<Full<Bytes>>, String> {
+    // Through `url` so that what `WebhookUrl` accepted (an IDN host, say) goes out
+    // normalized, as `http::Uri` needs it.
+    let url = url::Url::parse(endpoint.url.as_str())
+        .map_err(|_| format!("endpoint {} has an unusable url", endpoint.id))?;
+    let signature = endpoint
+        .secret
+        .sign(&delivery.event_id, timestamp, &delivery.body);
+    Request::builder()
+        .method(Method::POST)
+        .uri(url.as_str())
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::USER_AGENT, "SupportZen-Webhooks/1")
+        .header("webhook-id", &delivery.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(Full::new(Bytes::from(delivery.body.clone())))
+        .map_err(|_| {
+            format!(
+                "endpoint {} or event {} does not make a valid request",
+                endpoint.id, delivery.event_id
+            )
+        })
+}
+
+/// What a response's status means for the delivery.
+fn outcome(status: StatusCode) -> Outcome {
+    if status.is_success() {
+        Outcome::Delivered
+    } else if status == StatusCode::GONE {
+        Outcome::Gone
+    } else {
+        Outcome::Retry(format!("answered {status}"))
+    }
+}
+
+/// An error and its causes, e.g. "client error (Connect): tcp connect error: Connection
+/// refused (os error 111)". hyper's and rustls' messages name no URL.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// [`EventType`] by its name, as webhooks subscribe to it.
+mod event_type_name {
+    use super::EventType;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &EventType, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(kind.as_str())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<EventType, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        EventType::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Author, ChatId, ConversationId, Email, MessageText, NewMessage};
+    use crate::events::webhooks::{RETRY_DELAYS, WebhookUrl};
+    use std::collections::HashMap;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn event() -> Event {
+        let chat = ConversationId::Chat(ChatId::generate());
+        let owner = Email::parse("ann@example.com").unwrap().user_id().clone();
+        let message = NewMessage::now(
+            Author::Customer,
+            MessageText::parse("hello").unwrap(),
+            None,
+            None,
+        );
+        Event::message_created(Event::new_id(), &chat, &owner, &message)
+    }
+
+    fn endpoint(url: &str) -> WebhookEndpoint {
+        WebhookEndpoint::new(
+            WebhookUrl::parse(url).unwrap(),
+            vec![EventType::MessageCreated],
+        )
+    }
+
+    /// What the receiver saw of one request.
+    struct Received {
+        request_line: String,
+        headers: HashMap<String, String>,
+        body: String,
+    }
+
+    /// Accepts one connection on a fresh port, reads one request, answers `status`.
+    async fn receiver(status: &'static str) -> (String, tokio::task::JoinHandle<Received>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut read = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the request ended before its headers");
+                read.extend_from_slice(&chunk[..n]);
+                if let Some(at) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at + 4;
+                }
+            };
+            let head = String::from_utf8(read[..head_end].to_vec()).unwrap();
+            let mut lines = head.split("\r\n");
+            let request_line = lines.next().unwrap().to_string();
+            let headers: HashMap<String, String> = lines
+                .filter_map(|line| line.split_once(": "))
+                .map(|(name, value)| (name.to_ascii_lowercase(), value.to_string()))
+                .collect();
+            let length: usize = headers["content-length"].parse().unwrap();
+            while read.len() < head_end + length {
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the request ended before its body");
+                read.extend_from_slice(&chunk[..n]);
+            }
+            let body = String::from_utf8(read[head_end..head_end + length].to_vec()).unwrap();
+            let response =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+            stream.write_all(response.as_bytes()).await.unwrap();
+            Received {
+                request_line,
+                headers,
+                body,
+            }
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn a_delivery_is_a_signed_post_of_the_thin_envelope() {
+        let (url, received) = receiver("204 No Content").await;
+        let endpoint = endpoint(&url);
+        let event = event();
+        let delivery = Delivery::new(&endpoint.id, &event, 1);
+        let client = WebhookClient::new().unwrap();
+
+        assert_eq!(
+            client.attempt(&endpoint, &delivery).await,
+            Outcome::Delivered
+        );
+        let received = received.await.unwrap();
+        assert_eq!(received.request_line, "POST /hooks HTTP/1.1");
+        assert_eq!(received.body, event.to_webhook_json());
+        assert_eq!(received.headers["content-type"], "application/json");
+        assert_eq!(received.headers["webhook-id"], event.id);
+        let timestamp: i64 = received.headers["webhook-timestamp"].parse().unwrap();
+        assert_eq!(
+            received.headers["webhook-signature"],
+            endpoint.secret.sign(&event.id, timestamp, &received.body)
+        );
+    }
+
+    #[tokio::test]
+    async fn gone_disables_and_other_statuses_retry() {
+        let client = WebhookClient::new().unwrap();
+        for (status, expected) in [
+            ("410 Gone", Outcome::Gone),
+            (
+                "500 Internal Server Error",
+                Outcome::Retry("answered 500 Internal Server Error".into()),
+            ),
+            (
+                "301 Moved Permanently",
+                Outcome::Retry("answered 301 Moved Permanently".into()),
+            ),
+            ("200 OK", Outcome::Delivered),
+        ] {
+            let (url, received) = receiver(status).await;
+            let endpoint = endpoint(&url);
+            let delivery = Delivery::new(&endpoint.id, &event(), 1);
+            assert_eq!(client.attempt(&endpoint, &delivery).await, expected);
+            received.await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried_and_the_reason_names_no_url() {
+        // A port that was free a moment ago and has nobody listening now.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/hooks?token=s3cr3t",
+            listener.local_addr().unwrap()
+        );
+        drop(listener);
+        let endpoint = endpoint(&url);
+        let delivery = Delivery::new(&endpoint.id, &event(), 1);
+
+        let outcome = WebhookClient::new()
+            .unwrap()
+            .attempt(&endpoint, &delivery)
+            .await;
+        let Outcome::Retry(reason) = outcome else {
+            panic!("expected a retry, got {outcome:?}");
+        };
+        assert!(reason.contains("Connection refused"), "{reason}");
+        assert!(
+            !reason.contains("s3cr3t") && !reason.contains("/hooks"),
+            "{reason}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_answer_within_the_timeout_is_retried() {
+        // A receiver that takes the connection and never answers; paused time lets the
+        // 15 s pass at once.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            std::future::pending::<()>().await;
+            drop(stream);
+        });
+        let endpoint = endpoint(&url);
+        let delivery = Delivery::new(&endpoint.id, &event(), 1);
+
+        let outcome = WebhookClient::new()
+            .unwrap()
+            .attempt(&endpoint, &delivery)
+            .await;
+        assert_eq!(outcome, Outcome::Retry("no answer within 15 s".into()));
+        held.abort();
+    }
+
+    #[test]
+    fn a_delivery_round_trips_as_json_and_retries_on_the_schedule() {
+        let endpoint = endpoint("https://example.com/hooks");
+        let mut delivery = Delivery::new(&endpoint.id, &event(), 1_700_000_000_000);
+        let json = serde_json::to_value(&delivery).unwrap();
+        assert_eq!(json["eventType"], "message.created");
+        assert_eq!(json["endpointId"], endpoint.id.as_str());
+        assert_eq!(
+            serde_json::from_value::<Delivery>(json.clone()).unwrap(),
+            delivery
+        );
+        let mut unknown = json;
+        unknown["eventType"] = "message.deleted".into();
+        assert!(serde_json::from_value::<Delivery>(unknown).is_err());
+
+        delivery.attempts = 1;
+        assert_eq!(
+            delivery.retry_after(&RETRY_DELAYS),
+            Some(Duration::from_secs(5))
+        );
+        delivery.attempts = 8;
+        assert_eq!(delivery.retry_after(&RETRY_DELAYS), None);
+    }
+}

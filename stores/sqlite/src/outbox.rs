@@ -1,0 +1,567 @@
+//! The local server's webhook outbox: deliveries waiting for their next attempt, kept in
+//! a SQLite file of their own so that they survive a restart (production keeps them in
+//! SQS instead), and dead letters: deliveries whose retries ran out, kept for an
+//! operator to look at (`supportzen webhooks deliveries`).
+//!
+//! A worker *claims* due deliveries by moving their next attempt to the end of a lease,
+//! then records each attempt's outcome against that claim. A worker that stops (or
+//! crashes) mid-attempt leaves the delivery due again once the lease ends, so nothing is
+//! lost, and two workers on one file never attempt the same delivery at once. Receivers
+//! may see a delivery twice after a crash; its `webhook-id` tells them so.
+
+use crate::internal;
+use rusqlite::{Connection, Row, params};
+use std::sync::{Arc, Mutex};
+use supportzen_shared::events::EventType;
+use supportzen_shared::events::delivery::Delivery;
+use supportzen_shared::store::StoreError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pending_deliveries (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order
+    endpoint_id          TEXT NOT NULL,            -- wh_...
+    event_id             TEXT NOT NULL,            -- evt_...: the webhook-id
+    event_type           TEXT NOT NULL,
+    body                 TEXT NOT NULL,            -- the thin envelope, as signed and sent
+    first_attempt_at_ms  INTEGER NOT NULL,
+    attempts             INTEGER NOT NULL CHECK (attempts >= 0),
+    next_attempt_at_ms   INTEGER NOT NULL,         -- due then, or claimed until then
+    last_error           TEXT,                     -- why the last attempt failed
+    UNIQUE (endpoint_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS pending_deliveries_by_due
+    ON pending_deliveries (next_attempt_at_ms, id);
+CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
+    id                   INTEGER PRIMARY KEY,      -- its id while it was pending
+    endpoint_id          TEXT NOT NULL,
+    event_id             TEXT NOT NULL,
+    event_type           TEXT NOT NULL,
+    body                 TEXT NOT NULL,
+    first_attempt_at_ms  INTEGER NOT NULL,
+    attempts             INTEGER NOT NULL,
+    died_at_ms           INTEGER NOT NULL,
+    last_error           TEXT NOT NULL
+);
+";
+
+/// The columns a [`Delivery`] is read from, in [`delivery_from`]'s order.
+const DELIVERY_COLUMNS: &str =
+    "endpoint_id, event_id, event_type, body, first_attempt_at_ms, attempts";
+
+/// A handle on one outbox file; clones share the connection.
+#[derive(Clone)]
+pub struct Outbox {
+    conn: Arc<Mutex<Connection>>,
+}
+
+/// A delivery waiting in the outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Its row: the order deliveries were enqueued in.
+    pub id: i64,
+    pub delivery: Delivery,
+    /// When it is due (or, while claimed, when the claim ends), ms since the Unix epoch.
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// A delivery whose retries ran out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dead {
+    pub id: i64,
+    pub delivery: Delivery,
+    /// When the last attempt failed, ms since the Unix epoch.
+    pub died_at: i64,
+    pub last_error: String,
+}
+
+/// A delivery a worker is attempting: it is not due for anyone else until `lease_until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub id: i64,
+    pub delivery: Delivery,
+    pub lease_until: i64,
+}
+
+impl Outbox {
+    /// Opens (creating if needed) the outbox at `path`; `:memory:` is a private one.
+    /// Every commit is flushed to disk before it returns (`synchronous = FULL`): an
+    /// enqueued delivery survives a crash or a power cut.
+    pub fn open(path: &str) -> Result<Self, StoreError> {
+        let conn = crate::connect(
+            path,
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+        )?;
+        conn.execute_batch(SCHEMA).map_err(internal)?;
+        Ok(Outbox {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Adds `deliveries`, due at `due_at` (ms), in one transaction, on disk when this
+    /// returns. A delivery of the same event to the same endpoint that is already
+    /// pending is not added twice. Returns how many were added.
+    pub async fn enqueue(
+        &self,
+        deliveries: Vec<Delivery>,
+        due_at: i64,
+    ) -> Result<usize, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            let mut added = 0;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO pending_deliveries
+                         (endpoint_id, event_id, event_type, body, first_attempt_at_ms,
+                          attempts, next_attempt_at_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )
+                    .map_err(internal)?;
+                for delivery in &deliveries {
+                    added += insert
+                        .execute(params![
+                            delivery.endpoint_id,
+                            delivery.event_id,
+                            delivery.event_type.as_str(),
+                            delivery.body,
+                            delivery.first_attempt_at,
+                            delivery.attempts,
+                            due_at
+                        ])
+                        .map_err(internal)?;
+                }
+            }
+            tx.commit().map_err(internal)?;
+            Ok(added)
+        })
+        .await
+    }
+
+    /// Claims up to `limit` deliveries due at `now` (ms), oldest due first, until
+    /// `lease_until` (ms).
+    pub async fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: usize,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let mut claim = conn
+                .prepare_cached(&format!(
+                    "UPDATE pending_deliveries SET next_attempt_at_ms = ?1
+                     WHERE id IN (SELECT id FROM pending_deliveries
+                                  WHERE next_attempt_at_ms <= ?2
+                                  ORDER BY next_attempt_at_ms, id LIMIT ?3)
+                     RETURNING id, {DELIVERY_COLUMNS}"
+                ))
+                .map_err(internal)?;
+            let rows = claim
+                .query_map(params![lease_until, now, limit], |row| {
+                    Ok((row.get::<_, i64>(0)?, delivery_from(row, 1)?))
+                })
+                .map_err(internal)?;
+            let mut claims = Vec::new();
+            for row in rows {
+                let (id, delivery) = row.map_err(internal)?;
+                claims.push(Claim {
+                    id,
+                    delivery: delivery.map_err(StoreError::Internal)?,
+                    lease_until,
+                });
+            }
+            claims.sort_by_key(|claim| claim.id);
+            Ok(claims)
+        })
+        .await
+    }
+
+    /// Removes a claimed delivery: it was delivered, or its endpoint is gone. `false` if
+    /// the claim had ended and another worker holds the delivery (or it was dropped).
+    pub async fn finish(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let (id, lease) = (claim.id, claim.lease_until);
+        self.with_conn(move |conn| {
+            let removed = conn
+                .execute(
+                    "DELETE FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2",
+                    params![id, lease],
+                )
+                .map_err(internal)?;
+            Ok(removed == 1)
+        })
+        .await
+    }
+
+    /// Records a failed attempt of a claimed delivery (`attempts` made so far) and makes
+    /// it due again at `at` (ms).
+    pub async fn retry_at(
+        &self,
+        claim: &Claim,
+        attempts: u32,
+        at: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, lease, error) = (claim.id, claim.lease_until, error.to_string());
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE pending_deliveries
+                     SET attempts = ?3, next_attempt_at_ms = ?4, last_error = ?5
+                     WHERE id = ?1 AND next_attempt_at_ms = ?2",
+                    params![id, lease, attempts, at, error],
+                )
+                .map_err(internal)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Moves a claimed delivery whose last attempt (of `attempts`) failed with `error`
+    /// at `now` (ms) to the dead letters, in one transaction.
+    pub async fn bury(
+        &self,
+        claim: &Claim,
+        attempts: u32,
+        now: i64,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, lease, error) = (claim.id, claim.lease_until, error.to_string());
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            let moved = tx
+                .execute(
+                    &format!(
+                        "INSERT INTO dead_deliveries (id, {DELIVERY_COLUMNS}, died_at_ms, last_error)
+                         SELECT id, endpoint_id, event_id, event_type, body, first_attempt_at_ms,
+                                ?3, ?4, ?5
+                         FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2"
+                    ),
+                    params![id, lease, attempts, now, error],
+                )
+                .map_err(internal)?;
+            tx.execute(
+                "DELETE FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2",
+                params![id, lease],
+            )
+            .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            Ok(moved == 1)
+        })
+        .await
+    }
+
+    /// Gives a claimed delivery back unattempted (its worker is stopping): due at `now`.
+    pub async fn release(&self, claim: &Claim, now: i64) -> Result<bool, StoreError> {
+        let (id, lease) = (claim.id, claim.lease_until);
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE pending_deliveries SET next_attempt_at_ms = ?3
+                     WHERE id = ?1 AND next_attempt_at_ms = ?2",
+                    params![id, lease, now],
+                )
+                .map_err(internal)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    /// Drops every pending delivery to `endpoint_id` (it answered 410, or was removed).
+    /// Returns how many.
+    pub async fn drop_endpoint(&self, endpoint_id: &str) -> Result<usize, StoreError> {
+        let endpoint_id = endpoint_id.to_string();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "DELETE FROM pending_deliveries WHERE endpoint_id = ?1",
+                params![endpoint_id],
+            )
+            .map_err(internal)
+        })
+        .await
+    }
+
+    /// When the next delivery is due (or a claim ends), if any is pending (ms).
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        self.with_conn(|conn| {
+            conn.query_row(
+                "SELECT min(next_attempt_at_ms) FROM pending_deliveries",
+                [],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .map_err(internal)
+        })
+        .await
+    }
+
+    /// Every pending delivery, in enqueue order.
+    pub async fn pending(&self) -> Result<Vec<Pending>, StoreError> {
+        self.with_conn(|conn| {
+            let mut select = conn
+                .prepare(&format!(
+                    "SELECT id, {DELIVERY_COLUMNS}, next_attempt_at_ms, last_error
+                     FROM pending_deliveries ORDER BY id"
+                ))
+                .map_err(internal)?;
+            let rows = select
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        delivery_from(row, 1)?,
+                        row.get::<_, i64>(7)?,
+                        row.get::<_, Option<String>>(8)?,
+                    ))
+                })
+                .map_err(internal)?;
+            let mut pending = Vec::new();
+            for row in rows {
+                let (id, delivery, next_attempt_at, last_error) = row.map_err(internal)?;
+                pending.push(Pending {
+                    id,
+                    delivery: delivery.map_err(StoreError::Internal)?,
+                    next_attempt_at,
+                    last_error,
+                });
+            }
+            Ok(pending)
+        })
+        .await
+    }
+
+    /// Every dead delivery, in the order they were enqueued.
+    pub async fn dead(&self) -> Result<Vec<Dead>, StoreError> {
+        self.with_conn(|conn| {
+            let mut select = conn
+                .prepare(&format!(
+                    "SELECT id, {DELIVERY_COLUMNS}, died_at_ms, last_error
+                     FROM dead_deliveries ORDER BY id"
+                ))
+                .map_err(internal)?;
+            let rows = select
+                .query_map([], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        delivery_from(row, 1)?,
+                        row.get::<_, i64>(7)?,
+                        row.get::<_, String>(8)?,
+                    ))
+                })
+                .map_err(internal)?;
+            let mut dead = Vec::new();
+            for row in rows {
+                let (id, delivery, died_at, last_error) = row.map_err(internal)?;
+                dead.push(Dead {
+                    id,
+                    delivery: delivery.map_err(StoreError::Internal)?,
+                    died_at,
+                    last_error,
+                });
+            }
+            Ok(dead)
+        })
+        .await
+    }
+
+    /// Runs `work` with the connection on the blocking pool; it completes even if the
+    /// caller stops waiting.
+    async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn
+                .lock()
+                .map_err(|_| StoreError::Internal("outbox connection poisoned".into()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("outbox task failed: {e}")))?
+    }
+}
+
+/// The [`Delivery`] in [`DELIVERY_COLUMNS`] from column `first` on; the inner error (a
+/// row this version cannot read) is for the logs.
+fn delivery_from(row: &Row<'_>, first: usize) -> rusqlite::Result<Result<Delivery, String>> {
+    let event_id: String = row.get(first + 1)?;
+    let event_type: String = row.get(first + 2)?;
+    let event_type = match EventType::parse(&event_type) {
+        Ok(kind) => kind,
+        Err(e) => {
+            return Ok(Err(format!(
+                "outbox delivery of {event_id}: event_type {e}"
+            )));
+        }
+    };
+    Ok(Ok(Delivery {
+        endpoint_id: row.get(first)?,
+        event_id,
+        event_type,
+        body: row.get(first + 3)?,
+        first_attempt_at: row.get(first + 4)?,
+        attempts: row.get(first + 5)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(endpoint: &str, event: &str) -> Delivery {
+        Delivery {
+            endpoint_id: endpoint.into(),
+            event_id: event.into(),
+            event_type: EventType::MessageCreated,
+            body: format!(r#"{{"id":"{event}"}}"#),
+            first_attempt_at: 1_000,
+            attempts: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn deliveries_are_claimed_when_due_and_not_twice() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        let added = outbox
+            .enqueue(
+                vec![delivery("wh_a", "evt_1"), delivery("wh_b", "evt_1")],
+                1_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(added, 2);
+        // The same event for the same endpoint again: not a second delivery.
+        assert_eq!(
+            outbox
+                .enqueue(vec![delivery("wh_a", "evt_1")], 1_000)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            outbox
+                .enqueue(vec![delivery("wh_a", "evt_2")], 5_000)
+                .await
+                .unwrap(),
+            1
+        );
+
+        assert!(outbox.claim_due(999, 2_000, 10).await.unwrap().is_empty());
+        let claims = outbox.claim_due(1_000, 61_000, 10).await.unwrap();
+        let ids: Vec<_> = claims
+            .iter()
+            .map(|c| {
+                (
+                    c.delivery.endpoint_id.as_str(),
+                    c.delivery.event_id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(ids, [("wh_a", "evt_1"), ("wh_b", "evt_1")]);
+        assert_eq!(claims[0].delivery, delivery("wh_a", "evt_1"));
+        // Claimed: not due for anyone else until the lease ends, even when evt_2 is.
+        let later = outbox.claim_due(6_000, 66_000, 10).await.unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].delivery.event_id, "evt_2");
+        assert_eq!(outbox.next_due().await.unwrap(), Some(61_000));
+    }
+
+    #[tokio::test]
+    async fn outcomes_finish_reschedule_or_bury_only_under_the_claim() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        outbox
+            .enqueue(
+                vec![
+                    delivery("wh_a", "evt_1"),
+                    delivery("wh_a", "evt_2"),
+                    delivery("wh_a", "evt_3"),
+                ],
+                1_000,
+            )
+            .await
+            .unwrap();
+        let claims = outbox.claim_due(1_000, 2_000, 10).await.unwrap();
+
+        assert!(outbox.finish(&claims[0]).await.unwrap());
+        assert!(!outbox.finish(&claims[0]).await.unwrap());
+        assert!(
+            outbox
+                .retry_at(&claims[1], 1, 7_000, "answered 500")
+                .await
+                .unwrap()
+        );
+        assert!(
+            outbox
+                .bury(&claims[2], 8, 3_000, "answered 503")
+                .await
+                .unwrap()
+        );
+
+        let pending = outbox.pending().await.unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].delivery.event_id, "evt_2");
+        assert_eq!(pending[0].delivery.attempts, 1);
+        assert_eq!(pending[0].next_attempt_at, 7_000);
+        assert_eq!(pending[0].last_error.as_deref(), Some("answered 500"));
+        // The claim ended when the retry was recorded.
+        assert!(!outbox.finish(&claims[1]).await.unwrap());
+
+        let dead = outbox.dead().await.unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].id, claims[2].id);
+        assert_eq!(dead[0].delivery.event_id, "evt_3");
+        assert_eq!(dead[0].delivery.attempts, 8);
+        assert_eq!(
+            (dead[0].died_at, dead[0].last_error.as_str()),
+            (3_000, "answered 503")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_released_claim_is_due_again_and_an_endpoints_deliveries_can_be_dropped() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        outbox
+            .enqueue(
+                vec![delivery("wh_a", "evt_1"), delivery("wh_b", "evt_1")],
+                1_000,
+            )
+            .await
+            .unwrap();
+        let claims = outbox.claim_due(1_000, 60_000, 10).await.unwrap();
+        assert!(outbox.release(&claims[0], 1_500).await.unwrap());
+        let again = outbox.claim_due(1_500, 70_000, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].id, claims[0].id);
+
+        assert_eq!(outbox.drop_endpoint("wh_a").await.unwrap(), 1);
+        let left: Vec<_> = outbox
+            .pending()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.delivery.endpoint_id)
+            .collect();
+        assert_eq!(left, ["wh_b"]);
+    }
+
+    #[tokio::test]
+    async fn pending_deliveries_survive_reopening_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outbox.db");
+        let path = path.to_str().unwrap();
+        let outbox = Outbox::open(path).unwrap();
+        outbox
+            .enqueue(vec![delivery("wh_a", "evt_1")], 1_000)
+            .await
+            .unwrap();
+        drop(outbox);
+
+        let reopened = Outbox::open(path).unwrap();
+        let claims = reopened.claim_due(1_000, 2_000, 10).await.unwrap();
+        assert_eq!(claims.len(), 1);
+        assert_eq!(claims[0].delivery, delivery("wh_a", "evt_1"));
+        assert_eq!(reopened.next_due().await.unwrap(), Some(2_000));
+        assert!(reopened.finish(&claims[0]).await.unwrap());
+        assert_eq!(reopened.next_due().await.unwrap(), None);
+    }
+}
