@@ -649,8 +649,39 @@ fn resource_name(resource: &Yaml) -> String {
         .to_string()
 }
 
+/// What a statement on the table limits besides its partition keys, as
+/// ` attributes [..] select ..`: the attributes it may touch (`dynamodb:Attributes`) and
+/// the `Select` a read must ask for (`dynamodb:Select`). Any other condition fails.
+fn attribute_limits(statement: &Yaml) -> String {
+    let condition = &statement["Condition"];
+    for (operator, keys) in condition.as_hash().expect("a condition") {
+        for key in keys.as_hash().expect("condition keys").keys() {
+            match (text(operator), text(key)) {
+                (
+                    "ForAllValues:StringLike" | "ForAllValues:StringEquals",
+                    "dynamodb:LeadingKeys",
+                )
+                | ("ForAllValues:StringEquals", "dynamodb:Attributes")
+                | ("StringEquals", "dynamodb:Select") => {}
+                other => panic!("a condition this test does not read: {other:?}"),
+            }
+        }
+    }
+    let mut limits = String::new();
+    let attributes = &condition["ForAllValues:StringEquals"]["dynamodb:Attributes"];
+    if !attributes.is_badvalue() {
+        limits.push_str(&format!(" attributes {:?}", strings(attributes)));
+    }
+    let select = &condition["StringEquals"]["dynamodb:Select"];
+    if !select.is_badvalue() {
+        limits.push_str(&format!(" select {}", text(select)));
+    }
+    limits
+}
+
 /// Every grant of a function's policies, one per action and resource: `action on
-/// resource`, and the partition keys it is limited to on the table.
+/// resource`, and on the table the partition keys it is limited to and any limits on
+/// attributes.
 fn grants(function: &Yaml) -> BTreeSet<String> {
     let mut all = BTreeSet::new();
     for statement in statements(function) {
@@ -659,7 +690,11 @@ fn grants(function: &Yaml) -> BTreeSet<String> {
             for resource in one_or_many(&statement["Resource"]) {
                 let name = resource_name(resource);
                 let keys = if name == "Table.Arn" {
-                    format!(" {:?}", leading_keys(statement))
+                    format!(
+                        " {:?}{}",
+                        leading_keys(statement),
+                        attribute_limits(statement)
+                    )
                 } else {
                     assert!(statement["Condition"].is_badvalue(), "{statement:?}");
                     String::new()
@@ -707,6 +742,9 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
     let template = template();
     let stage =
         "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/live";
+    // What `WebhookRegistry::subscriptions` asks for (its `ProjectionExpression`), after
+    // the table's keys.
+    let subscription = ["pk", "sk", "id", "events", "enabled", "created_at_ms"];
     let expected: [(&str, Vec<String>); 6] = [
         (
             "realtime-ticket",
@@ -738,7 +776,12 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
                 "dynamodb:GetShardIterator on ${Table.Arn}/stream/*".into(),
                 "dynamodb:ListStreams on ${Table.Arn}/stream/*".into(),
                 r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#.into(),
-                r#"dynamodb:Query on Table.Arn ["WATCH#*", "WEBHOOKS"]"#.into(),
+                r#"dynamodb:Query on Table.Arn ["WATCH#*"]"#.into(),
+                // The endpoints' subscriptions: no URL, no secret. DynamoDB requires the
+                // table's key attributes in the list.
+                format!(
+                    r#"dynamodb:Query on Table.Arn ["WEBHOOKS"] attributes {subscription:?} select SPECIFIC_ATTRIBUTES"#
+                ),
                 r#"dynamodb:DeleteItem on Table.Arn ["WATCH#*"]"#.into(),
                 format!("execute-api:ManageConnections on {stage}/POST/@connections/*"),
                 "sqs:SendMessage on WebhookQueue.Arn".into(),
@@ -785,7 +828,7 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
 /// both routes go to ws-connection; API Gateway may invoke exactly those functions.
 #[test]
 fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
-    use supportzen_shared::events::gateway::TICKET_PARAMETER;
+    use supportzen_shared::events::gateway::{GONE_GRACE_MS, TICKET_PARAMETER};
 
     let template = template();
     let resources = &template["Resources"];
@@ -864,7 +907,7 @@ fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
     );
 
     // One stage, named as the function's endpoint and the output name it.
-    let [(_, stage)] =
+    let [(stage_id, stage)] =
         <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Stage")).unwrap();
     let name = text(&stage["StageName"]);
     let endpoint = &function(&template, "events-stream")["Properties"]["Environment"]["Variables"]
@@ -879,9 +922,30 @@ fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
         text(&template["Outputs"]["WebSocketUrl"]["Value"]["Fn::Sub"]),
         format!("wss://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{name}")
     );
-    let [(_, deployment)] =
-        <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Deployment")).unwrap();
-    assert_eq!(deployment["ApiId"], api_ref);
+    // Deployed by the stage itself, on every change to the API: a Deployment resource is
+    // made once and never again, so a stack update's route changes would never go live.
+    assert_eq!(stage["ApiId"], api_ref);
+    assert_eq!(stage["AutoDeploy"].as_bool(), Some(true));
+    assert!(stage["DeploymentId"].is_badvalue());
+    assert!(resources_of(&template, "AWS::ApiGatewayV2::Deployment").is_empty());
+    let waits_for: BTreeSet<String> = strings(&resources[stage_id]["DependsOn"])
+        .into_iter()
+        .collect();
+    let route_ids: BTreeSet<String> = routes.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(waits_for, route_ids, "created once the routes exist");
+
+    // A connection that answers 410 within the grace period may still be opening: the
+    // authorizer and the $connect route, each at most its timeout, fit in it.
+    let timeout = |binary: &str| {
+        let own = &function(&template, binary)["Properties"]["Timeout"];
+        let timeout = if own.is_badvalue() {
+            &template["Globals"]["Function"]["Timeout"]
+        } else {
+            own
+        };
+        timeout.as_i64().expect("a timeout in seconds") * 1000
+    };
+    assert!(timeout("ws-authorize") + timeout("ws-connection") < GONE_GRACE_MS);
 }
 
 /// The stream's and the queue's consumers report failures per item; what they give up

@@ -1,18 +1,25 @@
 //! The `events-stream` function: each batch of the table's change stream, in order,
 //! turned into events (`supportzen_shared::dynamo::stream`) and delivered:
 //!
-//! - to the WebSocket connections listed for the event's audience (all agents; and, for
-//!   a public event, its customer), each posted the socket envelope through API
-//!   Gateway's Management API. A connection that answers 410 Gone is unlisted: exactly
-//!   that one, under the audience it was found in;
-//! - to the webhook queue: one message per enabled endpoint that wants the event's type,
-//!   carrying a [`Delivery`] that `webhook-deliver` attempts.
+//! - to the webhook queue, first (every event of a record, before any post): one message
+//!   per enabled endpoint that wants the event's type, carrying a [`Delivery`] that
+//!   `webhook-deliver` attempts. Only the endpoints' subscriptions are read (ids, event
+//!   types, flags), never a URL or a secret;
+//! - then to the WebSocket connections listed for the event's audience (all agents; and,
+//!   for a public event, its customer), each posted the socket envelope through API
+//!   Gateway's Management API, [`POST_CONCURRENCY`] at a time. Posts are best effort: a
+//!   connection that misses one catches up by reading when it reconnects. A connection
+//!   that answers 410 Gone is unlisted, exactly that one under the audience it was found
+//!   in, unless it connected within the grace period (it may still be opening).
 //!
-//! Failures are reported per record (`ReportBatchItemFailures`): the first record that
-//! could not be delivered is reported and the rest of the batch left, so that Lambda
-//! retries from it and events keep their order. A retried record makes the same event
-//! ids, so a receiver drops what it already had. A record that can never make an event
-//! (not what the table's items look like) is logged and passed over, not retried.
+//! Failures are reported per record (`ReportBatchItemFailures`): the first record whose
+//! events could not be read or queued (a store or queue error) is reported and the rest
+//! of the batch left, so that Lambda retries from it and events keep their order. A
+//! retried record makes the same event ids, so a receiver drops what it already had. A
+//! failed post fails nothing: were it to, the record's other connections would get the
+//! event again on every retry, and a record Lambda gives up on would take its webhooks
+//! with it. A record that can never make an event (not what the table's items look
+//! like) is logged and passed over, not retried.
 //!
 //! The handler only needs narrow traits ([`Poster`], [`Queue`], [`Owners`] and the
 //! store's connection and webhook traits), so it is tested with in-memory fakes;
@@ -22,25 +29,30 @@ pub mod sdk;
 
 use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use futures_util::future::join_all;
+use futures_util::stream::{self as futures_stream, StreamExt};
 use std::collections::HashMap;
 use std::future::Future;
 use supportzen_shared::domain::{ConversationId, UserId};
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::events::delivery::Delivery;
 use supportzen_shared::events::{
-    Audience, ConnectionReader, ConnectionWriter, Event, Visibility, WebhookEndpoint,
-    WebhookRegistry,
+    Audience, ConnectionReader, ConnectionWriter, Event, Visibility, WebhookRegistry,
+    WebhookSubscription,
 };
 use supportzen_shared::store::StoreError;
+
+/// How many posts of one event are in flight at once: enough to reach a few hundred
+/// connections in a few round trips, without opening a connection to the Management API
+/// per socket.
+pub const POST_CONCURRENCY: usize = 32;
 
 /// How a post to one connection went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Posted {
     Sent,
-    /// 410: the client has gone; its connection is unlisted.
+    /// 410: the client has gone, or is not connected yet; see [`handle`].
     Gone,
-    /// Anything else (throttled, unavailable, no answer): the record is retried.
+    /// Anything else (throttled, a full client buffer, no answer): logged, not retried.
     Failed(String),
 }
 
@@ -68,7 +80,6 @@ pub trait Owners {
 #[derive(Debug, PartialEq)]
 enum Undelivered {
     Store(String),
-    Post(String),
     Queue(String),
 }
 
@@ -91,7 +102,7 @@ where
         queue,
         now,
         owners: HashMap::new(),
-        webhooks: None,
+        subscriptions: None,
     };
     let mut response = DynamoDbEventResponse::default();
     for record in records {
@@ -115,8 +126,8 @@ struct Batch<'a, S, P, Q> {
     queue: &'a Q,
     now: i64,
     owners: HashMap<ConversationId, UserId>,
-    /// Read at the first event that needs them.
-    webhooks: Option<Vec<WebhookEndpoint>>,
+    /// The webhook endpoints' subscriptions, read at the first event that needs them.
+    subscriptions: Option<Vec<WebhookSubscription>>,
 }
 
 impl<S, P, Q> Batch<'_, S, P, Q>
@@ -135,6 +146,9 @@ where
                 return Ok(());
             }
         };
+        // Every read and queue send of the record's events first: once they are done
+        // nothing can fail the record, so a retry never posts an event twice.
+        let mut posts = Vec::new();
         for pending in pending {
             let event = match pending {
                 Pending::Event(event) => event,
@@ -149,8 +163,12 @@ where
                     }
                 },
             };
-            self.push(&event).await?;
+            let connections = self.connections(&event).await?;
             self.enqueue(&event).await?;
+            posts.push((event, connections));
+        }
+        for (event, connections) in posts {
+            self.push(&event, connections).await;
         }
         Ok(())
     }
@@ -173,63 +191,85 @@ where
         Ok(owner)
     }
 
-    /// Posts the envelope to every connection of the event's audiences, at once.
-    async fn push(&self, event: &Event) -> Result<(), Undelivered> {
+    /// The connections the event goes to, each with the audience it is listed under.
+    async fn connections(&self, event: &Event) -> Result<Vec<(Audience, String)>, Undelivered> {
         let mut audiences = vec![Audience::Agents];
         if event.visibility == Visibility::Public {
             audiences.push(Audience::Customer(event.owner.clone()));
         }
-        let envelope = event.to_json();
-        let mut failed = None;
-        for audience in &audiences {
-            let connections = self
+        let mut connections = Vec::new();
+        for audience in audiences {
+            let listed = self
                 .store
-                .connections(audience, self.now)
+                .connections(&audience, self.now)
                 .await
                 .map_err(|e| Undelivered::Store(e.to_string()))?;
-            let envelope = envelope.as_str();
-            let posts = connections
-                .iter()
-                .map(|id| async move { (id, self.poster.post(id, envelope).await) });
-            for (connection, posted) in join_all(posts).await {
-                match posted {
-                    Posted::Sent => {}
-                    Posted::Gone => self.unlist(connection, audience).await,
-                    Posted::Failed(reason) => failed = Some(reason),
-                }
-            }
+            connections.extend(listed.into_iter().map(|id| (audience.clone(), id)));
         }
-        // Every connection got its try first; then the record is retried for all.
-        failed.map_or(Ok(()), |reason| Err(Undelivered::Post(reason)))
+        Ok(connections)
     }
 
-    /// Unlists a connection that answered 410. If that fails, the next event's 410 (or
-    /// the item's time-to-live) removes it.
+    /// Posts the envelope to each connection, [`POST_CONCURRENCY`] at a time. A failure
+    /// is logged by connection id alone (the audience may be a customer's email).
+    async fn push(&self, event: &Event, connections: Vec<(Audience, String)>) {
+        let envelope = event.to_json();
+        let envelope = envelope.as_str();
+        futures_stream::iter(connections)
+            .map(|(audience, connection)| async move {
+                match self.poster.post(&connection, envelope).await {
+                    Posted::Sent => {}
+                    Posted::Gone => self.unlist(&connection, &audience).await,
+                    Posted::Failed(reason) => tracing::warn!(
+                        connection,
+                        reason,
+                        "event not posted; the client catches up when it reconnects"
+                    ),
+                }
+            })
+            .buffer_unordered(POST_CONCURRENCY)
+            .for_each(|()| async {})
+            .await;
+    }
+
+    /// Unlists a connection that answered 410, unless it connected within the grace
+    /// period: API Gateway answers 410 to a connection still being opened, which its
+    /// `$connect` route has already listed. If the delete fails, the next event's 410
+    /// (or the item's time-to-live) removes it.
     async fn unlist(&self, connection: &str, audience: &Audience) {
-        if let Err(err) = self.store.remove_connection(connection, audience).await {
-            tracing::warn!(error = %err, "a gone connection stays listed for now");
+        match self
+            .store
+            .remove_gone_connection(connection, audience, self.now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::info!(
+                connection,
+                "a connection answered 410 within its grace period; kept"
+            ),
+            Err(err) => tracing::warn!(
+                connection,
+                error = %err,
+                "a gone connection stays listed for now"
+            ),
         }
     }
 
     /// One queue message per endpoint that wants the event.
     async fn enqueue(&mut self, event: &Event) -> Result<(), Undelivered> {
-        if self.webhooks.is_none() {
-            let endpoints = self
-                .store
-                .webhooks()
-                .await
-                .map_err(|e| Undelivered::Store(e.to_string()))?;
-            self.webhooks = Some(endpoints);
-        }
-        let bodies: Vec<String> = self
-            .webhooks
+        let subscriptions = match &self.subscriptions {
+            Some(subscriptions) => subscriptions,
+            None => {
+                let read = self
+                    .store
+                    .subscriptions()
+                    .await
+                    .map_err(|e| Undelivered::Store(e.to_string()))?;
+                self.subscriptions.insert(read)
+            }
+        };
+        let bodies: Vec<String> = Delivery::for_subscriptions(subscriptions, event, self.now)
             .iter()
-            .flatten()
-            .filter(|endpoint| endpoint.wants(event.kind))
-            .map(|endpoint| {
-                serde_json::to_string(&Delivery::new(&endpoint.id, event, self.now))
-                    .expect("a delivery is plain JSON")
-            })
+            .map(|delivery| serde_json::to_string(delivery).expect("a delivery is plain JSON"))
             .collect();
         if bodies.is_empty() {
             return Ok(());

@@ -104,8 +104,9 @@ impl Queue for SqsQueue {
 }
 
 impl Owners for DynamoStore {
-    /// The conversation's `META` item (`GetItem`, eventually consistent: the owner was
-    /// written with the conversation and never changes).
+    /// The conversation's `META` item: one `GetItem`, strongly consistent as every read
+    /// of `DynamoStore` is (the owner, written with the conversation and never changed,
+    /// would be right with an eventually consistent read too).
     async fn owner(&self, conversation: &ConversationId) -> Result<Option<UserId>, StoreError> {
         Ok(self
             .find_conversation(conversation)

@@ -6,11 +6,16 @@ use super::*;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use supportzen_shared::domain::{Email, TicketId};
+use supportzen_shared::events::gateway::{CONNECTION_LIFETIME_MS, GONE_GRACE_MS, gone_cutoff};
 use supportzen_shared::events::webhooks::WebhookUrl;
-use supportzen_shared::events::{EventType, Subscriber};
+use supportzen_shared::events::{EventType, Subscriber, WebhookEndpoint};
 
 const NOW: i64 = 1_795_341_900_000;
+
+/// When the fakes' connections connected, unless a test says otherwise: an hour ago.
+const AN_HOUR_AGO: i64 = NOW - 3600 * 1000;
 
 fn demo() -> UserId {
     Email::parse("demo@example.com").unwrap().user_id().clone()
@@ -36,8 +41,9 @@ fn sample() -> Vec<EventRecord> {
 /// The table, as far as the handler sees it.
 #[derive(Default)]
 struct Store {
-    /// Listed connections, with the audience each is listed under.
-    listed: Mutex<Vec<(Audience, String)>>,
+    /// Listed connections: the audience each is listed under, its id, and when its item
+    /// expires (its connection's time plus the two hours, as `$connect` lists it).
+    listed: Mutex<Vec<(Audience, String, i64)>>,
     webhooks: Vec<WebhookEndpoint>,
     /// Whether owner reads fail (the table throttling).
     owners_fail: bool,
@@ -45,10 +51,26 @@ struct Store {
 }
 
 impl Store {
+    /// `connections`, each connected an hour ago.
     fn with_connections(connections: &[(Audience, &str)]) -> Self {
+        let at: Vec<_> = connections
+            .iter()
+            .map(|(audience, id)| (audience.clone(), *id, AN_HOUR_AGO))
+            .collect();
+        Store::connected_at(&at)
+    }
+
+    /// `connections`, each connected at the time (ms) given.
+    fn connected_at(connections: &[(Audience, &str, i64)]) -> Self {
         let listed = connections
             .iter()
-            .map(|(audience, id)| (audience.clone(), id.to_string()))
+            .map(|(audience, id, at)| {
+                (
+                    audience.clone(),
+                    id.to_string(),
+                    at + CONNECTION_LIFETIME_MS,
+                )
+            })
             .collect();
         Store {
             listed: Mutex::new(listed),
@@ -58,7 +80,7 @@ impl Store {
 
     fn listed(&self) -> Vec<String> {
         let listed = self.listed.lock().unwrap();
-        listed.iter().map(|(_, id)| id.clone()).collect()
+        listed.iter().map(|(_, id, _)| id.clone()).collect()
     }
 }
 
@@ -67,8 +89,8 @@ impl ConnectionReader for Store {
         let listed = self.listed.lock().unwrap();
         Ok(listed
             .iter()
-            .filter(|(under, _)| under == audience)
-            .map(|(_, id)| id.clone())
+            .filter(|(under, _, _)| under == audience)
+            .map(|(_, id, _)| id.clone())
             .collect())
     }
 }
@@ -78,10 +100,23 @@ impl ConnectionWriter for Store {
         unreachable!("the stream consumer lists no connection")
     }
 
-    async fn remove_connection(&self, id: &str, audience: &Audience) -> Result<(), StoreError> {
+    async fn remove_connection(&self, _: &str, _: &Audience) -> Result<(), StoreError> {
+        unreachable!("only $disconnect unlists a connection whatever its age")
+    }
+
+    /// As the DynamoDB store's conditional delete: only an item below the cutoff.
+    async fn remove_gone_connection(
+        &self,
+        id: &str,
+        audience: &Audience,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut listed = self.listed.lock().unwrap();
-        listed.retain(|(under, listed)| !(under == audience && listed == id));
-        Ok(())
+        let before = listed.len();
+        listed.retain(|(under, listed, expires_at)| {
+            !(under == audience && listed == id && *expires_at < gone_cutoff(now))
+        });
+        Ok(listed.len() < before)
     }
 }
 
@@ -91,7 +126,7 @@ impl WebhookRegistry for Store {
     }
 
     async fn webhooks(&self) -> Result<Vec<WebhookEndpoint>, StoreError> {
-        Ok(self.webhooks.clone())
+        unreachable!("the stream consumer reads subscriptions, never URLs or secrets")
     }
 
     async fn subscriptions(
@@ -129,6 +164,9 @@ struct Sockets {
     gone: HashSet<&'static str>,
     failing: HashSet<&'static str>,
     posted: Mutex<Vec<(String, serde_json::Value)>>,
+    /// Posts under way, and the most there ever were at once.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
 }
 
 impl Sockets {
@@ -155,6 +193,12 @@ impl Sockets {
 
 impl Poster for Sockets {
     async fn post(&self, connection: &str, data: &str) -> Posted {
+        let now_in_flight = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight
+            .fetch_max(now_in_flight, Ordering::SeqCst);
+        // A round trip: every other post that may start, starts meanwhile.
+        tokio::task::yield_now().await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if self.gone.contains(connection) {
             return Posted::Gone;
         }
@@ -340,32 +384,71 @@ async fn each_wanting_endpoint_gets_one_queued_delivery_per_event() {
 }
 
 #[tokio::test]
-async fn a_failed_post_retries_from_its_record_with_the_same_event_ids() {
-    let connections = [
-        (Audience::Agents, "agent-conn"),
-        (Audience::Customer(demo()), "demo-conn"),
-    ];
-    let store = Store::with_connections(&connections);
+async fn a_connection_answering_gone_while_it_opens_stays_listed() {
+    // Listed by `$connect` a moment ago, its handshake not over: API Gateway answers 410.
+    let opening = NOW - 1_000;
+    let store = Store::connected_at(&[
+        (Audience::Agents, "opening-conn", opening),
+        (Audience::Agents, "grace-ends-conn", NOW - GONE_GRACE_MS),
+        (Audience::Agents, "old-conn", NOW - GONE_GRACE_MS - 1),
+    ]);
     let sockets = Sockets {
-        failing: HashSet::from(["demo-conn"]),
+        gone: HashSet::from(["opening-conn", "grace-ends-conn", "old-conn"]),
         ..Sockets::default()
     };
 
     let response = handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
 
-    assert_eq!(failures(&response), [sequence_number(0)]);
+    assert_eq!(failures(&response), Vec::<Option<String>>::new());
     assert_eq!(
-        sockets.types("agent-conn"),
-        ["message.created"],
-        "the other connections got their try; nothing after the failed record was sent"
+        store.listed(),
+        ["opening-conn", "grace-ends-conn"],
+        "only the one connected more than the grace period ago is unlisted"
     );
-    // Lambda hands the batch over again from that record: the same events, the same ids.
-    let first = sockets.received("agent-conn");
-    let store = Store::with_connections(&connections);
+    // Once its handshake is over, the next event reaches it.
     let sockets = Sockets::default();
-    let response = handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
-    assert!(response.batch_item_failures.is_empty());
-    assert_eq!(sockets.received("agent-conn")[0], first[0]);
+    handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
+    assert_eq!(sockets.types("opening-conn").len(), 4);
+}
+
+#[tokio::test]
+async fn a_failed_post_fails_nothing_and_every_webhook_is_queued() {
+    let store = Store {
+        webhooks: vec![WebhookEndpoint::new(
+            WebhookUrl::parse("https://hooks.example.com/s").unwrap(),
+            EventType::ALL.to_vec(),
+        )],
+        ..Store::with_connections(&[
+            (Audience::Agents, "agent-conn"),
+            (Audience::Customer(demo()), "demo-conn"),
+        ])
+    };
+    let sockets = Sockets {
+        failing: HashSet::from(["demo-conn"]),
+        ..Sockets::default()
+    };
+    let queue = Queued::default();
+
+    let response = handle(&store, &sockets, &queue, sample(), NOW).await;
+
+    assert_eq!(
+        failures(&response),
+        Vec::<Option<String>>::new(),
+        "no retry: the other connections would get each event again"
+    );
+    assert_eq!(sockets.types("agent-conn").len(), 4);
+    assert!(sockets.types("demo-conn").is_empty());
+    assert_eq!(
+        store.listed(),
+        ["agent-conn", "demo-conn"],
+        "not gone: kept"
+    );
+    let queued = queue.bodies.lock().unwrap();
+    assert_eq!(
+        queued.len(),
+        4,
+        "every event's webhook, whatever the sockets did"
+    );
 }
 
 #[tokio::test]
@@ -379,12 +462,14 @@ async fn store_and_queue_failures_retry_from_the_record_that_met_them() {
     assert_eq!(failures(&response), [sequence_number(0)]);
     assert!(sockets.posted.lock().unwrap().is_empty());
 
+    let endpoint = WebhookEndpoint::new(
+        WebhookUrl::parse("https://hooks.example.com/s").unwrap(),
+        vec![EventType::StatusChanged],
+    );
+    let connections = [(Audience::Agents, "agent-conn")];
     let store = Store {
-        webhooks: vec![WebhookEndpoint::new(
-            WebhookUrl::parse("https://hooks.example.com/s").unwrap(),
-            vec![EventType::StatusChanged],
-        )],
-        ..Store::with_connections(&[(Audience::Agents, "agent-conn")])
+        webhooks: vec![endpoint.clone()],
+        ..Store::with_connections(&connections)
     };
     let queue = Queued {
         fail: true,
@@ -396,6 +481,132 @@ async fn store_and_queue_failures_retry_from_the_record_that_met_them() {
         [sequence_number(2)],
         "the status change"
     );
+    // Its webhook is queued before its posts: a record whose queue send failed was
+    // posted to nobody, so its retry posts it once.
+    assert_eq!(
+        sockets.types("agent-conn"),
+        ["message.created", "message.created"]
+    );
+    let first = sockets.received("agent-conn");
+
+    // Lambda hands the batch over again from that record: the same events, the same ids.
+    let store = Store {
+        webhooks: vec![endpoint],
+        ..Store::with_connections(&connections)
+    };
+    let sockets = Sockets::default();
+    let queue = Queued::default();
+    let response = handle(&store, &sockets, &queue, sample(), NOW).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(sockets.received("agent-conn")[..2], first[..]);
+    assert_eq!(queue.bodies.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_record_is_posted_only_once_all_its_events_are_queued() {
+    // The assignment's record, as if the conversation had also been snoozed by that
+    // write: one record, a status change and then an assignment.
+    let mut record = sample().remove(3);
+    record.change.old_image.insert(
+        "status".into(),
+        serde_dynamo::AttributeValue::S("open".into()),
+    );
+    let store = Store {
+        webhooks: vec![WebhookEndpoint::new(
+            WebhookUrl::parse("https://hooks.example.com/s").unwrap(),
+            vec![EventType::Assigned],
+        )],
+        ..Store::with_connections(&[(Audience::Agents, "agent-conn")])
+    };
+    let sockets = Sockets::default();
+    let failing = Queued {
+        fail: true,
+        ..Queued::default()
+    };
+
+    let response = handle(&store, &sockets, &failing, vec![record.clone()], NOW).await;
+
+    assert_eq!(failures(&response), [record.change.sequence_number.clone()]);
+    assert!(
+        sockets.posted.lock().unwrap().is_empty(),
+        "not even the status change, which has no webhook: the retry posts it"
+    );
+    let response = handle(&store, &sockets, &Queued::default(), vec![record], NOW).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        sockets.types("agent-conn"),
+        ["conversation.status_changed", "conversation.assigned"]
+    );
+}
+
+#[tokio::test]
+async fn posts_go_out_at_most_post_concurrency_at_a_time() {
+    let ids: Vec<String> = (0..POST_CONCURRENCY + 8)
+        .map(|n| format!("agent-conn-{n}"))
+        .collect();
+    let connections: Vec<(Audience, &str)> = ids
+        .iter()
+        .map(|id| (Audience::Agents, id.as_str()))
+        .collect();
+    let store = Store::with_connections(&connections);
+    let sockets = Sockets::default();
+
+    let mut records = sample();
+    records.truncate(1);
+    handle(&store, &sockets, &Queued::default(), records, NOW).await;
+
+    for id in &ids {
+        assert_eq!(sockets.types(id), ["message.created"], "{id}");
+    }
+    assert_eq!(
+        sockets.most_in_flight.load(Ordering::SeqCst),
+        POST_CONCURRENCY
+    );
+}
+
+/// PostToConnection takes at most 131,072 bytes of data (the `Data` shape's length in
+/// API Gateway's Management API model; the WebSocket quotas' 128 KB message payload).
+#[test]
+fn the_largest_envelope_fits_one_post() {
+    use supportzen_shared::domain::{
+        Agent, AgentId, Author, ClientMessageId, DisplayName, ImageUrl, MAX_AGENT_ID_CHARS,
+        MAX_CLIENT_MESSAGE_ID_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
+        MessageId, MessageText, NewMessage,
+    };
+    // Characters JSON spells longest: a control character takes six bytes (`\u0001`),
+    // a character outside the BMP four.
+    let control = "\u{1}";
+    let wide = "\u{1F600}";
+    let url_head = "https://hooks.example.com/";
+    let message = NewMessage {
+        id: MessageId::generate(),
+        author: Author::Agent,
+        text: MessageText::parse(&control.repeat(MAX_MESSAGE_CHARS)).unwrap(),
+        image_url: Some(
+            ImageUrl::parse(&format!(
+                "{url_head}{}",
+                control.repeat(MAX_IMAGE_URL_CHARS - url_head.len())
+            ))
+            .unwrap(),
+        ),
+        client_message_id: Some(
+            ClientMessageId::parse(&wide.repeat(MAX_CLIENT_MESSAGE_ID_CHARS)).unwrap(),
+        ),
+        sent_at: NOW,
+        agent: Some(Agent {
+            id: AgentId::parse(&wide.repeat(MAX_AGENT_ID_CHARS)).unwrap(),
+            name: DisplayName::parse(&control.repeat(MAX_NAME_CHARS)).unwrap(),
+        }),
+        internal: false,
+    };
+    let event = Event::message_created(Event::new_id(), &ticket(), &demo(), &message);
+
+    let bytes = event.to_json().len();
+    assert!(
+        bytes > 6 * MAX_MESSAGE_CHARS,
+        "{bytes}: the worst case was built"
+    );
+    assert!(bytes <= 131_072, "{bytes} bytes");
 }
 
 #[tokio::test]

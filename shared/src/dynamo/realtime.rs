@@ -8,7 +8,9 @@
 //! - WebSocket connections: `WATCH#CUSTOMER#<email>` or `WATCH#AGENTS` / `CONN#<id>`,
 //!   listed under the audience they deliver to, so that an event's fan-out is one query of
 //!   its audience's partition, never a scan; with the time-to-live, since a connection
-//!   API Gateway dropped without a `$disconnect` would otherwise stay forever.
+//!   API Gateway dropped without a `$disconnect` would otherwise stay forever. One that
+//!   answered 410 Gone is deleted only if it is older than the grace period of
+//!   `events::gateway`, a condition on its `expires_at_ms`.
 
 use super::DynamoStore;
 use super::errors::classify;
@@ -18,6 +20,7 @@ use super::items::{
 };
 use super::schema::TTL_ATTRIBUTE;
 use super::table::values;
+use crate::events::gateway::gone_cutoff;
 use crate::events::webhooks::{WebhookSecret, WebhookUrl};
 use crate::events::{
     Audience, ConnectionReader, ConnectionWriter, EventType, Subscriber, TicketIssuer,
@@ -324,6 +327,38 @@ impl ConnectionWriter for DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| classify("DeleteItem connection", e))
+    }
+
+    /// One `DeleteItem`, on condition that the item's `expires_at_ms` is below
+    /// [`gone_cutoff`]: a connection made within the grace period is kept, and the
+    /// condition and the delete are one step, so no read can go stale in between.
+    async fn remove_gone_connection(
+        &self,
+        connection_id: &str,
+        audience: &Audience,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(watch_pk(audience), &connection_sk(connection_id))))
+            // An item that is not there fails the condition too: nothing to remove.
+            .condition_expression("expires_at_ms < :cutoff")
+            .expression_attribute_values(":cutoff", n(gone_cutoff(now)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(classify("DeleteItem gone connection", err)),
+        }
     }
 }
 

@@ -26,6 +26,22 @@ pub const TICKET_PARAMETER: &str = "ticket";
 /// `$disconnect` never came).
 pub const CONNECTION_LIFETIME_MS: i64 = 2 * 3600 * 1000;
 
+/// How long after it connected a connection that answers 410 Gone stays listed. API
+/// Gateway answers 410 to a post made before the handshake is over, and the `$connect`
+/// route lists the connection before it returns, so a connection being opened can be
+/// read and posted to in between: unlisting it then would cost its client every later
+/// event. The authorizer and the route run at most 10 seconds each (`template.yaml`;
+/// `tests/template.rs` checks that the two fit in this), so a connection still answering
+/// 410 after 30 seconds is gone.
+pub const GONE_GRACE_MS: i64 = 30_000;
+
+/// The `expires_at` (ms) a connection's item must be below for a 410 Gone at `now` (ms)
+/// to unlist it: that of a connection made more than [`GONE_GRACE_MS`] before `now`
+/// (items are listed until their connection's time plus [`CONNECTION_LIFETIME_MS`]).
+pub fn gone_cutoff(now: i64) -> i64 {
+    now + CONNECTION_LIFETIME_MS - GONE_GRACE_MS
+}
+
 /// What the authorizer tells the routes: whom the connection is for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -271,6 +287,15 @@ mod tests {
                 .push((id.to_string(), audience.clone()));
             Ok(())
         }
+
+        async fn remove_gone_connection(
+            &self,
+            _: &str,
+            _: &Audience,
+            _: i64,
+        ) -> Result<bool, StoreError> {
+            unreachable!("the routes never see a post's 410")
+        }
     }
 
     #[tokio::test]
@@ -365,6 +390,24 @@ mod tests {
             *store.removed.lock().unwrap(),
             [(CONNECTION.to_string(), demo().audience())]
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_answering_gone_is_unlisted_only_after_the_grace_period() {
+        let store = Store::default();
+        let connect: ApiGatewayWebsocketProxyRequest = sample("ws-connection-connect.json");
+        connection_route(&store, &connect, CONNECTED_AT + 50).await;
+        let (_, _, expires_at) = store.connections.lock().unwrap()[0].clone();
+
+        // What the stream consumer's conditional delete compares, at each moment.
+        let gone_at = |now: i64| expires_at < gone_cutoff(now);
+        assert!(
+            !gone_at(CONNECTED_AT),
+            "being opened: a 410 means nothing yet"
+        );
+        assert!(!gone_at(CONNECTED_AT + GONE_GRACE_MS));
+        assert!(gone_at(CONNECTED_AT + GONE_GRACE_MS + 1));
+        assert!(gone_at(CONNECTED_AT + CONNECTION_LIFETIME_MS));
     }
 
     #[tokio::test]

@@ -80,12 +80,23 @@ pub trait ConnectionWriter {
         expires_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Removes exactly this connection (on `$disconnect`, or after it answered 410).
+    /// Removes exactly this connection, whenever it was made (on `$disconnect`).
     fn remove_connection(
         &self,
         connection_id: &str,
         audience: &Audience,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// After a post to this connection answered 410 Gone at `now` (ms): removes it only
+    /// if it was made more than [`super::gateway::GONE_GRACE_MS`] before, since one still
+    /// being opened answers 410 too. `true` if it was removed; `false` if it was kept as
+    /// too recent, or was not listed.
+    fn remove_gone_connection(
+        &self,
+        connection_id: &str,
+        audience: &Audience,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Reads the connections an event goes to.
