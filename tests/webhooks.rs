@@ -1,8 +1,9 @@
 //! Webhooks from `supportzen serve`, on both stores: every delivery verifies with the
 //! Standard Webhooks project's own Python library; a receiver that fails, or is down for
 //! a while, still gets each event exactly once, under one `webhook-id`; a 410 disables
-//! its endpoint; retries that run out leave a dead letter; and deliveries pending when a
-//! server stops go out from the next server on the same outbox file.
+//! its endpoint; a delivery whose endpoint was removed, disabled or unsubscribed since is
+//! dropped unattempted; retries that run out leave a dead letter; and deliveries pending
+//! when a server stops go out from the next server on the same outbox file.
 //!
 //! Retries here wait milliseconds, not the server's 24-hour schedule. Nothing sleeps: the
 //! tests wait for requests at the receiver and for the worker's reports of its attempts.
@@ -523,6 +524,52 @@ async fn gone_disables_the_endpoint_and_stops_its_deliveries<S: TestStore>() {
     assert_eq!(kept.unseen().len(), 2);
 }
 
+async fn deliveries_to_removed_disabled_or_unsubscribed_endpoints_are_dropped<S: TestStore>() {
+    let (mut app, outbox, ann) = desk::<S>(&FAST).await;
+    let mut attempts = reports(&mut app);
+    let mut unsubscribed_at = Receiver::start(&[]).await;
+    let mut disabled_at = Receiver::start(&[]).await;
+    let mut removed_at = Receiver::start(&[]).await;
+    let mut kept = Receiver::start(&[]).await;
+    let unsubscribed = register(&app, &unsubscribed_at.url, &[EventType::StatusChanged]).await;
+    let disabled = register(&app, &disabled_at.url, &[EventType::MessageCreated]).await;
+    let removed = register(&app, &removed_at.url, &[EventType::MessageCreated]).await;
+    let kept_endpoint = register(&app, &kept.url, &[EventType::MessageCreated]).await;
+    assert!(app.store.disable_webhook(&disabled.id).await.unwrap());
+    assert!(app.store.remove_webhook(&removed.id).await.unwrap());
+    // Deliveries each of them had coming from before it changed, due now.
+    let earlier = NewMessage::now(
+        Author::Customer,
+        MessageText::parse("earlier").unwrap(),
+        None,
+        None,
+    );
+    let chat = ConversationId::Chat(ChatId::generate());
+    let event = Event::message_created(Event::new_id(), &chat, &user(ANN), &earlier);
+    let now = now_millis();
+    let stale: Vec<Delivery> = [&unsubscribed, &disabled, &removed]
+        .iter()
+        .map(|endpoint| Delivery::new(&endpoint.id, &event, now))
+        .collect();
+    assert_eq!(outbox.enqueue(stale, now).await.unwrap(), 3);
+
+    // A new event wakes the worker, which claims them with it (or after them).
+    let chat = open_chat(&app, &ann, "hello").await;
+    until_delivered(&mut attempts, 1).await;
+    // The worker takes the next batch only once the last one is settled, drops included.
+    ann_says(&app, &ann, &chat, "anyone?").await;
+    let seen = until_delivered(&mut attempts, 1).await;
+
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].endpoint_id, kept_endpoint.id);
+    assert!(outbox.pending().await.unwrap().is_empty());
+    assert!(outbox.dead().await.unwrap().is_empty());
+    assert_eq!(kept.unseen().len(), 2);
+    assert!(unsubscribed_at.unseen().is_empty());
+    assert!(disabled_at.unseen().is_empty());
+    assert!(removed_at.unseen().is_empty());
+}
+
 async fn retries_that_run_out_leave_a_dead_letter<S: TestStore>() {
     let (mut app, outbox, ann) = desk::<S>(&FAST).await;
     let mut attempts = reports(&mut app);
@@ -622,6 +669,7 @@ for_each_store!(
     a_receiver_that_fails_three_times_then_succeeds_gets_each_event_once,
     nothing_is_lost_while_the_receiver_is_down,
     gone_disables_the_endpoint_and_stops_its_deliveries,
+    deliveries_to_removed_disabled_or_unsubscribed_endpoints_are_dropped,
     retries_that_run_out_leave_a_dead_letter,
     deliveries_pending_when_the_server_stops_go_out_from_the_next_one,
 );

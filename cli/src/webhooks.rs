@@ -2,9 +2,11 @@
 //! outbox ([`WebhookOutbox`], an [`EventSink`]: one per enabled endpoint that wants the
 //! event's type), and a [`Worker`] attempts them: delivered ones leave the outbox, a 410
 //! disables the endpoint and drops what it still had coming, other failures are retried
-//! on the schedule and, once it is used up, kept as dead letters. Production does the
-//! same with SQS and the `webhook-deliver` function, through the same
-//! [`WebhookClient::attempt`].
+//! on the schedule and, once it is used up, kept as dead letters; a delivery whose
+//! endpoint is removed, disabled or no longer subscribed is dropped unattempted.
+//! Production does the same with SQS and the `webhook-deliver` function, through the
+//! same [`WebhookClient::attempt`] and the same decisions ([`Delivery::recipient`],
+//! [`Next::after`]).
 
 use crate::store_url::StoreUrl;
 use futures_util::future::join_all;
@@ -12,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use supportzen_shared::domain::now_millis;
-use supportzen_shared::events::delivery::{Delivery, Outcome, WebhookClient};
+use supportzen_shared::events::delivery::{Delivery, Failed, Next, Outcome, WebhookClient};
 use supportzen_shared::events::{Event, EventSink, WebhookEndpoint, WebhookRegistry};
 use supportzen_sqlite::outbox::{Claim, Outbox};
 use tokio::sync::{Notify, broadcast, oneshot};
@@ -77,20 +79,17 @@ impl<S> WebhookOutbox<S> {
 }
 
 impl<S: WebhookRegistry + Send + Sync> EventSink for WebhookOutbox<S> {
+    /// Reads the endpoints' subscriptions only: no URL, no secret.
     async fn publish(&self, event: Event) {
-        let endpoints = match self.registry.webhooks().await {
-            Ok(endpoints) => endpoints,
+        let subscriptions = match self.registry.subscriptions().await {
+            Ok(subscriptions) => subscriptions,
             Err(err) => {
                 tracing::error!(event = %event.id, %err, "webhook endpoints unreadable; the event is not delivered to them");
                 return;
             }
         };
         let now = now_millis();
-        let deliveries: Vec<Delivery> = endpoints
-            .iter()
-            .filter(|endpoint| endpoint.wants(event.kind))
-            .map(|endpoint| Delivery::new(&endpoint.id, &event, now))
-            .collect();
+        let deliveries = Delivery::for_subscriptions(&subscriptions, &event, now);
         if deliveries.is_empty() {
             return;
         }
@@ -223,19 +222,18 @@ impl<S: WebhookRegistry + Sync> Run<S> {
     /// Attempts one delivery and records what came of it.
     async fn attempt(&self, claim: &Claim, endpoint: Option<&WebhookEndpoint>) {
         let delivery = &claim.delivery;
-        let Some(endpoint) = endpoint.filter(|endpoint| endpoint.enabled) else {
-            // Removed or disabled since it was enqueued: it wants nothing more.
-            tracing::info!(endpoint = %delivery.endpoint_id, event = %delivery.event_id, "webhook delivery dropped: the endpoint is removed or disabled");
+        let Some(endpoint) = delivery.recipient(endpoint) else {
+            tracing::info!(endpoint = %delivery.endpoint_id, event = %delivery.event_id, "webhook delivery dropped: the endpoint is removed, disabled or no longer subscribed");
             self.record(self.outbox.finish(claim).await);
             return;
         };
         let outcome = self.client.attempt(endpoint, delivery).await;
         let attempt = delivery.attempts.saturating_add(1);
         tracing::info!(endpoint = %endpoint.id, event = %delivery.event_id, attempt, ?outcome, "webhook attempt");
-        match &outcome {
-            Outcome::Delivered => self.record(self.outbox.finish(claim).await),
-            Outcome::Gone => self.disable(claim, attempt).await,
-            Outcome::Retry(reason) => self.retry_or_bury(claim, attempt, reason).await,
+        match Next::after(attempt, &outcome, self.schedule) {
+            Next::Done => self.record(self.outbox.finish(claim).await),
+            Next::Disable => self.disable(claim, attempt).await,
+            Next::Failed { reason, then } => self.failed(claim, attempt, then, reason).await,
         }
         let _ = self.attempts.send(Attempted {
             endpoint_id: endpoint.id.clone(),
@@ -246,8 +244,8 @@ impl<S: WebhookRegistry + Sync> Run<S> {
     }
 
     /// After a 410: the endpoint is disabled and its pending deliveries dropped. If the
-    /// store cannot disable it now, the delivery is retried (and will likely be told 410
-    /// again).
+    /// store cannot disable it now, the attempt counts as failed: the delivery is retried
+    /// (and will likely be told 410 again).
     async fn disable(&self, claim: &Claim, attempt: u32) {
         let id = &claim.delivery.endpoint_id;
         match self.registry.disable_webhook(id).await {
@@ -259,27 +257,25 @@ impl<S: WebhookRegistry + Sync> Run<S> {
             }
             Err(err) => {
                 tracing::error!(endpoint = %id, %err, "webhook endpoint answered 410 but could not be disabled");
-                self.retry_or_bury(claim, attempt, "answered 410 Gone; disabling failed")
+                let then = Failed::after(attempt, self.schedule);
+                self.failed(claim, attempt, then, "answered 410 Gone; disabling failed")
                     .await;
             }
         }
     }
 
-    /// After a failed attempt (number `attempt`): due again after the schedule's wait,
-    /// or dead once the schedule is used up.
-    async fn retry_or_bury(&self, claim: &Claim, attempt: u32, reason: &str) {
-        let tried = Delivery {
-            attempts: attempt,
-            ..claim.delivery.clone()
-        };
+    /// After failed attempt number `attempt`: due again after the schedule's wait, or a
+    /// dead letter once the schedule is used up, as `then` says.
+    async fn failed(&self, claim: &Claim, attempt: u32, then: Failed, reason: &str) {
         let now = now_millis();
-        let recorded = match tried.retry_after(self.schedule) {
-            Some(wait) => {
+        let recorded = match then {
+            Failed::RetryAfter(wait) => {
                 let at = now.saturating_add(millis(wait));
                 self.outbox.retry_at(claim, attempt, at, reason).await
             }
-            None => {
-                tracing::warn!(endpoint = %tried.endpoint_id, event = %tried.event_id, attempts = attempt, "webhook delivery dead: retries exhausted");
+            Failed::Dead => {
+                let delivery = &claim.delivery;
+                tracing::warn!(endpoint = %delivery.endpoint_id, event = %delivery.event_id, attempts = attempt, "webhook delivery dead: retries exhausted");
                 self.outbox.bury(claim, attempt, now, reason).await
             }
         };

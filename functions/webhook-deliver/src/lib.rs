@@ -12,7 +12,8 @@
 //!
 //! A message for an endpoint removed, disabled or no longer subscribed is dropped. One
 //! that is not a delivery is reported failed without a wait, so it ends in the
-//! dead-letter queue to be looked at.
+//! dead-letter queue to be looked at. These decisions are the local server's too
+//! ([`Delivery::recipient`], [`Next::after`]).
 //!
 //! The handler only needs narrow traits ([`Attempt`], [`Visibility`] and the store's
 //! [`WebhookRegistry`]), so it is tested with in-memory fakes; `sdk.rs` holds the SQS
@@ -26,8 +27,8 @@ use std::future::Future;
 use std::time::Duration;
 use supportzen_shared::events::WebhookEndpoint;
 use supportzen_shared::events::WebhookRegistry;
-use supportzen_shared::events::delivery::{Delivery, Outcome, WebhookClient};
-use supportzen_shared::events::webhooks::{RETRY_DELAYS, retry_delay};
+use supportzen_shared::events::delivery::{Delivery, Failed, Next, Outcome, WebhookClient};
+use supportzen_shared::events::webhooks::RETRY_DELAYS;
 
 /// One delivery attempt (the shared client, or a fake).
 pub trait Attempt {
@@ -141,27 +142,24 @@ where
     let outcome = match endpoints {
         None => Outcome::Retry("webhook endpoints unreadable".into()),
         Some(endpoints) => {
-            let Some(endpoint) = endpoints.iter().find(|e| e.id == delivery.endpoint_id) else {
-                tracing::info!(endpoint_id, event_id, "endpoint removed; delivery dropped");
-                return Handled::Done;
-            };
-            if !endpoint.wants(delivery.event_type) {
+            let endpoint = endpoints.iter().find(|e| e.id == delivery.endpoint_id);
+            let Some(endpoint) = delivery.recipient(endpoint) else {
                 tracing::info!(
                     endpoint_id,
                     event_id,
-                    "endpoint disabled or unsubscribed; delivery dropped"
+                    "endpoint removed, disabled or no longer subscribed; delivery dropped"
                 );
                 return Handled::Done;
-            }
+            };
             client.attempt(endpoint, &delivery).await
         }
     };
-    match outcome {
-        Outcome::Delivered => {
+    match Next::after(attempt, &outcome, &RETRY_DELAYS) {
+        Next::Done => {
             tracing::info!(endpoint_id, event_id, attempt, "delivered");
             Handled::Done
         }
-        Outcome::Gone => match store.disable_webhook(endpoint_id).await {
+        Next::Disable => match store.disable_webhook(endpoint_id).await {
             Ok(_) => {
                 tracing::warn!(endpoint_id, event_id, "endpoint answered 410: disabled");
                 Handled::Done
@@ -169,31 +167,43 @@ where
             // The next attempt meets the 410 again and disables it then.
             Err(err) => {
                 tracing::error!(endpoint_id, error = %err, "endpoint answered 410 but is not disabled yet");
-                retry(visibility, message, attempt).await
+                keep(
+                    visibility,
+                    message,
+                    attempt,
+                    Failed::after(attempt, &RETRY_DELAYS),
+                )
+                .await
             }
         },
-        Outcome::Retry(reason) => {
+        Next::Failed { reason, then } => {
             tracing::warn!(endpoint_id, event_id, attempt, reason, "attempt failed");
-            retry(visibility, message, attempt).await
+            keep(visibility, message, attempt, then).await
         }
     }
 }
 
-/// Hides the message until the attempt after `attempt` is due; after the last attempt,
-/// leaves it to the redrive policy.
-async fn retry<V: Visibility>(visibility: &V, message: &SqsMessage, attempt: u32) -> Handled {
-    match (
-        retry_delay(attempt, &RETRY_DELAYS),
-        message.receipt_handle.as_deref(),
-    ) {
-        (Some(wait), Some(handle)) => {
+/// Keeps the message after failed attempt number `attempt`: hidden until the next
+/// attempt is due or, when that was the last, left to the redrive policy.
+async fn keep<V: Visibility>(
+    visibility: &V,
+    message: &SqsMessage,
+    attempt: u32,
+    then: Failed,
+) -> Handled {
+    match (then, message.receipt_handle.as_deref()) {
+        (Failed::RetryAfter(wait), Some(handle)) => {
             if let Err(err) = visibility.hide_for(handle, wait).await {
                 // It comes back after the queue's visibility timeout instead: sooner.
                 tracing::warn!(error = err, "the retry's wait is not set");
             }
         }
-        (Some(_), None) => tracing::warn!("a message without a receiptHandle cannot wait"),
-        (None, _) => tracing::error!(attempt, "last attempt failed; to the dead-letter queue"),
+        (Failed::RetryAfter(_), None) => {
+            tracing::warn!("a message without a receiptHandle cannot wait")
+        }
+        (Failed::Dead, _) => {
+            tracing::error!(attempt, "last attempt failed; to the dead-letter queue")
+        }
     }
     Handled::Again
 }

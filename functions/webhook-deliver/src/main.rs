@@ -20,7 +20,8 @@ async fn main() -> Result<(), Error> {
     let queue_url = lookup("WEBHOOK_QUEUE_URL").ok_or("WEBHOOK_QUEUE_URL is not set")?;
     let store = DynamoStore::from_lambda_env()?;
     let queue = SqsVisibility::new(&client::lambda_sdk_config(lookup)?, queue_url);
-    let webhooks = WebhookClient::new()?;
+    // 127.0.0.1:9001 is the Lambda Runtime API, not a receiver.
+    let webhooks = WebhookClient::new()?.refusing_local_addresses();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let (store, webhooks, queue) = (&store, &webhooks, &queue);
         async move { Ok::<_, Error>(handle(store, webhooks, queue, event.payload.records).await) }

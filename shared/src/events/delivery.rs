@@ -1,14 +1,18 @@
 //! One attempt to deliver one event to one webhook endpoint, as Standard Webhooks has
 //! it: a POST of the thin envelope with `webhook-id` (the event's id, the same on every
 //! retry, so receivers drop repeats), `webhook-timestamp` (this attempt's, in Unix
-//! seconds) and `webhook-signature`. What to do next is the caller's: the local
-//! server's outbox and production's queue both keep a [`Delivery`] between attempts and
-//! schedule retries with [`Delivery::retry_after`].
+//! seconds) and `webhook-signature`. The local server's outbox and production's queue
+//! both keep a [`Delivery`] between attempts, and both decide what comes of it here, the
+//! same way: [`Delivery::recipient`] before an attempt (or the delivery is dropped),
+//! [`Next::after`] once it has ended. Carrying that out (an outbox row, an SQS message)
+//! is theirs.
 //!
 //! [`WebhookClient`] is the one place the HTTP client is built, for the local server and
 //! the `webhook-deliver` function alike: hyper over rustls on *ring* (no aws-lc, as for
 //! DynamoDB: docs/performance.md), trusting the platform's roots, for `http` and `https`
 //! URLs. Redirects are not followed: a 3xx is a failed attempt, like any non-2xx.
+//! Production's client also refuses hosts that are loopback, link-local or unspecified
+//! IP addresses ([`WebhookClient::refusing_local_addresses`]).
 
 use super::envelope::{Event, EventType};
 use super::webhooks::{WebhookEndpoint, WebhookSubscription, retry_delay};
@@ -20,6 +24,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use lambda_http::http::{Method, Request, StatusCode, header};
 use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// How long one attempt may take, connecting included, before it counts as failed.
@@ -80,10 +85,59 @@ impl Delivery {
             .collect()
     }
 
-    /// After a failed attempt (counted in `attempts`): how long to wait before the next
-    /// one, or `None` when `schedule` is used up and the delivery is dead.
-    pub fn retry_after(&self, schedule: &[Duration]) -> Option<Duration> {
-        retry_delay(self.attempts, schedule)
+    /// Before an attempt: the endpoint to make it to, as the registry has it now, or
+    /// `None` when the delivery is to be dropped unattempted: the endpoint is removed
+    /// (`endpoint` is `None`), disabled, or no longer subscribed to the event's type.
+    pub fn recipient<'e>(
+        &self,
+        endpoint: Option<&'e WebhookEndpoint>,
+    ) -> Option<&'e WebhookEndpoint> {
+        endpoint.filter(|endpoint| endpoint.wants(self.event_type))
+    }
+}
+
+/// What comes of a delivery once an attempt has ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next<'o> {
+    /// Delivered: it is done with.
+    Done,
+    /// The endpoint answered 410 Gone: disable it; the delivery is done with. If the
+    /// endpoint cannot be disabled now, the attempt counts as failed
+    /// ([`Failed::after`]): the next one meets the 410 again.
+    Disable,
+    /// The attempt failed, for `reason` (the [`Outcome::Retry`]'s).
+    Failed { reason: &'o str, then: Failed },
+}
+
+/// What a failed attempt leads to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failed {
+    /// Another attempt, after this wait.
+    RetryAfter(Duration),
+    /// No other: that was the schedule's last attempt, and the delivery is a dead letter.
+    Dead,
+}
+
+impl<'o> Next<'o> {
+    /// After attempt number `attempt` (1 for the first) ended with `outcome`, retrying on
+    /// `schedule` ([`RETRY_DELAYS`](super::webhooks::RETRY_DELAYS) but in tests).
+    pub fn after(attempt: u32, outcome: &'o Outcome, schedule: &[Duration]) -> Next<'o> {
+        match outcome {
+            Outcome::Delivered => Next::Done,
+            Outcome::Gone => Next::Disable,
+            Outcome::Retry(reason) => Next::Failed {
+                reason,
+                then: Failed::after(attempt, schedule),
+            },
+        }
+    }
+}
+
+impl Failed {
+    /// After attempt number `attempt` (1 for the first) failed: the schedule's wait
+    /// before the next one, or dead once `schedule` is used up.
+    pub fn after(attempt: u32, schedule: &[Duration]) -> Failed {
+        retry_delay(attempt, schedule).map_or(Failed::Dead, Failed::RetryAfter)
     }
 }
 
@@ -104,6 +158,9 @@ pub enum Outcome {
 #[derive(Clone)]
 pub struct WebhookClient {
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// Whether endpoints whose host is a loopback, link-local or unspecified IP address
+    /// are refused (see [`WebhookClient::refusing_local_addresses`]).
+    refuse_local: bool,
 }
 
 impl WebhookClient {
@@ -119,14 +176,44 @@ impl WebhookClient {
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Ok(WebhookClient { http })
+        Ok(WebhookClient {
+            http,
+            refuse_local: false,
+        })
+    }
+
+    /// The same client, refusing to connect where the host is a loopback, link-local or
+    /// unspecified IP address, as written in the URL: each such attempt fails with a
+    /// reason that says so, and is retried and in the end dead-lettered like any failed
+    /// one. For `webhook-deliver`, where 127.0.0.1:9001 is the Lambda Runtime API. A host
+    /// *name* that resolves to such an address is not checked; nor are private
+    /// addresses, which the function (outside any VPC) cannot reach anyway. The local
+    /// server does not refuse them: a receiver on the same machine is its usual case.
+    pub fn refusing_local_addresses(self) -> Self {
+        WebhookClient {
+            refuse_local: true,
+            ..self
+        }
     }
 
     /// Makes one attempt to deliver `delivery` to `endpoint`, signed with its secret at
     /// the current time, within [`ATTEMPT_TIMEOUT`].
     pub async fn attempt(&self, endpoint: &WebhookEndpoint, delivery: &Delivery) -> Outcome {
         let timestamp = crate::domain::now_millis().div_euclid(1000);
-        let request = match signed_request(endpoint, delivery, timestamp) {
+        // Through `url` so that what `WebhookUrl` accepted (an IDN host, say) goes out
+        // normalized, as `http::Uri` needs it, and is checked as it will be connected to
+        // (`http://0x7f.1/` is 127.0.0.1).
+        let Ok(url) = url::Url::parse(endpoint.url.as_str()) else {
+            return Outcome::Retry(format!("endpoint {} has an unusable url", endpoint.id));
+        };
+        if self.refuse_local && local_address(&url) {
+            return Outcome::Retry(format!(
+                "endpoint {}'s host is a loopback, link-local or unspecified IP address: \
+                 refused",
+                endpoint.id
+            ));
+        }
+        let request = match signed_request(&url, endpoint, delivery, timestamp) {
             Ok(request) => request,
             Err(reason) => return Outcome::Retry(reason),
         };
@@ -146,16 +233,32 @@ impl WebhookClient {
     }
 }
 
-/// The POST for one attempt at `timestamp` (Unix seconds).
+/// Whether `url`'s host is a loopback, link-local or unspecified IP address (IPv4, or
+/// IPv6 including IPv4 written as IPv6): what reaches the machine itself or its
+/// platform's endpoints (the Lambda Runtime API, instance metadata) rather than a
+/// receiver.
+fn local_address(url: &url::Url) -> bool {
+    let v4 = |ip: Ipv4Addr| ip.is_loopback() || ip.is_link_local() || ip.is_unspecified();
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => v4(ip),
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_unicast_link_local()
+                || ip.to_ipv4().is_some_and(v4)
+        }
+        Some(url::Host::Domain(_)) | None => false,
+    }
+}
+
+/// The POST of `delivery` to `url` (`endpoint`'s) for one attempt at `timestamp` (Unix
+/// seconds).
 fn signed_request(
+    url: &url::Url,
     endpoint: &WebhookEndpoint,
     delivery: &Delivery,
     timestamp: i64,
 ) -> Result<Request<Full<Bytes>>, String> {
-    // Through `url` so that what `WebhookUrl` accepted (an IDN host, say) goes out
-    // normalized, as `http::Uri` needs it.
-    let url = url::Url::parse(endpoint.url.as_str())
-        .map_err(|_| format!("endpoint {} has an unusable url", endpoint.id))?;
     let signature = endpoint
         .secret
         .sign(&delivery.event_id, timestamp, &delivery.body);
@@ -387,10 +490,128 @@ mod tests {
         held.abort();
     }
 
+    #[tokio::test]
+    async fn a_refusing_client_does_not_connect_to_local_addresses() {
+        let client = WebhookClient::new().unwrap().refusing_local_addresses();
+        // Nobody listens at most of these: an attempt that connected would fail
+        // otherwise (refused, or no answer), not with this reason.
+        for url in [
+            "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next",
+            "http://127.1.2.3/",
+            "http://0x7f.1/hooks",
+            "http://2130706433/hooks",
+            "http://0.0.0.0:8080/",
+            "http://169.254.169.254/latest/meta-data/",
+            "https://[::1]/hooks",
+            "http://[::]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::ffff:169.254.169.254]/",
+        ] {
+            let endpoint = endpoint(url);
+            let delivery = Delivery::new(&endpoint.id, &event(), 1);
+            let outcome = client.attempt(&endpoint, &delivery).await;
+            assert_eq!(
+                outcome,
+                Outcome::Retry(format!(
+                    "endpoint {}'s host is a loopback, link-local or unspecified IP \
+                     address: refused",
+                    endpoint.id
+                )),
+                "{url}"
+            );
+        }
+    }
+
     #[test]
-    fn a_delivery_round_trips_as_json_and_retries_on_the_schedule() {
+    fn only_ip_literals_that_reach_the_machine_itself_count_as_local() {
+        let local = |url: &str| local_address(&url::Url::parse(url).unwrap());
+        for url in [
+            "http://127.0.0.1/",
+            "http://0x7f.1/",
+            "http://169.254.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[fe80::abcd]/",
+            "http://[::ffff:7f00:1]/",
+        ] {
+            assert!(local(url), "{url}");
+        }
+        // Host names are not resolved; private and public addresses are receivers.
+        for url in [
+            "http://localhost/",
+            "https://hooks.example.com/",
+            "http://10.0.0.7/",
+            "http://192.168.1.2/",
+            "http://203.0.113.9/",
+            "http://[2001:db8::1]/",
+            "http://[fd00::1]/",
+        ] {
+            assert!(!local(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_delivery_goes_only_to_an_enabled_endpoint_still_subscribed_to_its_type() {
+        let wanting = endpoint("https://example.com/hooks");
+        let delivery = Delivery::new(&wanting.id, &event(), 1);
+        assert_eq!(delivery.recipient(Some(&wanting)), Some(&wanting));
+
+        let disabled = WebhookEndpoint {
+            enabled: false,
+            ..wanting.clone()
+        };
+        let unsubscribed = WebhookEndpoint {
+            events: vec![EventType::StatusChanged, EventType::Assigned],
+            ..wanting.clone()
+        };
+        assert_eq!(delivery.recipient(None), None, "removed");
+        assert_eq!(delivery.recipient(Some(&disabled)), None);
+        assert_eq!(delivery.recipient(Some(&unsubscribed)), None);
+    }
+
+    #[test]
+    fn an_attempt_is_done_disables_or_waits_its_place_in_the_schedule_then_dies() {
+        let schedule = [Duration::from_secs(5), Duration::from_secs(60)];
+        let failed = Outcome::Retry("answered 500".into());
+        assert_eq!(Next::after(1, &Outcome::Delivered, &schedule), Next::Done);
+        assert_eq!(Next::after(3, &Outcome::Delivered, &schedule), Next::Done);
+        assert_eq!(Next::after(1, &Outcome::Gone, &schedule), Next::Disable);
+        let failed_then = |then| Next::Failed {
+            reason: "answered 500",
+            then,
+        };
+        assert_eq!(
+            Next::after(1, &failed, &schedule),
+            failed_then(Failed::RetryAfter(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            Next::after(2, &failed, &schedule),
+            failed_then(Failed::RetryAfter(Duration::from_secs(60)))
+        );
+        assert_eq!(
+            Next::after(3, &failed, &schedule),
+            failed_then(Failed::Dead)
+        );
+        // Even a 410 on the last attempt disables rather than dies.
+        assert_eq!(Next::after(3, &Outcome::Gone, &schedule), Next::Disable);
+
+        // The server's schedule: eight attempts.
+        assert_eq!(
+            Failed::after(1, &RETRY_DELAYS),
+            Failed::RetryAfter(Duration::from_secs(5))
+        );
+        assert_eq!(
+            Failed::after(7, &RETRY_DELAYS),
+            Failed::RetryAfter(RETRY_DELAYS[6])
+        );
+        assert_eq!(Failed::after(8, &RETRY_DELAYS), Failed::Dead);
+    }
+
+    #[test]
+    fn a_delivery_round_trips_as_json() {
         let endpoint = endpoint("https://example.com/hooks");
-        let mut delivery = Delivery::new(&endpoint.id, &event(), 1_700_000_000_000);
+        let delivery = Delivery::new(&endpoint.id, &event(), 1_700_000_000_000);
         let json = serde_json::to_value(&delivery).unwrap();
         assert_eq!(json["eventType"], "message.created");
         assert_eq!(json["endpointId"], endpoint.id.as_str());
@@ -401,13 +622,5 @@ mod tests {
         let mut unknown = json;
         unknown["eventType"] = "message.deleted".into();
         assert!(serde_json::from_value::<Delivery>(unknown).is_err());
-
-        delivery.attempts = 1;
-        assert_eq!(
-            delivery.retry_after(&RETRY_DELAYS),
-            Some(Duration::from_secs(5))
-        );
-        delivery.attempts = 8;
-        assert_eq!(delivery.retry_after(&RETRY_DELAYS), None);
     }
 }

@@ -49,23 +49,33 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `work` on the blocking pool with the connection. The write completes even if
-    /// the caller stops waiting, so a dropped request never leaves half a transaction.
+    /// Runs `work` with the connection: see [`with_conn`].
     pub(crate) async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| StoreError::Internal("sqlite connection poisoned".into()))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
+        with_conn(&self.conn, work).await
     }
+}
+
+/// Runs `work` on the blocking pool with the connection behind `conn` (the store's or
+/// the outbox's). The write completes even if the caller stops waiting, so a dropped
+/// request never leaves half a transaction.
+pub(crate) async fn with_conn<T, F>(conn: &Arc<Mutex<Connection>>, work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let mut conn = conn
+            .lock()
+            .map_err(|_| StoreError::Internal("sqlite connection poisoned".into()))?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(|e| StoreError::Internal(format!("sqlite task failed: {e}")))?
 }
 
 /// Opens the database at `path` (`:memory:`: a private in-memory one), waiting up to 5 s

@@ -8,9 +8,13 @@
 //! crashes) mid-attempt leaves the delivery due again once the lease ends, so nothing is
 //! lost, and two workers on one file never attempt the same delivery at once. Receivers
 //! may see a delivery twice after a crash; its `webhook-id` tells them so.
+//!
+//! A row this version cannot read (an event type from a newer one, say) must not stop
+//! the others: claiming moves it to the dead letters, naming why, and the listings
+//! leave it out and name it in the log.
 
-use crate::internal;
-use rusqlite::{Connection, Row, params};
+use crate::{internal, with_conn};
+use rusqlite::{Connection, Row, Transaction, params};
 use std::sync::{Arc, Mutex};
 use supportzen_shared::events::EventType;
 use supportzen_shared::events::delivery::Delivery;
@@ -106,7 +110,7 @@ impl Outbox {
         deliveries: Vec<Delivery>,
         due_at: i64,
     ) -> Result<usize, StoreError> {
-        self.with_conn(move |conn| {
+        with_conn(&self.conn, move |conn| {
             let tx = conn.transaction().map_err(internal)?;
             let mut added = 0;
             {
@@ -139,7 +143,8 @@ impl Outbox {
     }
 
     /// Claims up to `limit` deliveries due at `now` (ms), oldest due first, until
-    /// `lease_until` (ms).
+    /// `lease_until` (ms). One this version cannot read is moved to the dead letters
+    /// instead (died at `now`, its reason the last error), in the same transaction.
     pub async fn claim_due(
         &self,
         now: i64,
@@ -147,30 +152,42 @@ impl Outbox {
         limit: usize,
     ) -> Result<Vec<Claim>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.with_conn(move |conn| {
-            let mut claim = conn
-                .prepare_cached(&format!(
-                    "UPDATE pending_deliveries SET next_attempt_at_ms = ?1
-                     WHERE id IN (SELECT id FROM pending_deliveries
-                                  WHERE next_attempt_at_ms <= ?2
-                                  ORDER BY next_attempt_at_ms, id LIMIT ?3)
-                     RETURNING id, {DELIVERY_COLUMNS}"
-                ))
-                .map_err(internal)?;
-            let rows = claim
-                .query_map(params![lease_until, now, limit], |row| {
-                    Ok((row.get::<_, i64>(0)?, delivery_from(row, 1)?))
-                })
-                .map_err(internal)?;
+        with_conn(&self.conn, move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            let leased = {
+                let mut claim = tx
+                    .prepare_cached(&format!(
+                        "UPDATE pending_deliveries SET next_attempt_at_ms = ?1
+                         WHERE id IN (SELECT id FROM pending_deliveries
+                                      WHERE next_attempt_at_ms <= ?2
+                                      ORDER BY next_attempt_at_ms, id LIMIT ?3)
+                         RETURNING id, {DELIVERY_COLUMNS}"
+                    ))
+                    .map_err(internal)?;
+                claim
+                    .query_map(params![lease_until, now, limit], |row| {
+                        Ok((row.get::<_, i64>(0)?, delivery_from(row, 1)))
+                    })
+                    .map_err(internal)?
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(internal)?
+            };
             let mut claims = Vec::new();
-            for row in rows {
-                let (id, delivery) = row.map_err(internal)?;
-                claims.push(Claim {
-                    id,
-                    delivery: delivery.map_err(StoreError::Internal)?,
-                    lease_until,
-                });
+            for (id, delivery) in leased {
+                match delivery {
+                    Ok(delivery) => claims.push(Claim {
+                        id,
+                        delivery,
+                        lease_until,
+                    }),
+                    Err(reason) => {
+                        tracing::error!(id, %reason, "an outbox delivery this version cannot read: moved to the dead letters");
+                        let error = format!("unreadable by this version: {reason}");
+                        to_dead(&tx, (id, lease_until), None, now, &error)?;
+                    }
+                }
             }
+            tx.commit().map_err(internal)?;
             claims.sort_by_key(|claim| claim.id);
             Ok(claims)
         })
@@ -181,7 +198,7 @@ impl Outbox {
     /// the claim had ended and another worker holds the delivery (or it was dropped).
     pub async fn finish(&self, claim: &Claim) -> Result<bool, StoreError> {
         let (id, lease) = (claim.id, claim.lease_until);
-        self.with_conn(move |conn| {
+        with_conn(&self.conn, move |conn| {
             let removed = conn
                 .execute(
                     "DELETE FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2",
@@ -203,7 +220,7 @@ impl Outbox {
         error: &str,
     ) -> Result<bool, StoreError> {
         let (id, lease, error) = (claim.id, claim.lease_until, error.to_string());
-        self.with_conn(move |conn| {
+        with_conn(&self.conn, move |conn| {
             let changed = conn
                 .execute(
                     "UPDATE pending_deliveries
@@ -226,27 +243,12 @@ impl Outbox {
         now: i64,
         error: &str,
     ) -> Result<bool, StoreError> {
-        let (id, lease, error) = (claim.id, claim.lease_until, error.to_string());
-        self.with_conn(move |conn| {
+        let (claimed, error) = ((claim.id, claim.lease_until), error.to_string());
+        with_conn(&self.conn, move |conn| {
             let tx = conn.transaction().map_err(internal)?;
-            let moved = tx
-                .execute(
-                    &format!(
-                        "INSERT INTO dead_deliveries (id, {DELIVERY_COLUMNS}, died_at_ms, last_error)
-                         SELECT id, endpoint_id, event_id, event_type, body, first_attempt_at_ms,
-                                ?3, ?4, ?5
-                         FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2"
-                    ),
-                    params![id, lease, attempts, now, error],
-                )
-                .map_err(internal)?;
-            tx.execute(
-                "DELETE FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2",
-                params![id, lease],
-            )
-            .map_err(internal)?;
+            let moved = to_dead(&tx, claimed, Some(attempts), now, &error)?;
             tx.commit().map_err(internal)?;
-            Ok(moved == 1)
+            Ok(moved)
         })
         .await
     }
@@ -254,7 +256,7 @@ impl Outbox {
     /// Gives a claimed delivery back unattempted (its worker is stopping): due at `now`.
     pub async fn release(&self, claim: &Claim, now: i64) -> Result<bool, StoreError> {
         let (id, lease) = (claim.id, claim.lease_until);
-        self.with_conn(move |conn| {
+        with_conn(&self.conn, move |conn| {
             let changed = conn
                 .execute(
                     "UPDATE pending_deliveries SET next_attempt_at_ms = ?3
@@ -271,7 +273,7 @@ impl Outbox {
     /// Returns how many.
     pub async fn drop_endpoint(&self, endpoint_id: &str) -> Result<usize, StoreError> {
         let endpoint_id = endpoint_id.to_string();
-        self.with_conn(move |conn| {
+        with_conn(&self.conn, move |conn| {
             conn.execute(
                 "DELETE FROM pending_deliveries WHERE endpoint_id = ?1",
                 params![endpoint_id],
@@ -283,7 +285,7 @@ impl Outbox {
 
     /// When the next delivery is due (or a claim ends), if any is pending (ms).
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        self.with_conn(|conn| {
+        with_conn(&self.conn, |conn| {
             conn.query_row(
                 "SELECT min(next_attempt_at_ms) FROM pending_deliveries",
                 [],
@@ -294,114 +296,114 @@ impl Outbox {
         .await
     }
 
-    /// Every pending delivery, in enqueue order.
+    /// Every pending delivery, in enqueue order; those this version cannot read are
+    /// left out (and named in the log).
     pub async fn pending(&self) -> Result<Vec<Pending>, StoreError> {
-        self.with_conn(|conn| {
-            let mut select = conn
-                .prepare(&format!(
-                    "SELECT id, {DELIVERY_COLUMNS}, next_attempt_at_ms, last_error
-                     FROM pending_deliveries ORDER BY id"
-                ))
-                .map_err(internal)?;
-            let rows = select
-                .query_map([], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        delivery_from(row, 1)?,
-                        row.get::<_, i64>(7)?,
-                        row.get::<_, Option<String>>(8)?,
-                    ))
-                })
-                .map_err(internal)?;
-            let mut pending = Vec::new();
-            for row in rows {
-                let (id, delivery, next_attempt_at, last_error) = row.map_err(internal)?;
-                pending.push(Pending {
+        let select = format!(
+            "SELECT id, {DELIVERY_COLUMNS}, next_attempt_at_ms, last_error
+             FROM pending_deliveries ORDER BY id"
+        );
+        with_conn(&self.conn, move |conn| {
+            readable_rows(conn, &select, |row, id, delivery| {
+                Ok(Pending {
                     id,
-                    delivery: delivery.map_err(StoreError::Internal)?,
-                    next_attempt_at,
-                    last_error,
-                });
-            }
-            Ok(pending)
+                    delivery,
+                    next_attempt_at: row.get(7)?,
+                    last_error: row.get(8)?,
+                })
+            })
         })
         .await
     }
 
-    /// Every dead delivery, in the order they were enqueued.
+    /// Every dead delivery, in the order they were enqueued; those this version cannot
+    /// read are left out (and named in the log).
     pub async fn dead(&self) -> Result<Vec<Dead>, StoreError> {
-        self.with_conn(|conn| {
-            let mut select = conn
-                .prepare(&format!(
-                    "SELECT id, {DELIVERY_COLUMNS}, died_at_ms, last_error
-                     FROM dead_deliveries ORDER BY id"
-                ))
-                .map_err(internal)?;
-            let rows = select
-                .query_map([], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        delivery_from(row, 1)?,
-                        row.get::<_, i64>(7)?,
-                        row.get::<_, String>(8)?,
-                    ))
-                })
-                .map_err(internal)?;
-            let mut dead = Vec::new();
-            for row in rows {
-                let (id, delivery, died_at, last_error) = row.map_err(internal)?;
-                dead.push(Dead {
+        let select = format!(
+            "SELECT id, {DELIVERY_COLUMNS}, died_at_ms, last_error
+             FROM dead_deliveries ORDER BY id"
+        );
+        with_conn(&self.conn, move |conn| {
+            readable_rows(conn, &select, |row, id, delivery| {
+                Ok(Dead {
                     id,
-                    delivery: delivery.map_err(StoreError::Internal)?,
-                    died_at,
-                    last_error,
-                });
-            }
-            Ok(dead)
+                    delivery,
+                    died_at: row.get(7)?,
+                    last_error: row.get(8)?,
+                })
+            })
         })
         .await
-    }
-
-    /// Runs `work` with the connection on the blocking pool; it completes even if the
-    /// caller stops waiting.
-    async fn with_conn<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn
-                .lock()
-                .map_err(|_| StoreError::Internal("outbox connection poisoned".into()))?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("outbox task failed: {e}")))?
     }
 }
 
-/// The [`Delivery`] in [`DELIVERY_COLUMNS`] from column `first` on; the inner error (a
-/// row this version cannot read) is for the logs.
-fn delivery_from(row: &Row<'_>, first: usize) -> rusqlite::Result<Result<Delivery, String>> {
-    let event_id: String = row.get(first + 1)?;
-    let event_type: String = row.get(first + 2)?;
-    let event_type = match EventType::parse(&event_type) {
-        Ok(kind) => kind,
-        Err(e) => {
-            return Ok(Err(format!(
-                "outbox delivery of {event_id}: event_type {e}"
-            )));
+/// Moves the pending delivery `claimed` (its id, and the lease it is claimed until) to
+/// the dead letters, having failed with `error` at `now` (ms) after `attempts` attempts
+/// (`None`: as many as its row says). `false` if it was not claimed so.
+fn to_dead(
+    tx: &Transaction<'_>,
+    (id, lease): (i64, i64),
+    attempts: Option<u32>,
+    now: i64,
+    error: &str,
+) -> Result<bool, StoreError> {
+    let moved = tx
+        .execute(
+            &format!(
+                "INSERT INTO dead_deliveries (id, {DELIVERY_COLUMNS}, died_at_ms, last_error)
+                 SELECT id, endpoint_id, event_id, event_type, body, first_attempt_at_ms,
+                        coalesce(?3, attempts), ?4, ?5
+                 FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2"
+            ),
+            params![id, lease, attempts, now, error],
+        )
+        .map_err(internal)?;
+    tx.execute(
+        "DELETE FROM pending_deliveries WHERE id = ?1 AND next_attempt_at_ms = ?2",
+        params![id, lease],
+    )
+    .map_err(internal)?;
+    Ok(moved == 1)
+}
+
+/// The rows `select` gives (its id in column 0, [`DELIVERY_COLUMNS`] from column 1, then
+/// what `rest` reads), in its order. A row this version cannot read is left out and
+/// named in the log, so that it hides none of the others.
+fn readable_rows<T>(
+    conn: &Connection,
+    select: &str,
+    rest: impl Fn(&Row<'_>, i64, Delivery) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut select = conn.prepare(select).map_err(internal)?;
+    let mut rows = select.query([]).map_err(internal)?;
+    let mut read = Vec::new();
+    while let Some(row) = rows.next().map_err(internal)? {
+        let id: i64 = row.get(0).map_err(internal)?;
+        let item = delivery_from(row, 1)
+            .and_then(|delivery| rest(row, id, delivery).map_err(|e| e.to_string()));
+        match item {
+            Ok(item) => read.push(item),
+            Err(reason) => {
+                tracing::warn!(id, %reason, "an outbox delivery this version cannot read: left out")
+            }
         }
-    };
-    Ok(Ok(Delivery {
-        endpoint_id: row.get(first)?,
-        event_id,
-        event_type,
-        body: row.get(first + 3)?,
-        first_attempt_at: row.get(first + 4)?,
-        attempts: row.get(first + 5)?,
-    }))
+    }
+    Ok(read)
+}
+
+/// The [`Delivery`] in [`DELIVERY_COLUMNS`] from column `first` on, or why this version
+/// cannot read it (for the logs and the dead letters).
+fn delivery_from(row: &Row<'_>, first: usize) -> Result<Delivery, String> {
+    let column = |e: rusqlite::Error| e.to_string();
+    let event_type: String = row.get(first + 2).map_err(column)?;
+    Ok(Delivery {
+        endpoint_id: row.get(first).map_err(column)?,
+        event_id: row.get(first + 1).map_err(column)?,
+        event_type: EventType::parse(&event_type).map_err(|e| format!("event_type {e}"))?,
+        body: row.get(first + 3).map_err(column)?,
+        first_attempt_at: row.get(first + 4).map_err(column)?,
+        attempts: row.get(first + 5).map_err(column)?,
+    })
 }
 
 #[cfg(test)]
@@ -542,6 +544,90 @@ mod tests {
             .map(|p| p.delivery.endpoint_id)
             .collect();
         assert_eq!(left, ["wh_b"]);
+    }
+
+    #[tokio::test]
+    async fn a_row_this_version_cannot_read_is_dead_lettered_and_holds_up_no_other() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        outbox
+            .enqueue(vec![delivery("wh_a", "evt_1")], 1_000)
+            .await
+            .unwrap();
+        // As a newer version might leave them: an event type this one does not know,
+        // and attempts that are not a number.
+        outbox
+            .conn
+            .lock()
+            .unwrap()
+            .execute_batch(
+                "INSERT INTO pending_deliveries
+                 (endpoint_id, event_id, event_type, body, first_attempt_at_ms, attempts,
+                  next_attempt_at_ms)
+                 VALUES ('wh_a', 'evt_2', 'message.deleted', '{}', 1000, 2, 1000),
+                        ('wh_b', 'evt_3', 'message.created', '{}', 1000, 'many', 1000);",
+            )
+            .unwrap();
+        outbox
+            .enqueue(vec![delivery("wh_a", "evt_4")], 1_000)
+            .await
+            .unwrap();
+        let event_ids = |deliveries: Vec<&Delivery>| -> Vec<String> {
+            deliveries.iter().map(|d| d.event_id.clone()).collect()
+        };
+
+        let pending = outbox.pending().await.unwrap();
+        assert_eq!(
+            event_ids(pending.iter().map(|p| &p.delivery).collect()),
+            ["evt_1", "evt_4"]
+        );
+        let claims = outbox.claim_due(1_000, 61_000, 10).await.unwrap();
+        assert_eq!(
+            event_ids(claims.iter().map(|c| &c.delivery).collect()),
+            ["evt_1", "evt_4"]
+        );
+
+        let dead: Vec<(String, String, i64, String)> = {
+            let conn = outbox.conn.lock().unwrap();
+            let mut select = conn
+                .prepare(
+                    "SELECT event_id, CAST(attempts AS TEXT), died_at_ms, last_error
+                     FROM dead_deliveries ORDER BY id",
+                )
+                .unwrap();
+            select
+                .query_map([], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(dead.len(), 2, "{dead:?}");
+        assert_eq!(
+            (dead[0].0.as_str(), dead[0].1.as_str(), dead[0].2),
+            ("evt_2", "2", 1_000)
+        );
+        assert_eq!(
+            dead[0].3,
+            "unreadable by this version: event_type must be one of message.created, \
+             conversation.status_changed, conversation.assigned"
+        );
+        assert_eq!((dead[1].0.as_str(), dead[1].1.as_str()), ("evt_3", "many"));
+        assert!(
+            dead[1].3.starts_with("unreadable by this version: ") && dead[1].3.contains("attempts"),
+            "{}",
+            dead[1].3
+        );
+
+        // They are out of the way: nothing else is pending, the listing of dead letters
+        // leaves them out without failing, and the next claim finds the others again.
+        assert_eq!(outbox.pending().await.unwrap().len(), 2);
+        assert!(outbox.dead().await.unwrap().is_empty());
+        let again = outbox.claim_due(61_000, 121_000, 10).await.unwrap();
+        assert_eq!(
+            event_ids(again.iter().map(|c| &c.delivery).collect()),
+            ["evt_1", "evt_4"]
+        );
     }
 
     #[tokio::test]
