@@ -164,6 +164,13 @@ async fn tickets_open_one_socket_once<S: TestStore>() {
     let lifetime = data["expiresAt"].as_i64().unwrap() - supportzen_shared::domain::now_millis();
     assert!((0..=60_000).contains(&lifetime), "{lifetime}");
 
+    // A plain request for the socket's path is refused without using the ticket up.
+    let plain = app
+        .raw(reqwest::Method::GET, &format!("/ws?ticket={ticket}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400);
     let socket = app.socket(ticket).await;
     let (status, body) = app.refused_socket(Some(ticket)).await;
     assert_eq!(
@@ -259,23 +266,29 @@ async fn a_reconnecting_client_catches_up_without_gap_or_duplicate<S: TestStore>
     socket.close().await;
 }
 
-/// What a client app keeps: the messages it has shown, in order.
+/// What a client app keeps: the messages it has shown, in order, with their times.
 #[derive(Default)]
 struct Client {
     seen: Vec<String>,
     shown: HashSet<String>,
+    /// Each shown message's id and `createdAt`, in the order shown.
+    times: Vec<(String, i64)>,
     last_seen: Option<String>,
 }
+
+/// How far back a reconnecting client reads again: more than a write can take between
+/// its message's id and its commit (the README's step 2).
+const REREAD_MS: i64 = 30_000;
 
 impl Client {
     async fn connect<S: TestStore>(&mut self, app: &TestApp<S>, ann: &str, chat: &str) -> Socket {
         let socket = customer_socket(app, ANN, ann).await;
-        let mut after = self.last_seen.clone().unwrap_or(START.to_string());
+        let mut after = self.cursor();
         loop {
             let path = format!("{}?after={after}&limit=3", messages_path(chat));
             let page = app.get(&path, Some(ann), ANN).await.ok().clone();
             for message in page["messages"].as_array().unwrap() {
-                self.show(message["messageId"].as_str().unwrap());
+                self.show(message);
             }
             match page["nextCursor"].as_str() {
                 Some(next) if page["hasMore"] == true => after = next.to_string(),
@@ -285,15 +298,30 @@ impl Client {
         socket
     }
 
+    /// The newest message shown at least [`REREAD_MS`] before the newest one shown, or
+    /// the start.
+    fn cursor(&self) -> String {
+        let newest = self.times.iter().map(|(_, at)| *at).max().unwrap_or(0);
+        self.times
+            .iter()
+            .filter(|(_, at)| *at <= newest - REREAD_MS)
+            .max_by_key(|(id, _)| id.clone())
+            .map_or(START.to_string(), |(id, _)| id.clone())
+    }
+
     fn apply(&mut self, event: Value) {
         if event["type"] == "message.created" {
-            self.show(event["data"]["messageId"].as_str().unwrap());
+            self.show(&event["data"]);
         }
     }
 
-    fn show(&mut self, id: &str) {
+    /// Shows a message (as the read route or an event's `data` has it) unless shown.
+    fn show(&mut self, message: &Value) {
+        let id = message["messageId"].as_str().unwrap();
         if self.shown.insert(id.to_string()) {
             self.seen.push(id.to_string());
+            self.times
+                .push((id.to_string(), message["createdAt"].as_i64().unwrap()));
             self.last_seen = Some(id.to_string());
         }
     }

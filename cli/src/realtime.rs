@@ -37,6 +37,11 @@ const BACKLOG: usize = 1024;
 /// anything) since the previous ping is stale, and is closed and forgotten.
 pub const PING_EVERY: Duration = Duration::from_secs(30);
 
+/// How long one frame may take to be written to a socket. A client that stops reading
+/// fills its TCP window and then every write waits: after this the socket is closed,
+/// rather than left open and silent.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An event as the hub passes it on: serialized once, for every socket.
 struct Published {
     event: Event,
@@ -92,7 +97,15 @@ pub async fn accept<S: TicketRedeemer>(
     hub: &Arc<Hub>,
     mut request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    let Some(key) = request.headers().get(SEC_WEBSOCKET_KEY).cloned() else {
+    let upgrade_to_websocket = request
+        .headers()
+        .get(UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    let key = request.headers().get(SEC_WEBSOCKET_KEY).cloned();
+    // Checked before the ticket is redeemed: a request that cannot become a socket
+    // must not use it up.
+    let (true, Some(key)) = (upgrade_to_websocket, key) else {
         return refuse(
             StatusCode::BAD_REQUEST,
             "not_a_websocket",
@@ -177,7 +190,7 @@ async fn deliver<T>(
             event = events.recv() => match event {
                 Ok(published) => {
                     if may_see(subscriber, &published.event)
-                        && socket.send(Message::text(published.json.as_str())).await.is_err()
+                        && !sent(&mut socket, Message::text(published.json.as_str())).await
                     {
                         return;
                     }
@@ -199,7 +212,7 @@ async fn deliver<T>(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {
                     heard_since_ping = true;
-                    if socket.flush().await.is_err() {
+                    if !matches!(tokio::time::timeout(SEND_TIMEOUT, socket.flush()).await, Ok(Ok(()))) {
                         return;
                     }
                 }
@@ -210,10 +223,25 @@ async fn deliver<T>(
                     return;
                 }
                 heard_since_ping = false;
-                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                if !sent(&mut socket, Message::Ping(Bytes::new())).await {
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Writes `message` within [`SEND_TIMEOUT`]; false if the socket failed or stalled.
+async fn sent<T>(socket: &mut WebSocketStream<T>, message: Message) -> bool
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::info!("socket stalled: a frame was not taken within the send timeout");
+            false
         }
     }
 }
