@@ -744,7 +744,10 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
         "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/live";
     // What `WebhookRegistry::subscriptions` asks for (its `ProjectionExpression`), after
     // the table's keys.
-    let subscription = ["pk", "sk", "id", "events", "enabled", "created_at_ms"];
+    let subscription: Vec<&str> = ["pk", "sk"]
+        .into_iter()
+        .chain(supportzen_shared::dynamo::items::SUBSCRIPTION_ATTRIBUTES)
+        .collect();
     let expected: [(&str, Vec<String>); 6] = [
         (
             "realtime-ticket",

@@ -15,8 +15,8 @@
 use super::DynamoStore;
 use super::errors::classify;
 use super::items::{
-    CONNECTION_PREFIX, Item, TICKET, WEBHOOK_PREFIX, WEBHOOKS_PK, connection_sk, from_item, key, n,
-    s, ticket_pk, to_item, watch_pk, webhook_sk,
+    CONNECTION_PREFIX, Item, SUBSCRIPTION_ATTRIBUTES, TICKET, WEBHOOK_PREFIX, WEBHOOKS_PK,
+    connection_sk, from_item, key, n, s, ticket_pk, to_item, watch_pk, webhook_sk,
 };
 use super::schema::TTL_ATTRIBUTE;
 use super::table::values;
@@ -237,7 +237,7 @@ impl WebhookRegistry for DynamoStore {
                 (":prefix", s(WEBHOOK_PREFIX)),
             ])))
             .select(Select::SpecificAttributes)
-            .projection_expression("id, events, enabled, created_at_ms")
+            .projection_expression(SUBSCRIPTION_ATTRIBUTES.join(", "))
             .consistent_read(true);
         let mut subscriptions = Vec::new();
         for item in self.query_all(query, "Query webhook subscriptions").await? {
