@@ -4,7 +4,8 @@
 //! conversation exists, is open and is the demo user's (whatever id is asked for), and a
 //! read answers a full page: 20 conversations for a customer's list, a full page from
 //! each shard of the agents' inbox, 50 messages, and 10 agents' notes (newer than the
-//! messages) for the agents' message page.
+//! messages) for the agents' message page. Every connect ticket asked for is there to be
+//! redeemed, the demo user's and unexpired, so that the WebSocket authorizer allows.
 //!
 //! Requests are read by looking for the few strings that matter in the SDK's compact
 //! JSON (no JSON parser: the harness needs none otherwise).
@@ -76,6 +77,10 @@ async fn answer(
             r#"{{"Attributes":{{"value":{{"N":"{}"}}}}}}"#,
             counter.fetch_add(1, Ordering::Relaxed) + 1
         ),
+        // A connect ticket's redemption: a delete that returns the item it removed.
+        ("DeleteItem", None) if string_after(&sent, r#"{"S":"TICKET#"#).is_some() => {
+            format!(r#"{{"Attributes":{}}}"#, ticket_item(&sent))
+        }
         ("BatchGetItem", _) => batch_get(&sent),
         ("Query", _) => query(&sent),
         _ => "{}".to_string(),
@@ -132,6 +137,15 @@ fn batch_get(sent: &str) -> String {
     format!(
         r#"{{"Responses":{{"{table}":[{{"pk":{{"S":"USER#demo@example.com"}},"secret":{{"S":"{DEMO_SECRET}"}}}},{}]}},"UnprocessedKeys":{{}}}}"#,
         conversation(1)
+    )
+}
+
+/// The ticket item a `DeleteItem` of `TICKET#<digest>` removes: the demo user's, valid
+/// until 2100.
+fn ticket_item(sent: &str) -> String {
+    let digest = string_after(sent, r#"{"S":"TICKET#"#).unwrap_or_default();
+    format!(
+        r#"{{"pk":{{"S":"TICKET#{digest}"}},"sk":{{"S":"TICKET"}},"subscriber_kind":{{"S":"customer"}},"subscriber_id":{{"S":"demo@example.com"}},"expires_at_ms":{{"N":"4102444800000"}},"expires_at":{{"N":"4102444801"}}}}"#
     )
 }
 

@@ -11,9 +11,11 @@
 //! Run `bench/cold-start.sh`, which builds everything in release mode first.
 
 mod dynamodb_stub;
+mod functions;
 mod runtime_api;
 
 use clap::Parser;
+use functions::{FUNCTIONS, SIZE_ONLY};
 use runtime_api::{Note, RuntimeApi};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,8 @@ struct Args {
     /// Directory holding the release binaries.
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
-    /// Directory holding the sample events (one success event per function).
+    /// Directory holding the sample events (one success event per function, see
+    /// `functions.rs`).
     #[arg(long, default_value = "events")]
     events: PathBuf,
     /// Cold starts per function.
@@ -42,24 +45,6 @@ struct Args {
     warm: usize,
 }
 
-/// Every function, in the endpoint table's order (`shared/src/endpoint.rs`; this crate
-/// does not depend on `supportzen-shared`, so keep the two in step). Each needs its
-/// success event, `events/<name>.json`.
-const FUNCTIONS: [&str; 12] = [
-    "live-create",
-    "live-chat",
-    "ticket-create",
-    "ticket-append",
-    "conversations-list",
-    "conversation-messages",
-    "agent-inbox",
-    "agent-conversation",
-    "agent-messages",
-    "agent-reply",
-    "agent-status",
-    "agent-assign",
-];
-
 /// One bootstrap under test.
 struct Subject {
     /// How the report names it.
@@ -68,6 +53,8 @@ struct Subject {
     /// For `store-calls`: which endpoint's calls to make.
     calls: Option<&'static str>,
     event: String,
+    /// For a function: what its successful answer contains.
+    success: Option<&'static str>,
     init: Vec<Duration>,
     first: Vec<Duration>,
     warm: Vec<Duration>,
@@ -85,6 +72,7 @@ impl Subject {
             binary,
             calls,
             event,
+            success: None,
             init: vec![],
             first: vec![],
             warm: vec![],
@@ -110,8 +98,9 @@ async fn main() -> Result<(), String> {
         None,
         "{}".into(),
     )];
-    for name in FUNCTIONS {
-        let path = args.events.join(format!("{name}.json"));
+    for function in &FUNCTIONS {
+        let name = function.name;
+        let path = args.events.join(function.event);
         let event =
             std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         // The same event for both, so the difference is what the function does with it.
@@ -121,7 +110,10 @@ async fn main() -> Result<(), String> {
             Some(name),
             event.clone(),
         ));
-        subjects.push(Subject::new(name.into(), name, None, event));
+        subjects.push(Subject {
+            success: Some(function.success),
+            ..Subject::new(name.into(), name, None, event)
+        });
     }
 
     for round in 0..args.rounds {
@@ -179,7 +171,9 @@ async fn measure(
             Note::Response(at, body) => (at, body),
             other => return Err(format!("expected a response, got {other:?}")),
         };
-        if FUNCTIONS.contains(&subject.label.as_str()) && !body.contains(r#""statusCode":200"#) {
+        if let Some(success) = subject.success
+            && !body.contains(success)
+        {
             return Err(format!("the invocation failed: {body}"));
         }
         let took = answered - handed_out;
@@ -258,16 +252,23 @@ fn report(args: &Args, subjects: &[Subject]) {
     let empty_cold = percentile(&subjects[0].cold(), 50);
     println!("Binaries (stripped):\n");
     println!("| binary | bytes | MiB |\n|---|---:|---:|");
-    for subject in subjects.iter().filter(|s| s.calls.is_none()) {
-        let size = std::fs::metadata(args.bin_dir.join(subject.binary))
+    let measured = subjects
+        .iter()
+        .filter(|s| s.calls.is_none())
+        .map(|s| s.binary);
+    for binary in measured.chain(SIZE_ONLY) {
+        let size = std::fs::metadata(args.bin_dir.join(binary))
             .map(|m| m.len())
             .unwrap_or(0);
         println!(
-            "| {} | {size} | {:.2} |",
-            subject.binary,
+            "| {binary} | {size} | {:.2} |",
             size as f64 / (1024.0 * 1024.0)
         );
     }
+    println!(
+        "\n({} weighed only: the harness does not stub the services they call.)",
+        SIZE_ONLY.join(" and ")
+    );
     println!(
         "\nCold starts, medians of {} rounds (init = spawn to first GET /next; cold = init + first invocation):\n",
         args.rounds
@@ -301,7 +302,7 @@ fn report(args: &Args, subjects: &[Subject]) {
         us(percentile(&empty.warm, 50)),
         us(percentile(&empty.warm, 99))
     );
-    for name in FUNCTIONS {
+    for name in FUNCTIONS.map(|function| function.name) {
         let function = subjects
             .iter()
             .find(|s| s.label == name)

@@ -6,6 +6,8 @@
 //!
 //! The calls are those of each function's success event in `events/` (the same ids,
 //! page sizes and bodies); `tests/round_trips.rs` pins how many each endpoint makes.
+//! For the WebSocket API's functions (`ws-authorize`, `ws-connection`), those of their
+//! events in `events/realtime/`.
 
 use lambda_http::Error;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
@@ -13,9 +15,13 @@ use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
     Agent, AgentId, Author, ChatId, ClientMessageId, ConversationId, DisplayName, Email, Kind,
-    MessageText, NewMessage, Profile, Status, TicketId, UnixSeconds,
+    MessageText, NewMessage, Profile, Status, TicketId, UnixSeconds, now_millis,
 };
 use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::events::gateway::CONNECTION_LIFETIME_MS;
+use supportzen_shared::events::{
+    ConnectTicket, ConnectionWriter, Subscriber, TICKET_LIFETIME_MS, TicketIssuer, TicketRedeemer,
+};
 use supportzen_shared::store::{
     AgentReader, AgentWriter, AssigneeFilter, ConversationCreator, ConversationReader, InboxFilter,
     MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers, UserReader,
@@ -25,6 +31,11 @@ use supportzen_shared::store::{
 const CHAT: &str = "chat-019aa6f0-0000-7000-8000-000000000001";
 /// The agent the agent events' token names (its `sub`).
 const AGENT: &str = "7c1e4b2a-93d5-4f08-b6a1-2e9d0c5f3a71";
+/// The connect ticket `events/realtime/ws-authorize.json` presents.
+const WS_TICKET: &str = "wst_5f2b8c1e9a7d4036b1e8c2f94d6a0b3e7c5d1f8a2b9e4c6d0a3f7b1e8c2d5a94";
+/// The connection and its `connectedAt` in `events/realtime/ws-connection-connect.json`.
+const CONNECTION: &str = "Kx3aBcDeIAMCJfQ=";
+const CONNECTED_AT: i64 = 1_795_341_600_000;
 
 fn message() -> Result<NewMessage, Error> {
     Ok(NewMessage::now(
@@ -113,7 +124,46 @@ async fn agent_calls(store: &DynamoStore, endpoint: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A connect ticket's write, as both ticket routes make it.
+async fn issue(store: &DynamoStore, subscriber: &Subscriber) -> Result<(), Error> {
+    let ticket = ConnectTicket::generate();
+    let expires_at = now_millis() + TICKET_LIFETIME_MS;
+    Ok(store
+        .put_ticket(&ticket.digest(), subscriber, expires_at)
+        .await?)
+}
+
+/// The ticket routes' calls (the customer's after their user read), and the WebSocket
+/// `$connect`'s: the ticket redeemed by the authorizer, the connection listed by the route.
+async fn realtime_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<(), Error> {
+    let customer = Subscriber::Customer(email.user_id().clone());
+    match endpoint {
+        "realtime-ticket" => {
+            store.find_user(email.user_id()).await?;
+            issue(store, &customer).await?;
+        }
+        "agent-realtime-ticket" => issue(store, &Subscriber::Agent(AgentId::parse(AGENT)?)).await?,
+        "ws-authorize" => {
+            store
+                .take_ticket(&ConnectTicket::parse(WS_TICKET)?.digest(), now_millis())
+                .await?
+                .ok_or("the stub has every ticket")?;
+        }
+        "ws-connection" => {
+            store
+                .put_connection(CONNECTION, &customer, CONNECTED_AT + CONNECTION_LIFETIME_MS)
+                .await?;
+        }
+        other => return Err(format!("BENCH_CALLS={other:?} is not a function").into()),
+    }
+    Ok(())
+}
+
 async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Value, Error> {
+    if endpoint.ends_with("realtime-ticket") || endpoint.starts_with("ws-") {
+        realtime_calls(store, endpoint, email).await?;
+        return Ok(Value::Null);
+    }
     if endpoint.starts_with("agent-") {
         agent_calls(store, endpoint).await?;
         return Ok(Value::Null);
