@@ -26,6 +26,19 @@ impl MessageText {
     }
 }
 
+/// Whether `raw` is an absolute `http` or `https` URL with a host, at most `max_chars`
+/// characters; the reason if not. The rule of every URL the API takes.
+pub(crate) fn check_web_url(raw: &str, max_chars: usize) -> Result<(), String> {
+    if raw.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute http or https URL")?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an absolute http or https URL".into());
+    }
+    Ok(())
+}
+
 /// An absolute `http` or `https` URL with a host, at most [`MAX_IMAGE_URL_CHARS`] characters.
 /// Anything else (`javascript:`, `data:`, `file:`) could be turned against the agent viewing it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,13 +46,7 @@ pub struct ImageUrl(String);
 
 impl ImageUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.chars().count() > MAX_IMAGE_URL_CHARS {
-            return Err(format!("must be at most {MAX_IMAGE_URL_CHARS} characters"));
-        }
-        let url = url::Url::parse(raw).map_err(|_| "must be an absolute http or https URL")?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err("must be an absolute http or https URL".into());
-        }
+        check_web_url(raw, MAX_IMAGE_URL_CHARS)?;
         Ok(ImageUrl(raw.to_string()))
     }
 

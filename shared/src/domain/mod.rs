@@ -17,6 +17,7 @@ pub use ids::{
     ChatId, ConversationId, ConversationKey, ConversationRef, Kind, MAX_CONVERSATION_KEY_CHARS,
     MessageId, TicketId,
 };
+pub(crate) use message::check_web_url;
 pub use message::{
     Author, ClientMessageId, ImageUrl, MAX_CLIENT_MESSAGE_ID_CHARS, MAX_IMAGE_URL_CHARS,
     MAX_MESSAGE_CHARS, MessageText, NewMessage,

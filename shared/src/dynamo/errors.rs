@@ -68,6 +68,28 @@ where
     }
 }
 
+/// A conditional call's output, or `None` when DynamoDB refused it on its condition
+/// (nothing was written); any other failure is [`classify`]'d.
+pub fn unless_condition_failed<T, E, R>(
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(err)
+            if err.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(classify(operation, err)),
+    }
+}
+
 /// What went wrong, in one line: the service's error code and message, or why the
 /// request got no answer (the innermost cause's first line, e.g. "Connection refused").
 pub fn describe<E, R>(err: &SdkError<E, R>) -> String

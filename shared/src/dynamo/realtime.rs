@@ -13,7 +13,7 @@
 //!   `events::gateway`, a condition on its `expires_at_ms`.
 
 use super::DynamoStore;
-use super::errors::classify;
+use super::errors::{classify, unless_condition_failed};
 use super::items::{
     CONNECTION_PREFIX, Item, SUBSCRIPTION_ATTRIBUTES, TICKET, WEBHOOK_PREFIX, WEBHOOKS_PK,
     connection_sk, from_item, key, n, s, ticket_pk, to_item, watch_pk, webhook_sk,
@@ -81,17 +81,7 @@ impl DynamoStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        match result {
-            Ok(output) => Ok(output.attributes),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
-            Err(err) => Err(classify(operation, err)),
-        }
+        Ok(unless_condition_failed(operation, result)?.and_then(|output| output.attributes))
     }
 }
 
@@ -272,17 +262,7 @@ impl WebhookRegistry for DynamoStore {
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("UpdateItem webhook", err)),
-        }
+        Ok(unless_condition_failed("UpdateItem webhook", result)?.is_some())
     }
 
     async fn remove_webhook(&self, id: &str) -> Result<bool, StoreError> {
@@ -348,17 +328,7 @@ impl ConnectionWriter for DynamoStore {
             .expression_attribute_values(":cutoff", n(gone_cutoff(now)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(classify("DeleteItem gone connection", err)),
-        }
+        Ok(unless_condition_failed("DeleteItem gone connection", result)?.is_some())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Users: who authenticates how (secret with rotation, or a pin), and their profile.
 
 use super::DynamoStore;
-use super::errors::{classify, unavailable};
+use super::errors::{unavailable, unless_condition_failed};
 use super::items::{Item, PROFILE, from_item, key, n, receipt_pk, s, to_item, user_pk};
 use super::receipts::{RECEIPT_ATTRIBUTES, ReceiptItem};
 use super::table::{ATTEMPTS, values};
@@ -240,22 +240,12 @@ impl UserProvisioner for DynamoStore {
                 .set_expression_attribute_values(Some(values(vals)))
                 .send()
                 .await;
-            match result {
-                Ok(_) => {
-                    return Ok(match old {
-                        None => SecretChange::First,
-                        Some(old) if old == secret.expose() => SecretChange::Unchanged,
-                        Some(_) => SecretChange::Replaced,
-                    });
-                }
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    continue;
-                }
-                Err(err) => return Err(classify("UpdateItem user secret", err)),
+            if unless_condition_failed("UpdateItem user secret", result)?.is_some() {
+                return Ok(match old {
+                    None => SecretChange::First,
+                    Some(old) if old == secret.expose() => SecretChange::Unchanged,
+                    Some(_) => SecretChange::Replaced,
+                });
             }
         }
         Err(unavailable(

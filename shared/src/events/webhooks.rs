@@ -4,6 +4,7 @@
 //! function in production, the local server's durable outbox on a laptop.
 
 use super::envelope::EventType;
+use crate::domain::check_web_url;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -85,20 +86,17 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
-/// Where a webhook endpoint receives: an absolute `http` or `https` URL, at most 2048
-/// characters.
+/// Longest webhook URL, in characters.
+pub const MAX_WEBHOOK_URL_CHARS: usize = 2048;
+
+/// Where a webhook endpoint receives: an absolute `http` or `https` URL, at most
+/// [`MAX_WEBHOOK_URL_CHARS`] characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookUrl(String);
 
 impl WebhookUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.chars().count() > 2048 {
-            return Err("must be at most 2048 characters".into());
-        }
-        let url = url::Url::parse(raw).map_err(|_| "must be an absolute http or https URL")?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err("must be an absolute http or https URL".into());
-        }
+        check_web_url(raw, MAX_WEBHOOK_URL_CHARS)?;
         Ok(WebhookUrl(raw.to_string()))
     }
 
