@@ -164,19 +164,17 @@ impl<S: WebhookRegistry + Sync> Run<S> {
                         }
                     }
                 }
-                Ok(_) => match self.outbox.next_due().await {
-                    Ok(Some(at)) => millis_until(at),
-                    Ok(None) => None,
-                    Err(err) => {
-                        tracing::error!(%err, "webhook outbox unreadable");
-                        Some(PAUSE_AFTER_ERROR)
-                    }
-                },
-                Err(err) => {
-                    tracing::error!(%err, "webhook outbox unreadable");
-                    Some(PAUSE_AFTER_ERROR)
-                }
-            };
+                Ok(_) => self
+                    .outbox
+                    .next_due()
+                    .await
+                    .map(|due| due.map(millis_until)),
+                Err(err) => Err(err),
+            }
+            .unwrap_or_else(|err| {
+                tracing::error!(%err, "webhook outbox unreadable");
+                Some(PAUSE_AFTER_ERROR)
+            });
             let sleep = async {
                 match pause {
                     Some(pause) => tokio::time::sleep(pause).await,
@@ -334,9 +332,9 @@ fn millis(duration: Duration) -> i64 {
 }
 
 /// How long until `at` (ms since the epoch); zero if it has passed.
-fn millis_until(at: i64) -> Option<Duration> {
+fn millis_until(at: i64) -> Duration {
     let wait = at.saturating_sub(now_millis()).max(0);
-    Some(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
+    Duration::from_millis(u64::try_from(wait).unwrap_or(0))
 }
 
 #[cfg(test)]
