@@ -268,7 +268,9 @@ pub fn merge_pages<T, K: Ord>(
     let mut boundary: Option<K> = None;
     let mut all = Vec::new();
     let mut blind = false;
+    let mut unread = false;
     for (items, more) in sources {
+        unread |= more;
         if more {
             match items.last().map(&order) {
                 Some(last) if boundary.as_ref().is_none_or(|b| last < *b) => boundary = Some(last),
@@ -286,7 +288,9 @@ pub fn merge_pages<T, K: Ord>(
     } else if let Some(boundary) = boundary {
         all.retain(|item| order(item) <= boundary);
     }
-    let cut = all.len() < total;
+    // More follow if anything read was held back, or if a source has more it did not
+    // read: that is so even when all it read fits in the page.
+    let cut = all.len() < total || unread;
     Page::from_one_more(all, limit, cut)
 }
 
@@ -468,5 +472,17 @@ mod tests {
             let expected: Vec<u32> = (0..40).filter(|n| n % 3 != 2 || *n < 20).collect();
             assert_eq!(seen, expected, "limit {limit}");
         }
+    }
+
+    /// A source that stopped with more to read keeps the listing going, even when all
+    /// it read fits in the page and is the page's end (an inbox shard near the end of
+    /// the listing: it was found dropping the last conversations).
+    #[test]
+    fn a_source_with_more_unread_means_more_follow() {
+        let page = merge_pages(vec![(vec![1, 2, 3], true), (vec![2], false)], |n| *n, 6);
+        assert_eq!(page.items, vec![1, 2, 2, 3]);
+        assert!(page.has_more);
+        let last = merge_pages(vec![(vec![4], false), (vec![], false)], |n: &u32| *n, 6);
+        assert!(!last.has_more);
     }
 }
