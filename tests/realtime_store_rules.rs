@@ -9,11 +9,13 @@
 
 use supportzen_shared::domain::{AgentId, Email, UserId};
 use supportzen_shared::dynamo::items::{WEBHOOKS_PK, webhook_sk};
-use supportzen_shared::events::gateway::{CONNECTION_LIFETIME_MS, GONE_GRACE_MS};
 use supportzen_shared::events::{
-    Audience, ConnectTicket, ConnectionReader, ConnectionWriter, EventType, Subscriber,
-    TICKET_LIFETIME_MS, TicketIssuer, TicketRedeemer, WebhookEndpoint, WebhookRegistry,
-    WebhookSubscription, WebhookUrl,
+    ConnectTicket, EventType, Subscriber, TICKET_LIFETIME_MS, WebhookEndpoint, WebhookSubscription,
+    WebhookUrl,
+};
+use supportzen_shared::store::{
+    Audience, CONNECTION_LIFETIME_MS, ConnectionReader, ConnectionWriter, GONE_GRACE_MS,
+    TicketIssuer, TicketRedeemer, WebhookRegistry,
 };
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store, local_client};
 use supportzen_tests::{TestStore, for_each_store};

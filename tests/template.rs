@@ -737,7 +737,8 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
     use supportzen_shared::dynamo::items::{
         WEBHOOKS_PK, conversation_pk, ticket_pk, user_pk, watch_pk,
     };
-    use supportzen_shared::events::{Audience, ConnectTicket};
+    use supportzen_shared::events::ConnectTicket;
+    use supportzen_shared::store::Audience;
 
     let template = template();
     let stage =
@@ -831,7 +832,8 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
 /// both routes go to ws-connection; API Gateway may invoke exactly those functions.
 #[test]
 fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
-    use supportzen_shared::events::gateway::{GONE_GRACE_MS, TICKET_PARAMETER};
+    use supportzen_shared::store::GONE_GRACE_MS;
+    use supportzen_shared::ws::TICKET_PARAMETER;
 
     let template = template();
     let resources = &template["Resources"];
@@ -956,8 +958,8 @@ fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
 /// every wait of the schedule before its queue moves it to the dead letters.
 #[test]
 fn the_stream_and_the_queue_report_item_failures_and_keep_dead_letters() {
-    use supportzen_shared::events::delivery::ATTEMPT_TIMEOUT;
     use supportzen_shared::events::webhooks::{RETRY_DELAYS, RETRY_WINDOW};
+    use supportzen_shared::webhook_client::ATTEMPT_TIMEOUT;
 
     let template = template();
     let resources = &template["Resources"];

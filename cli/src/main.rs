@@ -25,12 +25,13 @@ use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, Sc
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
-use supportzen_shared::events::Publishing;
-use supportzen_shared::events::delivery::WebhookClient;
 use supportzen_shared::events::webhooks::RETRY_DELAYS;
-use supportzen_shared::events::{EventType, WebhookEndpoint, WebhookRegistry, WebhookUrl};
+use supportzen_shared::events::{EventType, WebhookEndpoint, WebhookUrl};
 use supportzen_shared::flows::read::{ConversationSummary, MessageView};
+use supportzen_shared::store::Publishing;
+use supportzen_shared::store::WebhookRegistry;
 use supportzen_shared::store::{AgentReader, ConversationAdmin, UserProvisioner};
+use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
 use tracing_subscriber::EnvFilter;
 

@@ -1,6 +1,6 @@
 //! The local server's realtime socket, `GET /ws?ticket=…`: what API Gateway's WebSocket
 //! API, its `$connect` authorizer and the `events-stream` fan-out do in production, in
-//! one process. Events come from the store's commit ([`supportzen_shared::events::Publishing`])
+//! one process. Events come from the store's commit ([`supportzen_shared::store::Publishing`])
 //! into the [`Hub`], which every open socket listens to; each socket forwards the events
 //! its subscriber may see, as the same envelope production sends.
 //!
@@ -17,8 +17,9 @@ use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::time::Duration;
 use supportzen_shared::domain::now_millis;
-use supportzen_shared::events::{ConnectTicket, Event, EventSink, Subscriber, TicketRedeemer};
+use supportzen_shared::events::{ConnectTicket, Event, Subscriber};
 use supportzen_shared::http::response::error_response;
+use supportzen_shared::store::{EventSink, TicketRedeemer};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;

@@ -5,7 +5,8 @@
 use crate::realtime::Hub;
 use crate::webhooks::WebhookOutbox;
 use std::sync::Arc;
-use supportzen_shared::events::{Event, EventSink, WebhookRegistry};
+use supportzen_shared::events::Event;
+use supportzen_shared::store::{EventSink, WebhookRegistry};
 
 /// Every local consumer of committed events.
 pub struct LocalSinks<S> {

@@ -1,14 +1,20 @@
 //! SupportZen's shared core. Layers, each using only those above it:
 //!
 //! - [`domain`] and [`endpoint`]: typed values and the endpoint table;
+//! - [`events`]: the event envelope, connect tickets, webhook signing and retries, and
+//!   which committed change yields which events: pure values and rules;
 //! - [`auth`]: customer authentication (HMAC, trust-on-first-use pins, rotation);
 //! - [`idempotency`]: safe retries (keys, body digests, receipts, replays);
-//! - [`store`]: the narrow store traits, and [`dynamo`], the production store;
+//! - [`store`]: the narrow store traits, one file per capability, and the decorator that
+//!   publishes committed writes' events;
 //! - [`error`]: the one error type;
-//! - [`events`]: the event envelope, realtime tickets and webhooks;
 //! - [`flows`]: the use cases, free of any transport;
-//! - [`http`]: requests in, the documented envelope out, the endpoint handlers;
-//! - [`lambda`]: what every Lambda binary's `main` runs.
+//! - the transports: [`http`] (requests in, the documented envelope out, the endpoint
+//!   handlers) and [`ws`] (production's WebSocket handshake through API Gateway);
+//! - the adapters: [`dynamo`], the production store, and [`webhook_client`], webhook
+//!   deliveries' HTTP client; nothing above imports them;
+//! - [`lambda`]: what every Lambda binary's `main` runs, the one place that binds the
+//!   handlers to the DynamoDB store.
 //!
 //! The Lambda binaries in `functions/` and the `supportzen` CLI are thin shells around
 //! this crate; the embedded SQLite store is the `supportzen-sqlite` crate.
@@ -25,6 +31,8 @@ pub mod http;
 pub mod idempotency;
 pub mod lambda;
 pub mod store;
+pub mod webhook_client;
+pub mod ws;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -19,11 +19,10 @@ use supportzen_shared::domain::{
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
-use supportzen_shared::events::Publishing;
-use supportzen_shared::events::WebhookRegistry;
-use supportzen_shared::events::delivery::WebhookClient;
 use supportzen_shared::http::Backend;
 use supportzen_shared::store::{AgentReader, AgentWriter, ConversationAdmin, UserProvisioner};
+use supportzen_shared::store::{Publishing, WebhookRegistry};
+use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
 use tokio::sync::oneshot;
 

@@ -18,13 +18,11 @@ use supportzen_shared::domain::{
     MessageText, NewMessage, Profile, Status, TicketId, UnixSeconds, now_millis,
 };
 use supportzen_shared::dynamo::DynamoStore;
-use supportzen_shared::events::gateway::CONNECTION_LIFETIME_MS;
-use supportzen_shared::events::{
-    ConnectTicket, ConnectionWriter, Subscriber, TICKET_LIFETIME_MS, TicketIssuer, TicketRedeemer,
-};
+use supportzen_shared::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, AssigneeFilter, ConversationCreator, ConversationReader, InboxFilter,
-    MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers, UserReader,
+    AgentReader, AgentWriter, AssigneeFilter, CONNECTION_LIFETIME_MS, ConnectionWriter,
+    ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
+    NewConversation, StoredConversation, TicketIssuer, TicketNumbers, TicketRedeemer, UserReader,
 };
 
 /// The chat the sample events use (events/README.md).

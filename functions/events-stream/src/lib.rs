@@ -35,11 +35,10 @@ use std::future::Future;
 use supportzen_shared::domain::{ConversationId, UserId};
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::events::delivery::Delivery;
-use supportzen_shared::events::{
-    Audience, ConnectionReader, ConnectionWriter, Event, Visibility, WebhookRegistry,
-    WebhookSubscription,
+use supportzen_shared::events::{Event, Visibility, WebhookSubscription};
+use supportzen_shared::store::{
+    Audience, ConnectionReader, ConnectionWriter, StoreError, WebhookRegistry,
 };
-use supportzen_shared::store::StoreError;
 
 /// How many posts of one event are in flight at once: enough to reach a few hundred
 /// connections in a few round trips, without opening a connection to the Management API

@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use supportzen_shared::domain::{Email, TicketId};
-use supportzen_shared::events::gateway::{CONNECTION_LIFETIME_MS, GONE_GRACE_MS, gone_cutoff};
 use supportzen_shared::events::webhooks::WebhookUrl;
 use supportzen_shared::events::{EventType, Subscriber, WebhookEndpoint};
+use supportzen_shared::store::{CONNECTION_LIFETIME_MS, GONE_GRACE_MS, gone_cutoff};
 
 const NOW: i64 = 1_795_341_900_000;
 

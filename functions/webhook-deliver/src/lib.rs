@@ -26,9 +26,10 @@ use futures_util::future::join_all;
 use std::future::Future;
 use std::time::Duration;
 use supportzen_shared::events::WebhookEndpoint;
-use supportzen_shared::events::WebhookRegistry;
-use supportzen_shared::events::delivery::{Delivery, Failed, Next, Outcome, WebhookClient};
+use supportzen_shared::events::delivery::{Delivery, Failed, Next, Outcome};
 use supportzen_shared::events::webhooks::RETRY_DELAYS;
+use supportzen_shared::store::WebhookRegistry;
+use supportzen_shared::webhook_client::WebhookClient;
 
 /// One delivery attempt (the shared client, or a fake).
 pub trait Attempt {

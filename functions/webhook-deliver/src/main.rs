@@ -8,7 +8,7 @@
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use supportzen_shared::dynamo::{DynamoStore, client};
-use supportzen_shared::events::delivery::WebhookClient;
+use supportzen_shared::webhook_client::WebhookClient;
 use webhook_deliver::handle;
 use webhook_deliver::sdk::SqsVisibility;
 

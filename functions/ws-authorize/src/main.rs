@@ -7,7 +7,7 @@ use lambda_http::aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestType
 use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use supportzen_shared::domain::now_millis;
 use supportzen_shared::dynamo::DynamoStore;
-use supportzen_shared::events::gateway::{Refused, authorize};
+use supportzen_shared::ws::{Refused, authorize};
 
 /// One request at a time per container: a single-threaded runtime spares the thread
 /// start-up and cross-thread wake-ups (docs/performance.md).

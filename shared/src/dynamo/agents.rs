@@ -6,8 +6,8 @@ use super::conversation_reads::{in_time_order, one_more};
 use super::conversations::{ConversationItem, MessageItem};
 use super::errors::classify;
 use super::items::{
-    INBOX_SHARDS, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk, inbox_pk,
-    inbox_shard, inbox_sk, key, n, owner_activity_key, s, to_item,
+    INBOX_SHARDS, IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk,
+    inbox_pk, inbox_sk, key, n, owner_activity_key, s, to_item,
 };
 use super::schema;
 use super::table::{Cancelled, Part, Transaction, names, values};
@@ -177,9 +177,8 @@ impl DynamoStore {
         message: &NewMessage,
     ) -> Result<TransactWriteItem, StoreError> {
         let id = &seen.id;
-        let shard = inbox_shard(id);
         let preview = MessagePreview::of(message);
-        let inbox = inbox_sk(seen.status, message.sent_at, id);
+        let index = IndexKeys::new(id, seen.status, message.sent_at);
         let Condition {
             expression: condition,
             names: condition_names,
@@ -191,23 +190,20 @@ impl DynamoStore {
                 ":owner_activity",
                 s(owner_activity_key(message.sent_at, id)),
             ),
-            (":inbox", s(inbox_pk(id.kind(), shard))),
-            (":inbox_sk", s(inbox)),
-            (":unassigned", s(assignee_pk(None, id.kind(), shard))),
             (":message", s(preview.id.as_str())),
             (":author", s(preview.author.as_str())),
             (":preview", s(preview.text)),
         ]);
+        attribute_values.extend(index.values());
         let update = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(id), META)))
-            .update_expression(
+            .update_expression(format!(
                 "SET last_activity_at = :now, #status = :seen_status, gsi1sk = :owner_activity, \
-                 gsi2pk = :inbox, gsi2sk = :inbox_sk, \
-                 gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk, \
-                 last_message_id = :message, last_message_author = :author, \
+                 {}, last_message_id = :message, last_message_author = :author, \
                  last_message_preview = :preview",
-            )
+                IndexKeys::SET
+            ))
             .condition_expression(format!("attribute_exists(pk) AND {condition}"))
             .set_expression_attribute_names(Some(names(&condition_names)))
             .set_expression_attribute_values(Some(values(attribute_values)))
@@ -280,8 +276,7 @@ impl AgentWriter for DynamoStore {
         snoozed_until: Option<i64>,
     ) -> Result<(), StoreError> {
         let id = &seen.id;
-        let shard = inbox_shard(id);
-        let inbox = inbox_sk(status, seen.last_activity_at, id);
+        let index = IndexKeys::new(id, status, seen.last_activity_at);
         let Condition {
             expression: condition,
             names: mut condition_names,
@@ -292,10 +287,8 @@ impl AgentWriter for DynamoStore {
             (":status", s(status.as_str())),
             (":open", AttributeValue::Bool(!status.is_closed())),
             (":seen_activity", n(seen.last_activity_at)),
-            (":inbox", s(inbox_pk(id.kind(), shard))),
-            (":inbox_sk", s(inbox)),
-            (":unassigned", s(assignee_pk(None, id.kind(), shard))),
         ]);
+        attribute_values.extend(index.values());
         if let Some(until) = snoozed_until {
             attribute_values.push((":snooze", n(until)));
         }
@@ -307,8 +300,7 @@ impl AgentWriter for DynamoStore {
             }
             None => "attribute_not_exists(last_message_id)",
         };
-        let set = "SET #status = :status, #open = :open, gsi2pk = :inbox, gsi2sk = :inbox_sk, \
-                   gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk";
+        let set = format!("SET #status = :status, #open = :open, {}", IndexKeys::SET);
         let result = self
             .client
             .update_item()
@@ -342,9 +334,8 @@ impl AgentWriter for DynamoStore {
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
     ) -> Result<StoredConversation, StoreError> {
-        let shard = inbox_shard(conversation);
         let mut attribute_values = values(vec![
-            (":pk", s(assignee_pk(assignee, conversation.kind(), shard))),
+            (":pk", s(IndexKeys::assignee_pk(conversation, assignee))),
             (":true", AttributeValue::Bool(true)),
         ]);
         let expression = match assignee {

@@ -4,8 +4,8 @@
 
 use super::DynamoStore;
 use super::items::{
-    Item, META, assignee_pk, conversation_pk, from_item, inbox_pk, inbox_shard, inbox_sk, key,
-    message_sk, n, note_sk, owner_activity_key, s, to_item, user_pk,
+    IndexKeys, Item, META, conversation_pk, from_item, key, message_sk, n, note_sk,
+    owner_activity_key, s, to_item, user_pk,
 };
 use super::table::{Cancelled, Part, Transaction, names, values};
 use crate::auth::Caller;
@@ -72,7 +72,7 @@ impl ConversationItem {
         let (id, owner, first) = (&new.id, new.owner.user(), &new.first_message);
         let now = first.sent_at;
         let preview = MessagePreview::of(first);
-        let shard = inbox_shard(id);
+        let index = IndexKeys::new(id, Status::Open, now);
         ConversationItem {
             pk: conversation_pk(id),
             sk: META.to_string(),
@@ -88,10 +88,10 @@ impl ConversationItem {
             last_activity_at: now,
             gsi1pk: user_pk(owner),
             gsi1sk: owner_activity_key(now, id),
-            gsi2pk: Some(inbox_pk(id.kind(), shard)),
-            gsi2sk: Some(inbox_sk(Status::Open, now, id)),
-            gsi3pk: Some(assignee_pk(None, id.kind(), shard)),
-            gsi3sk: Some(inbox_sk(Status::Open, now, id)),
+            gsi2pk: Some(index.inbox_pk),
+            gsi2sk: Some(index.sort_key.clone()),
+            gsi3pk: Some(index.unassigned_pk),
+            gsi3sk: Some(index.sort_key),
             last_message_id: Some(preview.id.as_str().to_string()),
             last_message_author: Some(preview.author.as_str().to_string()),
             last_message_preview: Some(preview.text),
@@ -252,19 +252,32 @@ impl DynamoStore {
         receipt: Option<&NewReceipt>,
     ) -> Result<Transaction, StoreError> {
         let preview = MessagePreview::of(message);
-        let shard = inbox_shard(conversation);
-        let inbox = inbox_sk(Status::Open, message.sent_at, conversation);
+        let index = IndexKeys::new(conversation, Status::Open, message.sent_at);
+        let mut attribute_values = vec![
+            (":now", n(message.sent_at)),
+            (":reopened", s(Status::Open.as_str())),
+            (
+                ":owner_activity",
+                s(owner_activity_key(message.sent_at, conversation)),
+            ),
+            (":message", s(preview.id.as_str())),
+            (":author", s(preview.author.as_str())),
+            (":preview", s(preview.text)),
+            (":owner", s(owner.as_str())),
+            (":kind", s(conversation.kind())),
+            (":open", AttributeValue::Bool(true)),
+        ];
+        attribute_values.extend(index.values());
         let touch = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(conversation), META)))
-            .update_expression(
+            .update_expression(format!(
                 "SET last_activity_at = :now, #status = :reopened, gsi1sk = :owner_activity, \
-                 gsi2pk = :inbox, gsi2sk = :inbox_sk, \
-                 gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk, \
-                 last_message_id = :message, last_message_author = :author, \
+                 {}, last_message_id = :message, last_message_author = :author, \
                  last_message_preview = :preview \
                  REMOVE snoozed_until",
-            )
+                IndexKeys::SET
+            ))
             .condition_expression(
                 "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open",
             )
@@ -274,26 +287,7 @@ impl DynamoStore {
                 ("#open", "open"),
                 ("#status", "status"),
             ])))
-            .set_expression_attribute_values(Some(values(vec![
-                (":now", n(message.sent_at)),
-                (":reopened", s(Status::Open.as_str())),
-                (":inbox", s(inbox_pk(conversation.kind(), shard))),
-                (":inbox_sk", s(inbox)),
-                (
-                    ":unassigned",
-                    s(assignee_pk(None, conversation.kind(), shard)),
-                ),
-                (
-                    ":owner_activity",
-                    s(owner_activity_key(message.sent_at, conversation)),
-                ),
-                (":message", s(preview.id.as_str())),
-                (":author", s(preview.author.as_str())),
-                (":preview", s(preview.text)),
-                (":owner", s(owner.as_str())),
-                (":kind", s(conversation.kind())),
-                (":open", AttributeValue::Bool(true)),
-            ])))
+            .set_expression_attribute_values(Some(values(attribute_values)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;

@@ -1,7 +1,9 @@
 //! The single table's layout: every item's keys, and the encoding of items. Each item's
 //! attributes and its conversion to and from the domain live with its aggregate
-//! (`users.rs`, `conversations.rs`, `receipts.rs`; the ticket counter in `tickets.rs`;
-//! connect tickets, webhook endpoints and WebSocket connections in `realtime.rs`).
+//! (`users.rs`, `conversations.rs`, `receipts.rs`; the ticket counter in
+//! `ticket_numbers.rs`; connect tickets and WebSocket connections in `connections.rs`,
+//! webhook endpoints in `webhooks.rs`). A conversation's inbox and assignee index keys
+//! are built in one place, [`IndexKeys`].
 //!
 //! | item | pk | sk | by-owner (gsi1) | open-by-activity (gsi2) | by-assignee (gsi3) |
 //! |---|---|---|---|---|---|
@@ -25,9 +27,8 @@
 //! customer's page is one query over `MSG#` that never meets a note.
 
 use crate::domain::{AgentId, ConversationId, MessageId, Status, UserId};
-use crate::events::Audience;
 use crate::idempotency::ReceiptKey;
-use crate::store::StoreError;
+use crate::store::{Audience, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -129,6 +130,50 @@ pub fn assignee_pk(assignee: Option<&AgentId>, kind: &str, shard: u8) -> String 
     match assignee {
         Some(agent) => format!("AGENT#{}#{kind}#{shard}", agent.as_str()),
         None => format!("UNASSIGNED#{kind}#{shard}"),
+    }
+}
+
+/// A conversation's keys in the inbox (gsi2) and assignee (gsi3) indexes at one status and
+/// activity time: what a create writes, and what every write that moves the status or the
+/// activity (a customer's message, an agent's reply, a status change) rewrites. An
+/// assignment moves only the assignee partition ([`IndexKeys::assignee_pk`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexKeys {
+    /// gsi2pk: the inbox shard of the conversation's kind.
+    pub inbox_pk: String,
+    /// gsi2sk and gsi3sk: status, then activity.
+    pub sort_key: String,
+    /// gsi3pk while nobody is assigned.
+    pub unassigned_pk: String,
+}
+
+impl IndexKeys {
+    /// The update clause that writes the keys from [`IndexKeys::values`]; an assigned
+    /// conversation stays in its agent's partition.
+    pub const SET: &'static str = "gsi2pk = :inbox, gsi2sk = :inbox_sk, \
+         gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk";
+
+    pub fn new(id: &ConversationId, status: Status, last_activity_at: i64) -> Self {
+        let shard = inbox_shard(id);
+        IndexKeys {
+            inbox_pk: inbox_pk(id.kind(), shard),
+            sort_key: inbox_sk(status, last_activity_at, id),
+            unassigned_pk: assignee_pk(None, id.kind(), shard),
+        }
+    }
+
+    /// The gsi3 partition of `id` assigned to `assignee`, or to nobody.
+    pub fn assignee_pk(id: &ConversationId, assignee: Option<&AgentId>) -> String {
+        assignee_pk(assignee, id.kind(), inbox_shard(id))
+    }
+
+    /// The expression values [`IndexKeys::SET`] names.
+    pub fn values(self) -> [(&'static str, AttributeValue); 3] {
+        [
+            (":inbox", s(self.inbox_pk)),
+            (":inbox_sk", s(self.sort_key)),
+            (":unassigned", s(self.unassigned_pk)),
+        ]
     }
 }
 

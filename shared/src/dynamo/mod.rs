@@ -16,22 +16,26 @@
 //! (one read for authentication, plus the above), with or without an idempotency key.
 //!
 //! One file per aggregate, as in the SQLite store: `users.rs`, `conversations.rs`
-//! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
-//! `receipts.rs`; `items.rs` lays out the keys and `table.rs` holds the plumbing they share.
+//! (with their messages; reading them is `conversation_reads.rs`), `agents.rs` (the
+//! agents' reads and writes), `ticket_numbers.rs`, `receipts.rs`, `connections.rs`
+//! (connect tickets and WebSocket connections), `webhooks.rs`; `items.rs` lays out the
+//! keys and `table.rs` holds the plumbing they share. `stream.rs` reads the table's change
+//! stream as the changes `events::changes` maps to events.
 
 mod agents;
 pub mod client;
+mod connections;
 mod conversation_reads;
 mod conversations;
 pub mod errors;
 pub mod items;
-mod realtime;
 mod receipts;
 pub mod schema;
 pub mod stream;
 mod table;
-mod tickets;
+mod ticket_numbers;
 mod users;
+mod webhooks;
 
 pub use table::{Part, Transaction};
 

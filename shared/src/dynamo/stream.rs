@@ -1,16 +1,16 @@
 //! The table's change stream (DynamoDB Streams, `NEW_AND_OLD_IMAGES`) read as events:
 //! production's source of the events the local server publishes at commit
-//! (`events::publishing`), built with the same constructors so both are alike.
+//! (`store::Publishing`). This decodes each record into the committed change it is
+//! (`events::changes::Change`), and the one definition of which change yields which
+//! events makes them, as at commit:
 //!
-//! | record | event |
+//! | record | change |
 //! |---|---|
-//! | `INSERT` of a `MSG#` or `NOTE#` item | `message.created` (a note's for agents only) |
-//! | `MODIFY` of a `META` item whose status or snooze changed while its newest message did not | `conversation.status_changed` |
-//! | `MODIFY` of a `META` item whose assignee changed | `conversation.assigned` |
+//! | `INSERT` of a `MSG#` or `NOTE#` item | a message or note added |
+//! | `MODIFY` of a `META` item | the conversation's state before and after |
 //!
 //! Anything else (users, tickets, connections, receipts, a new conversation's `META`,
-//! removals) is no event. A customer's message that reopens a conversation changes its
-//! status *and* its newest message: that is the message's event only, as at commit.
+//! removals) is no event.
 //!
 //! Pure: no I/O. It lives with the store because it reads the store's own item layout.
 
@@ -18,6 +18,7 @@ use super::conversations::{ConversationItem, MessageItem};
 use super::items::{Item, MESSAGE_PREFIX, META, NOTE_PREFIX};
 use crate::domain::{ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText};
 use crate::domain::{NewMessage, UserId};
+use crate::events::changes::{self, Change as Committed, ConversationState};
 use crate::events::{Event, EventType};
 use crate::store::StoredConversation;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -88,7 +89,14 @@ impl AddedMessage {
     }
 
     pub fn into_event(self, owner: &UserId) -> Event {
-        Event::message_created(self.id, &self.conversation, owner, &self.message)
+        let change = Committed::MessageAdded {
+            conversation: &self.conversation,
+            owner,
+            message: &self.message,
+        };
+        let mut id = Some(self.id);
+        let mut events = changes::events(change, |_| id.take().unwrap_or_default());
+        events.remove(0)
     }
 }
 
@@ -158,31 +166,15 @@ fn conversation_events(
     old: &StoredConversation,
     new: &StoredConversation,
 ) -> Vec<Pending> {
-    let newest = new.last_message.as_ref().map(|m| &m.id);
-    let mut events = Vec::new();
-    let same_newest = old.last_message.as_ref().map(|m| &m.id) == newest;
-    if same_newest && (old.status, old.snoozed_until) != (new.status, new.snoozed_until) {
-        events.push(Pending::Event(Event::status_changed(
-            event_id(&change.event_id, EventType::StatusChanged),
-            &new.id,
-            &new.owner,
-            new.status,
-            new.snoozed_until,
-            newest,
-            change.at,
-        )));
-    }
-    if old.assignee != new.assignee {
-        events.push(Pending::Event(Event::assigned(
-            event_id(&change.event_id, EventType::Assigned),
-            &new.id,
-            &new.owner,
-            new.assignee.as_ref(),
-            newest,
-            change.at,
-        )));
-    }
-    events
+    let committed = Committed::ConversationChanged {
+        before: &ConversationState::from(old),
+        after: &ConversationState::from(new),
+        at: change.at,
+    };
+    changes::events(committed, |kind| event_id(&change.event_id, kind))
+        .into_iter()
+        .map(Pending::Event)
+        .collect()
 }
 
 /// A message item as the message it was written from. Its fields were parsed on the way

@@ -1,22 +1,20 @@
-//! Realtime delivery and webhooks: the one event envelope ([`envelope`]), the connect
-//! tickets sockets open with ([`tickets`]), Standard Webhooks signing and retries
-//! ([`webhooks`]), one attempt at a webhook delivery ([`delivery`]), the store traits
-//! they need ([`store`]), events published at the store's commit for the local server
-//! ([`publishing`]), and production's WebSocket handshake through API Gateway
-//! ([`gateway`]).
+//! Events, as pure values and rules (no I/O, no store): the one event envelope
+//! ([`envelope`]), the connect tickets realtime sockets open with ([`connect_ticket`]),
+//! Standard Webhooks signing and the retry schedule ([`webhooks`]), what comes of a
+//! webhook delivery's attempt ([`delivery`]), and which committed change yields which
+//! events ([`changes`]).
+//!
+//! Making an attempt is the webhook client's (`crate::webhook_client`); the store traits
+//! realtime delivery and webhooks need are in `crate::store`; the WebSocket entry point
+//! is a transport (`crate::ws`).
 
+pub mod changes;
+pub mod connect_ticket;
 pub mod delivery;
 pub mod envelope;
-pub mod gateway;
-pub mod publishing;
-pub mod store;
-pub mod tickets;
 pub mod webhooks;
 
+pub use changes::{Change, ConversationState};
+pub use connect_ticket::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
 pub use envelope::{Event, EventType, Visibility};
-pub use publishing::{EventSink, Publishing};
-pub use store::{
-    Audience, ConnectionReader, ConnectionWriter, TicketIssuer, TicketRedeemer, WebhookRegistry,
-};
-pub use tickets::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
 pub use webhooks::{WebhookEndpoint, WebhookSecret, WebhookSubscription, WebhookUrl};

@@ -10,22 +10,22 @@
 
 pub mod agent;
 mod answers;
+pub mod connect_ticket;
 mod open;
 mod post;
 pub mod read;
-pub mod realtime;
 
 pub use answers::{Opened, Posted};
-pub use open::{OpenConversation, open};
+pub use open::{OpenConversation, open_chat, open_ticket};
 pub use post::{PostMessage, post};
 pub use read::{ListConversations, ReadMessages, list_conversations, read_messages};
 
-use crate::auth::{Caller, Customer, authenticate};
+use crate::auth::{Caller, Customer, UserRecord, authenticate};
 use crate::config::Config;
 use crate::domain::now_millis;
 use crate::error::ApiError;
 use crate::idempotency::Retry;
-use crate::store::UserReader;
+use crate::store::{StoreError, UserReader};
 use serde::de::DeserializeOwned;
 
 /// A flow's successful outcome: the response's `data`, and whether it repeats an answer
@@ -45,6 +45,37 @@ impl<T> Answer<T> {
     }
 }
 
+/// The one authentication step of every customer flow: `read` is what looking the
+/// customer up found, together with whatever else the flow read in the same round trip
+/// (a receipt, the conversation, or nothing); the customer's token is checked against
+/// it. `what` names what a failed read was reading, for the error. (It takes the read's
+/// result rather than the read: a future taken by value is held twice over.)
+fn authenticated<T>(
+    config: &Config,
+    customer: &Customer,
+    what: &'static str,
+    read: Result<(Option<UserRecord>, T), StoreError>,
+) -> Result<(Caller, T), ApiError> {
+    let (stored, rest) = read.map_err(|e| ApiError::from_store(e, what))?;
+    let caller = authenticate(
+        stored.as_ref(),
+        &customer.email,
+        &customer.token,
+        config.trust_first_request,
+        now_millis(),
+    )?;
+    Ok((caller, rest))
+}
+
+/// The customer's record alone, for [`authenticated`].
+async fn user_only<S: UserReader>(
+    store: &S,
+    customer: &Customer,
+) -> Result<(Option<UserRecord>, ()), StoreError> {
+    let found = store.find_user(customer.email.user_id()).await?;
+    Ok((found, ()))
+}
+
 /// Who is asking, or, for a retry of a request already answered, that answer.
 enum Identified<T> {
     Caller(Caller),
@@ -60,21 +91,13 @@ async fn identify<S: UserReader, T: DeserializeOwned>(
     retry: Option<&Retry>,
 ) -> Result<Identified<T>, ApiError> {
     let user = customer.email.user_id();
-    let (stored, receipt) = match retry {
+    let read = match retry {
         Some(retry) => store.find_user_and_receipt(user, retry.key()).await,
         None => store.find_user(user).await.map(|found| (found, None)),
-    }
-    .map_err(|e| ApiError::from_store(e, "user"))?;
-    let now = now_millis();
-    let caller = authenticate(
-        stored.as_ref(),
-        &customer.email,
-        &customer.token,
-        config.trust_first_request,
-        now,
-    )?;
+    };
+    let (caller, receipt) = authenticated(config, customer, "user", read)?;
     if let Some(retry) = retry
-        && let Some(data) = retry.replay(receipt, now / 1000)?
+        && let Some(data) = retry.replay(receipt, now_millis() / 1000)?
     {
         return Ok(Identified::Answered(Answer {
             data,

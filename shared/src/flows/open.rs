@@ -4,12 +4,12 @@ use super::{Answer, Identified, Opened, identify};
 use crate::auth::{AuthError, Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText, NewMessage,
-    Profile, now_seconds,
+    Author, ChatId, ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText,
+    NewMessage, Profile, TicketId, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
-use crate::store::{ConversationCreator, NewConversation, StoreError, UserReader};
+use crate::store::{ConversationCreator, NewConversation, StoreError, TicketNumbers, UserReader};
 use std::future::Future;
 
 /// What a create request asks for.
@@ -24,11 +24,49 @@ pub struct OpenConversation {
     pub follow_up_of: Option<ConversationKey>,
 }
 
+/// Opens a live chat, whose id is a fresh `chat-<uuidv7>`.
+pub async fn open_chat<S>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    command: OpenConversation,
+    retry: Option<&Retry>,
+) -> Result<Answer<Opened>, ApiError>
+where
+    S: UserReader + ConversationCreator,
+{
+    let allocate = || async { Ok(ConversationId::Chat(ChatId::generate())) };
+    open(store, config, customer, command, retry, allocate).await
+}
+
+/// Opens a ticket numbered `TKT-001`, `TKT-002`, … from the store's counter.
+pub async fn open_ticket<S>(
+    store: &S,
+    config: &Config,
+    customer: &Customer,
+    command: OpenConversation,
+    retry: Option<&Retry>,
+) -> Result<Answer<Opened>, ApiError>
+where
+    S: UserReader + ConversationCreator + TicketNumbers,
+{
+    let allocate = || async {
+        let number = store
+            .next_ticket_number()
+            .await
+            .map_err(|e| ApiError::from_store(e, "ticket"))?;
+        TicketId::from_number(number)
+            .map(ConversationId::Ticket)
+            .ok_or_else(|| ApiError::Internal(format!("ticket counter returned {number}")))
+    };
+    open(store, config, customer, command, retry, allocate).await
+}
+
 /// Authenticates, answers a retry from its receipt, asks `allocate` for the new
 /// conversation's id (only once the caller is authenticated and the request is new, so
 /// rejected requests and retries use up no ticket numbers), and writes the conversation
 /// with its first message (and the receipt) atomically.
-pub async fn open<S, F, Fut>(
+async fn open<S, F, Fut>(
     store: &S,
     config: &Config,
     customer: &Customer,

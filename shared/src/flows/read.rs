@@ -2,10 +2,10 @@
 //! conversation's messages, oldest first within a page, paged in either direction. Each
 //! page is one store query after the authentication read.
 
-use super::Answer;
-use crate::auth::{Caller, Customer, authenticate};
+use super::{Answer, authenticated, user_only};
+use crate::auth::{Caller, Customer};
 use crate::config::Config;
-use crate::domain::{Agent, ConversationId, ConversationKey, Kind, NewMessage, now_millis};
+use crate::domain::{Agent, ConversationId, ConversationKey, Kind, NewMessage};
 use crate::error::ApiError;
 use crate::store::{
     ActivityCursor, ConversationReader, MessagePreview, MessageWindow, Page, StoredConversation,
@@ -258,17 +258,8 @@ where
     S: UserReader + ConversationReader,
 {
     let user = customer.email.user_id();
-    let stored = store
-        .find_user(user)
-        .await
-        .map_err(|e| ApiError::from_store(e, "user"))?;
-    let caller = authenticate(
-        stored.as_ref(),
-        &customer.email,
-        &customer.token,
-        config.trust_first_request,
-        now_millis(),
-    )?;
+    let read = user_only(store, customer).await;
+    let (caller, ()) = authenticated(config, customer, "user", read)?;
     if let Caller::New { .. } = caller {
         return Ok(Answer::fresh(ConversationList {
             conversations: Vec::new(),
@@ -298,18 +289,11 @@ where
     let user = customer.email.user_id();
     let not_found = ApiError::NotFound("conversation");
     let resolved = query.conversation.resolve_any();
-    let (stored, conversation) = match &resolved {
+    let read = match &resolved {
         Some(id) => store.find_user_and_conversation(user, id).await,
         None => store.find_user(user).await.map(|found| (found, None)),
-    }
-    .map_err(|e| ApiError::from_store(e, "conversation"))?;
-    authenticate(
-        stored.as_ref(),
-        &customer.email,
-        &customer.token,
-        config.trust_first_request,
-        now_millis(),
-    )?;
+    };
+    let (_, conversation) = authenticated(config, customer, "conversation", read)?;
     let conversation = conversation.filter(|c| &c.owner == user).ok_or(not_found)?;
     let page = store
         .message_page(&conversation.id, &query.window, query.limit)

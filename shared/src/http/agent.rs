@@ -6,9 +6,8 @@
 use super::query::{kind_and_cursor, page_limit, parameter, path_conversation};
 use super::request::Fields;
 use crate::auth::AuthError;
-use crate::domain::{
-    Agent, AgentId, ClientMessageId, DisplayName, ImageUrl, MessageText, Scope, Status,
-};
+use crate::domain::{Agent, AgentId, ClientMessageId, DisplayName, ImageUrl, MessageText, Status};
+use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::agent::{AgentMessage, Assign, ChangeStatus, ListInbox};
 use crate::store::{AssigneeFilter, InboxFilter};
@@ -24,12 +23,16 @@ fn jwt(request: &Request) -> Option<&ApiGatewayRequestAuthorizerJwtDescription> 
     }
 }
 
-/// The agent the request's verified token names, if its scopes include `scope`.
+/// The agent the request's verified token names, if its scopes include the one the
+/// endpoint table gives `endpoint` ([`Endpoint::scope`]).
 ///
 /// API Gateway has checked the scope already; checking again here keeps a route that
 /// was deployed without its authorizer from serving anyone. Scopes are read as API
 /// Gateway reads them: the `scope` (or `scp`) claim, space-separated.
-pub fn agent(request: &Request, scope: Scope) -> Result<Agent, ApiError> {
+pub fn agent(request: &Request, endpoint: Endpoint) -> Result<Agent, ApiError> {
+    let scope = endpoint
+        .scope()
+        .ok_or_else(|| ApiError::Internal(format!("{} is not an agent route", endpoint.name())))?;
     let jwt = jwt(request).ok_or(ApiError::Unauthorized(AuthError::NoAgentClaims))?;
     let claims = &jwt.claims;
     let id = claims

@@ -10,15 +10,15 @@ use super::request::{CreateConversation, CustomerBody, SendMessage, customer_req
 use super::response::{failure, status, success};
 use super::{agent, query};
 use crate::config::Config;
-use crate::domain::{ChatId, ConversationId, Scope, TicketId};
+use crate::domain::{ChatId, TicketId};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
-use crate::events::TicketIssuer;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
-    TicketNumbers, UserReader,
+    TicketIssuer, TicketNumbers, UserReader,
 };
+use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -32,19 +32,13 @@ where
     S: UserReader + ConversationCreator,
 {
     let endpoint = Endpoint::LiveCreate;
-    let outcome = within_deadline(async {
+    let message = "Live chat session created successfully.";
+    answer(&request, endpoint, message, async {
         let read = customer_request::<CreateConversation>(&request, endpoint)?;
-        let allocate = || async { Ok(ConversationId::Chat(ChatId::generate())) };
         let retry = read.retry.as_ref();
-        flows::open(store, config, &read.customer, read.command, retry, allocate).await
+        flows::open_chat(store, config, &read.customer, read.command, retry).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Live chat session created successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `POST /api/client/live/chat`: sends a message to one of the caller's open chats.
@@ -53,11 +47,15 @@ where
     S: UserReader + MessageAppender,
 {
     let endpoint = Endpoint::LiveChat;
-    let outcome = within_deadline(post::<S, SendMessage<ChatId>>(
-        store, config, &request, endpoint,
-    ))
-    .await;
-    respond(&request, endpoint, "Message sent successfully.", outcome)
+    let message = "Message sent successfully.";
+    let flow = post::<S, SendMessage<ChatId>>;
+    answer(
+        &request,
+        endpoint,
+        message,
+        flow(store, config, &request, endpoint),
+    )
+    .await
 }
 
 /// `POST /api/client/ticket/create`: opens a ticket numbered `TKT-001`, `TKT-002`, …
@@ -66,22 +64,13 @@ where
     S: UserReader + ConversationCreator + TicketNumbers,
 {
     let endpoint = Endpoint::TicketCreate;
-    let outcome = within_deadline(async {
+    let message = "Ticket created successfully.";
+    answer(&request, endpoint, message, async {
         let read = customer_request::<CreateConversation>(&request, endpoint)?;
-        let allocate = || async {
-            let number = store
-                .next_ticket_number()
-                .await
-                .map_err(|e| ApiError::from_store(e, "ticket"))?;
-            TicketId::from_number(number)
-                .map(ConversationId::Ticket)
-                .ok_or_else(|| ApiError::Internal(format!("ticket counter returned {number}")))
-        };
         let retry = read.retry.as_ref();
-        flows::open(store, config, &read.customer, read.command, retry, allocate).await
+        flows::open_ticket(store, config, &read.customer, read.command, retry).await
     })
-    .await;
-    respond(&request, endpoint, "Ticket created successfully.", outcome)
+    .await
 }
 
 /// `POST /api/client/ticket/append`: adds the customer's message to one of their open tickets.
@@ -90,16 +79,15 @@ where
     S: UserReader + MessageAppender,
 {
     let endpoint = Endpoint::TicketAppend;
-    let outcome = within_deadline(post::<S, SendMessage<TicketId>>(
-        store, config, &request, endpoint,
-    ))
-    .await;
-    respond(
+    let message = "Message appended to ticket successfully.";
+    let flow = post::<S, SendMessage<TicketId>>;
+    answer(
         &request,
         endpoint,
-        "Message appended to ticket successfully.",
-        outcome,
+        message,
+        flow(store, config, &request, endpoint),
     )
+    .await
 }
 
 /// `GET /api/client/conversations`: the caller's chats or tickets, newest activity first.
@@ -108,18 +96,13 @@ where
     S: UserReader + ConversationReader,
 {
     let endpoint = Endpoint::ConversationsList;
-    let outcome = within_deadline(async {
+    let message = "Conversations retrieved successfully.";
+    answer(&request, endpoint, message, async {
         let customer = query::customer(&request)?;
         let read = query::list_conversations(&request)?;
         flows::list_conversations(store, config, &customer, read).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Conversations retrieved successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `GET /api/client/conversations/{id}/messages`: a page of one of the caller's
@@ -133,66 +116,46 @@ where
     S: UserReader + ConversationReader,
 {
     let endpoint = Endpoint::ConversationMessages;
-    let outcome = within_deadline(async {
+    let message = "Messages retrieved successfully.";
+    answer(&request, endpoint, message, async {
         let customer = query::customer(&request)?;
         let read = query::read_messages(&request)?;
         flows::read_messages(store, config, &customer, read).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Messages retrieved successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `GET /api/agent/conversations`: the inbox, newest activity first (`agent.read`).
 pub async fn agent_inbox<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
     let endpoint = Endpoint::AgentInbox;
-    let outcome = within_deadline(async {
-        let agent = agent::agent(&request, Scope::Read)?;
+    let message = "Conversations retrieved successfully.";
+    answer(&request, endpoint, message, async {
+        let agent = agent::agent(&request, endpoint)?;
         flows::agent::inbox(store, agent::list_inbox(&request, &agent)?).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Conversations retrieved successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `GET /api/agent/conversations/{id}`: any customer's conversation (`agent.read`).
 pub async fn agent_conversation<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
     let endpoint = Endpoint::AgentConversation;
-    let outcome = within_deadline(async {
-        agent::agent(&request, Scope::Read)?;
+    let message = "Conversation retrieved successfully.";
+    answer(&request, endpoint, message, async {
+        agent::agent(&request, endpoint)?;
         flows::agent::conversation(store, &query::path_conversation(&request)?).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Conversation retrieved successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `GET /api/agent/conversations/{id}/messages`: a page of messages and notes (`agent.read`).
 pub async fn agent_messages<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
     let endpoint = Endpoint::AgentMessages;
-    let outcome = within_deadline(async {
-        agent::agent(&request, Scope::Read)?;
+    let message = "Messages retrieved successfully.";
+    answer(&request, endpoint, message, async {
+        agent::agent(&request, endpoint)?;
         flows::agent::messages(store, query::read_messages(&request)?).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Messages retrieved successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `POST /api/agent/conversations/{id}/messages`: a reply or a note (`agent.write`).
@@ -201,12 +164,12 @@ where
     S: AgentReader + AgentWriter,
 {
     let endpoint = Endpoint::AgentReply;
-    let outcome = within_deadline(async {
-        let agent = agent::agent(&request, Scope::Write)?;
+    let message = "Message sent successfully.";
+    answer(&request, endpoint, message, async {
+        let agent = agent::agent(&request, endpoint)?;
         flows::agent::reply(store, &agent, agent::agent_message(&request)?).await
     })
-    .await;
-    respond(&request, endpoint, "Message sent successfully.", outcome)
+    .await
 }
 
 /// `POST /api/agent/conversations/{id}/status` (`agent.write`).
@@ -215,28 +178,23 @@ where
     S: AgentReader + AgentWriter,
 {
     let endpoint = Endpoint::AgentStatus;
-    let outcome = within_deadline(async {
-        agent::agent(&request, Scope::Write)?;
+    let message = "Status changed successfully.";
+    answer(&request, endpoint, message, async {
+        agent::agent(&request, endpoint)?;
         flows::agent::change_status(store, agent::change_status(&request)?).await
     })
-    .await;
-    respond(&request, endpoint, "Status changed successfully.", outcome)
+    .await
 }
 
 /// `POST /api/agent/conversations/{id}/assign` (`agent.write`).
 pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Response<Body> {
     let endpoint = Endpoint::AgentAssign;
-    let outcome = within_deadline(async {
-        agent::agent(&request, Scope::Write)?;
+    let message = "Conversation assigned successfully.";
+    answer(&request, endpoint, message, async {
+        agent::agent(&request, endpoint)?;
         flows::agent::assign(store, agent::assign(&request)?).await
     })
-    .await;
-    respond(
-        &request,
-        endpoint,
-        "Conversation assigned successfully.",
-        outcome,
-    )
+    .await
 }
 
 /// `POST /api/client/realtime/ticket`: a single-use ticket that opens the caller's
@@ -246,23 +204,38 @@ where
     S: UserReader + TicketIssuer,
 {
     let endpoint = Endpoint::RealtimeTicket;
-    let outcome = within_deadline(async {
+    answer(&request, endpoint, "Ticket issued.", async {
         let customer = query::customer(&request)?;
-        flows::realtime::customer_ticket(store, config, &customer).await
+        flows::connect_ticket::customer_ticket(store, config, &customer).await
     })
-    .await;
-    respond(&request, endpoint, "Ticket issued.", outcome)
+    .await
 }
 
 /// `POST /api/agent/realtime/ticket`: the same for an agent (`agent.read`).
 pub async fn agent_realtime_ticket<S: TicketIssuer>(store: &S, request: Request) -> Response<Body> {
     let endpoint = Endpoint::AgentRealtimeTicket;
-    let outcome = within_deadline(async {
-        let agent = agent::agent(&request, Scope::Read)?;
-        flows::realtime::agent_ticket(store, agent).await
+    answer(&request, endpoint, "Ticket issued.", async {
+        let agent = agent::agent(&request, endpoint)?;
+        flows::connect_ticket::agent_ticket(store, agent).await
     })
-    .await;
-    respond(&request, endpoint, "Ticket issued.", outcome)
+    .await
+}
+
+/// Every handler's skeleton: runs the flow within [`REQUEST_DEADLINE`], then writes its
+/// outcome as the documented envelope under `message`. A plain function, not an `async
+/// fn`: an `async fn` would hold the flow's future twice over (as its argument and as
+/// what it awaits), and the flows' DynamoDB futures are large enough for that to
+/// overflow a debug build's stack.
+fn answer<'a, T: Serialize + 'a>(
+    request: &'a Request,
+    endpoint: Endpoint,
+    message: &'a str,
+    flow: impl Future<Output = Result<Answer<T>, ApiError>> + 'a,
+) -> impl Future<Output = Response<Body>> + 'a {
+    tokio::time::timeout(REQUEST_DEADLINE, flow).map(move |outcome| {
+        let outcome = outcome.unwrap_or_else(|_| Err(deadline_passed()));
+        respond(request, endpoint, message, outcome)
+    })
 }
 
 /// Reads a send or append request and runs the post flow.
@@ -294,19 +267,13 @@ where
 /// was under way may still complete; a retry with the same `Idempotency-Key` finds it.
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(8);
 
-/// Runs a flow, or gives up on it at [`REQUEST_DEADLINE`]. The handlers therefore need a
-/// Tokio runtime with timers, as `#[tokio::main]` builds.
-async fn within_deadline<T>(
-    flow: impl Future<Output = Result<T, ApiError>>,
-) -> Result<T, ApiError> {
-    tokio::time::timeout(REQUEST_DEADLINE, flow)
-        .await
-        .unwrap_or_else(|_| {
-            Err(ApiError::Unavailable {
-                retry_after: Duration::from_secs(1),
-                reason: format!("no answer within {} s", REQUEST_DEADLINE.as_secs()),
-            })
-        })
+/// What a flow that ran past [`REQUEST_DEADLINE`] answers. The handlers therefore need
+/// a Tokio runtime with timers, as `#[tokio::main]` builds.
+fn deadline_passed() -> ApiError {
+    ApiError::Unavailable {
+        retry_after: Duration::from_secs(1),
+        reason: format!("no answer within {} s", REQUEST_DEADLINE.as_secs()),
+    }
 }
 
 /// The id to correlate logs with a request: Lambda's, API Gateway's, or the

@@ -11,10 +11,9 @@ pub mod response;
 
 use crate::config::Config;
 use crate::endpoint::Endpoint;
-use crate::events::{TicketIssuer, TicketRedeemer};
 use crate::store::{
     AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
-    TicketNumbers, UserReader,
+    TicketIssuer, TicketNumbers, TicketRedeemer, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;

@@ -8,20 +8,21 @@
 //! come from one counter row. Calls run on tokio's blocking pool.
 //!
 //! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
-//! (with their messages; reading them is `conversation_reads.rs`), `tickets.rs`,
-//! `receipts.rs`, `realtime.rs` (connect tickets, webhook endpoints); `schema.rs` holds
-//! the tables. `outbox.rs` is apart: the local server's webhook deliveries, in a file
-//! of their own.
+//! (with their messages; reading them is `conversation_reads.rs`), `agents.rs`,
+//! `ticket_numbers.rs`, `receipts.rs`, `connections.rs` (connect tickets), `webhooks.rs`
+//! (webhook endpoints); `schema.rs` holds the tables. `outbox.rs` is apart: the local
+//! server's webhook deliveries, in a file of their own.
 
 mod agents;
+mod connections;
 mod conversation_reads;
 mod conversations;
 pub mod outbox;
-mod realtime;
 mod receipts;
 mod schema;
-mod tickets;
+mod ticket_numbers;
 mod users;
+mod webhooks;
 
 use rusqlite::{Connection, ErrorCode};
 use std::sync::{Arc, Mutex};

@@ -7,9 +7,8 @@
 //! The authorizer hands the subscriber to the routes in its context (`subscriberKind`,
 //! `subscriberId`), which API Gateway passes to every later route of the connection.
 
-use super::store::{ConnectionWriter, TicketRedeemer};
-use super::tickets::{ConnectTicket, Subscriber};
-use crate::store::StoreError;
+use crate::events::{ConnectTicket, Subscriber};
+use crate::store::{CONNECTION_LIFETIME_MS, ConnectionWriter, StoreError, TicketRedeemer};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
@@ -20,27 +19,6 @@ use serde::{Deserialize, Serialize};
 /// The query parameter the ticket comes in (`wss://…/prod?ticket=wst_…`), and the
 /// authorizer's identity source: API Gateway answers 401 itself when it is missing.
 pub const TICKET_PARAMETER: &str = "ticket";
-
-/// How long a connection is listed: API Gateway closes every WebSocket connection after
-/// two hours, so its item expires then (the table's time-to-live removes items whose
-/// `$disconnect` never came).
-pub const CONNECTION_LIFETIME_MS: i64 = 2 * 3600 * 1000;
-
-/// How long after it connected a connection that answers 410 Gone stays listed. API
-/// Gateway answers 410 to a post made before the handshake is over, and the `$connect`
-/// route lists the connection before it returns, so a connection being opened can be
-/// read and posted to in between: unlisting it then would cost its client every later
-/// event. The authorizer and the route run at most 10 seconds each (`template.yaml`;
-/// `tests/template.rs` checks that the two fit in this), so a connection still answering
-/// 410 after 30 seconds is gone.
-pub const GONE_GRACE_MS: i64 = 30_000;
-
-/// The `expires_at` (ms) a connection's item must be below for a 410 Gone at `now` (ms)
-/// to unlist it: that of a connection made more than [`GONE_GRACE_MS`] before `now`
-/// (items are listed until their connection's time plus [`CONNECTION_LIFETIME_MS`]).
-pub fn gone_cutoff(now: i64) -> i64 {
-    now + CONNECTION_LIFETIME_MS - GONE_GRACE_MS
-}
 
 /// What the authorizer tells the routes: whom the connection is for.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +185,7 @@ fn status(code: i64) -> ApiGatewayProxyResponse {
 mod tests {
     use super::*;
     use crate::domain::Email;
-    use crate::events::Audience;
+    use crate::store::{Audience, GONE_GRACE_MS, gone_cutoff};
     use serde_json::Value;
     use std::sync::Mutex;
 

@@ -1,20 +1,20 @@
 //! Events produced at the store's commit, for the local server: [`Publishing`] wraps a
-//! store and, after each write it lets through succeeds, hands the change's event to an
-//! [`EventSink`]. In production the same events come from the table's change stream
-//! instead (`functions/events-stream`), so a Lambda's write path has no extra work.
+//! store and, after each write it lets through succeeds, hands the events that change
+//! yields (`events::changes`, the one definition) to an [`EventSink`]. In production
+//! the same events come from the table's change stream instead (`functions/events-stream`,
+//! through `dynamo::stream` and the same definition), so a Lambda's write path has no
+//! extra work.
 
-use super::envelope::Event;
-use super::store::{TicketIssuer, TicketRedeemer, WebhookRegistry};
-use super::tickets::Subscriber;
-use super::webhooks::{WebhookEndpoint, WebhookSubscription};
-use crate::auth::UserRecord;
-use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis};
-use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
-use crate::store::{
+use super::{
     ActivityCursor, AgentReader, AgentWriter, ConversationCreator, ConversationReader, InboxFilter,
     MessageAppender, MessageWindow, NewConversation, Page, StoreError, StoredConversation,
-    StoredMessage, TicketNumbers, UserReader,
+    StoredMessage, TicketIssuer, TicketNumbers, TicketRedeemer, UserReader, WebhookRegistry,
 };
+use crate::auth::UserRecord;
+use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis};
+use crate::events::changes::{self, Change, ConversationState};
+use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
+use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
 
 /// Where committed changes' events go: realtime connections, the webhook outbox.
@@ -35,12 +35,24 @@ impl<S, K> Publishing<S, K> {
     }
 }
 
+impl<S, K: EventSink> Publishing<S, K> {
+    /// Publishes what `change` yields ([`changes::events`]), under fresh ids.
+    async fn publish(&self, change: Change<'_>) {
+        for event in changes::events(change, |_| Event::new_id()) {
+            self.sink.publish(event).await;
+        }
+    }
+}
+
 impl<S: ConversationCreator + Sync, K: EventSink> ConversationCreator for Publishing<S, K> {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
         self.store.create_conversation(new).await?;
-        let owner = new.owner.user();
-        let event = Event::message_created(Event::new_id(), &new.id, owner, &new.first_message);
-        self.sink.publish(event).await;
+        self.publish(Change::MessageAdded {
+            conversation: &new.id,
+            owner: new.owner.user(),
+            message: &new.first_message,
+        })
+        .await;
         Ok(())
     }
 }
@@ -56,8 +68,12 @@ impl<S: MessageAppender + Sync, K: EventSink> MessageAppender for Publishing<S, 
         self.store
             .append_message(conversation, owner, message, receipt)
             .await?;
-        let event = Event::message_created(Event::new_id(), conversation, owner, message);
-        self.sink.publish(event).await;
+        self.publish(Change::MessageAdded {
+            conversation,
+            owner,
+            message,
+        })
+        .await;
         Ok(())
     }
 }
@@ -69,8 +85,12 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         message: &NewMessage,
     ) -> Result<(), StoreError> {
         self.store.add_agent_message(seen, message).await?;
-        let event = Event::message_created(Event::new_id(), &seen.id, &seen.owner, message);
-        self.sink.publish(event).await;
+        self.publish(Change::MessageAdded {
+            conversation: &seen.id,
+            owner: &seen.owner,
+            message,
+        })
+        .await;
         Ok(())
     }
 
@@ -81,22 +101,24 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         snoozed_until: Option<i64>,
     ) -> Result<(), StoreError> {
         self.store.set_status(seen, status, snoozed_until).await?;
-        let last = seen.last_message.as_ref().map(|m| &m.id);
-        let event = Event::status_changed(
-            Event::new_id(),
-            &seen.id,
-            &seen.owner,
+        let before = ConversationState::from(seen);
+        let after = ConversationState {
             status,
             snoozed_until,
-            last,
-            now_millis(),
-        );
-        self.sink.publish(event).await;
+            ..before.clone()
+        };
+        self.publish(Change::ConversationChanged {
+            before: &before,
+            after: &after,
+            at: now_millis(),
+        })
+        .await;
         Ok(())
     }
 
-    /// Publishes only when the assignee changed, as the stream does: DynamoDB writes no
-    /// stream record for an update that changes nothing. (Read first, locally only.)
+    /// The assignment alone is the change (read first, locally only): an assignment that
+    /// changes nothing yields no event, as DynamoDB writes no stream record for an update
+    /// that changes nothing.
     async fn assign(
         &self,
         conversation: &ConversationId,
@@ -104,19 +126,17 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
     ) -> Result<StoredConversation, StoreError> {
         let before = self.store.find_conversation(conversation).await?;
         let assigned = self.store.assign(conversation, assignee).await?;
-        if before.is_some_and(|before| before.assignee == assigned.assignee) {
-            return Ok(assigned);
-        }
-        let last = assigned.last_message.as_ref().map(|m| &m.id);
-        let event = Event::assigned(
-            Event::new_id(),
-            &assigned.id,
-            &assigned.owner,
-            assigned.assignee.as_ref(),
-            last,
-            now_millis(),
-        );
-        self.sink.publish(event).await;
+        let after = ConversationState::from(&assigned);
+        let before = ConversationState {
+            assignee: before.and_then(|before| before.assignee),
+            ..after.clone()
+        };
+        self.publish(Change::ConversationChanged {
+            before: &before,
+            after: &after,
+            at: now_millis(),
+        })
+        .await;
         Ok(assigned)
     }
 }

@@ -1,14 +1,14 @@
 //! Connect tickets for the realtime sockets: the caller proves who they are the usual
 //! way (a customer's signed token, an agent's JWT) and gets a single-use ticket that
-//! opens one socket within a minute (see [`crate::events::tickets`]).
+//! opens one socket within a minute (see [`crate::events::connect_ticket`]).
 
-use super::Answer;
-use crate::auth::{Caller, Customer, authenticate};
+use super::{Answer, authenticated, user_only};
+use crate::auth::{Caller, Customer};
 use crate::config::Config;
 use crate::domain::{Agent, now_millis};
 use crate::error::ApiError;
-use crate::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS, TicketIssuer};
-use crate::store::UserReader;
+use crate::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
+use crate::store::{TicketIssuer, UserReader};
 use serde::Serialize;
 
 /// A ticket, and until when it opens a socket.
@@ -28,18 +28,8 @@ pub async fn customer_ticket<S: UserReader + TicketIssuer>(
     config: &Config,
     customer: &Customer,
 ) -> Result<Answer<Issued>, ApiError> {
-    let user = customer.email.user_id();
-    let stored = store
-        .find_user(user)
-        .await
-        .map_err(|e| ApiError::from_store(e, "user"))?;
-    match authenticate(
-        stored.as_ref(),
-        &customer.email,
-        &customer.token,
-        config.trust_first_request,
-        now_millis(),
-    )? {
+    let read = user_only(store, customer).await;
+    match authenticated(config, customer, "user", read)?.0 {
         Caller::Known(user) => issue(store, Subscriber::Customer(user)).await,
         Caller::New { .. } => Err(ApiError::NotFound("user")),
     }

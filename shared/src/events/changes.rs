@@ -1,0 +1,172 @@
+//! Which committed change yields which events: the one definition both event sources
+//! use. The local server's store decorator (`store::Publishing`) describes each write it
+//! let through as a [`Change`]; production's stream consumer (`dynamo::stream`) decodes
+//! each record of the table's change stream into one. Both then call [`events`], so the
+//! two cannot drift apart (`tests/` runs one scenario through both and compares).
+//!
+//! | change | events |
+//! |---|---|
+//! | a message or note written (create, append, reply, note) | `message.created` (a note's for agents only) |
+//! | a conversation's status or snooze changed while its newest message did not | `conversation.status_changed` |
+//! | a conversation's assignee changed | `conversation.assigned` |
+//!
+//! A customer's message that reopens a conversation changes its status *and* its newest
+//! message: that is the message's event only.
+
+use super::envelope::{Event, EventType};
+use crate::domain::{AgentId, ConversationId, MessageId, NewMessage, Status, UserId};
+
+/// A conversation as far as its events are concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationState {
+    pub id: ConversationId,
+    pub owner: UserId,
+    pub status: Status,
+    /// For a pending conversation, when the agent means to look again (milliseconds).
+    pub snoozed_until: Option<i64>,
+    pub assignee: Option<AgentId>,
+    /// The newest message's id.
+    pub newest: Option<MessageId>,
+}
+
+/// One committed change to a conversation.
+#[derive(Clone, Copy, Debug)]
+pub enum Change<'a> {
+    /// A message or an agents' note was written: a conversation's first, a customer's,
+    /// an agent's reply or note.
+    MessageAdded {
+        conversation: &'a ConversationId,
+        owner: &'a UserId,
+        message: &'a NewMessage,
+    },
+    /// The conversation went from `before` to `after`, at `at` (milliseconds).
+    ConversationChanged {
+        before: &'a ConversationState,
+        after: &'a ConversationState,
+        at: i64,
+    },
+}
+
+/// The events `change` yields, in the order they happened (none for most changes);
+/// `id` names each by its type (fresh ids at commit, the stream record's in production).
+pub fn events(change: Change<'_>, mut id: impl FnMut(EventType) -> String) -> Vec<Event> {
+    match change {
+        Change::MessageAdded {
+            conversation,
+            owner,
+            message,
+        } => vec![Event::message_created(
+            id(EventType::MessageCreated),
+            conversation,
+            owner,
+            message,
+        )],
+        Change::ConversationChanged { before, after, at } => {
+            let newest = after.newest.as_ref();
+            let mut events = Vec::new();
+            let same_newest = before.newest.as_ref() == newest;
+            let moved =
+                (before.status, before.snoozed_until) != (after.status, after.snoozed_until);
+            if same_newest && moved {
+                events.push(Event::status_changed(
+                    id(EventType::StatusChanged),
+                    &after.id,
+                    &after.owner,
+                    after.status,
+                    after.snoozed_until,
+                    newest,
+                    at,
+                ));
+            }
+            if before.assignee != after.assignee {
+                events.push(Event::assigned(
+                    id(EventType::Assigned),
+                    &after.id,
+                    &after.owner,
+                    after.assignee.as_ref(),
+                    newest,
+                    at,
+                ));
+            }
+            events
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Author, ChatId, Email, MessageText};
+
+    fn state() -> ConversationState {
+        ConversationState {
+            id: ConversationId::Chat(ChatId::generate()),
+            owner: Email::parse("ann@example.com").unwrap().user_id().clone(),
+            status: Status::Open,
+            snoozed_until: None,
+            assignee: None,
+            newest: Some(MessageId::generate()),
+        }
+    }
+
+    fn kinds(change: Change<'_>) -> Vec<EventType> {
+        events(change, |_| Event::new_id())
+            .iter()
+            .map(|event| event.kind)
+            .collect()
+    }
+
+    #[test]
+    fn a_message_is_one_message_event_named_by_the_caller() {
+        let before = state();
+        let message = NewMessage::now(
+            Author::Customer,
+            MessageText::parse("hi").unwrap(),
+            None,
+            None,
+        );
+        let change = Change::MessageAdded {
+            conversation: &before.id,
+            owner: &before.owner,
+            message: &message,
+        };
+        let made = events(change, |kind| format!("evt_{}", kind.as_str()));
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].id, "evt_message.created");
+        assert_eq!(made[0].message_id.as_ref(), Some(&message.id));
+    }
+
+    #[test]
+    fn status_and_assignee_changes_are_announced_but_a_reopening_message_is_not() {
+        let before = state();
+        let at = 1_795_341_600_000;
+        let change = |after: &ConversationState| {
+            kinds(Change::ConversationChanged {
+                before: &before,
+                after,
+                at,
+            })
+        };
+        let pending = ConversationState {
+            status: Status::Pending,
+            snoozed_until: Some(at + 1),
+            ..before.clone()
+        };
+        assert_eq!(change(&pending), vec![EventType::StatusChanged]);
+        let assigned = ConversationState {
+            assignee: Some(AgentId::parse("agent-7").unwrap()),
+            ..pending.clone()
+        };
+        assert_eq!(
+            change(&assigned),
+            vec![EventType::StatusChanged, EventType::Assigned]
+        );
+        let reopened_by_a_message = ConversationState {
+            status: Status::Solved,
+            newest: Some(MessageId::generate()),
+            ..before.clone()
+        };
+        assert_eq!(change(&reopened_by_a_message), vec![]);
+        assert_eq!(change(&before), vec![]);
+    }
+}

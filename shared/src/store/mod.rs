@@ -1,0 +1,84 @@
+//! What the flows need from storage, as narrow traits, one file per capability: each
+//! Lambda depends only on the operations it performs, which is also what its IAM policy
+//! allows.
+//!
+//! Every write that depends on existing state is a single conditional write, so the
+//! traits map one-to-one onto DynamoDB (`TransactWriteItems` with conditions, an
+//! `UpdateItem ADD` counter) as well as onto SQLite transactions:
+//!
+//! | trait | live-create | live-chat | ticket-create | ticket-append |
+//! |---|---|---|---|---|
+//! | [`UserReader`] | yes | yes | yes | yes |
+//! | [`ConversationCreator`] | yes | | yes | |
+//! | [`MessageAppender`] | | yes | | yes |
+//! | [`TicketNumbers`] | | | yes | |
+//!
+//! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
+//! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
+//! use [`TicketIssuer`] and [`TicketRedeemer`] (connect tickets), [`ConnectionWriter`]
+//! and [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! [`Publishing`] wraps a store so that its committed writes publish their events (the
+//! local server's counterpart of the table's change stream).
+//!
+//! The stores themselves are adapters: `crate::dynamo` and the `supportzen-sqlite` crate.
+
+mod agents;
+mod connect_tickets;
+mod connections;
+mod conversation_reads;
+mod conversations;
+mod pages;
+mod publishing;
+mod ticket_numbers;
+mod users;
+mod webhooks;
+
+pub use agents::{AgentReader, AgentWriter, AssigneeFilter, InboxFilter};
+pub use connect_tickets::{TicketIssuer, TicketRedeemer};
+pub use connections::{
+    Audience, CONNECTION_LIFETIME_MS, ConnectionReader, ConnectionWriter, GONE_GRACE_MS,
+    gone_cutoff,
+};
+pub use conversation_reads::ConversationReader;
+pub use conversations::{
+    ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
+    PREVIEW_CHARS, StoredConversation, StoredMessage,
+};
+pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
+pub use publishing::{EventSink, Publishing};
+pub use ticket_numbers::TicketNumbers;
+pub use users::{SecretChange, StoredProfile, UserProvisioner, UserReader};
+pub use webhooks::WebhookRegistry;
+
+use std::time::Duration;
+
+/// Why a store operation did not happen. Nothing was written in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The conversation does not exist or belongs to someone else.
+    #[error("conversation not found")]
+    NotFound,
+    /// The conversation is closed to new messages.
+    #[error("conversation is closed")]
+    Closed,
+    /// A first-use write lost the race: the user was created meanwhile.
+    #[error("user already exists")]
+    UserExists,
+    /// The conversation changed since the caller read it (a message or status change
+    /// came in between); read it again and retry.
+    #[error("conversation changed since it was read")]
+    Changed,
+    /// An idempotent write lost the race: another request with the same key was
+    /// answered meanwhile.
+    #[error("idempotency key already used")]
+    ReceiptExists,
+    /// Throttled or briefly unavailable; safe to retry after the given time.
+    #[error("store unavailable: {reason}")]
+    Unavailable {
+        reason: String,
+        retry_after: Duration,
+    },
+    /// Anything else. The text goes to the logs, never to the client.
+    #[error("store failure: {0}")]
+    Internal(String),
+}

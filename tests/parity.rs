@@ -1,0 +1,372 @@
+//! One definition of "this committed change yields these events" (`events::changes`),
+//! reached two ways: the local server's store decorator (`store::Publishing`) and
+//! production's decoding of the table's change stream (`dynamo::stream`). One scenario
+//! runs on SQLite through the decorator, and on DynamoDB Local, whose stream of the
+//! table is read back and decoded as `events-stream` decodes it; both must yield the
+//! same events, ids and times aside, and the events the scenario is meant to yield.
+
+use aws_sdk_dynamodb::types::{AttributeValue, StreamSpecification, StreamViewType};
+use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use supportzen_shared::auth::{BearerToken, Caller};
+use supportzen_shared::domain::{
+    Agent, AgentId, Author, ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageText,
+    NewMessage, Profile, Status, UnixSeconds, UserId, now_millis,
+};
+use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
+use supportzen_shared::dynamo::{DynamoStore, client, schema};
+use supportzen_shared::events::{Event, EventType};
+use supportzen_shared::store::{
+    AgentReader, AgentWriter, ConversationCreator, EventSink, MessageAppender, NewConversation,
+    Publishing,
+};
+use supportzen_sqlite::SqliteStore;
+use supportzen_tests::dynamo::{RoundTrips, local_client};
+
+/// What the scenario writes, made once so that both stores get the very same values.
+struct Scenario {
+    chat: ConversationId,
+    owner: UserId,
+    first: NewMessage,
+    follow_up: NewMessage,
+    reply: NewMessage,
+    note: NewMessage,
+    reopening: NewMessage,
+    /// Written last, on the closed conversation: once its event is read back, every
+    /// earlier one has been.
+    last_note: NewMessage,
+    agent: AgentId,
+    snooze_until: i64,
+}
+
+impl Scenario {
+    fn new() -> Self {
+        let agent = Agent {
+            id: AgentId::parse("agent-7").unwrap(),
+            name: DisplayName::parse("Sam from Support").unwrap(),
+        };
+        let customer = |text: &str| message(Author::Customer, text, None, false);
+        let by_agent = |text: &str, internal| message(Author::Agent, text, Some(&agent), internal);
+        let mut first = customer("My invoice shows the wrong plan.");
+        first.image_url = Some(ImageUrl::parse("https://example.com/invoice.png").unwrap());
+        Scenario {
+            chat: ConversationId::Chat(ChatId::generate()),
+            owner: Email::parse("ann@example.com").unwrap().user_id().clone(),
+            first,
+            follow_up: customer("It says Basic."),
+            reply: by_agent("Sorry about that: you are back on Premium.", false),
+            note: by_agent("Plan sync bug, see INC-42", true),
+            reopening: customer("And the old invoice?"),
+            last_note: by_agent("Closed after the refund.", true),
+            agent: agent.id,
+            snooze_until: now_millis() + 3_600_000,
+        }
+    }
+
+    /// Runs the scenario's writes on `store`, reading the conversation before each of
+    /// the agents' writes as the flows do.
+    async fn run<S>(&self, store: &S)
+    where
+        S: ConversationCreator + MessageAppender + AgentReader + AgentWriter,
+    {
+        let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
+        let new = NewConversation {
+            id: self.chat.clone(),
+            owner: Caller::New {
+                user: self.owner.clone(),
+                pin,
+            },
+            profile: Profile {
+                name: None,
+                plan_id: None,
+                account_created_at: UnixSeconds::parse(1_679_223_400).unwrap(),
+            },
+            first_message: self.first.clone(),
+            follow_up_of: None,
+            receipt: None,
+        };
+        store.create_conversation(&new).await.unwrap();
+        let append = move |message: &NewMessage| {
+            let message = message.clone();
+            async move {
+                store
+                    .append_message(&self.chat, &self.owner, &message, None)
+                    .await
+                    .unwrap()
+            }
+        };
+        let seen =
+            move || async move { store.find_conversation(&self.chat).await.unwrap().unwrap() };
+        append(&self.follow_up).await;
+        store
+            .add_agent_message(&seen().await, &self.reply)
+            .await
+            .unwrap();
+        store
+            .add_agent_message(&seen().await, &self.note)
+            .await
+            .unwrap();
+        let pending = (Status::Pending, Some(self.snooze_until));
+        store
+            .set_status(&seen().await, pending.0, pending.1)
+            .await
+            .unwrap();
+        store.assign(&self.chat, Some(&self.agent)).await.unwrap();
+        // The same assignment again changes nothing, and is no event.
+        store.assign(&self.chat, Some(&self.agent)).await.unwrap();
+        store
+            .set_status(&seen().await, Status::Solved, None)
+            .await
+            .unwrap();
+        // A customer's message reopens it: the message's event only.
+        append(&self.reopening).await;
+        store.assign(&self.chat, None).await.unwrap();
+        store
+            .set_status(&seen().await, Status::Closed, None)
+            .await
+            .unwrap();
+        store
+            .add_agent_message(&seen().await, &self.last_note)
+            .await
+            .unwrap();
+    }
+
+    /// The events the scenario is meant to yield, in order.
+    fn expected_kinds() -> Vec<EventType> {
+        use EventType::{Assigned, MessageCreated, StatusChanged};
+        vec![
+            MessageCreated,
+            MessageCreated,
+            MessageCreated,
+            MessageCreated,
+            StatusChanged,
+            Assigned,
+            StatusChanged,
+            MessageCreated,
+            Assigned,
+            StatusChanged,
+            MessageCreated,
+        ]
+    }
+}
+
+fn message(author: Author, text: &str, agent: Option<&Agent>, internal: bool) -> NewMessage {
+    let mut message = NewMessage::now(author, MessageText::parse(text).unwrap(), None, None);
+    message.agent = agent.cloned();
+    message.internal = internal;
+    message
+}
+
+/// Collects what the decorator publishes.
+#[derive(Clone, Default)]
+struct Collected(Arc<Mutex<Vec<Event>>>);
+
+impl EventSink for Collected {
+    async fn publish(&self, event: Event) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+/// An event with its id and time blanked: what must be alike on both sides.
+fn comparable(mut event: Event) -> Event {
+    event.id = String::new();
+    event.occurred_at = 0;
+    event
+}
+
+#[tokio::test]
+async fn the_decorator_and_the_stream_yield_the_same_events() {
+    let scenario = Scenario::new();
+
+    let collected = Collected::default();
+    let local = Publishing::new(SqliteStore::open(":memory:").unwrap(), collected.clone());
+    scenario.run(&local).await;
+    let at_commit: Vec<Event> = collected.0.lock().unwrap().drain(..).collect();
+
+    let (store, streams, stream_arn) = dynamo_store_with_stream().await;
+    scenario.run(&store).await;
+    let from_stream = read_stream(&store, &streams, &stream_arn, &scenario.last_note).await;
+
+    let kinds = |events: &[Event]| events.iter().map(|e| e.kind).collect::<Vec<_>>();
+    assert_eq!(kinds(&at_commit), Scenario::expected_kinds(), "at commit");
+    assert_eq!(
+        kinds(&from_stream),
+        Scenario::expected_kinds(),
+        "from the stream"
+    );
+    let at_commit: Vec<Event> = at_commit.into_iter().map(comparable).collect();
+    let from_stream: Vec<Event> = from_stream.into_iter().map(comparable).collect();
+    for (local, production) in at_commit.iter().zip(&from_stream) {
+        assert_eq!(local, production);
+    }
+    assert_eq!(at_commit, from_stream);
+}
+
+/// A store on a fresh table of DynamoDB Local with its stream on (`NEW_AND_OLD_IMAGES`,
+/// as `template.yaml` has it), a Streams client, and the stream's ARN.
+async fn dynamo_store_with_stream() -> (DynamoStore, aws_sdk_dynamodbstreams::Client, String) {
+    let dynamodb = local_client(&RoundTrips::default());
+    let table = format!("parity-{}", uuid::Uuid::now_v7().simple());
+    schema::create_table(&dynamodb, &table).await.unwrap();
+    let stream = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .unwrap();
+    dynamodb
+        .update_table()
+        .table_name(&table)
+        .stream_specification(stream)
+        .send()
+        .await
+        .expect("DynamoDB Local turns the table's stream on");
+    let described = dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let arn = described
+        .table()
+        .and_then(|t| t.latest_stream_arn())
+        .expect("the table has a stream")
+        .to_string();
+    let lookup = |name: &str| std::env::var(name).ok();
+    let sdk = client::lambda_sdk_config(lookup).unwrap();
+    let endpoint = lookup("AWS_ENDPOINT_URL_DYNAMODB").expect("set by ./scripts/test");
+    let config = aws_sdk_dynamodbstreams::config::Builder::from(&sdk)
+        .endpoint_url(endpoint)
+        .build();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
+    (DynamoStore::new(dynamodb, table), streams, arn)
+}
+
+/// Every event the stream's records make, as `events-stream` makes them (a message's
+/// owner read from its conversation), polled until the event of `last` has come, or
+/// for at most 30 seconds.
+async fn read_stream(
+    store: &DynamoStore,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    arn: &str,
+    last: &NewMessage,
+) -> Vec<Event> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let described = streams
+        .describe_stream()
+        .stream_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let shards = described
+        .stream_description()
+        .map(|d| d.shards().to_vec())
+        .unwrap_or_default();
+    let mut iterators = Vec::new();
+    for shard in &shards {
+        let iterator = streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard.shard_id().unwrap())
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap();
+        iterators.extend(iterator.shard_iterator().map(str::to_string));
+    }
+    let mut records = Vec::new();
+    loop {
+        let mut next = Vec::new();
+        for iterator in iterators {
+            let page = streams
+                .get_records()
+                .shard_iterator(iterator)
+                .send()
+                .await
+                .unwrap();
+            records.extend(page.records().iter().cloned());
+            next.extend(page.next_shard_iterator().map(str::to_string));
+        }
+        iterators = next;
+        let events = decode(store, &records).await;
+        let done = events.last().and_then(|e| e.message_id.as_ref()) == Some(&last.id);
+        if done {
+            return events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stream did not bring the scenario's last event within 30 s; it brought \
+             {events:?}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+/// The events of `records`, in stream order.
+async fn decode(
+    store: &DynamoStore,
+    records: &[aws_sdk_dynamodbstreams::types::Record],
+) -> Vec<Event> {
+    let mut ordered: Vec<_> = records.iter().collect();
+    ordered.sort_by_key(|record| {
+        let sequence = record
+            .dynamodb()
+            .and_then(|d| d.sequence_number())
+            .unwrap_or("");
+        (sequence.len(), sequence.to_string())
+    });
+    let mut events = Vec::new();
+    for record in ordered {
+        let image = record.dynamodb().unwrap();
+        let change = Change {
+            event_id: record.event_id().unwrap().to_string(),
+            operation: Operation::parse(record.event_name().unwrap().as_str()).unwrap(),
+            at: image
+                .approximate_creation_date_time()
+                .map(|t| t.to_millis().unwrap())
+                .unwrap_or(0),
+            old: image.old_image().map(item),
+            new: image.new_image().map(item),
+        };
+        for pending in stream::events(&change).unwrap() {
+            events.push(match pending {
+                Pending::Event(event) => event,
+                Pending::Message(added) => {
+                    let owner = store
+                        .find_conversation(added.conversation())
+                        .await
+                        .unwrap()
+                        .expect("a message's conversation")
+                        .owner;
+                    added.into_event(&owner)
+                }
+            });
+        }
+    }
+    events
+}
+
+/// A stream image as the table's item: the two SDKs' attribute values are alike.
+fn item(image: &HashMap<String, StreamValue>) -> HashMap<String, AttributeValue> {
+    image
+        .iter()
+        .map(|(name, value)| (name.clone(), value_of(value)))
+        .collect()
+}
+
+fn value_of(value: &StreamValue) -> AttributeValue {
+    match value {
+        StreamValue::S(s) => AttributeValue::S(s.clone()),
+        StreamValue::N(n) => AttributeValue::N(n.clone()),
+        StreamValue::B(b) => AttributeValue::B(b.clone()),
+        StreamValue::Bool(b) => AttributeValue::Bool(*b),
+        StreamValue::Null(n) => AttributeValue::Null(*n),
+        StreamValue::Ss(v) => AttributeValue::Ss(v.clone()),
+        StreamValue::Ns(v) => AttributeValue::Ns(v.clone()),
+        StreamValue::Bs(v) => AttributeValue::Bs(v.clone()),
+        StreamValue::L(v) => AttributeValue::L(v.iter().map(value_of).collect()),
+        StreamValue::M(m) => AttributeValue::M(item(m)),
+        other => panic!("an attribute value this test does not know: {other:?}"),
+    }
+}
