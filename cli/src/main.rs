@@ -44,7 +44,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the client API routes over HTTP with the Lambda functions' handlers.
+    /// Serve the whole API over HTTP with the Lambda functions' handlers: the customer
+    /// and agent routes, the realtime socket (/ws) and webhook deliveries.
     Serve {
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:3000", env = "SUPPORTZEN_LISTEN")]
@@ -321,6 +322,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .fmt_fields(supportzen::log_fields::fields())
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
