@@ -255,8 +255,8 @@ enum ConversationsCommand {
 enum TableCommand {
     /// Create the table with the key schema, indexes and TTL of template.yaml, and wait
     /// until it is active. For DynamoDB Local or a table you manage outside SAM. Waits
-    /// up to 5 minutes for DynamoDB to accept connections (DynamoDB Local installing
-    /// and starting up); a table that exists with these keys and indexes is left as it is.
+    /// up to a minute for DynamoDB to accept connections (DynamoDB Local starting up); a
+    /// table that exists with these keys and indexes is left as it is.
     Create {
         /// The table: dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
         #[arg(long, env = "SUPPORTZEN_STORE")]
