@@ -56,10 +56,9 @@ impl Claims {
         claims
     }
 
+    /// The same rule as the handlers' (and the template's routes'): [`Scope::granted_by`].
     pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scope
-            .split(' ')
-            .any(|granted| granted == scope.as_str())
+        self.scope.split(' ').any(|granted| scope.granted_by(granted))
     }
 }
 
