@@ -37,12 +37,11 @@ trap stop EXIT
 
 if [ "$store" = dynamodb ]; then
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    scripts/dynamodb-local "$port" >"$work/dynamodb.log" 2>&1 &
-    pids+=($!)
+    # Returns once it accepts connections (after a first-time npm install, if needed).
+    pids+=("$(scripts/dynamodb-local --background "$port")")
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
     export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true
     unset AWS_PROFILE AWS_SESSION_TOKEN
-    # Waits until DynamoDB Local accepts connections.
     "$bin" table create --store dynamodb:bench >/dev/null
     store_url=dynamodb:bench
 else

@@ -354,6 +354,20 @@ async fn tokens_are_refused_as_api_gateway_refuses_them<S: TestStore>() {
     }
     let no_token = app.raw(reqwest::Method::GET, &inbox).send().await.unwrap();
     assert_eq!(no_token.status(), 401);
+    let body: Value = no_token.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "missing Authorization header");
+    let basic = app
+        .raw(reqwest::Method::GET, &inbox)
+        .header("authorization", "Basic YW5uOnMzY3JldA==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+    let body: Value = basic.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "malformed Authorization header: expected Bearer <token>"
+    );
 
     // A valid token without the route's scope is a 403, and writes nothing.
     let reader = app.agent_token("agent-8", &[Scope::Read]);

@@ -278,16 +278,18 @@ async fn bad_credentials_are_401_and_write_nothing<S: TestStore>() {
     app.provision(ANN, ANN_SECRET).await;
     let forged = token("guessed", ANN);
     let good = token(ANN_SECRET, ANN);
+    // The header's shape is named, so a client can fix it; a well-formed token that is
+    // wrong says nothing more.
+    let hex_digits = "malformed Authorization header: the token must be 64 hex digits";
     for path in [LIVE_CREATE, TICKET_CREATE] {
-        for bearer in [
-            None,
-            Some(forged.as_str()),
-            Some(&good[..60]),
-            Some("not-hex"),
+        for (bearer, message) in [
+            (None, "missing Authorization header"),
+            (Some(forged.as_str()), "authentication failed"),
+            (Some(&good[..60]), hex_digits),
+            (Some("not-hex"), hex_digits),
         ] {
-            app.post(path, bearer, &create_body(ANN, "hello"))
-                .await
-                .err(401, "unauthorized");
+            let reply = app.post(path, bearer, &create_body(ANN, "hello")).await;
+            assert_eq!(reply.err(401, "unauthorized")["message"], message);
         }
     }
     let raw = app
@@ -297,7 +299,7 @@ async fn bad_credentials_are_401_and_write_nothing<S: TestStore>() {
             create_body(ANN, "x").to_string().into_bytes(),
         )
         .await;
-    assert_eq!(raw.body["error"]["message"], "authentication failed");
+    assert_eq!(raw.body["error"]["message"], "missing Authorization header");
     assert_eq!(conversation_count(&app, ANN).await, 0);
     let profile = app.store.profile(&user(ANN)).await.unwrap().unwrap();
     assert_eq!(

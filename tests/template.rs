@@ -114,14 +114,19 @@ fn intrinsic(function: &str, argument: &str) -> Yaml {
         .remove(0)
 }
 
+/// A YAML value written out, intrinsics in their long forms.
+fn yaml(text: &str) -> Yaml {
+    YamlLoader::load_from_str(text).unwrap().remove(0)
+}
+
 #[test]
 fn short_forms_are_read_as_long_forms() {
     let template = template();
-    let globals = &template["Globals"]["Function"];
     assert_eq!(
-        globals["Architectures"][0],
-        intrinsic("Ref", "Architecture")
+        template["Conditions"]["CreateAgentUserPool"],
+        yaml(r#"{"Fn::Equals": [{"Ref": "AgentJwtIssuer"}, ""]}"#)
     );
+    let globals = &template["Globals"]["Function"];
     assert_eq!(
         globals["Environment"]["Variables"]["TABLE_NAME"],
         intrinsic("Ref", "Table")
@@ -596,11 +601,13 @@ fn agent_routes_require_their_scope_and_customer_routes_no_token() {
         let name = endpoint.name();
         let auth = &function["Properties"]["Events"]["Api"]["Properties"]["Auth"];
         match endpoint.scope() {
+            // Either spelling, as the handler accepts them: agent.read from any issuer,
+            // supportzen/agent.read from the stack's Cognito user pool.
             Some(scope) => {
                 assert_eq!(text(&auth["Authorizer"]), "AgentJwt", "{name}");
                 assert_eq!(
                     strings(&auth["AuthorizationScopes"]),
-                    [scope.as_str()],
+                    scope.spellings(),
                     "{name}"
                 );
             }
@@ -609,14 +616,38 @@ fn agent_routes_require_their_scope_and_customer_routes_no_token() {
     }
 }
 
+/// The issuer of the created user pool's tokens.
+const POOL_ISSUER: &str = "https://cognito-idp.${AWS::Region}.amazonaws.com/${AgentUserPool}";
+
 #[test]
-fn the_api_verifies_agents_tokens_from_the_parameters() {
+fn the_api_verifies_agents_tokens_from_the_created_pool_or_the_parameters() {
     let template = template();
     let parameters = &template["Parameters"];
-    assert_eq!(text(&parameters["AgentJwtIssuer"]["Type"]), "String");
+    // Both left empty (the defaults): the stack creates the pool; both given: they are
+    // the issuer and audience. One without the other is refused before anything changes.
+    for name in ["AgentJwtIssuer", "AgentJwtAudience"] {
+        assert_eq!(text(&parameters[name]["Type"]), "String", "{name}");
+        assert_eq!(text(&parameters[name]["Default"]), "", "{name}");
+    }
+    let rules = &template["Rules"];
+    assert_eq!(rules.as_hash().unwrap().len(), 2);
+    let given = yaml(r#"{"Fn::Not": [{"Fn::Equals": [{"Ref": "AgentJwtIssuer"}, ""]}]}"#);
+    let empty = template["Conditions"]["CreateAgentUserPool"].clone();
     assert_eq!(
-        text(&parameters["AgentJwtAudience"]["Type"]),
-        "CommaDelimitedList"
+        empty,
+        yaml(r#"{"Fn::Equals": [{"Ref": "AgentJwtIssuer"}, ""]}"#)
+    );
+    let issuer_needs_audience = &rules["AgentIssuerNeedsAudience"];
+    assert_eq!(issuer_needs_audience["RuleCondition"], given);
+    assert_eq!(
+        issuer_needs_audience["Assertions"][0]["Assert"],
+        yaml(r#"{"Fn::Not": [{"Fn::Equals": [{"Ref": "AgentJwtAudience"}, ""]}]}"#)
+    );
+    let audience_needs_issuer = &rules["AgentAudienceNeedsIssuer"];
+    assert_eq!(audience_needs_issuer["RuleCondition"], empty);
+    assert_eq!(
+        audience_needs_issuer["Assertions"][0]["Assert"],
+        yaml(r#"{"Fn::Equals": [{"Ref": "AgentJwtAudience"}, ""]}"#)
     );
 
     let auth = &template["Resources"]["HttpApi"]["Properties"]["Auth"];
@@ -627,16 +658,179 @@ fn the_api_verifies_agents_tokens_from_the_parameters() {
         text(&jwt["IdentitySource"]),
         "$request.header.Authorization"
     );
+    // The pool's access tokens carry the app client's id as client_id and no aud, which
+    // API Gateway then checks against the audience.
     assert_eq!(
         jwt["JwtConfiguration"]["issuer"],
-        intrinsic("Ref", "AgentJwtIssuer")
+        yaml(&format!(
+            r#"{{"Fn::If": ["CreateAgentUserPool", {{"Fn::Sub": "{POOL_ISSUER}"}}, {{"Ref": "AgentJwtIssuer"}}]}}"#
+        ))
     );
     assert_eq!(
         jwt["JwtConfiguration"]["audience"],
-        intrinsic("Ref", "AgentJwtAudience")
+        yaml(
+            r#"{"Fn::If": ["CreateAgentUserPool", [{"Ref": "AgentConsoleClient"}], {"Fn::Split": [",", {"Ref": "AgentJwtAudience"}]}]}"#
+        )
     );
     // No default: it would apply to the customer routes too.
     assert!(auth["DefaultAuthorizer"].is_badvalue());
+}
+
+/// With no issuer given, the stack creates the agents' identity provider: a user pool
+/// whose accounts only an administrator creates, the resource server that defines the
+/// two scopes as the routes and the handlers spell them, and the agent console's public
+/// client (authorization code flow, no secret), with a hosted sign-in domain.
+#[test]
+fn the_stack_creates_the_agents_identity_provider_unless_given_one() {
+    use supportzen_shared::domain::Scope;
+
+    let template = template();
+    let resources = &template["Resources"];
+    let cognito: BTreeSet<&str> = template["Resources"]
+        .as_hash()
+        .unwrap()
+        .iter()
+        .filter(|(_, resource)| text(&resource["Type"]).starts_with("AWS::Cognito::"))
+        .map(|(id, _)| text(id))
+        .collect();
+    let created = [
+        "AgentUserPool",
+        "AgentResourceServer",
+        "AgentConsoleClient",
+        "AgentUserPoolDomain",
+    ];
+    assert_eq!(cognito, created.into());
+    for id in created {
+        assert_eq!(
+            text(&resources[id]["Condition"]),
+            "CreateAgentUserPool",
+            "{id}"
+        );
+    }
+    let pool = intrinsic("Ref", "AgentUserPool");
+
+    let user_pool = &resources["AgentUserPool"];
+    assert_eq!(text(&user_pool["Type"]), "AWS::Cognito::UserPool");
+    // Agents' ids are in assignees and messages: the pool outlives the stack, as the table.
+    assert_eq!(text(&user_pool["DeletionPolicy"]), "Retain");
+    assert_eq!(text(&user_pool["UpdateReplacePolicy"]), "Retain");
+    let properties = &user_pool["Properties"];
+    assert_eq!(
+        properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"].as_bool(),
+        Some(true),
+        "no self sign-up"
+    );
+    assert_eq!(strings(&properties["UsernameAttributes"]), ["email"]);
+    let password = &properties["Policies"]["PasswordPolicy"];
+    assert!(password["MinimumLength"].as_i64().unwrap() >= 12);
+    for rule in [
+        "RequireLowercase",
+        "RequireUppercase",
+        "RequireNumbers",
+        "RequireSymbols",
+    ] {
+        assert_eq!(password[rule].as_bool(), Some(true), "{rule}");
+    }
+
+    let server = &resources["AgentResourceServer"];
+    assert_eq!(
+        text(&server["Type"]),
+        "AWS::Cognito::UserPoolResourceServer"
+    );
+    let server = &server["Properties"];
+    assert_eq!(server["UserPoolId"], pool);
+    assert_eq!(text(&server["Identifier"]), Scope::RESOURCE_SERVER);
+    let scope_names: Vec<&str> = server["Scopes"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|scope| text(&scope["ScopeName"]))
+        .collect();
+    assert_eq!(scope_names, Scope::ALL.map(Scope::as_str));
+
+    let client = &resources["AgentConsoleClient"];
+    assert_eq!(text(&client["Type"]), "AWS::Cognito::UserPoolClient");
+    // Its scopes name the resource server's, which must exist first.
+    assert_eq!(text(&client["DependsOn"]), "AgentResourceServer");
+    let client = &client["Properties"];
+    assert_eq!(client["UserPoolId"], pool);
+    // A browser app keeps no secret: a public client, whose codes PKCE protects.
+    assert_eq!(client["GenerateSecret"].as_bool(), Some(false));
+    assert_eq!(
+        client["AllowedOAuthFlowsUserPoolClient"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(strings(&client["AllowedOAuthFlows"]), ["code"]);
+    let mut scopes = vec!["openid", "email", "profile"];
+    scopes.extend(Scope::ALL.map(Scope::prefixed));
+    assert_eq!(strings(&client["AllowedOAuthScopes"]), scopes);
+    assert_eq!(strings(&client["SupportedIdentityProviders"]), ["COGNITO"]);
+    let console = intrinsic("Ref", "AgentConsoleUrls");
+    assert_eq!(client["CallbackURLs"], console);
+    assert_eq!(client["LogoutURLs"], console);
+    assert_eq!(
+        text(&template["Parameters"]["AgentConsoleUrls"]["Default"]),
+        "http://localhost:3000/console/"
+    );
+    // No flow that sends the password itself to Cognito's API.
+    for flow in strings(&client["ExplicitAuthFlows"]) {
+        assert!(!flow.contains("PASSWORD"), "{flow}");
+    }
+
+    let domain = &resources["AgentUserPoolDomain"];
+    assert_eq!(text(&domain["Type"]), "AWS::Cognito::UserPoolDomain");
+    assert_eq!(domain["Properties"]["UserPoolId"], pool);
+
+    // What an administrator needs to add agents and a console to sign them in, only when
+    // the pool exists.
+    let outputs = &template["Outputs"];
+    for output in [
+        "AgentUserPoolId",
+        "AgentConsoleClientId",
+        "AgentSignInUrl",
+        "AgentTokenIssuer",
+    ] {
+        assert_eq!(
+            text(&outputs[output]["Condition"]),
+            "CreateAgentUserPool",
+            "{output}"
+        );
+    }
+    assert_eq!(outputs["AgentUserPoolId"]["Value"], pool);
+    assert_eq!(
+        outputs["AgentConsoleClientId"]["Value"],
+        intrinsic("Ref", "AgentConsoleClient")
+    );
+    assert_eq!(
+        outputs["AgentTokenIssuer"]["Value"],
+        intrinsic("Fn::Sub", POOL_ISSUER)
+    );
+}
+
+/// `sam build` compiles for the architecture the template names, and `sam deploy`
+/// declares the one in the template it built: a constant cannot differ between the two,
+/// where a parameter asked for again by `sam deploy --guided` could.
+#[test]
+fn build_and_deploy_use_the_templates_one_architecture() {
+    let template = template();
+    assert!(template["Parameters"]["Architecture"].is_badvalue());
+    assert_eq!(
+        strings(&template["Globals"]["Function"]["Architectures"]),
+        ["x86_64"]
+    );
+    for (id, resource) in template["Resources"].as_hash().unwrap() {
+        assert!(
+            resource["Properties"]["Architectures"].is_badvalue(),
+            "{id:?} sets its own architecture"
+        );
+    }
+    let samconfig = std::fs::read_to_string(root().join("samconfig.toml")).unwrap();
+    assert!(!samconfig.contains("Architecture="), "{samconfig}");
+    let script = std::fs::read_to_string(root().join("scripts/sam-build")).unwrap();
+    assert!(
+        !script.contains("--parameter-overrides"),
+        "scripts/sam-build"
+    );
 }
 
 /// A resource as a policy names it: what a `!GetAtt` or `!Ref` points to, or a `!Sub`'s

@@ -56,20 +56,24 @@ impl Claims {
         claims
     }
 
+    /// The same rule as the handlers' (and the template's routes'): [`Scope::granted_by`].
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.scope
             .split(' ')
-            .any(|granted| granted == scope.as_str())
+            .any(|granted| scope.granted_by(granted))
     }
 }
 
-/// Why a request's token was refused. The client hears 401 or 403; this is for the log.
+/// Why a request's token was refused. The client hears 401 or 403, and is told only
+/// whether the header was missing or not `Bearer <token>`; the rest is for the log.
 #[derive(Debug, thiserror::Error)]
 pub enum Rejection {
-    #[error("no bearer token")]
+    #[error("no Authorization header")]
     Missing,
+    #[error("Authorization header is not Bearer <token>")]
+    NotBearer,
     #[error("token refused: {0}")]
-    Invalid(String),
+    Invalid(&'static str),
     #[error("token lacks the scope {}", .0.as_str())]
     MissingScope(Scope),
 }
@@ -137,10 +141,11 @@ impl AgentKey {
     /// `scope`.
     pub fn verify(&self, authorization: Option<&str>, scope: Scope) -> Result<Claims, Rejection> {
         let token = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or(Rejection::Missing)?
+            .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|token| !token.is_empty())
-            .ok_or(Rejection::Missing)?;
+            .ok_or(Rejection::NotBearer)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_required_spec_claims(&["iss", "aud", "exp", "sub"]);
         validation.set_issuer(&[LOCAL_ISSUER]);
@@ -150,11 +155,20 @@ impl AgentKey {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map_err(|e| {
                 Rejection::Invalid(match e.kind() {
-                    ErrorKind::ExpiredSignature => "expired".to_string(),
-                    ErrorKind::InvalidAudience => "wrong audience".to_string(),
-                    ErrorKind::InvalidIssuer => "wrong issuer".to_string(),
-                    ErrorKind::InvalidSignature => "bad signature".to_string(),
-                    other => format!("{other:?}"),
+                    ErrorKind::ExpiredSignature => "expired",
+                    ErrorKind::ImmatureSignature => "not valid yet",
+                    ErrorKind::InvalidAudience => "wrong audience",
+                    ErrorKind::InvalidIssuer => "wrong issuer",
+                    ErrorKind::InvalidSignature => "bad signature",
+                    ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                        "wrong algorithm"
+                    }
+                    ErrorKind::MissingRequiredClaim(_) => "a required claim is missing",
+                    ErrorKind::InvalidToken
+                    | ErrorKind::Base64(_)
+                    | ErrorKind::Json(_)
+                    | ErrorKind::Utf8(_) => "not a JWT",
+                    _ => "not verifiable",
                 })
             })?
             .claims;
@@ -243,6 +257,18 @@ mod tests {
             key.verify(None, Scope::Read),
             Err(Rejection::Missing)
         ));
+        for not_bearer in [read_only.as_str(), "Basic abc", "Bearer ", "Bearer"] {
+            assert!(
+                matches!(
+                    key.verify(Some(not_bearer), Scope::Read),
+                    Err(Rejection::NotBearer)
+                ),
+                "{not_bearer}"
+            );
+        }
+        assert!(
+            matches!(key.verify(Some("Bearer abc"), Scope::Read), Err(Rejection::Invalid(r)) if r == "not a JWT")
+        );
         // The key file is reused, not replaced.
         let again = AgentKey::load_or_create(&dir.path().join("key.pem")).unwrap();
         assert!(again.verify(Some(&bearer(&read_only)), Scope::Read).is_ok());

@@ -8,9 +8,9 @@ use supportzen_shared::dynamo::schema::{self, TableProblem};
 use supportzen_shared::store::StoreError;
 
 /// How long `table create` waits for DynamoDB to accept connections: DynamoDB Local takes
-/// a few seconds to start, and on its first run installs itself from npm first, which
-/// took 2 minutes on this project's machine.
-pub const CONNECT_WAIT: Duration = Duration::from_secs(300);
+/// a few seconds to start. (Its first run's npm install happens before it starts, and
+/// `scripts/dynamodb-local --background` returns only once it listens.)
+pub const CONNECT_WAIT: Duration = Duration::from_secs(60);
 
 /// Where the SDK sends DynamoDB calls: the endpoint override, or AWS itself.
 pub fn endpoint() -> String {
@@ -76,9 +76,9 @@ pub async fn wait_until_reachable(
         }
         if !said {
             eprintln!(
-                "waiting for DynamoDB at {} to accept connections (up to {} minutes: on its first run scripts/dynamodb-local installs DynamoDB Local from npm)...",
-                endpoint(),
-                CONNECT_WAIT.as_secs() / 60
+                "waiting up to {} s for DynamoDB at {} to accept connections (for DynamoDB Local: is scripts/dynamodb-local running? scripts/dynamodb-local --background PORT starts it and returns once it listens)...",
+                CONNECT_WAIT.as_secs(),
+                endpoint()
             );
             said = true;
         }

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod dynamodb;
 pub mod invoke;
 pub mod listen;
+pub mod log_fields;
 pub mod output;
 pub mod realtime;
 pub mod server;

@@ -22,7 +22,10 @@ pub async fn listen(server: &str, ticket: &str, count: Option<u64>) -> Result<()
                 response.status(),
                 String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
             ),
-            other => format!("cannot open the socket: {other}"),
+            Error::Io(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => format!(
+                "nothing is listening at {base}: is `supportzen serve` running there? (--server chooses another address)"
+            ),
+            other => format!("cannot open the socket at {base}: {other}"),
         })?;
     // Scripts wait for this line on stderr: from here on, every new event is printed.
     eprintln!("listening");

@@ -45,7 +45,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the client API routes over HTTP with the Lambda functions' handlers.
+    /// Serve the whole API over HTTP with the Lambda functions' handlers: the customer
+    /// and agent routes, the realtime socket (/ws) and webhook deliveries.
     Serve {
         /// Address to listen on; port 0 picks a free port (printed on start).
         #[arg(long, default_value = "127.0.0.1:3000", env = "SUPPORTZEN_LISTEN")]
@@ -255,8 +256,8 @@ enum ConversationsCommand {
 enum TableCommand {
     /// Create the table with the key schema, indexes and TTL of template.yaml, and wait
     /// until it is active. For DynamoDB Local or a table you manage outside SAM. Waits
-    /// up to 5 minutes for DynamoDB to accept connections (DynamoDB Local installing
-    /// and starting up); a table that exists with these keys and indexes is left as it is.
+    /// up to a minute for DynamoDB to accept connections (DynamoDB Local starting up); a
+    /// table that exists with these keys and indexes is left as it is.
     Create {
         /// The table: dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
         #[arg(long, env = "SUPPORTZEN_STORE")]
@@ -322,6 +323,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .fmt_fields(supportzen::log_fields::fields())
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),

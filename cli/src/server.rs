@@ -27,6 +27,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use supportzen_shared::auth::AuthError;
 use supportzen_shared::endpoint::{Endpoint, Route};
 use supportzen_shared::http::request::MAX_BODY_BYTES;
 use supportzen_shared::http::response::{error_response, failure};
@@ -154,7 +155,12 @@ async fn route<S: Backend>(
         }
         Route::To(endpoint, parameters) => match authorize(&settings.agents, endpoint, &parts) {
             Err(refused) => {
-                tracing::info!(request_id = request_id.to_str().unwrap_or_default(), route = endpoint.name(), %refused, "agent token refused");
+                tracing::info!(
+                    request_id = request_id.to_str().unwrap_or_default(),
+                    route = endpoint.name(),
+                    %refused,
+                    "agent token refused"
+                );
                 refusal(&refused)
             }
             Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
@@ -222,12 +228,9 @@ fn authorize(
 fn refusal(refused: &Rejection) -> lambda_http::Response<lambda_http::Body> {
     match refused {
         Rejection::MissingScope(scope) => failure(&ApiError::Forbidden(*scope)),
-        Rejection::Missing | Rejection::Invalid(_) => error_response(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "authentication failed",
-            None,
-        ),
+        Rejection::Missing => failure(&ApiError::Unauthorized(AuthError::MissingHeader)),
+        Rejection::NotBearer => failure(&ApiError::Unauthorized(AuthError::NotBearer)),
+        Rejection::Invalid(_) => failure(&ApiError::Unauthorized(AuthError::NoAgentClaims)),
     }
 }
 
@@ -244,9 +247,14 @@ pub async fn listen_and_serve<S: Backend>(
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "cannot listen on {listen}: the address is in use (another `supportzen serve`?). Stop it, or choose another address with --listen, e.g. --listen 127.0.0.1:3001"
+            ),
+            _ => format!("cannot listen on {listen}: {e}"),
+        })?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen client API");
+    tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen API");
     // Listening for signals before saying so: a SIGTERM sent as soon as the address is
     // printed must stop the server cleanly, not kill it.
     let shutdown = shutdown_signal()?;

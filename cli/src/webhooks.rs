@@ -229,7 +229,7 @@ impl<S: WebhookRegistry + Sync> Run<S> {
         };
         let outcome = self.client.attempt(endpoint, delivery).await;
         let attempt = delivery.attempts.saturating_add(1);
-        tracing::info!(endpoint = %endpoint.id, event = %delivery.event_id, attempt, ?outcome, "webhook attempt");
+        tracing::info!(endpoint = %endpoint.id, event = %delivery.event_id, attempt, %outcome, "webhook attempt");
         match Next::after(attempt, &outcome, self.schedule) {
             Next::Done => self.record(self.outbox.finish(claim).await),
             Next::Disable => self.disable(claim, attempt).await,

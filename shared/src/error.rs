@@ -17,12 +17,14 @@ pub enum ApiError {
     /// The body is not a JSON object.
     #[error("request body must be a JSON object: {0}")]
     InvalidJson(String),
-    /// One field is missing, of the wrong type or out of range.
-    #[error("{field}: {reason}")]
+    /// One field is missing, of the wrong type or out of range: "kind is required",
+    /// "email must be a valid email address" (each reason reads on from the field's name).
+    #[error("{field} {reason}")]
     InvalidField { field: &'static str, reason: String },
-    /// Missing or malformed `Authorization` header, unknown user or wrong token.
-    /// Deliberately says no more than that; the cause is for the logs.
-    #[error("authentication failed")]
+    /// Missing or malformed `Authorization` header, unknown user or wrong token. A
+    /// missing or malformed header is named, so a client can fix its request; a
+    /// well-formed credential that fails says no more than that (the cause is logged).
+    #[error("{}", unauthorized_message(.0))]
     Unauthorized(AuthError),
     /// An agent's token is valid but lacks the scope the route needs.
     #[error("this token lacks the scope {}", .0.as_str())]
@@ -50,6 +52,18 @@ pub enum ApiError {
     /// Anything unexpected. The string is for the logs only.
     #[error("internal error")]
     Internal(String),
+}
+
+/// What a 401's body says: the header's shape, or nothing about a well-formed credential.
+fn unauthorized_message(cause: &AuthError) -> &'static str {
+    match cause {
+        AuthError::MissingHeader => "missing Authorization header",
+        AuthError::NotBearer => "malformed Authorization header: expected Bearer <token>",
+        AuthError::Malformed => "malformed Authorization header: the token must be 64 hex digits",
+        AuthError::UnknownUser | AuthError::WrongToken | AuthError::NoAgentClaims => {
+            "authentication failed"
+        }
+    }
 }
 
 impl ApiError {

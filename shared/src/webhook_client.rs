@@ -99,7 +99,7 @@ impl WebhookClient {
             Err(_) => {
                 return Outcome::Retry(format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()));
             }
-            Ok(Err(err)) => return Outcome::Retry(error_chain(&err)),
+            Ok(Err(err)) => return Outcome::Retry(failure_reason(&err)),
             Ok(Ok(response)) => response,
         };
         let status = response.status();
@@ -167,17 +167,33 @@ fn outcome(status: StatusCode) -> Outcome {
     }
 }
 
-/// An error and its causes, e.g. "client error (Connect): tcp connect error: Connection
-/// refused (os error 111)". hyper's and rustls' messages name no URL.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// Why a request got no answer, in words, e.g. "could not connect: connection refused":
+/// its innermost cause (an OS error without its number), said of the connection or of the
+/// exchange. hyper's and rustls' messages name no URL.
+fn failure_reason(err: &hyper_util::client::legacy::Error) -> String {
+    let mut innermost: &dyn std::error::Error = err;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
     }
-    text
+    let cause = match innermost.downcast_ref::<std::io::Error>() {
+        Some(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+            std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+            std::io::ErrorKind::TimedOut => "timed out".to_string(),
+            _ => io
+                .to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        },
+        None => innermost.to_string(),
+    };
+    if err.is_connect() {
+        format!("could not connect: {cause}")
+    } else {
+        format!("the request failed: {cause}")
+    }
 }
 
 #[cfg(test)]
@@ -324,7 +340,7 @@ mod tests {
         let Outcome::Retry(reason) = outcome else {
             panic!("expected a retry, got {outcome:?}");
         };
-        assert!(reason.contains("Connection refused"), "{reason}");
+        assert_eq!(reason, "could not connect: connection refused");
         assert!(
             !reason.contains("s3cr3t") && !reason.contains("/hooks"),
             "{reason}"

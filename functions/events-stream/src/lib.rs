@@ -82,6 +82,15 @@ enum Undelivered {
     Queue(String),
 }
 
+impl std::fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Undelivered::Store(reason) => write!(f, "the table could not be read: {reason}"),
+            Undelivered::Queue(reason) => write!(f, "the webhook queue refused it: {reason}"),
+        }
+    }
+}
+
 /// Delivers one batch at `now` (ms) and names the record to retry from, if any.
 pub async fn handle<S, P, Q>(
     store: &S,
@@ -107,7 +116,7 @@ where
     for record in records {
         let sequence_number = record.change.sequence_number.clone();
         if let Err(err) = batch.record(record).await {
-            tracing::warn!(error = ?err, "record not delivered; retried from it");
+            tracing::warn!(error = %err, "record not delivered; retried from it");
             let mut failure = DynamoDbBatchItemFailure::default();
             // Without one, Lambda retries the whole batch, which is still right.
             failure.item_identifier = sequence_number;

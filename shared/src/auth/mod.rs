@@ -39,8 +39,14 @@ pub struct UserRecord {
 /// variant is for the logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
-    /// No `Authorization` header, or not `Bearer <64 hex digits>`.
-    #[error("missing or malformed Authorization header")]
+    /// No `Authorization` header at all.
+    #[error("no Authorization header")]
+    MissingHeader,
+    /// An `Authorization` header that is not `Bearer <token>`.
+    #[error("Authorization header is not Bearer <token>")]
+    NotBearer,
+    /// A bearer token that is not 64 hex digits, so cannot be an HMAC-SHA256 tag.
+    #[error("bearer token is not 64 hex digits")]
     Malformed,
     /// No such user, and trust-on-first-use is off.
     #[error("unknown user")]
@@ -219,10 +225,18 @@ mod tests {
             String::new(),
             token.clone(),
             format!("Basic {token}"),
+            "Bearer".to_string(),
+        ] {
+            assert_eq!(
+                BearerToken::from_authorization(Some(&header)).unwrap_err(),
+                AuthError::NotBearer,
+                "{header:?} was accepted"
+            );
+        }
+        for header in [
             format!("Bearer {}", &token[..62]),
             format!("Bearer {token}00"),
             format!("Bearer {}zz", &token[..62]),
-            "Bearer".to_string(),
         ] {
             assert_eq!(
                 BearerToken::from_authorization(Some(&header)).unwrap_err(),
@@ -232,7 +246,7 @@ mod tests {
         }
         assert_eq!(
             BearerToken::from_authorization(None).unwrap_err(),
-            AuthError::Malformed
+            AuthError::MissingHeader
         );
     }
 

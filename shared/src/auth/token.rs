@@ -13,13 +13,14 @@ pub struct BearerToken(pub(super) [u8; TOKEN_BYTES]);
 
 impl BearerToken {
     /// Reads an `Authorization` header's value, `Bearer <64 hex digits>` (scheme
-    /// case-insensitive, hex in either case). Any other shape, or no header, is simply
-    /// [`AuthError::Malformed`]: the client learns nothing more.
+    /// case-insensitive, hex in either case). The shape is safe to name to the client (no
+    /// header, another scheme, not 64 hex digits); whether a well-formed token is right
+    /// is not.
     pub fn from_authorization(value: Option<&str>) -> Result<Self, AuthError> {
-        let value = value.ok_or(AuthError::Malformed)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Malformed)?;
+        let value = value.ok_or(AuthError::MissingHeader)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::NotBearer)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(AuthError::Malformed);
+            return Err(AuthError::NotBearer);
         }
         Self::from_hex(token.trim()).ok_or(AuthError::Malformed)
     }

@@ -45,12 +45,38 @@ pub enum Scope {
 impl Scope {
     pub const ALL: [Scope; 2] = [Scope::Read, Scope::Write];
 
+    /// The identifier of the resource server that defines the scopes in the stack's
+    /// Cognito user pool (`AgentResourceServer` in template.yaml). Cognito writes a custom
+    /// scope into tokens as `<identifier>/<name>`: `supportzen/agent.read`.
+    pub const RESOURCE_SERVER: &'static str = "supportzen";
+
     /// The scope as tokens spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "agent.read",
             Scope::Write => "agent.write",
         }
+    }
+
+    /// The scope as Cognito spells it: [`Scope::RESOURCE_SERVER`], a slash, the name.
+    pub fn prefixed(self) -> &'static str {
+        match self {
+            Scope::Read => "supportzen/agent.read",
+            Scope::Write => "supportzen/agent.write",
+        }
+    }
+
+    /// The spellings a token may carry this scope in, which are exactly the ones each agent
+    /// route's `AuthorizationScopes` lists in template.yaml: the bare name (Auth0, Okta,
+    /// Keycloak and the local server issue it as configured) and Cognito's prefixed one.
+    /// No other prefix: the handler admits what API Gateway admits, nothing more.
+    pub fn spellings(self) -> [&'static str; 2] {
+        [self.as_str(), self.prefixed()]
+    }
+
+    /// Whether one entry of a token's space-separated `scope` claim grants this scope.
+    pub fn granted_by(self, token_scope: &str) -> bool {
+        self.spellings().contains(&token_scope)
     }
 
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -76,5 +102,45 @@ mod tests {
             assert_eq!(Scope::parse(scope.as_str()), Ok(scope));
         }
         assert!(Scope::parse("agent.admin").is_err());
+    }
+
+    #[test]
+    fn a_scope_is_granted_by_its_bare_name_or_cognitos_prefixed_one_only() {
+        assert!(Scope::Read.granted_by("agent.read"));
+        assert!(Scope::Read.granted_by("supportzen/agent.read"));
+        assert!(Scope::Write.granted_by("agent.write"));
+        assert!(Scope::Write.granted_by("supportzen/agent.write"));
+        for scope in Scope::ALL {
+            assert_eq!(
+                scope.prefixed(),
+                format!("{}/{}", Scope::RESOURCE_SERVER, scope.as_str())
+            );
+        }
+        for other in [
+            "",
+            "agent.write",
+            "supportzen/agent.write",
+            "evil/agent.read",
+            "evil/agent.readx",
+            "supportzen/agent.readx",
+            "agent.read/x",
+            "supportzen/agent.read/x",
+            "/agent.read",
+            "supportzen/",
+            "supportzen//agent.read",
+            "Supportzen/agent.read",
+            "AGENT.READ",
+            " agent.read",
+            "agent.read ",
+            "https://supportzen/agent.read",
+        ] {
+            assert!(
+                !Scope::Read.granted_by(other),
+                "{other:?} grants agent.read"
+            );
+        }
+        assert!(!Scope::Write.granted_by("supportzen/agent.read"));
+        // parse reads the bare names only (the CLI's --scope), never a token's spelling.
+        assert!(Scope::parse("supportzen/agent.read").is_err());
     }
 }

@@ -128,6 +128,16 @@ pub enum Outcome {
     Retry(String),
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Delivered => f.write_str("delivered"),
+            Outcome::Gone => f.write_str("answered 410 Gone"),
+            Outcome::Retry(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// [`EventType`] by its name, as webhooks subscribe to it.
 mod event_type_name {
     use super::EventType;

@@ -28,7 +28,9 @@ fn jwt(request: &Request) -> Option<&ApiGatewayRequestAuthorizerJwtDescription> 
 ///
 /// API Gateway has checked the scope already; checking again here keeps a route that
 /// was deployed without its authorizer from serving anyone. Scopes are read as API
-/// Gateway reads them: the `scope` (or `scp`) claim, space-separated.
+/// Gateway reads them: the `scope` (or `scp`) claim, space-separated; each route admits
+/// the scope's bare name and Cognito's prefixed one ([`Scope::granted_by`]). The route's
+/// scope comes from the endpoint table ([`Endpoint::scope`]).
 pub fn agent(request: &Request, endpoint: Endpoint) -> Result<Agent, ApiError> {
     let scope = endpoint
         .scope()
@@ -49,7 +51,7 @@ pub fn agent(request: &Request, endpoint: Endpoint) -> Result<Agent, ApiError> {
         .filter_map(|claim| claims.get(*claim))
         .flat_map(|value| value.split([' ', '[', ']']))
         .chain(jwt.scopes.iter().flatten().map(String::as_str))
-        .any(|granted| granted == scope.as_str());
+        .any(|granted| scope.granted_by(granted));
     if !granted {
         return Err(ApiError::Forbidden(scope));
     }
@@ -126,4 +128,64 @@ pub fn assign(request: &Request) -> Result<Assign, ApiError> {
         conversation,
         assignee: fields.optional("assignee", AgentId::parse)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Scope;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayV2httpRequestContext,
+    };
+
+    /// A request as API Gateway passes it on after verifying a token with these claims.
+    fn verified(claims: &[(&str, &str)]) -> Request {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        Request::default().with_request_context(RequestContext::ApiGatewayV2(context))
+    }
+
+    /// What a Cognito access token from the stack's user pool carries: `client_id`, not
+    /// `aud`; the resource server's prefix on custom scopes; no `name`.
+    fn cognito(scope: &str) -> Request {
+        verified(&[
+            ("sub", "7c1e4b2a-93d5-4f08-b6a1-2e9d0c5f3a71"),
+            ("client_id", "5q0h2ngs3m1r8d7cbn6ek4a9tv"),
+            ("token_use", "access"),
+            ("scope", scope),
+        ])
+    }
+
+    #[test]
+    fn cognitos_prefixed_scopes_grant_what_they_name_and_no_more() {
+        let reader = cognito("openid email profile supportzen/agent.read");
+        let reading = agent(&reader, Endpoint::AgentInbox).unwrap();
+        assert_eq!(reading.id.as_str(), "7c1e4b2a-93d5-4f08-b6a1-2e9d0c5f3a71");
+        // Without a name claim, messages show the agent's id.
+        assert_eq!(reading.name.as_str(), reading.id.as_str());
+        assert!(matches!(
+            agent(&reader, Endpoint::AgentReply),
+            Err(ApiError::Forbidden(Scope::Write))
+        ));
+
+        let both = cognito("supportzen/agent.read supportzen/agent.write");
+        assert!(agent(&both, Endpoint::AgentReply).is_ok());
+
+        for not_granted in ["evil/agent.read", "evil/agent.readx", "agent.read/x", ""] {
+            assert!(
+                matches!(
+                    agent(&cognito(not_granted), Endpoint::AgentInbox),
+                    Err(ApiError::Forbidden(Scope::Read))
+                ),
+                "{not_granted:?}"
+            );
+        }
+    }
 }

@@ -177,7 +177,7 @@ mod tests {
         assert_eq!(body["data"], Value::Null);
         assert_eq!(body["error"]["code"], "invalid_field");
         assert_eq!(body["error"]["field"], "email");
-        assert_eq!(body["error"]["message"], "email: is required");
+        assert_eq!(body["error"]["message"], "email is required");
     }
 
     #[test]
