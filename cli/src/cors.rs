@@ -1,5 +1,5 @@
 //! CORS for `supportzen serve`, by the rules production's API Gateway applies
-//! (`template.yaml`'s `CorsConfiguration`; `tests/template.rs` checks the two agree), so
+//! (`template.yaml`'s `CorsConfiguration`; `tests/repository/template.rs` checks the two agree), so
 //! that a browser front end on another local port behaves as it will against AWS.
 //! Origins are the one setting that differs: production names its front end's origin,
 //! locally any port of `localhost` or `127.0.0.1` is allowed unless told otherwise.

@@ -1,6 +1,6 @@
 //! The endpoint table: every route the API serves, written once. The local router,
 //! `supportzen invoke`'s list of functions, the tests' paths, idempotency scopes and log
-//! lines all come from here; `tests/template.rs` keeps `template.yaml` and `functions/`
+//! lines all come from here; `tests/repository/template.rs` keeps `template.yaml` and `functions/`
 //! in step with it.
 
 use crate::domain::Scope;

@@ -1,4 +1,4 @@
-"""A webhook receiver for tests/webhooks.rs that checks every delivery with the
+"""A webhook receiver for tests/api/webhooks.rs that checks every delivery with the
 `standardwebhooks` package (pip install standardwebhooks), the specification's own
 Python library, not SupportZen's code.
 

@@ -5,7 +5,7 @@
 //! function's to find what the function adds beyond its DynamoDB calls.
 //!
 //! The calls are those of each function's success event in `events/` (the same ids,
-//! page sizes and bodies); `tests/round_trips.rs` pins how many each endpoint makes.
+//! page sizes and bodies); `tests/store/round_trips.rs` pins how many each endpoint makes.
 //! For the WebSocket API's functions (`ws-authorize`, `ws-connection`), those of their
 //! events in `events/realtime/`.
 

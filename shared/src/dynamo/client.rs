@@ -210,7 +210,7 @@ mod tests {
     ];
 
     /// Endpoint and credentials are not readable back from a `Config`; the requests
-    /// `tests/store_faults.rs` sends through this configuration to its stub show them.
+    /// `tests/store/store_faults.rs` sends through this configuration to its stub show them.
     #[test]
     fn a_function_is_configured_from_lambdas_environment() {
         let config = lambda_config(lambda_env(LAMBDA)).unwrap().build();

@@ -60,7 +60,7 @@ impl DynamoStore {
     /// Deletes the item and returns it, or `None` if there was none. The delete is
     /// conditional on the item existing, so of two deletes racing for it only one is
     /// told it was there: without the condition, DynamoDB Local returned the old item to
-    /// both (`tests/realtime_store_rules.rs`).
+    /// both (`tests/store/realtime_store_rules.rs`).
     pub(super) async fn delete_existing(
         &self,
         key: Item,

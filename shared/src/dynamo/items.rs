@@ -76,7 +76,7 @@ pub const WEBHOOKS_PK: &str = "WEBHOOKS";
 pub const WEBHOOK_PREFIX: &str = "WH#";
 /// The attributes of a webhook item that routing events reads (never `url` or
 /// `secret`): `WebhookRegistry::subscriptions` projects to these, and template.yaml
-/// limits events-stream's `Query` to them (tests/template.rs holds the two together).
+/// limits events-stream's `Query` to them (tests/repository/template.rs holds the two together).
 pub const SUBSCRIPTION_ATTRIBUTES: [&str; 4] = ["id", "events", "enabled", "created_at_ms"];
 
 /// A webhook endpoint's sort key.
