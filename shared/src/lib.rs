@@ -4,6 +4,7 @@
 //! - [`auth`]: customer authentication (HMAC, trust-on-first-use pins, rotation);
 //! - [`idempotency`]: safe retries (keys, body digests, receipts, replays);
 //! - [`store`]: the narrow store traits, and [`dynamo`], the production store;
+//! - [`s3`]: where attachments live in production (signed uploads and downloads);
 //! - [`error`]: the one error type;
 //! - [`events`]: the event envelope, realtime tickets and webhooks;
 //! - [`flows`]: the use cases, free of any transport;
@@ -24,6 +25,7 @@ pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod lambda;
+pub mod s3;
 pub mod store;
 
 pub use config::Config;
