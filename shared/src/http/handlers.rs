@@ -223,9 +223,9 @@ pub async fn agent_realtime_ticket<S: TicketIssuer>(store: &S, request: Request)
 
 /// Every handler's skeleton: runs the flow within [`REQUEST_DEADLINE`], then writes its
 /// outcome as the documented envelope under `message`. A plain function, not an `async
-/// fn`: an `async fn` would hold the flow's future twice over (as its argument and as
-/// what it awaits), and the flows' DynamoDB futures are large enough for that to
-/// overflow a debug build's stack.
+/// fn`: an `async fn` holds a future it takes by value twice over (as its argument and as
+/// what it awaits), and with this and `flows::authenticated` written that way,
+/// ticket-create on DynamoDB overflowed the debug server's 2 MiB worker stack.
 fn answer<'a, T: Serialize + 'a>(
     request: &'a Request,
     endpoint: Endpoint,
