@@ -15,8 +15,8 @@ use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
-    AgentReader, AgentWriter, ConversationCreator, ConversationReader, MessageAppender,
-    TicketIssuer, TicketNumbers, UserReader,
+    AgentReader, AgentWriter, ConnectTicketIssuer, ConversationCreator, ConversationReader,
+    MessageAppender, TicketNumbers, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -201,7 +201,7 @@ pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Respon
 /// realtime socket within 60 seconds.
 pub async fn realtime_ticket<S>(store: &S, config: &Config, request: Request) -> Response<Body>
 where
-    S: UserReader + TicketIssuer,
+    S: UserReader + ConnectTicketIssuer,
 {
     let endpoint = Endpoint::RealtimeTicket;
     answer(&request, endpoint, "Ticket issued.", async {
@@ -212,7 +212,10 @@ where
 }
 
 /// `POST /api/agent/realtime/ticket`: the same for an agent (`agent.read`).
-pub async fn agent_realtime_ticket<S: TicketIssuer>(store: &S, request: Request) -> Response<Body> {
+pub async fn agent_realtime_ticket<S: ConnectTicketIssuer>(
+    store: &S,
+    request: Request,
+) -> Response<Body> {
     let endpoint = Endpoint::AgentRealtimeTicket;
     answer(&request, endpoint, "Ticket issued.", async {
         let agent = agent::agent(&request, endpoint)?;
