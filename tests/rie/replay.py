@@ -104,7 +104,7 @@ def N(value):
     return {"N": str(value)}
 
 
-PREVIEW_CHARS = 200  # shared/src/store.rs
+PREVIEW_CHARS = 200  # shared/src/store/conversations.rs
 INBOX_SHARDS = 4  # shared/src/dynamo/items.rs
 
 
