@@ -15,8 +15,8 @@
 //!
 //! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
-//! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`] (connect tickets), [`ConnectionWriter`]
-//! and [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
+//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
