@@ -85,6 +85,13 @@ fn each_module_imports_only_the_layers_before_it() {
     let mut lambda_http = Vec::new();
     for (module, path) in &files {
         let code = code(path);
+        // `use crate::{a::X, b::Y}` would hide its modules from `imported`: none is
+        // written so, and this keeps it that way.
+        assert!(
+            !code.contains("crate::{"),
+            "{}: name each module in its own `use crate::module::…`",
+            path.display()
+        );
         for other in imported(&code) {
             if other != *module && rank(&other) > rank(module) {
                 upward.push(format!("{} imports {other}", path.display()));

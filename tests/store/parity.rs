@@ -113,6 +113,12 @@ impl Scenario {
             .set_status(&seen().await, pending.0, pending.1)
             .await
             .unwrap();
+        // The same status and snooze again change nothing, and are no event (DynamoDB
+        // writes no stream record for an update that changes nothing).
+        store
+            .set_status(&seen().await, pending.0, pending.1)
+            .await
+            .unwrap();
         store.assign(&self.chat, Some(&self.agent)).await.unwrap();
         // The same assignment again changes nothing, and is no event.
         store.assign(&self.chat, Some(&self.agent)).await.unwrap();
@@ -169,10 +175,14 @@ impl EventSink for Collected {
     }
 }
 
-/// An event with its id and time blanked: what must be alike on both sides.
+/// An event with its id blanked, and for a status change or an assignment its time (the
+/// decorator's clock at commit, the stream record's time): what must be alike on both
+/// sides. A message's event is timed by the message itself, on both.
 fn comparable(mut event: Event) -> Event {
     event.id = String::new();
-    event.occurred_at = 0;
+    if event.kind != EventType::MessageCreated {
+        event.occurred_at = 0;
+    }
     event
 }
 
@@ -253,30 +263,38 @@ async fn read_stream(
     last: &NewMessage,
 ) -> Vec<Event> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let described = streams
-        .describe_stream()
-        .stream_arn(arn)
-        .send()
-        .await
-        .unwrap();
-    let shards = described
-        .stream_description()
-        .map(|d| d.shards().to_vec())
-        .unwrap_or_default();
+    let mut read_shards = std::collections::HashSet::new();
     let mut iterators = Vec::new();
-    for shard in &shards {
-        let iterator = streams
-            .get_shard_iterator()
-            .stream_arn(arn)
-            .shard_id(shard.shard_id().unwrap())
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
-            .await
-            .unwrap();
-        iterators.extend(iterator.shard_iterator().map(str::to_string));
-    }
     let mut records = Vec::new();
     loop {
+        // Shards not read yet (all of them at first; a closed shard's children later).
+        if iterators.is_empty() {
+            let described = streams
+                .describe_stream()
+                .stream_arn(arn)
+                .send()
+                .await
+                .unwrap();
+            let shards = described
+                .stream_description()
+                .map(|d| d.shards().to_vec())
+                .unwrap_or_default();
+            for shard in shards {
+                let id = shard.shard_id().unwrap().to_string();
+                if !read_shards.insert(id.clone()) {
+                    continue;
+                }
+                let iterator = streams
+                    .get_shard_iterator()
+                    .stream_arn(arn)
+                    .shard_id(id)
+                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
+                    .send()
+                    .await
+                    .unwrap();
+                iterators.extend(iterator.shard_iterator().map(str::to_string));
+            }
+        }
         let mut next = Vec::new();
         for iterator in iterators {
             let page = streams
@@ -299,7 +317,8 @@ async fn read_stream(
             "the stream did not bring the scenario's last event within 30 s; it brought \
              {events:?}"
         );
-        tokio::task::yield_now().await;
+        // The records are not there yet: ask again shortly rather than at once.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -89,15 +89,8 @@ impl AddedMessage {
     }
 
     pub fn into_event(self, owner: &UserId) -> Event {
-        let change = Committed::MessageAdded {
-            conversation: &self.conversation,
-            owner,
-            message: &self.message,
-        };
         // A message yields exactly one event, its own, named after the record.
-        let id = self.id;
-        let mut events = changes::events(change, |_| id.clone());
-        events.remove(0)
+        changes::message_event(self.id, &self.conversation, owner, &self.message)
     }
 }
 

@@ -50,13 +50,25 @@ pub enum Change<'a> {
 
 /// The events `change` yields, in the order they happened (none for most changes);
 /// `id` names each by its type (fresh ids at commit, the stream record's in production).
+/// The one event a written message yields (what [`events`] makes of
+/// [`Change::MessageAdded`]), for a caller that has exactly one message and wants exactly
+/// one event.
+pub fn message_event(
+    id: String,
+    conversation: &ConversationId,
+    owner: &UserId,
+    message: &NewMessage,
+) -> Event {
+    Event::message_created(id, conversation, owner, message)
+}
+
 pub fn events(change: Change<'_>, mut id: impl FnMut(EventType) -> String) -> Vec<Event> {
     match change {
         Change::MessageAdded {
             conversation,
             owner,
             message,
-        } => vec![Event::message_created(
+        } => vec![message_event(
             id(EventType::MessageCreated),
             conversation,
             owner,

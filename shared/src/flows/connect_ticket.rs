@@ -29,7 +29,7 @@ pub async fn customer_ticket<S: UserReader + ConnectTicketIssuer>(
     customer: &Customer,
 ) -> Result<Answer<Issued>, ApiError> {
     let read = user_only(store, customer).await;
-    match authenticated(config, customer, "user", read)?.0 {
+    match authenticated(config, customer, "user", read, now_millis())?.0 {
         Caller::Known(user) => issue(store, Subscriber::Customer(user)).await,
         Caller::New { .. } => Err(ApiError::NotFound("user")),
     }

@@ -48,13 +48,15 @@ impl<T> Answer<T> {
 /// The one authentication step of every customer flow: `read` is what looking the
 /// customer up found, together with whatever else the flow read in the same round trip
 /// (a receipt, the conversation, or nothing); the customer's token is checked against
-/// it. `what` names what a failed read was reading, for the error. (It takes the read's
-/// result rather than the read: a future taken by value is held twice over.)
+/// it. `what` names what a failed read was reading, for the error; `now` (milliseconds)
+/// is when, for a secret's grace period. (It takes the read's result rather than the
+/// read: a future taken by value is held twice over.)
 fn authenticated<T>(
     config: &Config,
     customer: &Customer,
     what: &'static str,
     read: Result<(Option<UserRecord>, T), StoreError>,
+    now: i64,
 ) -> Result<(Caller, T), ApiError> {
     let (stored, rest) = read.map_err(|e| ApiError::from_store(e, what))?;
     let caller = authenticate(
@@ -62,7 +64,7 @@ fn authenticated<T>(
         &customer.email,
         &customer.token,
         config.trust_first_request,
-        now_millis(),
+        now,
     )?;
     Ok((caller, rest))
 }
@@ -95,9 +97,11 @@ async fn identify<S: UserReader, T: DeserializeOwned>(
         Some(retry) => store.find_user_and_receipt(user, retry.key()).await,
         None => store.find_user(user).await.map(|found| (found, None)),
     };
-    let (caller, receipt) = authenticated(config, customer, "user", read)?;
+    // One clock reading for the secret's grace period and the receipt's expiry.
+    let now = now_millis();
+    let (caller, receipt) = authenticated(config, customer, "user", read, now)?;
     if let Some(retry) = retry
-        && let Some(data) = retry.replay(receipt, now_millis() / 1000)?
+        && let Some(data) = retry.replay(receipt, now / 1000)?
     {
         return Ok(Identified::Answered(Answer {
             data,

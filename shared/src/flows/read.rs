@@ -5,7 +5,7 @@
 use super::{Answer, authenticated, user_only};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
-use crate::domain::{Agent, ConversationId, ConversationKey, Kind, NewMessage};
+use crate::domain::{Agent, ConversationId, ConversationKey, Kind, NewMessage, now_millis};
 use crate::error::ApiError;
 use crate::store::{
     ActivityCursor, ConversationReader, MessagePreview, MessageWindow, Page, StoredConversation,
@@ -259,7 +259,7 @@ where
 {
     let user = customer.email.user_id();
     let read = user_only(store, customer).await;
-    let (caller, ()) = authenticated(config, customer, "user", read)?;
+    let (caller, ()) = authenticated(config, customer, "user", read, now_millis())?;
     if let Caller::New { .. } = caller {
         return Ok(Answer::fresh(ConversationList {
             conversations: Vec::new(),
@@ -293,7 +293,7 @@ where
         Some(id) => store.find_user_and_conversation(user, id).await,
         None => store.find_user(user).await.map(|found| (found, None)),
     };
-    let (_, conversation) = authenticated(config, customer, "conversation", read)?;
+    let (_, conversation) = authenticated(config, customer, "conversation", read, now_millis())?;
     let conversation = conversation.filter(|c| &c.owner == user).ok_or(not_found)?;
     let page = store
         .message_page(&conversation.id, &query.window, query.limit)
