@@ -58,7 +58,9 @@ impl Claims {
 
     /// The same rule as the handlers' (and the template's routes'): [`Scope::granted_by`].
     pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scope.split(' ').any(|granted| scope.granted_by(granted))
+        self.scope
+            .split(' ')
+            .any(|granted| scope.granted_by(granted))
     }
 }
 
