@@ -7,6 +7,7 @@
 //! ([`crate::realtime`]), which production serves from a WebSocket API.
 
 use crate::agent_tokens::{AgentKey, Rejection};
+use crate::console::{self, Console};
 use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
@@ -53,10 +54,15 @@ pub async fn serve<S: Backend>(
     hub: Arc<Hub>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    // The console's local sign-in is offered only on a loopback address.
+    let loopback = listener
+        .local_addr()
+        .is_ok_and(|address| address.ip().is_loopback());
     let config = Arc::new(Settings {
         config,
         agents,
         hub,
+        loopback,
     });
     tokio::pin!(shutdown);
     loop {
@@ -93,6 +99,8 @@ struct Settings {
     agents: AgentKey,
     /// The open realtime sockets.
     hub: Arc<Hub>,
+    /// Whether the server listens on a loopback address ([`crate::console`]).
+    loopback: bool,
 }
 
 async fn route<S: Backend>(
@@ -123,64 +131,84 @@ async fn route<S: Backend>(
     };
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
-    let response = match Endpoint::route(method.as_str(), &path) {
-        Route::NotFound if path == "/openapi.json" && method == Method::GET => {
-            let mut response =
-                lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
-            response.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
-        Route::NotFound => error_response(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-            "no route for this path",
-            None,
-        ),
-        Route::WrongMethod(methods) => {
-            let allowed = methods.join(", ");
-            let message = format!("this route only accepts {allowed}");
-            let mut response = error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                &message,
-                None,
-            );
-            if let Ok(value) = HeaderValue::try_from(allowed) {
-                response.headers_mut().insert(ALLOW, value);
-            }
-            response
-        }
-        Route::To(endpoint, parameters) => match authorize(&settings.agents, endpoint, &parts) {
-            Err(refused) => {
-                tracing::info!(
-                    request_id = request_id.to_str().unwrap_or_default(),
-                    route = endpoint.name(),
-                    %refused,
-                    "agent token refused"
+    let response = if console::handles(&path) {
+        let body = match Limited::new(body, console::MAX_SIGN_IN_BYTES)
+            .collect()
+            .await
+        {
+            Ok(collected) => Some(collected.to_bytes()),
+            Err(err) if err.is::<LengthLimitError>() => None,
+            Err(_) => Some(Bytes::new()),
+        };
+        let console = Console {
+            agents: &settings.agents,
+            loopback: settings.loopback,
+        };
+        console.respond(&method, &path, &parts.headers, body.as_deref())
+    } else {
+        match Endpoint::route(method.as_str(), &path) {
+            Route::NotFound if path == "/openapi.json" && method == Method::GET => {
+                let mut response =
+                    lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
                 );
-                refusal(&refused)
+                response
             }
-            Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
-                Ok(collected) => {
-                    let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
-                    let mut request = lambda_http::Request::from_parts(parts, body);
-                    if let Some(context) = context {
-                        request = request.with_request_context(context);
-                    }
-                    let request = with_route_parameters(request, parameters);
-                    dispatch(endpoint, &*store, &settings.config, request).await
+            Route::NotFound => error_response(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "no route for this path",
+                None,
+            ),
+            Route::WrongMethod(methods) => {
+                let allowed = methods.join(", ");
+                let message = format!("this route only accepts {allowed}");
+                let mut response = error_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    &message,
+                    None,
+                );
+                if let Ok(value) = HeaderValue::try_from(allowed) {
+                    response.headers_mut().insert(ALLOW, value);
                 }
-                Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
-                    limit: MAX_BODY_BYTES,
-                }),
-                Err(err) => failure(&ApiError::InvalidJson(format!(
-                    "could not read the body: {err}"
-                ))),
-            },
-        },
+                response
+            }
+            Route::To(endpoint, parameters) => {
+                match authorize(&settings.agents, endpoint, &parts) {
+                    Err(refused) => {
+                        tracing::info!(
+                            request_id = request_id.to_str().unwrap_or_default(),
+                            route = endpoint.name(),
+                            %refused,
+                            "agent token refused"
+                        );
+                        refusal(&refused)
+                    }
+                    Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                        Ok(collected) => {
+                            let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
+                            let mut request = lambda_http::Request::from_parts(parts, body);
+                            if let Some(context) = context {
+                                request = request.with_request_context(context);
+                            }
+                            let request = with_route_parameters(request, parameters);
+                            dispatch(endpoint, &*store, &settings.config, request).await
+                        }
+                        Err(err) if err.is::<LengthLimitError>() => {
+                            failure(&ApiError::PayloadTooLarge {
+                                limit: MAX_BODY_BYTES,
+                            })
+                        }
+                        Err(err) => failure(&ApiError::InvalidJson(format!(
+                            "could not read the body: {err}"
+                        ))),
+                    },
+                }
+            }
+        }
     };
 
     let (mut parts, body) = response.into_parts();
