@@ -320,6 +320,9 @@ async function select(id, { focus = true } = {}) {
   $('empty').hidden = true;
   $('thread').hidden = false;
   $('messages').replaceChildren();
+  // Each conversation starts on a reply (a closed one switches to a note in renderHead).
+  document.querySelector('input[name="mode"][value="reply"]').disabled = false;
+  setMode('reply', { focus: false });
   renderHead();
   try {
     const [conversation, page] = await Promise.all([
