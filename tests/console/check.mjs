@@ -279,6 +279,7 @@ await test('after the socket is cut and restored, messages written meanwhile app
     written.push(`While you were away ${i}`);
     await bob.sendChat(chatId, { message: written.at(-1) });
   }
+  const { chatId: during } = await ann.createChat({ message: 'Opened while you were offline', createdAt: nowSeconds() });
   await until('a reconnect attempt to be refused', () => sockets.refused > 0);
   sockets.cut = false;
   await until('the socket to open again', () => page.locator('#connection.open').count());
@@ -289,6 +290,8 @@ await test('after the socket is cut and restored, messages written meanwhile app
   const ids = await page.locator('#messages li.message').evaluateAll((nodes) => nodes.map((n) => n.dataset.id));
   check(new Set(ids).size === ids.length && ids.length === 5, `messages shown: ${ids.join(', ')}`);
   check((await list(chatId).textContent()).includes('Just after the reconnect'), 'the inbox item shows the newest message');
+  await list(during).waitFor({ timeout: WAIT });
+  check(await list(during).count() === 1, 'the conversation opened meanwhile is listed once');
 });
 
 await test('history pages upward as the agent scrolls, each message once, in order', async () => {
@@ -327,6 +330,33 @@ await test('keyboard: j and k move through the inbox, ? lists the shortcuts', as
   check((await page.textContent('#help')).includes('Mark solved'), 'the list names the shortcuts');
   await page.keyboard.press('Escape');
   await page.locator('#help:not([open])').waitFor({ state: 'attached', timeout: WAIT });
+});
+
+await test('desktop notifications: offered, turned on by the agent, shown for a customer message elsewhere', async () => {
+  const other = await context.newPage();
+  // The browser's Notification, recorded: headless Chromium shows none to look at.
+  await other.addInitScript(() => {
+    globalThis.shown = [];
+    class Recorded {
+      static permission = 'default';
+      static async requestPermission() { Recorded.permission = 'granted'; return 'granted'; }
+      constructor(title, options) { globalThis.shown.push({ title, body: options?.body }); }
+    }
+    globalThis.Notification = Recorded;
+  });
+  await other.goto(`${base}/console/`);
+  await other.fill('#agent-id', 'agent-10');
+  await other.click('#local-sign-in button[type=submit]');
+  await other.locator('#notify').waitFor({ timeout: WAIT });
+  const { chatId } = await ann.createChat({ message: 'Before notifications were on', createdAt: nowSeconds() });
+  await other.locator(`#conversation-list button[data-id="${chatId}"]`).waitFor({ timeout: WAIT });
+  check(await other.evaluate(() => globalThis.shown.length) === 0, 'nothing is shown before the agent turns them on');
+  await other.click('#notify');
+  await other.locator('#notify').waitFor({ state: 'hidden', timeout: WAIT });
+  await ann.sendChat(chatId, { message: 'Are you there?' });
+  const shown = await until('a notification', () => other.evaluate(() => globalThis.shown[0]));
+  check(shown.title.includes('ann@example.com') && shown.body === 'Are you there?', JSON.stringify(shown));
+  await other.close();
 });
 
 const axeSource = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
@@ -441,7 +471,8 @@ await test('production mode: OIDC code flow with PKCE, no local sign-in, and a f
   const oidc = await browser.newContext({ viewport: { width: 1280, height: 720 }, bypassCSP: true });
   const prod = await oidc.newPage();
   const issuer = 'https://idp.test';
-  const seen = { localSignIn: 0, authorize: null, token: null };
+  const seen = { localSignIn: 0, authorize: null, token: null, refresh: null };
+  let accepted = null;
   prod.on('request', (request) => {
     if (request.url().includes('/console/local/sign-in')) seen.localSignIn += 1;
   });
@@ -463,16 +494,20 @@ await test('production mode: OIDC code flow with PKCE, no local sign-in, and a f
       if (route.request().method() === 'OPTIONS') {
         return route.fulfill({ status: 204, headers: { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' } });
       }
-      seen.token = new URLSearchParams(route.request().postData());
+      const form = new URLSearchParams(route.request().postData());
+      if (form.get('grant_type') === 'refresh_token') seen.refresh = form;
+      else seen.token = form;
       const nonce = seen.authorize.searchParams.get('nonce');
-      const exp = nowSeconds() + 3600;
+      const lifetime = accepted ? 61 : 3600;
+      const exp = nowSeconds() + lifetime;
       return route.fulfill({
         contentType: 'application/json',
         headers: { 'access-control-allow-origin': '*' },
         body: JSON.stringify({
-          token_type: 'Bearer', expires_in: 3600,
+          token_type: 'Bearer', expires_in: lifetime, refresh_token: 'the-refresh-token',
           id_token: fakeJwt({ iss: issuer, aud: 'console-client', sub: 'agent-9', name: 'Pat', nonce, exp }),
-          access_token: fakeJwt({ iss: issuer, aud: 'supportzen-agents', sub: 'agent-9', scope: 'agent.read agent.write', exp }),
+          // Another issuer's token, which the API must refuse; later, one it accepts.
+          access_token: accepted ?? fakeJwt({ iss: issuer, aud: 'supportzen-agents', sub: 'agent-9', scope: 'agent.read agent.write', exp }),
         }),
       });
     }
@@ -500,6 +535,22 @@ await test('production mode: OIDC code flow with PKCE, no local sign-in, and a f
   check(refused.status() === 401, `the API answered ${refused.status()} to another issuer's token`);
   await prod.locator('#sign-in-error', { hasText: 'refused' }).waitFor({ timeout: WAIT });
   check(prod.url() === `${base}/console/`, `the code stays in the address bar: ${prod.url()}`);
+  check(seen.localSignIn === 0, 'production mode called the local sign-in');
+
+  // Now the provider issues a token the API accepts (the test mints it with the local
+  // sign-in, from Node), for 61 seconds: the console signs in, and renews it with the
+  // refresh token a minute before it expires, in memory.
+  const minted = await (await fetch(`${base}/console/local/sign-in`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'agent-9', name: 'Pat' }),
+  })).json();
+  accepted = minted.data.token;
+  await prod.goto(`${base}/console/`);
+  await prod.click('#oidc-start');
+  await prod.locator('#app').waitFor({ timeout: WAIT });
+  check((await prod.textContent('#agent-label')).includes('agent-9'), 'signed in as the token\'s subject');
+  await until('the console to open its socket', () => prod.locator('#connection.open').count());
+  const refresh = await until('a refresh before expiry', () => seen.refresh);
+  check(refresh.get('client_id') === 'console-client' && refresh.get('refresh_token') === 'the-refresh-token', `refresh request ${refresh}`);
   check(seen.localSignIn === 0, 'production mode called the local sign-in');
   await oidc.close();
 });
