@@ -1,8 +1,9 @@
 // SupportZen's browser client: one plain ES module, no dependencies, shared by the agent
 // console (web/console/) and the customer messenger. It wraps the public routes the
 // README documents, turns the API's error envelope into ApiError, puts an
-// Idempotency-Key on every write and a client_message_id on every send, and keeps a
-// realtime socket open with the README's catch-up loop ("See new messages live").
+// Idempotency-Key on every write (not on realtime tickets, which are single use anyway)
+// and a client_message_id on every send, and keeps a realtime socket open with the
+// README's catch-up loop ("See new messages live").
 
 /** The cursor that reads a conversation from its first message. */
 export const START_CURSOR = 'msg-00000000-0000-0000-0000-000000000000';
@@ -128,45 +129,54 @@ export class CustomerClient {
     Object.assign(this, { email, token, baseUrl, fetchImpl });
   }
 
-  #call(method, path, body, { idempotencyKey, read = false } = {}) {
+  #call(method, path, body, { idempotencyKey, read = false, idempotent = true } = {}) {
     const headers = { Authorization: `Bearer ${this.token}` };
     if (read) headers['X-SupportZen-Email'] = this.email;
-    if (method === 'POST') headers['Idempotency-Key'] = idempotencyKey ?? newId();
+    if (method === 'POST' && idempotent) headers['Idempotency-Key'] = idempotencyKey ?? newId();
     return call({ baseUrl: this.baseUrl, method, path, headers, body, fetchImpl: this.fetchImpl });
   }
 
+  #open(path, { message, createdAt, name, planId, followUpOf, clientMessageId = newId(), idempotencyKey }) {
+    return this.#call('POST', path, {
+      email: this.email, message, created_at: createdAt, name, plan_id: planId,
+      follow_up_of: followUpOf, client_message_id: clientMessageId,
+    }, { idempotencyKey });
+  }
+
+  #add(path, idField, id, { message, imageUrl, clientMessageId = newId(), idempotencyKey }) {
+    return this.#call('POST', path, {
+      [idField]: id, email: this.email, message, image_url: imageUrl, client_message_id: clientMessageId,
+    }, { idempotencyKey });
+  }
+
   /**
-   * Opens a live chat with its first message. `profile` is the user's name, plan_id
-   * and created_at (Unix seconds, required by the API).
+   * Opens a live chat with its first message. `createdAt` is when the user's account was
+   * created (Unix seconds, required); `name` and `planId` are stored on their profile;
+   * `followUpOf` names a closed conversation this one follows.
    * @returns {Promise<{chatId: string}>}
    */
-  createChat({ message, createdAt, name, planId, followUpOf, clientMessageId = newId(), idempotencyKey }) {
-    return this.#call('POST', '/api/client/live/create', {
-      email: this.email, message, created_at: createdAt, name, plan_id: planId,
-      follow_up_of: followUpOf, client_message_id: clientMessageId,
-    }, { idempotencyKey });
+  createChat(fields) {
+    return this.#open('/api/client/live/create', fields);
   }
 
-  /** Sends a message to a chat. @returns {Promise<{chatId: string, messageId: string}>} */
-  sendChat(chatId, { message, imageUrl, clientMessageId = newId(), idempotencyKey }) {
-    return this.#call('POST', '/api/client/live/chat', {
-      chat_id: chatId, email: this.email, message, image_url: imageUrl, client_message_id: clientMessageId,
-    }, { idempotencyKey });
+  /**
+   * Sends a message to a chat. `fields`: `message`, optional `imageUrl`, and
+   * `clientMessageId` and `idempotencyKey`, each made anew when absent: pass the same
+   * two again to retry a send that got no answer, and it is written at most once.
+   * @returns {Promise<{chatId: string, messageId: string}>}
+   */
+  sendChat(chatId, fields) {
+    return this.#add('/api/client/live/chat', 'chat_id', chatId, fields);
   }
 
-  /** Opens a ticket. @returns {Promise<{ticketId: string}>} */
-  createTicket({ message, createdAt, name, planId, followUpOf, clientMessageId = newId(), idempotencyKey }) {
-    return this.#call('POST', '/api/client/ticket/create', {
-      email: this.email, message, created_at: createdAt, name, plan_id: planId,
-      follow_up_of: followUpOf, client_message_id: clientMessageId,
-    }, { idempotencyKey });
+  /** Opens a ticket, with the fields of createChat. @returns {Promise<{ticketId: string}>} */
+  createTicket(fields) {
+    return this.#open('/api/client/ticket/create', fields);
   }
 
-  /** Adds a message to a ticket. @returns {Promise<{ticketId: string, messageId: string}>} */
-  appendTicket(ticketId, { message, imageUrl, clientMessageId = newId(), idempotencyKey }) {
-    return this.#call('POST', '/api/client/ticket/append', {
-      ticket_id: ticketId, email: this.email, message, image_url: imageUrl, client_message_id: clientMessageId,
-    }, { idempotencyKey });
+  /** Adds a message to a ticket, with the fields of sendChat. @returns {Promise<{ticketId: string, messageId: string}>} */
+  appendTicket(ticketId, fields) {
+    return this.#add('/api/client/ticket/append', 'ticket_id', ticketId, fields);
   }
 
   /** The user's conversations of `kind` ('chat' or 'ticket'), newest activity first. */
@@ -181,7 +191,8 @@ export class CustomerClient {
 
   /** A single-use ticket for the realtime socket. @returns {Promise<{ticket: string, expiresAt: number}>} */
   realtimeTicket() {
-    return this.#call('POST', '/api/client/realtime/ticket', undefined, { read: true });
+    // A ticket is worth nothing twice: no key, so no receipt is stored for it.
+    return this.#call('POST', '/api/client/realtime/ticket', undefined, { read: true, idempotent: false });
   }
 }
 
@@ -201,9 +212,9 @@ export class AgentClient {
     Object.assign(this, { token, baseUrl, fetchImpl });
   }
 
-  async #call(method, path, body, { idempotencyKey } = {}) {
+  async #call(method, path, body, { idempotencyKey, idempotent = true } = {}) {
     const headers = { Authorization: `Bearer ${await this.token()}` };
-    if (method === 'POST') headers['Idempotency-Key'] = idempotencyKey ?? newId();
+    if (method === 'POST' && idempotent) headers['Idempotency-Key'] = idempotencyKey ?? newId();
     return call({ baseUrl: this.baseUrl, method, path, headers, body, fetchImpl: this.fetchImpl });
   }
 
@@ -258,7 +269,7 @@ export class AgentClient {
 
   /** A single-use ticket for the realtime socket (every conversation's events). */
   realtimeTicket() {
-    return this.#call('POST', '/api/agent/realtime/ticket');
+    return this.#call('POST', '/api/agent/realtime/ticket', undefined, { idempotent: false });
   }
 }
 

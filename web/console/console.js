@@ -409,7 +409,7 @@ function renderMessage(message, pending) {
   item.append(meta, el('p', 'text', message.message));
   // Seam (issue 22): attachments are previewed here once messages carry them; an image
   // URL is shown as a link and not loaded, so no other origin sees the agent's browser.
-  if (message.imageUrl) {
+  if (message.imageUrl && /^https?:\/\//i.test(message.imageUrl)) {
     const link = el('a', '', 'Linked image');
     link.href = message.imageUrl;
     link.rel = 'noopener noreferrer';
