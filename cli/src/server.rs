@@ -4,7 +4,8 @@
 //! errors (in the API's envelope), CORS ([`crate::cors`]), and the agent routes' JWT
 //! authorizer ([`crate::agent_tokens`]), whose verified claims reach the handler in the
 //! request context as API Gateway puts them there; and the realtime socket
-//! ([`crate::realtime`]), which production serves from a WebSocket API.
+//! ([`crate::realtime`]), which production serves from a WebSocket API. It also serves the
+//! agent console's files, which production puts on a static host ([`crate::console`]).
 
 use crate::agent_tokens::{AgentKey, Rejection};
 use crate::console::{self, Console};
@@ -131,84 +132,65 @@ async fn route<S: Backend>(
     };
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
-    let response = if console::handles(&path) {
-        let body = match Limited::new(body, console::MAX_SIGN_IN_BYTES)
-            .collect()
-            .await
-        {
-            Ok(collected) => Some(collected.to_bytes()),
-            Err(err) if err.is::<LengthLimitError>() => None,
-            Err(_) => Some(Bytes::new()),
-        };
-        let console = Console {
-            agents: &settings.agents,
-            loopback: settings.loopback,
-        };
-        console.respond(&method, &path, &parts.headers, body.as_deref())
-    } else {
-        match Endpoint::route(method.as_str(), &path) {
-            Route::NotFound if path == "/openapi.json" && method == Method::GET => {
-                let mut response =
-                    lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
-                response.headers_mut().insert(
-                    hyper::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            }
-            Route::NotFound => error_response(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                "no route for this path",
-                None,
-            ),
-            Route::WrongMethod(methods) => {
-                let allowed = methods.join(", ");
-                let message = format!("this route only accepts {allowed}");
-                let mut response = error_response(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    &message,
-                    None,
-                );
-                if let Ok(value) = HeaderValue::try_from(allowed) {
-                    response.headers_mut().insert(ALLOW, value);
-                }
-                response
-            }
-            Route::To(endpoint, parameters) => {
-                match authorize(&settings.agents, endpoint, &parts) {
-                    Err(refused) => {
-                        tracing::info!(
-                            request_id = request_id.to_str().unwrap_or_default(),
-                            route = endpoint.name(),
-                            %refused,
-                            "agent token refused"
-                        );
-                        refusal(&refused)
-                    }
-                    Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
-                        Ok(collected) => {
-                            let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
-                            let mut request = lambda_http::Request::from_parts(parts, body);
-                            if let Some(context) = context {
-                                request = request.with_request_context(context);
-                            }
-                            let request = with_route_parameters(request, parameters);
-                            dispatch(endpoint, &*store, &settings.config, request).await
-                        }
-                        Err(err) if err.is::<LengthLimitError>() => {
-                            failure(&ApiError::PayloadTooLarge {
-                                limit: MAX_BODY_BYTES,
-                            })
-                        }
-                        Err(err) => failure(&ApiError::InvalidJson(format!(
-                            "could not read the body: {err}"
-                        ))),
-                    },
-                }
-            }
+    let response = match Endpoint::route(method.as_str(), &path) {
+        _ if console::handles(&path) => console_response(&settings, &parts, body).await,
+        Route::NotFound if path == "/openapi.json" && method == Method::GET => {
+            let mut response =
+                lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
         }
+        Route::NotFound => error_response(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "no route for this path",
+            None,
+        ),
+        Route::WrongMethod(methods) => {
+            let allowed = methods.join(", ");
+            let message = format!("this route only accepts {allowed}");
+            let mut response = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                &message,
+                None,
+            );
+            if let Ok(value) = HeaderValue::try_from(allowed) {
+                response.headers_mut().insert(ALLOW, value);
+            }
+            response
+        }
+        Route::To(endpoint, parameters) => match authorize(&settings.agents, endpoint, &parts) {
+            Err(refused) => {
+                tracing::info!(
+                    request_id = request_id.to_str().unwrap_or_default(),
+                    route = endpoint.name(),
+                    %refused,
+                    "agent token refused"
+                );
+                refusal(&refused)
+            }
+            Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
+                Ok(collected) => {
+                    let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
+                    let mut request = lambda_http::Request::from_parts(parts, body);
+                    if let Some(context) = context {
+                        request = request.with_request_context(context);
+                    }
+                    let request = with_route_parameters(request, parameters);
+                    dispatch(endpoint, &*store, &settings.config, request).await
+                }
+                Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
+                    limit: MAX_BODY_BYTES,
+                }),
+                Err(err) => failure(&ApiError::InvalidJson(format!(
+                    "could not read the body: {err}"
+                ))),
+            },
+        },
     };
 
     let (mut parts, body) = response.into_parts();
@@ -225,6 +207,33 @@ async fn route<S: Backend>(
         parts,
         Full::new(Bytes::copy_from_slice(&body)),
     ))
+}
+
+/// The agent console's files and its local sign-in ([`crate::console`]), whose body is
+/// read up to its small limit.
+async fn console_response(
+    settings: &Settings,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> lambda_http::Response<lambda_http::Body> {
+    let body = match Limited::new(body, console::MAX_SIGN_IN_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Some(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => None,
+        Err(_) => Some(Bytes::new()),
+    };
+    let console = Console {
+        agents: &settings.agents,
+        loopback: settings.loopback,
+    };
+    console.respond(
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+        body.as_deref(),
+    )
 }
 
 /// What API Gateway's JWT authorizer does for an agent route: verify the bearer token
