@@ -4,9 +4,11 @@
 //! errors (in the API's envelope), CORS ([`crate::cors`]), and the agent routes' JWT
 //! authorizer ([`crate::agent_tokens`]), whose verified claims reach the handler in the
 //! request context as API Gateway puts them there; and the realtime socket
-//! ([`crate::realtime`]), which production serves from a WebSocket API.
+//! ([`crate::realtime`]), which production serves from a WebSocket API. It also serves the
+//! agent console's files, which production puts on a static host ([`crate::console`]).
 
 use crate::agent_tokens::{AgentKey, Rejection};
+use crate::console::{self, Console};
 use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
@@ -53,10 +55,15 @@ pub async fn serve<S: Backend>(
     hub: Arc<Hub>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    // The console's local sign-in is offered only on a loopback address.
+    let loopback = listener
+        .local_addr()
+        .is_ok_and(|address| address.ip().is_loopback());
     let config = Arc::new(Settings {
         config,
         agents,
         hub,
+        loopback,
     });
     tokio::pin!(shutdown);
     loop {
@@ -93,6 +100,8 @@ struct Settings {
     agents: AgentKey,
     /// The open realtime sockets.
     hub: Arc<Hub>,
+    /// Whether the server listens on a loopback address ([`crate::console`]).
+    loopback: bool,
 }
 
 async fn route<S: Backend>(
@@ -124,6 +133,7 @@ async fn route<S: Backend>(
     let (method, path) = (parts.method.clone(), parts.uri.path().to_string());
 
     let response = match Endpoint::route(method.as_str(), &path) {
+        _ if console::handles(&path) => console_response(&settings, &parts, body).await,
         Route::NotFound if path == "/openapi.json" && method == Method::GET => {
             let mut response =
                 lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
@@ -197,6 +207,33 @@ async fn route<S: Backend>(
         parts,
         Full::new(Bytes::copy_from_slice(&body)),
     ))
+}
+
+/// The agent console's files and its local sign-in ([`crate::console`]), whose body is
+/// read up to its small limit.
+async fn console_response(
+    settings: &Settings,
+    parts: &hyper::http::request::Parts,
+    body: Incoming,
+) -> lambda_http::Response<lambda_http::Body> {
+    let body = match Limited::new(body, console::MAX_SIGN_IN_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => Some(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => None,
+        Err(_) => Some(Bytes::new()),
+    };
+    let console = Console {
+        agents: &settings.agents,
+        loopback: settings.loopback,
+    };
+    console.respond(
+        &parts.method,
+        parts.uri.path(),
+        &parts.headers,
+        body.as_deref(),
+    )
 }
 
 /// What API Gateway's JWT authorizer does for an agent route: verify the bearer token

@@ -438,6 +438,58 @@ fn serve_answers_on_the_port_it_prints() {
     );
 }
 
+#[test]
+fn serve_serves_the_console_and_its_local_sign_in_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = serve(&store_arg(dir.path()));
+    let client = reqwest::blocking::Client::new();
+    let page = client.get(format!("{base}/console/")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let module = client.get(format!("{base}/web/client.js")).send().unwrap();
+    assert_eq!(
+        module.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(module.text().unwrap().contains("export class AgentClient"));
+    let config: serde_json::Value = client
+        .get(format!("{base}/console/config.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(config["mode"], "local");
+    assert_eq!(config["localSignIn"], "/console/local/sign-in");
+
+    // Listening on 127.0.0.1, the sign-in mints a token the agent routes take.
+    let signed_in: serde_json::Value = client
+        .post(format!("{base}/console/local/sign-in"))
+        .header("content-type", "application/json")
+        .body(r#"{"id": "agent-7", "name": "Sam from Support"}"#)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = signed_in["data"]["token"].as_str().expect("a token");
+    let inbox = client
+        .get(format!("{base}/api/agent/conversations?kind=chat"))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    assert_eq!(inbox.status(), 200);
+    // A page on another name that resolves here (DNS rebinding) is refused.
+    let rebound = client
+        .post(format!("{base}/console/local/sign-in"))
+        .header("content-type", "application/json")
+        .header("host", "evil.example")
+        .body(r#"{"id": "agent-7"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+}
+
 /// `webhooks add`, `list` and `remove` on `store`: the secret is printed once, with a
 /// word saying so, and never listed.
 fn manage_webhooks(store: &str) {

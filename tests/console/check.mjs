@@ -1,0 +1,563 @@
+// The agent console in headless Chromium (Debian's, driven by playwright-core) against a
+// real `supportzen serve` on a loopback port with a fresh SQLite store. Customers act
+// through the API with web/client.js, the module the console itself uses; the agent acts
+// in the browser. Run by tests/console/run; prints "N passed, M failed" last.
+//
+// usage: node check.mjs SUPPORTZEN_BINARY CHROMIUM [SCREENSHOT_DIR]
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHmac, createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { chromium } from 'playwright-core';
+import { ApiError, CustomerClient, ShownMessages, START_CURSOR } from '../../web/client.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const [BINARY, CHROMIUM, SHOTS] = process.argv.slice(2);
+const WAIT = 15_000;
+const work = mkdtempSync(join(tmpdir(), 'supportzen-console-'));
+const store = `sqlite:${join(work, 'console.db')}`;
+const agentKey = join(work, 'agent-key.pem');
+
+let passed = 0;
+let failed = 0;
+const figures = [];
+
+async function test(name, body) {
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok     ${name}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAILED ${name}\n       ${String(error.stack ?? error).split('\n').slice(0, 6).join('\n       ')}`);
+  }
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** Polls `probe` until it returns a truthy value, or fails after WAIT. */
+async function until(what, probe) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function startServer() {
+  const server = spawn(BINARY, ['serve', '--listen', '127.0.0.1:0', '--store', store, '--agent-key', agentKey], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  server.stderr.on('data', (chunk) => process.stderr.write(chunk));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    server.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = out.match(/listening on (http:\/\/\S+)/);
+      if (match) resolve({ server, base: match[1] });
+    });
+    server.on('exit', (code) => reject(new Error(`supportzen serve exited with ${code}`)));
+  });
+}
+
+function customer(base, email, secret) {
+  const put = spawnSync(BINARY, ['users', 'put', '--email', email, '--secret', secret, '--store', store], { encoding: 'utf8' });
+  if (put.status !== 0) throw new Error(`users put failed: ${put.stderr}`);
+  const token = createHmac('sha256', secret).update(email).digest('hex');
+  return new CustomerClient({ email, token, baseUrl: base });
+}
+
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+function fakeJwt(claims) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part(claims)}.${Buffer.from('not a signature').toString('base64url')}`;
+}
+
+const { server, base } = await startServer();
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const problems = [];
+const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+const page = await context.newPage();
+page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+page.on('console', (message) => {
+  if (message.type() === 'error' && /Content Security Policy|Refused to/.test(message.text())) problems.push(message.text());
+});
+
+// The socket passes through the test, which can cut it and refuse new ones for a while,
+// as a network outage would.
+const sockets = { cut: false, open: [], refused: 0 };
+await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
+  if (sockets.cut) {
+    sockets.refused += 1;
+    socket.close({ code: 4000, reason: 'cut by the test' });
+    return;
+  }
+  const upstream = socket.connectToServer();
+  sockets.open.push({ socket, upstream });
+});
+
+const ann = customer(base, 'ann@example.com', 's3cret');
+const bob = customer(base, 'bob@example.com', 'b0bsecret');
+const list = (id) => page.locator(`#conversation-list button[data-id="${id}"]`);
+const bubbles = (text) => page.locator('#messages li.message', { hasText: text });
+const badge = () => page.locator('#thread-meta .badge');
+
+await test('serve serves the console and client.js with their types and a CSP without inline script', async () => {
+  for (const [path, type] of [['/console/', 'text/html'], ['/console/console.js', 'text/javascript'],
+    ['/console/console.css', 'text/css'], ['/web/client.js', 'text/javascript'], ['/console/config.json', 'application/json']]) {
+    const response = await fetch(`${base}${path}`);
+    check(response.status === 200, `${path}: ${response.status}`);
+    check(response.headers.get('content-type').startsWith(type), `${path}: ${response.headers.get('content-type')}`);
+    const policy = response.headers.get('content-security-policy') ?? '';
+    check(policy.includes("script-src 'self'") && !policy.includes('unsafe-inline'), `${path}: CSP ${policy}`);
+  }
+  const config = await (await fetch(`${base}/console/config.json`)).json();
+  check(config.mode === 'local' && config.localSignIn === '/console/local/sign-in', JSON.stringify(config));
+});
+
+await test('client.js turns the error envelope into an ApiError naming code and field', async () => {
+  const stranger = new CustomerClient({ email: 'ann@example.com', token: '0'.repeat(64), baseUrl: base });
+  const refused = await stranger.conversations({ kind: 'chat' }).catch((e) => e);
+  check(refused instanceof ApiError && refused.status === 401 && refused.code === 'unauthorized' && refused.requestId, `${refused}`);
+  const invalid = await ann.createTicket({ message: 'hi', createdAt: 'yesterday' }).catch((e) => e);
+  check(invalid instanceof ApiError && invalid.code === 'invalid_field' && invalid.field === 'created_at', `${invalid}`);
+  // The catch-up cursor: the newest shown message at least 30 s older than the newest.
+  const shown = new ShownMessages();
+  check(shown.cursor() === START_CURSOR, 'an empty conversation reads from the start');
+  shown.add([{ messageId: 'msg-a', createdAt: 1_000 }, { messageId: 'msg-b', createdAt: 20_000 }, { messageId: 'msg-c', createdAt: 40_000 }]);
+  check(shown.cursor() === 'msg-a', `cursor ${shown.cursor()}`);
+  check(shown.add([{ messageId: 'msg-b', createdAt: 20_000 }]).length === 0, 'a shown message is not shown again');
+});
+
+let firstPaint = null;
+let scriptBytes = 0;
+let scriptGzip = 0;
+await test('an agent signs in locally', async () => {
+  const scripts = [];
+  page.on('response', (response) => {
+    if (response.request().resourceType() === 'script') scripts.push(response);
+  });
+  await page.goto(`${base}/console/`);
+  await page.locator('#local-sign-in').waitFor({ timeout: WAIT });
+  firstPaint = await page.evaluate(() => {
+    const entries = performance.getEntriesByType('paint');
+    return Object.fromEntries(entries.map((e) => [e.name, e.startTime]));
+  });
+  for (const response of scripts) {
+    const body = await response.body();
+    scriptBytes += body.length;
+    scriptGzip += gzipSync(body, { level: 9 }).length;
+  }
+  figures.push(`JavaScript loaded at first paint: ${scripts.length} modules, ${scriptBytes} bytes, ${scriptGzip} bytes gzipped (limit 102400)`);
+  figures.push(`first paint ${firstPaint['first-paint']?.toFixed(0)} ms, first contentful paint ${firstPaint['first-contentful-paint']?.toFixed(0)} ms`);
+  check(scriptGzip <= 100 * 1024, `${scriptGzip} bytes of JavaScript gzipped, over 100 KB`);
+  await page.fill('#agent-id', 'agent-7');
+  await page.fill('#agent-name', 'Sam from Support');
+  await page.click('#local-sign-in button[type=submit]');
+  await page.locator('#app').waitFor({ timeout: WAIT });
+  await until('the socket to open', () => page.locator('#connection.open').count());
+  check((await page.textContent('#agent-label')).includes('Sam from Support'), 'the agent is named');
+});
+
+await test('first paint, five fresh loads of /console/ (a figure, not asserted: the machine is shared)', async () => {
+  const paints = [];
+  for (let i = 0; i < 5; i += 1) {
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const load = await fresh.newPage();
+    await load.goto(`${base}/console/`);
+    await load.locator('#local-sign-in').waitFor({ timeout: WAIT });
+    paints.push(await load.evaluate(() => performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint')?.startTime));
+    await fresh.close();
+  }
+  check(paints.every((p) => typeof p === 'number'), `paint entries ${paints}`);
+  figures.push(`first contentful paint in five fresh contexts: ${paints.map((p) => p.toFixed(0)).join(', ')} ms`);
+});
+
+let chat;
+await test("a customer's new chat appears in the inbox without a reload", async () => {
+  ({ chatId: chat } = await ann.createChat({ message: 'My invoice shows the wrong plan.', createdAt: nowSeconds(), name: 'Ann', planId: 5 }));
+  await list(chat).waitFor({ timeout: WAIT });
+  check((await list(chat).textContent()).includes('ann@example.com'), 'the item names the customer');
+});
+
+await test('the agent assigns it, replies, and leaves a note that looks different', async () => {
+  await list(chat).click();
+  await bubbles('My invoice shows the wrong plan.').waitFor({ timeout: WAIT });
+  await page.click('#assign-me');
+  await page.locator('#thread-meta', { hasText: 'assigned to me' }).waitFor({ timeout: WAIT });
+  await page.fill('#composer-text', 'Sorry about that: you are back on Premium.');
+  await page.click('#send');
+  await page.locator('#messages li.message.agent[data-id]', { hasText: 'back on Premium' }).waitFor({ timeout: WAIT });
+  await page.check('input[name=mode][value=note]');
+  check((await page.textContent('#send')) === 'Add note', 'the button says note');
+  await page.fill('#composer-text', 'Plan sync bug, see INC-42');
+  await page.keyboard.press('Control+Enter');
+  const note = page.locator('#messages li.message.note[data-id]', { hasText: 'INC-42' });
+  await note.waitFor({ timeout: WAIT });
+  check((await note.textContent()).includes('Internal note'), 'the note is labelled');
+  const background = (locator) => locator.evaluate((node) => getComputedStyle(node).backgroundColor);
+  const reply = page.locator('#messages li.message.agent', { hasText: 'back on Premium' });
+  check(await background(note) !== await background(reply), 'a note and a reply look different');
+  await page.check('input[name=mode][value=reply]');
+});
+
+await test("the customer's GET shows the reply and not the note", async () => {
+  const { messages } = await ann.messages(chat);
+  const texts = messages.map((m) => m.message);
+  check(texts.includes('Sorry about that: you are back on Premium.'), texts.join(' | '));
+  check(!texts.some((t) => t.includes('INC-42')), 'the note reached the customer');
+});
+
+await test('a send that gets no answer shows a retry, and the retry writes it once', async () => {
+  let aborted = 0;
+  const pattern = `${base}/api/agent/conversations/${chat}/messages`;
+  await page.route(pattern, (route) => {
+    if (route.request().method() === 'POST' && aborted === 0) {
+      aborted += 1;
+      return route.abort('connectionreset');
+    }
+    return route.fallback();
+  });
+  await page.fill('#composer-text', 'Your refund is on its way.');
+  await page.click('#send');
+  const failedBubble = page.locator('#messages li.message.failed', { hasText: 'refund is on its way' });
+  await failedBubble.waitFor({ timeout: WAIT });
+  await failedBubble.locator('button.retry').click();
+  await page.locator('#messages li.message.agent[data-id]', { hasText: 'refund is on its way' }).waitFor({ timeout: WAIT });
+  await page.unroute(pattern);
+  check(await bubbles('refund is on its way').count() === 1, 'shown once');
+  const { messages } = await ann.messages(chat);
+  check(messages.filter((m) => m.message === 'Your refund is on its way.').length === 1, 'stored once');
+});
+
+await test('snooze, then solve with the s key; a customer message reopens it live', async () => {
+  await page.click('#snooze');
+  await page.locator('#thread-meta', { hasText: 'snoozed until' }).waitFor({ timeout: WAIT });
+  check((await badge().textContent()) === 'pending', 'snoozed is pending');
+  await list(chat).focus();
+  await page.keyboard.press('s');
+  await page.locator('#thread-meta .badge', { hasText: 'solved' }).waitFor({ timeout: WAIT });
+  await ann.sendChat(chat, { message: 'Thanks! And the old invoice?' });
+  await bubbles('And the old invoice?').waitFor({ timeout: WAIT });
+  await page.locator('#thread-meta .badge', { hasText: /^open$/ }).waitFor({ timeout: WAIT });
+});
+
+await test('closed shows as final', async () => {
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.click('#set-closed');
+  await page.locator('#closed-note').waitFor({ timeout: WAIT });
+  check((await badge().textContent()).includes('final'), 'the badge says final');
+  check(await page.isDisabled('input[name=mode][value=reply]'), 'no reply to a closed conversation');
+  check(await page.isDisabled('#set-solved') && await page.isDisabled('#assign-me'), 'no status change or assignment');
+  const refused = await ann.sendChat(chat, { message: 'Hello?' }).catch((e) => e);
+  check(refused instanceof ApiError && refused.code === 'conversation_closed' && refused.followUpAllowed, `${refused}`);
+});
+
+await test('after the socket is cut and restored, messages written meanwhile appear once', async () => {
+  const { chatId } = await bob.createChat({ message: 'Is anyone there?', createdAt: nowSeconds() });
+  await list(chatId).click();
+  await bubbles('Is anyone there?').waitFor({ timeout: WAIT });
+  sockets.cut = true;
+  for (const { socket } of sockets.open.splice(0)) await socket.close({ code: 4000, reason: 'cut by the test' });
+  await until('the console to notice', () => page.locator('#connection:not(.open)').count());
+  const written = [];
+  for (let i = 1; i <= 3; i += 1) {
+    written.push(`While you were away ${i}`);
+    await bob.sendChat(chatId, { message: written.at(-1) });
+  }
+  const { chatId: during } = await ann.createChat({ message: 'Opened while you were offline', createdAt: nowSeconds() });
+  await until('a reconnect attempt to be refused', () => sockets.refused > 0);
+  sockets.cut = false;
+  await until('the socket to open again', () => page.locator('#connection.open').count());
+  written.push('Just after the reconnect');
+  await bob.sendChat(chatId, { message: written.at(-1) });
+  for (const text of written) await bubbles(text).waitFor({ timeout: WAIT });
+  for (const text of written) check(await bubbles(text).count() === 1, `"${text}" shown ${await bubbles(text).count()} times`);
+  const ids = await page.locator('#messages li.message').evaluateAll((nodes) => nodes.map((n) => n.dataset.id));
+  check(new Set(ids).size === ids.length && ids.length === 5, `messages shown: ${ids.join(', ')}`);
+  check((await list(chatId).textContent()).includes('Just after the reconnect'), 'the inbox item shows the newest message');
+  await list(during).waitFor({ timeout: WAIT });
+  check(await list(during).count() === 1, 'the conversation opened meanwhile is listed once');
+});
+
+await test('history pages upward as the agent scrolls, each message once, in order', async () => {
+  const { chatId } = await bob.createChat({ message: 'Message 1', createdAt: nowSeconds() });
+  for (let i = 2; i <= 70; i += 1) await bob.sendChat(chatId, { message: `Message ${i}` });
+  await list(chatId).click();
+  await bubbles('Message 70').waitFor({ timeout: WAIT });
+  check(await page.locator('#messages li.message').count() === 30, 'the latest page first');
+  for (let round = 0; round < 5 && await page.locator('#messages li.message').count() < 70; round += 1) {
+    await page.locator('#history-scroll').evaluate((node) => { node.scrollTop = 0; });
+    const before = await page.locator('#messages li.message').count();
+    await until('an earlier page', async () => await page.locator('#messages li.message').count() > before);
+  }
+  const texts = await page.locator('#messages li.message .text').allTextContents();
+  check(texts.length === 70 && texts.every((t, i) => t === `Message ${i + 1}`), `${texts.length} messages, order ${texts.slice(0, 3)}…`);
+});
+
+await test('keyboard: j and k move through the inbox, ? lists the shortcuts', async () => {
+  for (const message of ['Where do I change my address?', 'Do you ship to Norway?']) {
+    const { chatId } = await bob.createChat({ message, createdAt: nowSeconds() });
+    await list(chatId).waitFor({ timeout: WAIT });
+  }
+  const ids = await page.locator('#conversation-list button').evaluateAll((nodes) => nodes.map((n) => n.dataset.id));
+  check(ids.length >= 3, `${ids.length} conversations listed`);
+  const current = () => page.locator('#conversation-list button[aria-current=true]').getAttribute('data-id');
+  await list(ids[0]).click();
+  for (const [key, expected] of [['j', ids[1]], ['j', ids[2]], ['k', ids[1]]]) {
+    await page.keyboard.press(key);
+    await until(`${key} to select ${expected}`, async () => (await current()) === expected);
+  }
+  await page.keyboard.press('r');
+  check(await page.evaluate(() => document.activeElement.id) === 'composer-text', 'r focuses the reply box');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('?');
+  await page.locator('#help[open]').waitFor({ timeout: WAIT });
+  check((await page.textContent('#help')).includes('Mark solved'), 'the list names the shortcuts');
+  await page.keyboard.press('Escape');
+  await page.locator('#help:not([open])').waitFor({ state: 'attached', timeout: WAIT });
+});
+
+await test('desktop notifications: offered, turned on by the agent, shown for a customer message elsewhere', async () => {
+  const other = await context.newPage();
+  // The browser's Notification, recorded: headless Chromium shows none to look at.
+  await other.addInitScript(() => {
+    globalThis.shown = [];
+    class Recorded {
+      static permission = 'default';
+      static async requestPermission() { Recorded.permission = 'granted'; return 'granted'; }
+      constructor(title, options) { globalThis.shown.push({ title, body: options?.body }); }
+    }
+    globalThis.Notification = Recorded;
+  });
+  await other.goto(`${base}/console/`);
+  await other.fill('#agent-id', 'agent-10');
+  await other.click('#local-sign-in button[type=submit]');
+  await other.locator('#notify').waitFor({ timeout: WAIT });
+  const { chatId } = await ann.createChat({ message: 'Before notifications were on', createdAt: nowSeconds() });
+  await other.locator(`#conversation-list button[data-id="${chatId}"]`).waitFor({ timeout: WAIT });
+  check(await other.evaluate(() => globalThis.shown.length) === 0, 'nothing is shown before the agent turns them on');
+  await other.click('#notify');
+  await other.locator('#notify').waitFor({ state: 'hidden', timeout: WAIT });
+  await ann.sendChat(chatId, { message: 'Are you there?' });
+  const shown = await until('a notification', () => other.evaluate(() => globalThis.shown[0]));
+  check(shown.title.includes('ann@example.com') && shown.body === 'Are you there?', JSON.stringify(shown));
+  await other.close();
+});
+
+const axeSource = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+async function axe(what) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => globalThis.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  figures.push(`axe-core on ${what}: ${result.violations.length} violations (${bad.length} serious or critical), ${result.passes.length} rules passed`);
+  check(bad.length === 0, bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(' ')}`).join('; '));
+}
+
+await test('axe-core: no serious or critical violation on the inbox and a conversation', async () => {
+  // The inbox alone, on a fresh page.
+  const fresh = await context.newPage();
+  await fresh.goto(`${base}/console/`);
+  await fresh.fill('#agent-id', 'agent-8');
+  await fresh.click('#local-sign-in button[type=submit]');
+  await fresh.locator('#conversation-list button').first().waitFor({ timeout: WAIT });
+  await fresh.evaluate(axeSource);
+  const inbox = await fresh.evaluate(() => globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+  const bad = inbox.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  figures.push(`axe-core on the inbox: ${inbox.violations.length} violations (${bad.length} serious or critical), ${inbox.passes.length} rules passed`);
+  await fresh.close();
+  check(bad.length === 0, bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target).join(' ')}`).join('; '));
+  // The conversation with a reply, a note and its closed banner.
+  await page.selectOption('#filter-status', 'closed');
+  await list(chat).click();
+  await bubbles('INC-42').waitFor({ timeout: WAIT });
+  await axe('a conversation');
+  await page.selectOption('#filter-status', 'open');
+});
+
+await test('screenshots of the inbox and a conversation at 1280x720', async () => {
+  const dir = SHOTS ?? join(work, 'images');
+  mkdirSync(dir, { recursive: true });
+  const { chatId } = await ann.createChat({ message: 'Can I change the card I pay with?', createdAt: nowSeconds() });
+  await ann.createChat({ message: 'The export to CSV is empty since yesterday.', createdAt: nowSeconds() });
+  await list(chatId).waitFor({ timeout: WAIT });
+  await page.selectOption('#filter-status', 'open');
+  await list(chatId).click();
+  await bubbles('change the card').waitFor({ timeout: WAIT });
+  await page.screenshot({ path: join(dir, 'console-inbox.png') });
+  await page.check('input[name=assignee][value=any]');
+  await page.selectOption('#filter-status', 'closed');
+  await list(chat).click();
+  await bubbles('INC-42').waitFor({ timeout: WAIT });
+  await page.locator('#history-scroll').evaluate((node) => { node.scrollTop = node.scrollHeight; });
+  await page.screenshot({ path: join(dir, 'console-conversation.png') });
+  figures.push(`screenshots in ${SHOTS ? dir : 'a temporary directory (--screenshots writes docs/images/)'}`);
+});
+
+await test('usable on a tablet: 820x1180 and 1180x820 show the inbox and the conversation, with no sideways scroll', async () => {
+  for (const viewport of [{ width: 820, height: 1180 }, { width: 1180, height: 820 }]) {
+    await page.setViewportSize(viewport);
+    const layout = await page.evaluate(() => {
+      const box = (id) => document.getElementById(id).getBoundingClientRect();
+      return { overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth, inbox: box('inbox'), thread: box('thread'), composer: box('composer') };
+    });
+    check(layout.overflow <= 0, `${viewport.width}x${viewport.height}: ${layout.overflow} px wider than the window`);
+    for (const part of ['inbox', 'thread', 'composer']) {
+      const r = layout[part];
+      check(r.width > 200 && r.height > 100 && r.bottom <= viewport.height + 1 && r.right <= viewport.width + 1, `${viewport.width}x${viewport.height}: ${part} at ${JSON.stringify(r)}`);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 720 });
+});
+
+await test('an inbox of 1,000 conversations pages in as it is scrolled, each once, in activity order', async () => {
+  const many = customer(base, 'many@example.com', 'm4nysecret');
+  for (let i = 1; i <= 1000; i += 1) await many.createTicket({ message: `Ticket number ${i}`, createdAt: nowSeconds() });
+  await page.selectOption('#filter-status', 'open');
+  await page.selectOption('#filter-kind', 'ticket');
+  await page.locator('#conversation-list button').first().waitFor({ timeout: WAIT });
+  // Frames are timed while scrolling, as a figure (not asserted: the machine is shared).
+  await page.evaluate(() => {
+    globalThis.frames = [];
+    const tick = (t) => { globalThis.frames.push(t); globalThis.frameLoop = requestAnimationFrame(tick); };
+    globalThis.frameLoop = requestAnimationFrame(tick);
+  });
+  const started = Date.now();
+  for (let round = 0; round < 60; round += 1) {
+    const count = await page.locator('#conversation-list li').count();
+    if (count >= 1000 && !(await page.isVisible('#load-more'))) break;
+    await page.locator('#conversation-list').hover();
+    await page.mouse.wheel(0, 4000);
+    await until('the list to grow or end', async () => (await page.locator('#conversation-list li').count()) > count
+      || !(await page.isVisible('#load-more')));
+  }
+  const elapsed = Date.now() - started;
+  const gaps = await page.evaluate(() => {
+    cancelAnimationFrame(globalThis.frameLoop);
+    const f = globalThis.frames;
+    const gaps = f.slice(1).map((t, i) => t - f[i]).sort((a, b) => a - b);
+    return { frames: f.length, p50: gaps[Math.floor(gaps.length / 2)], p95: gaps[Math.floor(gaps.length * 0.95)], max: gaps.at(-1) };
+  });
+  const ids = await page.locator('#conversation-list button').evaluateAll((nodes) => nodes.map((n) => n.dataset.id));
+  figures.push(`1,000 tickets scrolled through in ${elapsed} ms: ${gaps.frames} frames, gap between frames p50 ${gaps.p50?.toFixed(1)} ms, p95 ${gaps.p95?.toFixed(1)} ms, max ${gaps.max?.toFixed(1)} ms`);
+  check(ids.length === 1000 && new Set(ids).size === 1000, `${ids.length} listed, ${new Set(ids).size} distinct`);
+  const texts = await page.locator('#conversation-list .preview').allTextContents();
+  check(texts[0] === 'Ticket number 1000' && texts.at(-1) === 'Ticket number 1', `${texts[0]} … ${texts.at(-1)}`);
+});
+
+await test('no page error and no Content-Security-Policy refusal in the console', async () => {
+  check(problems.length === 0, problems.join('\n'));
+});
+
+await test('production mode: OIDC code flow with PKCE, no local sign-in, and a foreign token is refused', async () => {
+  // A static host's config; the identity provider is played by the test (no network). A
+  // static host sets its own CSP naming the provider, so this page runs without serve's.
+  const oidc = await browser.newContext({ viewport: { width: 1280, height: 720 }, bypassCSP: true });
+  const prod = await oidc.newPage();
+  const issuer = 'https://idp.test';
+  const seen = { localSignIn: 0, authorize: null, token: null, refresh: null };
+  let accepted = null;
+  prod.on('request', (request) => {
+    if (request.url().includes('/console/local/sign-in')) seen.localSignIn += 1;
+  });
+  await prod.route(`${base}/console/config.json`, (route) => route.fulfill({
+    contentType: 'application/json',
+    // A production config never names the local sign-in; were one to, it is ignored.
+    body: JSON.stringify({ mode: 'oidc', issuer, clientId: 'console-client', api: base, localSignIn: '/console/local/sign-in' }),
+  }));
+  await prod.route(`${issuer}/**`, async (route) => {
+    const url = new URL(route.request().url());
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return route.fulfill({ contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body: JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token` }) });
+    }
+    if (url.pathname === '/authorize') {
+      seen.authorize = url;
+      return route.fulfill({ status: 302, headers: { location: `${base}/console/?code=the-code&state=${url.searchParams.get('state')}` } });
+    }
+    if (url.pathname === '/token') {
+      if (route.request().method() === 'OPTIONS') {
+        return route.fulfill({ status: 204, headers: { 'access-control-allow-origin': '*', 'access-control-allow-headers': '*' } });
+      }
+      const form = new URLSearchParams(route.request().postData());
+      if (form.get('grant_type') === 'refresh_token') seen.refresh = form;
+      else seen.token = form;
+      const nonce = seen.authorize.searchParams.get('nonce');
+      const lifetime = accepted ? 61 : 3600;
+      const exp = nowSeconds() + lifetime;
+      return route.fulfill({
+        contentType: 'application/json',
+        headers: { 'access-control-allow-origin': '*' },
+        body: JSON.stringify({
+          token_type: 'Bearer', expires_in: lifetime, refresh_token: 'the-refresh-token',
+          id_token: fakeJwt({ iss: issuer, aud: 'console-client', sub: 'agent-9', name: 'Pat', nonce, exp }),
+          // Another issuer's token, which the API must refuse; later, one it accepts.
+          access_token: accepted ?? fakeJwt({ iss: issuer, aud: 'supportzen-agents', sub: 'agent-9', scope: 'agent.read agent.write', exp }),
+        }),
+      });
+    }
+    return route.abort();
+  });
+  await prod.goto(`${base}/console/`);
+  await prod.locator('#oidc-sign-in').waitFor({ timeout: WAIT });
+  check(await prod.locator('#local-sign-in').isHidden(), 'the local sign-in is offered in production mode');
+  // PKCE by RFC 7636's Appendix B example, and the verifier's form.
+  const pkce = await prod.evaluate(async () => {
+    const m = await import('/console/oidc.js');
+    return { challenge: await m.codeChallenge('dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk'), verifier: m.codeVerifier() };
+  });
+  check(pkce.challenge === 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', `S256 challenge ${pkce.challenge}`);
+  check(/^[A-Za-z0-9_-]{43}$/.test(pkce.verifier), `verifier ${pkce.verifier}`);
+  const inbox = prod.waitForResponse((r) => r.url().startsWith(`${base}/api/agent/conversations`), { timeout: WAIT });
+  await prod.click('#oidc-start');
+  const refused = await inbox;
+  const a = seen.authorize.searchParams;
+  check(a.get('response_type') === 'code' && a.get('client_id') === 'console-client' && a.get('code_challenge_method') === 'S256'
+    && a.get('redirect_uri') === `${base}/console/` && a.get('scope').includes('openid'), `authorize ${seen.authorize}`);
+  const t = seen.token;
+  check(t.get('grant_type') === 'authorization_code' && t.get('code') === 'the-code' && t.get('redirect_uri') === `${base}/console/`, `token request ${t}`);
+  check(createHash('sha256').update(t.get('code_verifier')).digest('base64url') === a.get('code_challenge'), 'the verifier matches the challenge');
+  check(refused.status() === 401, `the API answered ${refused.status()} to another issuer's token`);
+  await prod.locator('#sign-in-error', { hasText: 'refused' }).waitFor({ timeout: WAIT });
+  check(prod.url() === `${base}/console/`, `the code stays in the address bar: ${prod.url()}`);
+  check(seen.localSignIn === 0, 'production mode called the local sign-in');
+
+  // Now the provider issues a token the API accepts (the test mints it with the local
+  // sign-in, from Node), for 61 seconds: the console signs in, and renews it with the
+  // refresh token a minute before it expires, in memory.
+  const minted = await (await fetch(`${base}/console/local/sign-in`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'agent-9', name: 'Pat' }),
+  })).json();
+  accepted = minted.data.token;
+  await prod.goto(`${base}/console/`);
+  await prod.click('#oidc-start');
+  await prod.locator('#app').waitFor({ timeout: WAIT });
+  check((await prod.textContent('#agent-label')).includes('agent-9'), 'signed in as the token\'s subject');
+  await until('the console to open its socket', () => prod.locator('#connection.open').count());
+  const refresh = await until('a refresh before expiry', () => seen.refresh);
+  check(refresh.get('client_id') === 'console-client' && refresh.get('refresh_token') === 'the-refresh-token', `refresh request ${refresh}`);
+  check(seen.localSignIn === 0, 'production mode called the local sign-in');
+  await oidc.close();
+});
+
+for (const figure of figures) console.log(`figure: ${figure}`);
+await browser.close();
+server.kill('SIGTERM');
+rmSync(work, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
