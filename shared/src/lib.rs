@@ -11,7 +11,8 @@
 //! - [`flows`]: the use cases, free of any transport;
 //! - the transports: [`http`] (requests in, the documented envelope out, the endpoint
 //!   handlers) and [`ws`] (production's WebSocket handshake through API Gateway);
-//! - the adapters: [`dynamo`], the production store, and [`webhook_client`], webhook
+//! - the adapters: [`dynamo`], the production store, [`s3`], where attachments live in
+//!   production (signed uploads, checks and downloads), and [`webhook_client`], webhook
 //!   deliveries' HTTP client; nothing above imports them;
 //! - [`lambda`]: what every Lambda binary's `main` runs, the one place that binds the
 //!   handlers to the DynamoDB store.
@@ -30,6 +31,7 @@ pub mod flows;
 pub mod http;
 pub mod idempotency;
 pub mod lambda;
+pub mod s3;
 pub mod store;
 pub mod webhook_client;
 pub mod ws;

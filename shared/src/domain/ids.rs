@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 /// Parses `PREFIX<hyphenated uuid>`, accepting only the canonical lower-case form we issue,
 /// so one conversation never has two spellings.
-fn parse_prefixed_uuid(raw: &str, prefix: &str, what: &str) -> Result<Uuid, String> {
+pub(super) fn parse_prefixed_uuid(raw: &str, prefix: &str, what: &str) -> Result<Uuid, String> {
     let invalid = || format!("must be a {what} id like {prefix}<uuid>");
     let rest = raw.strip_prefix(prefix).ok_or_else(invalid)?;
     let uuid = Uuid::try_parse(rest).map_err(|_| invalid())?;

@@ -5,6 +5,7 @@
 //! the field name when it turns that into an [`crate::ApiError`].
 
 mod agent;
+mod attachment;
 mod email;
 mod ids;
 mod message;
@@ -12,6 +13,11 @@ mod profile;
 mod status;
 
 pub use agent::{Agent, AgentId, MAX_AGENT_ID_CHARS, Scope};
+pub use attachment::{
+    AttachmentId, AttachmentLimits, ContentType, DEFAULT_MAX_ATTACHMENT_BYTES,
+    DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE, DeclaredUpload, FileName, MAX_FILE_NAME_CHARS,
+    SNIFF_BYTES,
+};
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
 pub use ids::{
     ChatId, ConversationId, ConversationKey, ConversationRef, Kind, MAX_CONVERSATION_KEY_CHARS,

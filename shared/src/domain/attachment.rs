@@ -1,0 +1,421 @@
+//! Files that customers and agents attach to messages. An upload is declared first
+//! (name, type, size), checked against the limits before any upload target is signed,
+//! and once stored its bytes must match the declaration: the size exactly, and the first
+//! bytes the declared type (a PNG is a PNG), so that nothing uploaded as a picture is
+//! served as something else.
+
+use super::ids::parse_prefixed_uuid;
+use std::fmt;
+use uuid::Uuid;
+
+/// `att-<uuidv7>`: an upload, and once attached, the file a message carries.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttachmentId(String);
+
+impl AttachmentId {
+    const PREFIX: &'static str = "att-";
+
+    pub fn generate() -> Self {
+        AttachmentId(format!("{}{}", Self::PREFIX, Uuid::now_v7().hyphenated()))
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        parse_prefixed_uuid(raw, Self::PREFIX, "attachment")?;
+        Ok(AttachmentId(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AttachmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The longest file name kept, in characters (most file systems' limit, in bytes).
+pub const MAX_FILE_NAME_CHARS: usize = 255;
+
+/// A file's name as the uploader gave it, shown to the other side and offered when
+/// downloading. Never a path: no `/`, `\`, control characters, `.` or `..`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileName(String);
+
+impl FileName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err("must not be blank".into());
+        }
+        if name.chars().count() > MAX_FILE_NAME_CHARS {
+            return Err(format!("must be at most {MAX_FILE_NAME_CHARS} characters"));
+        }
+        if name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\')
+            || name == "."
+            || name == ".."
+        {
+            return Err("must be a file name, without control characters, / or \\".into());
+        }
+        Ok(FileName(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The `Content-Disposition` that makes a browser save the file under this name
+    /// (RFC 6266): an ASCII fallback, and the exact name percent-encoded as UTF-8.
+    pub fn content_disposition(&self) -> String {
+        let fallback: String = self
+            .0
+            .chars()
+            .map(|c| {
+                if c.is_ascii_graphic() && c != '"' && c != '%' || c == ' ' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let mut encoded = String::with_capacity(self.0.len() * 3);
+        for byte in self.0.bytes() {
+            if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+                encoded.push(byte as char);
+            } else {
+                encoded.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    }
+}
+
+/// The kinds of file accepted: pictures, documents and archives a support conversation
+/// needs. Never HTML, SVG or anything else a browser would run as script on our origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ContentType {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+    Pdf,
+    PlainText,
+    Csv,
+    Zip,
+}
+
+/// How many of a file's first bytes [`ContentType::matches`] looks at.
+pub const SNIFF_BYTES: usize = 512;
+
+impl ContentType {
+    pub const ALL: [ContentType; 8] = [
+        ContentType::Png,
+        ContentType::Jpeg,
+        ContentType::Gif,
+        ContentType::Webp,
+        ContentType::Pdf,
+        ContentType::PlainText,
+        ContentType::Csv,
+        ContentType::Zip,
+    ];
+
+    /// The media type, as uploads declare it and downloads are served with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Png => "image/png",
+            ContentType::Jpeg => "image/jpeg",
+            ContentType::Gif => "image/gif",
+            ContentType::Webp => "image/webp",
+            ContentType::Pdf => "application/pdf",
+            ContentType::PlainText => "text/plain",
+            ContentType::Csv => "text/csv",
+            ContentType::Zip => "application/zip",
+        }
+    }
+
+    /// A media type of the allowlist, in any case; parameters (`; charset=…`) are not
+    /// accepted, so what is stored is exactly what the signed upload policy names.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let wanted = raw.trim();
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|kind| kind.as_str()).collect();
+                format!("must be one of {}", names.join(", "))
+            })
+    }
+
+    /// Pictures are shown inline; everything else is only ever downloaded.
+    pub fn is_image(self) -> bool {
+        matches!(
+            self,
+            ContentType::Png | ContentType::Jpeg | ContentType::Gif | ContentType::Webp
+        )
+    }
+
+    /// Whether a file's first bytes (up to [`SNIFF_BYTES`] of them; fewer for a shorter
+    /// file) are what a file of this type starts with. Text must be UTF-8 without NUL
+    /// bytes (a character cut by the end of the sample is allowed).
+    pub fn matches(self, first_bytes: &[u8]) -> bool {
+        let sample = &first_bytes[..first_bytes.len().min(SNIFF_BYTES)];
+        match self {
+            ContentType::Png => sample.starts_with(b"\x89PNG\r\n\x1a\n"),
+            ContentType::Jpeg => sample.starts_with(b"\xff\xd8\xff"),
+            ContentType::Gif => sample.starts_with(b"GIF87a") || sample.starts_with(b"GIF89a"),
+            ContentType::Webp => {
+                sample.len() >= 12 && sample.starts_with(b"RIFF") && &sample[8..12] == b"WEBP"
+            }
+            ContentType::Pdf => sample.starts_with(b"%PDF-"),
+            ContentType::Zip => {
+                sample.starts_with(b"PK\x03\x04") || sample.starts_with(b"PK\x05\x06")
+            }
+            ContentType::PlainText | ContentType::Csv => {
+                !sample.contains(&0) && utf8_but_for_a_cut_character(sample, first_bytes.len())
+            }
+        }
+    }
+}
+
+/// Whether `sample` is UTF-8, allowing its last character to be cut off when the file
+/// (`total` bytes) goes on past it.
+fn utf8_but_for_a_cut_character(sample: &[u8], total: usize) -> bool {
+    match std::str::from_utf8(sample) {
+        Ok(_) => true,
+        Err(err) => err.error_len().is_none() && total > sample.len(),
+    }
+}
+
+/// What uploads may be: set by the deployment, checked when an upload is declared and
+/// again when it is attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttachmentLimits {
+    /// The largest file, in bytes.
+    pub max_bytes: u64,
+    /// The most files one message may carry.
+    pub max_per_message: usize,
+    /// The types accepted, a subset of [`ContentType::ALL`].
+    pub types: Vec<ContentType>,
+}
+
+/// 10 MiB: a phone's screenshot or a scanned invoice, well under what a browser uploads
+/// in a few seconds on a slow line.
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+pub const DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+
+impl Default for AttachmentLimits {
+    fn default() -> Self {
+        AttachmentLimits {
+            max_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
+            max_per_message: DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE,
+            types: ContentType::ALL.to_vec(),
+        }
+    }
+}
+
+/// An upload as declared, each part within the limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeclaredUpload {
+    pub name: FileName,
+    pub content_type: ContentType,
+    /// The exact size in bytes the stored file must have.
+    pub size: u64,
+}
+
+impl AttachmentLimits {
+    /// `content_type` if these limits accept it.
+    pub fn content_type(&self, raw: &str) -> Result<ContentType, String> {
+        let kind = ContentType::parse(raw)?;
+        if !self.types.contains(&kind) {
+            let names: Vec<&str> = self.types.iter().map(|kind| kind.as_str()).collect();
+            return Err(format!("must be one of {}", names.join(", ")));
+        }
+        Ok(kind)
+    }
+
+    /// `size` (bytes) if it is 1 byte to [`AttachmentLimits::max_bytes`].
+    pub fn size(&self, size: u64) -> Result<u64, String> {
+        if size == 0 || size > self.max_bytes {
+            return Err(format!("must be 1 to {} bytes", self.max_bytes));
+        }
+        Ok(size)
+    }
+
+    /// Whether a stored file of `stored_size` bytes starting with `first_bytes` is the
+    /// file `declared` promised.
+    pub fn stored_matches(
+        &self,
+        declared: &DeclaredUpload,
+        stored_size: u64,
+        first_bytes: &[u8],
+    ) -> Result<(), String> {
+        if stored_size != declared.size {
+            return Err(format!(
+                "is {stored_size} bytes, not the {} declared",
+                declared.size
+            ));
+        }
+        if !declared.content_type.matches(first_bytes) {
+            return Err(format!(
+                "its content is not {}",
+                declared.content_type.as_str()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attachment_ids_are_prefixed_uuids() {
+        let id = AttachmentId::generate();
+        assert_eq!(AttachmentId::parse(id.as_str()), Ok(id.clone()));
+        for bad in [
+            "",
+            "att-",
+            "att-xyz",
+            "msg-0194f1d2-7c1e-7000-8000-000000000000",
+        ] {
+            assert!(AttachmentId::parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            AttachmentId::parse(&id.as_str().to_uppercase().replace("ATT-", "att-")).is_err(),
+            "one spelling only"
+        );
+    }
+
+    #[test]
+    fn file_names_are_names_not_paths() {
+        assert_eq!(
+            FileName::parse(" invoice 2026.pdf ").unwrap().as_str(),
+            "invoice 2026.pdf"
+        );
+        assert!(FileName::parse(&"é".repeat(MAX_FILE_NAME_CHARS)).is_ok());
+        for bad in [
+            "",
+            "  ",
+            "../etc/passwd",
+            "a/b.png",
+            "a\\b.png",
+            "a\nb",
+            ".",
+            "..",
+            &"x".repeat(256),
+        ] {
+            assert!(FileName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn downloads_keep_the_name_without_breaking_the_header() {
+        let name = FileName::parse("Rechnung \"März\" 100%.pdf").unwrap();
+        assert_eq!(
+            name.content_disposition(),
+            "attachment; filename=\"Rechnung _M_rz_ 100_.pdf\"; filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%20100%25.pdf"
+        );
+    }
+
+    #[test]
+    fn content_types_come_from_the_allowlist() {
+        for kind in ContentType::ALL {
+            assert_eq!(ContentType::parse(kind.as_str()), Ok(kind));
+        }
+        assert_eq!(ContentType::parse("IMAGE/PNG"), Ok(ContentType::Png));
+        for bad in [
+            "text/html",
+            "image/svg+xml",
+            "application/javascript",
+            "text/plain; charset=utf-8",
+            "",
+        ] {
+            assert!(ContentType::parse(bad).is_err(), "{bad}");
+        }
+        let pictures = AttachmentLimits {
+            types: vec![ContentType::Png],
+            ..AttachmentLimits::default()
+        };
+        assert_eq!(pictures.content_type("image/png"), Ok(ContentType::Png));
+        assert_eq!(
+            pictures.content_type("application/pdf"),
+            Err("must be one of image/png".to_string())
+        );
+    }
+
+    #[test]
+    fn first_bytes_must_match_the_declared_type() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let webp = b"RIFF\x24\0\0\0WEBPVP8 ";
+        let samples: [(ContentType, &[u8]); 8] = [
+            (ContentType::Png, png),
+            (ContentType::Jpeg, b"\xff\xd8\xff\xe0\0\x10JFIF"),
+            (ContentType::Gif, b"GIF89a\x01\0\x01\0"),
+            (ContentType::Webp, webp),
+            (ContentType::Pdf, b"%PDF-1.7\n"),
+            (ContentType::PlainText, "Grüße, line one\n".as_bytes()),
+            (ContentType::Csv, b"id,amount\n1,20\n"),
+            (ContentType::Zip, b"PK\x03\x04\x14\0"),
+        ];
+        let text = |k: ContentType| matches!(k, ContentType::PlainText | ContentType::Csv);
+        for (kind, bytes) in samples {
+            assert!(kind.matches(bytes), "{kind:?}");
+            for (other, other_bytes) in samples {
+                // Text is any UTF-8 without NUL: a PDF's header is text too, which is
+                // harmless (text is only ever downloaded, never shown inline).
+                let also_text = text(kind) && (text(other) || other == ContentType::Pdf);
+                if other != kind && !also_text {
+                    assert!(
+                        !kind.matches(other_bytes),
+                        "{other:?} bytes passed as {kind:?}"
+                    );
+                }
+            }
+        }
+        // An HTML page declared as a PNG, text with NUL bytes, a cut-off header.
+        assert!(!ContentType::Png.matches(b"<html><script>alert(1)</script>"));
+        assert!(!ContentType::PlainText.matches(b"MZ\x90\0\x03\0"));
+        assert!(!ContentType::Png.matches(&png[..4]));
+        assert!(!ContentType::Webp.matches(b"RIFF\x24\0\0\0WAVE"));
+    }
+
+    #[test]
+    fn text_may_end_its_sample_in_the_middle_of_a_character() {
+        let mut text = "a".repeat(SNIFF_BYTES - 1).into_bytes();
+        text.extend("é".as_bytes()); // 2 bytes: the sample ends after the first
+        assert!(ContentType::PlainText.matches(&text));
+        // ...but not a file that really ends there.
+        assert!(!ContentType::PlainText.matches(&text[..SNIFF_BYTES]));
+        assert!(!ContentType::PlainText.matches(b"bad \xff byte"));
+    }
+
+    #[test]
+    fn stored_files_must_be_what_was_declared() {
+        let limits = AttachmentLimits::default();
+        assert_eq!(
+            limits.size(DEFAULT_MAX_ATTACHMENT_BYTES),
+            Ok(DEFAULT_MAX_ATTACHMENT_BYTES)
+        );
+        assert!(limits.size(0).is_err());
+        assert!(limits.size(DEFAULT_MAX_ATTACHMENT_BYTES + 1).is_err());
+        let declared = DeclaredUpload {
+            name: FileName::parse("shot.png").unwrap(),
+            content_type: ContentType::Png,
+            size: 16,
+        };
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert_eq!(limits.stored_matches(&declared, 16, png), Ok(()));
+        assert_eq!(
+            limits.stored_matches(&declared, 17, png),
+            Err("is 17 bytes, not the 16 declared".to_string())
+        );
+        assert_eq!(
+            limits.stored_matches(&declared, 16, b"GIF89a\x01\0\x01\0abcdef"),
+            Err("its content is not image/png".to_string())
+        );
+    }
+}
