@@ -7,6 +7,7 @@
 pub mod agent_tokens;
 pub mod cors;
 pub mod dynamodb;
+pub mod files;
 pub mod invoke;
 pub mod listen;
 pub mod log_fields;

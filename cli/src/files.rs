@@ -1,0 +1,536 @@
+//! Attachments' storage for `supportzen serve`: what S3 is in production, in a
+//! directory. Browsers upload with the same kind of form as S3's POST policy (fields,
+//! then the file), signed by this server for one key, type and exact size, and download
+//! from signed URLs that expire. The body is streamed to a temporary file, counted as it
+//! comes and refused past its declared size, then renamed into place: a file is either
+//! wholly stored or not at all, and memory stays flat whatever its size.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use hmac::{Hmac, KeyInit, Mac};
+use http_body_util::{BodyStream, Full};
+use hyper::body::Body;
+use hyper::header::{
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue,
+};
+use hyper::{Response, StatusCode};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Where uploads are posted: `POST /files`, then `GET /files/<name>?…` to download.
+pub const PATH: &str = "/files";
+
+/// The directory files are kept in unless told otherwise.
+pub const DEFAULT_DIR: &str = "supportzen-files";
+
+/// The local stand-in for the attachments bucket.
+pub struct FileStore {
+    dir: PathBuf,
+    /// `http://host:port` of this server, for the URLs it hands out.
+    base_url: String,
+    /// Signs upload forms and download URLs; made anew at each start, so a restart ends
+    /// every outstanding one (they last minutes anyway).
+    key: [u8; 32],
+}
+
+/// One stored file's facts, as the attach check reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub size: u64,
+    pub first_bytes: Vec<u8>,
+}
+
+impl FileStore {
+    /// Files under `dir` (created if missing), served as `base_url` + [`PATH`].
+    pub fn open(dir: &Path, base_url: &str) -> Result<Self, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the files directory {}: {e}", dir.display()))?;
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|e| format!("no randomness for a signing key: {e}"))?;
+        Ok(FileStore {
+            dir: dir.to_path_buf(),
+            base_url: base_url.trim_end_matches('/').to_string(),
+            key,
+        })
+    }
+
+    /// The form that lets one file of exactly `size` bytes of `content_type` be stored
+    /// under `key` until `now + lifetime`, in the shape of an S3 upload form.
+    pub fn upload_form(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> Value {
+        let expires = millis(now + lifetime);
+        let signature = self.sign(&[
+            "upload",
+            key,
+            content_type,
+            &size.to_string(),
+            &expires.to_string(),
+        ]);
+        let mut fields = Map::new();
+        fields.insert("key".into(), key.into());
+        fields.insert("Content-Type".into(), content_type.into());
+        fields.insert("x-supportzen-size".into(), size.to_string().into());
+        fields.insert("x-supportzen-expires".into(), expires.to_string().into());
+        fields.insert("x-supportzen-signature".into(), signature.into());
+        json!({ "url": format!("{}{PATH}", self.base_url), "fields": fields, "expiresAt": expires })
+    }
+
+    /// A URL that serves `key` as `content_type` until `now + lifetime`, with
+    /// `disposition` as its `Content-Disposition` (`inline` for pictures, `attachment`
+    /// with the file's name otherwise).
+    pub fn download_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        disposition: &str,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> String {
+        let expires = millis(now + lifetime).to_string();
+        let signature = self.sign(&["download", key, content_type, disposition, &expires]);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("key", key)
+            .append_pair("type", content_type)
+            .append_pair("disposition", disposition)
+            .append_pair("expires", &expires)
+            .append_pair("signature", &signature)
+            .finish();
+        format!("{}{PATH}?{query}", self.base_url)
+    }
+
+    /// The stored file's size and first `first` bytes, or `None` if nothing is stored
+    /// under `key`.
+    pub async fn stored(&self, key: &str, first: usize) -> Result<Option<Stored>, String> {
+        let path = self.path(key);
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(format!("cannot open a stored file: {err}")),
+        };
+        let size = file.metadata().await.map_err(|e| e.to_string())?.len();
+        let mut first_bytes = Vec::with_capacity(first);
+        (&mut file)
+            .take(first as u64)
+            .read_to_end(&mut first_bytes)
+            .await
+            .map_err(|e| format!("cannot read a stored file: {e}"))?;
+        Ok(Some(Stored { size, first_bytes }))
+    }
+
+    /// Deletes what is stored under `key`, if anything.
+    pub async fn delete(&self, key: &str) -> Result<(), String> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.to_string()),
+            _ => Ok(()),
+        }
+    }
+
+    /// `POST /files`: a `multipart/form-data` body of the upload form's fields, then the
+    /// file. Stores it if the form is this server's, unexpired, and the file is exactly
+    /// the size it names; answers 204 then, as S3 does, and 4xx with a reason otherwise.
+    pub async fn upload<B>(
+        &self,
+        content_type: Option<&str>,
+        body: B,
+        now: SystemTime,
+    ) -> Response<Full<Bytes>>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Display + Send,
+    {
+        match self.receive(content_type, body, now).await {
+            Ok(()) => plain(StatusCode::NO_CONTENT, ""),
+            Err((status, reason)) => plain(status, &reason),
+        }
+    }
+
+    async fn receive<B>(
+        &self,
+        content_type: Option<&str>,
+        body: B,
+        now: SystemTime,
+    ) -> Result<(), (StatusCode, String)>
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: std::fmt::Display + Send,
+    {
+        let bad = |reason: &str| (StatusCode::BAD_REQUEST, reason.to_string());
+        let boundary = content_type
+            .and_then(|value| multer::parse_boundary(value).ok())
+            .ok_or_else(|| bad("the body must be multipart/form-data"))?;
+        let frames = BodyStream::new(body).filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok),
+                Err(err) => Some(Err(std::io::Error::other(err.to_string()))),
+            }
+        });
+        let mut form = multer::Multipart::new(frames, boundary);
+        let mut fields = Map::new();
+        while let Some(mut part) = form.next_field().await.map_err(|e| bad(&e.to_string()))? {
+            let name = part.name().unwrap_or_default().to_string();
+            if name != "file" {
+                // Form fields are short; a large one is not a form of ours.
+                let text = part.text().await.map_err(|e| bad(&e.to_string()))?;
+                if text.len() > 4096 {
+                    return Err(bad("a form field is too long"));
+                }
+                fields.insert(name, Value::from(text));
+                continue;
+            }
+            let (key, size) = self.check_form(&fields, now)?;
+            let partial = self.dir.join(format!(".upload-{}", uuid::Uuid::now_v7()));
+            let written = self.write(&partial, &mut part, size).await;
+            if let Err(err) = written {
+                let _ = tokio::fs::remove_file(&partial).await;
+                return Err(err);
+            }
+            return tokio::fs::rename(&partial, self.path(&key))
+                .await
+                .map_err(|e| {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("cannot store the file: {e}"),
+                    )
+                });
+        }
+        Err(bad("the form has no file field"))
+    }
+
+    /// The key and size the form's fields were signed for, if they were signed here and
+    /// have not expired.
+    fn check_form(
+        &self,
+        fields: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Result<(String, u64), (StatusCode, String)> {
+        let field = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or_default();
+        let (key, content_type, size, expires) = (
+            field("key"),
+            field("Content-Type"),
+            field("x-supportzen-size"),
+            field("x-supportzen-expires"),
+        );
+        let signed = self.sign(&["upload", key, content_type, size, expires]);
+        let refused = |reason: &str| (StatusCode::FORBIDDEN, reason.to_string());
+        if !constant_time_eq(
+            signed.as_bytes(),
+            field("x-supportzen-signature").as_bytes(),
+        ) {
+            return Err(refused(
+                "the upload form's signature does not match its fields",
+            ));
+        }
+        if expires.parse::<i64>().map_or(true, |at| at <= millis(now)) {
+            return Err(refused("the upload form has expired: ask for a new one"));
+        }
+        let size = size
+            .parse()
+            .map_err(|_| refused("the upload form names no size"))?;
+        Ok((key.to_string(), size))
+    }
+
+    /// Streams `part` into `path`, refusing it once it passes `size` bytes or if it ends
+    /// short of them; synced to disk before it counts as stored.
+    async fn write(
+        &self,
+        path: &Path,
+        part: &mut multer::Field<'_>,
+        size: u64,
+    ) -> Result<(), (StatusCode, String)> {
+        let failed = |e: std::io::Error| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot store the file: {e}"),
+            )
+        };
+        let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
+        let mut received = 0u64;
+        while let Some(chunk) = part
+            .chunk()
+            .await
+            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?
+        {
+            received += chunk.len() as u64;
+            if received > size {
+                return Err((
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the file is larger than the {size} bytes its form allows"),
+                ));
+            }
+            file.write_all(&chunk).await.map_err(failed)?;
+        }
+        if received != size {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!("the file is {received} bytes, not the {size} its form names"),
+            ));
+        }
+        file.sync_all().await.map_err(failed)
+    }
+
+    /// `GET /files?key=…&type=…&disposition=…&expires=…&signature=…`: the file, if the URL was
+    /// signed here and has not expired, served so that no browser runs it: its
+    /// `Content-Disposition`, `nosniff`, and a sandboxing `Content-Security-Policy`.
+    pub async fn download(&self, query: Option<&str>, now: SystemTime) -> Response<Full<Bytes>> {
+        let pairs: Vec<(String, String)> =
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let get = |name: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+                .unwrap_or_default()
+        };
+        let (key, content_type, disposition, expires) =
+            (get("key"), get("type"), get("disposition"), get("expires"));
+        let signed = self.sign(&["download", key, content_type, disposition, expires]);
+        if !constant_time_eq(signed.as_bytes(), get("signature").as_bytes()) {
+            return plain(StatusCode::FORBIDDEN, "this download link is not valid");
+        }
+        if expires.parse::<i64>().map_or(true, |at| at <= millis(now)) {
+            return plain(StatusCode::FORBIDDEN, "this download link has expired");
+        }
+        let bytes = match tokio::fs::read(self.path(key)).await {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return plain(StatusCode::NOT_FOUND, "no such file");
+            }
+            Err(err) => {
+                return plain(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &format!("cannot read the file: {err}"),
+                );
+            }
+        };
+        let mut response = Response::new(Full::new(Bytes::from(bytes)));
+        let headers = response.headers_mut();
+        // Both were signed by this server, from an allowlisted type and a file name
+        // made safe for the header, so they are valid header values.
+        for (name, value) in [
+            (CONTENT_TYPE, content_type),
+            (CONTENT_DISPOSITION, disposition),
+        ] {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
+        }
+        headers.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        headers.insert(
+            "content-security-policy",
+            HeaderValue::from_static("sandbox"),
+        );
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=900"),
+        );
+        response
+    }
+
+    /// Keys are the API's (`uploads/<owner>/<id>`): stored under their SHA-256, so no
+    /// key can name a path outside the directory.
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    fn sign(&self, parts: &[&str]) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes a key of any size");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(text.len()));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    const BOUNDARY: &str = "zzBOUNDARYzz";
+
+    fn multipart(form: &Value, file: &[u8]) -> Full<Bytes> {
+        let mut body = Vec::new();
+        for (name, value) in form["fields"].as_object().unwrap() {
+            body.extend(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
+                    value.as_str().unwrap()
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend(format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x\"\r\nContent-Type: image/png\r\n\r\n"
+        ).as_bytes());
+        body.extend(file);
+        body.extend(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+        Full::new(Bytes::from(body))
+    }
+
+    async fn post(store: &FileStore, form: &Value, file: &[u8], now: SystemTime) -> (u16, String) {
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        let response = store
+            .upload(Some(&content_type), multipart(form, file), now)
+            .await;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn png(size: usize) -> Vec<u8> {
+        let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+        bytes.resize(size, 7);
+        bytes
+    }
+
+    #[tokio::test]
+    async fn a_signed_form_stores_exactly_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
+        let now = SystemTime::now();
+        let form = store.upload_form(
+            "uploads/ann/att-1",
+            "image/png",
+            100,
+            now,
+            Duration::from_secs(300),
+        );
+        assert_eq!(form["url"], "http://127.0.0.1:3000/files");
+        assert_eq!(post(&store, &form, &png(100), now).await.0, 204);
+        let stored = store.stored("uploads/ann/att-1", 8).await.unwrap().unwrap();
+        assert_eq!(
+            stored,
+            Stored {
+                size: 100,
+                first_bytes: png(8)
+            }
+        );
+        assert_eq!(store.stored("uploads/ann/att-2", 8).await.unwrap(), None);
+        // Only the stored file is in the directory: no temporary file left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn wrong_sizes_forged_fields_and_expired_forms_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
+        let now = SystemTime::now();
+        let form = store.upload_form(
+            "uploads/ann/att-1",
+            "image/png",
+            100,
+            now,
+            Duration::from_secs(300),
+        );
+        let (status, reason) = post(&store, &form, &png(101), now).await;
+        assert_eq!(
+            (status, reason.as_str()),
+            (413, "the file is larger than the 100 bytes its form allows")
+        );
+        let (status, reason) = post(&store, &form, &png(99), now).await;
+        assert_eq!(
+            (status, reason.as_str()),
+            (400, "the file is 99 bytes, not the 100 its form names")
+        );
+        let mut bigger = form.clone();
+        bigger["fields"]["x-supportzen-size"] = "1000".into();
+        assert_eq!(post(&store, &bigger, &png(1000), now).await.0, 403);
+        let mut elsewhere = form.clone();
+        elsewhere["fields"]["key"] = "uploads/bob/att-1".into();
+        assert_eq!(post(&store, &elsewhere, &png(100), now).await.0, 403);
+        let later = now + Duration::from_secs(301);
+        let (status, reason) = post(&store, &form, &png(100), later).await;
+        assert_eq!(
+            (status, reason.as_str()),
+            (403, "the upload form has expired: ask for a new one")
+        );
+        // Another server's form (another key) is refused too.
+        let other = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
+        assert_eq!(post(&other, &form, &png(100), now).await.0, 403);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing was stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn downloads_need_a_valid_unexpired_link_and_never_render() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
+        let now = SystemTime::now();
+        let form = store.upload_form(
+            "uploads/ann/att-1",
+            "image/png",
+            64,
+            now,
+            Duration::from_secs(300),
+        );
+        post(&store, &form, &png(64), now).await;
+        let disposition = "attachment; filename=\"shot.png\"";
+        let url = store.download_url(
+            "uploads/ann/att-1",
+            "image/png",
+            disposition,
+            now,
+            Duration::from_secs(900),
+        );
+        let query = url.split_once('?').unwrap().1;
+        let response = store.download(Some(query), now).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[CONTENT_DISPOSITION], disposition);
+        assert_eq!(response.headers()[CONTENT_TYPE], "image/png");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["content-security-policy"], "sandbox");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body.as_ref(), png(64).as_slice());
+
+        let later = now + Duration::from_secs(901);
+        assert_eq!(store.download(Some(query), later).await.status(), 403);
+        let inline = query.replace("attachment", "inline");
+        assert_eq!(store.download(Some(&inline), now).await.status(), 403);
+        let html = query.replace("image%2Fpng", "text%2Fhtml");
+        assert_eq!(store.download(Some(&html), now).await.status(), 403);
+        let other_key = query.replace("att-1", "att-2");
+        assert_eq!(store.download(Some(&other_key), now).await.status(), 403);
+        assert_eq!(store.download(None, now).await.status(), 403);
+    }
+}
