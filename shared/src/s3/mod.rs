@@ -5,8 +5,10 @@
 //! The signing is AWS Signature Version 4 over the function role's credentials; the
 //! SDK has no presigned POST, and the GET is a few lines more of the same scheme.
 
+pub mod objects;
 pub mod sigv4;
 pub mod upload_form;
 
+pub use objects::{ObjectFacts, S3Objects};
 pub use sigv4::{Credentials, utc_stamp};
 pub use upload_form::{Bucket, UploadForm, upload_form};

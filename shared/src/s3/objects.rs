@@ -1,0 +1,304 @@
+//! The few S3 calls attachments need, signed with Signature Version 4 and sent on hyper:
+//! what a stored upload is (its size and first bytes, for the attach check), marking it
+//! attached (so the bucket's lifecycle rule keeps it), and a presigned download link.
+//! Four requests do not earn the S3 SDK, which would add its own megabyte to every
+//! function that attaches or reads files.
+
+use super::sigv4::Credentials;
+use super::upload_form::Bucket;
+use aws_sigv4::http_request::{
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
+    SigningSettings, UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lambda_http::http::{HeaderMap, Request, StatusCode};
+use std::time::{Duration, SystemTime};
+
+/// The tag a message's file carries once attached, replacing [`UNATTACHED_TAGGING`].
+pub const ATTACHED_TAGGING: &str =
+    "<Tagging><TagSet><Tag><Key>supportzen</Key><Value>attached</Value></Tag></TagSet></Tagging>";
+
+/// How long one S3 call may take before the request gives up on it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A stored object's size and declared type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectFacts {
+    pub size: u64,
+    pub content_type: Option<String>,
+}
+
+/// The attachments bucket, with the credentials that sign its requests.
+#[derive(Clone)]
+pub struct S3Objects {
+    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    bucket: Bucket,
+    credentials: Credentials,
+}
+
+impl S3Objects {
+    /// A client for `bucket`, trusting the platform's root certificates.
+    pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
+        let connector = HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Ok(S3Objects {
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            bucket,
+            credentials,
+        })
+    }
+
+    /// The object's size and type, or `None` if nothing is stored under `key`.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectFacts>, String> {
+        let (status, headers, _) = self.send("HEAD", key, "", Bytes::new(), &[], 0).await?;
+        match status.as_u16() {
+            200 => {
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                let size = header("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .ok_or("S3 answered a HEAD without a Content-Length")?;
+                Ok(Some(ObjectFacts {
+                    size,
+                    content_type: header("content-type").map(String::from),
+                }))
+            }
+            404 => Ok(None),
+            status => Err(format!("S3 answered HEAD with {status}")),
+        }
+    }
+
+    /// The object's first `count` bytes (all of it if it is shorter).
+    pub async fn first_bytes(&self, key: &str, count: usize) -> Result<Vec<u8>, String> {
+        let range = format!("bytes=0-{}", count.saturating_sub(1));
+        let (status, _, body) = self
+            .send("GET", key, "", Bytes::new(), &[("range", &range)], count)
+            .await?;
+        if status != StatusCode::OK && status != StatusCode::PARTIAL_CONTENT {
+            return Err(format!("S3 answered a ranged GET with {status}"));
+        }
+        let mut bytes = body.to_vec();
+        bytes.truncate(count);
+        Ok(bytes)
+    }
+
+    /// Tags the object as attached, so the lifecycle rule that deletes unattached
+    /// uploads leaves it.
+    pub async fn mark_attached(&self, key: &str) -> Result<(), String> {
+        let tagging = Bytes::from_static(ATTACHED_TAGGING.as_bytes());
+        let (status, _, _) = self.send("PUT", key, "tagging", tagging, &[], 1024).await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("S3 answered PUT tagging with {status}"))
+        }
+    }
+
+    /// A presigned GET of `key`, valid from `now` for `lifetime`, that S3 answers with
+    /// `content_type` and `disposition` whatever the object was stored with.
+    pub fn download_url(
+        &self,
+        key: &str,
+        content_type: &str,
+        disposition: &str,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> Result<String, String> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response-content-disposition", disposition)
+            .append_pair("response-content-type", content_type)
+            .finish()
+            .replace('+', "%20");
+        let uri = format!("{}?{query}", self.object_url(key, ""));
+        let mut request = Request::get(&uri)
+            .body(())
+            .map_err(|e| format!("not a request: {e}"))?;
+        self.sign(&mut request, b"", now, Some(lifetime))?;
+        Ok(request.uri().to_string())
+    }
+
+    fn object_url(&self, key: &str, subresource: &str) -> String {
+        let encoded: Vec<String> = key
+            .split('/')
+            .map(|segment| {
+                url::form_urlencoded::byte_serialize(segment.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20")
+            })
+            .collect();
+        let path = format!("{}/{}", self.bucket.url, encoded.join("/"));
+        if subresource.is_empty() {
+            path
+        } else {
+            format!("{path}?{subresource}")
+        }
+    }
+
+    /// Sends one signed request and reads at most `body_limit` bytes of its answer.
+    async fn send(
+        &self,
+        method: &str,
+        key: &str,
+        subresource: &str,
+        body: Bytes,
+        headers: &[(&str, &str)],
+        body_limit: usize,
+    ) -> Result<(StatusCode, HeaderMap, Bytes), String> {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(self.object_url(key, subresource));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let mut request = builder
+            .body(Full::new(body.clone()))
+            .map_err(|e| format!("not a request: {e}"))?;
+        self.sign(&mut request, &body, SystemTime::now(), None)?;
+        let exchange = async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| format!("S3 could not be reached: {e}"))?;
+            let (parts, body) = response.into_parts();
+            // What S3 says past the limit (an error document) is not needed.
+            let body = match Limited::new(body, body_limit.max(1)).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(_) => Bytes::new(),
+            };
+            Ok((parts.status, parts.headers, body))
+        };
+        tokio::time::timeout(CALL_TIMEOUT, exchange)
+            .await
+            .map_err(|_| format!("S3 gave no answer within {} s", CALL_TIMEOUT.as_secs()))?
+    }
+
+    /// Signs `request` in its headers, or in its query for `presigned` that long.
+    fn sign<B>(
+        &self,
+        request: &mut Request<B>,
+        body: &[u8],
+        now: SystemTime,
+        presigned: Option<Duration>,
+    ) -> Result<(), String> {
+        let identity: Identity = aws_credential_types::Credentials::new(
+            &self.credentials.access_key_id,
+            &self.credentials.secret_access_key,
+            self.credentials.session_token.clone(),
+            None,
+            "supportzen",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        if let Some(lifetime) = presigned {
+            settings.signature_location = SignatureLocation::QueryParams;
+            settings.expires_in = Some(lifetime);
+        } else {
+            settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        }
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region(&self.bucket.region)
+            .name("s3")
+            .time(now)
+            .settings(settings)
+            .build()
+            .map_err(|e| format!("cannot sign for S3: {e}"))?
+            .into();
+        let headers: Vec<(&str, &str)> = request
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
+            .collect();
+        let uri = request.uri().to_string();
+        let signable_body = match presigned {
+            Some(_) => SignableBody::UnsignedPayload,
+            None => SignableBody::Bytes(body),
+        };
+        let signable = SignableRequest::new(
+            request.method().as_str(),
+            uri,
+            headers.into_iter(),
+            signable_body,
+        )
+        .map_err(|e| format!("cannot sign for S3: {e}"))?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|e| format!("cannot sign for S3: {e}"))?
+            .into_parts();
+        instructions.apply_to_request_http1x(request);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn download_links_are_presigned_and_override_type_and_disposition() {
+        let objects = S3Objects::new(
+            Bucket::aws("attachments-bucket", "eu-west-1"),
+            Credentials {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: "secret".into(),
+                session_token: Some("token/with+chars".into()),
+            },
+        )
+        .unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_451_347_200);
+        let url = objects
+            .download_url(
+                "uploads/customer/ab/att-1",
+                "application/pdf",
+                "attachment; filename=\"a b.pdf\"",
+                now,
+                Duration::from_secs(900),
+            )
+            .unwrap();
+        let url = url::Url::parse(&url).unwrap();
+        assert_eq!(
+            url.host_str(),
+            Some("attachments-bucket.s3.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(url.path(), "/uploads/customer/ab/att-1");
+        let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(query["response-content-type"], "application/pdf");
+        assert_eq!(
+            query["response-content-disposition"],
+            "attachment; filename=\"a b.pdf\""
+        );
+        assert_eq!(query["X-Amz-Algorithm"], "AWS4-HMAC-SHA256");
+        assert_eq!(
+            query["X-Amz-Credential"],
+            "AKIDEXAMPLE/20151229/eu-west-1/s3/aws4_request"
+        );
+        assert_eq!(query["X-Amz-Date"], "20151229T000000Z");
+        assert_eq!(query["X-Amz-Expires"], "900");
+        assert_eq!(query["X-Amz-Security-Token"], "token/with+chars");
+        assert_eq!(query["X-Amz-Signature"].len(), 64);
+        // Another expiry is another signature.
+        let later = objects
+            .download_url(
+                "uploads/customer/ab/att-1",
+                "application/pdf",
+                "attachment; filename=\"a b.pdf\"",
+                now,
+                Duration::from_secs(60),
+            )
+            .unwrap();
+        assert!(!later.contains(&query["X-Amz-Signature"]));
+    }
+}
