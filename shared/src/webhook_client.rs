@@ -16,7 +16,7 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use lambda_http::http::{Method, Request, StatusCode, header};
+use http::{Method, Request, StatusCode, header};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
