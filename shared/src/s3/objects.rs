@@ -5,7 +5,11 @@
 //! function that attaches or reads files.
 
 use super::sigv4::Credentials;
-use super::upload_form::Bucket;
+use super::upload_form::{Bucket, upload_form};
+use crate::domain::{ContentType, FileName, SNIFF_BYTES};
+use crate::store::{
+    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
+};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
     SigningSettings, UriPathNormalizationMode, sign,
@@ -13,12 +17,12 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lambda_http::http::{HeaderMap, Request, StatusCode};
 use std::time::{Duration, SystemTime};
 
 /// The tag a message's file carries once attached, replacing [`UNATTACHED_TAGGING`].
@@ -102,6 +106,26 @@ impl S3Objects {
         } else {
             Err(format!("S3 answered PUT tagging with {status}"))
         }
+    }
+
+    /// The bucket and credentials Lambda gives a function: `ATTACHMENTS_BUCKET`,
+    /// `AWS_REGION` and the role's keys; `AWS_ENDPOINT_URL_S3`, if set, names an
+    /// S3-compatible server addressed path style (the tests' stand-in).
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let name = var("ATTACHMENTS_BUCKET").ok_or("ATTACHMENTS_BUCKET is not set")?;
+        let region = var("AWS_REGION").ok_or("AWS_REGION is not set")?;
+        let bucket = match var("AWS_ENDPOINT_URL_S3") {
+            Some(server) => Bucket::path_style(&name, &region, &server),
+            None => Bucket::aws(&name, &region),
+        };
+        let credentials = Credentials {
+            access_key_id: var("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?,
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY")
+                .ok_or("AWS_SECRET_ACCESS_KEY is not set")?,
+            session_token: var("AWS_SESSION_TOKEN"),
+        };
+        Self::new(bucket, credentials)
     }
 
     /// A presigned GET of `key`, valid from `now` for `lifetime`, that S3 answers with
@@ -300,5 +324,57 @@ mod tests {
             )
             .unwrap();
         assert!(!later.contains(&query["X-Amz-Signature"]));
+    }
+}
+
+impl FileStorage for S3Objects {
+    fn upload_form(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        size: u64,
+        now: SystemTime,
+    ) -> Result<UploadForm, String> {
+        Ok(upload_form(
+            &self.bucket,
+            &self.credentials,
+            key,
+            content_type.as_str(),
+            size,
+            now,
+            UPLOAD_FORM_LIFETIME,
+        ))
+    }
+
+    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
+        let Some(facts) = self.head(key).await? else {
+            return Ok(None);
+        };
+        let first_bytes = self.first_bytes(key, SNIFF_BYTES).await?;
+        Ok(Some(StoredFile {
+            size: facts.size,
+            first_bytes,
+        }))
+    }
+
+    async fn mark_attached(&self, key: &str) -> Result<(), String> {
+        S3Objects::mark_attached(self, key).await
+    }
+
+    fn download_url(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        name: &FileName,
+        now: SystemTime,
+    ) -> Result<String, String> {
+        S3Objects::download_url(
+            self,
+            key,
+            content_type.as_str(),
+            &disposition(content_type, name),
+            now,
+            DOWNLOAD_LINK_LIFETIME,
+        )
     }
 }

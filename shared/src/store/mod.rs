@@ -27,6 +27,7 @@ mod connect_tickets;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod files;
 mod pages;
 mod publishing;
 mod ticket_numbers;
@@ -43,6 +44,9 @@ pub use conversation_reads::ConversationReader;
 pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
+};
+pub use files::{
+    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
