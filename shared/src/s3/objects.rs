@@ -266,6 +266,58 @@ impl S3Objects {
     }
 }
 
+impl FileStorage for S3Objects {
+    fn upload_form(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        size: u64,
+        now: SystemTime,
+    ) -> Result<UploadForm, String> {
+        Ok(upload_form(
+            &self.bucket,
+            &self.credentials,
+            key,
+            content_type.as_str(),
+            size,
+            now,
+            UPLOAD_FORM_LIFETIME,
+        ))
+    }
+
+    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
+        let Some(facts) = self.head(key).await? else {
+            return Ok(None);
+        };
+        let first_bytes = self.first_bytes(key, SNIFF_BYTES).await?;
+        Ok(Some(StoredFile {
+            size: facts.size,
+            first_bytes,
+        }))
+    }
+
+    async fn mark_attached(&self, key: &str) -> Result<(), String> {
+        S3Objects::mark_attached(self, key).await
+    }
+
+    fn download_url(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        name: &FileName,
+        now: SystemTime,
+    ) -> Result<String, String> {
+        S3Objects::download_url(
+            self,
+            key,
+            content_type.as_str(),
+            &disposition(content_type, name),
+            now,
+            DOWNLOAD_LINK_LIFETIME,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,57 +376,5 @@ mod tests {
             )
             .unwrap();
         assert!(!later.contains(&query["X-Amz-Signature"]));
-    }
-}
-
-impl FileStorage for S3Objects {
-    fn upload_form(
-        &self,
-        key: &str,
-        content_type: ContentType,
-        size: u64,
-        now: SystemTime,
-    ) -> Result<UploadForm, String> {
-        Ok(upload_form(
-            &self.bucket,
-            &self.credentials,
-            key,
-            content_type.as_str(),
-            size,
-            now,
-            UPLOAD_FORM_LIFETIME,
-        ))
-    }
-
-    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
-        let Some(facts) = self.head(key).await? else {
-            return Ok(None);
-        };
-        let first_bytes = self.first_bytes(key, SNIFF_BYTES).await?;
-        Ok(Some(StoredFile {
-            size: facts.size,
-            first_bytes,
-        }))
-    }
-
-    async fn mark_attached(&self, key: &str) -> Result<(), String> {
-        S3Objects::mark_attached(self, key).await
-    }
-
-    fn download_url(
-        &self,
-        key: &str,
-        content_type: ContentType,
-        name: &FileName,
-        now: SystemTime,
-    ) -> Result<String, String> {
-        S3Objects::download_url(
-            self,
-            key,
-            content_type.as_str(),
-            &disposition(content_type, name),
-            now,
-            DOWNLOAD_LINK_LIFETIME,
-        )
     }
 }
