@@ -399,6 +399,44 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The body that uploads `file` with an upload form (this server's or S3's): a
+/// `multipart/form-data` body of the form's fields in order, then the file as `file`.
+/// Returns the `Content-Type` to send it with, and the body.
+pub fn upload_body(
+    fields: &Map<String, Value>,
+    content_type: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
+    // Not in any field's value (hex of random bytes never collides with them by chance
+    // worth counting), and checked against the file anyway.
+    let mut boundary = String::from("supportzen-");
+    let mut random = [0u8; 16];
+    let _ = getrandom::fill(&mut random);
+    boundary.push_str(&hex::encode(random));
+    let mut body = Vec::with_capacity(file.len() + 1024);
+    for (name, value) in fields {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{text}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 fn millis(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -18,7 +18,7 @@ use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
 use supportzen::webhooks::{WebhookOutbox, default_outbox};
-use supportzen::{invoke, listen, server};
+use supportzen::{files, invoke, listen, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, Scope};
@@ -68,6 +68,10 @@ enum Command {
         store: StoreArg,
         #[command(flatten)]
         outbox: OutboxArg,
+        /// The directory attachments' files are kept in (S3's stand-in); uploads and
+        /// downloads go to /files on this server with signed, expiring URLs.
+        #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
+        files: std::path::PathBuf,
     },
     /// Support agents' tokens for the local server.
     Agents {
@@ -421,6 +425,7 @@ async fn run(command: Command) -> Result<(), String> {
             agent_key,
             store,
             outbox,
+            files,
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
@@ -434,7 +439,7 @@ async fn run(command: Command) -> Result<(), String> {
                 let worker = webhooks.start_worker(WebhookClient::new()?, &RETRY_DELAYS);
                 let sinks = LocalSinks { realtime: Arc::clone(&hub), webhooks: Some(webhooks) };
                 let backend = Publishing::new(backend, sinks);
-                let served = server::listen_and_serve(backend, config, agents, cors, hub, listen, &store.store).await;
+                let served = server::listen_and_serve(backend, &files, config, agents, cors, hub, listen, &store.store).await;
                 worker.stop().await;
                 served
             })

@@ -7,6 +7,7 @@
 //! ([`crate::realtime`]), which production serves from a WebSocket API.
 
 use crate::agent_tokens::{AgentKey, Rejection};
+use crate::files::{self, FileStore};
 use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
@@ -25,8 +26,9 @@ use lambda_http::request::RequestContext;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use supportzen_shared::auth::AuthError;
 use supportzen_shared::endpoint::{Endpoint, Route};
 use supportzen_shared::http::request::MAX_BODY_BYTES;
@@ -44,9 +46,11 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 /// accepted finish their in-flight request; store writes are never cut in half either way.
 /// `store` should publish its commits to `hub` (see [`crate::sinks`]) for the realtime
 /// socket to have events to deliver.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve<S: Backend>(
     listener: TcpListener,
     store: Arc<S>,
+    files: Arc<FileStore>,
     config: Config,
     agents: AgentKey,
     cors: CorsLayer,
@@ -57,6 +61,7 @@ pub async fn serve<S: Backend>(
         config,
         agents,
         hub,
+        files,
     });
     tokio::pin!(shutdown);
     loop {
@@ -93,6 +98,8 @@ struct Settings {
     agents: AgentKey,
     /// The open realtime sockets.
     hub: Arc<Hub>,
+    /// Attachments' files, at [`files::PATH`].
+    files: Arc<FileStore>,
 }
 
 async fn route<S: Backend>(
@@ -108,6 +115,46 @@ async fn route<S: Backend>(
             status = response.status().as_u16(),
             micros = started.elapsed().as_micros() as u64,
             "socket request"
+        );
+        return Ok(response);
+    }
+    if request.uri().path() == files::PATH {
+        let response = match *request.method() {
+            Method::POST => {
+                let content_type = request
+                    .headers()
+                    .get(hyper::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = request.into_body();
+                settings
+                    .files
+                    .upload(content_type.as_deref(), body, SystemTime::now())
+                    .await
+            }
+            Method::GET | Method::HEAD => {
+                let query = request.uri().query().map(str::to_string);
+                settings
+                    .files
+                    .download(query.as_deref(), SystemTime::now())
+                    .await
+            }
+            _ => {
+                let mut response = Response::new(Full::new(Bytes::from_static(
+                    b"this path only accepts GET, POST",
+                )));
+                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                response
+            }
+        };
+        tracing::info!(
+            path = files::PATH,
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "file request"
         );
         return Ok(response);
     }
@@ -171,7 +218,8 @@ async fn route<S: Backend>(
                         request = request.with_request_context(context);
                     }
                     let request = with_route_parameters(request, parameters);
-                    dispatch(endpoint, &*store, &settings.config, request).await
+                    let files = &*settings.files;
+                    dispatch(endpoint, &*store, files, &settings.config, request).await
                 }
                 Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
                     limit: MAX_BODY_BYTES,
@@ -236,8 +284,10 @@ fn refusal(refused: &Rejection) -> lambda_http::Response<lambda_http::Body> {
 
 /// `supportzen serve`: binds `listen`, prints the address on stdout (the one line scripts
 /// and tests read) and serves until Ctrl-C or SIGTERM.
+#[allow(clippy::too_many_arguments)]
 pub async fn listen_and_serve<S: Backend>(
     store: S,
+    files_dir: &Path,
     config: Config,
     agents: AgentKey,
     cors: CorsLayer,
@@ -254,6 +304,7 @@ pub async fn listen_and_serve<S: Backend>(
             _ => format!("cannot listen on {listen}: {e}"),
         })?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let files = FileStore::open(files_dir, &format!("http://{address}"))?;
     tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen API");
     // Listening for signals before saying so: a SIGTERM sent as soon as the address is
     // printed must stop the server cleanly, not kill it.
@@ -263,6 +314,7 @@ pub async fn listen_and_serve<S: Backend>(
     serve(
         listener,
         Arc::new(store),
+        Arc::new(files),
         config,
         agents,
         cors,

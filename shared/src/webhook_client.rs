@@ -11,12 +11,12 @@
 use crate::events::delivery::{Delivery, Outcome};
 use crate::events::webhooks::WebhookEndpoint;
 use bytes::Bytes;
+use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use http::{Method, Request, StatusCode, header};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 

@@ -70,3 +70,37 @@ pub fn disposition(content_type: ContentType, name: &FileName) -> String {
         name.content_disposition()
     }
 }
+
+/// Storage where there is none: signing fails and nothing is ever stored. For code that
+/// runs the handlers without attachments (benchmarks, tests of other rules).
+pub struct NoFiles;
+
+impl FileStorage for NoFiles {
+    fn upload_form(
+        &self,
+        _: &str,
+        _: ContentType,
+        _: u64,
+        _: SystemTime,
+    ) -> Result<UploadForm, String> {
+        Err("no file storage here".into())
+    }
+
+    async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
+        Ok(None)
+    }
+
+    async fn mark_attached(&self, _: &str) -> Result<(), String> {
+        Err("no file storage here".into())
+    }
+
+    fn download_url(
+        &self,
+        _: &str,
+        _: ContentType,
+        _: &FileName,
+        _: SystemTime,
+    ) -> Result<String, String> {
+        Err("no file storage here".into())
+    }
+}
