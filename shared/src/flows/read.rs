@@ -114,14 +114,14 @@ pub struct MessageView {
     pub image_url: Option<String>,
     pub created_at: i64,
     pub client_message_id: Option<String>,
+    /// The files it carries, each with a link valid for 15 minutes.
+    pub attachments: Vec<AttachmentView>,
     /// The agent who wrote it, on agents' messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentView>,
     /// `true` on agents' notes, which only agents' pages hold.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
-    /// The files it carries, each with a link valid for 15 minutes.
-    pub attachments: Vec<AttachmentView>,
 }
 
 /// An attached file as a reader gets it.

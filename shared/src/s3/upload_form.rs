@@ -11,6 +11,10 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The tag (name, value) every upload carries until a message takes it, as
+/// [`UNATTACHED_TAGGING`] spells it: template.yaml's lifecycle rule names it.
+pub const UNATTACHED_TAG: (&str, &str) = ("supportzen", "unattached");
+
 /// The tag every upload carries until a message takes it: the bucket's lifecycle rule
 /// deletes objects still tagged so a day later.
 pub const UNATTACHED_TAGGING: &str =
