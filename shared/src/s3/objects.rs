@@ -108,6 +108,20 @@ impl S3Objects {
         }
     }
 
+    /// The object's tag set as S3 answers it (`<Tagging>…</Tagging>`): whether it is
+    /// kept (attached) or due to expire (unattached). For checks and operators; no
+    /// function's role may call it (s3:GetObjectTagging is granted to none).
+    pub async fn tagging(&self, key: &str) -> Result<String, String> {
+        let (status, _, body) = self
+            .send("GET", key, "tagging", Bytes::new(), &[], 64 * 1024)
+            .await?;
+        if status.is_success() {
+            Ok(String::from_utf8_lossy(&body).into_owned())
+        } else {
+            Err(format!("S3 answered GET tagging with {status}"))
+        }
+    }
+
     /// The bucket and credentials Lambda gives a function: `ATTACHMENTS_BUCKET`,
     /// `AWS_REGION` and the role's keys; `AWS_ENDPOINT_URL_S3`, if set, names an
     /// S3-compatible server addressed path style (the tests' stand-in).
