@@ -18,10 +18,10 @@ use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
 use supportzen::webhooks::{WebhookOutbox, default_outbox};
-use supportzen::{files, invoke, listen, server};
+use supportzen::{attachments, files, invoke, listen, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Secret, sign};
-use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, Scope};
+use supportzen_shared::domain::{AgentId, ContentType, ConversationKey, DisplayName, Email, Scope};
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::endpoint::Endpoint;
@@ -72,6 +72,11 @@ enum Command {
         /// downloads go to /files on this server with signed, expiring URLs.
         #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
         files: std::path::PathBuf,
+    },
+    /// Attachments, as a client app sends them to the local server.
+    Attachments {
+        #[command(subcommand)]
+        command: AttachmentsCommand,
     },
     /// Support agents' tokens for the local server.
     Agents {
@@ -277,6 +282,34 @@ struct StoreArg {
     store: StoreUrl,
 }
 
+#[derive(Subcommand)]
+enum AttachmentsCommand {
+    /// Upload FILE as the user, as a client app does: declare it (POST
+    /// /api/client/attachments), send it with the signed form the server answers, and print
+    /// the attachment id to name in a message's "attachments" (within a day, or the
+    /// upload is gone).
+    Upload {
+        /// The file: a picture, PDF, text, CSV or zip, at most 10 MiB by default.
+        file: PathBuf,
+        #[command(flatten)]
+        user: UserArgs,
+        /// Its media type; by default the one its extension names (.png, .jpg, .gif,
+        /// .webp, .pdf, .txt, .csv, .zip).
+        #[arg(long = "type", value_name = "MEDIA_TYPE", value_parser = media_type())]
+        content_type: Option<ContentType>,
+        /// The local server's address.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+    },
+}
+
+/// Parses a media type of the allowlist; `--help` lists them.
+fn media_type() -> impl clap::builder::TypedValueParser<Value = ContentType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(ContentType::ALL.map(ContentType::as_str))
+        .try_map(|name| ContentType::parse(&name))
+}
+
 #[derive(Args)]
 struct UserArgs {
     /// The user's email address, exactly as the client sends it.
@@ -374,6 +407,21 @@ macro_rules! with_store {
 
 async fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Attachments {
+            command:
+                AttachmentsCommand::Upload {
+                    file,
+                    user,
+                    content_type,
+                    server,
+                },
+        } => {
+            let (email, secret) = user.parse()?;
+            let token = sign(&secret, email.as_sent());
+            let id = attachments::upload(&server, &email, &token, &file, content_type).await?;
+            println!("{id}");
+            Ok(())
+        }
         Command::Sign { user } => {
             let (email, secret) = user.parse()?;
             println!("{}", sign(&secret, email.as_sent()));
