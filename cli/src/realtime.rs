@@ -19,7 +19,7 @@ use std::time::Duration;
 use supportzen_shared::domain::now_millis;
 use supportzen_shared::events::{ConnectTicket, Event, Subscriber};
 use supportzen_shared::http::response::error_response;
-use supportzen_shared::store::{EventSink, TicketRedeemer};
+use supportzen_shared::store::{ConnectTicketRedeemer, EventSink};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -93,7 +93,7 @@ impl EventSink for Hub {
 /// Answers `GET /ws?ticket=…`: redeems the ticket (401 if it is missing, used, expired
 /// or forged; nothing is upgraded then) and upgrades to a WebSocket that delivers the
 /// ticket's subscriber's events until either side closes it.
-pub async fn accept<S: TicketRedeemer>(
+pub async fn accept<S: ConnectTicketRedeemer>(
     store: &S,
     hub: &Arc<Hub>,
     mut request: Request<Incoming>,

@@ -1,7 +1,7 @@
 //! The endpoint table: every route the API serves, written once. The local router,
 //! `supportzen invoke`'s list of functions, the tests' paths, idempotency scopes and log
-//! lines all come from here; `tests/repository/template.rs` keeps `template.yaml` and `functions/`
-//! in step with it.
+//! lines and agents' scopes all come from here; `tests/repository/template.rs` keeps
+//! `template.yaml` and `functions/` in step with it.
 
 use crate::domain::Scope;
 

@@ -3,7 +3,7 @@ Interface Emulator. Run by tests/rie/run, which builds the bootstraps and starts
 Local and one emulator per function; see its header.
 
   replay.py seed CLI TABLE
-      The state events/README.md describes, as cli/tests/events.rs builds it: both demo
+      The state events/README.md describes, as cli/tests/cli/events.rs builds it: both demo
       users and the first two tickets through the `supportzen` binary CLI, then demo's
       chat, which no command creates (chat ids are random), written straight into
       DynamoDB Local ($AWS_ENDPOINT_URL_DYNAMODB) with the items the Rust store writes.
@@ -13,7 +13,7 @@ Local and one emulator per function; see its header.
   replay.py replay FUNCTION=URL...
       Every file in events/ POSTed, in events/expected.json's order, to the emulator of the
       function expected.json names, and its Lambda proxy response checked against it, as
-      cli/tests/events.rs checks `supportzen invoke`. Then the WebSocket API's two
+      cli/tests/cli/events.rs checks `supportzen invoke`. Then the WebSocket API's two
       functions on events/realtime/ (see replay_websocket), against table $RIE_TABLE.
       One line per file, then `N passed, M failed`; exits 1 on any failure, after showing
       the failing functions' logs from $RIE_LOG_DIR/FUNCTION.log if set.
@@ -33,7 +33,7 @@ import urllib.request
 from pathlib import Path
 
 EVENTS = Path(__file__).resolve().parent.parent.parent / "events"
-# The chat the sample events address, owned by the demo user (cli/tests/events.rs).
+# The chat the sample events address, owned by the demo user (cli/tests/cli/events.rs).
 SEEDED_CHAT = "chat-019aa6f0-0000-7000-8000-000000000001"
 DEMO = ("demo@example.com", "demo-secret")
 OTHER = ("other@example.com", "other-secret")
@@ -104,7 +104,7 @@ def N(value):
     return {"N": str(value)}
 
 
-PREVIEW_CHARS = 200  # shared/src/store.rs
+PREVIEW_CHARS = 200  # shared/src/store/conversations.rs
 INBOX_SHARDS = 4  # shared/src/dynamo/items.rs
 
 

@@ -14,8 +14,8 @@ use supportzen_shared::events::{
     WebhookUrl,
 };
 use supportzen_shared::store::{
-    Audience, CONNECTION_LIFETIME_MS, ConnectionReader, ConnectionWriter, GONE_GRACE_MS,
-    TicketIssuer, TicketRedeemer, WebhookRegistry,
+    Audience, CONNECTION_LIFETIME_MS, ConnectTicketIssuer, ConnectTicketRedeemer, ConnectionReader,
+    ConnectionWriter, GONE_GRACE_MS, WebhookRegistry,
 };
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store, local_client};
 use supportzen_tests::{TestStore, for_each_store};

@@ -20,9 +20,9 @@ use supportzen_shared::domain::{
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, AssigneeFilter, CONNECTION_LIFETIME_MS, ConnectionWriter,
-    ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
-    NewConversation, StoredConversation, TicketIssuer, TicketNumbers, TicketRedeemer, UserReader,
+    AgentReader, AgentWriter, AssigneeFilter, CONNECTION_LIFETIME_MS, ConnectTicketIssuer,
+    ConnectTicketRedeemer, ConnectionWriter, ConversationCreator, ConversationReader, InboxFilter,
+    MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers, UserReader,
 };
 
 /// The chat the sample events use (events/README.md).

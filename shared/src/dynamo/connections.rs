@@ -19,8 +19,8 @@ use super::schema::TTL_ATTRIBUTE;
 use super::table::values;
 use crate::events::Subscriber;
 use crate::store::{
-    Audience, ConnectionReader, ConnectionWriter, StoreError, TicketIssuer, TicketRedeemer,
-    gone_cutoff,
+    Audience, ConnectTicketIssuer, ConnectTicketRedeemer, ConnectionReader, ConnectionWriter,
+    StoreError, gone_cutoff,
 };
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
@@ -79,7 +79,7 @@ impl DynamoStore {
     }
 }
 
-impl TicketIssuer for DynamoStore {
+impl ConnectTicketIssuer for DynamoStore {
     async fn put_ticket(
         &self,
         digest: &str,
@@ -103,7 +103,7 @@ impl TicketIssuer for DynamoStore {
     }
 }
 
-impl TicketRedeemer for DynamoStore {
+impl ConnectTicketRedeemer for DynamoStore {
     async fn take_ticket(&self, digest: &str, now: i64) -> Result<Option<Subscriber>, StoreError> {
         let old = self
             .delete_existing(key(ticket_pk(digest), TICKET), "DeleteItem ticket")

@@ -94,8 +94,9 @@ impl AddedMessage {
             owner,
             message: &self.message,
         };
-        let mut id = Some(self.id);
-        let mut events = changes::events(change, |_| id.take().unwrap_or_default());
+        // A message yields exactly one event, its own, named after the record.
+        let id = self.id;
+        let mut events = changes::events(change, |_| id.clone());
         events.remove(0)
     }
 }

@@ -2,7 +2,8 @@
 //! use. The local server's store decorator (`store::Publishing`) describes each write it
 //! let through as a [`Change`]; production's stream consumer (`dynamo::stream`) decodes
 //! each record of the table's change stream into one. Both then call [`events`], so the
-//! two cannot drift apart (`tests/` runs one scenario through both and compares).
+//! two cannot drift apart (`tests/store/parity.rs` runs one scenario through both and
+//! compares).
 //!
 //! | change | events |
 //! |---|---|

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::domain::{Agent, now_millis};
 use crate::error::ApiError;
 use crate::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
-use crate::store::{TicketIssuer, UserReader};
+use crate::store::{ConnectTicketIssuer, UserReader};
 use serde::Serialize;
 
 /// A ticket, and until when it opens a socket.
@@ -23,7 +23,7 @@ pub struct Issued {
 /// A ticket for a customer the store knows. One the store does not know yet (accepted
 /// by trust-on-first-use) gets 404: a ticket would otherwise let the first caller to
 /// name an email listen to that user's future conversations.
-pub async fn customer_ticket<S: UserReader + TicketIssuer>(
+pub async fn customer_ticket<S: UserReader + ConnectTicketIssuer>(
     store: &S,
     config: &Config,
     customer: &Customer,
@@ -36,14 +36,14 @@ pub async fn customer_ticket<S: UserReader + TicketIssuer>(
 }
 
 /// A ticket for an agent whose token has `agent.read`.
-pub async fn agent_ticket<S: TicketIssuer>(
+pub async fn agent_ticket<S: ConnectTicketIssuer>(
     store: &S,
     agent: Agent,
 ) -> Result<Answer<Issued>, ApiError> {
     issue(store, Subscriber::Agent(agent.id)).await
 }
 
-async fn issue<S: TicketIssuer>(
+async fn issue<S: ConnectTicketIssuer>(
     store: &S,
     subscriber: Subscriber,
 ) -> Result<Answer<Issued>, ApiError> {

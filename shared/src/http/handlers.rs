@@ -15,8 +15,8 @@ use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
-    AgentReader, AgentWriter, ConversationCreator, ConversationReader, FileStorage,
-    MessageAppender, TicketIssuer, TicketNumbers, UploadRegistry, UserReader,
+    AgentReader, AgentWriter, ConnectTicketIssuer, ConversationCreator, ConversationReader,
+    FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -281,7 +281,7 @@ pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Respon
 /// realtime socket within 60 seconds.
 pub async fn realtime_ticket<S>(store: &S, config: &Config, request: Request) -> Response<Body>
 where
-    S: UserReader + TicketIssuer,
+    S: UserReader + ConnectTicketIssuer,
 {
     let endpoint = Endpoint::RealtimeTicket;
     answer(&request, endpoint, "Ticket issued.", async {
@@ -292,7 +292,10 @@ where
 }
 
 /// `POST /api/agent/realtime/ticket`: the same for an agent (`agent.read`).
-pub async fn agent_realtime_ticket<S: TicketIssuer>(store: &S, request: Request) -> Response<Body> {
+pub async fn agent_realtime_ticket<S: ConnectTicketIssuer>(
+    store: &S,
+    request: Request,
+) -> Response<Body> {
     let endpoint = Endpoint::AgentRealtimeTicket;
     answer(&request, endpoint, "Ticket issued.", async {
         let agent = agent::agent(&request, endpoint)?;
@@ -303,9 +306,9 @@ pub async fn agent_realtime_ticket<S: TicketIssuer>(store: &S, request: Request)
 
 /// Every handler's skeleton: runs the flow within [`REQUEST_DEADLINE`], then writes its
 /// outcome as the documented envelope under `message`. A plain function, not an `async
-/// fn`: an `async fn` would hold the flow's future twice over (as its argument and as
-/// what it awaits), and the flows' DynamoDB futures are large enough for that to
-/// overflow a debug build's stack.
+/// fn`: an `async fn` holds a future it takes by value twice over (as its argument and as
+/// what it awaits), and with this and `flows::authenticated` written that way,
+/// ticket-create on DynamoDB overflowed the debug server's 2 MiB worker stack.
 fn answer<'a, T: Serialize + 'a>(
     request: &'a Request,
     endpoint: Endpoint,

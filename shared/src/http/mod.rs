@@ -12,8 +12,8 @@ pub mod response;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
-    AgentReader, AgentWriter, ConversationCreator, ConversationReader, FileStorage,
-    MessageAppender, TicketIssuer, TicketNumbers, TicketRedeemer, UploadRegistry, UserReader,
+    AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
+    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -28,8 +28,8 @@ pub trait Backend:
     + ConversationReader
     + AgentReader
     + AgentWriter
-    + TicketIssuer
-    + TicketRedeemer
+    + ConnectTicketIssuer
+    + ConnectTicketRedeemer
     + UploadRegistry
     + Send
     + Sync
@@ -45,8 +45,8 @@ impl<T> Backend for T where
         + ConversationReader
         + AgentReader
         + AgentWriter
-        + TicketIssuer
-        + TicketRedeemer
+        + ConnectTicketIssuer
+        + ConnectTicketRedeemer
         + UploadRegistry
         + Send
         + Sync

@@ -6,7 +6,7 @@ use crate::events::Subscriber;
 use std::future::Future;
 
 /// Keeps connect tickets, by digest, until they expire or are redeemed.
-pub trait TicketIssuer {
+pub trait ConnectTicketIssuer {
     /// Stores a ticket (its digest) for `subscriber`, redeemable until `expires_at` (ms).
     fn put_ticket(
         &self,
@@ -17,7 +17,7 @@ pub trait TicketIssuer {
 }
 
 /// Redeems connect tickets, each once.
-pub trait TicketRedeemer {
+pub trait ConnectTicketRedeemer {
     /// Deletes the ticket and returns whom it was for, if it existed and had not expired
     /// at `now` (ms). Of two redemptions racing for one ticket, one gets it.
     fn take_ticket(

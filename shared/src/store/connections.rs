@@ -15,8 +15,8 @@ pub const CONNECTION_LIFETIME_MS: i64 = 2 * 3600 * 1000;
 /// route lists the connection before it returns, so a connection being opened can be
 /// read and posted to in between: unlisting it then would cost its client every later
 /// event. The authorizer and the route run at most 10 seconds each (`template.yaml`;
-/// `tests/repository/template.rs` checks that the two fit in this), so a connection still answering
-/// 410 after 30 seconds is gone.
+/// `tests/repository/template.rs` checks that the two fit in this), so a connection still
+/// answering 410 after 30 seconds is gone.
 pub const GONE_GRACE_MS: i64 = 30_000;
 
 /// The `expires_at` (ms) a connection's item must be below for a 410 Gone at `now` (ms)

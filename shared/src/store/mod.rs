@@ -15,8 +15,8 @@
 //!
 //! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
-//! use [`TicketIssuer`] and [`TicketRedeemer`] (connect tickets), [`ConnectionWriter`]
-//! and [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
+//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -36,7 +36,7 @@ mod users;
 mod webhooks;
 
 pub use agents::{AgentReader, AgentWriter, AssigneeFilter, InboxFilter};
-pub use connect_tickets::{TicketIssuer, TicketRedeemer};
+pub use connect_tickets::{ConnectTicketIssuer, ConnectTicketRedeemer};
 pub use connections::{
     Audience, CONNECTION_LIFETIME_MS, ConnectionReader, ConnectionWriter, GONE_GRACE_MS,
     gone_cutoff,

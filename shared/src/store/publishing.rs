@@ -6,10 +6,10 @@
 //! extra work.
 
 use super::{
-    ActivityCursor, AgentReader, AgentWriter, ConversationCreator, ConversationReader, InboxFilter,
-    MessageAppender, MessageWindow, NewConversation, Page, StoreError, StoredConversation,
-    StoredMessage, TicketIssuer, TicketNumbers, TicketRedeemer, UploadRecord, UploadRegistry,
-    UserReader, WebhookRegistry,
+    ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
+    ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
+    NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
+    UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
@@ -243,7 +243,7 @@ impl<S: AgentReader + Sync, K: Sync> AgentReader for Publishing<S, K> {
     }
 }
 
-impl<S: TicketIssuer + Sync, K: Sync> TicketIssuer for Publishing<S, K> {
+impl<S: ConnectTicketIssuer + Sync, K: Sync> ConnectTicketIssuer for Publishing<S, K> {
     fn put_ticket(
         &self,
         digest: &str,
@@ -254,7 +254,7 @@ impl<S: TicketIssuer + Sync, K: Sync> TicketIssuer for Publishing<S, K> {
     }
 }
 
-impl<S: TicketRedeemer + Sync, K: Sync> TicketRedeemer for Publishing<S, K> {
+impl<S: ConnectTicketRedeemer + Sync, K: Sync> ConnectTicketRedeemer for Publishing<S, K> {
     fn take_ticket(
         &self,
         digest: &str,

@@ -8,7 +8,7 @@
 //! `subscriberId`), which API Gateway passes to every later route of the connection.
 
 use crate::events::{ConnectTicket, Subscriber};
-use crate::store::{CONNECTION_LIFETIME_MS, ConnectionWriter, StoreError, TicketRedeemer};
+use crate::store::{CONNECTION_LIFETIME_MS, ConnectTicketRedeemer, ConnectionWriter, StoreError};
 use lambda_http::aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest,
@@ -68,7 +68,7 @@ impl From<Refused> for lambda_http::lambda_runtime::Diagnostic {
 /// opens nothing more. Allows exactly the connection asked for (its `methodArn`), with
 /// the subscriber in the context. The principal is the subscriber's kind, not their
 /// email: API Gateway may log it.
-pub async fn authorize<R: TicketRedeemer>(
+pub async fn authorize<R: ConnectTicketRedeemer>(
     store: &R,
     request: &ApiGatewayCustomAuthorizerRequestTypeRequest,
     now: i64,
@@ -224,7 +224,7 @@ mod tests {
         }
     }
 
-    impl TicketRedeemer for Store {
+    impl ConnectTicketRedeemer for Store {
         async fn take_ticket(
             &self,
             digest: &str,

@@ -4,12 +4,12 @@
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, params};
 use supportzen_shared::events::Subscriber;
-use supportzen_shared::store::{StoreError, TicketIssuer, TicketRedeemer};
+use supportzen_shared::store::{ConnectTicketIssuer, ConnectTicketRedeemer, StoreError};
 
 /// Expired tickets deleted per ticket issued, so the table stays small without a sweeper.
 const TICKETS_PURGED_PER_WRITE: i64 = 100;
 
-impl TicketIssuer for SqliteStore {
+impl ConnectTicketIssuer for SqliteStore {
     async fn put_ticket(
         &self,
         digest: &str,
@@ -40,7 +40,7 @@ impl TicketIssuer for SqliteStore {
     }
 }
 
-impl TicketRedeemer for SqliteStore {
+impl ConnectTicketRedeemer for SqliteStore {
     async fn take_ticket(&self, digest: &str, now: i64) -> Result<Option<Subscriber>, StoreError> {
         let digest = digest.to_string();
         self.with_conn(move |conn| {

@@ -13,40 +13,13 @@
 //! the others: claiming moves it to the dead letters, naming why, and the listings
 //! leave it out and name it in the log.
 
+use crate::schema::OUTBOX_SCHEMA;
 use crate::{internal, with_conn};
 use rusqlite::{Connection, Row, Transaction, params};
 use std::sync::{Arc, Mutex};
 use supportzen_shared::events::EventType;
 use supportzen_shared::events::delivery::Delivery;
 use supportzen_shared::store::StoreError;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS pending_deliveries (
-    id                   INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order
-    endpoint_id          TEXT NOT NULL,            -- wh_...
-    event_id             TEXT NOT NULL,            -- evt_...: the webhook-id
-    event_type           TEXT NOT NULL,
-    body                 TEXT NOT NULL,            -- the thin envelope, as signed and sent
-    first_attempt_at_ms  INTEGER NOT NULL,
-    attempts             INTEGER NOT NULL CHECK (attempts >= 0),
-    next_attempt_at_ms   INTEGER NOT NULL,         -- due then, or claimed until then
-    last_error           TEXT,                     -- why the last attempt failed
-    UNIQUE (endpoint_id, event_id)
-);
-CREATE INDEX IF NOT EXISTS pending_deliveries_by_due
-    ON pending_deliveries (next_attempt_at_ms, id);
-CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
-    id                   INTEGER PRIMARY KEY,      -- its id while it was pending
-    endpoint_id          TEXT NOT NULL,
-    event_id             TEXT NOT NULL,
-    event_type           TEXT NOT NULL,
-    body                 TEXT NOT NULL,
-    first_attempt_at_ms  INTEGER NOT NULL,
-    attempts             INTEGER NOT NULL,
-    died_at_ms           INTEGER NOT NULL,
-    last_error           TEXT NOT NULL
-);
-";
 
 /// The columns a [`Delivery`] is read from, in [`delivery_from`]'s order.
 const DELIVERY_COLUMNS: &str =
@@ -96,7 +69,7 @@ impl Outbox {
             path,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
         )?;
-        conn.execute_batch(SCHEMA).map_err(internal)?;
+        conn.execute_batch(OUTBOX_SCHEMA).map_err(internal)?;
         Ok(Outbox {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -1,5 +1,6 @@
 //! The database's tables, and the migrations that bring a database written by an
-//! earlier version up to them. `SqliteStore::open` runs both.
+//! earlier version up to them. `SqliteStore::open` runs both. The webhook outbox's
+//! tables, in a file of their own, are here too (`Outbox::open` creates them).
 
 use rusqlite::Connection;
 
@@ -87,6 +88,35 @@ CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
     enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
     created_at_ms  INTEGER NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// The webhook outbox's own file (`outbox.rs`): pending deliveries and dead letters.
+pub(crate) const OUTBOX_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS pending_deliveries (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,  -- enqueue order
+    endpoint_id          TEXT NOT NULL,            -- wh_...
+    event_id             TEXT NOT NULL,            -- evt_...: the webhook-id
+    event_type           TEXT NOT NULL,
+    body                 TEXT NOT NULL,            -- the thin envelope, as signed and sent
+    first_attempt_at_ms  INTEGER NOT NULL,
+    attempts             INTEGER NOT NULL CHECK (attempts >= 0),
+    next_attempt_at_ms   INTEGER NOT NULL,         -- due then, or claimed until then
+    last_error           TEXT,                     -- why the last attempt failed
+    UNIQUE (endpoint_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS pending_deliveries_by_due
+    ON pending_deliveries (next_attempt_at_ms, id);
+CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
+    id                   INTEGER PRIMARY KEY,      -- its id while it was pending
+    endpoint_id          TEXT NOT NULL,
+    event_id             TEXT NOT NULL,
+    event_type           TEXT NOT NULL,
+    body                 TEXT NOT NULL,
+    first_attempt_at_ms  INTEGER NOT NULL,
+    attempts             INTEGER NOT NULL,
+    died_at_ms           INTEGER NOT NULL,
+    last_error           TEXT NOT NULL
+);
 ";
 
 /// Columns added since the first release, with their definitions: a database created

@@ -1,0 +1,329 @@
+//! The `supportzen` command line's commands and arguments, as clap reads them; `main.rs`
+//! runs them.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use supportzen::cors::{self, OriginPattern};
+use supportzen::store_url::StoreUrl;
+use supportzen::webhooks::default_outbox;
+use supportzen::{agent_tokens, files};
+use supportzen_shared::auth::Secret;
+use supportzen_shared::domain::{ContentType, Email, Scope};
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::events::EventType;
+
+/// SupportZen's API on one machine: the Lambda handlers over an embedded store.
+#[derive(Parser)]
+#[command(name = "supportzen", version)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Serve the whole API over HTTP with the Lambda functions' handlers: the customer
+    /// and agent routes, the realtime socket (/ws) and webhook deliveries.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (printed on start).
+        #[arg(long, default_value = "127.0.0.1:3000", env = "SUPPORTZEN_LISTEN")]
+        listen: SocketAddr,
+        /// A browser origin allowed to call the API (CORS), as production's
+        /// CorsAllowedOrigins: scheme://host[:port], scheme://host:* for any port, or *.
+        /// Repeat it, or give a comma-separated list in the environment.
+        #[arg(
+            long = "cors-origin",
+            value_name = "ORIGIN",
+            env = "SUPPORTZEN_CORS_ORIGINS",
+            value_delimiter = ',',
+            default_values_t = cors::DEVELOPMENT_ORIGINS.map(|o| o.parse::<OriginPattern>().expect("valid"))
+        )]
+        cors_origins: Vec<OriginPattern>,
+        #[command(flatten)]
+        agent_key: AgentKeyArg,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        outbox: OutboxArg,
+        /// The directory attachments' files are kept in (S3's stand-in); uploads and
+        /// downloads go to /files on this server with signed, expiring URLs.
+        #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
+        files: PathBuf,
+    },
+    /// Attachments, as a client app sends them to the local server.
+    Attachments {
+        #[command(subcommand)]
+        command: AttachmentsCommand,
+    },
+    /// Support agents' tokens for the local server.
+    Agents {
+        #[command(subcommand)]
+        command: AgentsCommand,
+    },
+    /// Manage users' secrets.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Webhook endpoints (Standard Webhooks), and the local server's deliveries to them.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+    /// Print the bearer token a client sends: hex(HMAC-SHA256(secret, email)).
+    Sign {
+        #[command(flatten)]
+        user: UserArgs,
+    },
+    /// Manage the DynamoDB table.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
+    /// Read conversations, as operators and support agents look them up.
+    Conversations {
+        #[command(subcommand)]
+        command: ConversationsCommand,
+    },
+    /// Print a conversation's messages, oldest first, one JSON object per line (the
+    /// read route's fields; times in Unix milliseconds).
+    Messages {
+        /// The chat or ticket, e.g. TKT-001 or chat-<uuid>.
+        #[arg(long)]
+        conversation: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Open `serve`'s realtime socket with a ticket (from POST /api/client/realtime/ticket
+    /// or /api/agent/realtime/ticket) and print each event as one JSON line.
+    Listen {
+        /// The ticket: single use, valid for 60 seconds after it was issued.
+        #[arg(long)]
+        ticket: String,
+        /// The local server's address.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+        /// Stop after this many events (by default, when the server closes the socket).
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Run one function's handler on an API Gateway HTTP API event file and print the
+    /// Lambda response, as `sam local invoke` does, without Docker.
+    Invoke {
+        /// The function to run.
+        #[arg(value_parser = function_name())]
+        function: Endpoint,
+        /// An API Gateway HTTP API (payload 2.0) event, e.g. events/live-create.json.
+        event: PathBuf,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum WebhooksCommand {
+    /// Register an endpoint and print its id and signing secret (whsec_...), which is
+    /// shown only this once. Each event of the chosen types is POSTed to the URL, signed
+    /// as Standard Webhooks has it (webhook-id, webhook-timestamp, webhook-signature), and
+    /// retried for 24 hours until it answers 2xx; a 410 Gone disables the endpoint.
+    Add {
+        /// Where deliveries go: an absolute http or https URL.
+        #[arg(long)]
+        url: String,
+        /// The event types it receives, comma-separated or repeated.
+        #[arg(long, required = true, value_delimiter = ',', value_parser = event_type_name())]
+        events: Vec<EventType>,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Print the endpoints, oldest first, one JSON object per line: id, url, events,
+    /// enabled (false once one answered 410), createdAt (Unix ms). Never their secrets.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Delete an endpoint. Deliveries still queued for it are dropped at their next attempt.
+    Remove {
+        /// The endpoint's id (wh_...).
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Print the local server's queued deliveries, one JSON object per line: pending
+    /// ones (with nextAttemptAt) and dead ones whose retries ran out (with diedAt), both
+    /// with their attempts and last error; then their counts, on stderr.
+    Deliveries {
+        #[command(flatten)]
+        outbox: OutboxArg,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct OutboxArg {
+    /// The SQLite file `supportzen serve` queues webhook deliveries in, one per store
+    /// (another store's server would not know their endpoints). By default it is named
+    /// after the store: supportzen-outbox.db beside sqlite:supportzen.db, PATH-outbox
+    /// beside another sqlite:PATH, supportzen-outbox-TABLE.db for dynamodb:TABLE, and
+    /// in memory for sqlite::memory:.
+    #[arg(long, env = "SUPPORTZEN_OUTBOX")]
+    pub(crate) outbox: Option<String>,
+}
+
+impl OutboxArg {
+    pub(crate) fn path(self, store: &StoreUrl) -> String {
+        self.outbox.unwrap_or_else(|| default_outbox(store))
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Provision or replace a user's secret. This ends trust-on-first-use for that user:
+    /// from now on their requests must be signed with this secret. A secret it replaces
+    /// stays valid for the grace period, so clients can be moved over without lockouts.
+    Put {
+        #[command(flatten)]
+        user: UserArgs,
+        /// Hours the replaced secret is still accepted; 0 revokes it at once (a leaked secret).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u32,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AgentsCommand {
+    /// Print a signed agent token (an EdDSA JWT, as an identity provider issues) for
+    /// `supportzen serve`'s agent routes: send it as `Authorization: Bearer <token>`.
+    Token {
+        /// The agent's id (the token's `sub`).
+        #[arg(long)]
+        id: String,
+        /// The agent's display name, shown with their replies (the token's `name`).
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope to grant: agent.read (inbox, conversations) or agent.write (replies,
+        /// status, assignment). Repeat it; both by default.
+        #[arg(long = "scope", value_parser = scope_name(), default_values = ["agent.read", "agent.write"])]
+        scopes: Vec<Scope>,
+        /// Minutes until the token expires.
+        #[arg(long, default_value_t = 60)]
+        ttl_minutes: u32,
+        #[command(flatten)]
+        agent_key: AgentKeyArg,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct AgentKeyArg {
+    /// The Ed25519 key (PKCS#8 PEM) that signs and verifies agents' tokens locally;
+    /// created, readable by you only, if missing. Production verifies tokens with the
+    /// identity provider's keys instead (template.yaml's AgentJwtIssuer).
+    #[arg(long, default_value = agent_tokens::DEFAULT_KEY_PATH, env = "SUPPORTZEN_AGENT_KEY")]
+    pub(crate) agent_key: PathBuf,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ConversationsCommand {
+    /// Print a user's chats and tickets, newest first, one JSON object per line (the
+    /// list route's fields; times in Unix milliseconds).
+    List {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TableCommand {
+    /// Create the table with the key schema, indexes and TTL of template.yaml, and wait
+    /// until it is active. For DynamoDB Local or a table you manage outside SAM. Waits
+    /// up to a minute for DynamoDB to accept connections (DynamoDB Local starting up); a
+    /// table that exists with these keys and indexes is left as it is.
+    Create {
+        /// The table: dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
+        #[arg(long, env = "SUPPORTZEN_STORE")]
+        store: StoreUrl,
+    },
+}
+
+#[derive(Args)]
+pub(crate) struct StoreArg {
+    /// Where data lives: sqlite:PATH, sqlite::memory: for a throwaway database, or
+    /// dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
+    #[arg(long, default_value = "sqlite:supportzen.db", env = "SUPPORTZEN_STORE")]
+    pub(crate) store: StoreUrl,
+}
+
+#[derive(Args)]
+pub(crate) struct UserArgs {
+    /// The user's email address, exactly as the client sends it.
+    #[arg(long)]
+    pub(crate) email: String,
+    /// The user's secret (`auth_token` or `uuid` in the API documents).
+    #[arg(long, env = "SUPPORTZEN_SECRET", hide_env_values = true)]
+    pub(crate) secret: String,
+}
+
+impl UserArgs {
+    pub(crate) fn parse(&self) -> Result<(Email, Secret), String> {
+        let email = Email::parse(&self.email).map_err(|e| format!("--email {e}"))?;
+        let secret = Secret::parse(&self.secret).map_err(|e| format!("--secret {e}"))?;
+        Ok((email, secret))
+    }
+}
+
+/// Parses an event type's name; `--help` lists the names.
+pub(crate) fn event_type_name() -> impl clap::builder::TypedValueParser<Value = EventType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(EventType::ALL.map(EventType::as_str))
+        .try_map(|name| EventType::parse(&name))
+}
+
+/// Parses a scope's name; `--help` lists the names.
+pub(crate) fn scope_name() -> impl clap::builder::TypedValueParser<Value = Scope> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Scope::ALL.map(Scope::as_str))
+        .try_map(|name| Scope::parse(&name))
+}
+
+/// Parses a function's name into its endpoint; `--help` lists the names.
+pub(crate) fn function_name() -> impl clap::builder::TypedValueParser<Value = Endpoint> {
+    use clap::builder::TypedValueParser;
+    let names: Vec<&'static str> = Endpoint::ALL.iter().map(|e| e.name()).collect();
+    clap::builder::PossibleValuesParser::new(names)
+        .try_map(|name| Endpoint::parse(&name).ok_or("not a function"))
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AttachmentsCommand {
+    /// Upload FILE as the user, as a client app does: declare it (POST
+    /// /api/client/attachments), send it with the signed form the server answers, and print
+    /// the attachment id to name in a message's "attachments" (within a day, or the
+    /// upload is gone).
+    Upload {
+        /// The file: a picture, PDF, text, CSV or zip, at most 10 MiB by default.
+        file: PathBuf,
+        #[command(flatten)]
+        user: UserArgs,
+        /// Its media type; by default the one its extension names (.png, .jpg, .gif,
+        /// .webp, .pdf, .txt, .csv, .zip).
+        #[arg(long = "type", value_name = "MEDIA_TYPE", value_parser = media_type())]
+        content_type: Option<ContentType>,
+        /// The local server's address.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+    },
+}
+
+/// Parses a media type of the allowlist; `--help` lists them.
+pub(crate) fn media_type() -> impl clap::builder::TypedValueParser<Value = ContentType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(ContentType::ALL.map(ContentType::as_str))
+        .try_map(|name| ContentType::parse(&name))
+}
