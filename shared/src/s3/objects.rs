@@ -47,15 +47,47 @@ pub struct S3Objects {
     credentials: Credentials,
 }
 
+/// Amazon Trust Services' root certificates, the DynamoDB client's too.
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../dynamo/amazon-roots.pem");
+
+/// A TLS configuration trusting [`AMAZON_TRUST_SERVICES_ROOTS`] only.
+fn amazon_roots_config(
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS) {
+        let certificate = certificate.map_err(|e| format!("the embedded roots: {e}"))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("the embedded roots: {e}"))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl S3Objects {
-    /// A client for `bucket`, trusting the platform's root certificates.
+    /// A client for `bucket`, trusting Amazon Trust Services' roots (what S3's
+    /// certificates chain to, as the DynamoDB client does), or the platform's when
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store
+    /// at every init took about 3.5 ms of each cold start (docs/performance.md).
     pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = HttpsConnectorBuilder::new();
+        let builder = if std::env::var_os("SSL_CERT_FILE").is_some()
+            || std::env::var_os("SSL_CERT_DIR").is_some()
+        {
+            builder
+                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
+        } else {
+            builder.with_tls_config(amazon_roots_config(provider())?)
+        };
+        let connector = builder.https_or_http().enable_http1().build();
         Ok(S3Objects {
             http: Client::builder(TokioExecutor::new()).build(connector),
             bucket,
@@ -335,6 +367,12 @@ impl FileStorage for S3Objects {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_amazon_roots_make_a_tls_configuration() {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        amazon_roots_config(provider).unwrap();
+    }
     use std::time::UNIX_EPOCH;
 
     #[test]
