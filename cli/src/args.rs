@@ -4,12 +4,12 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use supportzen::agent_tokens;
 use supportzen::cors::{self, OriginPattern};
 use supportzen::store_url::StoreUrl;
 use supportzen::webhooks::default_outbox;
+use supportzen::{agent_tokens, files};
 use supportzen_shared::auth::Secret;
-use supportzen_shared::domain::{Email, Scope};
+use supportzen_shared::domain::{ContentType, Email, Scope};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::events::EventType;
 
@@ -46,6 +46,15 @@ pub(crate) enum Command {
         store: StoreArg,
         #[command(flatten)]
         outbox: OutboxArg,
+        /// The directory attachments' files are kept in (S3's stand-in); uploads and
+        /// downloads go to /files on this server with signed, expiring URLs.
+        #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
+        files: PathBuf,
+    },
+    /// Attachments, as a client app sends them to the local server.
+    Attachments {
+        #[command(subcommand)]
+        command: AttachmentsCommand,
     },
     /// Support agents' tokens for the local server.
     Agents {
@@ -289,4 +298,32 @@ pub(crate) fn function_name() -> impl clap::builder::TypedValueParser<Value = En
     let names: Vec<&'static str> = Endpoint::ALL.iter().map(|e| e.name()).collect();
     clap::builder::PossibleValuesParser::new(names)
         .try_map(|name| Endpoint::parse(&name).ok_or("not a function"))
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AttachmentsCommand {
+    /// Upload FILE as the user, as a client app does: declare it (POST
+    /// /api/client/attachments), send it with the signed form the server answers, and print
+    /// the attachment id to name in a message's "attachments" (within a day, or the
+    /// upload is gone).
+    Upload {
+        /// The file: a picture, PDF, text, CSV or zip, at most 10 MiB by default.
+        file: PathBuf,
+        #[command(flatten)]
+        user: UserArgs,
+        /// Its media type; by default the one its extension names (.png, .jpg, .gif,
+        /// .webp, .pdf, .txt, .csv, .zip).
+        #[arg(long = "type", value_name = "MEDIA_TYPE", value_parser = media_type())]
+        content_type: Option<ContentType>,
+        /// The local server's address.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+    },
+}
+
+/// Parses a media type of the allowlist; `--help` lists them.
+pub(crate) fn media_type() -> impl clap::builder::TypedValueParser<Value = ContentType> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(ContentType::ALL.map(ContentType::as_str))
+        .try_map(|name| ContentType::parse(&name))
 }

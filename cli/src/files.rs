@@ -14,10 +14,14 @@ use hyper::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue,
 };
 use hyper::{Response, StatusCode};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use supportzen_shared::domain::{ContentType, FileName, SNIFF_BYTES};
+use supportzen_shared::store::{
+    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Where uploads are posted: `POST /files`, then `GET /files/<name>?…` to download.
@@ -36,13 +40,6 @@ pub struct FileStore {
     key: [u8; 32],
 }
 
-/// One stored file's facts, as the attach check reads them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Stored {
-    pub size: u64,
-    pub first_bytes: Vec<u8>,
-}
-
 impl FileStore {
     /// Files under `dir` (created if missing), served as `base_url` + [`PATH`].
     pub fn open(dir: &Path, base_url: &str) -> Result<Self, String> {
@@ -59,14 +56,14 @@ impl FileStore {
 
     /// The form that lets one file of exactly `size` bytes of `content_type` be stored
     /// under `key` until `now + lifetime`, in the shape of an S3 upload form.
-    pub fn upload_form(
+    pub fn signed_form(
         &self,
         key: &str,
         content_type: &str,
         size: u64,
         now: SystemTime,
         lifetime: Duration,
-    ) -> Value {
+    ) -> UploadForm {
         let expires = millis(now + lifetime);
         let signature = self.sign(&[
             "upload",
@@ -81,13 +78,17 @@ impl FileStore {
         fields.insert("x-supportzen-size".into(), size.to_string().into());
         fields.insert("x-supportzen-expires".into(), expires.to_string().into());
         fields.insert("x-supportzen-signature".into(), signature.into());
-        json!({ "url": format!("{}{PATH}", self.base_url), "fields": fields, "expiresAt": expires })
+        UploadForm {
+            url: format!("{}{PATH}", self.base_url),
+            fields,
+            expires_at: expires,
+        }
     }
 
     /// A URL that serves `key` as `content_type` until `now + lifetime`, with
     /// `disposition` as its `Content-Disposition` (`inline` for pictures, `attachment`
     /// with the file's name otherwise).
-    pub fn download_url(
+    pub fn signed_link(
         &self,
         key: &str,
         content_type: &str,
@@ -109,7 +110,7 @@ impl FileStore {
 
     /// The stored file's size and first `first` bytes, or `None` if nothing is stored
     /// under `key`.
-    pub async fn stored(&self, key: &str, first: usize) -> Result<Option<Stored>, String> {
+    pub async fn read_back(&self, key: &str, first: usize) -> Result<Option<StoredFile>, String> {
         let path = self.path(key);
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
@@ -123,7 +124,7 @@ impl FileStore {
             .read_to_end(&mut first_bytes)
             .await
             .map_err(|e| format!("cannot read a stored file: {e}"))?;
-        Ok(Some(Stored { size, first_bytes }))
+        Ok(Some(StoredFile { size, first_bytes }))
     }
 
     /// Deletes what is stored under `key`, if anything.
@@ -357,8 +358,83 @@ impl FileStore {
     }
 }
 
+impl FileStorage for FileStore {
+    fn upload_form(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        size: u64,
+        now: SystemTime,
+    ) -> Result<UploadForm, String> {
+        Ok(self.signed_form(key, content_type.as_str(), size, now, UPLOAD_FORM_LIFETIME))
+    }
+
+    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
+        self.read_back(key, SNIFF_BYTES).await
+    }
+
+    /// Nothing to do: the directory deletes nothing by itself.
+    async fn mark_attached(&self, _key: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn download_url(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        name: &FileName,
+        now: SystemTime,
+    ) -> Result<String, String> {
+        Ok(self.signed_link(
+            key,
+            content_type.as_str(),
+            &disposition(content_type, name),
+            now,
+            DOWNLOAD_LINK_LIFETIME,
+        ))
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The body that uploads `file` with an upload form (this server's or S3's): a
+/// `multipart/form-data` body of the form's fields in order, then the file as `file`.
+/// Returns the `Content-Type` to send it with, and the body.
+pub fn upload_body(
+    fields: &Map<String, Value>,
+    content_type: &str,
+    file: &[u8],
+) -> (String, Vec<u8>) {
+    // Not in any field's value (hex of random bytes never collides with them by chance
+    // worth counting), and checked against the file anyway.
+    let mut boundary = String::from("supportzen-");
+    let mut random = [0u8; 16];
+    let _ = getrandom::fill(&mut random);
+    boundary.push_str(&hex::encode(random));
+    let mut body = Vec::with_capacity(file.len() + 1024);
+    for (name, value) in fields {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{text}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"upload\"\r\nContent-Type: {content_type}\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend(file);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -386,9 +462,9 @@ mod tests {
 
     const BOUNDARY: &str = "zzBOUNDARYzz";
 
-    fn multipart(form: &Value, file: &[u8]) -> Full<Bytes> {
+    fn multipart(form: &UploadForm, file: &[u8]) -> Full<Bytes> {
         let mut body = Vec::new();
-        for (name, value) in form["fields"].as_object().unwrap() {
+        for (name, value) in &form.fields {
             body.extend(
                 format!(
                     "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{}\r\n",
@@ -405,7 +481,12 @@ mod tests {
         Full::new(Bytes::from(body))
     }
 
-    async fn post(store: &FileStore, form: &Value, file: &[u8], now: SystemTime) -> (u16, String) {
+    async fn post(
+        store: &FileStore,
+        form: &UploadForm,
+        file: &[u8],
+        now: SystemTime,
+    ) -> (u16, String) {
         let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
         let response = store
             .upload(Some(&content_type), multipart(form, file), now)
@@ -426,24 +507,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
         let now = SystemTime::now();
-        let form = store.upload_form(
+        let form = store.signed_form(
             "uploads/ann/att-1",
             "image/png",
             100,
             now,
             Duration::from_secs(300),
         );
-        assert_eq!(form["url"], "http://127.0.0.1:3000/files");
+        assert_eq!(form.url, "http://127.0.0.1:3000/files");
         assert_eq!(post(&store, &form, &png(100), now).await.0, 204);
-        let stored = store.stored("uploads/ann/att-1", 8).await.unwrap().unwrap();
+        let stored = store
+            .read_back("uploads/ann/att-1", 8)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             stored,
-            Stored {
+            StoredFile {
                 size: 100,
                 first_bytes: png(8)
             }
         );
-        assert_eq!(store.stored("uploads/ann/att-2", 8).await.unwrap(), None);
+        assert_eq!(store.read_back("uploads/ann/att-2", 8).await.unwrap(), None);
         // Only the stored file is in the directory: no temporary file left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -453,7 +538,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
         let now = SystemTime::now();
-        let form = store.upload_form(
+        let form = store.signed_form(
             "uploads/ann/att-1",
             "image/png",
             100,
@@ -471,10 +556,14 @@ mod tests {
             (400, "the file is 99 bytes, not the 100 its form names")
         );
         let mut bigger = form.clone();
-        bigger["fields"]["x-supportzen-size"] = "1000".into();
+        bigger
+            .fields
+            .insert("x-supportzen-size".into(), "1000".into());
         assert_eq!(post(&store, &bigger, &png(1000), now).await.0, 403);
         let mut elsewhere = form.clone();
-        elsewhere["fields"]["key"] = "uploads/bob/att-1".into();
+        elsewhere
+            .fields
+            .insert("key".into(), "uploads/bob/att-1".into());
         assert_eq!(post(&store, &elsewhere, &png(100), now).await.0, 403);
         let later = now + Duration::from_secs(301);
         let (status, reason) = post(&store, &form, &png(100), later).await;
@@ -497,7 +586,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
         let now = SystemTime::now();
-        let form = store.upload_form(
+        let form = store.signed_form(
             "uploads/ann/att-1",
             "image/png",
             64,
@@ -506,7 +595,7 @@ mod tests {
         );
         post(&store, &form, &png(64), now).await;
         let disposition = "attachment; filename=\"shot.png\"";
-        let url = store.download_url(
+        let url = store.signed_link(
             "uploads/ann/att-1",
             "image/png",
             disposition,

@@ -5,6 +5,7 @@
 //! leave to API Gateway, and webhook deliveries from a durable outbox.
 
 pub mod agent_tokens;
+pub mod attachments;
 pub mod console;
 pub mod cors;
 pub mod dynamodb;

@@ -3,7 +3,8 @@
 mod args;
 
 use args::{
-    AgentsCommand, Cli, Command, ConversationsCommand, TableCommand, UsersCommand, WebhooksCommand,
+    AgentsCommand, AttachmentsCommand, Cli, Command, ConversationsCommand, TableCommand,
+    UsersCommand, WebhooksCommand,
 };
 use clap::Parser;
 use std::io::IsTerminal;
@@ -21,7 +22,7 @@ use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
 use supportzen::webhooks::WebhookOutbox;
-use supportzen::{invoke, listen, server};
+use supportzen::{attachments, invoke, listen, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::sign;
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email};
@@ -94,6 +95,21 @@ macro_rules! with_store {
 
 async fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Attachments {
+            command:
+                AttachmentsCommand::Upload {
+                    file,
+                    user,
+                    content_type,
+                    server,
+                },
+        } => {
+            let (email, secret) = user.parse()?;
+            let token = sign(&secret, email.as_sent());
+            let id = attachments::upload(&server, &email, &token, &file, content_type).await?;
+            println!("{id}");
+            Ok(())
+        }
         Command::Sign { user } => {
             let (email, secret) = user.parse()?;
             println!("{}", sign(&secret, email.as_sent()));
@@ -145,6 +161,7 @@ async fn run(command: Command) -> Result<(), String> {
             agent_key,
             store,
             outbox,
+            files,
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
@@ -158,7 +175,7 @@ async fn run(command: Command) -> Result<(), String> {
                 let worker = webhooks.start_worker(WebhookClient::new()?, &RETRY_DELAYS);
                 let sinks = LocalSinks { realtime: Arc::clone(&hub), webhooks: Some(webhooks) };
                 let backend = Publishing::new(backend, sinks);
-                let served = server::listen_and_serve(backend, config, agents, cors, hub, listen, &store.store).await;
+                let served = server::listen_and_serve(backend, &files, config, agents, cors, hub, listen, &store.store).await;
                 worker.stop().await;
                 served
             })

@@ -4,11 +4,13 @@
 //! errors (in the API's envelope), CORS ([`crate::cors`]), and the agent routes' JWT
 //! authorizer ([`crate::agent_tokens`]), whose verified claims reach the handler in the
 //! request context as API Gateway puts them there; and the realtime socket
-//! ([`crate::realtime`]), which production serves from a WebSocket API. It also serves the
-//! agent console's files, which production puts on a static host ([`crate::console`]).
+//! ([`crate::realtime`]), which production serves from a WebSocket API. It also serves
+//! attachments' files, which production keeps in S3 ([`crate::files`]), and the agent
+//! console's files, which production puts on a static host ([`crate::console`]).
 
 use crate::agent_tokens::{AgentKey, Rejection};
 use crate::console::{self, Console};
+use crate::files::{self, FileStore};
 use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
@@ -27,8 +29,9 @@ use lambda_http::request::RequestContext;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use supportzen_shared::auth::AuthError;
 use supportzen_shared::endpoint::{Endpoint, Route};
 use supportzen_shared::http::request::MAX_BODY_BYTES;
@@ -46,9 +49,11 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 /// accepted finish their in-flight request; store writes are never cut in half either way.
 /// `store` should publish its commits to `hub` (see [`crate::sinks`]) for the realtime
 /// socket to have events to deliver.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve<S: Backend>(
     listener: TcpListener,
     store: Arc<S>,
+    files: Arc<FileStore>,
     config: Config,
     agents: AgentKey,
     cors: CorsLayer,
@@ -64,6 +69,7 @@ pub async fn serve<S: Backend>(
         agents,
         hub,
         loopback,
+        files,
     });
     tokio::pin!(shutdown);
     loop {
@@ -102,6 +108,8 @@ struct Settings {
     hub: Arc<Hub>,
     /// Whether the server listens on a loopback address ([`crate::console`]).
     loopback: bool,
+    /// Attachments' files, at [`files::PATH`].
+    files: Arc<FileStore>,
 }
 
 async fn route<S: Backend>(
@@ -117,6 +125,46 @@ async fn route<S: Backend>(
             status = response.status().as_u16(),
             micros = started.elapsed().as_micros() as u64,
             "socket request"
+        );
+        return Ok(response);
+    }
+    if request.uri().path() == files::PATH {
+        let response = match *request.method() {
+            Method::POST => {
+                let content_type = request
+                    .headers()
+                    .get(hyper::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body = request.into_body();
+                settings
+                    .files
+                    .upload(content_type.as_deref(), body, SystemTime::now())
+                    .await
+            }
+            Method::GET | Method::HEAD => {
+                let query = request.uri().query().map(str::to_string);
+                settings
+                    .files
+                    .download(query.as_deref(), SystemTime::now())
+                    .await
+            }
+            _ => {
+                let mut response = Response::new(Full::new(Bytes::from_static(
+                    b"this path only accepts GET, POST",
+                )));
+                *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+                response
+            }
+        };
+        tracing::info!(
+            path = files::PATH,
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "file request"
         );
         return Ok(response);
     }
@@ -181,7 +229,8 @@ async fn route<S: Backend>(
                         request = request.with_request_context(context);
                     }
                     let request = with_route_parameters(request, parameters);
-                    dispatch(endpoint, &*store, &settings.config, request).await
+                    let files = &*settings.files;
+                    dispatch(endpoint, &*store, files, &settings.config, request).await
                 }
                 Err(err) if err.is::<LengthLimitError>() => failure(&ApiError::PayloadTooLarge {
                     limit: MAX_BODY_BYTES,
@@ -273,8 +322,10 @@ fn refusal(refused: &Rejection) -> lambda_http::Response<lambda_http::Body> {
 
 /// `supportzen serve`: binds `listen`, prints the address on stdout (the one line scripts
 /// and tests read) and serves until Ctrl-C or SIGTERM.
+#[allow(clippy::too_many_arguments)]
 pub async fn listen_and_serve<S: Backend>(
     store: S,
+    files_dir: &Path,
     config: Config,
     agents: AgentKey,
     cors: CorsLayer,
@@ -291,6 +342,7 @@ pub async fn listen_and_serve<S: Backend>(
             _ => format!("cannot listen on {listen}: {e}"),
         })?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let files = FileStore::open(files_dir, &format!("http://{address}"))?;
     tracing::info!(store = %url, trust_first_request = config.trust_first_request, "serving the SupportZen API");
     // Listening for signals before saying so: a SIGTERM sent as soon as the address is
     // printed must stop the server cleanly, not kill it.
@@ -300,6 +352,7 @@ pub async fn listen_and_serve<S: Backend>(
     serve(
         listener,
         Arc::new(store),
+        Arc::new(files),
         config,
         agents,
         cors,

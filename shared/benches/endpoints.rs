@@ -11,12 +11,14 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use supportzen_shared::Config;
 use supportzen_shared::auth::{Credential, Secret, UserRecord};
+use supportzen_shared::domain::AttachmentId;
 use supportzen_shared::domain::{ConversationId, NewMessage, UserId};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::http::handlers::{live_chat, live_create, ticket_append, ticket_create};
 use supportzen_shared::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use supportzen_shared::store::{
-    ConversationCreator, MessageAppender, NewConversation, StoreError, TicketNumbers, UserReader,
+    ConversationCreator, MessageAppender, NewConversation, NoFiles, StoreError, TicketNumbers,
+    UploadRecord, UploadRegistry, UserReader,
 };
 
 /// Knows every user (with the sample events' secret) and builds, but never sends, writes.
@@ -40,6 +42,17 @@ impl UserReader for BuildOnly {
         _: &ReceiptKey,
     ) -> Result<(Option<UserRecord>, Option<Receipt>), StoreError> {
         Ok((self.find_user(id).await?, None))
+    }
+}
+
+/// The sample events carry no attachments: never asked.
+impl UploadRegistry for BuildOnly {
+    async fn record_upload(&self, _: &UploadRecord) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn find_uploads(&self, _: &[AttachmentId]) -> Result<Vec<UploadRecord>, StoreError> {
+        Ok(Vec::new())
     }
 }
 
@@ -109,7 +122,7 @@ fn endpoints(c: &mut Criterion) {
                 b.iter(|| {
                     let request =
                         lambda_http::request::from_str(black_box(&raw)).expect("a valid event");
-                    let response = runtime.block_on($handler(&store, &settings, request));
+                    let response = runtime.block_on($handler(&store, &NoFiles, &settings, request));
                     assert_eq!(response.status(), 200);
                     black_box(response)
                 })

@@ -1,5 +1,7 @@
 //! Settings read from the environment once, at start-up.
 
+use crate::domain::{AttachmentLimits, ContentType};
+
 /// How the handlers behave, independent of where data is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -7,12 +9,17 @@ pub struct Config {
     /// request and pinned to the token that request presented. With `false`, users must
     /// be provisioned first and unknown emails get 401.
     pub trust_first_request: bool,
+    /// What uploads may be: `ATTACHMENT_MAX_BYTES` (default 10 MiB),
+    /// `ATTACHMENT_MAX_PER_MESSAGE` (default 10) and `ATTACHMENT_TYPES` (media types,
+    /// comma-separated, from the allowlist; default all of it).
+    pub attachments: AttachmentLimits,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             trust_first_request: true,
+            attachments: AttachmentLimits::default(),
         }
     }
 }
@@ -30,8 +37,40 @@ impl Config {
                 format!("TRUST_FIRST_REQUEST must be true or false, not {value:?}")
             })?,
         };
+        let mut attachments = AttachmentLimits::default();
+        if let Some(value) = lookup("ATTACHMENT_MAX_BYTES") {
+            attachments.max_bytes = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|bytes| *bytes > 0)
+                .ok_or_else(|| {
+                    format!("ATTACHMENT_MAX_BYTES must be a number of bytes, not {value:?}")
+                })?;
+        }
+        if let Some(value) = lookup("ATTACHMENT_MAX_PER_MESSAGE") {
+            attachments.max_per_message = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|count| *count > 0)
+                .ok_or_else(|| {
+                    format!("ATTACHMENT_MAX_PER_MESSAGE must be a positive number, not {value:?}")
+                })?;
+        }
+        if let Some(value) = lookup("ATTACHMENT_TYPES") {
+            attachments.types = value
+                .split(',')
+                .filter(|kind| !kind.trim().is_empty())
+                .map(|kind| {
+                    ContentType::parse(kind)
+                        .map_err(|reason| format!("ATTACHMENT_TYPES: {kind:?} {reason}"))
+                })
+                .collect::<Result<_, _>>()?;
+        }
         Ok(Config {
             trust_first_request,
+            attachments,
         })
     }
 }
@@ -49,7 +88,41 @@ mod tests {
     use super::*;
 
     fn with(value: Option<&str>) -> Result<Config, String> {
-        Config::from_lookup(|_| value.map(str::to_string))
+        Config::from_lookup(|name| {
+            (name == "TRUST_FIRST_REQUEST")
+                .then(|| value.map(str::to_string))
+                .flatten()
+        })
+    }
+
+    #[test]
+    fn attachment_limits_come_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            Config::from_lookup(|name| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        assert_eq!(env(&[]).unwrap().attachments, AttachmentLimits::default());
+        let set = env(&[
+            ("ATTACHMENT_MAX_BYTES", "1024"),
+            ("ATTACHMENT_MAX_PER_MESSAGE", "2"),
+            ("ATTACHMENT_TYPES", "image/png, application/pdf"),
+        ])
+        .unwrap()
+        .attachments;
+        assert_eq!(
+            (set.max_bytes, set.max_per_message, set.types),
+            (1024, 2, vec![ContentType::Png, ContentType::Pdf])
+        );
+        assert!(
+            env(&[("ATTACHMENT_TYPES", "text/html")])
+                .unwrap_err()
+                .contains("ATTACHMENT_TYPES")
+        );
+        assert!(env(&[("ATTACHMENT_MAX_BYTES", "0")]).is_err());
     }
 
     #[test]

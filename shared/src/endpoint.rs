@@ -72,6 +72,8 @@ endpoints! {
     AgentAssign => ("agent-assign", "POST", "/api/agent/conversations/{id}/assign"),
     RealtimeTicket => ("realtime-ticket", "POST", "/api/client/realtime/ticket"),
     AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
+    AttachmentUpload => ("attachment-upload", "POST", "/api/client/attachments"),
+    AgentAttachmentUpload => ("agent-attachment-upload", "POST", "/api/agent/attachments"),
 }
 
 /// Where a request to a path goes.
@@ -118,14 +120,16 @@ impl Endpoint {
             | Endpoint::TicketAppend
             | Endpoint::ConversationsList
             | Endpoint::ConversationMessages
-            | Endpoint::RealtimeTicket => None,
+            | Endpoint::RealtimeTicket
+            | Endpoint::AttachmentUpload => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages
             | Endpoint::AgentRealtimeTicket => Some(Scope::Read),
-            Endpoint::AgentReply | Endpoint::AgentStatus | Endpoint::AgentAssign => {
-                Some(Scope::Write)
-            }
+            Endpoint::AgentReply
+            | Endpoint::AgentStatus
+            | Endpoint::AgentAssign
+            | Endpoint::AgentAttachmentUpload => Some(Scope::Write),
         }
     }
 }

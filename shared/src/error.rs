@@ -134,9 +134,19 @@ impl ApiError {
                 retry_after,
                 reason,
             },
+            StoreError::AttachmentUnavailable(id) => unavailable_attachment(&id),
             StoreError::Internal(detail) => ApiError::Internal(detail),
         }
     }
+}
+
+/// A message named an upload it may not attach: missing, someone else's, or attached
+/// already. One answer for all three, so nobody learns whether another's id exists.
+pub fn unavailable_attachment(id: &crate::domain::AttachmentId) -> ApiError {
+    ApiError::field(
+        "attachments",
+        format!("names {id}, which is not an upload of yours waiting to be attached"),
+    )
 }
 
 /// "1 second", "2 seconds": a wait as the client should hear it, at least a second.

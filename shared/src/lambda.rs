@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::dynamo::DynamoStore;
+use crate::s3::S3Objects;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +16,27 @@ pub type Handler = for<'a> fn(
     &'a Config,
     Request,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
+/// A handler bound to the production store and the attachments bucket.
+pub type FilesHandler = for<'a> fn(
+    &'a DynamoStore,
+    &'a S3Objects,
+    &'a Config,
+    Request,
+) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
+/// [`run`] for a function that signs or checks attachments: it also fails at init
+/// unless `ATTACHMENTS_BUCKET`, `AWS_REGION` and the role's credentials are set.
+pub async fn run_with_files(handler: FilesHandler) -> Result<(), Error> {
+    init_logging();
+    let config = Config::from_env()?;
+    let store = DynamoStore::from_lambda_env()?;
+    let files = S3Objects::from_env()?;
+    lambda_http::run(service_fn(|request| async {
+        Ok::<_, Error>(handler(&store, &files, &config, request).await)
+    }))
+    .await
+}
 
 /// Runs `handler` under the Lambda runtime until the container is shut down.
 /// Fails at init (so Lambda reports an init error) if `TABLE_NAME` or

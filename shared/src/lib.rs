@@ -1,6 +1,8 @@
 //! SupportZen's shared core. Layers, each using only those above it:
 //!
 //! - [`domain`] and [`endpoint`]: typed values and the endpoint table;
+//! - [`config`]: the settings read from the environment (among them the attachment
+//!   limits, domain values);
 //! - [`events`]: the event envelope, connect tickets, webhook signing and retries, and
 //!   which committed change yields which events: pure values and rules;
 //! - [`auth`]: customer authentication (HMAC, trust-on-first-use pins, rotation);
@@ -12,7 +14,7 @@
 //! - the transports: [`http`] (requests in, the documented envelope out, the endpoint
 //!   handlers) and [`ws`] (production's WebSocket handshake through API Gateway);
 //! - the adapters: [`dynamo`], the production store; [`s3`], where attachments live in
-//!   production (signed uploads and downloads); and [`webhook_client`], webhook
+//!   production (signed uploads, checks and downloads); and [`webhook_client`], webhook
 //!   deliveries' HTTP client; nothing above imports them;
 //! - [`lambda`]: what every Lambda binary's `main` runs, the one place that binds the
 //!   handlers to the DynamoDB store.

@@ -220,6 +220,7 @@ async fn a_rotated_secret_keeps_working_for_its_grace_period_only<S: TestStore>(
 async fn without_trust_on_first_use_unknown_users_are_rejected<S: TestStore>() {
     let app = TestApp::<S>::spawn_with(Config {
         trust_first_request: false,
+        ..Config::default()
     })
     .await;
     let reply = app

@@ -2,6 +2,7 @@
 //! on DynamoDB Local: one test binary, one module per area.
 
 mod agent_api;
+mod attachments;
 mod cors;
 mod http_api;
 mod idempotency;

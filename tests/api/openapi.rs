@@ -19,7 +19,7 @@ use supportzen_shared::flows::read::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use supportzen_shared::http::agent;
 use supportzen_shared::http::query::EMAIL_HEADER;
 use supportzen_shared::http::request::{
-    CreateConversation, CustomerBody, IDEMPOTENCY_KEY_HEADER, SendMessage,
+    CreateConversation, CustomerBody, IDEMPOTENCY_KEY_HEADER, SendMessage, UploadBody,
 };
 use supportzen_shared::http::response::{REPLAYED_HEADER, failure};
 use supportzen_shared::idempotency::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS};
@@ -33,6 +33,10 @@ use supportzen_tests::{
 const AGENT_REPLY: &str = Endpoint::AgentReply.path();
 const AGENT_STATUS: &str = Endpoint::AgentStatus.path();
 const AGENT_ASSIGN: &str = Endpoint::AgentAssign.path();
+const UPLOAD: &str = Endpoint::AttachmentUpload.path();
+const AGENT_UPLOAD: &str = Endpoint::AgentAttachmentUpload.path();
+/// An attachment id, as the upload routes issue them.
+const ATTACHMENT: &str = "att-0194f1d2-7c1e-7000-8000-000000000000";
 
 fn document() -> Value {
     let path = format!("{}/../docs/openapi.json", env!("CARGO_MANIFEST_DIR"));
@@ -102,6 +106,8 @@ fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
         AGENT_REPLY => agent::agent_message(&agent_request(&bytes, &[])).map(|_| ()),
         AGENT_STATUS => agent::change_status(&agent_request(&bytes, &[])).map(|_| ()),
         AGENT_ASSIGN => agent::assign(&agent_request(&bytes, &[])).map(|_| ()),
+        UPLOAD => UploadBody::parse(&bytes).map(|_| ()),
+        AGENT_UPLOAD => agent::upload(&agent_request(&bytes, &[])).map(|_| ()),
         _ => panic!("no parser for {route}"),
     };
     result.map_err(|e| match e {
@@ -112,22 +118,27 @@ fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
 
 /// A body the route's parser accepts, with every documented field in it.
 fn valid_body(route: &str) -> Value {
-    let mut body = json!({"email": "ann@example.com", "message": "hi", "image_url": "https://example.com/a.png", "client_message_id": "local-1"});
+    let mut body = json!({"email": "ann@example.com", "message": "hi", "image_url": "https://example.com/a.png", "client_message_id": "local-1", "attachments": [ATTACHMENT]});
     match route {
         LIVE_CREATE | TICKET_CREATE => {
             body = create_body("ann@example.com", "hi");
             body["image_url"] = json!("https://example.com/a.png");
             body["client_message_id"] = json!("local-1");
             body["follow_up_of"] = json!("TKT-001");
+            body["attachments"] = json!([ATTACHMENT]);
         }
         LIVE_CHAT => body["chat_id"] = json!(ChatId::generate().as_str()),
         TICKET_APPEND => body["ticket_id"] = json!("TKT-001"),
         AGENT_REPLY => {
-            body = json!({"message": "hi", "image_url": "https://example.com/a.png", "internal": true, "client_message_id": "local-1"})
+            body = json!({"message": "hi", "image_url": "https://example.com/a.png", "internal": true, "client_message_id": "local-1", "attachments": [ATTACHMENT]})
         }
         // The parser leaves "in the future" to the flow.
         AGENT_STATUS => body = json!({"status": "pending", "snooze_until": 4102444800000i64}),
         AGENT_ASSIGN => body = json!({"assignee": "agent-7"}),
+        UPLOAD => {
+            body = json!({"email": "ann@example.com", "name": "a.png", "content_type": "image/png", "size": 10})
+        }
+        AGENT_UPLOAD => body = json!({"name": "a.png", "content_type": "image/png", "size": 10}),
         _ => panic!("no body for {route}"),
     }
     body
@@ -191,13 +202,14 @@ fn the_documented_routes_are_the_routes() {
                 has_id,
                 "{endpoint:?}"
             );
-            // A ticket route reads no body and changes no conversation.
-            let writes =
-                endpoint.method() == "POST" && !matches!(endpoint, Endpoint::AgentRealtimeTicket);
-            for status in ["409", "413"] {
+            // A ticket route reads no body and changes no conversation; an upload reads
+            // a body but changes no conversation.
+            let body = endpoint.method() == "POST" && !is_ticket_route(*endpoint);
+            let writes = body && *endpoint != Endpoint::AgentAttachmentUpload;
+            for (status, expected) in [("409", writes), ("413", body)] {
                 assert_eq!(
                     operation["responses"][status].is_object(),
-                    writes,
+                    expected,
                     "{endpoint:?} {status}"
                 );
             }
@@ -352,8 +364,12 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
     }
     for function in Endpoint::ALL.iter().filter(|e| e.method() == "POST") {
         let post = &doc["paths"][function.path()]["post"];
-        // A connect ticket is a new one on every call: nothing to repeat safely.
-        if function.scope().is_some() || is_ticket_route(*function) {
+        // A connect ticket is a new one on every call: nothing to repeat safely; nor is
+        // an upload (a repeated one only leaves an unattached upload that expires).
+        if function.scope().is_some()
+            || is_ticket_route(*function)
+            || *function == Endpoint::AttachmentUpload
+        {
             let keyed = post["parameters"]
                 .as_array()
                 .into_iter()
@@ -725,4 +741,81 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
     assert_eq!(served.status, 200);
     assert_eq!(served.headers["content-type"], "application/json");
     assert_eq!(served.body, doc);
+}
+
+/// The upload routes: their documented limits and allowlist are the code's, and what
+/// they answer is the documented form.
+#[tokio::test]
+async fn the_documented_uploads_are_the_accepted_ones() {
+    use supportzen_shared::domain::{
+        ContentType, DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE,
+        MAX_FILE_NAME_CHARS,
+    };
+    let doc = document();
+    let types: Vec<&str> = ContentType::ALL.iter().map(|kind| kind.as_str()).collect();
+    for name in ["UploadFields", "AgentUploadFields"] {
+        let fields = &schema(&doc, name)["properties"];
+        assert_eq!(fields["name"]["maxLength"], MAX_FILE_NAME_CHARS, "{name}");
+        assert_eq!(
+            fields["size"]["maximum"], DEFAULT_MAX_ATTACHMENT_BYTES,
+            "{name}"
+        );
+        assert_eq!(strings(&fields["content_type"]["enum"]), types, "{name}");
+    }
+    let attachment = &schema(&doc, "Attachment")["properties"];
+    assert_eq!(strings(&attachment["contentType"]["enum"]), types);
+    for name in [
+        "CreateFields",
+        "ChatMessageFields",
+        "TicketMessageFields",
+        "AgentMessageFields",
+    ] {
+        let ids = &schema(&doc, name)["properties"]["attachments"];
+        assert_eq!(
+            ids["maxItems"], DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE,
+            "{name}"
+        );
+    }
+
+    let app = TestApp::<SqliteStore>::spawn().await;
+    app.provision("ann@example.com", "s3cret").await;
+    let bearer = token("s3cret", "ann@example.com");
+    let declared = app.post(UPLOAD, Some(&bearer), &valid_body(UPLOAD)).await;
+    let agent = app.agent_token("agent-7", &Scope::ALL);
+    let agents = app
+        .agent_post(AGENT_UPLOAD, &agent, &valid_body(AGENT_UPLOAD))
+        .await;
+    let target = schema(&doc, "UploadTarget");
+    for (endpoint, reply) in [
+        (Endpoint::AttachmentUpload, &declared),
+        (Endpoint::AgentAttachmentUpload, &agents),
+    ] {
+        assert_eq!(data_schema(&doc, endpoint.path(), "post"), target);
+        let data = reply.ok();
+        let keys: Vec<&str> = data
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, strings(&target["required"]), "{endpoint:?}");
+        let form: Vec<&str> = data["upload"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            form,
+            strings(&target["properties"]["upload"]["required"]),
+            "{endpoint:?}"
+        );
+        assert!(
+            data["upload"]["fields"]
+                .as_object()
+                .unwrap()
+                .values()
+                .all(Value::is_string)
+        );
+    }
 }

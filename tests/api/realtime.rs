@@ -206,6 +206,7 @@ async fn tickets_open_one_socket_once<S: TestStore>() {
 async fn an_unknown_user_gets_no_ticket_even_trusted_on_first_use<S: TestStore>() {
     let config = Config {
         trust_first_request: true,
+        ..Config::default()
     };
     let app = TestApp::<S>::spawn_with_hub(config, Hub::new()).await;
     let carol = token("carol", "carol@example.com");

@@ -3,7 +3,9 @@ calls the API on another, as a browser front end does. Run by tests/browser/run.
 
 Two servers are started on one SQLite file each. The first allows local pages (the
 default): the page must open a chat, read its x-request-id, get the same answer again for
-a retry (Idempotent-Replayed), and read Retry-After from a 503 when the database is held
+a retry (Idempotent-Replayed), attach a picture it draws (uploaded from its origin to the
+server's /files with the signed form) and show it back from the message's link, and read
+Retry-After from a 503 when the database is held
 locked. The second allows only another origin: the browser must refuse the page the answer.
 
 usage: check.py SUPPORTZEN_BINARY CHROMIUM
@@ -72,7 +74,7 @@ def serve(database, *cors_args):
     """Starts `supportzen serve` on a fresh SQLite file; returns the process and its URL."""
     server = subprocess.Popen(
         [SUPPORTZEN, "serve", "--listen", "127.0.0.1:0", "--store", f"sqlite:{database}",
-         "--agent-key", f"{database}.agent-key.pem", *cors_args],
+         "--agent-key", f"{database}.agent-key.pem", "--files", f"{database}.files", *cors_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -132,6 +134,13 @@ def main():
         check(bool(created["requestId"]), "the page read x-request-id", result)
         check(replayed["replayed"] == "true" and replayed["body"] == created["body"],
               "the page read Idempotent-Replayed on a retry", result)
+        attachment = result["attachment"]
+        check(attachment["declared"] == 200 and attachment["stored"] == 204,
+              "the page uploaded a file from its origin with the signed form", result)
+        check(attachment["attached"] == 200 and attachment["files"][0]["name"] == "drawn.png",
+              "the page attached it to a message", result)
+        check(attachment["shown"] == {"width": 3, "height": 2},
+              "the page showed the picture back from its link", result)
         check(busy["status"] == 503 and busy["body"]["error"]["code"] == "unavailable",
               "a locked store answered 503", result)
         check(busy["retryAfter"] == "1", "the page read Retry-After from the 503", result)

@@ -474,6 +474,7 @@ def main():
                         log = os.path.join(work, f"serve-{servers}.log")
                         status, output = session.send(
                             f"{shlex.quote(binary)} serve{arguments} --listen 127.0.0.1:{ports[SERVER_PORT]} "
+                            f"--files {shlex.quote(os.path.join(work, 'files'))} "
                             f">{shlex.quote(out)} 2>{shlex.quote(log)} </dev/null &\necho $!",
                             deadline,
                         )

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// The top-level modules, lowest layer first.
 const LAYERS: &[&str] = &[
-    "config",
     "domain",
+    // Settings: the attachment limits it reads are domain values.
+    "config",
     "endpoint",
     "events",
     "auth",

@@ -448,8 +448,11 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // Only the customers' writes take idempotency keys (agents' writes are
         // conditional on what the agent saw instead; a connect ticket is a new one on
         // every call).
-        let writes =
-            own.method() == "POST" && own.scope().is_none() && own != Endpoint::RealtimeTicket;
+        // (Nor does declaring an upload: each call is a new upload, and a repeated one
+        // only leaves an unattached record that expires.)
+        let writes = own.method() == "POST"
+            && own.scope().is_none()
+            && !matches!(own, Endpoint::RealtimeTicket | Endpoint::AttachmentUpload);
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [
             (
@@ -473,11 +476,12 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
     }
 }
 
-/// DynamoDB's read actions; a GET route's function may perform no other.
-const READS: [&str; 3] = [
+/// DynamoDB's and S3's read actions; a GET route's function may perform no other.
+const READS: [&str; 4] = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:Query",
+    "s3:GetObject",
 ];
 
 #[test]
@@ -576,6 +580,10 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
                 statement["NotAction"].is_badvalue() && statement["NotResource"].is_badvalue(),
                 "{name}"
             );
+            if actions(statement).iter().all(|a| a.starts_with("s3:")) {
+                // The bucket's grants are checked by each_function_reaches_only_its_files.
+                continue;
+            }
             for resource in one_or_many(&statement["Resource"]) {
                 if let Some(index) = index_name(resource) {
                     assert!(inbox_indexes.contains(&index), "{name} on index {index}");
@@ -591,7 +599,184 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
             }
         }
     }
-    assert_eq!(agents, 7);
+    assert_eq!(agents, 8);
+}
+
+/// The S3 actions each function may perform, by the key pattern it may perform them on
+/// (the part after the bucket's ARN).
+fn bucket_grants(function: &Yaml) -> BTreeSet<(String, String)> {
+    let mut grants = BTreeSet::new();
+    for statement in statements(function) {
+        for action in actions(statement) {
+            if !action.starts_with("s3:") {
+                continue;
+            }
+            for resource in one_or_many(&statement["Resource"]) {
+                let pattern = resource["Fn::Sub"]
+                    .as_str()
+                    .and_then(|arn| arn.strip_prefix("${AttachmentsBucket.Arn}/"))
+                    .unwrap_or_else(|| panic!("{action} on {resource:?}, not the bucket's keys"));
+                grants.insert((action.to_string(), pattern.to_string()));
+            }
+        }
+    }
+    grants
+}
+
+/// Least privilege in the bucket: the upload routes may only put (and tag, for the
+/// form's tagging field) their own side's keys, as the presigned POST needs; the writes
+/// that attach read and re-tag their side's uploads; the message pages read every
+/// upload to sign links; nobody else touches the bucket, and nobody may delete or list.
+#[test]
+fn each_function_reaches_only_its_files() {
+    use supportzen_shared::domain::{AgentId, AttachmentId, Email, Uploader};
+
+    let template = template();
+    let customer = Uploader::customer(Email::parse("ann@example.com").unwrap().user_id());
+    let agent = Uploader::agent(&AgentId::parse("agent-7").unwrap());
+    let id = AttachmentId::generate();
+    let grant = |actions: &[&str], pattern: &str| -> BTreeSet<(String, String)> {
+        actions
+            .iter()
+            .map(|a| (a.to_string(), pattern.to_string()))
+            .collect()
+    };
+    for (endpoint, function) in functions(&template) {
+        let expected = match endpoint {
+            Endpoint::AttachmentUpload => grant(
+                &["s3:PutObject", "s3:PutObjectTagging"],
+                "uploads/customer/*",
+            ),
+            Endpoint::AgentAttachmentUpload => {
+                grant(&["s3:PutObject", "s3:PutObjectTagging"], "uploads/agent/*")
+            }
+            Endpoint::LiveCreate
+            | Endpoint::LiveChat
+            | Endpoint::TicketCreate
+            | Endpoint::TicketAppend => grant(
+                &["s3:GetObject", "s3:PutObjectTagging"],
+                "uploads/customer/*",
+            ),
+            Endpoint::AgentReply => {
+                grant(&["s3:GetObject", "s3:PutObjectTagging"], "uploads/agent/*")
+            }
+            Endpoint::ConversationMessages | Endpoint::AgentMessages => {
+                grant(&["s3:GetObject"], "uploads/*")
+            }
+            _ => BTreeSet::new(),
+        };
+        let name = endpoint.name();
+        let grants = bucket_grants(function);
+        assert_eq!(grants, expected, "{name}");
+        // The patterns are the keys the code makes.
+        let side = match endpoint {
+            Endpoint::AgentAttachmentUpload | Endpoint::AgentReply => &agent,
+            _ => &customer,
+        };
+        for (_, pattern) in &grants {
+            assert!(like(pattern, &side.key(&id)), "{name}: {pattern}");
+        }
+        let bucket = &function["Properties"]["Environment"]["Variables"]["ATTACHMENTS_BUCKET"];
+        if expected.is_empty() {
+            assert!(bucket.is_badvalue(), "{name} needs no bucket");
+        } else {
+            assert_eq!(bucket, &intrinsic("Ref", "AttachmentsBucket"), "{name}");
+            // The uploads it reads or records.
+            let uploads = "UPLOAD#att-x";
+            let action = match endpoint {
+                Endpoint::AttachmentUpload | Endpoint::AgentAttachmentUpload => "dynamodb:PutItem",
+                Endpoint::ConversationMessages | Endpoint::AgentMessages => continue,
+                _ => "dynamodb:UpdateItem",
+            };
+            assert!(
+                allowed_partitions(function, action)
+                    .iter()
+                    .any(|p| like(p, uploads)),
+                "{name} {action} on uploads"
+            );
+        }
+    }
+    for background in BACKGROUND {
+        assert!(bucket_grants(function(&template, background)).is_empty());
+    }
+}
+
+/// One bucket, never public, encrypted, reachable over TLS only, answering the app's
+/// origins, and deleting uploads nobody attached after a day (the tag uploads carry
+/// until a message attaches them).
+#[test]
+fn the_attachments_bucket_is_private_and_forgets_unattached_uploads() {
+    let template = template();
+    let resources = template["Resources"].as_hash().unwrap();
+    let buckets: Vec<&Yaml> = resources
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::S3::Bucket"))
+        .collect();
+    assert_eq!(buckets.len(), 1);
+    let bucket = &template["Resources"]["AttachmentsBucket"];
+    assert_eq!(text(&bucket["DeletionPolicy"]), "Retain");
+    let properties = &bucket["Properties"];
+    let block = &properties["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting].as_bool(), Some(true), "{setting}");
+    }
+    assert_eq!(
+        text(&properties["OwnershipControls"]["Rules"][0]["ObjectOwnership"]),
+        "BucketOwnerEnforced"
+    );
+    let encryption = &properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        text(&encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"]),
+        "AES256"
+    );
+    let cors = &properties["CorsConfiguration"]["CorsRules"][0];
+    assert_eq!(
+        cors["AllowedOrigins"],
+        intrinsic("Ref", "CorsAllowedOrigins")
+    );
+    assert_eq!(strings(&cors["AllowedMethods"]), ["GET", "POST"]);
+
+    let rules = properties["LifecycleConfiguration"]["Rules"]
+        .as_vec()
+        .unwrap();
+    let unattached = rules
+        .iter()
+        .find(|rule| rule["TagFilters"].as_vec().is_some())
+        .expect("a rule for unattached uploads");
+    assert_eq!(text(&unattached["Status"]), "Enabled");
+    assert_eq!(
+        text(&unattached["Prefix"]),
+        supportzen_shared::domain::UPLOADS_PREFIX
+    );
+    assert_eq!(unattached["ExpirationInDays"].as_i64(), Some(1));
+    let tag = &unattached["TagFilters"][0];
+    let (name, value) = supportzen_shared::s3::UNATTACHED_TAG;
+    assert_eq!((text(&tag["Key"]), text(&tag["Value"])), (name, value));
+    // ...which is the tag the upload forms set.
+    let tagging = supportzen_shared::s3::UNATTACHED_TAGGING;
+    assert!(tagging.contains(&format!("<Key>{name}</Key><Value>{value}</Value>")));
+
+    let policy = &template["Resources"]["AttachmentsBucketPolicy"]["Properties"];
+    assert_eq!(policy["Bucket"], intrinsic("Ref", "AttachmentsBucket"));
+    let statements = policy["PolicyDocument"]["Statement"].as_vec().unwrap();
+    assert_eq!(statements.len(), 1);
+    let tls = &statements[0];
+    assert_eq!(text(&tls["Effect"]), "Deny");
+    assert_eq!(text(&tls["Action"]), "s3:*");
+    assert_eq!(
+        tls["Condition"]["Bool"]["aws:SecureTransport"].as_bool(),
+        Some(false)
+    );
+    assert_eq!(
+        one_or_many(&tls["Resource"]).len(),
+        2,
+        "the bucket and its objects"
+    );
 }
 
 #[test]

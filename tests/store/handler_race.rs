@@ -8,12 +8,14 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use supportzen_shared::Config;
 use supportzen_shared::auth::UserRecord;
+use supportzen_shared::domain::AttachmentId;
 use supportzen_shared::domain::{Email, UserId};
 use supportzen_shared::http::handlers::ticket_create;
 use supportzen_shared::idempotency::{Receipt, ReceiptKey};
 use supportzen_shared::store::{
     ConversationAdmin, ConversationCreator, NewConversation, StoreError, TicketNumbers, UserReader,
 };
+use supportzen_shared::store::{NoFiles, UploadRecord, UploadRegistry};
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::create_body;
 
@@ -50,6 +52,16 @@ impl ConversationCreator for StaleFirstLookup {
     }
 }
 
+impl UploadRegistry for StaleFirstLookup {
+    async fn record_upload(&self, record: &UploadRecord) -> Result<(), StoreError> {
+        self.inner.record_upload(record).await
+    }
+
+    async fn find_uploads(&self, ids: &[AttachmentId]) -> Result<Vec<UploadRecord>, StoreError> {
+        self.inner.find_uploads(ids).await
+    }
+}
+
 impl TicketNumbers for StaleFirstLookup {
     async fn next_ticket_number(&self) -> Result<u64, StoreError> {
         self.inner.next_ticket_number().await
@@ -72,7 +84,7 @@ async fn status_after_stale_lookup(store: &SqliteStore, token: &str) -> (u16, Va
         inner: store.clone(),
         stale: AtomicBool::new(true),
     };
-    let response = ticket_create(&racing, &Config::default(), request(token)).await;
+    let response = ticket_create(&racing, &NoFiles, &Config::default(), request(token)).await;
     let body = serde_json::from_slice(response.body().as_ref()).unwrap();
     (response.status().as_u16(), body)
 }
@@ -82,7 +94,7 @@ async fn a_lost_first_use_race_is_judged_against_the_winner() {
     let store = SqliteStore::open(":memory:").unwrap();
     let winner = "ab".repeat(32);
     let config = Config::default();
-    let first = ticket_create(&store, &config, request(&winner)).await;
+    let first = ticket_create(&store, &NoFiles, &config, request(&winner)).await;
     assert_eq!(first.status(), 200);
 
     let (status, body) = status_after_stale_lookup(&store, &winner).await;

@@ -12,15 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
-    Agent, AgentId, Author, ChatId, ConversationId, DisplayName, Email, ImageUrl, MessageText,
-    NewMessage, Profile, Status, UnixSeconds, UserId, now_millis,
+    Agent, AgentId, AttachmentId, Author, ChatId, ContentType, ConversationId, DisplayName, Email,
+    FileName, ImageUrl, MessageText, NewMessage, Profile, Status, UnixSeconds, Uploader, UserId,
+    now_millis,
 };
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::{Event, EventType};
 use supportzen_shared::store::{
     AgentReader, AgentWriter, ConversationCreator, EventSink, MessageAppender, NewConversation,
-    Publishing,
+    Publishing, UploadRecord, UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -39,6 +40,8 @@ struct Scenario {
     last_note: NewMessage,
     agent: AgentId,
     snooze_until: i64,
+    /// Ann's upload, which `follow_up` carries.
+    upload: UploadRecord,
 }
 
 impl Scenario {
@@ -51,17 +54,30 @@ impl Scenario {
         let by_agent = |text: &str, internal| message(Author::Agent, text, Some(&agent), internal);
         let mut first = customer("My invoice shows the wrong plan.");
         first.image_url = Some(ImageUrl::parse("https://example.com/invoice.png").unwrap());
+        let owner = Email::parse("ann@example.com").unwrap().user_id().clone();
+        let upload = UploadRecord {
+            id: AttachmentId::generate(),
+            uploader: Uploader::customer(&owner),
+            name: FileName::parse("invoice.pdf").unwrap(),
+            content_type: ContentType::Pdf,
+            size: 2048,
+            created_at: now_millis(),
+            attached: false,
+        };
+        let mut follow_up = customer("It says Basic.");
+        follow_up.attachments = vec![upload.attachment()];
         Scenario {
             chat: ConversationId::Chat(ChatId::generate()),
-            owner: Email::parse("ann@example.com").unwrap().user_id().clone(),
+            owner,
             first,
-            follow_up: customer("It says Basic."),
+            follow_up,
             reply: by_agent("Sorry about that: you are back on Premium.", false),
             note: by_agent("Plan sync bug, see INC-42", true),
             reopening: customer("And the old invoice?"),
             last_note: by_agent("Closed after the refund.", true),
             agent: agent.id,
             snooze_until: now_millis() + 3_600_000,
+            upload,
         }
     }
 
@@ -69,7 +85,7 @@ impl Scenario {
     /// the agents' writes as the flows do.
     async fn run<S>(&self, store: &S)
     where
-        S: ConversationCreator + MessageAppender + AgentReader + AgentWriter,
+        S: ConversationCreator + MessageAppender + AgentReader + AgentWriter + UploadRegistry,
     {
         let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
         let new = NewConversation {
@@ -99,6 +115,7 @@ impl Scenario {
         };
         let seen =
             move || async move { store.find_conversation(&self.chat).await.unwrap().unwrap() };
+        store.record_upload(&self.upload).await.unwrap();
         append(&self.follow_up).await;
         store
             .add_agent_message(&seen().await, &self.reply)
@@ -212,6 +229,13 @@ async fn the_decorator_and_the_stream_yield_the_same_events() {
         assert_eq!(local, production);
     }
     assert_eq!(at_commit, from_stream);
+    // The follow-up's event names its file by id, and carries no link.
+    let follow_up = &at_commit[1].data;
+    assert_eq!(
+        follow_up["attachments"],
+        serde_json::json!([scenario.upload.id.as_str()])
+    );
+    assert!(!follow_up.to_string().contains("uploads/"), "{follow_up}");
 }
 
 /// A store on a fresh table of DynamoDB Local with its stream on (`NEW_AND_OLD_IMAGES`,

@@ -21,6 +21,7 @@ use supportzen_shared::http::handlers::{
     ticket_create,
 };
 use supportzen_shared::http::with_route_parameters;
+use supportzen_shared::store::NoFiles;
 use supportzen_shared::store::UserProvisioner;
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store};
 use supportzen_tests::{create_body, token};
@@ -70,12 +71,20 @@ async fn each_endpoint_stays_within_its_round_trip_budget() {
     let config = Config::default();
     let token = token("s3cret", EMAIL);
 
-    let chat = data(live_create(&store, &config, request(&token, &create_body(EMAIL, "hi"))).await);
+    let chat = data(
+        live_create(
+            &store,
+            &NoFiles,
+            &config,
+            request(&token, &create_body(EMAIL, "hi")),
+        )
+        .await,
+    );
     let calls = trips.take();
     assert_eq!(calls, ["GetItem", "TransactWriteItems"], "live-create");
 
     let body = json!({"chat_id": chat["chatId"], "email": EMAIL, "message": "more"});
-    data(live_chat(&store, &config, request(&token, &body)).await);
+    data(live_chat(&store, &NoFiles, &config, request(&token, &body)).await);
     let calls = trips.take();
     assert!(calls.len() <= 2);
     assert_eq!(calls, ["GetItem", "TransactWriteItems"], "live-chat");
@@ -83,6 +92,7 @@ async fn each_endpoint_stays_within_its_round_trip_budget() {
     let ticket = data(
         ticket_create(
             &store,
+            &NoFiles,
             &config,
             request(&token, &create_body(EMAIL, "help")),
         )
@@ -97,7 +107,7 @@ async fn each_endpoint_stays_within_its_round_trip_budget() {
     );
 
     let body = json!({"ticket_id": ticket["ticketId"], "email": EMAIL, "message": "more"});
-    data(ticket_append(&store, &config, request(&token, &body)).await);
+    data(ticket_append(&store, &NoFiles, &config, request(&token, &body)).await);
     assert_eq!(
         trips.take(),
         ["GetItem", "TransactWriteItems"],
@@ -109,6 +119,7 @@ async fn each_endpoint_stays_within_its_round_trip_budget() {
     data(
         live_create(
             &store,
+            &NoFiles,
             &config,
             request(&stranger, &create_body("new@example.com", "hi")),
         )
@@ -144,6 +155,7 @@ async fn each_read_page_is_one_query_after_the_authentication_read() {
     let ticket = data(
         ticket_create(
             &store,
+            &NoFiles,
             &config,
             request(&token, &create_body(EMAIL, "help")),
         )
@@ -152,7 +164,7 @@ async fn each_read_page_is_one_query_after_the_authentication_read() {
     let id = ticket["ticketId"].as_str().unwrap();
     for n in 0..5 {
         let body = json!({"ticket_id": id, "email": EMAIL, "message": format!("more {n}")});
-        data(ticket_append(&store, &config, request(&token, &body)).await);
+        data(ticket_append(&store, &NoFiles, &config, request(&token, &body)).await);
     }
     trips.take();
 
@@ -170,8 +182,15 @@ async fn each_read_page_is_one_query_after_the_authentication_read() {
     assert_eq!(trips.take(), ["GetItem", "Query"], "conversations-list");
 
     let path = format!("/api/client/conversations/{id}/messages?limit=2");
-    let page =
-        data(conversation_messages(&store, &config, read_request(&token, &path, Some(id))).await);
+    let page = data(
+        conversation_messages(
+            &store,
+            &NoFiles,
+            &config,
+            read_request(&token, &path, Some(id)),
+        )
+        .await,
+    );
     assert_eq!(
         trips.take(),
         ["BatchGetItem", "Query"],
@@ -179,7 +198,15 @@ async fn each_read_page_is_one_query_after_the_authentication_read() {
     );
     let before = page["nextCursor"].as_str().unwrap();
     let path = format!("/api/client/conversations/{id}/messages?limit=2&before={before}");
-    data(conversation_messages(&store, &config, read_request(&token, &path, Some(id))).await);
+    data(
+        conversation_messages(
+            &store,
+            &NoFiles,
+            &config,
+            read_request(&token, &path, Some(id)),
+        )
+        .await,
+    );
     assert_eq!(
         trips.take(),
         ["BatchGetItem", "Query"],
@@ -193,7 +220,13 @@ async fn rejected_requests_cost_at_most_the_lookup() {
     let config = Config::default();
 
     let invalid = json!({"email": EMAIL, "message": "no created_at"});
-    let response = ticket_create(&store, &config, request(&token("s3cret", EMAIL), &invalid)).await;
+    let response = ticket_create(
+        &store,
+        &NoFiles,
+        &config,
+        request(&token("s3cret", EMAIL), &invalid),
+    )
+    .await;
     assert_eq!(response.status(), 400);
     assert!(
         trips.take().is_empty(),
@@ -201,8 +234,13 @@ async fn rejected_requests_cost_at_most_the_lookup() {
     );
 
     let forged = token("guess", EMAIL);
-    let response =
-        ticket_create(&store, &config, request(&forged, &create_body(EMAIL, "hi"))).await;
+    let response = ticket_create(
+        &store,
+        &NoFiles,
+        &config,
+        request(&forged, &create_body(EMAIL, "hi")),
+    )
+    .await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         trips.take(),
@@ -220,33 +258,33 @@ async fn an_idempotency_key_costs_no_extra_round_trip() {
     let token = token("s3cret", EMAIL);
     let create = create_body(EMAIL, "hi");
 
-    let chat = data(live_create(&store, &config, keyed(&token, "a", &create)).await);
+    let chat = data(live_create(&store, &NoFiles, &config, keyed(&token, "a", &create)).await);
     assert_eq!(
         trips.take(),
         ["BatchGetItem", "TransactWriteItems"],
         "live-create"
     );
-    data(live_create(&store, &config, keyed(&token, "a", &create)).await);
+    data(live_create(&store, &NoFiles, &config, keyed(&token, "a", &create)).await);
     assert_eq!(trips.take(), ["BatchGetItem"], "live-create, retried");
 
     let body = json!({"chat_id": chat["chatId"], "email": EMAIL, "message": "more"});
-    data(live_chat(&store, &config, keyed(&token, "b", &body)).await);
+    data(live_chat(&store, &NoFiles, &config, keyed(&token, "b", &body)).await);
     assert_eq!(
         trips.take(),
         ["BatchGetItem", "TransactWriteItems"],
         "live-chat"
     );
-    data(live_chat(&store, &config, keyed(&token, "b", &body)).await);
+    data(live_chat(&store, &NoFiles, &config, keyed(&token, "b", &body)).await);
     assert_eq!(trips.take(), ["BatchGetItem"], "live-chat, retried");
 
     let help = create_body(EMAIL, "help");
-    let ticket = data(ticket_create(&store, &config, keyed(&token, "c", &help)).await);
+    let ticket = data(ticket_create(&store, &NoFiles, &config, keyed(&token, "c", &help)).await);
     assert_eq!(
         trips.take(),
         ["BatchGetItem", "UpdateItem", "TransactWriteItems"],
         "ticket-create"
     );
-    data(ticket_create(&store, &config, keyed(&token, "c", &help)).await);
+    data(ticket_create(&store, &NoFiles, &config, keyed(&token, "c", &help)).await);
     assert_eq!(
         trips.take(),
         ["BatchGetItem"],
@@ -254,13 +292,13 @@ async fn an_idempotency_key_costs_no_extra_round_trip() {
     );
 
     let body = json!({"ticket_id": ticket["ticketId"], "email": EMAIL, "message": "more"});
-    data(ticket_append(&store, &config, keyed(&token, "d", &body)).await);
+    data(ticket_append(&store, &NoFiles, &config, keyed(&token, "d", &body)).await);
     assert_eq!(
         trips.take(),
         ["BatchGetItem", "TransactWriteItems"],
         "ticket-append"
     );
-    data(ticket_append(&store, &config, keyed(&token, "d", &body)).await);
+    data(ticket_append(&store, &NoFiles, &config, keyed(&token, "d", &body)).await);
     assert_eq!(trips.take(), ["BatchGetItem"], "ticket-append, retried");
 }
 
@@ -300,6 +338,7 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
     let token = token("s3cret", EMAIL);
     let created = live_create(
         &store,
+        &NoFiles,
         &Config::default(),
         request(&token, &create_body(EMAIL, "hi")),
     )
@@ -334,7 +373,14 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
     assert_eq!(trips.take(), ["GetItem"], "agent-conversation");
 
     let path = format!("{base}/messages");
-    data(agent_messages(&store, agent_request("GET", &path, id, Value::Null)).await);
+    data(
+        agent_messages(
+            &store,
+            &NoFiles,
+            agent_request("GET", &path, id, Value::Null),
+        )
+        .await,
+    );
     assert_eq!(
         trips.take(),
         ["GetItem", "Query", "Query"],
@@ -345,7 +391,15 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
         json!({"message": "hello"}),
         json!({"message": "note", "internal": true}),
     ] {
-        data(agent_reply(&store, agent_request("POST", &path, id, body)).await);
+        data(
+            agent_reply(
+                &store,
+                &NoFiles,
+                &Config::default(),
+                agent_request("POST", &path, id, body),
+            )
+            .await,
+        );
         assert_eq!(
             trips.take(),
             ["GetItem", "TransactWriteItems"],

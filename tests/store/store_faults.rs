@@ -18,6 +18,7 @@ use supportzen_shared::Config;
 use supportzen_shared::domain::ChatId;
 use supportzen_shared::dynamo::{DynamoStore, client};
 use supportzen_shared::http::handlers::live_chat;
+use supportzen_shared::store::NoFiles;
 use supportzen_tests::token;
 
 const EMAIL: &str = "ann@example.com";
@@ -109,7 +110,7 @@ fn send_request() -> Request {
 
 /// Sends a message through the handler and asserts a retryable 503.
 async fn assert_retryable(store: &DynamoStore) {
-    let response = live_chat(store, &Config::default(), send_request()).await;
+    let response = live_chat(store, &NoFiles, &Config::default(), send_request()).await;
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(response.status(), 503, "{body}");
     assert_eq!(response.headers()["retry-after"], "1");
@@ -202,7 +203,13 @@ async fn a_non_retryable_error_is_a_500_that_reveals_nothing() {
         _ => error(400, "ValidationException"),
     })
     .await;
-    let response = live_chat(&store_at(&url), &Config::default(), send_request()).await;
+    let response = live_chat(
+        &store_at(&url),
+        &NoFiles,
+        &Config::default(),
+        send_request(),
+    )
+    .await;
     let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
     assert_eq!(response.status(), 500, "{text}");
     assert!(

@@ -429,7 +429,92 @@ pub async fn ten_concurrent_first_uses_of_one_email_have_one_winner<S: TestStore
     assert_eq!(store.conversations_of(&ann).await.unwrap().len(), 1);
 }
 
+/// An upload of Ann's, recorded as declared.
+async fn ann_upload<S: TestStore>(
+    store: &S,
+    ann: &UserId,
+) -> supportzen_shared::domain::Attachment {
+    use supportzen_shared::domain::{AttachmentId, ContentType, FileName, Uploader};
+    use supportzen_shared::store::UploadRecord;
+    let record = UploadRecord {
+        id: AttachmentId::generate(),
+        uploader: Uploader::customer(ann),
+        name: FileName::parse("shot.png").unwrap(),
+        content_type: ContentType::Png,
+        size: 64,
+        created_at: now_millis(),
+        attached: false,
+    };
+    store.record_upload(&record).await.unwrap();
+    record.attachment()
+}
+
+/// What keeps an upload attached once, and only by its uploader: the message's own write
+/// claims it, so of ten messages racing for one upload one has it and nine write nothing;
+/// Bob's message naming Ann's upload (with a key under his own folder, as his request
+/// would build it) writes nothing either.
+pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>() {
+    use supportzen_shared::domain::Uploader;
+    let store = S::fresh().await;
+    let ann = known_user(&store, "ann@example.com").await;
+    let chat = new_chat(ann.clone(), "first");
+    store.create_conversation(&chat).await.unwrap();
+    let file = ann_upload(&store, ann.user()).await;
+
+    let sends = (0..10).map(|n| {
+        let message = NewMessage {
+            attachments: vec![file.clone()],
+            ..message(&format!("with the file {n}"))
+        };
+        let (store, chat, ann) = (store.clone(), chat.id.clone(), ann.user().clone());
+        tokio::spawn(async move { store.append_message(&chat, &ann, &message, None).await })
+    });
+    let mut won = 0;
+    for send in sends.collect::<Vec<_>>() {
+        match send.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::AttachmentUnavailable(id)) => assert_eq!(id, file.id),
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let stored = store.messages(&chat.id).await.unwrap();
+    assert_eq!(stored.len(), 2, "the first message and the one that won");
+    assert_eq!(stored[1].attachments, vec![file.clone()]);
+    let found = store
+        .find_uploads(std::slice::from_ref(&file.id))
+        .await
+        .unwrap();
+    assert!(found[0].attached);
+
+    // Bob's write names Ann's upload under his folder: not his, nothing written.
+    let bob = known_user(&store, "bob@example.com").await;
+    let bobs_chat = new_chat(bob.clone(), "bob's");
+    store.create_conversation(&bobs_chat).await.unwrap();
+    let other = ann_upload(&store, ann.user()).await;
+    let mut taken = other.clone();
+    taken.key = Uploader::customer(bob.user()).key(&other.id);
+    let message = NewMessage {
+        attachments: vec![taken],
+        ..message("not mine")
+    };
+    let refused = store
+        .append_message(&bobs_chat.id, bob.user(), &message, None)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::AttachmentUnavailable(_))),
+        "{refused:?}"
+    );
+    assert_eq!(texts(&store, &bobs_chat.id).await, ["bob's"]);
+    let found = store
+        .find_uploads(std::slice::from_ref(&other.id))
+        .await
+        .unwrap();
+    assert!(!found[0].attached, "still Ann's to attach");
+}
+
 for_each_store!(
+    an_upload_is_claimed_by_one_message_of_its_uploader,
     a_conversation_and_its_messages_are_stored_in_order,
     each_message_keeps_its_author,
     only_the_owner_can_append_to_an_open_conversation,

@@ -75,6 +75,8 @@ pub const LIVE_CHAT: &str = Endpoint::LiveChat.path();
 pub const TICKET_CREATE: &str = Endpoint::TicketCreate.path();
 pub const TICKET_APPEND: &str = Endpoint::TicketAppend.path();
 pub const CONVERSATIONS: &str = Endpoint::ConversationsList.path();
+pub const ATTACHMENTS: &str = Endpoint::AttachmentUpload.path();
+pub const AGENT_ATTACHMENTS: &str = Endpoint::AgentAttachmentUpload.path();
 pub const INBOX: &str = Endpoint::AgentInbox.path();
 
 /// An agent route's path for one conversation.
@@ -98,6 +100,10 @@ pub struct TestApp<S> {
     pub hub: Arc<Hub>,
     /// The key the server verifies agents' tokens with.
     pub agents: AgentKey,
+    /// Where the server keeps attachments' files (deleted with the app).
+    pub files: tempfile::TempDir,
+    /// The server's file store, to sign forms as it would at another time.
+    pub file_store: Arc<supportzen::files::FileStore>,
     /// The webhook worker of a server made by [`TestApp::spawn_with_webhooks`].
     pub webhooks: Option<Worker>,
     client: reqwest::Client,
@@ -159,9 +165,15 @@ impl<S: TestStore> TestApp<S> {
         let agents = AgentKey::load_or_create(&key_path).expect("a new key");
         let server_agents =
             AgentKey::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap();
+        let files = tempfile::tempdir().expect("a temporary directory");
+        let file_store = Arc::new(
+            supportzen::files::FileStore::open(files.path(), &format!("http://{address}"))
+                .expect("a file store"),
+        );
         tokio::spawn(server::serve(
             listener,
             Arc::new(Publishing::new(store.clone(), sinks)),
+            Arc::clone(&file_store),
             config,
             server_agents,
             cors::layer(
@@ -179,6 +191,8 @@ impl<S: TestStore> TestApp<S> {
             store,
             hub,
             agents,
+            files,
+            file_store,
             webhooks: worker,
             client: reqwest::Client::new(),
             _stop: stop,
@@ -229,6 +243,38 @@ impl<S: TestStore> TestApp<S> {
             request = request.header("idempotency-key", key);
         }
         Reply::read(request.send().await.expect("server answers")).await
+    }
+
+    /// Sends `file` with an upload form as a browser would: the form's fields, then the
+    /// file, to the form's `url`. The storage's status and its text.
+    pub async fn upload(&self, form: &Value, content_type: &str, file: &[u8]) -> (u16, String) {
+        let fields = form["fields"]
+            .as_object()
+            .expect("an upload form has fields");
+        let (header, body) = supportzen::files::upload_body(fields, content_type, file);
+        let response = self
+            .client
+            .post(form["url"].as_str().expect("an upload form has a url"))
+            .header("content-type", header)
+            .body(body)
+            .send()
+            .await
+            .expect("the storage answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    }
+
+    /// GETs an absolute URL (a download link): status, headers and body.
+    pub async fn download(&self, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let response = self
+            .client
+            .get(url)
+            .send()
+            .await
+            .expect("the storage answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.bytes().await.unwrap().to_vec())
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {

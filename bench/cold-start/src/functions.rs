@@ -26,7 +26,7 @@ const fn http(name: &'static str, event: &'static str) -> Function {
 /// Every measured function: the HTTP API's, in the endpoint table's order
 /// (`shared/src/endpoint.rs`; this crate does not depend on `supportzen-shared`, so keep
 /// the two in step), then the WebSocket API's `$connect` pair on their own events.
-pub const FUNCTIONS: [Function; 16] = [
+pub const FUNCTIONS: [Function; 18] = [
     http("live-create", "live-create.json"),
     http("live-chat", "live-chat.json"),
     http("ticket-create", "ticket-create.json"),
@@ -41,6 +41,9 @@ pub const FUNCTIONS: [Function; 16] = [
     http("agent-assign", "agent-assign.json"),
     http("realtime-ticket", "realtime-ticket.json"),
     http("agent-realtime-ticket", "agent-realtime-ticket.json"),
+    // They sign an upload form (no S3 call) and record the upload.
+    http("attachment-upload", "attachment-upload.json"),
+    http("agent-attachment-upload", "agent-attachment-upload.json"),
     // The authorizer allows the connection: an IAM policy, not an HTTP response.
     Function {
         name: "ws-authorize",

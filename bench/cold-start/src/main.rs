@@ -227,6 +227,9 @@ fn lambda_environment(
         ("AWS_SESSION_TOKEN", "bench-token".into()),
         ("AWS_ENDPOINT_URL_DYNAMODB", format!("http://{dynamodb}")),
         ("TABLE_NAME", "bench".into()),
+        // The functions that sign or check attachments build their S3 client at init
+        // (no S3 call is made by the sample events).
+        ("ATTACHMENTS_BUCKET", "bench-attachments".into()),
         ("LAMBDA_TASK_ROOT", "/var/task".into()),
         ("_HANDLER", "bootstrap".into()),
         ("TZ", ":UTC".into()),

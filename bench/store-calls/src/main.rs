@@ -14,15 +14,17 @@ use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
 use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
-    Agent, AgentId, Author, ChatId, ClientMessageId, ConversationId, DisplayName, Email, Kind,
-    MessageText, NewMessage, Profile, Status, TicketId, UnixSeconds, now_millis,
+    Agent, AgentId, AttachmentId, Author, ChatId, ClientMessageId, ContentType, ConversationId,
+    DisplayName, Email, FileName, Kind, MessageText, NewMessage, Profile, Status, TicketId,
+    UnixSeconds, Uploader, now_millis,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
 use supportzen_shared::store::{
     AgentReader, AgentWriter, AssigneeFilter, CONNECTION_LIFETIME_MS, ConnectTicketIssuer,
     ConnectTicketRedeemer, ConnectionWriter, ConversationCreator, ConversationReader, InboxFilter,
-    MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers, UserReader,
+    MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers,
+    UploadRecord, UploadRegistry, UserReader,
 };
 
 /// The chat the sample events use (events/README.md).
@@ -157,7 +159,33 @@ async fn realtime_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> R
     Ok(())
 }
 
+/// The upload routes' calls: the customer's user read, then the upload's record.
+async fn upload_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<(), Error> {
+    let uploader = match endpoint {
+        "attachment-upload" => {
+            store.find_user(email.user_id()).await?;
+            Uploader::customer(email.user_id())
+        }
+        "agent-attachment-upload" => Uploader::agent(&AgentId::parse(AGENT)?),
+        other => return Err(format!("BENCH_CALLS={other:?} is not an upload route").into()),
+    };
+    let record = UploadRecord {
+        id: AttachmentId::generate(),
+        uploader,
+        name: FileName::parse("screenshot.png")?,
+        content_type: ContentType::Png,
+        size: 68,
+        created_at: now_millis(),
+        attached: false,
+    };
+    Ok(store.record_upload(&record).await?)
+}
+
 async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Value, Error> {
+    if endpoint.ends_with("attachment-upload") {
+        upload_calls(store, endpoint, email).await?;
+        return Ok(Value::Null);
+    }
     if endpoint.ends_with("realtime-ticket") || endpoint.starts_with("ws-") {
         realtime_calls(store, endpoint, email).await?;
         return Ok(Value::Null);

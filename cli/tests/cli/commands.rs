@@ -280,6 +280,11 @@ fn start_serve_with(args: &[&str], stderr: Stdio) -> (Child, String) {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
         .env_remove("TRUST_FIRST_REQUEST")
+        // Attachments' files outside the checkout (these tests upload none).
+        .env(
+            "SUPPORTZEN_FILES",
+            std::env::temp_dir().join("supportzen-cli-tests-files"),
+        )
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()

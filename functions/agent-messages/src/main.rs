@@ -7,8 +7,8 @@ use supportzen_shared::http::handlers::agent_messages;
 /// start-up and cross-thread wake-ups (docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    supportzen_shared::lambda::run(|store, _config, request| {
-        Box::pin(agent_messages(store, request))
+    supportzen_shared::lambda::run_with_files(|store, files, _config, request| {
+        Box::pin(agent_messages(store, files, request))
     })
     .await
 }

@@ -7,6 +7,8 @@ use supportzen_shared::http::handlers::agent_reply;
 /// start-up and cross-thread wake-ups (docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    supportzen_shared::lambda::run(|store, _config, request| Box::pin(agent_reply(store, request)))
-        .await
+    supportzen_shared::lambda::run_with_files(|store, files, config, request| {
+        Box::pin(agent_reply(store, files, config, request))
+    })
+    .await
 }

@@ -569,9 +569,10 @@ async fn posts_go_out_at_most_post_concurrency_at_a_time() {
 #[test]
 fn the_largest_envelope_fits_one_post() {
     use supportzen_shared::domain::{
-        Agent, AgentId, Author, ClientMessageId, DisplayName, ImageUrl, MAX_AGENT_ID_CHARS,
-        MAX_CLIENT_MESSAGE_ID_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS,
-        MessageId, MessageText, NewMessage,
+        Agent, AgentId, Attachment, AttachmentId, Author, ClientMessageId, ContentType,
+        DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE, DisplayName, FileName, ImageUrl, MAX_AGENT_ID_CHARS,
+        MAX_CLIENT_MESSAGE_ID_CHARS, MAX_FILE_NAME_CHARS, MAX_IMAGE_URL_CHARS, MAX_MESSAGE_CHARS,
+        MAX_NAME_CHARS, MessageId, MessageText, NewMessage,
     };
     // Characters JSON spells longest: a control character takes six bytes (`\u0001`),
     // a character outside the BMP four.
@@ -598,6 +599,19 @@ fn the_largest_envelope_fits_one_post() {
             name: DisplayName::parse(&control.repeat(MAX_NAME_CHARS)).unwrap(),
         }),
         internal: false,
+        // As many files as a message may carry: events name them by id only.
+        attachments: (0..DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE)
+            .map(|_| {
+                let id = AttachmentId::generate();
+                Attachment {
+                    key: format!("uploads/agent/0123456789abcdef/{id}"),
+                    id,
+                    name: FileName::parse(&wide.repeat(MAX_FILE_NAME_CHARS)).unwrap(),
+                    content_type: ContentType::Png,
+                    size: 1,
+                }
+            })
+            .collect(),
     };
     let event = Event::message_created(Event::new_id(), &ticket(), &demo(), &message);
 

@@ -6,8 +6,8 @@ use supportzen_shared::http::handlers::live_chat;
 /// start-up and cross-thread wake-ups (docs/performance.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    supportzen_shared::lambda::run(|store, config, request| {
-        Box::pin(live_chat(store, config, request))
+    supportzen_shared::lambda::run_with_files(|store, files, config, request| {
+        Box::pin(live_chat(store, files, config, request))
     })
     .await
 }

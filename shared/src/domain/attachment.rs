@@ -268,6 +268,62 @@ impl AttachmentLimits {
     }
 }
 
+/// Whose uploads these are: the folder every key of theirs is under,
+/// `uploads/customer/<16 hex>` or `uploads/agent/<16 hex>` (the first 16 hex digits of
+/// the SHA-256 of the email or agent id, so a key names nobody). An upload may only be
+/// attached by the caller whose folder it is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Uploader(String);
+
+/// Where every upload's key starts; the bucket's grants and lifecycle rule name it.
+pub const UPLOADS_PREFIX: &str = "uploads/";
+
+impl Uploader {
+    pub fn customer(user: &super::UserId) -> Self {
+        Self::under("customer", user.as_str())
+    }
+
+    pub fn agent(agent: &super::AgentId) -> Self {
+        Self::under("agent", agent.as_str())
+    }
+
+    fn under(side: &str, who: &str) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(who.as_bytes());
+        Uploader(format!(
+            "{UPLOADS_PREFIX}{side}/{}",
+            &hex::encode(digest)[..16]
+        ))
+    }
+
+    /// A folder as stored.
+    pub fn from_stored(folder: String) -> Self {
+        Uploader(folder)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key an upload of theirs is stored under.
+    pub fn key(&self, id: &AttachmentId) -> String {
+        format!("{}/{}", self.0, id.as_str())
+    }
+}
+
+/// A file a message carries: what its upload declared (and the stored file was found
+/// to match), and where it is stored. Stored with the message, so reading it needs no
+/// other query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub name: FileName,
+    pub content_type: ContentType,
+    pub size: u64,
+    /// The storage key: the uploader's folder and the id.
+    pub key: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +344,19 @@ mod tests {
             AttachmentId::parse(&id.as_str().to_uppercase().replace("ATT-", "att-")).is_err(),
             "one spelling only"
         );
+    }
+
+    #[test]
+    fn uploads_are_keyed_under_a_folder_that_names_nobody() {
+        let ann = super::super::Email::parse("ann@example.com").unwrap();
+        let folder = Uploader::customer(ann.user_id());
+        assert!(folder.as_str().starts_with("uploads/customer/"));
+        assert_eq!(folder.as_str().len(), "uploads/customer/".len() + 16);
+        assert!(!folder.as_str().contains("ann"));
+        let agent = Uploader::agent(&super::super::AgentId::parse("ann@example.com").unwrap());
+        assert_ne!(agent, folder, "the two sides never share a folder");
+        let id = AttachmentId::generate();
+        assert_eq!(folder.key(&id), format!("{}/{id}", folder.as_str()));
     }
 
     #[test]

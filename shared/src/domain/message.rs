@@ -1,4 +1,5 @@
 use super::agent::Agent;
+use super::attachment::Attachment;
 use super::ids::MessageId;
 
 /// Longest message body, in characters (not bytes), as the API promises.
@@ -133,6 +134,8 @@ pub struct NewMessage {
     /// An agents-only note: never in the customer's pages, and not their conversation's
     /// latest activity or preview.
     pub internal: bool,
+    /// Files attached to it: uploads the writer made, checked, and claimed by this write.
+    pub attachments: Vec<Attachment>,
 }
 
 impl NewMessage {
@@ -152,6 +155,7 @@ impl NewMessage {
             sent_at: super::now_millis(),
             agent: None,
             internal: false,
+            attachments: Vec::new(),
         }
     }
 

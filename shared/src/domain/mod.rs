@@ -14,9 +14,9 @@ mod status;
 
 pub use agent::{Agent, AgentId, MAX_AGENT_ID_CHARS, Scope};
 pub use attachment::{
-    AttachmentId, AttachmentLimits, ContentType, DEFAULT_MAX_ATTACHMENT_BYTES,
+    Attachment, AttachmentId, AttachmentLimits, ContentType, DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE, DeclaredUpload, FileName, MAX_FILE_NAME_CHARS,
-    SNIFF_BYTES,
+    SNIFF_BYTES, UPLOADS_PREFIX, Uploader,
 };
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
 pub use ids::{

@@ -11,6 +11,7 @@ use super::items::{
 };
 use super::schema;
 use super::table::{Cancelled, Part, Transaction, names, values};
+use super::uploads::failed_claim;
 use crate::domain::{AgentId, ConversationId, NewMessage, Status};
 use crate::store::{
     ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessagePreview,
@@ -250,6 +251,7 @@ impl AgentWriter for DynamoStore {
                 Part::Message,
                 self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
             );
+        let transaction = self.claims(transaction, message)?;
         match self
             .transact("TransactWriteItems agent message", transaction)
             .await
@@ -263,9 +265,10 @@ impl AgentWriter for DynamoStore {
                     changed_or_gone(failed.old_item(Part::Conversation))
                 })
             }
-            Err(Cancelled::Conditions(failed)) => Err(StoreError::Internal(format!(
-                "agent message cancelled: {failed:?}"
-            ))),
+            Err(Cancelled::Conditions(failed)) => Err(failed_claim(message, &failed)
+                .unwrap_or_else(|| {
+                    StoreError::Internal(format!("agent message cancelled: {failed:?}"))
+                })),
         }
     }
 

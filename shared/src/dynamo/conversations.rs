@@ -8,10 +8,11 @@ use super::items::{
     owner_activity_key, s, to_item, user_pk,
 };
 use super::table::{Cancelled, Part, Transaction, names, values};
+use super::uploads::failed_claim;
 use crate::auth::Caller;
 use crate::domain::{
-    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, MessageId, NewMessage,
-    Status, UserId,
+    Agent, AgentId, Attachment, AttachmentId, Author, ContentType, ConversationId, ConversationKey,
+    DisplayName, FileName, MessageId, NewMessage, Status, UserId,
 };
 use crate::idempotency::NewReceipt;
 use crate::store::{
@@ -160,6 +161,45 @@ pub(super) struct MessageItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_message_id: Option<String>,
     sent_at: i64,
+    /// The files it carries; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<AttachmentItem>,
+}
+
+/// A message's file, as its item keeps it.
+#[derive(Serialize, Deserialize, Debug)]
+pub(super) struct AttachmentItem {
+    id: String,
+    name: String,
+    content_type: String,
+    size: u64,
+    key: String,
+}
+
+impl AttachmentItem {
+    fn new(file: &Attachment) -> Self {
+        AttachmentItem {
+            id: file.id.to_string(),
+            name: file.name.as_str().to_string(),
+            content_type: file.content_type.as_str().to_string(),
+            size: file.size,
+            key: file.key.clone(),
+        }
+    }
+
+    fn decode(self) -> Result<Attachment, StoreError> {
+        let bad = |what: &str, reason: String| {
+            StoreError::Internal(format!("stored attachment {}: {what} {reason}", self.id))
+        };
+        Ok(Attachment {
+            id: AttachmentId::parse(&self.id).map_err(|e| bad("id", e))?,
+            name: FileName::parse(&self.name).map_err(|e| bad("name", e))?,
+            content_type: ContentType::parse(&self.content_type)
+                .map_err(|e| bad("content_type", e))?,
+            size: self.size,
+            key: self.key,
+        })
+    }
 }
 
 impl MessageItem {
@@ -184,6 +224,11 @@ impl MessageItem {
                 .as_ref()
                 .map(|c| c.as_str().to_string()),
             sent_at: message.sent_at,
+            attachments: message
+                .attachments
+                .iter()
+                .map(AttachmentItem::new)
+                .collect(),
         }
     }
 
@@ -205,6 +250,11 @@ impl MessageItem {
                 (None, _) => None,
             },
             internal: stored.internal,
+            attachments: stored
+                .attachments
+                .into_iter()
+                .map(AttachmentItem::decode)
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -237,6 +287,7 @@ impl DynamoStore {
                 TransactWriteItem::builder().condition_check(check).build(),
             );
         }
+        let transaction = self.claims(transaction, &new.first_message)?;
         self.with_receipt(transaction, new.receipt.as_ref())
     }
 
@@ -300,6 +351,7 @@ impl DynamoStore {
                 Part::Message,
                 self.put_new(to_item(&MessageItem::new(conversation, message))?)?,
             );
+        let transaction = self.claims(transaction, message)?;
         self.with_receipt(transaction, receipt)
     }
 
@@ -331,6 +383,12 @@ impl ConversationCreator for DynamoStore {
         Err(match &new.owner {
             _ if failed.failed(Part::Receipt) => StoreError::ReceiptExists,
             _ if failed.failed(Part::FollowUp) => StoreError::NotFound,
+            _ if !failed.failed(Part::Owner) && !failed.failed(Part::Conversation) => {
+                match failed_claim(&new.first_message, &failed) {
+                    Some(err) => err,
+                    None => StoreError::Internal(format!("create cancelled: {failed:?}")),
+                }
+            }
             Caller::New { .. } if failed.failed(Part::Owner) => StoreError::UserExists,
             Caller::Known(_) if failed.failed(Part::Owner) => {
                 StoreError::Internal("authenticated user vanished".into())
@@ -364,9 +422,8 @@ impl MessageAppender for DynamoStore {
             return Err(StoreError::ReceiptExists);
         }
         if !failed.failed(Part::Conversation) {
-            return Err(StoreError::Internal(format!(
-                "append cancelled: {failed:?}"
-            )));
+            return Err(failed_claim(message, &failed)
+                .unwrap_or_else(|| StoreError::Internal(format!("append cancelled: {failed:?}"))));
         }
         // Tell "closed" apart from "missing or not yours" with the item as it was; only
         // its owner learns that it is closed.

@@ -34,6 +34,7 @@ pub mod schema;
 pub mod stream;
 mod table;
 mod ticket_numbers;
+mod uploads;
 mod users;
 mod webhooks;
 

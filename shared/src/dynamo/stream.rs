@@ -196,6 +196,7 @@ fn message(item: Item) -> Result<NewMessage, String> {
         sent_at: stored.sent_at,
         agent: stored.agent,
         internal: stored.internal,
+        attachments: stored.attachments,
     })
 }
 

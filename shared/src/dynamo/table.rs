@@ -32,6 +32,8 @@ pub enum Part {
     Receipt,
     /// The check that a follow-up's earlier conversation is the owner's.
     FollowUp,
+    /// The claim of a message's attachment, by its place in the message's list.
+    Attachment(usize),
 }
 
 /// The actions of one `TransactWriteItems`, each named by the [`Part`] it writes.

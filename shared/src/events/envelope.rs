@@ -110,6 +110,12 @@ impl Event {
             "createdAt": message.sent_at,
             "agent": message.agent.as_ref().map(agent_json),
             "internal": message.internal,
+            // Ids only: a download link is signed for whoever reads the message.
+            "attachments": message
+                .attachments
+                .iter()
+                .map(|file| file.id.as_str())
+                .collect::<Vec<_>>(),
         });
         Event {
             id,
@@ -207,7 +213,7 @@ impl Event {
             "messageId": self.message_id.as_ref().map(MessageId::as_str),
             "customer": { "email": self.owner.as_str() },
         });
-        for field in ["status", "assignee", "author", "internal"] {
+        for field in ["status", "assignee", "author", "internal", "attachments"] {
             if let Some(value) = self.data.get(field) {
                 data[field] = value.clone();
             }

@@ -7,16 +7,18 @@
 //! ([`StoreError::Changed`]) and the flow reads again, up to [`ATTEMPTS`] times.
 
 use super::Answer;
+use super::attachments::attach;
 use super::read::{
     ConversationList, LastMessage, MessageList, MessageView, ReadMessages, message_list,
 };
 use crate::domain::{
-    Agent, AgentId, ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText,
-    NewMessage, Status, now_millis,
+    Agent, AgentId, AttachmentId, AttachmentLimits, ClientMessageId, ConversationId,
+    ConversationKey, ImageUrl, MessageText, NewMessage, Status, Uploader, now_millis,
 };
 use crate::error::ApiError;
 use crate::store::{
-    ActivityCursor, AgentReader, AgentWriter, InboxFilter, StoreError, StoredConversation,
+    ActivityCursor, AgentReader, AgentWriter, FileStorage, InboxFilter, StoreError,
+    StoredConversation, UploadRegistry,
 };
 use serde::Serialize;
 use std::time::Duration;
@@ -41,6 +43,8 @@ pub struct AgentMessage {
     /// A note for agents only, never shown to the customer.
     pub internal: bool,
     pub client_message_id: Option<ClientMessageId>,
+    /// Uploads of the agent's that the message carries.
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// What the status route asks for.
@@ -139,8 +143,9 @@ pub async fn conversation<S: AgentReader>(
 }
 
 /// A page of a conversation's messages and notes, oldest first.
-pub async fn messages<S: AgentReader>(
+pub async fn messages<S: AgentReader, F: FileStorage>(
     store: &S,
+    files: &F,
     query: ReadMessages,
 ) -> Result<Answer<MessageList>, ApiError> {
     let conversation = find(store, &query.conversation).await?;
@@ -152,7 +157,8 @@ pub async fn messages<S: AgentReader>(
         &conversation,
         &query.window,
         page,
-    )))
+        files,
+    )?))
 }
 
 /// Reads the conversation and runs `write` against what it read, again while the store
@@ -182,18 +188,29 @@ where
 
 /// Adds `agent`'s reply (the customer sees it) or note (they never do). A reply to a
 /// closed conversation is refused; a note is not.
-pub async fn reply<S: AgentReader + AgentWriter>(
+pub async fn reply<S, F>(
     store: &S,
+    files: &F,
+    limits: &AttachmentLimits,
     agent: &Agent,
     command: AgentMessage,
-) -> Result<Answer<Replied>, ApiError> {
-    let message = NewMessage::by_agent(
-        agent.clone(),
-        command.message,
-        command.image_url,
-        command.client_message_id,
-        command.internal,
-    );
+) -> Result<Answer<Replied>, ApiError>
+where
+    S: AgentReader + AgentWriter + UploadRegistry,
+    F: FileStorage,
+{
+    let uploader = Uploader::agent(&agent.id);
+    let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
+    let message = NewMessage {
+        attachments,
+        ..NewMessage::by_agent(
+            agent.clone(),
+            command.message,
+            command.image_url,
+            command.client_message_id,
+            command.internal,
+        )
+    };
     let conversation = with_fresh_read(store, &command.conversation, |seen| {
         let message = &message;
         async move {
@@ -209,7 +226,7 @@ pub async fn reply<S: AgentReader + AgentWriter>(
     .await?;
     Ok(Answer::fresh(Replied {
         conversation_id: conversation.key(),
-        message: MessageView::from_new(&message),
+        message: MessageView::from_new(&message, files)?,
     }))
 }
 

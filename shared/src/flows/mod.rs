@@ -10,12 +10,14 @@
 
 pub mod agent;
 mod answers;
+pub mod attachments;
 pub mod connect_ticket;
 mod open;
 mod post;
 pub mod read;
 
 pub use answers::{Opened, Posted};
+pub use attachments::{UploadTarget, agent_upload, attach, customer_upload};
 pub use open::{OpenConversation, open_chat, open_ticket};
 pub use post::{PostMessage, post};
 pub use read::{ListConversations, ReadMessages, list_conversations, read_messages};

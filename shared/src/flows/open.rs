@@ -1,15 +1,19 @@
 //! A customer opens a chat or ticket with its first message.
 
+use super::attachments::attach;
 use super::{Answer, Identified, Opened, identify};
 use crate::auth::{AuthError, Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ChatId, ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText,
-    NewMessage, Profile, TicketId, now_seconds,
+    AttachmentId, Author, ChatId, ClientMessageId, ConversationId, ConversationKey, ImageUrl,
+    MessageText, NewMessage, Profile, TicketId, Uploader, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
-use crate::store::{ConversationCreator, NewConversation, StoreError, TicketNumbers, UserReader};
+use crate::store::{
+    ConversationCreator, FileStorage, NewConversation, StoreError, TicketNumbers, UploadRegistry,
+    UserReader,
+};
 use std::future::Future;
 
 /// What a create request asks for.
@@ -22,33 +26,39 @@ pub struct OpenConversation {
     pub client_message_id: Option<ClientMessageId>,
     /// The customer's closed conversation this one follows up.
     pub follow_up_of: Option<ConversationKey>,
+    /// Uploads of the customer's that the first message carries.
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// Opens a live chat, whose id is a fresh `chat-<uuidv7>`.
-pub async fn open_chat<S>(
+pub async fn open_chat<S, F>(
     store: &S,
+    files: &F,
     config: &Config,
     customer: &Customer,
     command: OpenConversation,
     retry: Option<&Retry>,
 ) -> Result<Answer<Opened>, ApiError>
 where
-    S: UserReader + ConversationCreator,
+    S: UserReader + ConversationCreator + UploadRegistry,
+    F: FileStorage,
 {
     let allocate = || async { Ok(ConversationId::Chat(ChatId::generate())) };
-    open(store, config, customer, command, retry, allocate).await
+    open(store, files, config, customer, command, retry, allocate).await
 }
 
 /// Opens a ticket numbered `TKT-001`, `TKT-002`, … from the store's counter.
-pub async fn open_ticket<S>(
+pub async fn open_ticket<S, F>(
     store: &S,
+    files: &F,
     config: &Config,
     customer: &Customer,
     command: OpenConversation,
     retry: Option<&Retry>,
 ) -> Result<Answer<Opened>, ApiError>
 where
-    S: UserReader + ConversationCreator + TicketNumbers,
+    S: UserReader + ConversationCreator + TicketNumbers + UploadRegistry,
+    F: FileStorage,
 {
     let allocate = || async {
         let number = store
@@ -59,15 +69,17 @@ where
             .map(ConversationId::Ticket)
             .ok_or_else(|| ApiError::Internal(format!("ticket counter returned {number}")))
     };
-    open(store, config, customer, command, retry, allocate).await
+    open(store, files, config, customer, command, retry, allocate).await
 }
 
 /// Authenticates, answers a retry from its receipt, asks `allocate` for the new
 /// conversation's id (only once the caller is authenticated and the request is new, so
 /// rejected requests and retries use up no ticket numbers), and writes the conversation
 /// with its first message (and the receipt) atomically.
-async fn open<S, F, Fut>(
+#[allow(clippy::too_many_arguments)]
+async fn open<S, Files, F, Fut>(
     store: &S,
+    files: &Files,
     config: &Config,
     customer: &Customer,
     command: OpenConversation,
@@ -75,7 +87,8 @@ async fn open<S, F, Fut>(
     allocate: F,
 ) -> Result<Answer<Opened>, ApiError>
 where
-    S: UserReader + ConversationCreator,
+    S: UserReader + ConversationCreator + UploadRegistry,
+    Files: FileStorage,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<ConversationId, ApiError>>,
 {
@@ -90,6 +103,15 @@ where
         (Some(_), Caller::New { .. }) => return Err(not_theirs()),
         (Some(key), Caller::Known(_)) => Some(key.resolve_any().ok_or_else(not_theirs)?),
     };
+    let uploader = Uploader::customer(owner.user());
+    let attachments = attach(
+        store,
+        files,
+        &config.attachments,
+        &uploader,
+        &command.attachments,
+    )
+    .await?;
     let id = allocate().await?;
     let kind = id.kind();
     let answer = Opened {
@@ -98,12 +120,15 @@ where
     let mut new = NewConversation {
         owner,
         profile: command.profile,
-        first_message: NewMessage::now(
-            Author::Customer,
-            command.message,
-            command.image_url,
-            command.client_message_id,
-        ),
+        first_message: NewMessage {
+            attachments,
+            ..NewMessage::now(
+                Author::Customer,
+                command.message,
+                command.image_url,
+                command.client_message_id,
+            )
+        },
         follow_up_of,
         receipt: retry
             .map(|retry| retry.receipt(&answer, now_seconds()))

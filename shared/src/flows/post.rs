@@ -1,14 +1,16 @@
 //! A customer posts a message to one of their own open conversations.
 
+use super::attachments::attach;
 use super::{Answer, Identified, Posted, identify};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Author, ClientMessageId, ConversationKey, ImageUrl, Kind, MessageText, NewMessage, now_seconds,
+    AttachmentId, Author, ClientMessageId, ConversationKey, ImageUrl, Kind, MessageText,
+    NewMessage, Uploader, now_seconds,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
-use crate::store::{MessageAppender, StoreError, UserReader};
+use crate::store::{FileStorage, MessageAppender, StoreError, UploadRegistry, UserReader};
 
 /// What a send or append request asks for.
 #[derive(Clone, Debug)]
@@ -20,19 +22,23 @@ pub struct PostMessage {
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
     pub client_message_id: Option<ClientMessageId>,
+    /// Uploads of the customer's that the message carries.
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// Authenticates, answers a retry from its receipt, and appends the message to the
 /// caller's own open conversation (with the receipt) atomically.
-pub async fn post<S>(
+pub async fn post<S, F>(
     store: &S,
+    files: &F,
     config: &Config,
     customer: &Customer,
     command: PostMessage,
     retry: Option<&Retry>,
 ) -> Result<Answer<Posted>, ApiError>
 where
-    S: UserReader + MessageAppender,
+    S: UserReader + MessageAppender + UploadRegistry,
+    F: FileStorage,
 {
     let kind = command.kind.as_str();
     let owner = match identify(store, config, customer, retry).await? {
@@ -46,12 +52,24 @@ where
         .conversation
         .resolve(command.kind)
         .ok_or(ApiError::NotFound(kind))?;
-    let message = NewMessage::now(
-        Author::Customer,
-        command.message,
-        command.image_url,
-        command.client_message_id,
-    );
+    let uploader = Uploader::customer(&owner);
+    let attachments = attach(
+        store,
+        files,
+        &config.attachments,
+        &uploader,
+        &command.attachments,
+    )
+    .await?;
+    let message = NewMessage {
+        attachments,
+        ..NewMessage::now(
+            Author::Customer,
+            command.message,
+            command.image_url,
+            command.client_message_id,
+        )
+    };
     let answer = Posted {
         conversation: conversation.clone(),
         message: message.id.clone(),

@@ -5,13 +5,16 @@
 use super::{Answer, authenticated, user_only};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
-use crate::domain::{Agent, ConversationId, ConversationKey, Kind, NewMessage, now_millis};
+use crate::domain::{
+    Agent, Attachment, ConversationId, ConversationKey, Kind, NewMessage, now_millis,
+};
 use crate::error::ApiError;
 use crate::store::{
-    ActivityCursor, ConversationReader, MessagePreview, MessageWindow, Page, StoredConversation,
-    StoredMessage, UserReader,
+    ActivityCursor, ConversationReader, FileStorage, MessagePreview, MessageWindow, Page,
+    StoredConversation, StoredMessage, UserReader,
 };
 use serde::Serialize;
+use std::time::SystemTime;
 
 /// The page size when the client names none, and the largest it may name.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -113,12 +116,61 @@ pub struct MessageView {
     pub image_url: Option<String>,
     pub created_at: i64,
     pub client_message_id: Option<String>,
+    /// The files it carries, each with a link valid for 15 minutes.
+    pub attachments: Vec<AttachmentView>,
     /// The agent who wrote it, on agents' messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentView>,
     /// `true` on agents' notes, which only agents' pages hold.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub internal: bool,
+}
+
+/// An attached file as a reader gets it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentView {
+    pub id: String,
+    pub name: String,
+    pub content_type: &'static str,
+    pub size: u64,
+    /// Signed for [`crate::store::DOWNLOAD_LINK_LIFETIME`]: pictures are served inline,
+    /// anything else as a download. Always there in the API's answers; absent only where
+    /// nothing signs links (the CLI's `messages`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl AttachmentView {
+    fn unsigned(file: &Attachment) -> Self {
+        AttachmentView {
+            id: file.id.to_string(),
+            name: file.name.as_str().to_string(),
+            content_type: file.content_type.as_str(),
+            size: file.size,
+            url: None,
+        }
+    }
+}
+
+/// `attachments` with their download links signed now.
+pub fn attachment_views<F: FileStorage>(
+    files: &F,
+    attachments: &[Attachment],
+) -> Result<Vec<AttachmentView>, ApiError> {
+    let now = SystemTime::now();
+    attachments
+        .iter()
+        .map(|file| {
+            let url = files
+                .download_url(&file.key, file.content_type, &file.name, now)
+                .map_err(|e| ApiError::Internal(format!("signing a link to {}: {e}", file.key)))?;
+            Ok(AttachmentView {
+                url: Some(url),
+                ..AttachmentView::unsigned(file)
+            })
+        })
+        .collect()
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -188,9 +240,15 @@ impl From<MessagePreview> for LastMessage {
     }
 }
 
+/// A stored message whose attachments carry no links, for tools without storage.
 impl From<StoredMessage> for MessageView {
     fn from(message: StoredMessage) -> Self {
         MessageView {
+            attachments: message
+                .attachments
+                .iter()
+                .map(AttachmentView::unsigned)
+                .collect(),
             message_id: message.id.as_str().to_string(),
             author: message.author.as_str(),
             message: message.text,
@@ -204,9 +262,19 @@ impl From<StoredMessage> for MessageView {
 }
 
 impl MessageView {
+    /// A stored message, its attachments' links signed by `files`.
+    pub fn of<F: FileStorage>(message: StoredMessage, files: &F) -> Result<Self, ApiError> {
+        let attachments = attachment_views(files, &message.attachments)?;
+        Ok(MessageView {
+            attachments,
+            ..MessageView::from(message)
+        })
+    }
+
     /// A message just written, as a page will show it.
-    pub fn from_new(message: &NewMessage) -> Self {
-        MessageView {
+    pub fn from_new<F: FileStorage>(message: &NewMessage, files: &F) -> Result<Self, ApiError> {
+        Ok(MessageView {
+            attachments: attachment_views(files, &message.attachments)?,
             message_id: message.id.as_str().to_string(),
             author: message.author.as_str(),
             message: message.text.as_str().to_string(),
@@ -218,17 +286,18 @@ impl MessageView {
                 .map(|c| c.as_str().to_string()),
             agent: message.agent.as_ref().map(AgentView::from),
             internal: message.internal,
-        }
+        })
     }
 }
 
 /// A page of `conversation`'s messages read in `window`, with the cursor that continues
 /// it in the same direction.
-pub fn message_list(
+pub fn message_list<F: FileStorage>(
     conversation: &StoredConversation,
     window: &MessageWindow,
     page: Page<StoredMessage>,
-) -> MessageList {
+    files: &F,
+) -> Result<MessageList, ApiError> {
     let edge = match window {
         MessageWindow::After(_) => page.items.last(),
         MessageWindow::Latest | MessageWindow::Before(_) => page.items.first(),
@@ -237,13 +306,17 @@ pub fn message_list(
         .has_more
         .then(|| edge.map(|m| m.id.as_str().to_string()))
         .flatten();
-    MessageList {
+    Ok(MessageList {
         conversation_id: conversation.id.key(),
         status: conversation.status.as_str(),
-        messages: page.items.into_iter().map(MessageView::from).collect(),
+        messages: page
+            .items
+            .into_iter()
+            .map(|message| MessageView::of(message, files))
+            .collect::<Result<_, _>>()?,
         has_more: page.has_more,
         next_cursor,
-    }
+    })
 }
 
 /// Authenticates, then reads one page of the caller's conversations of one kind. A caller
@@ -277,14 +350,16 @@ where
 /// Reads the caller and the conversation together, authenticates, checks the
 /// conversation is theirs (someone else's and a missing one are both 404), then reads
 /// one page of its messages.
-pub async fn read_messages<S>(
+pub async fn read_messages<S, F>(
     store: &S,
+    files: &F,
     config: &Config,
     customer: &Customer,
     query: ReadMessages,
 ) -> Result<Answer<MessageList>, ApiError>
 where
     S: UserReader + ConversationReader,
+    F: FileStorage,
 {
     let user = customer.email.user_id();
     let not_found = ApiError::NotFound("conversation");
@@ -303,7 +378,8 @@ where
         &conversation,
         &query.window,
         page,
-    )))
+        files,
+    )?))
 }
 
 #[cfg(test)]

@@ -92,7 +92,13 @@ pub fn agent_message(request: &Request) -> Result<AgentMessage, ApiError> {
         image_url: fields.optional("image_url", ImageUrl::parse)?,
         internal: fields.boolean("internal")?.unwrap_or(false),
         client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
+        attachments: fields.attachment_ids()?,
     })
+}
+
+/// `POST /api/agent/attachments` `{name, content_type, size}`.
+pub fn upload(request: &Request) -> Result<super::request::UploadDeclaration, ApiError> {
+    super::request::UploadDeclaration::read(&Fields::from_body(request.body())?)
 }
 
 /// `POST /api/agent/conversations/{id}/status` `{status, snooze_until?}`.

@@ -6,7 +6,7 @@
 //! tests call them directly. Each is generic over only the store traits it needs, which
 //! is also what its function's IAM policy allows.
 
-use super::request::{CreateConversation, CustomerBody, SendMessage, customer_request};
+use super::request::{CreateConversation, CustomerBody, SendMessage, UploadBody, customer_request};
 use super::response::{failure, status, success};
 use super::{agent, query};
 use crate::config::Config;
@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConversationCreator, ConversationReader,
-    MessageAppender, TicketNumbers, UserReader,
+    FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -27,65 +27,89 @@ use std::future::Future;
 use std::time::Duration;
 
 /// `POST /api/client/live/create`: opens a live chat with the user's first message.
-pub async fn live_create<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+pub async fn live_create<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
 where
-    S: UserReader + ConversationCreator,
+    S: UserReader + ConversationCreator + UploadRegistry,
+    F: FileStorage,
 {
     let endpoint = Endpoint::LiveCreate;
     let message = "Live chat session created successfully.";
     answer(&request, endpoint, message, async {
         let read = customer_request::<CreateConversation>(&request, endpoint)?;
         let retry = read.retry.as_ref();
-        flows::open_chat(store, config, &read.customer, read.command, retry).await
+        flows::open_chat(store, files, config, &read.customer, read.command, retry).await
     })
     .await
 }
 
 /// `POST /api/client/live/chat`: sends a message to one of the caller's open chats.
-pub async fn live_chat<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+pub async fn live_chat<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
 where
-    S: UserReader + MessageAppender,
+    S: UserReader + MessageAppender + UploadRegistry,
+    F: FileStorage,
 {
     let endpoint = Endpoint::LiveChat;
     let message = "Message sent successfully.";
-    let flow = post::<S, SendMessage<ChatId>>;
+    let flow = post::<S, F, SendMessage<ChatId>>;
     answer(
         &request,
         endpoint,
         message,
-        flow(store, config, &request, endpoint),
+        flow(store, files, config, &request, endpoint),
     )
     .await
 }
 
 /// `POST /api/client/ticket/create`: opens a ticket numbered `TKT-001`, `TKT-002`, …
-pub async fn ticket_create<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+pub async fn ticket_create<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
 where
-    S: UserReader + ConversationCreator + TicketNumbers,
+    S: UserReader + ConversationCreator + TicketNumbers + UploadRegistry,
+    F: FileStorage,
 {
     let endpoint = Endpoint::TicketCreate;
     let message = "Ticket created successfully.";
     answer(&request, endpoint, message, async {
         let read = customer_request::<CreateConversation>(&request, endpoint)?;
         let retry = read.retry.as_ref();
-        flows::open_ticket(store, config, &read.customer, read.command, retry).await
+        flows::open_ticket(store, files, config, &read.customer, read.command, retry).await
     })
     .await
 }
 
 /// `POST /api/client/ticket/append`: adds the customer's message to one of their open tickets.
-pub async fn ticket_append<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+pub async fn ticket_append<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
 where
-    S: UserReader + MessageAppender,
+    S: UserReader + MessageAppender + UploadRegistry,
+    F: FileStorage,
 {
     let endpoint = Endpoint::TicketAppend;
     let message = "Message appended to ticket successfully.";
-    let flow = post::<S, SendMessage<TicketId>>;
+    let flow = post::<S, F, SendMessage<TicketId>>;
     answer(
         &request,
         endpoint,
         message,
-        flow(store, config, &request, endpoint),
+        flow(store, files, config, &request, endpoint),
     )
     .await
 }
@@ -107,20 +131,22 @@ where
 
 /// `GET /api/client/conversations/{id}/messages`: a page of one of the caller's
 /// conversations, oldest first.
-pub async fn conversation_messages<S>(
+pub async fn conversation_messages<S, F>(
     store: &S,
+    files: &F,
     config: &Config,
     request: Request,
 ) -> Response<Body>
 where
     S: UserReader + ConversationReader,
+    F: FileStorage,
 {
     let endpoint = Endpoint::ConversationMessages;
     let message = "Messages retrieved successfully.";
     answer(&request, endpoint, message, async {
         let customer = query::customer(&request)?;
         let read = query::read_messages(&request)?;
-        flows::read_messages(store, config, &customer, read).await
+        flows::read_messages(store, files, config, &customer, read).await
     })
     .await
 }
@@ -148,26 +174,80 @@ pub async fn agent_conversation<S: AgentReader>(store: &S, request: Request) -> 
 }
 
 /// `GET /api/agent/conversations/{id}/messages`: a page of messages and notes (`agent.read`).
-pub async fn agent_messages<S: AgentReader>(store: &S, request: Request) -> Response<Body> {
+pub async fn agent_messages<S: AgentReader, F: FileStorage>(
+    store: &S,
+    files: &F,
+    request: Request,
+) -> Response<Body> {
     let endpoint = Endpoint::AgentMessages;
     let message = "Messages retrieved successfully.";
     answer(&request, endpoint, message, async {
         agent::agent(&request, endpoint)?;
-        flows::agent::messages(store, query::read_messages(&request)?).await
+        flows::agent::messages(store, files, query::read_messages(&request)?).await
     })
     .await
 }
 
 /// `POST /api/agent/conversations/{id}/messages`: a reply or a note (`agent.write`).
-pub async fn agent_reply<S>(store: &S, request: Request) -> Response<Body>
+pub async fn agent_reply<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
 where
-    S: AgentReader + AgentWriter,
+    S: AgentReader + AgentWriter + UploadRegistry,
+    F: FileStorage,
 {
     let endpoint = Endpoint::AgentReply;
     let message = "Message sent successfully.";
     answer(&request, endpoint, message, async {
         let agent = agent::agent(&request, endpoint)?;
-        flows::agent::reply(store, &agent, agent::agent_message(&request)?).await
+        let command = agent::agent_message(&request)?;
+        flows::agent::reply(store, files, &config.attachments, &agent, command).await
+    })
+    .await
+}
+
+/// `POST /api/client/attachments`: declares an upload, answering the attachment id
+/// and a form that uploads the file to the storage within 5 minutes.
+pub async fn attachment_upload<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
+where
+    S: UserReader + UploadRegistry,
+    F: FileStorage,
+{
+    let endpoint = Endpoint::AttachmentUpload;
+    let message = "Upload ready.";
+    answer(&request, endpoint, message, async {
+        let read = customer_request::<UploadBody>(&request, endpoint)?;
+        let declared = read.command.within(&config.attachments)?;
+        flows::customer_upload(store, files, config, &read.customer, declared).await
+    })
+    .await
+}
+
+/// `POST /api/agent/attachments`: the same for an agent (`agent.write`).
+pub async fn agent_attachment_upload<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    request: Request,
+) -> Response<Body>
+where
+    S: UploadRegistry,
+    F: FileStorage,
+{
+    let endpoint = Endpoint::AgentAttachmentUpload;
+    let message = "Upload ready.";
+    answer(&request, endpoint, message, async {
+        let agent = agent::agent(&request, endpoint)?;
+        let declared = agent::upload(&request)?.within(&config.attachments)?;
+        flows::agent_upload(store, files, &agent, declared).await
     })
     .await
 }
@@ -242,19 +322,22 @@ fn answer<'a, T: Serialize + 'a>(
 }
 
 /// Reads a send or append request and runs the post flow.
-async fn post<S, B>(
+async fn post<S, F, B>(
     store: &S,
+    files: &F,
     config: &Config,
     request: &Request,
     endpoint: Endpoint,
 ) -> Result<Answer<flows::Posted>, ApiError>
 where
-    S: UserReader + MessageAppender,
+    S: UserReader + MessageAppender + UploadRegistry,
+    F: FileStorage,
     B: CustomerBody<Command = flows::PostMessage>,
 {
     let read = customer_request::<B>(request, endpoint)?;
     flows::post(
         store,
+        files,
         config,
         &read.customer,
         read.command,
@@ -347,9 +430,12 @@ mod tests {
     use crate::auth::UserRecord;
     use crate::auth::{Secret, sign};
     use crate::config::Config;
+    use crate::domain::{AttachmentId, ContentType, FileName};
     use crate::domain::{ConversationId, NewMessage, UserId};
     use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
-    use crate::store::{MessageAppender, StoreError, UserReader};
+    use crate::store::{
+        MessageAppender, StoreError, StoredFile, UploadForm, UploadRecord, UserReader,
+    };
 
     /// A store that never answers: a DynamoDB whose every call is being retried.
     struct Stalled;
@@ -380,6 +466,46 @@ mod tests {
         }
     }
 
+    impl UploadRegistry for Stalled {
+        async fn record_upload(&self, _: &UploadRecord) -> Result<(), StoreError> {
+            std::future::pending().await
+        }
+
+        async fn find_uploads(&self, _: &[AttachmentId]) -> Result<Vec<UploadRecord>, StoreError> {
+            std::future::pending().await
+        }
+    }
+
+    impl FileStorage for Stalled {
+        fn upload_form(
+            &self,
+            _: &str,
+            _: ContentType,
+            _: u64,
+            _: std::time::SystemTime,
+        ) -> Result<UploadForm, String> {
+            Err("no storage".into())
+        }
+
+        async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
+            std::future::pending().await
+        }
+
+        async fn mark_attached(&self, _: &str) -> Result<(), String> {
+            std::future::pending().await
+        }
+
+        fn download_url(
+            &self,
+            _: &str,
+            _: ContentType,
+            _: &FileName,
+            _: std::time::SystemTime,
+        ) -> Result<String, String> {
+            Err("no storage".into())
+        }
+    }
+
     /// Paused time: the clock jumps to the deadline as soon as nothing else can run.
     #[tokio::test(start_paused = true)]
     async fn a_request_that_outlasts_its_deadline_is_a_503_at_the_deadline() {
@@ -393,7 +519,7 @@ mod tests {
         let started = tokio::time::Instant::now();
         let response = tokio::time::timeout(
             REQUEST_DEADLINE * 2,
-            live_chat(&Stalled, &Config::default(), request),
+            live_chat(&Stalled, &Stalled, &Config::default(), request),
         )
         .await
         .expect("the handler gave up by itself");

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationReader, MessageAppender, TicketNumbers, UserReader,
+    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -30,6 +30,7 @@ pub trait Backend:
     + AgentWriter
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
+    + UploadRegistry
     + Send
     + Sync
     + 'static
@@ -46,6 +47,7 @@ impl<T> Backend for T where
         + AgentWriter
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
+        + UploadRegistry
         + Send
         + Sync
         + 'static
@@ -76,28 +78,35 @@ pub fn with_route_parameters(
 }
 
 /// Runs `endpoint`'s handler, exactly as its Lambda function does.
-pub async fn dispatch<S: Backend>(
+pub async fn dispatch<S: Backend, F: FileStorage>(
     endpoint: Endpoint,
     store: &S,
+    files: &F,
     config: &Config,
     request: Request,
 ) -> Response<Body> {
     match endpoint {
-        Endpoint::LiveCreate => handlers::live_create(store, config, request).await,
-        Endpoint::LiveChat => handlers::live_chat(store, config, request).await,
-        Endpoint::TicketCreate => handlers::ticket_create(store, config, request).await,
-        Endpoint::TicketAppend => handlers::ticket_append(store, config, request).await,
+        Endpoint::LiveCreate => handlers::live_create(store, files, config, request).await,
+        Endpoint::LiveChat => handlers::live_chat(store, files, config, request).await,
+        Endpoint::TicketCreate => handlers::ticket_create(store, files, config, request).await,
+        Endpoint::TicketAppend => handlers::ticket_append(store, files, config, request).await,
         Endpoint::ConversationsList => handlers::conversations_list(store, config, request).await,
         Endpoint::ConversationMessages => {
-            handlers::conversation_messages(store, config, request).await
+            handlers::conversation_messages(store, files, config, request).await
         }
         Endpoint::AgentInbox => handlers::agent_inbox(store, request).await,
         Endpoint::AgentConversation => handlers::agent_conversation(store, request).await,
-        Endpoint::AgentMessages => handlers::agent_messages(store, request).await,
-        Endpoint::AgentReply => handlers::agent_reply(store, request).await,
+        Endpoint::AgentMessages => handlers::agent_messages(store, files, request).await,
+        Endpoint::AgentReply => handlers::agent_reply(store, files, config, request).await,
         Endpoint::AgentStatus => handlers::agent_status(store, request).await,
         Endpoint::AgentAssign => handlers::agent_assign(store, request).await,
         Endpoint::RealtimeTicket => handlers::realtime_ticket(store, config, request).await,
         Endpoint::AgentRealtimeTicket => handlers::agent_realtime_ticket(store, request).await,
+        Endpoint::AttachmentUpload => {
+            handlers::attachment_upload(store, files, config, request).await
+        }
+        Endpoint::AgentAttachmentUpload => {
+            handlers::agent_attachment_upload(store, files, config, request).await
+        }
     }
 }

@@ -7,8 +7,8 @@
 
 use crate::auth::{BearerToken, Customer};
 use crate::domain::{
-    ClientMessageId, ConversationKey, ConversationRef, DisplayName, Email, ImageUrl, MessageText,
-    Profile, UnixSeconds,
+    AttachmentId, AttachmentLimits, ClientMessageId, ContentType, ConversationKey, ConversationRef,
+    DeclaredUpload, DisplayName, Email, FileName, ImageUrl, MessageText, Profile, UnixSeconds,
 };
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
@@ -96,6 +96,7 @@ pub struct CreateConversation {
     pub image_url: Option<ImageUrl>,
     pub client_message_id: Option<ClientMessageId>,
     pub follow_up_of: Option<ConversationKey>,
+    pub attachments: Vec<AttachmentId>,
     /// Kept for [`CustomerBody::digest`].
     fields: Fields,
 }
@@ -110,6 +111,7 @@ pub struct SendMessage<Id> {
     pub message: MessageText,
     pub image_url: Option<ImageUrl>,
     pub client_message_id: Option<ClientMessageId>,
+    pub attachments: Vec<AttachmentId>,
     /// Kept for [`CustomerBody::digest`].
     fields: Fields,
     kind: PhantomData<Id>,
@@ -136,6 +138,7 @@ impl CustomerBody for CreateConversation {
             image_url: fields.optional("image_url", ImageUrl::parse)?,
             client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
             follow_up_of: fields.optional("follow_up_of", ConversationKey::parse)?,
+            attachments: fields.attachment_ids()?,
             fields,
         })
     }
@@ -155,6 +158,7 @@ impl CustomerBody for CreateConversation {
             image_url: self.image_url,
             client_message_id: self.client_message_id,
             follow_up_of: self.follow_up_of,
+            attachments: self.attachments,
         };
         (self.email, command)
     }
@@ -171,6 +175,7 @@ impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
             message: fields.required("message", MessageText::parse)?,
             image_url: fields.optional("image_url", ImageUrl::parse)?,
             client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
+            attachments: fields.attachment_ids()?,
             fields,
             kind: PhantomData,
         })
@@ -191,12 +196,85 @@ impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
             message: self.message,
             image_url: self.image_url,
             client_message_id: self.client_message_id,
+            attachments: self.attachments,
         };
         (self.email, command)
     }
 }
 
 /// The request's fields, after unwrapping `{"data": {...}}` if present.
+/// `POST /api/client/attachments` `{email, name, content_type, size}`: an upload as
+/// declared, before the deployment's limits are applied ([`UploadBody::within`]).
+#[derive(Debug)]
+pub struct UploadBody {
+    pub email: Email,
+    pub declared: UploadDeclaration,
+    fields: Fields,
+}
+
+/// `{name, content_type, size}` of either upload route.
+#[derive(Debug)]
+pub struct UploadDeclaration {
+    pub name: FileName,
+    pub content_type: ContentType,
+    pub size: i64,
+}
+
+impl UploadDeclaration {
+    pub(super) fn read(fields: &Fields) -> Result<Self, ApiError> {
+        Ok(UploadDeclaration {
+            name: fields.required("name", FileName::parse)?,
+            content_type: fields.required("content_type", ContentType::parse)?,
+            size: fields
+                .integer("size")?
+                .ok_or_else(|| ApiError::field("size", "is required"))?,
+        })
+    }
+
+    /// The declaration if `limits` accept it, each refusal naming its field.
+    pub fn within(self, limits: &AttachmentLimits) -> Result<DeclaredUpload, ApiError> {
+        let content_type = limits
+            .content_type(self.content_type.as_str())
+            .map_err(|reason| ApiError::field("content_type", reason))?;
+        let size = u64::try_from(self.size)
+            .map_err(|_| ())
+            .and_then(|size| limits.size(size).map_err(|_| ()))
+            .map_err(|()| {
+                ApiError::field("size", format!("must be 1 to {} bytes", limits.max_bytes))
+            })?;
+        Ok(DeclaredUpload {
+            name: self.name,
+            content_type,
+            size,
+        })
+    }
+}
+
+impl CustomerBody for UploadBody {
+    type Command = UploadDeclaration;
+
+    fn parse(body: &[u8]) -> Result<Self, ApiError> {
+        let fields = Fields::from_body(body)?;
+        Ok(UploadBody {
+            email: fields.required("email", Email::parse)?,
+            declared: UploadDeclaration::read(&fields)?,
+            fields,
+        })
+    }
+
+    fn email(&self) -> &Email {
+        &self.email
+    }
+
+    fn digest(&self) -> BodyDigest {
+        BodyDigest::of(&self.fields.0)
+    }
+
+    fn into_command(self) -> (Email, UploadDeclaration) {
+        (self.email, self.declared)
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Fields(Map<String, Value>);
 
@@ -255,6 +333,29 @@ impl Fields {
     }
 
     /// Whether the body names `name` at all, even as `null`.
+    /// `attachments`: absent, null or a list of distinct attachment ids.
+    pub(super) fn attachment_ids(&self) -> Result<Vec<AttachmentId>, ApiError> {
+        let invalid = |reason: String| ApiError::field("attachments", reason);
+        let items = match self.0.get("attachments") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(invalid("must be a list of attachment ids".into())),
+        };
+        let mut ids: Vec<AttachmentId> = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(raw) = item else {
+                return Err(invalid("must be a list of attachment ids".into()));
+            };
+            let id = AttachmentId::parse(raw)
+                .map_err(|_| invalid(format!("{raw:?} is not an attachment id (att-<uuid>)")))?;
+            if ids.contains(&id) {
+                return Err(invalid(format!("names {id} twice")));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
     pub(super) fn contains(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }

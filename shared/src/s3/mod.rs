@@ -11,4 +11,4 @@ pub mod upload_form;
 
 pub use objects::{ObjectFacts, S3Objects};
 pub use sigv4::{Credentials, utc_stamp};
-pub use upload_form::{Bucket, UploadForm, upload_form};
+pub use upload_form::{Bucket, UNATTACHED_TAG, UNATTACHED_TAGGING, upload_form};

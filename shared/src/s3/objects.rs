@@ -5,7 +5,11 @@
 //! function that attaches or reads files.
 
 use super::sigv4::Credentials;
-use super::upload_form::Bucket;
+use super::upload_form::{Bucket, upload_form};
+use crate::domain::{ContentType, FileName, SNIFF_BYTES};
+use crate::store::{
+    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
+};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
     SigningSettings, UriPathNormalizationMode, sign,
@@ -43,15 +47,47 @@ pub struct S3Objects {
     credentials: Credentials,
 }
 
+/// Amazon Trust Services' root certificates, the DynamoDB client's too.
+const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../dynamo/amazon-roots.pem");
+
+/// A TLS configuration trusting [`AMAZON_TRUST_SERVICES_ROOTS`] only.
+fn amazon_roots_config(
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for certificate in CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS) {
+        let certificate = certificate.map_err(|e| format!("the embedded roots: {e}"))?;
+        roots
+            .add(certificate)
+            .map_err(|e| format!("the embedded roots: {e}"))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl S3Objects {
-    /// A client for `bucket`, trusting the platform's root certificates.
+    /// A client for `bucket`, trusting Amazon Trust Services' roots (what S3's
+    /// certificates chain to, as the DynamoDB client does), or the platform's when
+    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store
+    /// at every init took about 3.5 ms of each cold start (docs/performance.md).
     pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = HttpsConnectorBuilder::new();
+        let builder = if std::env::var_os("SSL_CERT_FILE").is_some()
+            || std::env::var_os("SSL_CERT_DIR").is_some()
+        {
+            builder
+                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+                .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
+        } else {
+            builder.with_tls_config(amazon_roots_config(provider())?)
+        };
+        let connector = builder.https_or_http().enable_http1().build();
         Ok(S3Objects {
             http: Client::builder(TokioExecutor::new()).build(connector),
             bucket,
@@ -102,6 +138,40 @@ impl S3Objects {
         } else {
             Err(format!("S3 answered PUT tagging with {status}"))
         }
+    }
+
+    /// The object's tag set as S3 answers it (`<Tagging>…</Tagging>`): whether it is
+    /// kept (attached) or due to expire (unattached). For checks and operators; no
+    /// function's role may call it (s3:GetObjectTagging is granted to none).
+    pub async fn tagging(&self, key: &str) -> Result<String, String> {
+        let (status, _, body) = self
+            .send("GET", key, "tagging", Bytes::new(), &[], 64 * 1024)
+            .await?;
+        if status.is_success() {
+            Ok(String::from_utf8_lossy(&body).into_owned())
+        } else {
+            Err(format!("S3 answered GET tagging with {status}"))
+        }
+    }
+
+    /// The bucket and credentials Lambda gives a function: `ATTACHMENTS_BUCKET`,
+    /// `AWS_REGION` and the role's keys; `AWS_ENDPOINT_URL_S3`, if set, names an
+    /// S3-compatible server addressed path style (the tests' stand-in).
+    pub fn from_env() -> Result<Self, String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let name = var("ATTACHMENTS_BUCKET").ok_or("ATTACHMENTS_BUCKET is not set")?;
+        let region = var("AWS_REGION").ok_or("AWS_REGION is not set")?;
+        let bucket = match var("AWS_ENDPOINT_URL_S3") {
+            Some(server) => Bucket::path_style(&name, &region, &server),
+            None => Bucket::aws(&name, &region),
+        };
+        let credentials = Credentials {
+            access_key_id: var("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?,
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY")
+                .ok_or("AWS_SECRET_ACCESS_KEY is not set")?,
+            session_token: var("AWS_SESSION_TOKEN"),
+        };
+        Self::new(bucket, credentials)
     }
 
     /// A presigned GET of `key`, valid from `now` for `lifetime`, that S3 answers with
@@ -242,9 +312,67 @@ impl S3Objects {
     }
 }
 
+impl FileStorage for S3Objects {
+    fn upload_form(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        size: u64,
+        now: SystemTime,
+    ) -> Result<UploadForm, String> {
+        Ok(upload_form(
+            &self.bucket,
+            &self.credentials,
+            key,
+            content_type.as_str(),
+            size,
+            now,
+            UPLOAD_FORM_LIFETIME,
+        ))
+    }
+
+    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
+        let Some(facts) = self.head(key).await? else {
+            return Ok(None);
+        };
+        let first_bytes = self.first_bytes(key, SNIFF_BYTES).await?;
+        Ok(Some(StoredFile {
+            size: facts.size,
+            first_bytes,
+        }))
+    }
+
+    async fn mark_attached(&self, key: &str) -> Result<(), String> {
+        S3Objects::mark_attached(self, key).await
+    }
+
+    fn download_url(
+        &self,
+        key: &str,
+        content_type: ContentType,
+        name: &FileName,
+        now: SystemTime,
+    ) -> Result<String, String> {
+        S3Objects::download_url(
+            self,
+            key,
+            content_type.as_str(),
+            &disposition(content_type, name),
+            now,
+            DOWNLOAD_LINK_LIFETIME,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_amazon_roots_make_a_tls_configuration() {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        amazon_roots_config(provider).unwrap();
+    }
     use std::time::UNIX_EPOCH;
 
     #[test]

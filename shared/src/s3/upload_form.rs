@@ -6,10 +6,14 @@
 //! is attached, so a policy S3 failed to enforce still lets nothing unchecked through.
 
 use super::sigv4::{Credentials, iso8601_millis, scope, signature, utc_stamp};
+use crate::store::UploadForm;
 use base64::Engine;
-use serde::Serialize;
 use serde_json::{Value, json};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The tag (name, value) every upload carries until a message takes it, as
+/// [`UNATTACHED_TAGGING`] spells it: template.yaml's lifecycle rule names it.
+pub const UNATTACHED_TAG: (&str, &str) = ("supportzen", "unattached");
 
 /// The tag every upload carries until a message takes it: the bucket's lifecycle rule
 /// deletes objects still tagged so a day later.
@@ -46,17 +50,6 @@ impl Bucket {
             url: format!("{}/{name}", server.trim_end_matches('/')),
         }
     }
-}
-
-/// What a client needs to upload one file: `POST` a `multipart/form-data` body to
-/// `url` with `fields` in this order, then the file as the field `file`, before
-/// `expiresAt` (Unix milliseconds).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadForm {
-    pub url: String,
-    pub fields: serde_json::Map<String, Value>,
-    pub expires_at: i64,
 }
 
 /// The form that lets one file of exactly `size` bytes and type `content_type` be

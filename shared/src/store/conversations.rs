@@ -4,7 +4,8 @@
 use super::{StoreError, StoredProfile};
 use crate::auth::Caller;
 use crate::domain::{
-    Agent, AgentId, Author, ConversationId, MessageId, NewMessage, Profile, Status, UserId,
+    Agent, AgentId, Attachment, Author, ConversationId, MessageId, NewMessage, Profile, Status,
+    UserId,
 };
 use crate::events::ConversationState;
 use crate::idempotency::NewReceipt;
@@ -123,6 +124,8 @@ pub struct StoredMessage {
     pub agent: Option<Agent>,
     /// An agents-only note.
     pub internal: bool,
+    /// The files it carries.
+    pub attachments: Vec<Attachment>,
 }
 
 /// Reading and closing conversations: what support agents' tools will need, and what

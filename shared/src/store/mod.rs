@@ -27,9 +27,11 @@ mod connect_tickets;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod files;
 mod pages;
 mod publishing;
 mod ticket_numbers;
+mod uploads;
 mod users;
 mod webhooks;
 
@@ -44,9 +46,14 @@ pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
+pub use files::{
+    DOWNLOAD_LINK_LIFETIME, FileStorage, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
+    disposition,
+};
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
 pub use ticket_numbers::TicketNumbers;
+pub use uploads::{UNATTACHED_UPLOAD_TTL_SECS, UploadRecord, UploadRegistry};
 pub use users::{SecretChange, StoredProfile, UserProvisioner, UserReader};
 pub use webhooks::WebhookRegistry;
 
@@ -72,6 +79,10 @@ pub enum StoreError {
     /// answered meanwhile.
     #[error("idempotency key already used")]
     ReceiptExists,
+    /// A message named an upload that is not there to claim: missing, someone else's,
+    /// or attached to another message (perhaps by a request racing this one).
+    #[error("attachment {0} is not available")]
+    AttachmentUnavailable(crate::domain::AttachmentId),
     /// Throttled or briefly unavailable; safe to retry after the given time.
     #[error("store unavailable: {reason}")]
     Unavailable {

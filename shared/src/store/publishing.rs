@@ -9,10 +9,12 @@ use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
     ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
     NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
-    UserReader, WebhookRegistry,
+    UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
-use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis};
+use crate::domain::{
+    AgentId, AttachmentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis,
+};
 use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
@@ -165,6 +167,22 @@ impl<S: UserReader + Sync, K: Sync> UserReader for Publishing<S, K> {
 impl<S: TicketNumbers + Sync, K: Sync> TicketNumbers for Publishing<S, K> {
     fn next_ticket_number(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         self.store.next_ticket_number()
+    }
+}
+
+impl<S: UploadRegistry + Sync, K: Sync> UploadRegistry for Publishing<S, K> {
+    fn record_upload(
+        &self,
+        record: &UploadRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.record_upload(record)
+    }
+
+    fn find_uploads(
+        &self,
+        ids: &[AttachmentId],
+    ) -> impl Future<Output = Result<Vec<UploadRecord>, StoreError>> + Send {
+        self.store.find_uploads(ids)
     }
 }
 

@@ -80,7 +80,7 @@ pub(crate) fn conversation_by_id(
 }
 
 pub(crate) const SELECT_MESSAGE: &str = "SELECT id, author, body, image_url, client_message_id,
-     sent_at_ms, agent_id, agent_name, internal FROM messages";
+     sent_at_ms, agent_id, agent_name, internal, attachments FROM messages";
 
 /// Reads a row of [`SELECT_MESSAGE`]; the outer error is SQLite's, the inner one ours.
 pub(crate) fn read_message(
@@ -91,6 +91,7 @@ pub(crate) fn read_message(
         (row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?);
     let (agent_id, agent_name): (Option<String>, Option<String>) = (row.get(6)?, row.get(7)?);
     let internal: bool = row.get(8)?;
+    let attachments: Option<String> = row.get(9)?;
     Ok((|| {
         Ok(StoredMessage {
             id: MessageId::parse(&id).map_err(StoreError::Internal)?,
@@ -108,6 +109,7 @@ pub(crate) fn read_message(
                 None => None,
             },
             internal,
+            attachments: crate::uploads::decode_attachments(attachments.as_deref())?,
         })
     })())
 }

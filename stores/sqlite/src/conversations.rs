@@ -2,6 +2,7 @@
 //! transactions. Reading them is `conversation_reads.rs`.
 
 use crate::receipts::insert_receipt;
+use crate::uploads::claim_uploads;
 use crate::users::refresh_owner;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -16,10 +17,11 @@ pub(crate) fn insert_message(
     conversation: &str,
     message: &NewMessage,
 ) -> Result<(), StoreError> {
+    claim_uploads(tx, message)?;
     tx.execute(
         "INSERT INTO messages (conversation_id, id, author, body, image_url, client_message_id,
-             sent_at_ms, agent_id, agent_name, internal)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             sent_at_ms, agent_id, agent_name, internal, attachments)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             conversation,
             message.id.as_str(),
@@ -30,7 +32,8 @@ pub(crate) fn insert_message(
             message.sent_at,
             message.agent.as_ref().map(|a| a.id.as_str()),
             message.agent.as_ref().map(|a| a.name.as_str()),
-            message.internal
+            message.internal,
+            crate::uploads::encode_attachments(&message.attachments)
         ],
     )
     .map_err(internal)?;

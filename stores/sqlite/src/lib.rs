@@ -21,6 +21,7 @@ pub mod outbox;
 mod receipts;
 mod schema;
 mod ticket_numbers;
+mod uploads;
 mod users;
 mod webhooks;
 

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS messages (
     agent_id         TEXT,                       -- the agent who wrote it
     agent_name       TEXT,
     internal         INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1)),  -- agents' note
+    attachments      TEXT,                       -- its files, as a JSON list; NULL for none
     PRIMARY KEY (conversation_id, id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
@@ -69,6 +70,15 @@ CREATE TABLE IF NOT EXISTS connect_tickets (  -- realtime connect tickets, singl
     subscriber_kind  TEXT NOT NULL CHECK (subscriber_kind IN ('customer', 'agent')),
     subscriber_id    TEXT NOT NULL,
     expires_at_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
+    id             TEXT PRIMARY KEY,          -- att-<uuidv7>
+    uploader       TEXT NOT NULL,             -- the uploader's folder: uploads/<side>/<hash>
+    name           TEXT NOT NULL,
+    content_type   TEXT NOT NULL,
+    size           INTEGER NOT NULL CHECK (size > 0),
+    created_at_ms  INTEGER NOT NULL,
+    attached_to    TEXT                       -- the message that claimed it
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
     id             TEXT PRIMARY KEY,          -- wh_<uuidv7>
@@ -111,7 +121,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 14] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -144,6 +154,8 @@ const ADDED_COLUMNS: [(&str, &str, &str); 14] = [
         "internal",
         "INTEGER NOT NULL DEFAULT 0 CHECK (internal IN (0, 1))",
     ),
+    // Attachments.
+    ("messages", "attachments", "TEXT"),
 ];
 
 /// Indexes over added columns, created once the columns exist.

@@ -1,0 +1,157 @@
+//! Attachments: a customer or agent declares an upload and gets a signed form to send
+//! the file straight to the storage (never through a function); a message then names
+//! the uploads it carries, and [`attach`] checks each before the message is written.
+//! The write itself claims them (`StoreError::AttachmentUnavailable` if another write
+//! got there first), so an upload is attached once, by whoever uploaded it.
+
+use super::{Answer, authenticated, user_only};
+use crate::auth::Customer;
+use crate::config::Config;
+use crate::domain::{
+    Agent, Attachment, AttachmentId, AttachmentLimits, DeclaredUpload, Uploader, now_millis,
+};
+use crate::error::{ApiError, unavailable_attachment};
+use crate::store::{FileStorage, UploadForm, UploadRecord, UploadRegistry, UserReader};
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// `data` of the upload routes: the id a message will name, and where to send the file.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTarget {
+    pub attachment_id: String,
+    pub upload: UploadForm,
+}
+
+/// A customer declares an upload (checked against the limits when the request was read).
+/// Someone trust-on-first-use would accept may upload before their first message, so
+/// that a first ticket can carry a screenshot.
+pub async fn customer_upload<S, F>(
+    store: &S,
+    files: &F,
+    config: &Config,
+    customer: &Customer,
+    declared: DeclaredUpload,
+) -> Result<Answer<UploadTarget>, ApiError>
+where
+    S: UserReader + UploadRegistry,
+    F: FileStorage,
+{
+    let read = user_only(store, customer).await;
+    let (caller, ()) = authenticated(config, customer, "user", read, now_millis())?;
+    declare(store, files, Uploader::customer(caller.user()), declared).await
+}
+
+/// An agent declares an upload.
+pub async fn agent_upload<S: UploadRegistry, F: FileStorage>(
+    store: &S,
+    files: &F,
+    agent: &Agent,
+    declared: DeclaredUpload,
+) -> Result<Answer<UploadTarget>, ApiError> {
+    declare(store, files, Uploader::agent(&agent.id), declared).await
+}
+
+/// Signs the form first (no I/O, and a failure leaves nothing behind), then records the
+/// upload: one write.
+async fn declare<S: UploadRegistry, F: FileStorage>(
+    store: &S,
+    files: &F,
+    uploader: Uploader,
+    declared: DeclaredUpload,
+) -> Result<Answer<UploadTarget>, ApiError> {
+    let id = AttachmentId::generate();
+    let key = uploader.key(&id);
+    let upload = files
+        .upload_form(
+            &key,
+            declared.content_type,
+            declared.size,
+            SystemTime::now(),
+        )
+        .map_err(|e| ApiError::Internal(format!("signing an upload form: {e}")))?;
+    let record = UploadRecord {
+        id: id.clone(),
+        uploader,
+        name: declared.name,
+        content_type: declared.content_type,
+        size: declared.size,
+        created_at: now_millis(),
+        attached: false,
+    };
+    store
+        .record_upload(&record)
+        .await
+        .map_err(|e| ApiError::from_store(e, "attachment"))?;
+    Ok(Answer::fresh(UploadTarget {
+        attachment_id: id.to_string(),
+        upload,
+    }))
+}
+
+/// Checks that every one of `ids` is `uploader`'s, not attached yet, within `limits`,
+/// stored, and stored as declared (its size exactly, its first bytes its type), then
+/// marks the files as kept. The facts the message will carry, in the order named; none
+/// for no ids, without any I/O. A failed check is a 400 naming the attachment.
+///
+/// Costs one store read for all of them, and per file a HEAD, a ranged GET of the first
+/// bytes and a tagging call on the storage.
+pub async fn attach<S: UploadRegistry, F: FileStorage>(
+    store: &S,
+    files: &F,
+    limits: &AttachmentLimits,
+    uploader: &Uploader,
+    ids: &[AttachmentId],
+) -> Result<Vec<Attachment>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if ids.len() > limits.max_per_message {
+        return Err(ApiError::field(
+            "attachments",
+            format!("must name at most {} files", limits.max_per_message),
+        ));
+    }
+    let records = store
+        .find_uploads(ids)
+        .await
+        .map_err(|e| ApiError::from_store(e, "attachment"))?;
+    let mut attachments = Vec::with_capacity(ids.len());
+    for id in ids {
+        let record = records
+            .iter()
+            .find(|record| &record.id == id && &record.uploader == uploader && !record.attached)
+            .ok_or_else(|| unavailable_attachment(id))?;
+        let refused = |reason: String| ApiError::field("attachments", format!("{id} {reason}"));
+        limits
+            .content_type(record.content_type.as_str())
+            .map_err(|reason| refused(format!("has a type that {reason}")))?;
+        limits
+            .size(record.size)
+            .map_err(|reason| refused(format!("has a size that {reason}")))?;
+        let key = record.key();
+        let stored = files
+            .stored(&key)
+            .await
+            .map_err(|e| ApiError::Internal(format!("reading {key}: {e}")))?
+            .ok_or_else(|| {
+                refused("was never uploaded: send the file with its upload form first".into())
+            })?;
+        let declared = DeclaredUpload {
+            name: record.name.clone(),
+            content_type: record.content_type,
+            size: record.size,
+        };
+        limits
+            .stored_matches(&declared, stored.size, &stored.first_bytes)
+            .map_err(refused)?;
+        attachments.push(record.attachment());
+    }
+    for attachment in &attachments {
+        files
+            .mark_attached(&attachment.key)
+            .await
+            .map_err(|e| ApiError::Internal(format!("keeping {}: {e}", attachment.key)))?;
+    }
+    Ok(attachments)
+}
