@@ -1,14 +1,16 @@
 //! The few S3 calls attachments need, signed with Signature Version 4 and sent on hyper:
-//! what a stored upload is (its size and first bytes, for the attach check), marking it
-//! attached (so the bucket's lifecycle rule keeps it), and a presigned download link.
-//! Four requests do not earn the S3 SDK, which would add its own megabyte to every
-//! function that attaches or reads files.
+//! what a stored upload is (its size, version and first bytes, for the attach check),
+//! copying the version checked to the key a message keeps (tagged attached, so the
+//! bucket's lifecycle rule leaves it), re-tagging a copy no message took, and a presigned
+//! download link. Five requests do not earn the S3 SDK, which would add its own megabyte
+//! to every function that attaches or reads files.
 
 use super::sigv4::Credentials;
-use super::upload_form::{Bucket, upload_form};
+use super::upload_form::{Bucket, UNATTACHED_TAGGING, upload_form};
 use crate::domain::{ContentType, FileName, SNIFF_BYTES};
 use crate::store::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
+    disposition,
 };
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
@@ -29,14 +31,21 @@ use std::time::{Duration, SystemTime};
 pub const ATTACHED_TAGGING: &str =
     "<Tagging><TagSet><Tag><Key>supportzen</Key><Value>attached</Value></Tag></TagSet></Tagging>";
 
+/// [`ATTACHED_TAGGING`] as the `x-amz-tagging` header of a copy spells it.
+const ATTACHED_TAG_HEADER: &str = "supportzen=attached";
+
+/// How many times a check reads a file that is being replaced under it before giving up.
+const READ_ATTEMPTS: usize = 3;
+
 /// How long one S3 call may take before the request gives up on it.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A stored object's size and declared type.
+/// A stored object's size, declared type and version (its ETag, quotes included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectFacts {
     pub size: u64,
     pub content_type: Option<String>,
+    pub etag: Option<String>,
 }
 
 /// The attachments bucket, with the credentials that sign its requests.
@@ -107,6 +116,7 @@ impl S3Objects {
                 Ok(Some(ObjectFacts {
                     size,
                     content_type: header("content-type").map(String::from),
+                    etag: header("etag").map(String::from),
                 }))
             }
             404 => Ok(None),
@@ -114,25 +124,67 @@ impl S3Objects {
         }
     }
 
-    /// The object's first `count` bytes (all of it if it is shorter).
-    pub async fn first_bytes(&self, key: &str, count: usize) -> Result<Vec<u8>, String> {
+    /// The object's first `count` bytes (all of it if it is shorter), of the version
+    /// `etag` names if given: `None` if another version is stored now (412).
+    pub async fn first_bytes(
+        &self,
+        key: &str,
+        count: usize,
+        etag: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, String> {
         let range = format!("bytes=0-{}", count.saturating_sub(1));
-        let (status, _, body) = self
-            .send("GET", key, "", Bytes::new(), &[("range", &range)], count)
-            .await?;
-        if status != StatusCode::OK && status != StatusCode::PARTIAL_CONTENT {
-            return Err(format!("S3 answered a ranged GET with {status}"));
+        let mut headers = vec![("range", range.as_str())];
+        if let Some(etag) = etag {
+            headers.push(("if-match", etag));
         }
-        let mut bytes = body.to_vec();
-        bytes.truncate(count);
-        Ok(bytes)
+        let (status, _, body) = self
+            .send("GET", key, "", Bytes::new(), &headers, count)
+            .await?;
+        match status {
+            StatusCode::PARTIAL_CONTENT => Ok(Some(body.to_vec())),
+            // The whole object: only right for one no larger than the range (the body
+            // was read up to `count` bytes, so a larger one failed above).
+            StatusCode::OK if body.len() <= count => Ok(Some(body.to_vec())),
+            StatusCode::PRECONDITION_FAILED => Ok(None),
+            status => Err(format!("S3 answered a ranged GET with {status}")),
+        }
     }
 
-    /// Tags the object as attached, so the lifecycle rule that deletes unattached
-    /// uploads leaves it.
-    pub async fn mark_attached(&self, key: &str) -> Result<(), String> {
-        let tagging = Bytes::from_static(ATTACHED_TAGGING.as_bytes());
-        let (status, _, _) = self.send("PUT", key, "tagging", tagging, &[], 1024).await?;
+    /// Copies the object under `from` to `to` if it is still the version `etag` names,
+    /// tagged attached (the copy's tags replace the upload's); [`Kept::Changed`] if
+    /// another version is stored now. S3 copies within the bucket: no byte passes here.
+    pub async fn copy(&self, from: &str, etag: Option<&str>, to: &str) -> Result<Kept, String> {
+        let source = format!("/{}/{}", self.bucket.name, encode_key(from));
+        let mut headers = vec![
+            ("x-amz-copy-source", source.as_str()),
+            ("x-amz-tagging-directive", "REPLACE"),
+            ("x-amz-tagging", ATTACHED_TAG_HEADER),
+        ];
+        if let Some(etag) = etag {
+            headers.push(("x-amz-copy-source-if-match", etag));
+        }
+        let (status, _, body) = self
+            .send("PUT", to, "", Bytes::new(), &headers, 64 * 1024)
+            .await?;
+        match status {
+            // A copy may fail after S3 has answered 200: the error is then the body.
+            StatusCode::OK if String::from_utf8_lossy(&body).contains("<CopyObjectResult") => {
+                Ok(Kept::Copied)
+            }
+            StatusCode::PRECONDITION_FAILED => Ok(Kept::Changed),
+            status => Err(format!(
+                "S3 answered CopyObject with {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            )),
+        }
+    }
+
+    /// Tags the object: `tagging` is a whole `<Tagging>` document.
+    pub async fn put_tagging(&self, key: &str, tagging: &'static str) -> Result<(), String> {
+        let tagging = Bytes::from_static(tagging.as_bytes());
+        let (status, _, _) = self
+            .send("PUT", key, "tagging", tagging, &[], 64 * 1024)
+            .await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -198,15 +250,7 @@ impl S3Objects {
     }
 
     fn object_url(&self, key: &str, subresource: &str) -> String {
-        let encoded: Vec<String> = key
-            .split('/')
-            .map(|segment| {
-                url::form_urlencoded::byte_serialize(segment.as_bytes())
-                    .collect::<String>()
-                    .replace('+', "%20")
-            })
-            .collect();
-        let path = format!("{}/{}", self.bucket.url, encoded.join("/"));
+        let path = format!("{}/{}", self.bucket.url, encode_key(key));
         if subresource.is_empty() {
             path
         } else {
@@ -241,11 +285,17 @@ impl S3Objects {
                 .await
                 .map_err(|e| format!("S3 could not be reached: {e}"))?;
             let (parts, body) = response.into_parts();
-            // What S3 says past the limit (an error document) is not needed.
-            let body = match Limited::new(body, body_limit.max(1)).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => Bytes::new(),
-            };
+            // Never read as empty: a body past the limit is an answer not understood.
+            let body = Limited::new(body, body_limit.max(1))
+                .collect()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "S3's answer ({}) was not read: {e} (at most {body_limit} bytes expected)",
+                        parts.status
+                    )
+                })?
+                .to_bytes();
             Ok((parts.status, parts.headers, body))
         };
         tokio::time::timeout(CALL_TIMEOUT, exchange)
@@ -331,19 +381,39 @@ impl FileStorage for S3Objects {
         ))
     }
 
+    /// A HEAD, then the first bytes of the version it saw (If-Match its ETag), so that
+    /// size, bytes and version are one upload's even if the form is posted again
+    /// meanwhile (then read again, a few times at most).
     async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
-        let Some(facts) = self.head(key).await? else {
-            return Ok(None);
-        };
-        let first_bytes = self.first_bytes(key, SNIFF_BYTES).await?;
-        Ok(Some(StoredFile {
-            size: facts.size,
-            first_bytes,
-        }))
+        for _ in 0..READ_ATTEMPTS {
+            let Some(facts) = self.head(key).await? else {
+                return Ok(None);
+            };
+            let Some(first_bytes) = self
+                .first_bytes(key, SNIFF_BYTES, facts.etag.as_deref())
+                .await?
+            else {
+                continue;
+            };
+            return Ok(Some(StoredFile {
+                size: facts.size,
+                first_bytes,
+                version: facts.etag,
+            }));
+        }
+        Err(format!(
+            "{key} changed while it was read, {READ_ATTEMPTS} times"
+        ))
     }
 
-    async fn mark_attached(&self, key: &str) -> Result<(), String> {
-        S3Objects::mark_attached(self, key).await
+    async fn keep(&self, from: &str, version: Option<&str>, to: &str) -> Result<Kept, String> {
+        self.copy(from, version, to).await
+    }
+
+    /// Re-tags the copy unattached: the lifecycle rule deletes it a day later, as it
+    /// does uploads never attached (no function may delete objects).
+    async fn release(&self, key: &str) -> Result<(), String> {
+        self.put_tagging(key, UNATTACHED_TAGGING).await
     }
 
     fn download_url(
@@ -362,6 +432,19 @@ impl FileStorage for S3Objects {
             DOWNLOAD_LINK_LIFETIME,
         )
     }
+}
+
+/// `key` as a URL path: each segment percent-encoded, `/` kept.
+fn encode_key(key: &str) -> String {
+    let encoded: Vec<String> = key
+        .split('/')
+        .map(|segment| {
+            url::form_urlencoded::byte_serialize(segment.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect();
+    encoded.join("/")
 }
 
 #[cfg(test)]
