@@ -458,6 +458,71 @@ mod tests {
     }
     use std::time::UNIX_EPOCH;
 
+    /// A server that answers every request with `status` and `body`, for `answers`
+    /// requests; its address.
+    async fn answering(status: &'static str, body: Vec<u8>, answers: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request: Vec<u8> = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let read = socket.read(&mut buffer).await.unwrap();
+                    if read == 0 {
+                        break;
+                    }
+                    request.extend(&buffer[..read]);
+                }
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                socket.write_all(head.as_bytes()).await.unwrap();
+                socket.write_all(&body).await.unwrap();
+            }
+        });
+        format!("http://{address}")
+    }
+
+    fn objects_at(server: &str) -> S3Objects {
+        let credentials = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        };
+        S3Objects::new(Bucket::path_style("b", "us-east-1", server), credentials).unwrap()
+    }
+
+    /// The first bytes are a 206 of the range, or a 200 of an object no larger than it;
+    /// a whole larger object, or an answer past the limit, is an error, never read as
+    /// empty (which a text type's check would take for an empty text file).
+    #[tokio::test]
+    async fn first_bytes_are_the_range_or_an_error() {
+        let server = answering("206 Partial Content", vec![b'a'; 512], 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert_eq!(read, Ok(Some(vec![b'a'; 512])));
+        let server = answering("200 OK", b"short".to_vec(), 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert_eq!(read, Ok(Some(b"short".to_vec())));
+        let server = answering("200 OK", vec![b'a'; 2000], 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert!(read.is_err(), "{read:?}");
+        let server = answering("206 Partial Content", vec![b'a'; 2000], 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert!(read.is_err(), "{read:?}");
+        let server = answering("412 Precondition Failed", Vec::new(), 1).await;
+        let read = objects_at(&server)
+            .first_bytes("k", 512, Some("\"e\""))
+            .await;
+        assert_eq!(read, Ok(None));
+        let server = answering("403 Forbidden", b"<Error/>".to_vec(), 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert!(read.is_err(), "{read:?}");
+    }
+
     #[test]
     fn download_links_are_presigned_and_override_type_and_disposition() {
         let objects = S3Objects::new(
