@@ -151,16 +151,20 @@ async fn upload_target(
     );
     assert_eq!(fields["Content-Type"], content_type);
     assert!(fields.contains_key("policy") && fields.contains_key("x-amz-signature"));
-    let (header, bytes) = supportzen::files::upload_body(fields, content_type, file);
-    let stored = client
-        .post(form["url"].as_str().unwrap())
-        .header("content-type", header)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    assert!(stored.status().is_success(), "{}", stored.status());
+    post_form(client, &target, content_type, file).await;
     target
+}
+
+/// The first page of Ann's conversation `id`, as conversation-messages answers it.
+async fn first_page(store: &DynamoStore, files: &S3Objects, id: &str) -> Value {
+    let read = lambda_http::http::Request::builder()
+        .method("GET")
+        .header("authorization", format!("Bearer {}", token(SECRET, EMAIL)))
+        .header("x-supportzen-email", EMAIL)
+        .body(Body::Empty)
+        .unwrap();
+    let read = with_route_parameters(read, vec![("id", id.to_string())]);
+    data(conversation_messages(store, files, &Config::default(), read).await)
 }
 
 fn png(size: usize) -> Vec<u8> {
@@ -198,14 +202,7 @@ async fn a_presigned_upload_is_attached_and_downloaded_with_a_presigned_get() {
     );
 
     let ticket_id = ticket["ticketId"].as_str().unwrap();
-    let read = lambda_http::http::Request::builder()
-        .method("GET")
-        .header("authorization", format!("Bearer {}", token(SECRET, EMAIL)))
-        .header("x-supportzen-email", EMAIL)
-        .body(Body::Empty)
-        .unwrap();
-    let read = with_route_parameters(read, vec![("id", ticket_id.to_string())]);
-    let page = data(conversation_messages(&store, &files, &config, read).await);
+    let page = first_page(&store, &files, ticket_id).await;
     let file = &page["messages"][0]["attachments"][0];
     assert_eq!(
         (file["id"].as_str(), file["size"].as_u64()),
@@ -277,15 +274,7 @@ async fn a_form_posted_again_never_changes_an_attached_file() {
     let mut other = png(4000);
     other[100..].fill(0x42);
     post_form(&client, &target, "image/png", &other).await;
-    let read = lambda_http::http::Request::builder()
-        .method("GET")
-        .header("authorization", format!("Bearer {}", token(SECRET, EMAIL)))
-        .header("x-supportzen-email", EMAIL)
-        .body(Body::Empty)
-        .unwrap();
-    let ticket_id = ticket["ticketId"].as_str().unwrap().to_string();
-    let read = with_route_parameters(read, vec![("id", ticket_id)]);
-    let page = data(conversation_messages(&store, &files, &config, read).await);
+    let page = first_page(&store, &files, ticket["ticketId"].as_str().unwrap()).await;
     let url = page["messages"][0]["attachments"][0]["url"]
         .as_str()
         .unwrap()

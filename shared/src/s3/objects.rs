@@ -8,6 +8,7 @@
 use super::sigv4::Credentials;
 use super::upload_form::{Bucket, UNATTACHED_TAGGING, upload_form};
 use crate::domain::{ContentType, FileName, SNIFF_BYTES};
+use crate::https_client::{HttpsClient, Roots, https_client};
 use crate::store::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
     disposition,
@@ -21,10 +22,6 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::time::{Duration, SystemTime};
 
 /// The tag a message's file carries once attached, replacing [`UNATTACHED_TAGGING`].
@@ -51,32 +48,9 @@ pub struct ObjectFacts {
 /// The attachments bucket, with the credentials that sign its requests.
 #[derive(Clone)]
 pub struct S3Objects {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpsClient,
     bucket: Bucket,
     credentials: Credentials,
-}
-
-/// Amazon Trust Services' root certificates, the DynamoDB client's too.
-const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../dynamo/amazon-roots.pem");
-
-/// A TLS configuration trusting [`AMAZON_TRUST_SERVICES_ROOTS`] only.
-fn amazon_roots_config(
-    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
-) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS) {
-        let certificate = certificate.map_err(|e| format!("the embedded roots: {e}"))?;
-        roots
-            .add(certificate)
-            .map_err(|e| format!("the embedded roots: {e}"))?;
-    }
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS versions: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 impl S3Objects {
@@ -85,20 +59,9 @@ impl S3Objects {
     /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store
     /// at every init took about 3.5 ms of each cold start (docs/performance.md).
     pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
-        let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let builder = HttpsConnectorBuilder::new();
-        let builder = if std::env::var_os("SSL_CERT_FILE").is_some()
-            || std::env::var_os("SSL_CERT_DIR").is_some()
-        {
-            builder
-                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
-        } else {
-            builder.with_tls_config(amazon_roots_config(provider())?)
-        };
-        let connector = builder.https_or_http().enable_http1().build();
+        let roots = Roots::for_aws(|name| std::env::var(name).ok());
         Ok(S3Objects {
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: https_client(roots)?,
             bucket,
             credentials,
         })
@@ -451,11 +414,6 @@ fn encode_key(key: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_embedded_amazon_roots_make_a_tls_configuration() {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        amazon_roots_config(provider).unwrap();
-    }
     use std::time::UNIX_EPOCH;
 
     /// A server that answers every request with `status` and `body`, for `answers`
