@@ -203,3 +203,143 @@ async fn release<F: FileStorage>(files: &F, attachments: &[Attachment]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ContentType, FileName};
+    use crate::store::{StoreError, StoredFile};
+    use std::sync::Mutex;
+
+    /// Uploads all stored as PNGs of their declared size; `keep` answers `Changed` for
+    /// the keys in `changed` and copies the others; what was kept and released is noted.
+    #[derive(Default)]
+    struct Fake {
+        records: Vec<UploadRecord>,
+        changed: Vec<String>,
+        kept: Mutex<Vec<String>>,
+        released: Mutex<Vec<String>>,
+    }
+
+    impl UploadRegistry for Fake {
+        async fn record_upload(&self, _: &UploadRecord) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn find_uploads(&self, _: &[AttachmentId]) -> Result<Vec<UploadRecord>, StoreError> {
+            Ok(self.records.clone())
+        }
+    }
+
+    impl FileStorage for Fake {
+        fn upload_form(
+            &self,
+            _: &str,
+            _: ContentType,
+            _: u64,
+            _: SystemTime,
+        ) -> Result<UploadForm, String> {
+            Err("not here".into())
+        }
+
+        async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
+            let mut first_bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+            first_bytes.resize(64, 0);
+            Ok(Some(StoredFile {
+                size: 64,
+                first_bytes,
+                version: Some("\"v1\"".into()),
+            }))
+        }
+
+        async fn keep(&self, from: &str, version: Option<&str>, to: &str) -> Result<Kept, String> {
+            assert_eq!(
+                version,
+                Some("\"v1\""),
+                "the version checked is the one copied"
+            );
+            if self.changed.iter().any(|key| key == from) {
+                return Ok(Kept::Changed);
+            }
+            self.kept.lock().unwrap().push(to.to_string());
+            Ok(Kept::Copied)
+        }
+
+        async fn release(&self, key: &str) -> Result<(), String> {
+            self.released.lock().unwrap().push(key.to_string());
+            Ok(())
+        }
+
+        fn download_url(
+            &self,
+            _: &str,
+            _: ContentType,
+            _: &FileName,
+            _: SystemTime,
+        ) -> Result<String, String> {
+            Err("not here".into())
+        }
+    }
+
+    fn record(uploader: &Uploader) -> UploadRecord {
+        UploadRecord {
+            id: AttachmentId::generate(),
+            uploader: uploader.clone(),
+            name: FileName::parse("shot.png").unwrap(),
+            content_type: ContentType::Png,
+            size: 64,
+            created_at: now_millis(),
+            attached: false,
+        }
+    }
+
+    /// An upload posted again between the check and the copy is refused (400 naming
+    /// it), and the copies already made for the message are released.
+    #[tokio::test]
+    async fn an_upload_replaced_during_the_check_is_refused_and_nothing_is_kept() {
+        let uploader = Uploader::agent(&crate::domain::AgentId::parse("agent-7").unwrap());
+        let (first, second) = (record(&uploader), record(&uploader));
+        let fake = Fake {
+            changed: vec![second.key()],
+            records: vec![first.clone(), second.clone()],
+            ..Fake::default()
+        };
+        let ids = [first.id.clone(), second.id.clone()];
+        let limits = AttachmentLimits::default();
+        let refused = attach(&fake, &fake, &limits, &uploader, &ids)
+            .await
+            .unwrap_err();
+        let ApiError::InvalidField {
+            field,
+            reason: message,
+        } = &refused
+        else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(*field, "attachments");
+        assert!(
+            message.contains(second.id.as_str()) && message.contains("uploaded again"),
+            "{message}"
+        );
+        let kept = fake.kept.lock().unwrap().clone();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].starts_with("files/agent/"), "{kept:?}");
+        assert_eq!(
+            *fake.released.lock().unwrap(),
+            kept,
+            "the first copy is released"
+        );
+
+        // Without the change, both are kept under new keys, the message's to carry.
+        let fake = Fake {
+            records: vec![first.clone(), second.clone()],
+            ..Fake::default()
+        };
+        let attached = attach(&fake, &fake, &limits, &uploader, &ids)
+            .await
+            .unwrap();
+        let keys: Vec<String> = attached.iter().map(|a| a.key.clone()).collect();
+        assert_eq!(keys, *fake.kept.lock().unwrap());
+        assert!(fake.released.lock().unwrap().is_empty());
+    }
+}
