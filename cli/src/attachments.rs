@@ -48,7 +48,9 @@ pub async fn upload(
             path.display()
         )
     })?;
-    let file = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let file = tokio::fs::read(path)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let name = path
         .file_name()
         .and_then(|n| n.to_str())

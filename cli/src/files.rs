@@ -2,14 +2,18 @@
 //! directory. Browsers upload with the same kind of form as S3's POST policy (fields,
 //! then the file), signed by this server for one key, type and exact size, and download
 //! from signed URLs that expire. The body is streamed to a temporary file, counted as it
-//! comes and refused past its declared size, then renamed into place: a file is either
-//! wholly stored or not at all, and memory stays flat whatever its size.
+//! comes and refused past its declared size, then linked into place only if nothing is
+//! stored under its key yet (a form stores one file, once): a file is either wholly
+//! stored or not at all, and memory stays flat whatever its size, downloads included.
+//! Attaching copies the upload into `kept/`, which no form can write, as S3's copy to
+//! `files/` does in production.
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
-use http_body_util::{BodyStream, Full};
-use hyper::body::Body;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
+use hyper::body::{Body, Frame};
 use hyper::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue,
 };
@@ -17,10 +21,13 @@ use hyper::{Response, StatusCode};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use supportzen_shared::domain::{ContentType, FileName, SNIFF_BYTES};
+use supportzen_shared::domain::{ContentType, FILES_PREFIX, FileName, SNIFF_BYTES, UPLOADS_PREFIX};
 use supportzen_shared::store::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
+    disposition,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -29,6 +36,27 @@ pub const PATH: &str = "/files";
 
 /// The directory files are kept in unless told otherwise.
 pub const DEFAULT_DIR: &str = "supportzen-files";
+
+/// The sub-directory attached files are copied to (keys under `files/`).
+const KEPT_DIR: &str = "kept";
+
+/// The longest form field but the file (the signature is 64 hex digits).
+const MAX_FIELD_BYTES: u64 = 4 * 1024;
+/// The most parts a form may have: its five fields, the file, and room for a browser's
+/// extra field or two.
+const MAX_PARTS: usize = 16;
+/// What an upload body may hold besides the file: the fields and the multipart framing.
+const FORM_SLACK: u64 = 64 * 1024;
+/// How much of a body may be read before its form is checked: the fields, and whatever
+/// of the file the parser has read ahead (hyper's reads are well under this).
+const BEFORE_FORM_LIMIT: u64 = 1024 * 1024;
+/// Why a body past its limit is refused.
+const TOO_LARGE: &str = "the body is larger than its upload form allows";
+/// How much of a file a download reads at a time.
+const DOWNLOAD_CHUNK: usize = 64 * 1024;
+
+/// A streamed response body: downloads read the file as they send it.
+pub type FileBody = BoxBody<Bytes, std::io::Error>;
 
 /// The local stand-in for the attachments bucket.
 pub struct FileStore {
@@ -124,7 +152,11 @@ impl FileStore {
             .read_to_end(&mut first_bytes)
             .await
             .map_err(|e| format!("cannot read a stored file: {e}"))?;
-        Ok(Some(StoredFile { size, first_bytes }))
+        Ok(Some(StoredFile {
+            size,
+            first_bytes,
+            version: None,
+        }))
     }
 
     /// Deletes what is stored under `key`, if anything.
@@ -168,40 +200,79 @@ impl FileStore {
         let boundary = content_type
             .and_then(|value| multer::parse_boundary(value).ok())
             .ok_or_else(|| bad("the body must be multipart/form-data"))?;
-        let frames = BodyStream::new(body).filter_map(|frame| async move {
-            match frame {
-                Ok(frame) => frame.into_data().ok().map(Ok),
-                Err(err) => Some(Err(std::io::Error::other(err.to_string()))),
-            }
-        });
-        let mut form = multer::Multipart::new(frames, boundary);
+        // The whole body's limit: the fields' until the form is checked, then the size
+        // it was signed for and the framing around it.
+        let limit = Arc::new(AtomicU64::new(BEFORE_FORM_LIMIT));
+        let frames = {
+            let limit = Arc::clone(&limit);
+            let mut received = 0u64;
+            BodyStream::new(body).filter_map(move |frame| {
+                let checked = match frame {
+                    Ok(frame) => frame.into_data().ok().map(|data| {
+                        received += data.len() as u64;
+                        if received > limit.load(Ordering::Relaxed) {
+                            Err(std::io::Error::other(TOO_LARGE))
+                        } else {
+                            Ok(data)
+                        }
+                    }),
+                    Err(err) => Some(Err(std::io::Error::other(err.to_string()))),
+                };
+                async move { checked }
+            })
+        };
+        let constraints = multer::Constraints::new().size_limit(
+            multer::SizeLimit::new()
+                .per_field(MAX_FIELD_BYTES)
+                .for_field("file", u64::MAX),
+        );
+        let mut form = multer::Multipart::with_constraints(frames, boundary, constraints);
         let mut fields = Map::new();
-        while let Some(mut part) = form.next_field().await.map_err(|e| bad(&e.to_string()))? {
+        let mut parts = 0;
+        while let Some(mut part) = form.next_field().await.map_err(|e| refusal(&e))? {
+            parts += 1;
+            if parts > MAX_PARTS {
+                return Err(bad("the form has too many fields"));
+            }
             let name = part.name().unwrap_or_default().to_string();
             if name != "file" {
-                // Form fields are short; a large one is not a form of ours.
-                let text = part.text().await.map_err(|e| bad(&e.to_string()))?;
-                if text.len() > 4096 {
-                    return Err(bad("a form field is too long"));
-                }
+                // Form fields are short (multer stops one past MAX_FIELD_BYTES).
+                let text = part.text().await.map_err(|e| refusal(&e))?;
                 fields.insert(name, Value::from(text));
                 continue;
             }
             let (key, size) = self.check_form(&fields, now)?;
+            limit.store(size.saturating_add(FORM_SLACK), Ordering::Relaxed);
+            let target = self.path(&key);
+            let taken = || {
+                (
+                    StatusCode::CONFLICT,
+                    "a file was already uploaded with this form: ask for a new one".to_string(),
+                )
+            };
+            if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+                return Err(taken());
+            }
             let partial = self.dir.join(format!(".upload-{}", uuid::Uuid::now_v7()));
             let written = self.write(&partial, &mut part, size).await;
-            if let Err(err) = written {
-                let _ = tokio::fs::remove_file(&partial).await;
-                return Err(err);
-            }
-            return tokio::fs::rename(&partial, self.path(&key))
-                .await
-                .map_err(|e| {
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("cannot store the file: {e}"),
-                    )
-                });
+            // Linked, not renamed: linking fails if a file is there already, so a second
+            // upload with the same form (even one racing the first) never replaces it.
+            let stored = match written {
+                Ok(()) => {
+                    tokio::fs::hard_link(&partial, &target)
+                        .await
+                        .map_err(|e| match e.kind() {
+                            std::io::ErrorKind::AlreadyExists => taken(),
+                            _ => (
+                                StatusCode::INTERNAL_SERVER_ERROR,
+                                format!("cannot store the file: {e}"),
+                            ),
+                        })
+                }
+                Err(err) => Err(err),
+            };
+            let _ = tokio::fs::remove_file(&partial).await;
+            return stored;
         }
         Err(bad("the form has no file field"))
     }
@@ -233,6 +304,9 @@ impl FileStore {
         if expires.parse::<i64>().map_or(true, |at| at <= millis(now)) {
             return Err(refused("the upload form has expired: ask for a new one"));
         }
+        if !key.starts_with(UPLOADS_PREFIX) {
+            return Err(refused("upload forms only store uploads"));
+        }
         let size = size
             .parse()
             .map_err(|_| refused("the upload form names no size"))?;
@@ -255,11 +329,7 @@ impl FileStore {
         };
         let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
         let mut received = 0u64;
-        while let Some(chunk) = part
-            .chunk()
-            .await
-            .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?
-        {
+        while let Some(chunk) = part.chunk().await.map_err(|e| refusal(&e))? {
             received += chunk.len() as u64;
             if received > size {
                 return Err((
@@ -281,7 +351,7 @@ impl FileStore {
     /// `GET /files?key=…&type=…&disposition=…&expires=…&signature=…`: the file, if the URL was
     /// signed here and has not expired, served so that no browser runs it: its
     /// `Content-Disposition`, `nosniff`, and a sandboxing `Content-Security-Policy`.
-    pub async fn download(&self, query: Option<&str>, now: SystemTime) -> Response<Full<Bytes>> {
+    pub async fn download(&self, query: Option<&str>, now: SystemTime) -> Response<FileBody> {
         let pairs: Vec<(String, String)> =
             url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -297,24 +367,46 @@ impl FileStore {
             (get("key"), get("type"), get("disposition"), get("expires"));
         let signed = self.sign(&["download", key, content_type, disposition, expires]);
         if !constant_time_eq(signed.as_bytes(), get("signature").as_bytes()) {
-            return plain(StatusCode::FORBIDDEN, "this download link is not valid");
+            return boxed(plain(
+                StatusCode::FORBIDDEN,
+                "this download link is not valid",
+            ));
         }
         if expires.parse::<i64>().map_or(true, |at| at <= millis(now)) {
-            return plain(StatusCode::FORBIDDEN, "this download link has expired");
+            return boxed(plain(
+                StatusCode::FORBIDDEN,
+                "this download link has expired",
+            ));
         }
-        let bytes = match tokio::fs::read(self.path(key)).await {
-            Ok(bytes) => bytes,
+        let (file, size) = match open_sized(&self.path(key)).await {
+            Ok(opened) => opened,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return plain(StatusCode::NOT_FOUND, "no such file");
+                return boxed(plain(StatusCode::NOT_FOUND, "no such file"));
             }
             Err(err) => {
-                return plain(
+                return boxed(plain(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &format!("cannot read the file: {err}"),
-                );
+                ));
             }
         };
-        let mut response = Response::new(Full::new(Bytes::from(bytes)));
+        // Read as it is sent, a chunk at a time: memory stays flat whatever the size.
+        let chunks = futures_util::stream::unfold(Some(file), |file| async move {
+            let mut file = file?;
+            let mut buffer = vec![0u8; DOWNLOAD_CHUNK];
+            match file.read(&mut buffer).await {
+                Ok(0) => None,
+                Ok(read) => {
+                    buffer.truncate(read);
+                    Some((Ok(Frame::data(Bytes::from(buffer))), Some(file)))
+                }
+                Err(err) => Some((Err(err), None)),
+            }
+        });
+        let mut response = Response::new(BodyExt::boxed(StreamBody::new(chunks)));
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(size));
         let headers = response.headers_mut();
         // Both were signed by this server, from an allowlisted type and a file name
         // made safe for the header, so they are valid header values.
@@ -341,10 +433,36 @@ impl FileStore {
         response
     }
 
-    /// Keys are the API's (`uploads/<owner>/<id>`): stored under their SHA-256, so no
-    /// key can name a path outside the directory.
+    /// Keys are the API's (`uploads/<owner>/<id>`, and `files/…` for attached copies,
+    /// kept apart in `kept/`): stored under their SHA-256, so no key can name a path
+    /// outside the directory.
     fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(hex::encode(Sha256::digest(key.as_bytes())))
+        let name = hex::encode(Sha256::digest(key.as_bytes()));
+        if key.starts_with(FILES_PREFIX) {
+            self.dir.join(KEPT_DIR).join(name)
+        } else {
+            self.dir.join(name)
+        }
+    }
+
+    /// Copies the upload under `from` to `to` (a `files/` key, in `kept/`), through a
+    /// temporary file renamed into place: whole or not at all.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<(), String> {
+        let kept = self.dir.join(KEPT_DIR);
+        tokio::fs::create_dir_all(&kept)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", kept.display()))?;
+        let partial = kept.join(format!(".copy-{}", uuid::Uuid::now_v7()));
+        let copied = async {
+            tokio::fs::copy(self.path(from), &partial).await?;
+            tokio::fs::File::open(&partial).await?.sync_all().await?;
+            tokio::fs::rename(&partial, self.path(to)).await
+        }
+        .await;
+        if copied.is_err() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        copied.map_err(|e| format!("cannot copy {from} to {to}: {e}"))
     }
 
     fn sign(&self, parts: &[&str]) -> String {
@@ -373,9 +491,13 @@ impl FileStorage for FileStore {
         self.read_back(key, SNIFF_BYTES).await
     }
 
-    /// Nothing to do: the directory deletes nothing by itself.
-    async fn mark_attached(&self, _key: &str) -> Result<(), String> {
-        Ok(())
+    /// A stored upload never changes here (a form stores once), so any version is it.
+    async fn keep(&self, from: &str, _version: Option<&str>, to: &str) -> Result<Kept, String> {
+        self.copy(from, to).await.map(|()| Kept::Copied)
+    }
+
+    async fn release(&self, key: &str) -> Result<(), String> {
+        self.delete(key).await
     }
 
     fn download_url(
@@ -435,6 +557,47 @@ pub fn upload_body(
     body.extend(file);
     body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A multipart error as the client's fault: 413 for a part or body past its limit.
+fn refusal(err: &multer::Error) -> (StatusCode, String) {
+    match err {
+        multer::Error::FieldSizeExceeded { field_name, .. } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the form field {} is longer than {MAX_FIELD_BYTES} bytes",
+                field_name.as_deref().unwrap_or("(unnamed)")
+            ),
+        ),
+        multer::Error::StreamSizeExceeded { .. } => {
+            (StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE.to_string())
+        }
+        // The body's limit (see `receive`), or the connection failing.
+        multer::Error::StreamReadFailed(cause) => {
+            let reason = cause.to_string();
+            if reason == TOO_LARGE {
+                (StatusCode::PAYLOAD_TOO_LARGE, reason)
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("the body broke off: {reason}"),
+                )
+            }
+        }
+        _ => (StatusCode::BAD_REQUEST, err.to_string()),
+    }
+}
+
+/// The file at `path`, open, and its size.
+async fn open_sized(path: &Path) -> std::io::Result<(tokio::fs::File, u64)> {
+    let file = tokio::fs::File::open(path).await?;
+    let size = file.metadata().await?.len();
+    Ok((file, size))
+}
+
+/// A whole response as a [`FileBody`] one.
+pub fn boxed(response: Response<Full<Bytes>>) -> Response<FileBody> {
+    response.map(|body| body.map_err(|never| match never {}).boxed())
 }
 
 fn millis(time: SystemTime) -> i64 {
@@ -525,7 +688,8 @@ mod tests {
             stored,
             StoredFile {
                 size: 100,
-                first_bytes: png(8)
+                first_bytes: png(8),
+                version: None,
             }
         );
         assert_eq!(store.read_back("uploads/ann/att-2", 8).await.unwrap(), None);
@@ -578,6 +742,75 @@ mod tests {
             std::fs::read_dir(dir.path()).unwrap().count(),
             0,
             "nothing was stored"
+        );
+    }
+
+    #[tokio::test]
+    async fn forms_store_once_only_uploads_and_only_short_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), "http://127.0.0.1:3000").unwrap();
+        let now = SystemTime::now();
+        let form =
+            |key: &str| store.signed_form(key, "image/png", 64, now, Duration::from_secs(300));
+        let upload = form("uploads/ann/att-1");
+        assert_eq!(post(&store, &upload, &png(64), now).await.0, 204);
+        let (status, reason) = post(&store, &upload, &png(64), now).await;
+        assert_eq!(
+            (status, reason.as_str()),
+            (
+                409,
+                "a file was already uploaded with this form: ask for a new one"
+            )
+        );
+        // A kept file's key is never an upload's, even in a form signed here.
+        let (status, reason) = post(&store, &form("files/ann/att-1/copy"), &png(64), now).await;
+        assert_eq!(
+            (status, reason.as_str()),
+            (403, "upload forms only store uploads")
+        );
+        // A field past 4 KiB, or a form of too many fields, is refused before the file.
+        let mut long = form("uploads/ann/att-2");
+        long.fields
+            .insert("x-extra".into(), "x".repeat(5000).into());
+        let (status, reason) = post(&store, &long, &png(64), now).await;
+        assert_eq!(status, 413, "{reason}");
+        assert!(reason.contains("x-extra"), "{reason}");
+        let mut many = form("uploads/ann/att-3");
+        for n in 0..20 {
+            many.fields.insert(format!("x-{n}"), "1".into());
+        }
+        assert_eq!(
+            post(&store, &many, &png(64), now).await,
+            (400, "the form has too many fields".to_string())
+        );
+        // Kept copies live apart, and the upload stays as it was.
+        store
+            .copy("uploads/ann/att-1", "files/ann/att-1/copy")
+            .await
+            .unwrap();
+        let kept = store
+            .read_back("files/ann/att-1/copy", 8)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept.size, 64);
+        assert!(
+            dir.path()
+                .join(KEPT_DIR)
+                .join(hex::encode(Sha256::digest(b"files/ann/att-1/copy")))
+                .exists()
+        );
+        store.release("files/ann/att-1/copy").await.unwrap();
+        assert_eq!(
+            store.read_back("files/ann/att-1/copy", 8).await.unwrap(),
+            None
+        );
+        assert!(
+            store
+                .read_back("uploads/ann/att-1", 8)
+                .await
+                .unwrap()
+                .is_some()
         );
     }
 

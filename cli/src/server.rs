@@ -10,7 +10,7 @@
 
 use crate::agent_tokens::{AgentKey, Rejection};
 use crate::console::{self, Console};
-use crate::files::{self, FileStore};
+use crate::files::{self, FileBody, FileStore};
 use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
@@ -116,7 +116,7 @@ async fn route<S: Backend>(
     store: Arc<S>,
     settings: Arc<Settings>,
     request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+) -> Result<Response<FileBody>, Infallible> {
     let started = Instant::now();
     if request.uri().path() == realtime::PATH && request.method() == Method::GET {
         let response = realtime::accept(&*store, &settings.hub, request).await;
@@ -126,7 +126,7 @@ async fn route<S: Backend>(
             micros = started.elapsed().as_micros() as u64,
             "socket request"
         );
-        return Ok(response);
+        return Ok(files::boxed(response));
     }
     if request.uri().path() == files::PATH {
         let response = match *request.method() {
@@ -137,10 +137,12 @@ async fn route<S: Backend>(
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
                 let body = request.into_body();
-                settings
-                    .files
-                    .upload(content_type.as_deref(), body, SystemTime::now())
-                    .await
+                files::boxed(
+                    settings
+                        .files
+                        .upload(content_type.as_deref(), body, SystemTime::now())
+                        .await,
+                )
             }
             Method::GET | Method::HEAD => {
                 let query = request.uri().query().map(str::to_string);
@@ -157,7 +159,7 @@ async fn route<S: Backend>(
                 response
                     .headers_mut()
                     .insert(ALLOW, HeaderValue::from_static("GET, POST"));
-                response
+                files::boxed(response)
             }
         };
         tracing::info!(
@@ -252,10 +254,10 @@ async fn route<S: Backend>(
         micros = started.elapsed().as_micros() as u64,
         "request"
     );
-    Ok(Response::from_parts(
+    Ok(files::boxed(Response::from_parts(
         parts,
         Full::new(Bytes::copy_from_slice(&body)),
-    ))
+    )))
 }
 
 /// The agent console's files and its local sign-in ([`crate::console`]), whose body is

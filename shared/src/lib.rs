@@ -13,6 +13,8 @@
 //! - [`flows`]: the use cases, free of any transport;
 //! - the transports: [`http`] (requests in, the documented envelope out, the endpoint
 //!   handlers) and [`ws`] (production's WebSocket handshake through API Gateway);
+//! - [`https_client`]: what the adapters that speak HTTPS share (Amazon's roots, the
+//!   hyper client);
 //! - the adapters: [`dynamo`], the production store; [`s3`], where attachments live in
 //!   production (signed uploads, checks and downloads); and [`webhook_client`], webhook
 //!   deliveries' HTTP client; nothing above imports them;
@@ -31,6 +33,7 @@ pub mod error;
 pub mod events;
 pub mod flows;
 pub mod http;
+pub mod https_client;
 pub mod idempotency;
 pub mod lambda;
 pub mod s3;

@@ -1,7 +1,7 @@
 //! The webhook HTTP client: one attempt to deliver one event to one endpoint
-//! ([`WebhookClient::attempt`]), an adapter beside the DynamoDB store. It is the one
-//! place the HTTP client is built, for the local server and the `webhook-deliver`
-//! function alike: hyper over rustls on *ring* (no aws-lc, as for DynamoDB:
+//! ([`WebhookClient::attempt`]), an adapter beside the DynamoDB store. One client, for
+//! the local server and the `webhook-deliver` function alike: the hyper client over
+//! rustls on *ring* of [`crate::https_client`] (no aws-lc, as for DynamoDB:
 //! docs/performance.md), trusting the platform's roots, for `http` and `https` URLs.
 //! Redirects are not followed: a 3xx is a failed attempt, like any non-2xx.
 //! Production's client also refuses hosts that are loopback, link-local or unspecified
@@ -10,13 +10,10 @@
 
 use crate::events::delivery::{Delivery, Outcome};
 use crate::events::webhooks::WebhookEndpoint;
+use crate::https_client::{HttpsClient, Roots, https_client};
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -34,7 +31,7 @@ const RESPONSE_READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// roots) and share it: clones share one connection pool.
 #[derive(Clone)]
 pub struct WebhookClient {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpsClient,
     /// Whether endpoints whose host is a loopback, link-local or unspecified IP address
     /// are refused (see [`WebhookClient::refusing_local_addresses`]).
     refuse_local: bool,
@@ -44,17 +41,8 @@ impl WebhookClient {
     /// A client trusting the platform's root certificates (`SSL_CERT_FILE` or
     /// `SSL_CERT_DIR` if set, else the system's store). Fails if there are none.
     pub fn new() -> Result<Self, String> {
-        let connector = HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let http = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Ok(WebhookClient {
-            http,
+            http: https_client(Roots::Platform)?,
             refuse_local: false,
         })
     }

@@ -139,6 +139,16 @@ async fn a_screenshot_is_uploaded_attached_and_read_back<S: TestStore>() {
     assert!(disposition.starts_with("attachment;"), "{disposition}");
     assert!(disposition.contains("report.pdf"), "{disposition}");
 
+    // A name without its type's extension is saved with it.
+    let bare = uploaded(&app, &ann, ANN, "invoice", "application/pdf", b"%PDF-1.7\n").await;
+    append(&app, &ann, &ticket, &[&bare]).await.ok();
+    let page = app.get(&messages_path(&ticket), Some(&ann), ANN).await;
+    let file = page.ok()["messages"][1]["attachments"][0].clone();
+    assert_eq!(file["name"], "invoice");
+    let (_, headers, _) = app.download(file["url"].as_str().unwrap()).await;
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(disposition.ends_with("''invoice.pdf"), "{disposition}");
+
     // Agents read the same files.
     let agent = app.agent_token("agent-7", &Scope::ALL);
     let path = agent_path(
@@ -168,6 +178,12 @@ async fn uploads_outside_the_limits_are_refused_when_declared<S: TestStore>() {
     declare(&app, &ann, ANN, "../etc/passwd", "text/plain", 10)
         .await
         .bad_field("name");
+    // A right-to-left override would show `invoice\u{202E}fdp.exe` as `invoiceexe.pdf`.
+    for hidden in ["invoice\u{202E}fdp.exe", "a\u{200B}.png", "\u{FEFF}a.png"] {
+        declare(&app, &ann, ANN, hidden, "image/png", 10)
+            .await
+            .bad_field("name");
+    }
     let wrong = token("not-ann", ANN);
     declare(&app, &wrong, ANN, "a.png", "image/png", 10)
         .await
@@ -355,6 +371,116 @@ async fn agents_attach_their_own_uploads<S: TestStore>() {
         .err(403, "forbidden");
 }
 
+/// The files `supportzen serve` keeps for messages (copies of attached uploads).
+fn kept_files<S>(app: &TestApp<S>) -> usize {
+    match std::fs::read_dir(app.files.path().join("kept")) {
+        Ok(entries) => entries.count(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(err) => panic!("cannot read the kept files: {err}"),
+    }
+}
+
+/// An upload form stores one file, once: posting it again (other bytes, same size and
+/// type) is refused, before and after the file is attached, and the message's link
+/// always serves the file that was checked.
+async fn a_form_posted_again_never_changes_an_attached_file<S: TestStore>() {
+    let (app, ann, _) = desk::<S>().await;
+    let ticket = ann_ticket(&app, &ann).await;
+    let checked = png(64);
+    let reply = declare(&app, &ann, ANN, "shot.png", "image/png", 64).await;
+    let form = reply.ok()["upload"].clone();
+    let id = reply.ok()["attachmentId"].as_str().unwrap().to_string();
+    assert_eq!(app.upload(&form, "image/png", &checked).await.0, 204);
+    let mut other = png(64);
+    other[40..].fill(0x42);
+    let (status, text) = app.upload(&form, "image/png", &other).await;
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("already uploaded with this form"), "{text}");
+
+    append(&app, &ann, &ticket, &[&id]).await.ok();
+    let (status, text) = app.upload(&form, "image/png", &other).await;
+    assert_eq!(status, 409, "{text}");
+    let page = app.get(&messages_path(&ticket), Some(&ann), ANN).await;
+    let file = page.ok()["messages"][1]["attachments"][0].clone();
+    assert_eq!(file["id"], id.as_str());
+    let (status, _, bytes) = app.download(file["url"].as_str().unwrap()).await;
+    assert_eq!((status, bytes), (200, checked));
+}
+
+/// A message that is not written keeps none of the files it named: they stay free to
+/// attach, and no copy of them is left kept.
+async fn a_message_not_written_keeps_no_file<S: TestStore>() {
+    let (app, ann, _) = desk::<S>().await;
+    let ticket = ann_ticket(&app, &ann).await;
+    let id = uploaded(&app, &ann, ANN, "shot.png", "image/png", &png(64)).await;
+    // A made-up ticket: 404, and nothing kept.
+    append(&app, &ann, "TKT-999", &[&id])
+        .await
+        .err(404, "not_found");
+    assert_eq!(kept_files(&app), 0, "the copy was released");
+    // An agent's reply to a closed conversation: 409, and nothing kept.
+    let agent = app.agent_token("agent-7", &Scope::ALL);
+    let status = agent_path(supportzen_shared::endpoint::Endpoint::AgentStatus, &ticket);
+    app.agent_post(&status, &agent, &json!({"status": "closed"}))
+        .await
+        .ok();
+    let body = json!({"name": "steps.txt", "content_type": "text/plain", "size": 5});
+    let reply = app.agent_post(AGENT_ATTACHMENTS, &agent, &body).await;
+    let agents = reply.ok()["attachmentId"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.upload(&reply.ok()["upload"], "text/plain", b"hello")
+            .await
+            .0,
+        204
+    );
+    let reply_path = agent_path(supportzen_shared::endpoint::Endpoint::AgentReply, &ticket);
+    let message = json!({"message": "try this", "attachments": [agents]});
+    app.agent_post(&reply_path, &agent, &message)
+        .await
+        .err(409, "conversation_closed");
+    assert_eq!(kept_files(&app), 0, "the copy was released");
+
+    // Both are still theirs to attach, once.
+    let open = ann_ticket(&app, &ann).await;
+    append(&app, &ann, &open, &[&id]).await.ok();
+    let reply_path = agent_path(supportzen_shared::endpoint::Endpoint::AgentReply, &open);
+    app.agent_post(&reply_path, &agent, &message).await.ok();
+    assert_eq!(kept_files(&app), 2);
+}
+
+/// An upload past its day is not attached, even if the store still has its record (a
+/// DynamoDB TTL removes expired items up to two days late).
+async fn an_upload_past_its_day_is_refused<S: TestStore>() {
+    use supportzen_shared::domain::{
+        AttachmentId, ContentType, Email, FileName, Uploader, now_millis,
+    };
+    use supportzen_shared::store::{UNATTACHED_UPLOAD_TTL_SECS, UploadRecord};
+    let (app, ann, _) = desk::<S>().await;
+    let ticket = ann_ticket(&app, &ann).await;
+    let record = UploadRecord {
+        id: AttachmentId::generate(),
+        uploader: Uploader::customer(Email::parse(ANN).unwrap().user_id()),
+        name: FileName::parse("old.png").unwrap(),
+        content_type: ContentType::Png,
+        size: 64,
+        created_at: now_millis() - UNATTACHED_UPLOAD_TTL_SECS * 1000 - 1,
+        attached: false,
+    };
+    app.store.record_upload(&record).await.unwrap();
+    let form = app.file_store.signed_form(
+        &record.key(),
+        "image/png",
+        64,
+        SystemTime::now(),
+        UPLOAD_FORM_LIFETIME,
+    );
+    let form = serde_json::to_value(&form).unwrap();
+    assert_eq!(app.upload(&form, "image/png", &png(64)).await.0, 204);
+    let id = record.id.to_string();
+    refused(&append(&app, &ann, &ticket, &[&id]).await, &id, "expired");
+    assert_eq!(kept_files(&app), 0);
+}
+
 /// `TKT-001` as the store's id.
 fn ticket_id(key: &str) -> supportzen_shared::domain::ConversationId {
     ticket(&json!({ "ticketId": key }))
@@ -365,4 +491,7 @@ for_each_store!(
     uploads_outside_the_limits_are_refused_when_declared,
     a_refused_attachment_is_a_400_naming_it_and_writes_nothing,
     agents_attach_their_own_uploads,
+    a_form_posted_again_never_changes_an_attached_file,
+    a_message_not_written_keeps_no_file,
+    an_upload_past_its_day_is_refused,
 );

@@ -624,9 +624,10 @@ fn bucket_grants(function: &Yaml) -> BTreeSet<(String, String)> {
 }
 
 /// Least privilege in the bucket: the upload routes may only put (and tag, for the
-/// form's tagging field) their own side's keys, as the presigned POST needs; the writes
-/// that attach read and re-tag their side's uploads; the message pages read every
-/// upload to sign links; nobody else touches the bucket, and nobody may delete or list.
+/// form's tagging field) their own side's uploads, as the presigned POST needs; the
+/// writes that attach read their side's uploads and copy them to (and re-tag) their
+/// side's kept files; the message pages read every kept file to sign links; nobody else
+/// touches the bucket, and nobody may delete or list.
 #[test]
 fn each_function_reaches_only_its_files() {
     use supportzen_shared::domain::{AgentId, AttachmentId, Email, Uploader};
@@ -641,6 +642,14 @@ fn each_function_reaches_only_its_files() {
             .map(|a| (a.to_string(), pattern.to_string()))
             .collect()
     };
+    let attach = |side: &str| -> BTreeSet<(String, String)> {
+        let mut grants = grant(&["s3:GetObject"], &format!("uploads/{side}/*"));
+        grants.extend(grant(
+            &["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"],
+            &format!("files/{side}/*"),
+        ));
+        grants
+    };
     for (endpoint, function) in functions(&template) {
         let expected = match endpoint {
             Endpoint::AttachmentUpload => grant(
@@ -653,28 +662,51 @@ fn each_function_reaches_only_its_files() {
             Endpoint::LiveCreate
             | Endpoint::LiveChat
             | Endpoint::TicketCreate
-            | Endpoint::TicketAppend => grant(
-                &["s3:GetObject", "s3:PutObjectTagging"],
-                "uploads/customer/*",
-            ),
-            Endpoint::AgentReply => {
-                grant(&["s3:GetObject", "s3:PutObjectTagging"], "uploads/agent/*")
-            }
+            | Endpoint::TicketAppend => attach("customer"),
+            Endpoint::AgentReply => attach("agent"),
             Endpoint::ConversationMessages | Endpoint::AgentMessages => {
-                grant(&["s3:GetObject"], "uploads/*")
+                grant(&["s3:GetObject"], "files/*")
             }
             _ => BTreeSet::new(),
         };
         let name = endpoint.name();
         let grants = bucket_grants(function);
         assert_eq!(grants, expected, "{name}");
-        // The patterns are the keys the code makes.
+        // The patterns are the keys the code makes: uploads' keys and kept copies'.
         let side = match endpoint {
             Endpoint::AgentAttachmentUpload | Endpoint::AgentReply => &agent,
             _ => &customer,
         };
-        for (_, pattern) in &grants {
-            assert!(like(pattern, &side.key(&id)), "{name}: {pattern}");
+        let (upload, kept) = (side.key(&id), side.kept_key(&id));
+        for (action, pattern) in &grants {
+            let key = if pattern.starts_with("files/") {
+                &kept
+            } else {
+                &upload
+            };
+            assert!(
+                like(pattern, key),
+                "{name}: {action} on {pattern}, not {key}"
+            );
+            // Writes reach only this side's keys, never the other's.
+            let other = if std::ptr::eq(side, &agent) {
+                &customer
+            } else {
+                &agent
+            };
+            if action != "s3:GetObject" {
+                assert!(!like(pattern, &other.key(&id)), "{name}: {pattern}");
+                assert!(!like(pattern, &other.kept_key(&id)), "{name}: {pattern}");
+            }
+        }
+        // No form can write where a message's files are kept.
+        if matches!(
+            endpoint,
+            Endpoint::AttachmentUpload | Endpoint::AgentAttachmentUpload
+        ) {
+            for (_, pattern) in &grants {
+                assert!(!like(pattern, &kept), "{name}: {pattern}");
+            }
         }
         let bucket = &function["Properties"]["Environment"]["Variables"]["ATTACHMENTS_BUCKET"];
         if expected.is_empty() {
@@ -744,19 +776,22 @@ fn the_attachments_bucket_is_private_and_forgets_unattached_uploads() {
     let rules = properties["LifecycleConfiguration"]["Rules"]
         .as_vec()
         .unwrap();
-    let unattached = rules
-        .iter()
-        .find(|rule| rule["TagFilters"].as_vec().is_some())
-        .expect("a rule for unattached uploads");
-    assert_eq!(text(&unattached["Status"]), "Enabled");
-    assert_eq!(
-        text(&unattached["Prefix"]),
-        supportzen_shared::domain::UPLOADS_PREFIX
-    );
-    assert_eq!(unattached["ExpirationInDays"].as_i64(), Some(1));
-    let tag = &unattached["TagFilters"][0];
+    // Uploads nobody attached (and, attached or not, every upload once its copy is
+    // kept), and kept copies whose message was not written (re-tagged unattached).
     let (name, value) = supportzen_shared::s3::UNATTACHED_TAG;
-    assert_eq!((text(&tag["Key"]), text(&tag["Value"])), (name, value));
+    for prefix in [
+        supportzen_shared::domain::UPLOADS_PREFIX,
+        supportzen_shared::domain::FILES_PREFIX,
+    ] {
+        let unattached = rules
+            .iter()
+            .find(|rule| rule["TagFilters"].as_vec().is_some() && text(&rule["Prefix"]) == prefix)
+            .unwrap_or_else(|| panic!("a rule for unattached files under {prefix}"));
+        assert_eq!(text(&unattached["Status"]), "Enabled");
+        assert_eq!(unattached["ExpirationInDays"].as_i64(), Some(1));
+        let tag = &unattached["TagFilters"][0];
+        assert_eq!((text(&tag["Key"]), text(&tag["Value"])), (name, value));
+    }
     // ...which is the tag the upload forms set.
     let tagging = supportzen_shared::s3::UNATTACHED_TAGGING;
     assert!(tagging.contains(&format!("<Key>{name}</Key><Value>{value}</Value>")));

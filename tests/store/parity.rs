@@ -65,7 +65,7 @@ impl Scenario {
             attached: false,
         };
         let mut follow_up = customer("It says Basic.");
-        follow_up.attachments = vec![upload.attachment()];
+        follow_up.attachments = vec![upload.attachment(upload.uploader.kept_key(&upload.id))];
         Scenario {
             chat: ConversationId::Chat(ChatId::generate()),
             owner,

@@ -1,8 +1,9 @@
 //! Attachments as production runs them: the Lambda handlers on DynamoDB Local with
 //! `S3Objects` on an S3-compatible server (moto's, which ./scripts/test starts and names
 //! in `AWS_ENDPOINT_URL_S3`). A presigned POST uploads, the attach checks the object with
-//! HEAD and a ranged GET and re-tags it, a presigned GET downloads it; and the DynamoDB
-//! calls an attachment adds are the documented ones.
+//! HEAD and a ranged GET (If-Match its ETag) and copies that version to `files/`, tagged
+//! attached, a presigned GET downloads the copy; and the DynamoDB calls an attachment adds
+//! are the documented ones.
 //!
 //! moto honours neither the POST policy nor signatures, so a file of the wrong size or
 //! type is stored here; the attach check is what refuses it, as it would on S3 should a
@@ -93,6 +94,50 @@ async fn upload(
     content_type: &str,
     file: &[u8],
 ) -> String {
+    let target = upload_target(store, files, client, content_type, file).await;
+    target["attachmentId"].as_str().unwrap().to_string()
+}
+
+/// Posts `file` with the upload form of `target` (a declared upload's `data`).
+async fn post_form(client: &reqwest::Client, target: &Value, content_type: &str, file: &[u8]) {
+    let form = &target["upload"];
+    let fields = form["fields"].as_object().unwrap();
+    let (header, bytes) = supportzen::files::upload_body(fields, content_type, file);
+    let stored = client
+        .post(form["url"].as_str().unwrap())
+        .header("content-type", header)
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    assert!(stored.status().is_success(), "{}", stored.status());
+}
+
+/// The keys in the bucket under `prefix` (moto lists without a signature).
+async fn keys(client: &reqwest::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let listing = client
+        .get(format!("{}/{bucket}?list-type=2&prefix={prefix}", server()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    listing
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_string()))
+        .collect()
+}
+
+/// Declares `file` and uploads it with the presigned POST; the declaration's `data`.
+async fn upload_target(
+    store: &DynamoStore,
+    files: &S3Objects,
+    client: &reqwest::Client,
+    content_type: &str,
+    file: &[u8],
+) -> Value {
     let body = json!({"email": EMAIL, "name": "shot.png", "content_type": content_type, "size": file.len()});
     let target = data(attachment_upload(store, files, &Config::default(), post(&body)).await);
     let form = &target["upload"];
@@ -106,16 +151,20 @@ async fn upload(
     );
     assert_eq!(fields["Content-Type"], content_type);
     assert!(fields.contains_key("policy") && fields.contains_key("x-amz-signature"));
-    let (header, bytes) = supportzen::files::upload_body(fields, content_type, file);
-    let stored = client
-        .post(form["url"].as_str().unwrap())
-        .header("content-type", header)
-        .body(bytes)
-        .send()
-        .await
+    post_form(client, &target, content_type, file).await;
+    target
+}
+
+/// The first page of Ann's conversation `id`, as conversation-messages answers it.
+async fn first_page(store: &DynamoStore, files: &S3Objects, id: &str) -> Value {
+    let read = lambda_http::http::Request::builder()
+        .method("GET")
+        .header("authorization", format!("Bearer {}", token(SECRET, EMAIL)))
+        .header("x-supportzen-email", EMAIL)
+        .body(Body::Empty)
         .unwrap();
-    assert!(stored.status().is_success(), "{}", stored.status());
-    target["attachmentId"].as_str().unwrap().to_string()
+    let read = with_route_parameters(read, vec![("id", id.to_string())]);
+    data(conversation_messages(store, files, &Config::default(), read).await)
 }
 
 fn png(size: usize) -> Vec<u8> {
@@ -153,14 +202,7 @@ async fn a_presigned_upload_is_attached_and_downloaded_with_a_presigned_get() {
     );
 
     let ticket_id = ticket["ticketId"].as_str().unwrap();
-    let read = lambda_http::http::Request::builder()
-        .method("GET")
-        .header("authorization", format!("Bearer {}", token(SECRET, EMAIL)))
-        .header("x-supportzen-email", EMAIL)
-        .body(Body::Empty)
-        .unwrap();
-    let read = with_route_parameters(read, vec![("id", ticket_id.to_string())]);
-    let page = data(conversation_messages(&store, &files, &config, read).await);
+    let page = first_page(&store, &files, ticket_id).await;
     let file = &page["messages"][0]["attachments"][0];
     assert_eq!(
         (file["id"].as_str(), file["size"].as_u64()),
@@ -177,14 +219,31 @@ async fn a_presigned_upload_is_attached_and_downloaded_with_a_presigned_get() {
         picture.as_slice()
     );
 
-    // Kept: the object is tagged attached, so the lifecycle rule leaves it.
-    let key = format!(
-        "{}/{id}",
-        supportzen_shared::domain::Uploader::customer(Email::parse(EMAIL).unwrap().user_id())
-            .as_str()
+    // Kept: a copy under files/, tagged attached, so the lifecycle rule leaves it; the
+    // upload itself is never tagged attached (on S3 its form tagged it unattached, for
+    // the rule to delete; moto ignores a form's tagging field, so it has no tag here).
+    use supportzen_shared::store::ConversationAdmin;
+    let messages = store
+        .messages(&supportzen_tests::ticket(&ticket))
+        .await
+        .unwrap();
+    let kept = messages[0].attachments[0].key.clone();
+    let uploader =
+        supportzen_shared::domain::Uploader::customer(Email::parse(EMAIL).unwrap().user_id());
+    assert!(
+        kept.starts_with(&format!(
+            "files/customer/{}/{id}/",
+            &uploader.as_str()["uploads/customer/".len()..]
+        )),
+        "{kept}"
     );
-    let tagging = files.tagging(&key).await.unwrap();
+    let tagging = files.tagging(&kept).await.unwrap();
     assert!(tagging.contains("<Value>attached</Value>"), "{tagging}");
+    let tagging = files
+        .tagging(&uploader.key(&supportzen_shared::domain::AttachmentId::parse(&id).unwrap()))
+        .await
+        .unwrap();
+    assert!(!tagging.contains("<Value>attached</Value>"), "{tagging}");
 
     // Attached once: a second message naming it is refused, and writes nothing.
     let append =
@@ -194,6 +253,98 @@ async fn a_presigned_upload_is_attached_and_downloaded_with_a_presigned_get() {
         (status, &body["error"]["field"]),
         (400, &json!("attachments"))
     );
+}
+
+/// The upload form stays valid five minutes and S3 stores whatever a valid form posts
+/// (moto even ignores the policy): posting it again after the attach must not change
+/// what the message's link serves, and a copy is only made of the version checked.
+#[tokio::test]
+async fn a_form_posted_again_never_changes_an_attached_file() {
+    let client = reqwest::Client::new();
+    let (files, bucket) = fresh_bucket(&client).await;
+    let (store, _) = provisioned().await;
+    let config = Config::default();
+    let checked = png(4000);
+    let target = upload_target(&store, &files, &client, "image/png", &checked).await;
+    let id = target["attachmentId"].as_str().unwrap();
+    let mut body = create_body(EMAIL, "my screen");
+    body["attachments"] = json!([id]);
+    let ticket = data(ticket_create(&store, &files, &config, post(&body)).await);
+
+    let mut other = png(4000);
+    other[100..].fill(0x42);
+    post_form(&client, &target, "image/png", &other).await;
+    let page = first_page(&store, &files, ticket["ticketId"].as_str().unwrap()).await;
+    let url = page["messages"][0]["attachments"][0]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let downloaded = client.get(&url).send().await.unwrap();
+    assert_eq!(
+        downloaded.bytes().await.unwrap().as_ref(),
+        checked.as_slice()
+    );
+    assert_eq!(keys(&client, &bucket, "files/").await.len(), 1);
+
+    // The check reads one version: a ranged GET of another ETag reads nothing (412).
+    // The copy names the version too (x-amz-copy-source-if-match), which moto 5.2.6
+    // ignores (it honours only x-amz-copy-source-if-none-match), so only S3 itself
+    // refuses a copy of another version; here the right one copies.
+    use supportzen_shared::store::{FileStorage, Kept};
+    let upload_key = target["upload"]["fields"]["key"].as_str().unwrap();
+    let stored = files.stored(upload_key).await.unwrap().unwrap();
+    assert_eq!(
+        stored.first_bytes[100..],
+        other[100..512],
+        "the second post is stored"
+    );
+    let version = stored.version.expect("S3 answers an ETag");
+    assert_eq!(
+        files.first_bytes(upload_key, 512, Some("\"0000\"")).await,
+        Ok(None)
+    );
+    let elsewhere = format!("files/customer/x/{id}/if-match");
+    assert_eq!(
+        files.keep(upload_key, Some(&version), &elsewhere).await,
+        Ok(Kept::Copied)
+    );
+}
+
+/// A message whose write fails (here: a ticket nobody has) keeps none of its files:
+/// the copies made for it are re-tagged unattached, for the lifecycle rule to delete,
+/// and the upload can be attached to a real conversation afterwards.
+#[tokio::test]
+async fn a_message_not_written_leaves_no_kept_file() {
+    let client = reqwest::Client::new();
+    let (files, bucket) = fresh_bucket(&client).await;
+    let (store, _) = provisioned().await;
+    let config = Config::default();
+    let ticket =
+        data(ticket_create(&store, &files, &config, post(&create_body(EMAIL, "hi"))).await);
+    let id = upload(&store, &files, &client, "image/png", &png(64)).await;
+    let made_up =
+        json!({"ticket_id": "TKT-999", "email": EMAIL, "message": "see", "attachments": [id]});
+    let (status, body) = answer(ticket_append(&store, &files, &config, post(&made_up)).await);
+    assert_eq!(status, 404, "{body}");
+    let released = keys(&client, &bucket, "files/").await;
+    assert_eq!(released.len(), 1, "{released:?}");
+    let tagging = files.tagging(&released[0]).await.unwrap();
+    assert!(tagging.contains("<Value>unattached</Value>"), "{tagging}");
+
+    let real = json!({"ticket_id": ticket["ticketId"], "email": EMAIL, "message": "see", "attachments": [id]});
+    data(ticket_append(&store, &files, &config, post(&real)).await);
+    let mut attached = 0;
+    for key in keys(&client, &bucket, "files/").await {
+        if files
+            .tagging(&key)
+            .await
+            .unwrap()
+            .contains("<Value>attached</Value>")
+        {
+            attached += 1;
+        }
+    }
+    assert_eq!(attached, 1);
 }
 
 #[tokio::test]

@@ -446,7 +446,7 @@ async fn ann_upload<S: TestStore>(
         attached: false,
     };
     store.record_upload(&record).await.unwrap();
-    record.attachment()
+    record.attachment(record.uploader.kept_key(&record.id))
 }
 
 /// What keeps an upload attached once, and only by its uploader: the message's own write

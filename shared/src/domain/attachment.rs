@@ -60,6 +60,11 @@ impl FileName {
         {
             return Err("must be a file name, without control characters, / or \\".into());
         }
+        if name.chars().any(is_invisible_format) {
+            return Err(
+                "must not contain invisible or direction-changing characters (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069, U+FEFF)".into(),
+            );
+        }
         Ok(FileName(name.to_string()))
     }
 
@@ -68,10 +73,18 @@ impl FileName {
     }
 
     /// The `Content-Disposition` that makes a browser save the file under this name
-    /// (RFC 6266): an ASCII fallback, and the exact name percent-encoded as UTF-8.
-    pub fn content_disposition(&self) -> String {
-        let fallback: String = self
-            .0
+    /// (RFC 6266): an ASCII fallback, and the exact name percent-encoded as UTF-8. The
+    /// name ends in `extension` (the type's, e.g. `pdf`): appended when it does not, so
+    /// that a file saved from a download opens as what it was checked to be.
+    pub fn content_disposition(&self, extension: &str) -> String {
+        let mut name = self.0.clone();
+        let suffix = format!(".{extension}");
+        let lower = name.to_lowercase();
+        let has_it = lower.ends_with(&suffix) || (extension == "jpg" && lower.ends_with(".jpeg"));
+        if !has_it {
+            name.push_str(&suffix);
+        }
+        let fallback: String = name
             .chars()
             .map(|c| {
                 if c.is_ascii_graphic() && c != '"' && c != '%' || c == ' ' {
@@ -81,8 +94,8 @@ impl FileName {
                 }
             })
             .collect();
-        let mut encoded = String::with_capacity(self.0.len() * 3);
-        for byte in self.0.bytes() {
+        let mut encoded = String::with_capacity(name.len() * 3);
+        for byte in name.bytes() {
             if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
                 encoded.push(byte as char);
             } else {
@@ -91,6 +104,14 @@ impl FileName {
         }
         format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
     }
+}
+
+/// Characters that show nothing or reorder what follows them (zero-width spaces and
+/// joiners, directional marks, embeddings, overrides and isolates, the byte-order mark):
+/// in a file name, a right-to-left override between `invoice` and `fdp.exe` shows as
+/// `invoiceexe.pdf`.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The kinds of file accepted: pictures, documents and archives a support conversation
@@ -133,6 +154,20 @@ impl ContentType {
             ContentType::PlainText => "text/plain",
             ContentType::Csv => "text/csv",
             ContentType::Zip => "application/zip",
+        }
+    }
+
+    /// The usual file name extension of the type, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ContentType::Png => "png",
+            ContentType::Jpeg => "jpg",
+            ContentType::Gif => "gif",
+            ContentType::Webp => "webp",
+            ContentType::Pdf => "pdf",
+            ContentType::PlainText => "txt",
+            ContentType::Csv => "csv",
+            ContentType::Zip => "zip",
         }
     }
 
@@ -278,6 +313,10 @@ pub struct Uploader(String);
 /// Where every upload's key starts; the bucket's grants and lifecycle rule name it.
 pub const UPLOADS_PREFIX: &str = "uploads/";
 
+/// Where attached files are kept: a checked copy of the upload, under a key no upload
+/// form ever names, so that posting the form again cannot change what a message links to.
+pub const FILES_PREFIX: &str = "files/";
+
 impl Uploader {
     pub fn customer(user: &super::UserId) -> Self {
         Self::under("customer", user.as_str())
@@ -309,6 +348,32 @@ impl Uploader {
     pub fn key(&self, id: &AttachmentId) -> String {
         format!("{}/{}", self.0, id.as_str())
     }
+
+    /// A new key to keep a checked copy of their upload `id` under once a message
+    /// attaches it: `files/<side>/<hash>/<id>/<copy>`, with `<copy>` new at every attach,
+    /// so that two messages racing for one upload never share (or undo) a copy.
+    pub fn kept_key(&self, id: &AttachmentId) -> String {
+        let folder = self.0.strip_prefix(UPLOADS_PREFIX).unwrap_or(&self.0);
+        format!(
+            "{FILES_PREFIX}{folder}/{}/{}",
+            id.as_str(),
+            Uuid::now_v7().simple()
+        )
+    }
+
+    /// Whose file `key` is: the folder of an upload's key (`uploads/<side>/<hash>/<id>`)
+    /// or of a kept copy's (`files/<side>/<hash>/<id>/<copy>`).
+    pub fn of_key(key: &str) -> Option<Uploader> {
+        let rest = key
+            .strip_prefix(UPLOADS_PREFIX)
+            .or_else(|| key.strip_prefix(FILES_PREFIX))?;
+        let mut parts = rest.splitn(3, '/');
+        let (side, who, id) = (parts.next()?, parts.next()?, parts.next()?);
+        if side.is_empty() || who.is_empty() || id.is_empty() {
+            return None;
+        }
+        Some(Uploader(format!("{UPLOADS_PREFIX}{side}/{who}")))
+    }
 }
 
 /// A file a message carries: what its upload declared (and the stored file was found
@@ -320,7 +385,9 @@ pub struct Attachment {
     pub name: FileName,
     pub content_type: ContentType,
     pub size: u64,
-    /// The storage key: the uploader's folder and the id.
+    /// The storage key of the kept copy: `files/<side>/<hash>/<id>/<copy>`
+    /// ([`Uploader::kept_key`]); messages attached before copies were kept name the
+    /// upload's own key, `uploads/<side>/<hash>/<id>`.
     pub key: String,
 }
 
@@ -357,6 +424,27 @@ mod tests {
         assert_ne!(agent, folder, "the two sides never share a folder");
         let id = AttachmentId::generate();
         assert_eq!(folder.key(&id), format!("{}/{id}", folder.as_str()));
+        // Kept copies: under files/, new at each attach, and still the uploader's.
+        let kept = folder.kept_key(&id);
+        assert!(
+            kept.starts_with(&format!(
+                "files/customer/{}/{id}/",
+                &folder.as_str()["uploads/customer/".len()..]
+            )),
+            "{kept}"
+        );
+        assert_ne!(kept, folder.kept_key(&id));
+        assert_eq!(Uploader::of_key(&kept), Some(folder.clone()));
+        assert_eq!(Uploader::of_key(&folder.key(&id)), Some(folder.clone()));
+        for bad in [
+            "",
+            "uploads/customer",
+            "uploads/customer/ab",
+            "other/customer/ab/att-1",
+            "files//ab/x",
+        ] {
+            assert_eq!(Uploader::of_key(bad), None, "{bad}");
+        }
     }
 
     #[test]
@@ -376,6 +464,12 @@ mod tests {
             ".",
             "..",
             &"x".repeat(256),
+            "invoice\u{202E}fdp.exe",
+            "a\u{200B}b.png",
+            "a\u{200F}.png",
+            "a\u{2066}b\u{2069}.png",
+            "\u{FEFF}a.png",
+            "a\u{7f}.png",
         ] {
             assert!(FileName::parse(bad).is_err(), "{bad:?}");
         }
@@ -385,9 +479,19 @@ mod tests {
     fn downloads_keep_the_name_without_breaking_the_header() {
         let name = FileName::parse("Rechnung \"März\" 100%.pdf").unwrap();
         assert_eq!(
-            name.content_disposition(),
+            name.content_disposition("pdf"),
             "attachment; filename=\"Rechnung _M_rz_ 100_.pdf\"; filename*=UTF-8''Rechnung%20%22M%C3%A4rz%22%20100%25.pdf"
         );
+        // The type's extension is appended when the name lacks it.
+        let bare = FileName::parse("report.exe").unwrap();
+        assert_eq!(
+            bare.content_disposition("pdf"),
+            "attachment; filename=\"report.exe.pdf\"; filename*=UTF-8''report.exe.pdf"
+        );
+        let upper = FileName::parse("LOG.TXT").unwrap();
+        assert!(upper.content_disposition("txt").ends_with("''LOG.TXT"));
+        let jpeg = FileName::parse("me.jpeg").unwrap();
+        assert!(jpeg.content_disposition("jpg").ends_with("''me.jpeg"));
     }
 
     #[test]

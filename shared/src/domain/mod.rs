@@ -15,8 +15,8 @@ mod status;
 pub use agent::{Agent, AgentId, MAX_AGENT_ID_CHARS, Scope};
 pub use attachment::{
     Attachment, AttachmentId, AttachmentLimits, ContentType, DEFAULT_MAX_ATTACHMENT_BYTES,
-    DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE, DeclaredUpload, FileName, MAX_FILE_NAME_CHARS,
-    SNIFF_BYTES, UPLOADS_PREFIX, Uploader,
+    DEFAULT_MAX_ATTACHMENTS_PER_MESSAGE, DeclaredUpload, FILES_PREFIX, FileName,
+    MAX_FILE_NAME_CHARS, SNIFF_BYTES, UPLOADS_PREFIX, Uploader,
 };
 pub use email::{Email, MAX_EMAIL_CHARS, UserId};
 pub use ids::{

@@ -12,6 +12,7 @@
 //! configuration chain (profiles, SSO, web identity, ...: [`client_from_env`]), which an
 //! operator's laptop needs and a function never uses.
 
+use crate::https_client::{AMAZON_TRUST_SERVICES_ROOTS, Roots};
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
@@ -19,16 +20,11 @@ use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider, S
 use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 use std::time::Duration;
 
-/// Amazon Root CA 1-4 and Starfield Services Root CA G2 (Amazon Trust Services), as
-/// Mozilla's root store (Debian's ca-certificates) ships them; valid until 2037-2040.
-const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("amazon-roots.pem");
-
 /// Which roots to trust: Amazon's, unless the environment names a certificate store.
 fn trust_store(lookup: impl Fn(&str) -> Option<String>) -> TrustStore {
-    if lookup("SSL_CERT_FILE").is_some() || lookup("SSL_CERT_DIR").is_some() {
-        TrustStore::default()
-    } else {
-        TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+    match Roots::for_aws(lookup) {
+        Roots::Platform => TrustStore::default(),
+        Roots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS),
     }
 }
 

@@ -108,11 +108,9 @@ impl DynamoStore {
         message: &NewMessage,
     ) -> Result<Transaction, StoreError> {
         for (index, file) in message.attachments.iter().enumerate() {
-            let folder = file
-                .key
-                .rsplit_once('/')
-                .map(|(folder, _)| folder)
+            let folder = Uploader::of_key(&file.key)
                 .ok_or_else(|| StoreError::Internal(format!("attachment key {}", file.key)))?;
+            let folder = folder.as_str();
             let claim = Update::builder()
                 .table_name(&*self.table)
                 .set_key(Some(key(upload_pk(&file.id), UPLOAD)))

@@ -7,7 +7,7 @@
 //! ([`StoreError::Changed`]) and the flow reads again, up to [`ATTEMPTS`] times.
 
 use super::Answer;
-use super::attachments::attach;
+use super::attachments::{attach, settle};
 use super::read::{
     ConversationList, LastMessage, MessageList, MessageView, ReadMessages, message_list,
 };
@@ -201,29 +201,36 @@ where
 {
     let uploader = Uploader::agent(&agent.id);
     let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
-    let message = NewMessage {
-        attachments,
-        ..NewMessage::by_agent(
-            agent.clone(),
-            command.message,
-            command.image_url,
-            command.client_message_id,
-            command.internal,
-        )
-    };
-    let conversation = with_fresh_read(store, &command.conversation, |seen| {
-        let message = &message;
-        async move {
-            if seen.status.is_closed() && !message.internal {
-                return Err(ApiError::Closed("conversation"));
+    let kept = attachments.clone();
+    let outcome = async {
+        let message = NewMessage {
+            attachments,
+            ..NewMessage::by_agent(
+                agent.clone(),
+                command.message,
+                command.image_url,
+                command.client_message_id,
+                command.internal,
+            )
+        };
+        let conversation = with_fresh_read(store, &command.conversation, |seen| {
+            let message = &message;
+            async move {
+                if seen.status.is_closed() && !message.internal {
+                    return Err(ApiError::Closed("conversation"));
+                }
+                Ok(store
+                    .add_agent_message(&seen, message)
+                    .await
+                    .map(|()| seen.id))
             }
-            Ok(store
-                .add_agent_message(&seen, message)
-                .await
-                .map(|()| seen.id))
-        }
-    })
-    .await?;
+        })
+        .await?;
+        Ok(Answer::fresh((conversation, message)))
+    }
+    .await;
+    // Settled on the write alone: signing the answer's links comes after.
+    let (conversation, message) = settle(files, &kept, outcome).await?.data;
     Ok(Answer::fresh(Replied {
         conversation_id: conversation.key(),
         message: MessageView::from_new(&message, files)?,

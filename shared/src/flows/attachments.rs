@@ -11,7 +11,7 @@ use crate::domain::{
     Agent, Attachment, AttachmentId, AttachmentLimits, DeclaredUpload, Uploader, now_millis,
 };
 use crate::error::{ApiError, unavailable_attachment};
-use crate::store::{FileStorage, UploadForm, UploadRecord, UploadRegistry, UserReader};
+use crate::store::{FileStorage, Kept, UploadForm, UploadRecord, UploadRegistry, UserReader};
 use serde::Serialize;
 use std::time::SystemTime;
 
@@ -89,13 +89,16 @@ async fn declare<S: UploadRegistry, F: FileStorage>(
     }))
 }
 
-/// Checks that every one of `ids` is `uploader`'s, not attached yet, within `limits`,
-/// stored, and stored as declared (its size exactly, its first bytes its type), then
-/// marks the files as kept. The facts the message will carry, in the order named; none
-/// for no ids, without any I/O. A failed check is a 400 naming the attachment.
+/// Checks that every one of `ids` is `uploader`'s, not attached yet, not expired, within
+/// `limits`, stored, and stored as declared (its size exactly, its first bytes its type),
+/// then keeps a copy of the very version checked under a key no upload form can write
+/// (so posting the form again cannot change what the message links to). The facts the
+/// message will carry, in the order named, each with its copy's key; none for no ids,
+/// without any I/O. A failed check is a 400 naming the attachment, and keeps nothing.
 ///
 /// Costs one store read for all of them, and per file a HEAD, a ranged GET of the first
-/// bytes and a tagging call on the storage.
+/// bytes and a copy on the storage. If the message is then not written, [`settle`]
+/// releases the copies.
 pub async fn attach<S: UploadRegistry, F: FileStorage>(
     store: &S,
     files: &F,
@@ -116,13 +119,19 @@ pub async fn attach<S: UploadRegistry, F: FileStorage>(
         .find_uploads(ids)
         .await
         .map_err(|e| ApiError::from_store(e, "attachment"))?;
-    let mut attachments = Vec::with_capacity(ids.len());
+    let now = now_millis();
+    let mut checked = Vec::with_capacity(ids.len());
     for id in ids {
         let record = records
             .iter()
             .find(|record| &record.id == id && &record.uploader == uploader && !record.attached)
             .ok_or_else(|| unavailable_attachment(id))?;
         let refused = |reason: String| ApiError::field("attachments", format!("{id} {reason}"));
+        if record.expired(now) {
+            return Err(refused(
+                "has expired: uploads must be attached within a day, upload the file again".into(),
+            ));
+        }
         limits
             .content_type(record.content_type.as_str())
             .map_err(|reason| refused(format!("has a type that {reason}")))?;
@@ -145,13 +154,192 @@ pub async fn attach<S: UploadRegistry, F: FileStorage>(
         limits
             .stored_matches(&declared, stored.size, &stored.first_bytes)
             .map_err(refused)?;
-        attachments.push(record.attachment());
+        checked.push((record, key, stored.version));
     }
-    for attachment in &attachments {
-        files
-            .mark_attached(&attachment.key)
-            .await
-            .map_err(|e| ApiError::Internal(format!("keeping {}: {e}", attachment.key)))?;
+    let mut attachments = Vec::with_capacity(checked.len());
+    for (record, key, version) in checked {
+        let kept = record.uploader.kept_key(&record.id);
+        let copied = files.keep(&key, version.as_deref(), &kept).await;
+        let failure = match copied {
+            Ok(Kept::Copied) => {
+                attachments.push(record.attachment(kept));
+                continue;
+            }
+            Ok(Kept::Changed) => ApiError::field(
+                "attachments",
+                format!(
+                    "{} was uploaded again while it was being checked: send the message again",
+                    record.id
+                ),
+            ),
+            Err(e) => ApiError::Internal(format!("keeping {key} as {kept}: {e}")),
+        };
+        release(files, &attachments).await;
+        return Err(failure);
     }
     Ok(attachments)
+}
+
+/// The message's write is done: if it did not write this request's message (it failed,
+/// or answered another request's), the copies [`attach`] kept for it point nowhere and
+/// are released, best effort (a failure is logged; the upload stays attachable either
+/// way, its claim never having been written).
+pub async fn settle<F: FileStorage, T>(
+    files: &F,
+    attachments: &[Attachment],
+    outcome: Result<Answer<T>, ApiError>,
+) -> Result<Answer<T>, ApiError> {
+    let written = matches!(&outcome, Ok(answer) if !answer.replayed);
+    if !written {
+        release(files, attachments).await;
+    }
+    outcome
+}
+
+async fn release<F: FileStorage>(files: &F, attachments: &[Attachment]) {
+    for attachment in attachments {
+        if let Err(err) = files.release(&attachment.key).await {
+            tracing::warn!(key = %attachment.key, %err, "an unused attachment copy was not released");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ContentType, FileName};
+    use crate::store::{StoreError, StoredFile};
+    use std::sync::Mutex;
+
+    /// Uploads all stored as PNGs of their declared size; `keep` answers `Changed` for
+    /// the keys in `changed` and copies the others; what was kept and released is noted.
+    #[derive(Default)]
+    struct Fake {
+        records: Vec<UploadRecord>,
+        changed: Vec<String>,
+        kept: Mutex<Vec<String>>,
+        released: Mutex<Vec<String>>,
+    }
+
+    impl UploadRegistry for Fake {
+        async fn record_upload(&self, _: &UploadRecord) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        async fn find_uploads(&self, _: &[AttachmentId]) -> Result<Vec<UploadRecord>, StoreError> {
+            Ok(self.records.clone())
+        }
+    }
+
+    impl FileStorage for Fake {
+        fn upload_form(
+            &self,
+            _: &str,
+            _: ContentType,
+            _: u64,
+            _: SystemTime,
+        ) -> Result<UploadForm, String> {
+            Err("not here".into())
+        }
+
+        async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
+            let mut first_bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+            first_bytes.resize(64, 0);
+            Ok(Some(StoredFile {
+                size: 64,
+                first_bytes,
+                version: Some("\"v1\"".into()),
+            }))
+        }
+
+        async fn keep(&self, from: &str, version: Option<&str>, to: &str) -> Result<Kept, String> {
+            assert_eq!(
+                version,
+                Some("\"v1\""),
+                "the version checked is the one copied"
+            );
+            if self.changed.iter().any(|key| key == from) {
+                return Ok(Kept::Changed);
+            }
+            self.kept.lock().unwrap().push(to.to_string());
+            Ok(Kept::Copied)
+        }
+
+        async fn release(&self, key: &str) -> Result<(), String> {
+            self.released.lock().unwrap().push(key.to_string());
+            Ok(())
+        }
+
+        fn download_url(
+            &self,
+            _: &str,
+            _: ContentType,
+            _: &FileName,
+            _: SystemTime,
+        ) -> Result<String, String> {
+            Err("not here".into())
+        }
+    }
+
+    fn record(uploader: &Uploader) -> UploadRecord {
+        UploadRecord {
+            id: AttachmentId::generate(),
+            uploader: uploader.clone(),
+            name: FileName::parse("shot.png").unwrap(),
+            content_type: ContentType::Png,
+            size: 64,
+            created_at: now_millis(),
+            attached: false,
+        }
+    }
+
+    /// An upload posted again between the check and the copy is refused (400 naming
+    /// it), and the copies already made for the message are released.
+    #[tokio::test]
+    async fn an_upload_replaced_during_the_check_is_refused_and_nothing_is_kept() {
+        let uploader = Uploader::agent(&crate::domain::AgentId::parse("agent-7").unwrap());
+        let (first, second) = (record(&uploader), record(&uploader));
+        let fake = Fake {
+            changed: vec![second.key()],
+            records: vec![first.clone(), second.clone()],
+            ..Fake::default()
+        };
+        let ids = [first.id.clone(), second.id.clone()];
+        let limits = AttachmentLimits::default();
+        let refused = attach(&fake, &fake, &limits, &uploader, &ids)
+            .await
+            .unwrap_err();
+        let ApiError::InvalidField {
+            field,
+            reason: message,
+        } = &refused
+        else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(*field, "attachments");
+        assert!(
+            message.contains(second.id.as_str()) && message.contains("uploaded again"),
+            "{message}"
+        );
+        let kept = fake.kept.lock().unwrap().clone();
+        assert_eq!(kept.len(), 1);
+        assert!(kept[0].starts_with("files/agent/"), "{kept:?}");
+        assert_eq!(
+            *fake.released.lock().unwrap(),
+            kept,
+            "the first copy is released"
+        );
+
+        // Without the change, both are kept under new keys, the message's to carry.
+        let fake = Fake {
+            records: vec![first.clone(), second.clone()],
+            ..Fake::default()
+        };
+        let attached = attach(&fake, &fake, &limits, &uploader, &ids)
+            .await
+            .unwrap();
+        let keys: Vec<String> = attached.iter().map(|a| a.key.clone()).collect();
+        assert_eq!(keys, *fake.kept.lock().unwrap());
+        assert!(fake.released.lock().unwrap().is_empty());
+    }
 }

@@ -1,6 +1,6 @@
 //! A customer opens a chat or ticket with its first message.
 
-use super::attachments::attach;
+use super::attachments::{attach, settle};
 use super::{Answer, Identified, Opened, identify};
 use crate::auth::{AuthError, Caller, Customer};
 use crate::config::Config;
@@ -112,49 +112,54 @@ where
         &command.attachments,
     )
     .await?;
-    let id = allocate().await?;
-    let kind = id.kind();
-    let answer = Opened {
-        conversation: id.clone(),
-    };
-    let mut new = NewConversation {
-        owner,
-        profile: command.profile,
-        first_message: NewMessage {
-            attachments,
-            ..NewMessage::now(
-                Author::Customer,
-                command.message,
-                command.image_url,
-                command.client_message_id,
-            )
-        },
-        follow_up_of,
-        receipt: retry
-            .map(|retry| retry.receipt(&answer, now_seconds()))
-            .transpose()?,
-        id,
-    };
-    match store.create_conversation(&new).await {
-        // Another request won a race: the first request for this email (created the user)
-        // or a retry with the same key (answered it). Check this one against the winner
-        // once: the same token and body get the winner's answer or write with the user
-        // now known; another token gets 401.
-        Err(StoreError::UserExists | StoreError::ReceiptExists) => {
-            new.owner = match identify(store, config, customer, retry).await? {
-                Identified::Answered(answer) => return Ok(answer),
-                Identified::Caller(known @ Caller::Known(_)) => known,
-                Identified::Caller(Caller::New { .. }) => {
-                    return Err(AuthError::WrongToken.into());
-                }
-            };
-            store.create_conversation(&new).await
+    let kept = attachments.clone();
+    let outcome = async {
+        let id = allocate().await?;
+        let kind = id.kind();
+        let answer = Opened {
+            conversation: id.clone(),
+        };
+        let mut new = NewConversation {
+            owner,
+            profile: command.profile,
+            first_message: NewMessage {
+                attachments,
+                ..NewMessage::now(
+                    Author::Customer,
+                    command.message,
+                    command.image_url,
+                    command.client_message_id,
+                )
+            },
+            follow_up_of,
+            receipt: retry
+                .map(|retry| retry.receipt(&answer, now_seconds()))
+                .transpose()?,
+            id,
+        };
+        match store.create_conversation(&new).await {
+            // Another request won a race: the first request for this email (created the user)
+            // or a retry with the same key (answered it). Check this one against the winner
+            // once: the same token and body get the winner's answer or write with the user
+            // now known; another token gets 401.
+            Err(StoreError::UserExists | StoreError::ReceiptExists) => {
+                new.owner = match identify(store, config, customer, retry).await? {
+                    Identified::Answered(answer) => return Ok(answer),
+                    Identified::Caller(known @ Caller::Known(_)) => known,
+                    Identified::Caller(Caller::New { .. }) => {
+                        return Err(AuthError::WrongToken.into());
+                    }
+                };
+                store.create_conversation(&new).await
+            }
+            other => other,
         }
-        other => other,
+        .map_err(|e| match e {
+            StoreError::NotFound => not_theirs(),
+            e => ApiError::from_store(e, kind),
+        })?;
+        Ok(Answer::fresh(answer))
     }
-    .map_err(|e| match e {
-        StoreError::NotFound => not_theirs(),
-        e => ApiError::from_store(e, kind),
-    })?;
-    Ok(Answer::fresh(answer))
+    .await;
+    settle(files, &kept, outcome).await
 }

@@ -1,6 +1,6 @@
 //! A customer posts a message to one of their own open conversations.
 
-use super::attachments::attach;
+use super::attachments::{attach, settle};
 use super::{Answer, Identified, Posted, identify};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
@@ -61,33 +61,39 @@ where
         &command.attachments,
     )
     .await?;
-    let message = NewMessage {
-        attachments,
-        ..NewMessage::now(
-            Author::Customer,
-            command.message,
-            command.image_url,
-            command.client_message_id,
-        )
-    };
-    let answer = Posted {
-        conversation: conversation.clone(),
-        message: message.id.clone(),
-    };
-    let receipt = retry
-        .map(|retry| retry.receipt(&answer, now_seconds()))
-        .transpose()?;
-    match store
-        .append_message(&conversation, &owner, &message, receipt.as_ref())
-        .await
-    {
-        // A retry with the same key was answered meanwhile: give its answer.
-        Err(StoreError::ReceiptExists) => match identify(store, config, customer, retry).await? {
-            Identified::Answered(answer) => return Ok(answer),
-            Identified::Caller(_) => Err(StoreError::ReceiptExists),
-        },
-        other => other,
+    let kept = attachments.clone();
+    let outcome = async {
+        let message = NewMessage {
+            attachments,
+            ..NewMessage::now(
+                Author::Customer,
+                command.message,
+                command.image_url,
+                command.client_message_id,
+            )
+        };
+        let answer = Posted {
+            conversation: conversation.clone(),
+            message: message.id.clone(),
+        };
+        let receipt = retry
+            .map(|retry| retry.receipt(&answer, now_seconds()))
+            .transpose()?;
+        match store
+            .append_message(&conversation, &owner, &message, receipt.as_ref())
+            .await
+        {
+            // A retry with the same key was answered meanwhile: give its answer.
+            Err(StoreError::ReceiptExists) => match identify(store, config, customer, retry).await?
+            {
+                Identified::Answered(answer) => return Ok(answer),
+                Identified::Caller(_) => Err(StoreError::ReceiptExists),
+            },
+            other => other,
+        }
+        .map_err(|e| ApiError::from_store(e, kind))?;
+        Ok(Answer::fresh(answer))
     }
-    .map_err(|e| ApiError::from_store(e, kind))?;
-    Ok(Answer::fresh(answer))
+    .await;
+    settle(files, &kept, outcome).await
 }

@@ -491,7 +491,16 @@ mod tests {
             std::future::pending().await
         }
 
-        async fn mark_attached(&self, _: &str) -> Result<(), String> {
+        async fn keep(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<crate::store::Kept, String> {
+            std::future::pending().await
+        }
+
+        async fn release(&self, _: &str) -> Result<(), String> {
             std::future::pending().await
         }
 

@@ -1,14 +1,17 @@
 //! The few S3 calls attachments need, signed with Signature Version 4 and sent on hyper:
-//! what a stored upload is (its size and first bytes, for the attach check), marking it
-//! attached (so the bucket's lifecycle rule keeps it), and a presigned download link.
-//! Four requests do not earn the S3 SDK, which would add its own megabyte to every
-//! function that attaches or reads files.
+//! what a stored upload is (its size, version and first bytes, for the attach check),
+//! copying the version checked to the key a message keeps (tagged attached, so the
+//! bucket's lifecycle rule leaves it), re-tagging a copy no message took, and a presigned
+//! download link. Five requests do not earn the S3 SDK, which would add its own megabyte
+//! to every function that attaches or reads files.
 
 use super::sigv4::Credentials;
-use super::upload_form::{Bucket, upload_form};
+use super::upload_form::{Bucket, UNATTACHED_TAGGING, upload_form};
 use crate::domain::{ContentType, FileName, SNIFF_BYTES};
+use crate::https_client::{HttpsClient, Roots, https_client};
 use crate::store::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm, disposition,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
+    disposition,
 };
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
@@ -19,55 +22,35 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use std::time::{Duration, SystemTime};
 
 /// The tag a message's file carries once attached, replacing [`UNATTACHED_TAGGING`].
 pub const ATTACHED_TAGGING: &str =
     "<Tagging><TagSet><Tag><Key>supportzen</Key><Value>attached</Value></Tag></TagSet></Tagging>";
 
+/// [`ATTACHED_TAGGING`] as the `x-amz-tagging` header of a copy spells it.
+const ATTACHED_TAG_HEADER: &str = "supportzen=attached";
+
+/// How many times a check reads a file that is being replaced under it before giving up.
+const READ_ATTEMPTS: usize = 3;
+
 /// How long one S3 call may take before the request gives up on it.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A stored object's size and declared type.
+/// A stored object's size, declared type and version (its ETag, quotes included).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectFacts {
     pub size: u64,
     pub content_type: Option<String>,
+    pub etag: Option<String>,
 }
 
 /// The attachments bucket, with the credentials that sign its requests.
 #[derive(Clone)]
 pub struct S3Objects {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpsClient,
     bucket: Bucket,
     credentials: Credentials,
-}
-
-/// Amazon Trust Services' root certificates, the DynamoDB client's too.
-const AMAZON_TRUST_SERVICES_ROOTS: &[u8] = include_bytes!("../dynamo/amazon-roots.pem");
-
-/// A TLS configuration trusting [`AMAZON_TRUST_SERVICES_ROOTS`] only.
-fn amazon_roots_config(
-    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
-) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for certificate in CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS) {
-        let certificate = certificate.map_err(|e| format!("the embedded roots: {e}"))?;
-        roots
-            .add(certificate)
-            .map_err(|e| format!("the embedded roots: {e}"))?;
-    }
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS versions: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 impl S3Objects {
@@ -76,20 +59,9 @@ impl S3Objects {
     /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store
     /// at every init took about 3.5 ms of each cold start (docs/performance.md).
     pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
-        let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let builder = HttpsConnectorBuilder::new();
-        let builder = if std::env::var_os("SSL_CERT_FILE").is_some()
-            || std::env::var_os("SSL_CERT_DIR").is_some()
-        {
-            builder
-                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
-        } else {
-            builder.with_tls_config(amazon_roots_config(provider())?)
-        };
-        let connector = builder.https_or_http().enable_http1().build();
+        let roots = Roots::for_aws(|name| std::env::var(name).ok());
         Ok(S3Objects {
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: https_client(roots)?,
             bucket,
             credentials,
         })
@@ -107,6 +79,7 @@ impl S3Objects {
                 Ok(Some(ObjectFacts {
                     size,
                     content_type: header("content-type").map(String::from),
+                    etag: header("etag").map(String::from),
                 }))
             }
             404 => Ok(None),
@@ -114,25 +87,67 @@ impl S3Objects {
         }
     }
 
-    /// The object's first `count` bytes (all of it if it is shorter).
-    pub async fn first_bytes(&self, key: &str, count: usize) -> Result<Vec<u8>, String> {
+    /// The object's first `count` bytes (all of it if it is shorter), of the version
+    /// `etag` names if given: `None` if another version is stored now (412).
+    pub async fn first_bytes(
+        &self,
+        key: &str,
+        count: usize,
+        etag: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, String> {
         let range = format!("bytes=0-{}", count.saturating_sub(1));
-        let (status, _, body) = self
-            .send("GET", key, "", Bytes::new(), &[("range", &range)], count)
-            .await?;
-        if status != StatusCode::OK && status != StatusCode::PARTIAL_CONTENT {
-            return Err(format!("S3 answered a ranged GET with {status}"));
+        let mut headers = vec![("range", range.as_str())];
+        if let Some(etag) = etag {
+            headers.push(("if-match", etag));
         }
-        let mut bytes = body.to_vec();
-        bytes.truncate(count);
-        Ok(bytes)
+        let (status, _, body) = self
+            .send("GET", key, "", Bytes::new(), &headers, count)
+            .await?;
+        match status {
+            StatusCode::PARTIAL_CONTENT => Ok(Some(body.to_vec())),
+            // The whole object: only right for one no larger than the range (the body
+            // was read up to `count` bytes, so a larger one failed above).
+            StatusCode::OK if body.len() <= count => Ok(Some(body.to_vec())),
+            StatusCode::PRECONDITION_FAILED => Ok(None),
+            status => Err(format!("S3 answered a ranged GET with {status}")),
+        }
     }
 
-    /// Tags the object as attached, so the lifecycle rule that deletes unattached
-    /// uploads leaves it.
-    pub async fn mark_attached(&self, key: &str) -> Result<(), String> {
-        let tagging = Bytes::from_static(ATTACHED_TAGGING.as_bytes());
-        let (status, _, _) = self.send("PUT", key, "tagging", tagging, &[], 1024).await?;
+    /// Copies the object under `from` to `to` if it is still the version `etag` names,
+    /// tagged attached (the copy's tags replace the upload's); [`Kept::Changed`] if
+    /// another version is stored now. S3 copies within the bucket: no byte passes here.
+    pub async fn copy(&self, from: &str, etag: Option<&str>, to: &str) -> Result<Kept, String> {
+        let source = format!("/{}/{}", self.bucket.name, encode_key(from));
+        let mut headers = vec![
+            ("x-amz-copy-source", source.as_str()),
+            ("x-amz-tagging-directive", "REPLACE"),
+            ("x-amz-tagging", ATTACHED_TAG_HEADER),
+        ];
+        if let Some(etag) = etag {
+            headers.push(("x-amz-copy-source-if-match", etag));
+        }
+        let (status, _, body) = self
+            .send("PUT", to, "", Bytes::new(), &headers, 64 * 1024)
+            .await?;
+        match status {
+            // A copy may fail after S3 has answered 200: the error is then the body.
+            StatusCode::OK if String::from_utf8_lossy(&body).contains("<CopyObjectResult") => {
+                Ok(Kept::Copied)
+            }
+            StatusCode::PRECONDITION_FAILED => Ok(Kept::Changed),
+            status => Err(format!(
+                "S3 answered CopyObject with {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            )),
+        }
+    }
+
+    /// Tags the object: `tagging` is a whole `<Tagging>` document.
+    pub async fn put_tagging(&self, key: &str, tagging: &'static str) -> Result<(), String> {
+        let tagging = Bytes::from_static(tagging.as_bytes());
+        let (status, _, _) = self
+            .send("PUT", key, "tagging", tagging, &[], 64 * 1024)
+            .await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -198,15 +213,7 @@ impl S3Objects {
     }
 
     fn object_url(&self, key: &str, subresource: &str) -> String {
-        let encoded: Vec<String> = key
-            .split('/')
-            .map(|segment| {
-                url::form_urlencoded::byte_serialize(segment.as_bytes())
-                    .collect::<String>()
-                    .replace('+', "%20")
-            })
-            .collect();
-        let path = format!("{}/{}", self.bucket.url, encoded.join("/"));
+        let path = format!("{}/{}", self.bucket.url, encode_key(key));
         if subresource.is_empty() {
             path
         } else {
@@ -241,11 +248,17 @@ impl S3Objects {
                 .await
                 .map_err(|e| format!("S3 could not be reached: {e}"))?;
             let (parts, body) = response.into_parts();
-            // What S3 says past the limit (an error document) is not needed.
-            let body = match Limited::new(body, body_limit.max(1)).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(_) => Bytes::new(),
-            };
+            // Never read as empty: a body past the limit is an answer not understood.
+            let body = Limited::new(body, body_limit.max(1))
+                .collect()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "S3's answer ({}) was not read: {e} (at most {body_limit} bytes expected)",
+                        parts.status
+                    )
+                })?
+                .to_bytes();
             Ok((parts.status, parts.headers, body))
         };
         tokio::time::timeout(CALL_TIMEOUT, exchange)
@@ -331,19 +344,39 @@ impl FileStorage for S3Objects {
         ))
     }
 
+    /// A HEAD, then the first bytes of the version it saw (If-Match its ETag), so that
+    /// size, bytes and version are one upload's even if the form is posted again
+    /// meanwhile (then read again, a few times at most).
     async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
-        let Some(facts) = self.head(key).await? else {
-            return Ok(None);
-        };
-        let first_bytes = self.first_bytes(key, SNIFF_BYTES).await?;
-        Ok(Some(StoredFile {
-            size: facts.size,
-            first_bytes,
-        }))
+        for _ in 0..READ_ATTEMPTS {
+            let Some(facts) = self.head(key).await? else {
+                return Ok(None);
+            };
+            let Some(first_bytes) = self
+                .first_bytes(key, SNIFF_BYTES, facts.etag.as_deref())
+                .await?
+            else {
+                continue;
+            };
+            return Ok(Some(StoredFile {
+                size: facts.size,
+                first_bytes,
+                version: facts.etag,
+            }));
+        }
+        Err(format!(
+            "{key} changed while it was read, {READ_ATTEMPTS} times"
+        ))
     }
 
-    async fn mark_attached(&self, key: &str) -> Result<(), String> {
-        S3Objects::mark_attached(self, key).await
+    async fn keep(&self, from: &str, version: Option<&str>, to: &str) -> Result<Kept, String> {
+        self.copy(from, version, to).await
+    }
+
+    /// Re-tags the copy unattached: the lifecycle rule deletes it a day later, as it
+    /// does uploads never attached (no function may delete objects).
+    async fn release(&self, key: &str) -> Result<(), String> {
+        self.put_tagging(key, UNATTACHED_TAGGING).await
     }
 
     fn download_url(
@@ -364,16 +397,89 @@ impl FileStorage for S3Objects {
     }
 }
 
+/// `key` as a URL path: each segment percent-encoded, `/` kept.
+fn encode_key(key: &str) -> String {
+    let encoded: Vec<String> = key
+        .split('/')
+        .map(|segment| {
+            url::form_urlencoded::byte_serialize(segment.as_bytes())
+                .collect::<String>()
+                .replace('+', "%20")
+        })
+        .collect();
+    encoded.join("/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_embedded_amazon_roots_make_a_tls_configuration() {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        amazon_roots_config(provider).unwrap();
-    }
     use std::time::UNIX_EPOCH;
+
+    /// A server that answers every request with `status` and `body`, for `answers`
+    /// requests; its address.
+    async fn answering(status: &'static str, body: Vec<u8>, answers: usize) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..answers {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request: Vec<u8> = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let read = socket.read(&mut buffer).await.unwrap();
+                    if read == 0 {
+                        break;
+                    }
+                    request.extend(&buffer[..read]);
+                }
+                let head = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                socket.write_all(head.as_bytes()).await.unwrap();
+                socket.write_all(&body).await.unwrap();
+            }
+        });
+        format!("http://{address}")
+    }
+
+    fn objects_at(server: &str) -> S3Objects {
+        let credentials = Credentials {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+        };
+        S3Objects::new(Bucket::path_style("b", "us-east-1", server), credentials).unwrap()
+    }
+
+    /// The first bytes are a 206 of the range, or a 200 of an object no larger than it;
+    /// a whole larger object, or an answer past the limit, is an error, never read as
+    /// empty (which a text type's check would take for an empty text file).
+    #[tokio::test]
+    async fn first_bytes_are_the_range_or_an_error() {
+        let server = answering("206 Partial Content", vec![b'a'; 512], 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert_eq!(read, Ok(Some(vec![b'a'; 512])));
+        let server = answering("200 OK", b"short".to_vec(), 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert_eq!(read, Ok(Some(b"short".to_vec())));
+        let server = answering("200 OK", vec![b'a'; 2000], 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert!(read.is_err(), "{read:?}");
+        let server = answering("206 Partial Content", vec![b'a'; 2000], 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert!(read.is_err(), "{read:?}");
+        let server = answering("412 Precondition Failed", Vec::new(), 1).await;
+        let read = objects_at(&server)
+            .first_bytes("k", 512, Some("\"e\""))
+            .await;
+        assert_eq!(read, Ok(None));
+        let server = answering("403 Forbidden", b"<Error/>".to_vec(), 1).await;
+        let read = objects_at(&server).first_bytes("k", 512, None).await;
+        assert!(read.is_err(), "{read:?}");
+    }
 
     #[test]
     fn download_links_are_presigned_and_override_type_and_disposition() {

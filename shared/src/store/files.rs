@@ -30,6 +30,18 @@ pub struct StoredFile {
     pub size: u64,
     /// Its first [`crate::domain::SNIFF_BYTES`] bytes (all of it if shorter).
     pub first_bytes: Vec<u8>,
+    /// Which version of the file was read (S3's ETag), for [`FileStorage::keep`] to copy
+    /// that one and no other; `None` where a stored file never changes.
+    pub version: Option<String>,
+}
+
+/// What [`FileStorage::keep`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// The version checked is kept under the new key.
+    Copied,
+    /// Another version was stored after the check (the form posted again): nothing kept.
+    Changed,
 }
 
 /// Signing uploads and downloads, and reading back what was uploaded.
@@ -44,11 +56,23 @@ pub trait FileStorage {
         now: SystemTime,
     ) -> Result<UploadForm, String>;
 
-    /// What is stored under `key`, or `None` if nothing is (not uploaded yet).
+    /// What is stored under `key`, or `None` if nothing is (not uploaded yet); the size,
+    /// first bytes and version all of one version of the file.
     fn stored(&self, key: &str) -> impl Future<Output = Result<Option<StoredFile>, String>> + Send;
 
-    /// Keeps the file for good: uploads never attached are deleted after a day.
-    fn mark_attached(&self, key: &str) -> impl Future<Output = Result<(), String>> + Send;
+    /// Copies the upload under `from`, the `version` [`FileStorage::stored`] read, to
+    /// `to` (a key no upload form can write: [`crate::domain::Uploader::kept_key`]) and
+    /// keeps it there for good, while uploads never attached are deleted after a day.
+    fn keep(
+        &self,
+        from: &str,
+        version: Option<&str>,
+        to: &str,
+    ) -> impl Future<Output = Result<Kept, String>> + Send;
+
+    /// Undoes [`FileStorage::keep`] of `key` when the message that would have carried it
+    /// was not written: the copy is deleted, or left to expire as an unattached upload.
+    fn release(&self, key: &str) -> impl Future<Output = Result<(), String>> + Send;
 
     /// A link that serves the file for [`DOWNLOAD_LINK_LIFETIME`] from `now`: pictures
     /// inline as their type, anything else as a download named `name`.
@@ -67,7 +91,7 @@ pub fn disposition(content_type: ContentType, name: &FileName) -> String {
     if content_type.is_image() {
         "inline".to_string()
     } else {
-        name.content_disposition()
+        name.content_disposition(content_type.extension())
     }
 }
 
@@ -90,7 +114,11 @@ impl FileStorage for NoFiles {
         Ok(None)
     }
 
-    async fn mark_attached(&self, _: &str) -> Result<(), String> {
+    async fn keep(&self, _: &str, _: Option<&str>, _: &str) -> Result<Kept, String> {
+        Err("no file storage here".into())
+    }
+
+    async fn release(&self, _: &str) -> Result<(), String> {
         Err("no file storage here".into())
     }
 

@@ -47,8 +47,8 @@ pub use conversations::{
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
 pub use files::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
-    disposition,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME,
+    UploadForm, disposition,
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};

@@ -30,15 +30,24 @@ impl UploadRecord {
         self.uploader.key(&self.id)
     }
 
-    /// The facts a message keeps about it.
-    pub fn attachment(&self) -> Attachment {
+    /// The facts a message keeps about it, its file kept under `key`.
+    pub fn attachment(&self, key: String) -> Attachment {
         Attachment {
             id: self.id.clone(),
             name: self.name.clone(),
             content_type: self.content_type,
             size: self.size,
-            key: self.key(),
+            key,
         }
+    }
+
+    /// Whether it is past its [`UNATTACHED_UPLOAD_TTL_SECS`] at `now` (milliseconds): the
+    /// storage may have deleted its file, and DynamoDB keeps an expired item up to two
+    /// days before its TTL removes it, so it must not be attached.
+    pub fn expired(&self, now: i64) -> bool {
+        now >= self
+            .created_at
+            .saturating_add(UNATTACHED_UPLOAD_TTL_SECS * 1000)
     }
 }
 

@@ -17,11 +17,9 @@ pub(crate) fn claim_uploads(
     message: &NewMessage,
 ) -> Result<(), StoreError> {
     for file in &message.attachments {
-        let folder = file
-            .key
-            .rsplit_once('/')
-            .map(|(folder, _)| folder)
+        let folder = Uploader::of_key(&file.key)
             .ok_or_else(|| StoreError::Internal(format!("attachment key {}", file.key)))?;
+        let folder = folder.as_str();
         let claimed = tx
             .execute(
                 "UPDATE uploads SET attached_to = ?3
