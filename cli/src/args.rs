@@ -76,6 +76,11 @@ pub(crate) enum Command {
         #[command(flatten)]
         user: UserArgs,
     },
+    /// Repair tools for a deployment: bring stored items up to this release's shape.
+    Ops {
+        #[command(subcommand)]
+        command: OpsCommand,
+    },
     /// Manage the DynamoDB table.
     Table {
         #[command(subcommand)]
@@ -236,6 +241,33 @@ pub(crate) enum ConversationsCommand {
         email: String,
         #[command(flatten)]
         store: StoreArg,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OpsCommand {
+    /// Rewrite conversations stored by older releases (their list and inbox index keys,
+    /// their preview) in place, so that the list and the inbox find them; also moves
+    /// every conversation after the inbox's shard count changed. Safe to run while the
+    /// API serves: each rewrite is conditional on the conversation being unchanged since
+    /// it was read. Idempotent (a second run rewrites nothing) and resumable (--from).
+    /// Prints progress on stderr and the counts as one JSON object on stdout.
+    Backfill {
+        /// The table: dynamodb:TABLE (set AWS_ENDPOINT_URL_DYNAMODB for DynamoDB Local).
+        /// SQLite needs no backfill: it lists from columns every release has.
+        #[arg(long, env = "SUPPORTZEN_STORE")]
+        store: StoreUrl,
+        /// Count what would be rewritten, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many rewrites a second (each is one UpdateItem, about 1 write
+        /// unit for the item and 1 for each index entry it moves), so that the API keeps
+        /// the table's capacity.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        writes_per_second: u32,
+        /// Resume an interrupted run where it stopped: the token its progress lines print.
+        #[arg(long)]
+        from: Option<String>,
     },
 }
 

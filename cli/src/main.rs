@@ -3,8 +3,8 @@
 mod args;
 
 use args::{
-    AgentsCommand, AttachmentsCommand, Cli, Command, ConversationsCommand, TableCommand,
-    UsersCommand, WebhooksCommand,
+    AgentsCommand, AttachmentsCommand, Cli, Command, ConversationsCommand, OpsCommand,
+    TableCommand, UsersCommand, WebhooksCommand,
 };
 use clap::Parser;
 use std::io::IsTerminal;
@@ -22,10 +22,11 @@ use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
 use supportzen::webhooks::WebhookOutbox;
-use supportzen::{attachments, invoke, listen, server};
+use supportzen::{attachments, invoke, listen, ops, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::sign;
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email};
+use supportzen_shared::dynamo::backfill::ResumeKey;
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::webhooks::RETRY_DELAYS;
@@ -134,6 +135,31 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Webhooks { command } => webhooks(command).await,
+        Command::Ops {
+            command:
+                OpsCommand::Backfill {
+                    store,
+                    dry_run,
+                    writes_per_second,
+                    from,
+                },
+        } => match &store {
+            StoreUrl::Dynamo(table) => {
+                let from = from
+                    .as_deref()
+                    .map(ResumeKey::parse)
+                    .transpose()
+                    .map_err(|e| format!("--from {e}"))?;
+                let client = client::client_from_env().await?;
+                dynamodb::wait_until_reachable(&client, table).await?;
+                let done = ops::backfill(client, table, dry_run, writes_per_second, from).await?;
+                println!("{done}");
+                Ok(())
+            }
+            StoreUrl::Sqlite(_) => Err(
+                "ops backfill is for dynamodb:TABLE; SQLite lists from columns every release has, so it needs none".into(),
+            ),
+        },
         Command::Table {
             command: TableCommand::Create { store },
         } => match &store {

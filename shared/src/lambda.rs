@@ -9,6 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// A handler bound to the production store.
 pub type Handler = for<'a> fn(
@@ -57,16 +58,33 @@ pub async fn run(handler: Handler) -> Result<(), Error> {
 /// directives: that filter's regex engine added 0.32 MiB to every bootstrap.
 pub fn init_logging() {
     let lookup = |name: &str| std::env::var(name).ok();
-    let collector = tracing_subscriber::fmt()
-        .with_target(false)
-        .without_time()
-        .with_max_level(log_level(lookup));
+    let level = log_level(lookup);
     let json = lookup("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
     if json {
-        collector.json().init()
+        json_logs(level, std::io::stdout).init()
     } else {
-        collector.init()
+        tracing_subscriber::fmt()
+            .with_target(false)
+            .without_time()
+            .with_max_level(level)
+            .init()
     }
+}
+
+/// JSON lines, each carrying the span `lambda_runtime` opens per invocation: its
+/// `requestId` and, when X-Ray traces the function, its `xrayTraceId`, so a trace and its
+/// log lines find each other.
+fn json_logs<W>(level: LevelFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_max_level(level)
+        .json()
+        .with_writer(writer)
+        .finish()
 }
 
 fn log_level(lookup: impl Fn(&str) -> Option<String>) -> LevelFilter {
@@ -79,6 +97,52 @@ fn log_level(lookup: impl Fn(&str) -> Option<String>) -> LevelFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// What a test's subscriber wrote.
+    #[derive(Clone, Default)]
+    struct Written(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Written {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_json_line_of_an_invocation_names_its_request_and_trace() {
+        let written = Written::default();
+        let writer = written.clone();
+        let mut context = lambda_http::lambda_runtime::Context::default();
+        context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
+        context.xray_trace_id = Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into());
+        let subscriber = json_logs(LevelFilter::INFO, move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = lambda_http::lambda_runtime::layers::trace::request_span(&context);
+            let _entered = span.enter();
+            tracing::warn!(route = "live-chat", "store unavailable");
+            tracing::debug!("below the level: not written");
+        });
+        let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["fields"]["message"], "store unavailable");
+        assert_eq!(
+            lines[0]["span"]["xrayTraceId"],
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
+        );
+        assert_eq!(
+            lines[0]["span"]["requestId"],
+            "8476a536-e9f4-11e8-9739-2dfe598c3fcd"
+        );
+    }
 
     #[test]
     fn the_log_level_comes_from_lambda_then_rust_log() {

@@ -19,7 +19,7 @@
 //!   production (signed uploads, checks and downloads); and [`webhook_client`], webhook
 //!   deliveries' HTTP client; nothing above imports them;
 //! - [`lambda`]: what every Lambda binary's `main` runs, the one place that binds the
-//!   handlers to the DynamoDB store.
+//!   handlers to the DynamoDB store; [`metrics`]: the business counters they log.
 //!
 //! The Lambda binaries in `functions/` and the `supportzen` CLI are thin shells around
 //! this crate; the embedded SQLite store is the `supportzen-sqlite` crate.
@@ -36,6 +36,7 @@ pub mod http;
 pub mod https_client;
 pub mod idempotency;
 pub mod lambda;
+pub mod metrics;
 pub mod s3;
 pub mod store;
 pub mod webhook_client;

@@ -4,4 +4,5 @@
 
 mod docs;
 mod layers;
+mod operations;
 mod template;

@@ -97,7 +97,7 @@ impl MarkedEventReceiver for LongForms {
     }
 }
 
-fn template() -> Yaml {
+pub(crate) fn template() -> Yaml {
     let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
     let mut long_forms = LongForms::default();
     Parser::new_from_str(&text)
@@ -108,7 +108,7 @@ fn template() -> Yaml {
 }
 
 /// `{function: argument}`, an intrinsic function's long form.
-fn intrinsic(function: &str, argument: &str) -> Yaml {
+pub(crate) fn intrinsic(function: &str, argument: &str) -> Yaml {
     YamlLoader::load_from_str(&format!("{{{function:?}: {argument:?}}}"))
         .unwrap()
         .remove(0)
@@ -139,7 +139,7 @@ fn short_forms_are_read_as_long_forms() {
     );
 }
 
-fn text(yaml: &Yaml) -> &str {
+pub(crate) fn text(yaml: &Yaml) -> &str {
     yaml.as_str()
         .unwrap_or_else(|| panic!("expected a string, got {yaml:?}"))
 }
@@ -1133,7 +1133,7 @@ fn logical_id<'a>(template: &'a Yaml, binary: &str) -> &'a str {
 }
 
 /// The resources of one type, by logical id.
-fn resources_of<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+pub(crate) fn resources_of<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
     template["Resources"]
         .as_hash()
         .unwrap()

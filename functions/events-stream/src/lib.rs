@@ -35,7 +35,8 @@ use std::future::Future;
 use supportzen_shared::domain::{ConversationId, UserId};
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::events::delivery::Delivery;
-use supportzen_shared::events::{Event, Visibility, WebhookSubscription};
+use supportzen_shared::events::{Event, EventType, Visibility, WebhookSubscription};
+use supportzen_shared::metrics::{Counter, Counters};
 use supportzen_shared::store::{
     Audience, ConnectionReader, ConnectionWriter, StoreError, WebhookRegistry,
 };
@@ -98,6 +99,7 @@ pub async fn handle<S, P, Q>(
     queue: &Q,
     records: Vec<EventRecord>,
     now: i64,
+    counters: &Counters,
 ) -> DynamoDbEventResponse
 where
     S: ConnectionReader + ConnectionWriter + WebhookRegistry + Owners + Sync,
@@ -109,6 +111,7 @@ where
         poster,
         queue,
         now,
+        counters,
         owners: HashMap::new(),
         subscriptions: None,
     };
@@ -133,6 +136,7 @@ struct Batch<'a, S, P, Q> {
     poster: &'a P,
     queue: &'a Q,
     now: i64,
+    counters: &'a Counters,
     owners: HashMap<ConversationId, UserId>,
     /// The webhook endpoints' subscriptions, read at the first event that needs them.
     subscriptions: Option<Vec<WebhookSubscription>>,
@@ -176,6 +180,9 @@ where
             posts.push((event, connections));
         }
         for (event, connections) in posts {
+            if event.kind == EventType::MessageCreated {
+                self.counters.add(Counter::MessagesWritten, 1);
+            }
             self.push(&event, connections).await;
         }
         Ok(())
@@ -225,8 +232,11 @@ where
         futures_stream::iter(connections)
             .map(|(audience, connection)| async move {
                 match self.poster.post(&connection, envelope).await {
-                    Posted::Sent => {}
-                    Posted::Gone => self.unlist(&connection, &audience).await,
+                    Posted::Sent => self.counters.add(Counter::SocketPosts, 1),
+                    Posted::Gone => {
+                        self.counters.add(Counter::SocketGone, 1);
+                        self.unlist(&connection, &audience).await
+                    }
                     Posted::Failed(reason) => tracing::warn!(
                         connection,
                         reason,

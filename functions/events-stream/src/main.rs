@@ -11,6 +11,7 @@ use events_stream::sdk::{ManagementApi, SqsQueue};
 use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
 use supportzen_shared::domain::now_millis;
 use supportzen_shared::dynamo::{DynamoStore, client};
+use supportzen_shared::metrics::{self, Counters};
 
 /// One batch at a time per container; its posts overlap on one thread.
 #[tokio::main(flavor = "current_thread")]
@@ -22,10 +23,15 @@ async fn main() -> Result<(), Error> {
     let config = client::lambda_sdk_config(lookup)?;
     let sockets = ManagementApi::new(&config, &required("WEBSOCKET_ENDPOINT")?);
     let queue = SqsQueue::new(&config, required("WEBHOOK_QUEUE_URL")?);
+    let namespace = metrics::namespace_from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
-        let (store, sockets, queue) = (&store, &sockets, &queue);
+        let (store, sockets, queue, namespace) = (&store, &sockets, &queue, namespace.as_deref());
         async move {
-            Ok::<_, Error>(handle(store, sockets, queue, event.payload.records, now_millis()).await)
+            let (now, counters) = (now_millis(), Counters::default());
+            let response =
+                handle(store, sockets, queue, event.payload.records, now, &counters).await;
+            counters.emit(namespace, now);
+            Ok::<_, Error>(response)
         }
     }))
     .await

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use supportzen_shared::domain::{Email, TicketId};
 use supportzen_shared::events::webhooks::WebhookUrl;
 use supportzen_shared::events::{EventType, Subscriber, WebhookEndpoint};
+use supportzen_shared::metrics::{Counter, Counters};
 use supportzen_shared::store::{CONNECTION_LIFETIME_MS, GONE_GRACE_MS, gone_cutoff};
 
 const NOW: i64 = 1_795_341_900_000;
@@ -164,6 +165,8 @@ struct Sockets {
     gone: HashSet<&'static str>,
     failing: HashSet<&'static str>,
     posted: Mutex<Vec<(String, serde_json::Value)>>,
+    /// How many posts were answered 410 Gone.
+    gone_answers: AtomicUsize,
     /// Posts under way, and the most there ever were at once.
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
@@ -200,6 +203,7 @@ impl Poster for Sockets {
         tokio::task::yield_now().await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         if self.gone.contains(connection) {
+            self.gone_answers.fetch_add(1, Ordering::SeqCst);
             return Posted::Gone;
         }
         if self.failing.contains(connection) {
@@ -255,10 +259,25 @@ async fn a_customer_gets_their_public_events_and_agents_get_everything() {
         (Audience::Customer(other()), "other-conn"),
     ]);
     let (sockets, queue) = (Sockets::default(), Queued::default());
+    let counters = Counters::default();
 
-    let response = handle(&store, &sockets, &queue, sample(), NOW).await;
+    let response = handle(&store, &sockets, &queue, sample(), NOW, &counters).await;
 
     assert_eq!(failures(&response), Vec::<Option<String>>::new());
+    // The business counters agree with what the sockets saw: the agents see every
+    // message, notes included.
+    let messages = sockets
+        .types("agent-conn")
+        .iter()
+        .filter(|kind| *kind == "message.created")
+        .count();
+    assert!(messages > 0);
+    assert_eq!(counters.get(Counter::MessagesWritten), messages as u64);
+    assert_eq!(
+        counters.get(Counter::SocketPosts),
+        sockets.posted.lock().unwrap().len() as u64
+    );
+    assert_eq!(counters.get(Counter::SocketGone), 0);
     assert_eq!(
         sockets.types("agent-conn"),
         [
@@ -287,7 +306,15 @@ async fn a_customer_gets_their_public_events_and_agents_get_everything() {
 async fn the_envelope_is_the_message_as_the_read_routes_show_it() {
     let store = Store::with_connections(&[(Audience::Customer(demo()), "demo-conn")]);
     let (sockets, queue) = (Sockets::default(), Queued::default());
-    handle(&store, &sockets, &queue, sample(), NOW).await;
+    handle(
+        &store,
+        &sockets,
+        &queue,
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     let posted = sockets.posted.lock().unwrap();
     let (_, message) = &posted[0];
@@ -320,9 +347,21 @@ async fn a_stale_connection_is_unlisted_and_only_it() {
         ..Sockets::default()
     };
 
-    let response = handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
+    let counters = Counters::default();
+    let response = handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        sample(),
+        NOW,
+        &counters,
+    )
+    .await;
 
     assert_eq!(failures(&response), Vec::<Option<String>>::new());
+    let gone = sockets.gone_answers.load(Ordering::SeqCst);
+    assert!(gone > 0);
+    assert_eq!(counters.get(Counter::SocketGone), gone as u64);
     assert_eq!(
         store.listed(),
         ["agent-conn", "demo-conn", "stale-conn-2"],
@@ -350,7 +389,15 @@ async fn each_wanting_endpoint_gets_one_queued_delivery_per_event() {
     };
     let (sockets, queue) = (Sockets::default(), Queued::default());
 
-    handle(&store, &sockets, &queue, sample(), NOW).await;
+    handle(
+        &store,
+        &sockets,
+        &queue,
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     let queued = queue.bodies.lock().unwrap();
     let sent: Vec<(&str, &str)> = queued
@@ -397,7 +444,15 @@ async fn a_connection_answering_gone_while_it_opens_stays_listed() {
         ..Sockets::default()
     };
 
-    let response = handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(failures(&response), Vec::<Option<String>>::new());
     assert_eq!(
@@ -407,7 +462,15 @@ async fn a_connection_answering_gone_while_it_opens_stays_listed() {
     );
     // Once its handshake is over, the next event reaches it.
     let sockets = Sockets::default();
-    handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
+    handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
     assert_eq!(sockets.types("opening-conn").len(), 4);
 }
 
@@ -429,7 +492,15 @@ async fn a_failed_post_fails_nothing_and_every_webhook_is_queued() {
     };
     let queue = Queued::default();
 
-    let response = handle(&store, &sockets, &queue, sample(), NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &queue,
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(
         failures(&response),
@@ -458,7 +529,15 @@ async fn store_and_queue_failures_retry_from_the_record_that_met_them() {
         ..Store::with_connections(&[(Audience::Agents, "agent-conn")])
     };
     let sockets = Sockets::default();
-    let response = handle(&store, &sockets, &Queued::default(), sample(), NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
     assert_eq!(failures(&response), [sequence_number(0)]);
     assert!(sockets.posted.lock().unwrap().is_empty());
 
@@ -475,7 +554,15 @@ async fn store_and_queue_failures_retry_from_the_record_that_met_them() {
         fail: true,
         ..Queued::default()
     };
-    let response = handle(&store, &sockets, &queue, sample(), NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &queue,
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
     assert_eq!(
         failures(&response),
         [sequence_number(2)],
@@ -496,7 +583,15 @@ async fn store_and_queue_failures_retry_from_the_record_that_met_them() {
     };
     let sockets = Sockets::default();
     let queue = Queued::default();
-    let response = handle(&store, &sockets, &queue, sample(), NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &queue,
+        sample(),
+        NOW,
+        &Counters::default(),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(sockets.received("agent-conn")[..2], first[..]);
     assert_eq!(queue.bodies.lock().unwrap().len(), 1);
@@ -524,14 +619,30 @@ async fn a_record_is_posted_only_once_all_its_events_are_queued() {
         ..Queued::default()
     };
 
-    let response = handle(&store, &sockets, &failing, vec![record.clone()], NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &failing,
+        vec![record.clone()],
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(failures(&response), [record.change.sequence_number.clone()]);
     assert!(
         sockets.posted.lock().unwrap().is_empty(),
         "not even the status change, which has no webhook: the retry posts it"
     );
-    let response = handle(&store, &sockets, &Queued::default(), vec![record], NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        vec![record],
+        NOW,
+        &Counters::default(),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         sockets.types("agent-conn"),
@@ -553,7 +664,15 @@ async fn posts_go_out_at_most_post_concurrency_at_a_time() {
 
     let mut records = sample();
     records.truncate(1);
-    handle(&store, &sockets, &Queued::default(), records, NOW).await;
+    handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        records,
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     for id in &ids {
         assert_eq!(sockets.types(id), ["message.created"], "{id}");
@@ -635,7 +754,15 @@ async fn a_record_that_makes_no_event_is_passed_over() {
     let store = Store::with_connections(&[(Audience::Agents, "agent-conn")]);
     let sockets = Sockets::default();
 
-    let response = handle(&store, &sockets, &Queued::default(), records, NOW).await;
+    let response = handle(
+        &store,
+        &sockets,
+        &Queued::default(),
+        records,
+        NOW,
+        &Counters::default(),
+    )
+    .await;
 
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(

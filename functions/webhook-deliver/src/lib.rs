@@ -28,6 +28,7 @@ use std::time::Duration;
 use supportzen_shared::events::WebhookEndpoint;
 use supportzen_shared::events::delivery::{Delivery, Failed, Next, Outcome};
 use supportzen_shared::events::webhooks::RETRY_DELAYS;
+use supportzen_shared::metrics::{Counter, Counters};
 use supportzen_shared::store::WebhookRegistry;
 use supportzen_shared::webhook_client::WebhookClient;
 
@@ -74,6 +75,7 @@ pub async fn handle<S, A, V>(
     client: &A,
     visibility: &V,
     messages: Vec<SqsMessage>,
+    counters: &Counters,
 ) -> SqsBatchResponse
 where
     S: WebhookRegistry + Sync,
@@ -89,7 +91,15 @@ where
         }
     };
     let attempts = messages.iter().map(|message| async {
-        let handled = one(store, client, visibility, endpoints.as_deref(), message).await;
+        let handled = one(
+            store,
+            client,
+            visibility,
+            endpoints.as_deref(),
+            message,
+            counters,
+        )
+        .await;
         (message.message_id.clone(), handled)
     });
     let mut response = SqsBatchResponse::default();
@@ -116,6 +126,7 @@ async fn one<S, A, V>(
     visibility: &V,
     endpoints: Option<&[WebhookEndpoint]>,
     message: &SqsMessage,
+    counters: &Counters,
 ) -> Handled
 where
     S: WebhookRegistry + Sync,
@@ -157,6 +168,7 @@ where
     };
     match Next::after(attempt, &outcome, &RETRY_DELAYS) {
         Next::Done => {
+            counters.add(Counter::WebhookDelivered, 1);
             tracing::info!(endpoint_id, event_id, attempt, "delivered");
             Handled::Done
         }
@@ -178,6 +190,13 @@ where
             }
         },
         Next::Failed { reason, then } => {
+            counters.add(
+                match then {
+                    Failed::Dead => Counter::WebhookDead,
+                    Failed::RetryAfter(_) => Counter::WebhookFailed,
+                },
+                1,
+            );
             tracing::warn!(endpoint_id, event_id, attempt, reason, "attempt failed");
             keep(visibility, message, attempt, then).await
         }

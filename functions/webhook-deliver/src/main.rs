@@ -7,7 +7,9 @@
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};
+use supportzen_shared::domain::now_millis;
 use supportzen_shared::dynamo::{DynamoStore, client};
+use supportzen_shared::metrics::{self, Counters};
 use supportzen_shared::webhook_client::WebhookClient;
 use webhook_deliver::handle;
 use webhook_deliver::sdk::SqsVisibility;
@@ -22,9 +24,15 @@ async fn main() -> Result<(), Error> {
     let queue = SqsVisibility::new(&client::lambda_sdk_config(lookup)?, queue_url);
     // 127.0.0.1:9001 is the Lambda Runtime API, not a receiver.
     let webhooks = WebhookClient::new()?.refusing_local_addresses();
+    let namespace = metrics::namespace_from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let (store, webhooks, queue) = (&store, &webhooks, &queue);
-        async move { Ok::<_, Error>(handle(store, webhooks, queue, event.payload.records).await) }
+        let (store, webhooks, queue, namespace) = (&store, &webhooks, &queue, namespace.as_deref());
+        async move {
+            let counters = Counters::default();
+            let response = handle(store, webhooks, queue, event.payload.records, &counters).await;
+            counters.emit(namespace, now_millis());
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

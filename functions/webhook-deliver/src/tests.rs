@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use supportzen_shared::events::EventType;
 use supportzen_shared::events::webhooks::WebhookUrl;
+use supportzen_shared::metrics::{Counter, Counters};
 use supportzen_shared::store::StoreError;
 
 const MESSAGES: &str = "wh_019aa6f0200070008000000000000001";
@@ -159,9 +160,12 @@ fn handle_of(message: &SqsMessage) -> String {
 #[tokio::test]
 async fn delivered_messages_are_deleted() {
     let (registry, receivers, waits) = (Registry::both(), Receivers::default(), Waits::default());
-    let response = handle(&registry, &receivers, &waits, sample()).await;
+    let counters = Counters::default();
+    let response = handle(&registry, &receivers, &waits, sample(), &counters).await;
 
     assert_eq!(kept(&response), Vec::<String>::new());
+    assert_eq!(counters.get(Counter::WebhookDelivered), 2);
+    assert_eq!(counters.get(Counter::WebhookFailed), 0);
     let event_ids: Vec<String> = sample()
         .iter()
         .map(|m| {
@@ -188,7 +192,14 @@ async fn a_failed_attempt_waits_for_its_place_in_the_schedule() {
     ]);
     let (registry, waits, messages) = (Registry::both(), Waits::default(), sample());
 
-    let response = handle(&registry, &receivers, &waits, messages.clone()).await;
+    let response = handle(
+        &registry,
+        &receivers,
+        &waits,
+        messages.clone(),
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(kept(&response), [id(&messages[0]), id(&messages[1])]);
     // The first receipt was attempt 1 (then 5 s), the other's third (then 30 min).
@@ -216,10 +227,14 @@ async fn after_the_eighth_attempt_the_message_is_left_to_the_dead_letter_queue()
         (STATUSES, Outcome::Retry("answered 503".into())),
     ]);
     let (registry, waits) = (Registry::both(), Waits::default());
+    let counters = Counters::default();
 
-    let response = handle(&registry, &receivers, &waits, messages.clone()).await;
+    let response = handle(&registry, &receivers, &waits, messages.clone(), &counters).await;
 
     assert_eq!(kept(&response), [id(&messages[0]), id(&messages[1])]);
+    assert_eq!(counters.get(Counter::WebhookDead), 1, "the eighth failure");
+    assert_eq!(counters.get(Counter::WebhookFailed), 1, "the seventh");
+    assert_eq!(counters.get(Counter::WebhookDelivered), 0);
     assert_eq!(
         waits.set(),
         [(handle_of(&messages[1]), RETRY_DELAYS[6])],
@@ -232,7 +247,14 @@ async fn gone_disables_the_endpoint_and_deletes_the_message() {
     let receivers = Receivers::answering(&[(STATUSES, Outcome::Gone)]);
     let (registry, waits) = (Registry::both(), Waits::default());
 
-    let response = handle(&registry, &receivers, &waits, sample()).await;
+    let response = handle(
+        &registry,
+        &receivers,
+        &waits,
+        sample(),
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(kept(&response), Vec::<String>::new());
     assert_eq!(*registry.disabled.lock().unwrap(), [STATUSES]);
@@ -250,7 +272,14 @@ async fn deliveries_to_removed_disabled_or_unsubscribed_endpoints_are_dropped() 
     let registry = Registry::of(vec![disabled, unsubscribed]);
     let receivers = Receivers::default();
 
-    let response = handle(&registry, &receivers, &Waits::default(), sample()).await;
+    let response = handle(
+        &registry,
+        &receivers,
+        &Waits::default(),
+        sample(),
+        &Counters::default(),
+    )
+    .await;
     assert_eq!(kept(&response), Vec::<String>::new());
     assert_eq!(receivers.attempted(), []);
 
@@ -259,6 +288,7 @@ async fn deliveries_to_removed_disabled_or_unsubscribed_endpoints_are_dropped() 
         &receivers,
         &Waits::default(),
         sample(),
+        &Counters::default(),
     )
     .await;
     assert_eq!(kept(&response), Vec::<String>::new());
@@ -272,7 +302,14 @@ async fn what_is_not_a_delivery_goes_to_the_dead_letter_queue_unattempted() {
     messages[1].body = None;
     let (receivers, waits) = (Receivers::default(), Waits::default());
 
-    let response = handle(&Registry::both(), &receivers, &waits, messages.clone()).await;
+    let response = handle(
+        &Registry::both(),
+        &receivers,
+        &waits,
+        messages.clone(),
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(kept(&response), [id(&messages[0]), id(&messages[1])]);
     assert_eq!(receivers.attempted(), []);
@@ -291,7 +328,14 @@ async fn unreadable_endpoints_count_as_a_failed_attempt() {
     };
     let (receivers, waits, messages) = (Receivers::default(), Waits::default(), sample());
 
-    let response = handle(&registry, &receivers, &waits, messages.clone()).await;
+    let response = handle(
+        &registry,
+        &receivers,
+        &waits,
+        messages.clone(),
+        &Counters::default(),
+    )
+    .await;
 
     assert_eq!(kept(&response), [id(&messages[0]), id(&messages[1])]);
     assert_eq!(receivers.attempted(), []);

@@ -3,6 +3,7 @@
 //! them is `conversation_reads.rs`.
 
 use super::DynamoStore;
+use super::backfill::{ReadValues, Rewrite};
 use super::items::{
     IndexKeys, Item, META, conversation_pk, from_item, key, message_sk, n, note_sk,
     owner_activity_key, s, to_item, user_pk,
@@ -137,6 +138,77 @@ impl ConversationItem {
             last_activity_at: stored.last_activity_at,
             last_message,
         })
+    }
+}
+
+/// What `supportzen ops backfill` asks of a stored conversation (`backfill.rs`).
+impl ConversationItem {
+    pub(super) fn pk(&self) -> &str {
+        &self.pk
+    }
+
+    /// What an older release left out or got different from what this release writes,
+    /// computed from the item's own fields: `None` when it is current. Items that do not
+    /// decode are left alone (`None`): the read routes report them.
+    pub(super) fn rewrite(&self) -> Option<Rewrite> {
+        let id = ConversationId::from_stored(&self.kind, &self.id).ok()?;
+        let status = Status::from_stored(self.status.as_deref(), self.open).ok()?;
+        let assignee = match &self.assignee {
+            Some(agent) => Some(AgentId::parse(agent).ok()?),
+            None => None,
+        };
+        let index = IndexKeys::new(&id, status, self.last_activity_at);
+        let wanted = [
+            ("status", status.as_str().to_string(), self.status.as_ref()),
+            (
+                "gsi1sk",
+                owner_activity_key(self.last_activity_at, &id),
+                Some(&self.gsi1sk),
+            ),
+            ("gsi2pk", index.inbox_pk, self.gsi2pk.as_ref()),
+            ("gsi2sk", index.sort_key.clone(), self.gsi2sk.as_ref()),
+            (
+                "gsi3pk",
+                IndexKeys::assignee_pk(&id, assignee.as_ref()),
+                self.gsi3pk.as_ref(),
+            ),
+            ("gsi3sk", index.sort_key, self.gsi3sk.as_ref()),
+        ];
+        let set: Vec<(&'static str, String)> = wanted
+            .into_iter()
+            .filter(|(_, want, have)| *have != Some(want))
+            .map(|(name, want, _)| (name, want))
+            .collect();
+        let needs_preview = self.last_message_id.is_none() || self.last_message_preview.is_none();
+        (!set.is_empty() || needs_preview).then_some(Rewrite { set, needs_preview })
+    }
+
+    /// The condition that the item still has the activity, status and assignee it was
+    /// read with (names from [`super::backfill::UNCHANGED_NAMES`]), and its values.
+    pub(super) fn unchanged_condition(&self) -> (String, ReadValues) {
+        let mut condition = vec![
+            "#read_activity = :read_activity".to_string(),
+            "#read_open = :read_open".to_string(),
+        ];
+        let mut read: ReadValues = vec![
+            (":read_activity", n(self.last_activity_at)),
+            (":read_open", AttributeValue::Bool(self.open)),
+        ];
+        match &self.status {
+            Some(status) => {
+                condition.push("#read_status = :read_status".into());
+                read.push((":read_status", s(status.clone())));
+            }
+            None => condition.push("attribute_not_exists(#read_status)".into()),
+        }
+        match &self.assignee {
+            Some(agent) => {
+                condition.push("#read_assignee = :read_assignee".into());
+                read.push((":read_assignee", s(agent.clone())));
+            }
+            None => condition.push("attribute_not_exists(#read_assignee)".into()),
+        }
+        (condition.join(" AND "), read)
     }
 }
 

@@ -23,6 +23,7 @@
 //! stream as the changes `events::changes` maps to events.
 
 mod agents;
+pub mod backfill;
 pub mod client;
 mod connections;
 mod conversation_reads;

@@ -108,6 +108,16 @@ impl MessagePreview {
             sent_at: message.sent_at,
         }
     }
+
+    /// The same, of a message read back (for conversations stored before previews).
+    pub fn of_stored(message: &StoredMessage) -> Self {
+        MessagePreview {
+            id: message.id.clone(),
+            author: message.author,
+            text: message.text.chars().take(PREVIEW_CHARS).collect(),
+            sent_at: message.sent_at,
+        }
+    }
 }
 
 /// A stored message, for operators and tests.

@@ -1,0 +1,132 @@
+//! `supportzen ops`: repair tools an operator runs against a deployment's table.
+//! `backfill` walks the table a page at a time (`shared/src/dynamo/backfill.rs` decides and
+//! writes), keeps to a write budget, and shows how far it got and where to resume.
+
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::dynamo::backfill::{BackfillPage, ResumeKey, WriteBudget};
+use tokio::time::Instant;
+
+/// What a whole run did, printed as one JSON object.
+#[derive(Debug, Default)]
+struct Totals {
+    items_read: u64,
+    conversations: u64,
+    stale: u64,
+    rewritten: u64,
+    changed_meanwhile: u64,
+}
+
+impl Totals {
+    fn add(&mut self, page: &BackfillPage) {
+        self.items_read += page.items_read;
+        self.conversations += page.conversations;
+        self.stale += page.stale;
+        self.rewritten += page.rewritten;
+        self.changed_meanwhile += page.changed_meanwhile;
+    }
+}
+
+/// Runs the backfill over `table` from `from` (the start if `None`) to the end, at most
+/// `writes_per_second` rewrites a second; the counts as JSON.
+pub async fn backfill(
+    client: aws_sdk_dynamodb::Client,
+    table: &str,
+    dry_run: bool,
+    writes_per_second: u32,
+    mut from: Option<ResumeKey>,
+) -> Result<String, String> {
+    // DynamoDB's item count is refreshed about every six hours: good enough for a bar.
+    let estimate = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .ok()
+        .and_then(|d| d.table.and_then(|t| t.item_count))
+        .and_then(|count| u64::try_from(count).ok());
+    let store = DynamoStore::new(client, table);
+    let mut budget = WriteBudget::per_second(writes_per_second);
+    let (mut totals, started) = (Totals::default(), Instant::now());
+    let progress = Progress::new(estimate);
+    loop {
+        let page = store
+            .backfill_page(from.as_ref(), dry_run, &mut budget)
+            .await
+            .map_err(|e| {
+                let resume = from
+                    .as_ref()
+                    .map(|key| format!("; resume with --from {}", key.token()))
+                    .unwrap_or_default();
+                format!("backfill stopped: {e}{resume}")
+            })?;
+        totals.add(&page);
+        from = page.next;
+        progress.show(&totals, from.as_ref());
+        if from.is_none() {
+            break;
+        }
+    }
+    progress.finish();
+    Ok(json!({
+        "dryRun": dry_run,
+        "itemsRead": totals.items_read,
+        "conversations": totals.conversations,
+        "stale": totals.stale,
+        "rewritten": totals.rewritten,
+        "changedMeanwhile": totals.changed_meanwhile,
+        "seconds": started.elapsed().as_secs(),
+    })
+    .to_string())
+}
+
+/// The progress line on stderr: redrawn in place on a terminal, one line a page
+/// otherwise (a log keeps every resume token).
+struct Progress {
+    estimate: Option<u64>,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(estimate: Option<u64>) -> Self {
+        Progress {
+            estimate,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&self, totals: &Totals, next: Option<&ResumeKey>) {
+        let bar = match self.estimate {
+            Some(total) if total > 0 => {
+                let done = (totals.items_read.min(total) * 20 / total) as usize;
+                format!(
+                    "[{}{}] ~{}% ",
+                    "#".repeat(done),
+                    ".".repeat(20 - done),
+                    totals.items_read.min(total) * 100 / total
+                )
+            }
+            _ => String::new(),
+        };
+        let resume = next
+            .map(|key| format!(" (resume: --from {})", key.token()))
+            .unwrap_or_default();
+        let line = format!(
+            "{bar}{} items read, {} conversations, {} stale, {} rewritten{resume}",
+            totals.items_read, totals.conversations, totals.stale, totals.rewritten
+        );
+        let mut stderr = std::io::stderr().lock();
+        let _ = if self.terminal {
+            write!(stderr, "\r\x1b[2K{line}")
+        } else {
+            writeln!(stderr, "{line}")
+        };
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
