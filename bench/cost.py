@@ -44,8 +44,28 @@ LINES = [
 ]
 
 
+def check_sources(inputs):
+    """Every figure names where it comes from: a source, or why it was assumed."""
+    missing = []
+    for section in ("prices", "free_tiers", "measured", "assumptions"):
+        for name, entry in inputs[section].items():
+            if not (entry.get("source") or entry.get("why")):
+                missing.append(f"{section}.{name}")
+    for name, route in inputs["routes"].items():
+        if not route.get("source"):
+            missing.append(f"routes.{name}")
+    for seat in inputs["seats"]:
+        if not seat.get("source"):
+            missing.append(f"seats.{seat['product']} {seat['plan']}")
+    if not inputs.get("sizes_why"):
+        missing.append("sizes_why")
+    if missing:
+        raise ValueError("figures without a source or a reason: " + ", ".join(missing))
+
+
 class Model:
     def __init__(self, inputs):
+        check_sources(inputs)
         self.i = inputs
         self.p = {k: v["usd"] / v["per"] for k, v in inputs["prices"].items()}
         self.a = {k: v["value"] for k, v in inputs["assumptions"].items() if "value" in v}
@@ -114,11 +134,12 @@ class Model:
         gb = self.a["memory_mb"] / 1024
         c = dict.fromkeys((k for k, _ in LINES), 0.0)
         if spec["entry"] == "attachment":
-            # The declaration is its own HTTP request and invocation; the check runs
-            # inside the message's invocation (its duration: two more round trips).
-            ms = math.ceil(self.cpu_ms() + self.a["dynamodb_round_trip_ms"] * 2
-                           + (self.a["cold_start_extra_ms"] if cold else 0))
-            ms += math.ceil(4 * self.a["dynamodb_round_trip_ms"])  # BatchGet, HEAD, GET, tagging
+            # The declaration is its own HTTP request and invocation (two round trips);
+            # the check runs inside the message's invocation and adds four (the uploads'
+            # BatchGetItem, then S3's HEAD, ranged GET and PUT ?tagging).
+            rtt = self.a["dynamodb_round_trip_ms"]
+            declare = self.cpu_ms() + 2 * rtt + (self.a["cold_start_extra_ms"] if cold else 0)
+            ms = math.ceil(declare) + math.ceil(4 * rtt)
             c["lambda_requests"] = self.p["lambda_request"]
             c["lambda_duration"] = gb * ms / 1000 * self.p["lambda_gb_second_x86"]
             c["http_api"] = self.p["http_api_request"]
@@ -175,7 +196,6 @@ class Model:
     def month(self, conversations, agents):
         cold = self.a["every_invocation_cold"]
         bill = dict.fromkeys((k for k, _ in LINES), 0.0)
-        requests = gb_seconds = sqs_requests = log_gb = 0.0
         for route, n in self.calls_per_month(conversations, agents).items():
             if not n:
                 continue
@@ -345,7 +365,8 @@ def render(model):
 
 def main():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Blocks in the document look like <!-- cost.py:NAME --> ... <!-- /cost.py:NAME -->, "
                "NAME one of: " + ", ".join(TABLES) + ".")
     parser.add_argument("--inputs", type=Path, default=DEFAULT_INPUTS,
@@ -359,10 +380,13 @@ def main():
 
     try:
         inputs = json.loads(args.inputs.read_text(encoding="utf-8"))
+        tables = render(Model(inputs))
     except (OSError, json.JSONDecodeError) as err:
         print(f"cost.py: cannot read {args.inputs}: {err}", file=sys.stderr)
         return 2
-    tables = render(Model(inputs))
+    except (KeyError, TypeError, ValueError) as err:
+        print(f"cost.py: {args.inputs}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
 
     if args.check or args.update:
         path = args.check or args.update
