@@ -269,6 +269,24 @@ pub(crate) enum OpsCommand {
         #[arg(long)]
         from: Option<String>,
     },
+    /// Put webhook deliveries whose retries ran out back to be delivered, each under its
+    /// original webhook-id, with a fresh retry schedule. Locally: the outbox's dead
+    /// letters (`supportzen webhooks deliveries` lists them); the running server sends
+    /// them within 30 seconds. In production: every message of the webhook dead-letter
+    /// queue moved back to the webhook queue (the stack's WebhookDeadLetterQueueUrl and
+    /// WebhookQueueUrl outputs). Prints how many were moved.
+    RedriveWebhooks {
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        outbox: OutboxArg,
+        /// Production: the dead-letter queue's URL to move from (with --to-queue).
+        #[arg(long, requires = "to_queue")]
+        from_queue: Option<String>,
+        /// Production: the webhook queue's URL to move to (with --from-queue).
+        #[arg(long, requires = "from_queue")]
+        to_queue: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]

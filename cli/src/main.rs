@@ -25,7 +25,7 @@ use supportzen::webhooks::WebhookOutbox;
 use supportzen::{attachments, invoke, listen, ops, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::sign;
-use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email};
+use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, now_millis};
 use supportzen_shared::dynamo::backfill::ResumeKey;
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
@@ -160,6 +160,39 @@ async fn run(command: Command) -> Result<(), String> {
                 "ops backfill is for dynamodb:TABLE; SQLite lists from columns every release has, so it needs none".into(),
             ),
         },
+        Command::Ops {
+            command:
+                OpsCommand::RedriveWebhooks {
+                    store,
+                    outbox,
+                    from_queue,
+                    to_queue,
+                },
+        } => {
+            let moved = match (from_queue, to_queue) {
+                (Some(from), Some(to)) => {
+                    let sqs = ops::sqs_client_from_env().await;
+                    ops::redrive_queue(&sqs, &from, &to).await?
+                }
+                _ => {
+                    let path = outbox.path(&store.store);
+                    if !std::path::Path::new(&path).exists() {
+                        return Err(format!(
+                            "there is no outbox at {path} (supportzen serve creates it; see --outbox)"
+                        ));
+                    }
+                    let outbox = Outbox::open(&path)
+                        .map_err(|e| format!("cannot open the outbox {path}: {e}"))?;
+                    let moved = outbox
+                        .redrive(now_millis())
+                        .await
+                        .map_err(|e| format!("cannot redrive the outbox {path}: {e}"))?;
+                    moved as u64
+                }
+            };
+            println!("{moved} deliveries redriven");
+            Ok(())
+        }
         Command::Table {
             command: TableCommand::Create { store },
         } => match &store {

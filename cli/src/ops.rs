@@ -1,11 +1,14 @@
 //! `supportzen ops`: repair tools an operator runs against a deployment's table.
 //! `backfill` walks the table a page at a time (`shared/src/dynamo/backfill.rs` decides and
-//! writes), keeps to a write budget, and shows how far it got and where to resume.
+//! writes), keeps to a write budget, and shows how far it got and where to resume;
+//! `redrive-webhooks` puts dead webhook deliveries back (the local outbox's, in
+//! `supportzen-sqlite`, or production's dead-letter queue, here).
 
+use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::json;
 use std::io::{IsTerminal, Write};
-use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::dynamo::backfill::{BackfillPage, ResumeKey, WriteBudget};
+use supportzen_shared::dynamo::{DynamoStore, client};
 use tokio::time::Instant;
 
 /// What a whole run did, printed as one JSON object.
@@ -127,6 +130,97 @@ impl Progress {
     fn finish(&self) {
         if self.terminal {
             eprintln!();
+        }
+    }
+}
+
+/// An SQS client from the SDK's full configuration chain (the operator's credentials),
+/// with the HTTPS client and timeouts the DynamoDB client has.
+pub async fn sqs_client_from_env() -> aws_sdk_sqs::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(client::https_client())
+        .timeout_config(client::timeouts())
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&config)
+}
+
+/// Moves every message of the queue at `from` (the webhook dead-letter queue) to the one
+/// at `to` (the webhook queue), ten at a time: each is sent, then deleted from `from`
+/// only once sent, so a failure in between leaves a copy in both (delivered twice under
+/// one webhook-id, which receivers drop) and never none. Stops when a receive, which
+/// waits up to 2 seconds for any server to have one, finds nothing. Returns how many.
+pub async fn redrive_queue(sqs: &aws_sdk_sqs::Client, from: &str, to: &str) -> Result<u64, String> {
+    use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+    let mut moved = 0;
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(from)
+            .max_number_of_messages(10)
+            .wait_time_seconds(2)
+            // Long enough to send and delete the batch, short enough that a message a
+            // failed run leaves hidden comes back soon.
+            .visibility_timeout(60)
+            .send()
+            .await
+            .map_err(|e| format!("cannot receive from {from}: {}", DisplayErrorContext(e)))?;
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return Ok(moved);
+        }
+        let entries = messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(message.body.clone().unwrap_or_default())
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let sent = sqs
+            .send_message_batch()
+            .queue_url(to)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| format!("cannot send to {to}: {}", DisplayErrorContext(e)))?;
+        let deletes = sent
+            .successful
+            .iter()
+            .filter_map(|ok| {
+                let index: usize = ok.id.parse().ok()?;
+                let handle = messages.get(index)?.receipt_handle.clone()?;
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(ok.id.clone())
+                    .receipt_handle(handle)
+                    .build()
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        let sent_count = deletes.len() as u64;
+        if !deletes.is_empty() {
+            sqs.delete_message_batch()
+                .queue_url(from)
+                .set_entries(Some(deletes))
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "sent {sent_count} to {to} but cannot delete them from {from} (they will be delivered twice, under the same webhook-id): {}",
+                        DisplayErrorContext(e)
+                    )
+                })?;
+        }
+        moved += sent_count;
+        if let Some(failed) = sent.failed.first() {
+            return Err(format!(
+                "{moved} moved; then {to} refused one: {} ({})",
+                failed.message.as_deref().unwrap_or("no reason given"),
+                failed.code
+            ));
         }
     }
 }

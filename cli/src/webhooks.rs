@@ -36,6 +36,10 @@ pub const ATTEMPTS_KEPT: usize = 256;
 /// How long the worker waits after the outbox or the store failed before trying again.
 const PAUSE_AFTER_ERROR: Duration = Duration::from_secs(1);
 
+/// The longest the worker waits without reading the outbox: deliveries another process
+/// put back (a redrive) go out within this.
+const IDLE_RECHECK: Duration = Duration::from_secs(30);
+
 /// The webhook side of the local server's event sinks: enqueues each committed event
 /// for the endpoints that want it, durably, and wakes the worker.
 pub struct WebhookOutbox<S> {
@@ -177,12 +181,9 @@ impl<S: WebhookRegistry + Sync> Run<S> {
                 tracing::error!(%err, "webhook outbox unreadable");
                 Some(PAUSE_AFTER_ERROR)
             });
-            let sleep = async {
-                match pause {
-                    Some(pause) => tokio::time::sleep(pause).await,
-                    None => std::future::pending().await,
-                }
-            };
+            // With nothing due, look again now and then all the same: another process
+            // (`supportzen ops redrive-webhooks`) may have added deliveries to the file.
+            let sleep = tokio::time::sleep(pause.unwrap_or(IDLE_RECHECK).min(IDLE_RECHECK));
             tokio::select! {
                 () = wake.notified() => {}
                 () = sleep => {}

@@ -9,4 +9,5 @@ mod idempotency;
 mod openapi;
 mod read_api;
 mod realtime;
+mod redrive_queue;
 mod webhooks;

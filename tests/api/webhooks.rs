@@ -597,6 +597,40 @@ async fn retries_that_run_out_leave_a_dead_letter<S: TestStore>() {
     assert_eq!(receiver.unseen().len(), 6);
 }
 
+async fn a_dead_letter_redriven_goes_out_again_under_its_webhook_id<S: TestStore>() {
+    let (mut app, outbox, ann) = desk::<S>(&FAST).await;
+    let mut attempts = reports(&mut app);
+    // Down for the six attempts the schedule allows, then back.
+    let mut receiver = Receiver::start(&[Answer::Status(503); 6]).await;
+    let endpoint = register(&app, &receiver.url, &[EventType::MessageCreated]).await;
+    let chat = open_chat(&app, &ann, "hello").await;
+    for _ in 1..=6 {
+        next_attempt(&mut attempts).await;
+    }
+    assert_eq!(outbox.dead().await.unwrap().len(), 1);
+    let failed = receiver.unseen();
+    assert_eq!(failed.len(), 6);
+
+    // What `supportzen ops redrive-webhooks` does to the local outbox.
+    assert_eq!(outbox.redrive(now_millis()).await.unwrap(), 1);
+    assert!(outbox.dead().await.unwrap().is_empty());
+    assert_eq!(outbox.redrive(now_millis()).await.unwrap(), 0);
+    // The worker finds it at its next look at the outbox; a new event is one.
+    ann_says(&app, &ann, &chat, "anyone?").await;
+    let seen = until_delivered(&mut attempts, 2).await;
+    assert_eq!(seen.len(), 2, "each once: {seen:?}");
+    let delivered = receiver.unseen();
+    assert_eq!(delivered.len(), 2);
+    let again = delivered
+        .iter()
+        .find(|received| received.id == failed[0].id)
+        .expect("the redriven delivery keeps its webhook-id");
+    assert_eq!(again.answer, Answer::Status(204));
+    assert_eq!(again.body, failed[0].body);
+    assert_signed(&endpoint, again);
+    assert!(outbox.pending().await.unwrap().is_empty());
+}
+
 async fn deliveries_pending_when_the_server_stops_go_out_from_the_next_one<S: TestStore>() {
     let store = S::fresh().await;
     let dir = tempfile::tempdir().unwrap();
@@ -674,5 +708,6 @@ for_each_store!(
     gone_disables_the_endpoint_and_stops_its_deliveries,
     deliveries_to_removed_disabled_or_unsubscribed_endpoints_are_dropped,
     retries_that_run_out_leave_a_dead_letter,
+    a_dead_letter_redriven_goes_out_again_under_its_webhook_id,
     deliveries_pending_when_the_server_stops_go_out_from_the_next_one,
 );

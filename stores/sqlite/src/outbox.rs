@@ -226,6 +226,32 @@ impl Outbox {
         .await
     }
 
+    /// Moves every dead delivery back to the pending ones, due at `now` (ms) with its
+    /// attempts counted afresh, in one transaction: an operator's redrive once the
+    /// receiver is back. Each keeps its event id, so receivers see the same `webhook-id`
+    /// and can tell a delivery they already have. One already pending again (the same
+    /// event to the same endpoint) is not added twice. Returns how many were moved.
+    pub async fn redrive(&self, now: i64) -> Result<usize, StoreError> {
+        with_conn(&self.conn, move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            let moved = tx
+                .execute(
+                    "INSERT OR IGNORE INTO pending_deliveries
+                     (endpoint_id, event_id, event_type, body, first_attempt_at_ms,
+                      attempts, next_attempt_at_ms)
+                     SELECT endpoint_id, event_id, event_type, body, first_attempt_at_ms, 0, ?1
+                     FROM dead_deliveries ORDER BY id",
+                    params![now],
+                )
+                .map_err(internal)?;
+            tx.execute("DELETE FROM dead_deliveries", [])
+                .map_err(internal)?;
+            tx.commit().map_err(internal)?;
+            Ok(moved)
+        })
+        .await
+    }
+
     /// Gives a claimed delivery back unattempted (its worker is stopping): due at `now`.
     pub async fn release(&self, claim: &Claim, now: i64) -> Result<bool, StoreError> {
         let (id, lease) = (claim.id, claim.lease_until);
