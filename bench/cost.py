@@ -5,11 +5,16 @@ Prints the tables of docs/cost.md: the cost of one request per route, the monthl
 at three sizes (list prices, then after the always-free tiers), the cost per 1,000
 messages and the line that dominates, and the seat prices of other desks for the same
 teams. Every figure comes from the JSON file, each with its source; nothing is fetched.
+The stack's counts in it (functions, alarm metrics, dashboards, counters) are checked
+against template.yaml and shared/src/metrics.rs by --check and --update.
 
   python3 bench/cost.py                    print the tables (Markdown)
   python3 bench/cost.py --check docs/cost.md
                                            exit 1 unless the document's tables are
-                                           exactly what the script prints now
+                                           exactly what the script prints now, and
+                                           the stack's counts in the inputs (functions,
+                                           alarm metrics, dashboards, counters) are
+                                           those of template.yaml and shared/src/metrics.rs
   python3 bench/cost.py --update docs/cost.md
                                            rewrite the document's tables in place
 
@@ -26,6 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_INPUTS = HERE / "cost-inputs.json"
+TEMPLATE = HERE.parent / "template.yaml"
+METRICS_RS = HERE.parent / "shared" / "src" / "metrics.rs"
 GIB = 1024**3
 
 # The order of the bill's lines.
@@ -37,11 +44,19 @@ LINES = [
     ("ws_minutes", "API Gateway WebSocket connection minutes"),
     ("dynamodb_writes", "DynamoDB on-demand writes"),
     ("dynamodb_reads", "DynamoDB on-demand reads"),
+    ("kms", "KMS requests for the table's key (upper bound)"),
     ("sqs", "SQS (webhook queue)"),
     ("logs", "CloudWatch Logs ingestion"),
+    ("xray", "X-Ray traces recorded (every invocation: upper bound)"),
+    ("alarms", "CloudWatch alarms"),
+    ("custom_metrics", "CloudWatch custom metrics"),
+    ("dashboard", "CloudWatch dashboard"),
     ("s3", "S3 (attachments)"),
     ("cognito", "Cognito (agents' user pool)"),
 ]
+
+# Lines that cost the same every month whatever the traffic.
+FIXED = ("alarms", "custom_metrics", "dashboard")
 
 
 def check_sources(inputs):
@@ -59,8 +74,40 @@ def check_sources(inputs):
             missing.append(f"seats.{seat['product']} {seat['plan']}")
     if not inputs.get("sizes_why"):
         missing.append("sizes_why")
+    if not inputs["stack"].get("source"):
+        missing.append("stack")
     if missing:
         raise ValueError("figures without a source or a reason: " + ", ".join(missing))
+
+
+def stack_counts(template_text, metrics_rs_text):
+    """What the stack deploys, counted from template.yaml and shared/src/metrics.rs."""
+    resources = template_text.split("\nResources:\n", 1)[1].split("\nOutputs:\n", 1)[0]
+    blocks = re.split(r"\n(?=  [A-Za-z0-9]+:\n)", resources)
+    counts = {"functions": 0, "alarm_metrics": 0, "dashboards": 0}
+    for block in blocks:
+        kind = re.match(r"\s*[A-Za-z0-9]+:\n    Type: (\S+)", block)
+        if not kind:
+            continue
+        if kind.group(1) == "AWS::Serverless::Function":
+            counts["functions"] += 1
+        elif kind.group(1) == "AWS::CloudWatch::Alarm":
+            # A metric-math alarm is billed for each metric it references; one without
+            # Metrics watches a single metric.
+            counts["alarm_metrics"] += block.count("MetricStat:") or 1
+        elif kind.group(1) == "AWS::CloudWatch::Dashboard":
+            counts["dashboards"] += 1
+    counters = re.search(r"pub const ALL: \[Counter; (\d+)\]", metrics_rs_text)
+    counts["custom_metrics"] = int(counters.group(1)) if counters else 0
+    return counts
+
+
+def stack_drift(inputs, template=TEMPLATE, metrics_rs=METRICS_RS):
+    """Differences between the inputs' stack counts and the repository's."""
+    counted = stack_counts(template.read_text(encoding="utf-8"),
+                           metrics_rs.read_text(encoding="utf-8"))
+    return [f"stack.{k}: inputs say {inputs['stack'][k]}, {template.name}/{metrics_rs.name} give {v}"
+            for k, v in counted.items() if inputs["stack"][k] != v]
 
 
 class Model:
@@ -70,7 +117,9 @@ class Model:
         self.p = {k: v["usd"] / v["per"] for k, v in inputs["prices"].items()}
         self.a = {k: v["value"] for k, v in inputs["assumptions"].items() if "value" in v}
         self.kb = inputs["assumptions"]["item_kb"]
+        self.emf = inputs["assumptions"]["emf_lines"]
         self.m = {k: v["value"] for k, v in inputs["measured"].items()}
+        self.stack = inputs["stack"]
 
     # --- DynamoDB units -----------------------------------------------------------------
 
@@ -148,16 +197,20 @@ class Model:
                        + 4 * self.p["s3_get_request"]  # HEAD, ranged GET, two downloads
                        + mb / 1024 * self.p["s3_storage_gb_month"])
             log_lines = 1
+            touches_dynamodb = True
         else:
             ms = self.billed_ms(route, agents, cold)
             c["lambda_requests"] = self.p["lambda_request"]
             c["lambda_duration"] = gb * ms / 1000 * self.p["lambda_gb_second_x86"]
-            log_lines = spec.get("log_lines", 0)
+            log_lines = spec.get("log_lines", 0) + self.emf.get(route, 0)
             if spec["entry"] == "http":
                 c["http_api"] = self.p["http_api_request"]
                 log_lines += 1  # the HTTP API's access log
-            if route == "ws-connection" and self.a["websocket_connect_counts_as_message"]:
-                c["ws_messages"] = self.p["websocket_message"]
+            if route == "ws-connection":
+                log_lines += self.a["websocket_access_log_lines"]
+                if self.a["websocket_connect_counts_as_message"]:
+                    c["ws_messages"] = self.p["websocket_message"]
+            touches_dynamodb = bool(spec["calls"])
             if route == "events-stream":
                 c["ws_messages"] = (agents + 1) * self.p["websocket_message"]
                 endpoints = self.a["webhook_endpoints"]
@@ -167,6 +220,11 @@ class Model:
         c["dynamodb_reads"] = reads * self.p["dynamodb_read_request_unit"]
         c["dynamodb_writes"] = writes * self.p["dynamodb_write_request_unit"]
         c["logs"] = log_lines * self.a["log_line_bytes"] / GIB * self.p["cloudwatch_logs_ingest_gb"]
+        if self.a["every_invocation_traced"]:
+            c["xray"] = self.p["xray_trace_recorded"]  # one trace per invocation
+        if cold and touches_dynamodb:
+            # A new environment's connection: DynamoDB decrypts the table key again.
+            c["kms"] = self.a["kms_decrypt_per_cold_invocation"] * self.p["kms_request"]
         return c
 
     # --- a month ------------------------------------------------------------------------
@@ -196,12 +254,17 @@ class Model:
     def month(self, conversations, agents):
         cold = self.a["every_invocation_cold"]
         bill = dict.fromkeys((k for k, _ in LINES), 0.0)
-        for route, n in self.calls_per_month(conversations, agents).items():
+        calls = self.calls_per_month(conversations, agents)
+        for route, n in calls.items():
             if not n:
                 continue
             c = self.invocation(route, agents, cold)
             for k in bill:
                 bill[k] += n * c[k]
+        st = self.stack
+        bill["alarms"] = st["alarm_metrics"] * self.p["cloudwatch_alarm_metric"]
+        bill["custom_metrics"] = st["custom_metrics"] * self.p["cloudwatch_custom_metric"]
+        bill["dashboard"] = st["dashboards"] * self.p["cloudwatch_dashboard"]
         minutes = (conversations * self.a["customer_socket_minutes_per_conversation"]
                    + agents * self.a["working_days_per_month"] * self.a["agent_hours_per_day"] * 60)
         bill["ws_minutes"] = minutes * self.p["websocket_connection_minute"]
@@ -209,19 +272,35 @@ class Model:
         gb_seconds = bill["lambda_duration"] / self.p["lambda_gb_second_x86"]
         sqs_requests = bill["sqs"] / self.p["sqs_request"]
         log_gb = bill["logs"] / self.p["cloudwatch_logs_ingest_gb"]
+        traces = bill["xray"] / self.p["xray_trace_recorded"]
+        kms_requests = bill["kms"] / self.p["kms_request"]
+        line = self.a["log_line_bytes"] / GIB
+        emf_gib = sum(calls[route] * n for route, n in self.emf.items() if route in calls) * line
+        ws_access_gib = calls["ws-connection"] * self.a["websocket_access_log_lines"] * line
         free = self.i["free_tiers"]
         after = dict(bill)
         after["lambda_requests"] = max(0.0, requests - free["lambda_requests"]["amount"]) * self.p["lambda_request"]
         after["lambda_duration"] = max(0.0, gb_seconds - free["lambda_gb_seconds"]["amount"]) * self.p["lambda_gb_second_x86"]
         after["sqs"] = max(0.0, sqs_requests - free["sqs_requests"]["amount"]) * self.p["sqs_request"]
         after["logs"] = max(0.0, log_gb - free["cloudwatch_logs_gb"]["amount"]) * self.p["cloudwatch_logs_ingest_gb"]
+        after["xray"] = max(0.0, traces - free["xray_traces_recorded"]["amount"]) * self.p["xray_trace_recorded"]
+        after["kms"] = max(0.0, kms_requests - free["kms_requests"]["amount"]) * self.p["kms_request"]
+        after["alarms"] = (max(0, st["alarm_metrics"] - free["cloudwatch_alarm_metrics"]["amount"])
+                           * self.p["cloudwatch_alarm_metric"])
+        after["custom_metrics"] = (max(0, st["custom_metrics"] - free["cloudwatch_metrics"]["amount"])
+                                   * self.p["cloudwatch_custom_metric"])
+        dashboards = free["cloudwatch_dashboards"]
+        if st["dashboard_metrics"] <= dashboards["max_metrics"]:
+            after["dashboard"] = max(0, st["dashboards"] - dashboards["amount"]) * self.p["cloudwatch_dashboard"]
         kb = self.kb
         # New table data a month: conversations and messages, and the three indexes'
         # copies of each conversation (they project all attributes).
         stored_kb = (conversations * kb["conversation"] * 4
                      + conversations * 10 * kb["message"])
         usage = {"requests": requests, "gb_seconds": gb_seconds, "ws_minutes": minutes,
-                 "sqs_requests": sqs_requests, "log_gb": log_gb, "stored_gib": stored_kb * 1024 / GIB}
+                 "sqs_requests": sqs_requests, "log_gb": log_gb, "stored_gib": stored_kb * 1024 / GIB,
+                 "traces": traces, "kms_requests": kms_requests, "emf_gib": emf_gib,
+                 "ws_access_gib": ws_access_gib}
         return bill, after, usage
 
 
@@ -276,9 +355,15 @@ def bill_table(model):
     sizes = model.i["sizes"]
     header = ["line"] + [f"{s['conversations']:,} conv., {s['agents']} agents" for s in sizes]
     months = [model.month(s["conversations"], s["agents"]) for s in sizes]
-    rows = [[label] + [usd(m[0][k]) for m in months] for k, label in LINES]
+    labels = dict(LINES)
+    st = model.stack
+    labels["alarms"] += f" ({st['alarm_metrics']} alarm metrics)"
+    labels["custom_metrics"] += f" ({st['custom_metrics']} EMF counters)"
+    rows = [[labels[k]] + [usd(m[0][k]) for m in months] for k, _ in LINES]
     rows.append(["**total, list prices, no free tier**"] + [f"**{usd(sum(m[0].values()))}**" for m in months])
     rows.append(["total after the always-free tiers"] + [usd(sum(m[1].values())) for m in months])
+    rows.append(["optional: a customer managed table key (`TableEncryptionKey`), first year, not in the totals"]
+                + [usd(model.p["kms_key_month"]) for _ in months])
     return table(header, rows, "l" + "r" * len(sizes))
 
 
@@ -316,12 +401,17 @@ def usage_table(model):
             f"{u['ws_minutes']:,.0f}",
             f"{u['sqs_requests']:,.0f}",
             f"{u['log_gb']:.3f}",
+            f"{u['emf_gib']:.3f}",
+            f"{u['ws_access_gib']:.4f}",
+            f"{u['traces']:,.0f}",
+            f"{u['kms_requests']:,.0f}",
             f"{u['stored_gib']:.3f}",
         ])
     return table(
         ["conversations", "Lambda requests", "Lambda GB-seconds", "WebSocket connection minutes",
-         "SQS requests", "log GiB", "new table data GiB"],
-        rows, "rrrrrrr")
+         "SQS requests", "log GiB", "of which EMF GiB", "of which socket access log GiB",
+         "X-Ray traces", "KMS requests", "new table data GiB"],
+        rows, "rrrrrrrrrrr")
 
 
 def seats_table(model):
@@ -337,12 +427,15 @@ def seats_table(model):
 
 def headline(model):
     s = model.i["sizes"][1]
-    bill, _, _ = model.month(s["conversations"], s["agents"])
+    bill, after, _ = model.month(s["conversations"], s["agents"])
     total = sum(bill.values())
+    fixed = sum(bill[k] for k in FIXED)
     seats = {(x["product"], x["plan"]): x["usd_per_agent_month"] for x in model.i["seats"]}
     cheapest = min(seats.values()) * s["agents"]
     return (f"{s['conversations']:,} conversations a month ({s['conversations'] * 10:,} messages, "
-            f"{s['agents']} agents): {usd(total)} a month at list prices without free tiers, "
+            f"{s['agents']} agents): {usd(total)} a month at list prices without free tiers "
+            f"({usd(sum(after.values()))} after the always-free tiers), of which {usd(fixed)} is "
+            f"monitoring that costs the same at any volume (alarms, dashboard, custom metrics); "
             f"{usd(total / (s['conversations'] * 10) * 1000)} per 1,000 messages; "
             f"the cheapest seat plan compared costs {usd(cheapest)} for the same team.")
 
@@ -389,6 +482,14 @@ def main():
         return 2
 
     if args.check or args.update:
+        try:
+            drift = stack_drift(inputs)
+        except (OSError, IndexError) as err:
+            print(f"cost.py: cannot count the stack: {err}", file=sys.stderr)
+            return 2
+        if drift:
+            print("cost.py: the inputs no longer describe the stack: " + "; ".join(drift), file=sys.stderr)
+            return 1
         path = args.check or args.update
         try:
             doc = path.read_text(encoding="utf-8")
