@@ -197,6 +197,35 @@ pub(crate) enum UsersCommand {
         #[command(flatten)]
         store: StoreArg,
     },
+    /// Print everything stored about a customer as one JSON document (a data subject's
+    /// access request): their profile, every conversation with its messages and the
+    /// agents' notes, and the files those carry (names, types, sizes). Not their secret,
+    /// which is a credential.
+    Export {
+        /// The customer's email address.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Delete everything stored about a customer (a data subject's erasure request):
+    /// their conversations with every message and note, their profile and secret, their
+    /// idempotency receipts, their uploads and the files those stored. Prints the counts
+    /// as JSON. Running it again finishes an erasure that stopped half way. Have the host
+    /// app stop sending for them first: with trust on first request, their next request
+    /// would start them afresh.
+    Erase {
+        /// The customer's email address.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// The directory `supportzen serve --files` keeps attachments in (with a SQLite
+        /// store). With dynamodb:TABLE the files are in S3: the bucket is named by
+        /// ATTACHMENTS_BUCKET, with AWS_REGION and the operator's keys in the environment.
+        #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
+        files: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]

@@ -22,7 +22,7 @@ use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
 use supportzen::webhooks::WebhookOutbox;
-use supportzen::{attachments, invoke, listen, ops, server};
+use supportzen::{attachments, data_rights, invoke, listen, ops, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::sign;
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, now_millis};
@@ -34,7 +34,7 @@ use supportzen_shared::events::{WebhookEndpoint, WebhookUrl};
 use supportzen_shared::flows::read::{ConversationSummary, MessageView};
 use supportzen_shared::store::Publishing;
 use supportzen_shared::store::WebhookRegistry;
-use supportzen_shared::store::{AgentReader, ConversationAdmin, UserProvisioner};
+use supportzen_shared::store::{AgentReader, ConversationAdmin, CustomerEraser, UserProvisioner};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
 use tracing_subscriber::EnvFilter;
@@ -132,6 +132,25 @@ async fn run(command: Command) -> Result<(), String> {
                 "{}",
                 secret_change(email.user_id().as_str(), change, grace_hours)
             );
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::Export { email, store },
+        } => {
+            let email = Email::parse(&email).map_err(|e| format!("--email {e}"))?;
+            let exported = with_store!(&store.store, backend => data_rights::export(&backend, email.user_id()).await)
+                .map_err(|e| store_error("cannot read the customer's data", &e, &store.store))?;
+            println!("{exported}");
+            Ok(())
+        }
+        Command::Users {
+            command: UsersCommand::Erase { email, store, files },
+        } => {
+            let email = Email::parse(&email).map_err(|e| format!("--email {e}"))?;
+            let erased = with_store!(&store.store, backend => backend.erase_customer(email.user_id()).await)
+                .map_err(|e| store_error("cannot erase the customer", &e, &store.store))?;
+            let deleted = data_rights::delete_files(&store.store, &files, &erased.files).await?;
+            println!("{}", data_rights::erased_json(email.user_id(), &erased, deleted));
             Ok(())
         }
         Command::Webhooks { command } => webhooks(command).await,

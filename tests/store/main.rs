@@ -4,6 +4,7 @@
 
 mod agent_store_rules;
 mod backfill;
+mod erasure;
 mod handler_race;
 mod parity;
 mod production_files;

@@ -58,6 +58,11 @@ fn every_command_has_help() {
         vec!["--help"],
         vec!["serve", "--help"],
         vec!["users", "--help"],
+        vec!["users", "export", "--help"],
+        vec!["users", "erase", "--help"],
+        vec!["ops", "--help"],
+        vec!["ops", "backfill", "--help"],
+        vec!["ops", "redrive-webhooks", "--help"],
         vec!["users", "put", "--help"],
         vec!["sign", "--help"],
         vec!["invoke", "--help"],
@@ -195,6 +200,92 @@ fn invoke_each_sample_event(store: &str) {
     assert!(revoked.contains("no longer works"), "{revoked}");
     let (status, _) = invoke("ticket-create", "ticket-create.json", store);
     assert_eq!(status, 401);
+}
+
+#[test]
+fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_arg(dir.path());
+    put_demo_user(&store, "demo-secret");
+    invoke("ticket-create", "ticket-create.json", &store);
+    invoke("ticket-append", "ticket-append.json", &store);
+    invoke("live-create", "live-create.json", &store);
+    let other = stdout(&run(&[
+        "users",
+        "put",
+        "--email",
+        "other@example.com",
+        "--secret",
+        "s",
+        "--store",
+        &store,
+    ]));
+    assert!(other.contains("other@example.com"), "{other}");
+
+    let export = |email: &str| -> serde_json::Value {
+        serde_json::from_str(&stdout(&run(&[
+            "users", "export", "--email", email, "--store", &store,
+        ])))
+        .unwrap()
+    };
+    let exported = export("Demo@Example.com");
+    assert_eq!(exported["email"], "demo@example.com");
+    let conversations = exported["conversations"].as_array().unwrap();
+    assert_eq!(conversations.len(), 2, "{exported}");
+    let messages: usize = conversations
+        .iter()
+        .map(|c| c["messages"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(messages, 3, "the ticket's two and the chat's one");
+    assert!(
+        !exported.to_string().contains("demo-secret"),
+        "never the secret"
+    );
+
+    let files = dir.path().join("files");
+    let erase = || -> serde_json::Value {
+        serde_json::from_str(&stdout(&run(&[
+            "users",
+            "erase",
+            "--email",
+            "demo@example.com",
+            "--store",
+            &store,
+            "--files",
+            files.to_str().unwrap(),
+        ])))
+        .unwrap()
+    };
+    let erased = erase();
+    assert_eq!(
+        (
+            &erased["user"],
+            &erased["conversations"],
+            &erased["messages"]
+        ),
+        (&true.into(), &2.into(), &3.into()),
+        "{erased}"
+    );
+    let after = export("demo@example.com");
+    assert_eq!(after["conversations"], serde_json::json!([]));
+    assert_eq!(after["profile"], serde_json::Value::Null);
+    let again = erase();
+    assert_eq!(
+        (&again["user"], &again["messages"]),
+        (&false.into(), &0.into())
+    );
+    // The other customer is still there.
+    let put = stdout(&run(&[
+        "users",
+        "put",
+        "--email",
+        "other@example.com",
+        "--secret",
+        "s",
+        "--store",
+        &store,
+    ]));
+    assert!(put.contains("nothing changed"), "{put}");
 }
 
 #[test]

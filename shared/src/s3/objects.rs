@@ -155,6 +155,18 @@ impl S3Objects {
         }
     }
 
+    /// Deletes the object (S3 answers 204 whether or not it was there).
+    pub async fn delete(&self, key: &str) -> Result<(), String> {
+        let (status, _, _) = self
+            .send("DELETE", key, "", Bytes::new(), &[], 64 * 1024)
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("S3 answered DELETE with {status}"))
+        }
+    }
+
     /// The object's tag set as S3 answers it (`<Tagging>…</Tagging>`): whether it is
     /// kept (attached) or due to expire (unattached). For checks and operators; no
     /// function's role may call it (s3:GetObjectTagging is granted to none).

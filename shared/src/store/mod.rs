@@ -27,6 +27,7 @@ mod connect_tickets;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod erasure;
 mod files;
 mod pages;
 mod publishing;
@@ -46,6 +47,7 @@ pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
+pub use erasure::{CustomerEraser, Erased};
 pub use files::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME,
     UploadForm, disposition,

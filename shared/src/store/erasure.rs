@@ -1,0 +1,37 @@
+//! Erasing a customer (GDPR Article 17): `supportzen users erase`. Everything the store
+//! holds that names them goes: their conversations with every message and note, their
+//! profile and secret, their idempotency receipts, their uploads' records and, locally,
+//! their connect tickets. The files those uploads stored are the caller's to delete
+//! ([`Erased::files`]), through its [`super::FileStorage`].
+
+use super::StoreError;
+use crate::domain::UserId;
+use std::future::Future;
+
+/// What an erasure removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// Whether there was a user record.
+    pub user: bool,
+    pub conversations: u64,
+    /// Messages and agents' notes.
+    pub messages: u64,
+    pub receipts: u64,
+    pub uploads: u64,
+    /// Every other item (connections, tickets).
+    pub other: u64,
+    /// The stored files the erased messages carried (their keys), for the caller to
+    /// delete; the uploads never attached are under [`crate::domain::Uploader`]'s folder.
+    pub files: Vec<String>,
+}
+
+/// Deletes everything stored about one customer.
+pub trait CustomerEraser {
+    /// Idempotent: erasing an erased (or unknown) customer removes nothing and succeeds.
+    /// On SQLite one transaction; on DynamoDB one conversation at a time, the user item
+    /// last, so that an erasure that stops half way is finished by running it again.
+    fn erase_customer(
+        &self,
+        customer: &UserId,
+    ) -> impl Future<Output = Result<Erased, StoreError>> + Send;
+}
