@@ -8,7 +8,7 @@
 //! ([`Retry::receipt`]) and what a receipt found by the store means for a retry
 //! ([`Retry::replay`]). Stores only read and write receipts; the flows only ask.
 
-use crate::domain::UserId;
+use crate::domain::{AgentId, UserId};
 use crate::endpoint::Endpoint;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,10 +86,29 @@ impl fmt::Debug for BodyDigest {
     }
 }
 
-/// Where the answer to an idempotent request is kept: one user's key on one endpoint.
+/// Who sent an idempotent request: a customer (by normalized email) or an agent (by id).
+/// Keys are kept per endpoint, and no endpoint takes both, so the two never meet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requester(String);
+
+impl Requester {
+    pub fn customer(user: &UserId) -> Self {
+        Requester(user.as_str().to_string())
+    }
+
+    pub fn agent(agent: &AgentId) -> Self {
+        Requester(agent.as_str().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where the answer to an idempotent request is kept: one requester's key on one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReceiptKey {
-    pub user: UserId,
+    pub requester: Requester,
     pub endpoint: Endpoint,
     pub key: IdempotencyKey,
 }
@@ -135,10 +154,25 @@ pub struct Retry {
 }
 
 impl Retry {
+    /// A customer's request.
     pub fn new(endpoint: Endpoint, user: &UserId, key: IdempotencyKey, body: BodyDigest) -> Self {
+        Self::by(Requester::customer(user), endpoint, key, body)
+    }
+
+    /// An agent's request.
+    pub fn for_agent(
+        endpoint: Endpoint,
+        agent: &AgentId,
+        key: IdempotencyKey,
+        body: BodyDigest,
+    ) -> Self {
+        Self::by(Requester::agent(agent), endpoint, key, body)
+    }
+
+    fn by(requester: Requester, endpoint: Endpoint, key: IdempotencyKey, body: BodyDigest) -> Self {
         Retry {
             key: ReceiptKey {
-                user: user.clone(),
+                requester,
                 endpoint,
                 key,
             },

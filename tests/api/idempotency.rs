@@ -4,10 +4,12 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use supportzen_shared::domain::{Author, ConversationId, MessageText, NewMessage, now_seconds};
+use supportzen_shared::domain::{
+    Author, ConversationId, MessageText, NewMessage, Scope, now_seconds,
+};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::idempotency::{
-    BodyDigest, IdempotencyKey, KEY_LIFETIME_SECONDS, NewReceipt, Receipt, ReceiptKey,
+    BodyDigest, IdempotencyKey, KEY_LIFETIME_SECONDS, NewReceipt, Receipt, ReceiptKey, Requester,
 };
 use supportzen_shared::store::StoredConversation;
 use supportzen_tests::*;
@@ -199,7 +201,7 @@ async fn an_expired_key_is_a_new_request<S: TestStore>() {
     let old_body = json!({"chat_id": chat_id.key(), "email": ANN, "message": "yesterday"});
     let old = NewReceipt {
         key: ReceiptKey {
-            user: user(ANN),
+            requester: Requester::customer(&user(ANN)),
             endpoint: Endpoint::LiveChat,
             key: IdempotencyKey::parse("daily").unwrap(),
         },
@@ -313,7 +315,65 @@ async fn racing_first_requests_with_one_key_write_once<S: TestStore>() {
     assert_eq!(conversation_count(&app, ANN).await, 1);
 }
 
+/// An agent's reply takes a key too: a retry gets the first answer and writes nothing,
+/// another body is a 422, another agent's same key is its own, and racing retries with
+/// one key post once.
+async fn an_agents_reply_retried_with_one_key_posts_once<S: TestStore>() {
+    let (app, token) = app_with_users::<S>().await;
+    let opened = app
+        .post(LIVE_CREATE, Some(&token), &create_body(ANN, "hi"))
+        .await;
+    let chat_id = chat(opened.ok());
+    let path = agent_path(Endpoint::AgentReply, &chat_id.key());
+    let sam = app.agent_token("sam", &[Scope::Write]);
+    let reply = json!({"message": "on it"});
+
+    let first = app.post_with_key(&path, &sam, "r-1", &reply).await;
+    let data = first.ok().clone();
+    assert!(!first.replayed());
+    let again = app.post_with_key(&path, &sam, "r-1", &reply).await;
+    assert_eq!(again.ok(), &data, "the retry gets the first answer");
+    assert!(again.replayed());
+    assert_eq!(texts(&app.store, &chat_id).await, ["hi", "on it"]);
+
+    let other = app
+        .post_with_key(&path, &sam, "r-1", &json!({"message": "something else"}))
+        .await;
+    assert_eq!(
+        other.err(422, "idempotency_key_reused")["field"],
+        "Idempotency-Key"
+    );
+    // The same key from another agent is another request.
+    let kim = app.agent_token("kim", &[Scope::Write]);
+    app.post_with_key(&path, &kim, "r-1", &reply).await.ok();
+    assert_eq!(texts(&app.store, &chat_id).await, ["hi", "on it", "on it"]);
+
+    let app = Arc::new(app);
+    let racing = json!({"message": "once"});
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (app, sam, path, body) = (app.clone(), sam.clone(), path.clone(), racing.clone());
+            tokio::spawn(async move {
+                app.post_with_key(&path, &sam, "racing", &body)
+                    .await
+                    .ok()
+                    .clone()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    all_the_same(&answers);
+    assert_eq!(
+        texts(&app.store, &chat_id).await,
+        ["hi", "on it", "on it", "once"]
+    );
+}
+
 for_each_store!(
+    an_agents_reply_retried_with_one_key_posts_once,
     a_retry_gets_the_first_answer_and_writes_nothing,
     the_same_fields_in_another_encoding_are_the_same_request,
     the_same_key_with_another_body_is_422_and_writes_nothing,

@@ -103,7 +103,13 @@ fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
         LIVE_CREATE | TICKET_CREATE => CreateConversation::parse(&bytes).map(|_| ()),
         LIVE_CHAT => SendMessage::<ChatId>::parse(&bytes).map(|_| ()),
         TICKET_APPEND => SendMessage::<TicketId>::parse(&bytes).map(|_| ()),
-        AGENT_REPLY => agent::agent_message(&agent_request(&bytes, &[])).map(|_| ()),
+        AGENT_REPLY => {
+            let agent = Agent {
+                id: AgentId::parse("agent-7").unwrap(),
+                name: DisplayName::parse("Agent 7").unwrap(),
+            };
+            agent::agent_message(&agent_request(&bytes, &[]), &agent).map(|_| ())
+        }
         AGENT_STATUS => agent::change_status(&agent_request(&bytes, &[])).map(|_| ()),
         AGENT_ASSIGN => agent::assign(&agent_request(&bytes, &[])).map(|_| ()),
         UPLOAD => UploadBody::parse(&bytes).map(|_| ()),
@@ -365,8 +371,9 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
     for function in Endpoint::ALL.iter().filter(|e| e.method() == "POST") {
         let post = &doc["paths"][function.path()]["post"];
         // A connect ticket is a new one on every call: nothing to repeat safely; nor is
-        // an upload (a repeated one only leaves an unattached upload that expires).
-        if function.scope().is_some()
+        // an upload (a repeated one only leaves an unattached upload that expires); an
+        // agent's status change or assignment sets a state. An agent's reply takes one.
+        if (function.scope().is_some() && *function != Endpoint::AgentReply)
             || is_ticket_route(*function)
             || *function == Endpoint::AttachmentUpload
         {

@@ -433,41 +433,48 @@ fn the_local_server_applies_the_apis_cors_rules() {
 fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
     use supportzen_shared::domain::Email;
     use supportzen_shared::dynamo::items::receipt_pk;
-    use supportzen_shared::idempotency::{IdempotencyKey, ReceiptKey};
+    use supportzen_shared::idempotency::{IdempotencyKey, ReceiptKey, Requester};
 
     let template = template();
     let receipt_partition = |endpoint| {
         receipt_pk(&ReceiptKey {
-            user: Email::parse("ann@example.com").unwrap().user_id().clone(),
+            requester: Requester::customer(Email::parse("ann@example.com").unwrap().user_id()),
             endpoint,
             key: IdempotencyKey::parse("k").unwrap(),
         })
     };
     for (own, function) in functions(&template) {
         let binary = own.name();
-        // Only the customers' writes take idempotency keys (agents' writes are
-        // conditional on what the agent saw instead; a connect ticket is a new one on
-        // every call).
+        // The customers' writes take idempotency keys, and the agents' reply (an agent's
+        // status change and assignment set a state, so a repeat is harmless; a connect
+        // ticket is a new one on every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
         // only leaves an unattached record that expires.)
-        let writes = own.method() == "POST"
+        let customer_write = own.method() == "POST"
             && own.scope().is_none()
             && !matches!(own, Endpoint::RealtimeTicket | Endpoint::AttachmentUpload);
-        // BatchGetItem reads the user and the receipt together.
-        for (action, patterns) in [
-            (
-                "BatchGetItem",
-                allowed_partitions(function, "dynamodb:BatchGetItem"),
-            ),
-            ("PutItem", allowed_partitions(function, "dynamodb:PutItem")),
+        let agent_reply = own == Endpoint::AgentReply;
+        // A customer's write reads the user and the receipt together (BatchGetItem); the
+        // reply reads its receipt alone, and only when it has a key (GetItem).
+        for (action, granted) in [
+            ("BatchGetItem", customer_write),
+            ("GetItem", agent_reply),
+            ("PutItem", customer_write || agent_reply),
         ] {
+            // A customer's write may hold GetItem with its receipts' partition too (the
+            // user is read alone when there is no key): what is checked is that nobody
+            // else's receipts are reachable.
+            if action == "GetItem" && customer_write {
+                continue;
+            }
+            let patterns = allowed_partitions(function, &format!("dynamodb:{action}"));
             for &endpoint in Endpoint::ALL {
                 let allowed = patterns
                     .iter()
                     .any(|p| like(p, &receipt_partition(endpoint)));
                 assert_eq!(
                     allowed,
-                    writes && endpoint == own,
+                    granted && endpoint == own,
                     "{binary} {action} on {} receipts",
                     endpoint.name()
                 );
@@ -555,14 +562,14 @@ fn the_transactions_condition_checks_are_allowed() {
 fn agent_functions_touch_conversations_and_the_inbox_only() {
     use supportzen_shared::domain::Email;
     use supportzen_shared::dynamo::items::{receipt_pk, user_pk};
-    use supportzen_shared::idempotency::{IdempotencyKey, ReceiptKey};
+    use supportzen_shared::idempotency::{IdempotencyKey, ReceiptKey, Requester};
 
     let template = template();
     let user = Email::parse("ann@example.com").unwrap().user_id().clone();
     let mut forbidden = vec![user_pk(&user), "IDEMPOTENCY#".to_string()];
     for &endpoint in Endpoint::ALL {
         forbidden.push(receipt_pk(&ReceiptKey {
-            user: user.clone(),
+            requester: Requester::customer(&user),
             endpoint,
             key: IdempotencyKey::parse("k").unwrap(),
         }));
@@ -592,6 +599,11 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
                 }
                 assert_eq!(resource, &table_arn(), "{name}");
                 for pattern in leading_keys(statement) {
+                    // The reply's own receipts (each_function_may_read_and_write_its_own_
+                    // idempotency_receipts_only holds them to exactly that).
+                    if endpoint == Endpoint::AgentReply && pattern == "IDEMPOTENCY#agent-reply#*" {
+                        continue;
+                    }
                     for key in &forbidden {
                         assert!(!like(pattern, key), "{name} may touch {key} ({pattern})");
                     }

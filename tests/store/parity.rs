@@ -118,11 +118,11 @@ impl Scenario {
         store.record_upload(&self.upload).await.unwrap();
         append(&self.follow_up).await;
         store
-            .add_agent_message(&seen().await, &self.reply)
+            .add_agent_message(&seen().await, &self.reply, None)
             .await
             .unwrap();
         store
-            .add_agent_message(&seen().await, &self.note)
+            .add_agent_message(&seen().await, &self.note, None)
             .await
             .unwrap();
         let pending = (Status::Pending, Some(self.snooze_until));
@@ -151,7 +151,7 @@ impl Scenario {
             .await
             .unwrap();
         store
-            .add_agent_message(&seen().await, &self.last_note)
+            .add_agent_message(&seen().await, &self.last_note, None)
             .await
             .unwrap();
     }

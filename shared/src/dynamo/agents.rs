@@ -7,15 +7,18 @@ use super::conversations::{ConversationItem, MessageItem};
 use super::errors::classify;
 use super::items::{
     INBOX_SHARDS, IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk,
-    inbox_pk, inbox_sk, key, n, owner_activity_key, s, to_item,
+    inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s, to_item,
 };
+use super::receipts::ReceiptItem;
 use super::schema;
 use super::table::{Cancelled, Part, Transaction, names, values};
 use super::uploads::failed_claim;
 use crate::domain::{AgentId, ConversationId, NewMessage, Status};
+use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use crate::store::{
-    ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessagePreview,
-    MessageWindow, Page, StoreError, StoredConversation, StoredMessage, merge_pages,
+    ActivityCursor, AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter,
+    MessagePreview, MessageWindow, Page, StoreError, StoredConversation, StoredMessage,
+    merge_pages,
 };
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -239,6 +242,7 @@ impl AgentWriter for DynamoStore {
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         let conversation = if message.internal {
             self.exists_check(&seen.id)?
@@ -252,12 +256,16 @@ impl AgentWriter for DynamoStore {
                 self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
             );
         let transaction = self.claims(transaction, message)?;
+        let transaction = self.with_receipt(transaction, receipt)?;
         match self
             .transact("TransactWriteItems agent message", transaction)
             .await
         {
             Ok(()) => Ok(()),
             Err(Cancelled::Store(err)) => Err(err),
+            Err(Cancelled::Conditions(failed)) if failed.failed(Part::Receipt) => {
+                Err(StoreError::ReceiptExists)
+            }
             Err(Cancelled::Conditions(failed)) if failed.failed(Part::Conversation) => {
                 Err(if message.internal {
                     StoreError::NotFound
@@ -373,5 +381,19 @@ impl AgentWriter for DynamoStore {
                 _ => Err(classify("UpdateItem assign", err)),
             },
         }
+    }
+}
+
+impl AgentReceipts for DynamoStore {
+    /// One strongly consistent `GetItem`: a retry right after its first attempt sees it.
+    async fn find_receipt(&self, key: &ReceiptKey) -> Result<Option<Receipt>, StoreError> {
+        self.get(
+            super::items::key(receipt_pk(key), key.key.as_str()),
+            None,
+            "GetItem agent receipt",
+        )
+        .await?
+        .map(ReceiptItem::decode)
+        .transpose()
     }
 }

@@ -427,7 +427,7 @@ impl DynamoStore {
         self.with_receipt(transaction, receipt)
     }
 
-    fn with_receipt(
+    pub(super) fn with_receipt(
         &self,
         transaction: Transaction,
         receipt: Option<&NewReceipt>,

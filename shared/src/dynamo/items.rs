@@ -55,7 +55,11 @@ pub fn conversation_pk(id: &ConversationId) -> String {
 /// One partition per endpoint and user, so that each function's IAM policy can let it
 /// write its own endpoint's receipts and nothing else (`dynamodb:LeadingKeys`).
 pub fn receipt_pk(key: &ReceiptKey) -> String {
-    format!("IDEMPOTENCY#{}#{}", key.endpoint.name(), key.user.as_str())
+    format!(
+        "IDEMPOTENCY#{}#{}",
+        key.endpoint.name(),
+        key.requester.as_str()
+    )
 }
 
 pub fn counter_pk(name: &str) -> String {

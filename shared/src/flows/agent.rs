@@ -16,8 +16,9 @@ use crate::domain::{
     ConversationKey, ImageUrl, MessageText, NewMessage, Status, Uploader, now_millis,
 };
 use crate::error::ApiError;
+use crate::idempotency::Retry;
 use crate::store::{
-    ActivityCursor, AgentReader, AgentWriter, FileStorage, InboxFilter, StoreError,
+    ActivityCursor, AgentReader, AgentReceipts, AgentWriter, FileStorage, InboxFilter, StoreError,
     StoredConversation, UploadRegistry,
 };
 use serde::Serialize;
@@ -108,6 +109,16 @@ pub struct Replied {
     pub message: MessageView,
 }
 
+/// The reply route's answer: made now, or the one its `Idempotency-Key` was first given,
+/// as it was kept (its download links, if any, are those of the first answer: valid 15
+/// minutes from then; the message's page signs fresh ones).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ReplyAnswer {
+    Fresh(Replied),
+    Replayed(serde_json::Value),
+}
+
 /// One page of the inbox, newest activity first.
 pub async fn inbox<S: AgentReader>(store: &S, query: ListInbox) -> Result<Answer<Inbox>, ApiError> {
     let page = store
@@ -187,18 +198,24 @@ where
 }
 
 /// Adds `agent`'s reply (the customer sees it) or note (they never do). A reply to a
-/// closed conversation is refused; a note is not.
+/// closed conversation is refused; a note is not. With `retry` (an `Idempotency-Key`),
+/// a repeat of a request already answered gets that answer and writes nothing, and the
+/// answer is kept with the message, in its transaction.
 pub async fn reply<S, F>(
     store: &S,
     files: &F,
     limits: &AttachmentLimits,
     agent: &Agent,
     command: AgentMessage,
-) -> Result<Answer<Replied>, ApiError>
+    retry: Option<&Retry>,
+) -> Result<Answer<ReplyAnswer>, ApiError>
 where
-    S: AgentReader + AgentWriter + UploadRegistry,
+    S: AgentReader + AgentWriter + AgentReceipts + UploadRegistry,
     F: FileStorage,
 {
+    if let Some(earlier) = earlier_answer(store, retry).await? {
+        return Ok(earlier);
+    }
     let uploader = Uploader::agent(&agent.id);
     let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
     let kept = attachments.clone();
@@ -213,28 +230,65 @@ where
                 command.internal,
             )
         };
-        let conversation = with_fresh_read(store, &command.conversation, |seen| {
+        let written = with_fresh_read(store, &command.conversation, |seen| {
             let message = &message;
             async move {
                 if seen.status.is_closed() && !message.internal {
                     return Err(ApiError::Closed("conversation"));
                 }
-                Ok(store
-                    .add_agent_message(&seen, message)
-                    .await
-                    .map(|()| seen.id))
+                // The answer is made (its links signed, no I/O) before the write, so that
+                // its receipt goes in the message's transaction.
+                let answer = Replied {
+                    conversation_id: seen.id.key(),
+                    message: MessageView::from_new(message, files)?,
+                };
+                let receipt = retry
+                    .map(|retry| retry.receipt(&answer, now_millis() / 1000))
+                    .transpose()?;
+                Ok(
+                    match store
+                        .add_agent_message(&seen, message, receipt.as_ref())
+                        .await
+                    {
+                        Ok(()) => Ok(Some(answer)),
+                        // The same request was answered meanwhile.
+                        Err(StoreError::ReceiptExists) => Ok(None),
+                        Err(err) => Err(err),
+                    },
+                )
             }
         })
         .await?;
-        Ok(Answer::fresh((conversation, message)))
+        match written {
+            Some(answer) => Ok(Answer::fresh(ReplyAnswer::Fresh(answer))),
+            None => earlier_answer(store, retry)
+                .await?
+                .ok_or_else(|| ApiError::from_store(StoreError::ReceiptExists, "conversation")),
+        }
     }
     .await;
-    // Settled on the write alone: signing the answer's links comes after.
-    let (conversation, message) = settle(files, &kept, outcome).await?.data;
-    Ok(Answer::fresh(Replied {
-        conversation_id: conversation.key(),
-        message: MessageView::from_new(&message, files)?,
-    }))
+    settle(files, &kept, outcome).await
+}
+
+/// The answer kept for `retry`'s key, if a request with it was answered (the same body)
+/// within the key's lifetime; an error if its body was another.
+async fn earlier_answer<S: AgentReceipts>(
+    store: &S,
+    retry: Option<&Retry>,
+) -> Result<Option<Answer<ReplyAnswer>>, ApiError> {
+    let Some(retry) = retry else {
+        return Ok(None);
+    };
+    let found = store
+        .find_receipt(retry.key())
+        .await
+        .map_err(|e| ApiError::from_store(e, "conversation"))?;
+    Ok(retry
+        .replay::<serde_json::Value>(found, now_millis() / 1000)?
+        .map(|data| Answer {
+            data: ReplyAnswer::Replayed(data),
+            replayed: true,
+        }))
 }
 
 /// Moves a conversation to another status. Asking for the status it has (with the same

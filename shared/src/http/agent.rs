@@ -4,12 +4,15 @@
 //! route, and the typed command. Errors name the parameter or field at fault.
 
 use super::query::{kind_and_cursor, page_limit, parameter, path_conversation};
-use super::request::Fields;
+use super::request::{Fields, idempotency_key};
 use crate::auth::AuthError;
-use crate::domain::{Agent, AgentId, ClientMessageId, DisplayName, ImageUrl, MessageText, Status};
+use crate::domain::{
+    Agent, AgentId, ClientMessageId, ConversationKey, DisplayName, ImageUrl, MessageText, Status,
+};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::agent::{AgentMessage, Assign, ChangeStatus, ListInbox};
+use crate::idempotency::{BodyDigest, Retry};
 use crate::store::{AssigneeFilter, InboxFilter};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizerJwtDescription;
 use lambda_http::request::RequestContext;
@@ -82,18 +85,38 @@ pub fn list_inbox(request: &Request, agent: &Agent) -> Result<ListInbox, ApiErro
     })
 }
 
-/// `POST /api/agent/conversations/{id}/messages` `{message, image_url?, internal?, client_message_id?}`.
-pub fn agent_message(request: &Request) -> Result<AgentMessage, ApiError> {
+/// `POST /api/agent/conversations/{id}/messages` `{message, image_url?, internal?,
+/// client_message_id?, attachments?}`, with its `Idempotency-Key` (for `agent`) if any.
+pub fn agent_message(
+    request: &Request,
+    agent: &Agent,
+) -> Result<(AgentMessage, Option<Retry>), ApiError> {
     let conversation = path_conversation(request)?;
     let fields = Fields::from_body(request.body())?;
-    Ok(AgentMessage {
+    // The key is bound to the conversation too: the same body to another one is another request.
+    let retry = idempotency_key(request.headers())?.map(|key| {
+        let mut digested = fields.digest_fields();
+        digested.insert("conversation".into(), conversation_field(&conversation));
+        Retry::for_agent(
+            Endpoint::AgentReply,
+            &agent.id,
+            key,
+            BodyDigest::of(&digested),
+        )
+    });
+    let message = AgentMessage {
         conversation,
         message: fields.required("message", MessageText::parse)?,
         image_url: fields.optional("image_url", ImageUrl::parse)?,
         internal: fields.boolean("internal")?.unwrap_or(false),
         client_message_id: fields.optional("client_message_id", ClientMessageId::parse)?,
         attachments: fields.attachment_ids()?,
-    })
+    };
+    Ok((message, retry))
+}
+
+fn conversation_field(conversation: &ConversationKey) -> serde_json::Value {
+    serde_json::Value::String(conversation.as_str().to_string())
 }
 
 /// `POST /api/agent/attachments` `{name, content_type, size}`.

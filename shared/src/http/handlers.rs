@@ -15,8 +15,8 @@ use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
-    AgentReader, AgentWriter, ConnectTicketIssuer, ConversationCreator, ConversationReader,
-    FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConversationCreator,
+    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -196,15 +196,23 @@ pub async fn agent_reply<S, F>(
     request: Request,
 ) -> Response<Body>
 where
-    S: AgentReader + AgentWriter + UploadRegistry,
+    S: AgentReader + AgentWriter + AgentReceipts + UploadRegistry,
     F: FileStorage,
 {
     let endpoint = Endpoint::AgentReply;
     let message = "Message sent successfully.";
     answer(&request, endpoint, message, async {
         let agent = agent::agent(&request, endpoint)?;
-        let command = agent::agent_message(&request)?;
-        flows::agent::reply(store, files, &config.attachments, &agent, command).await
+        let (command, retry) = agent::agent_message(&request, &agent)?;
+        flows::agent::reply(
+            store,
+            files,
+            &config.attachments,
+            &agent,
+            command,
+            retry.as_ref(),
+        )
+        .await
     })
     .await
 }

@@ -12,8 +12,9 @@ pub mod response;
 use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
-    AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
+    ConversationCreator, ConversationReader, FileStorage, MessageAppender, TicketNumbers,
+    UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub trait Backend:
     + ConversationReader
     + AgentReader
     + AgentWriter
+    + AgentReceipts
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
@@ -45,6 +47,7 @@ impl<T> Backend for T where
         + ConversationReader
         + AgentReader
         + AgentWriter
+        + AgentReceipts
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry

@@ -279,6 +279,11 @@ impl CustomerBody for UploadBody {
 pub(super) struct Fields(Map<String, Value>);
 
 impl Fields {
+    /// The fields as sent, for a [`BodyDigest`] (with whatever else identifies the request).
+    pub(super) fn digest_fields(&self) -> Map<String, Value> {
+        self.0.clone()
+    }
+
     pub(super) fn from_body(body: &[u8]) -> Result<Self, ApiError> {
         if body.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge {

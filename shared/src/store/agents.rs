@@ -2,6 +2,7 @@
 
 use super::{ActivityCursor, MessageWindow, Page, StoreError, StoredConversation, StoredMessage};
 use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status};
+use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
 
 /// Which conversations an agent's inbox shows, besides their kind and status.
@@ -55,10 +56,13 @@ pub trait AgentWriter {
     /// Adds an agent's reply (the conversation's newest activity, kept in its status) or
     /// note (only the message). [`StoreError::Changed`] if a reply's conversation changed
     /// status; [`StoreError::NotFound`] if it is gone.
+    /// With `receipt` (a reply with an `Idempotency-Key`), the receipt is written in the
+    /// same transaction; [`StoreError::ReceiptExists`] if a live one has its key.
     fn add_agent_message(
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Moves `seen` to `status`, with `snoozed_until` (for pending only) or none.
@@ -78,4 +82,13 @@ pub trait AgentWriter {
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
     ) -> impl Future<Output = Result<StoredConversation, StoreError>> + Send;
+}
+
+/// The receipt of an agent's earlier request with the same `Idempotency-Key`: what the
+/// reply route reads first when it has a key (and only then: one read).
+pub trait AgentReceipts {
+    fn find_receipt(
+        &self,
+        key: &ReceiptKey,
+    ) -> impl Future<Output = Result<Option<Receipt>, StoreError>> + Send;
 }

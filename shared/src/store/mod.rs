@@ -36,7 +36,7 @@ mod uploads;
 mod users;
 mod webhooks;
 
-pub use agents::{AgentReader, AgentWriter, AssigneeFilter, InboxFilter};
+pub use agents::{AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter};
 pub use connect_tickets::{ConnectTicketIssuer, ConnectTicketRedeemer};
 pub use connections::{
     Audience, CONNECTION_LIFETIME_MS, ConnectionReader, ConnectionWriter, GONE_GRACE_MS,

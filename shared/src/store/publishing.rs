@@ -6,10 +6,10 @@
 //! extra work.
 
 use super::{
-    ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
-    NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
-    UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
+    ActivityCursor, AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer,
+    ConnectTicketRedeemer, ConversationCreator, ConversationReader, InboxFilter, MessageAppender,
+    MessageWindow, NewConversation, Page, StoreError, StoredConversation, StoredMessage,
+    TicketNumbers, UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
@@ -86,8 +86,9 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        self.store.add_agent_message(seen, message).await?;
+        self.store.add_agent_message(seen, message, receipt).await?;
         self.publish(Change::MessageAdded {
             conversation: &seen.id,
             owner: &seen.owner,
@@ -288,5 +289,11 @@ impl<S: WebhookRegistry + Sync, K: Sync> WebhookRegistry for Publishing<S, K> {
 
     fn remove_webhook(&self, id: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
         self.store.remove_webhook(id)
+    }
+}
+
+impl<S: AgentReceipts + Sync, K: Sync> AgentReceipts for Publishing<S, K> {
+    async fn find_receipt(&self, key: &ReceiptKey) -> Result<Option<Receipt>, StoreError> {
+        self.store.find_receipt(key).await
     }
 }

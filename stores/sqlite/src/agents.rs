@@ -6,12 +6,14 @@ use crate::conversation_reads::{
     SELECT_CONVERSATION, conversation_by_id, one_more, read_conversation,
 };
 use crate::conversations::{insert_message, record_activity};
+use crate::receipts::{find_receipt, insert_receipt};
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use supportzen_shared::domain::{AgentId, ConversationId, NewMessage, Status};
+use supportzen_shared::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use supportzen_shared::store::{
-    ActivityCursor, AgentReader, AgentWriter, AssigneeFilter, InboxFilter, MessageWindow, Page,
-    StoreError, StoredConversation, StoredMessage,
+    ActivityCursor, AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter,
+    MessageWindow, Page, StoreError, StoredConversation, StoredMessage,
 };
 
 /// Whether the row still has the status (and, if `same_activity`, the newest message)
@@ -103,8 +105,9 @@ impl AgentWriter for SqliteStore {
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let (seen, message) = (seen.clone(), message.clone());
+        let (seen, message, receipt) = (seen.clone(), message.clone(), receipt.cloned());
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -118,6 +121,9 @@ impl AgentWriter for SqliteStore {
             insert_message(&tx, &key, &message)?;
             if !message.internal {
                 record_activity(&tx, &key, &message)?;
+            }
+            if let Some(receipt) = &receipt {
+                insert_receipt(&tx, receipt)?;
             }
             tx.commit().map_err(internal)
         })
@@ -186,5 +192,12 @@ impl AgentWriter for SqliteStore {
             Ok(assigned)
         })
         .await
+    }
+}
+
+impl AgentReceipts for SqliteStore {
+    async fn find_receipt(&self, key: &ReceiptKey) -> Result<Option<Receipt>, StoreError> {
+        let key = key.clone();
+        self.with_conn(move |conn| find_receipt(conn, &key)).await
     }
 }

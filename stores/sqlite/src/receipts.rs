@@ -26,7 +26,7 @@ pub(crate) fn insert_receipt(
                  expires_at = excluded.expires_at
              WHERE receipts.expires_at <= ?7",
             params![
-                new.key.user.as_str(),
+                new.key.requester.as_str(),
                 new.key.endpoint.name(),
                 new.key.key.as_str(),
                 &new.receipt.body.as_bytes()[..],
@@ -56,7 +56,11 @@ pub(crate) fn find_receipt(
         .query_row(
             "SELECT body_sha256, response_data, expires_at FROM receipts
              WHERE user_id = ?1 AND endpoint = ?2 AND key = ?3",
-            params![key.user.as_str(), key.endpoint.name(), key.key.as_str()],
+            params![
+                key.requester.as_str(),
+                key.endpoint.name(),
+                key.key.as_str()
+            ],
             |row| Ok((row.get::<_, Vec<u8>>(0)?, row.get(1)?, row.get(2)?)),
         )
         .optional()
