@@ -202,17 +202,18 @@ where
     let uploader = Uploader::agent(&agent.id);
     let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
     let kept = attachments.clone();
+    let message = NewMessage {
+        attachments,
+        ..NewMessage::by_agent(
+            agent.clone(),
+            command.message,
+            command.image_url,
+            command.client_message_id,
+            command.internal,
+        )
+    };
+    let id = message.id.clone();
     let outcome = async {
-        let message = NewMessage {
-            attachments,
-            ..NewMessage::by_agent(
-                agent.clone(),
-                command.message,
-                command.image_url,
-                command.client_message_id,
-                command.internal,
-            )
-        };
         let conversation = with_fresh_read(store, &command.conversation, |seen| {
             let message = &message;
             async move {
@@ -230,7 +231,7 @@ where
     }
     .await;
     // Settled on the write alone: signing the answer's links comes after.
-    let (conversation, message) = settle(files, &kept, outcome).await?.data;
+    let (conversation, message) = settle(store, files, &id, &kept, outcome).await?.data;
     Ok(Answer::fresh(Replied {
         conversation_id: conversation.key(),
         message: MessageView::from_new(&message, files)?,
