@@ -386,8 +386,9 @@ pub struct Attachment {
     pub content_type: ContentType,
     pub size: u64,
     /// The storage key of the kept copy: `files/<side>/<hash>/<id>/<copy>`
-    /// ([`Uploader::kept_key`]); messages attached before copies were kept name the
-    /// upload's own key, `uploads/<side>/<hash>/<id>`.
+    /// ([`Uploader::kept_key`]). Builds before copies were kept stored the upload's own
+    /// key, `uploads/<side>/<hash>/<id>`; none was ever deployed, and the message pages'
+    /// roles may read only `files/`, so such a message's links would be refused.
     pub key: String,
 }
 
