@@ -26,8 +26,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use supportzen_shared::domain::{ContentType, FILES_PREFIX, FileName, SNIFF_BYTES, UPLOADS_PREFIX};
 use supportzen_shared::store::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
-    disposition,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, Stored, StoredFile, UPLOAD_FORM_LIFETIME,
+    UploadForm, disposition,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -487,8 +487,9 @@ impl FileStorage for FileStore {
         Ok(self.signed_form(key, content_type.as_str(), size, now, UPLOAD_FORM_LIFETIME))
     }
 
-    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
-        self.read_back(key, SNIFF_BYTES).await
+    async fn stored(&self, key: &str) -> Result<Stored, String> {
+        let read = self.read_back(key, SNIFF_BYTES).await?;
+        Ok(read.map_or(Stored::Missing, Stored::File))
     }
 
     /// A stored upload never changes here (a form stores once), so any version is it.

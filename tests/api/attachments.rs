@@ -464,7 +464,7 @@ async fn an_upload_past_its_day_is_refused<S: TestStore>() {
         content_type: ContentType::Png,
         size: 64,
         created_at: now_millis() - UNATTACHED_UPLOAD_TTL_SECS * 1000 - 1,
-        attached: false,
+        attached_to: None,
     };
     app.store.record_upload(&record).await.unwrap();
     let form = app.file_store.signed_form(

@@ -62,7 +62,7 @@ impl Scenario {
             content_type: ContentType::Pdf,
             size: 2048,
             created_at: now_millis(),
-            attached: false,
+            attached_to: None,
         };
         let mut follow_up = customer("It says Basic.");
         follow_up.attachments = vec![upload.attachment(upload.uploader.kept_key(&upload.id))];

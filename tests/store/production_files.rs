@@ -290,9 +290,11 @@ async fn a_form_posted_again_never_changes_an_attached_file() {
     // The copy names the version too (x-amz-copy-source-if-match), which moto 5.2.6
     // ignores (it honours only x-amz-copy-source-if-none-match), so only S3 itself
     // refuses a copy of another version; here the right one copies.
-    use supportzen_shared::store::{FileStorage, Kept};
+    use supportzen_shared::store::{FileStorage, Kept, Stored};
     let upload_key = target["upload"]["fields"]["key"].as_str().unwrap();
-    let stored = files.stored(upload_key).await.unwrap().unwrap();
+    let Stored::File(stored) = files.stored(upload_key).await.unwrap() else {
+        panic!("the second post is stored");
+    };
     assert_eq!(
         stored.first_bytes[100..],
         other[100..512],

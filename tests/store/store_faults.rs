@@ -38,16 +38,26 @@ fn known_user() -> Answer {
     (200, json!({"Item": {"secret": {"S": SECRET}}}))
 }
 
+/// Requests a stub read: operation and JSON body.
+type Requests = Arc<Mutex<Vec<(String, Value)>>>;
+
 /// A DynamoDB endpoint on loopback that answers by operation and records the operations.
 async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
+    let (url, seen, _) = recording_stub(answer).await;
+    (url, seen)
+}
+
+/// [`stub`], also keeping each request's body.
+async fn recording_stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>, Requests) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
+    let requests: Requests = Arc::new(Mutex::new(Vec::new()));
+    let (record, keep) = (seen.clone(), requests.clone());
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let record = record.clone();
+            let (record, keep) = (record.clone(), keep.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request: hyper::Request<Incoming>| {
                     let operation = request
@@ -59,7 +69,15 @@ async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
                         .to_string();
                     record.lock().unwrap().push(operation.clone());
                     let (status, body) = answer(&operation);
+                    let keep = keep.clone();
                     async move {
+                        use http_body_util::BodyExt;
+                        let read = request.into_body().collect().await;
+                        let sent = read
+                            .ok()
+                            .and_then(|b| serde_json::from_slice(&b.to_bytes()).ok())
+                            .unwrap_or(Value::Null);
+                        keep.lock().unwrap().push((operation, sent));
                         Ok::<_, Infallible>(
                             hyper::Response::builder()
                                 .status(status)
@@ -75,7 +93,7 @@ async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
             });
         }
     });
-    (url, seen)
+    (url, seen, requests)
 }
 
 /// A store configured as a Lambda function's (`client::lambda_config`), talking to
@@ -222,4 +240,28 @@ async fn a_non_retryable_error_is_a_500_that_reveals_nothing() {
         ["GetItem", "TransactWriteItems"],
         "not retried"
     );
+}
+
+/// A transaction the SDK sends again (its first attempt timed out or failed on the way,
+/// perhaps after DynamoDB committed it) carries the same `ClientRequestToken`: DynamoDB
+/// then answers the retry of a committed transaction with success rather than failing
+/// it on its own conditions (its upload claims, its receipt), which would have the
+/// request release the files of a message it wrote.
+#[tokio::test]
+async fn a_transaction_retried_by_the_sdk_keeps_its_client_request_token() {
+    let (url, _, requests) = recording_stub(|operation| match operation {
+        "GetItem" => known_user(),
+        _ => error(500, "InternalServerError"),
+    })
+    .await;
+    assert_retryable(&store_at(&url)).await;
+    let requests = requests.lock().unwrap();
+    let tokens: Vec<&str> = requests
+        .iter()
+        .filter(|(operation, _)| operation == "TransactWriteItems")
+        .map(|(_, body)| body["ClientRequestToken"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tokens.len(), 2, "sent, then retried once by the SDK");
+    assert!(!tokens[0].is_empty() && tokens[0].len() <= 36, "{tokens:?}");
+    assert_eq!(tokens[0], tokens[1], "the retry is the same transaction");
 }

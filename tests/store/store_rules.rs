@@ -443,7 +443,7 @@ async fn ann_upload<S: TestStore>(
         content_type: ContentType::Png,
         size: 64,
         created_at: now_millis(),
-        attached: false,
+        attached_to: None,
     };
     store.record_upload(&record).await.unwrap();
     record.attachment(record.uploader.kept_key(&record.id))
@@ -485,7 +485,7 @@ pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>()
         .find_uploads(std::slice::from_ref(&file.id))
         .await
         .unwrap();
-    assert!(found[0].attached);
+    assert_eq!(found[0].attached_to.as_ref(), Some(&stored[1].id));
 
     // Bob's write names Ann's upload under his folder: not his, nothing written.
     let bob = known_user(&store, "bob@example.com").await;
@@ -510,7 +510,7 @@ pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>()
         .find_uploads(std::slice::from_ref(&other.id))
         .await
         .unwrap();
-    assert!(!found[0].attached, "still Ann's to attach");
+    assert_eq!(found[0].attached_to, None, "still Ann's to attach");
 }
 
 for_each_store!(

@@ -176,7 +176,7 @@ async fn upload_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Res
         content_type: ContentType::Png,
         size: 68,
         created_at: now_millis(),
-        attached: false,
+        attached_to: None,
     };
     Ok(store.record_upload(&record).await?)
 }

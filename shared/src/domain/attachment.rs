@@ -62,7 +62,7 @@ impl FileName {
         }
         if name.chars().any(is_invisible_format) {
             return Err(
-                "must not contain invisible or direction-changing characters (U+200B-U+200F, U+202A-U+202E, U+2066-U+2069, U+FEFF)".into(),
+                "must not contain invisible or direction-changing characters (Unicode's format characters, general category Cf, such as U+200B or U+202E, nor the separators U+2028 and U+2029)".into(),
             );
         }
         Ok(FileName(name.to_string()))
@@ -106,12 +106,40 @@ impl FileName {
     }
 }
 
-/// Characters that show nothing or reorder what follows them (zero-width spaces and
-/// joiners, directional marks, embeddings, overrides and isolates, the byte-order mark):
-/// in a file name, a right-to-left override between `invoice` and `fdp.exe` shows as
-/// `invoiceexe.pdf`.
+/// Characters that show nothing or reorder what follows them: Unicode's format
+/// characters (general category Cf: zero-width spaces and joiners, directional marks,
+/// embeddings, overrides and isolates, the byte-order mark, invisible operators, tag
+/// characters, ...) and the line and paragraph separators (Zl, Zp). In a file name, a
+/// right-to-left override between `invoice` and `fdp.exe` shows as `invoiceexe.pdf`.
+///
+/// Every Cf, Zl and Zp range of Unicode 18.0 (`extracted/DerivedGeneralCategory.txt`;
+/// listed here from the `unicodedata2` package's copy of the tables, as std has none).
+/// A character a later version adds to Cf is not refused until it is listed here.
 fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// The kinds of file accepted: pictures, documents and archives a support conversation
@@ -386,8 +414,9 @@ pub struct Attachment {
     pub content_type: ContentType,
     pub size: u64,
     /// The storage key of the kept copy: `files/<side>/<hash>/<id>/<copy>`
-    /// ([`Uploader::kept_key`]); messages attached before copies were kept name the
-    /// upload's own key, `uploads/<side>/<hash>/<id>`.
+    /// ([`Uploader::kept_key`]). Builds before copies were kept stored the upload's own
+    /// key, `uploads/<side>/<hash>/<id>`; none was ever deployed, and the message pages'
+    /// roles may read only `files/`, so such a message's links would be refused.
     pub key: String,
 }
 
@@ -470,8 +499,30 @@ mod tests {
             "a\u{2066}b\u{2069}.png",
             "\u{FEFF}a.png",
             "a\u{7f}.png",
+            // Format characters a hand list had missed, and the separators.
+            "a\u{061C}b.png",
+            "a\u{2060}b.png",
+            "a\u{2064}b.png",
+            "a\u{206A}b.png",
+            "a\u{206F}b.png",
+            "a\u{180E}b.png",
+            "a\u{00AD}b.png",
+            "a\u{E0041}b.png",
+            "a\u{1343F}b.png",
+            "a\u{2028}b.png",
+            "a\u{2029}b.png",
         ] {
             assert!(FileName::parse(bad).is_err(), "{bad:?}");
+        }
+        // Their neighbours, letters and symbols, are names.
+        for good in [
+            "a\u{061B}b.png",
+            "a\u{2027}b.png",
+            "a\u{2070}b.png",
+            "日本語.png",
+            "🙂.png",
+        ] {
+            assert!(FileName::parse(good).is_ok(), "{good:?}");
         }
     }
 

@@ -200,6 +200,13 @@ impl DynamoStore {
 
     /// Runs a transaction, retrying with jittered backoff while it only collides with
     /// other transactions or is throttled.
+    ///
+    /// Each attempt carries its own `ClientRequestToken`, which the SDK's retries of it
+    /// keep (the SDK would make one up itself; it is set here to be seen): an attempt
+    /// whose answer was lost after DynamoDB committed it is retried with the same token,
+    /// and DynamoDB answers that retry with success (within 10 minutes) instead of
+    /// failing it on its own conditions. A new attempt here gets a new token: it follows
+    /// a cancellation, so the one before certainly did not commit.
     pub(super) async fn transact(
         &self,
         operation: &str,
@@ -212,6 +219,7 @@ impl DynamoStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(transaction.actions.clone()))
+                .client_request_token(uuid::Uuid::now_v7().hyphenated().to_string())
                 .send()
                 .await;
             let err = match result {

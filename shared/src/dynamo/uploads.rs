@@ -6,7 +6,7 @@ use super::DynamoStore;
 use super::errors::classify;
 use super::items::{Item, from_item, key, s, to_item};
 use super::table::{FailedConditions, Part, Transaction, values};
-use crate::domain::{AttachmentId, ContentType, FileName, NewMessage, Uploader};
+use crate::domain::{AttachmentId, ContentType, FileName, MessageId, NewMessage, Uploader};
 use crate::store::{StoreError, UNATTACHED_UPLOAD_TTL_SECS, UploadRecord, UploadRegistry};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,12 @@ impl UploadItem {
                 .map_err(|e| bad("content_type", e))?,
             size: stored.size,
             created_at: stored.created_at,
-            attached: stored.attached_to.is_some(),
+            attached_to: stored
+                .attached_to
+                .as_deref()
+                .map(MessageId::parse)
+                .transpose()
+                .map_err(|e| bad("attached_to", e))?,
         })
     }
 }

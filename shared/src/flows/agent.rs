@@ -219,17 +219,18 @@ where
     let uploader = Uploader::agent(&agent.id);
     let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
     let kept = attachments.clone();
+    let message = NewMessage {
+        attachments,
+        ..NewMessage::by_agent(
+            agent.clone(),
+            command.message,
+            command.image_url,
+            command.client_message_id,
+            command.internal,
+        )
+    };
+    let id = message.id.clone();
     let outcome = async {
-        let message = NewMessage {
-            attachments,
-            ..NewMessage::by_agent(
-                agent.clone(),
-                command.message,
-                command.image_url,
-                command.client_message_id,
-                command.internal,
-            )
-        };
         let written = with_fresh_read(store, &command.conversation, |seen| {
             let message = &message;
             async move {
@@ -267,7 +268,7 @@ where
         }
     }
     .await;
-    settle(files, &kept, outcome).await
+    settle(store, files, &id, &kept, outcome).await
 }
 
 /// The answer kept for `retry`'s key, if a request with it was answered (the same body)

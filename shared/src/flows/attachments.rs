@@ -8,10 +8,13 @@ use super::{Answer, authenticated, user_only};
 use crate::auth::Customer;
 use crate::config::Config;
 use crate::domain::{
-    Agent, Attachment, AttachmentId, AttachmentLimits, DeclaredUpload, Uploader, now_millis,
+    Agent, Attachment, AttachmentId, AttachmentLimits, DeclaredUpload, MessageId, Uploader,
+    now_millis,
 };
 use crate::error::{ApiError, unavailable_attachment};
-use crate::store::{FileStorage, Kept, UploadForm, UploadRecord, UploadRegistry, UserReader};
+use crate::store::{
+    FileStorage, Kept, Stored, UploadForm, UploadRecord, UploadRegistry, UserReader,
+};
 use serde::Serialize;
 use std::time::SystemTime;
 
@@ -77,7 +80,7 @@ async fn declare<S: UploadRegistry, F: FileStorage>(
         content_type: declared.content_type,
         size: declared.size,
         created_at: now_millis(),
-        attached: false,
+        attached_to: None,
     };
     store
         .record_upload(&record)
@@ -124,7 +127,9 @@ pub async fn attach<S: UploadRegistry, F: FileStorage>(
     for id in ids {
         let record = records
             .iter()
-            .find(|record| &record.id == id && &record.uploader == uploader && !record.attached)
+            .find(|record| {
+                &record.id == id && &record.uploader == uploader && record.attached_to.is_none()
+            })
             .ok_or_else(|| unavailable_attachment(id))?;
         let refused = |reason: String| ApiError::field("attachments", format!("{id} {reason}"));
         if record.expired(now) {
@@ -139,13 +144,19 @@ pub async fn attach<S: UploadRegistry, F: FileStorage>(
             .size(record.size)
             .map_err(|reason| refused(format!("has a size that {reason}")))?;
         let key = record.key();
-        let stored = files
+        let stored = match files
             .stored(&key)
             .await
             .map_err(|e| ApiError::Internal(format!("reading {key}: {e}")))?
-            .ok_or_else(|| {
-                refused("was never uploaded: send the file with its upload form first".into())
-            })?;
+        {
+            Stored::File(stored) => stored,
+            Stored::Missing => {
+                return Err(refused(
+                    "was never uploaded: send the file with its upload form first".into(),
+                ));
+            }
+            Stored::Changing => return Err(changed(id)),
+        };
         let declared = DeclaredUpload {
             name: record.name.clone(),
             content_type: record.content_type,
@@ -156,47 +167,114 @@ pub async fn attach<S: UploadRegistry, F: FileStorage>(
             .map_err(refused)?;
         checked.push((record, key, stored.version));
     }
-    let mut attachments = Vec::with_capacity(checked.len());
-    for (record, key, version) in checked {
-        let kept = record.uploader.kept_key(&record.id);
-        let copied = files.keep(&key, version.as_deref(), &kept).await;
-        let failure = match copied {
-            Ok(Kept::Copied) => {
-                attachments.push(record.attachment(kept));
-                continue;
+    // All copies at once (at most `limits.max_per_message`, 10 by default): the attach
+    // takes about as long as its largest copy rather than their sum, which keeps it well
+    // inside the request's deadline. Every copy is awaited before deciding, so that a
+    // failure releases all that were attempted, the failed ones included (releasing a
+    // copy never made is harmless).
+    let copies: Vec<_> = checked
+        .iter()
+        .map(|(record, key, version)| copy(files, record, key, version.as_deref()))
+        .collect();
+    let copies = futures_util::future::join_all(copies).await;
+    let mut attachments = Vec::with_capacity(copies.len());
+    let mut failure = None;
+    for (record, key, kept, copied) in copies {
+        match copied {
+            Ok(Kept::Copied) => {}
+            Ok(Kept::Changed) => {
+                failure.get_or_insert_with(|| changed(&record.id));
             }
-            Ok(Kept::Changed) => ApiError::field(
-                "attachments",
-                format!(
-                    "{} was uploaded again while it was being checked: send the message again",
-                    record.id
-                ),
-            ),
-            Err(e) => ApiError::Internal(format!("keeping {key} as {kept}: {e}")),
-        };
+            Err(e) => {
+                failure.get_or_insert_with(|| {
+                    ApiError::Internal(format!("keeping {key} as {kept}: {e}"))
+                });
+            }
+        }
+        attachments.push(record.attachment(kept));
+    }
+    if let Some(failure) = failure {
         release(files, &attachments).await;
         return Err(failure);
     }
     Ok(attachments)
 }
 
-/// The message's write is done: if it did not write this request's message (it failed,
-/// or answered another request's), the copies [`attach`] kept for it point nowhere and
-/// are released, best effort (a failure is logged; the upload stays attachable either
-/// way, its claim never having been written).
-pub async fn settle<F: FileStorage, T>(
+/// Keeps a copy of `record`'s upload, stored under `key` as `version`: the copy's key,
+/// and what the storage did.
+async fn copy<'a, F: FileStorage>(
     files: &F,
+    record: &'a UploadRecord,
+    key: &'a str,
+    version: Option<&str>,
+) -> (&'a UploadRecord, &'a str, String, Result<Kept, String>) {
+    let kept = record.uploader.kept_key(&record.id);
+    let copied = files.keep(key, version, &kept).await;
+    (record, key, kept, copied)
+}
+
+/// The 400 for an upload whose form was posted again while it was being checked.
+fn changed(id: &AttachmentId) -> ApiError {
+    ApiError::field(
+        "attachments",
+        format!("{id} was uploaded again while it was being checked: send the message again"),
+    )
+}
+
+/// The message's write is done: if it certainly did not write this request's message
+/// `message`, the copies [`attach`] kept for it point nowhere and are released, best
+/// effort (a failure is logged; the upload stays attachable either way).
+///
+/// "Certainly" is checked, not assumed from the answer: a write that timed out may have
+/// committed, and a write retried after it committed fails its own conditions (the
+/// upload claimed, or the receipt written: then the answer is this request's receipt,
+/// replayed). So nothing is released after an answer that leaves the write in doubt
+/// (503 or 500: a copy kept for nothing costs a few bytes, a copy released under a
+/// written message loses its file), and otherwise only copies whose upload a fresh read
+/// shows not claimed by `message` (a read that fails releases nothing).
+pub async fn settle<S: UploadRegistry, F: FileStorage, T>(
+    store: &S,
+    files: &F,
+    message: &MessageId,
     attachments: &[Attachment],
     outcome: Result<Answer<T>, ApiError>,
 ) -> Result<Answer<T>, ApiError> {
-    let written = matches!(&outcome, Ok(answer) if !answer.replayed);
-    if !written {
-        release(files, attachments).await;
+    if attachments.is_empty() {
+        return outcome;
+    }
+    match &outcome {
+        Ok(answer) if !answer.replayed => return outcome,
+        Err(ApiError::Unavailable { .. } | ApiError::Internal(_)) => {
+            tracing::warn!(
+                message = message.as_str(),
+                "the message's write may have happened: its attachment copies are kept"
+            );
+            return outcome;
+        }
+        _ => {}
+    }
+    let ids: Vec<AttachmentId> = attachments.iter().map(|a| a.id.clone()).collect();
+    match store.find_uploads(&ids).await {
+        Ok(records) => {
+            let claimed = |attachment: &Attachment| {
+                records.iter().any(|record| {
+                    record.id == attachment.id && record.attached_to.as_ref() == Some(message)
+                })
+            };
+            let unused: Vec<&Attachment> = attachments.iter().filter(|a| !claimed(a)).collect();
+            release(files, unused).await;
+        }
+        Err(err) => {
+            tracing::warn!(message = message.as_str(), %err, "attachment copies kept: their uploads were not read");
+        }
     }
     outcome
 }
 
-async fn release<F: FileStorage>(files: &F, attachments: &[Attachment]) {
+async fn release<'a, F: FileStorage>(
+    files: &F,
+    attachments: impl IntoIterator<Item = &'a Attachment>,
+) {
     for attachment in attachments {
         if let Err(err) = files.release(&attachment.key).await {
             tracing::warn!(key = %attachment.key, %err, "an unused attachment copy was not released");
@@ -207,18 +285,31 @@ async fn release<F: FileStorage>(files: &F, attachments: &[Attachment]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ContentType, FileName};
+    use crate::domain::{AgentId, ContentType, FileName};
     use crate::store::{StoreError, StoredFile};
     use std::sync::Mutex;
+    use std::time::Duration;
 
     /// Uploads all stored as PNGs of their declared size; `keep` answers `Changed` for
-    /// the keys in `changed` and copies the others; what was kept and released is noted.
+    /// the keys in `changed`, fails for those in `failing` and copies the others; what
+    /// was kept and released is noted.
     #[derive(Default)]
     struct Fake {
         records: Vec<UploadRecord>,
         changed: Vec<String>,
+        failing: Vec<String>,
+        /// Keys replaced at every read (`Stored::Changing`).
+        changing: Vec<String>,
         kept: Mutex<Vec<String>>,
         released: Mutex<Vec<String>>,
+    }
+
+    impl Fake {
+        fn released(&self) -> Vec<String> {
+            let mut released = self.released.lock().unwrap().clone();
+            released.sort();
+            released
+        }
     }
 
     impl UploadRegistry for Fake {
@@ -242,10 +333,13 @@ mod tests {
             Err("not here".into())
         }
 
-        async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
+        async fn stored(&self, key: &str) -> Result<Stored, String> {
+            if self.changing.iter().any(|k| k == key) {
+                return Ok(Stored::Changing);
+            }
             let mut first_bytes = b"\x89PNG\r\n\x1a\n".to_vec();
             first_bytes.resize(64, 0);
-            Ok(Some(StoredFile {
+            Ok(Stored::File(StoredFile {
                 size: 64,
                 first_bytes,
                 version: Some("\"v1\"".into()),
@@ -260,6 +354,9 @@ mod tests {
             );
             if self.changed.iter().any(|key| key == from) {
                 return Ok(Kept::Changed);
+            }
+            if self.failing.iter().any(|key| key == from) {
+                return Err("S3 gave no answer within 5 s".into());
             }
             self.kept.lock().unwrap().push(to.to_string());
             Ok(Kept::Copied)
@@ -281,6 +378,10 @@ mod tests {
         }
     }
 
+    fn agent() -> Uploader {
+        Uploader::agent(&AgentId::parse("agent-7").unwrap())
+    }
+
     fn record(uploader: &Uploader) -> UploadRecord {
         UploadRecord {
             id: AttachmentId::generate(),
@@ -289,15 +390,33 @@ mod tests {
             content_type: ContentType::Png,
             size: 64,
             created_at: now_millis(),
-            attached: false,
+            attached_to: None,
         }
     }
 
+    fn sorted(mut keys: Vec<String>) -> Vec<String> {
+        keys.sort();
+        keys
+    }
+
+    /// The attachment ids of copies' keys (`files/<side>/<folder>/<id>/<random>`), sorted.
+    fn ids_in(keys: &[String]) -> Vec<String> {
+        sorted(
+            keys.iter()
+                .map(|key| key.split('/').nth(3).unwrap_or_default().to_string())
+                .collect(),
+        )
+    }
+
+    fn ids_of(records: &[&UploadRecord]) -> Vec<String> {
+        sorted(records.iter().map(|r| r.id.to_string()).collect())
+    }
+
     /// An upload posted again between the check and the copy is refused (400 naming
-    /// it), and the copies already made for the message are released.
+    /// it), and every copy attempted for the message is released.
     #[tokio::test]
     async fn an_upload_replaced_during_the_check_is_refused_and_nothing_is_kept() {
-        let uploader = Uploader::agent(&crate::domain::AgentId::parse("agent-7").unwrap());
+        let uploader = agent();
         let (first, second) = (record(&uploader), record(&uploader));
         let fake = Fake {
             changed: vec![second.key()],
@@ -322,12 +441,14 @@ mod tests {
             "{message}"
         );
         let kept = fake.kept.lock().unwrap().clone();
-        assert_eq!(kept.len(), 1);
+        assert_eq!(ids_in(&kept), ids_of(&[&first]));
         assert!(kept[0].starts_with("files/agent/"), "{kept:?}");
+        let released = fake.released();
+        assert!(released.contains(&kept[0]), "the copy made is released");
         assert_eq!(
-            *fake.released.lock().unwrap(),
-            kept,
-            "the first copy is released"
+            ids_in(&released),
+            ids_of(&[&first, &second]),
+            "and the one attempted"
         );
 
         // Without the change, both are kept under new keys, the message's to carry.
@@ -338,8 +459,153 @@ mod tests {
         let attached = attach(&fake, &fake, &limits, &uploader, &ids)
             .await
             .unwrap();
+        let named: Vec<&AttachmentId> = attached.iter().map(|a| &a.id).collect();
+        assert_eq!(named, [&first.id, &second.id], "in the order named");
         let keys: Vec<String> = attached.iter().map(|a| a.key.clone()).collect();
-        assert_eq!(keys, *fake.kept.lock().unwrap());
+        assert_eq!(ids_in(&keys), ids_of(&[&first, &second]));
+        assert_eq!(sorted(keys), sorted(fake.kept.lock().unwrap().clone()));
         assert!(fake.released.lock().unwrap().is_empty());
+    }
+
+    /// An upload replaced at every read of the check is the same 400 as one replaced
+    /// before the copy, not a 500; nothing is copied.
+    #[tokio::test]
+    async fn an_upload_replaced_at_every_read_is_refused() {
+        let uploader = agent();
+        let (first, second) = (record(&uploader), record(&uploader));
+        let fake = Fake {
+            changing: vec![second.key()],
+            records: vec![first.clone(), second.clone()],
+            ..Fake::default()
+        };
+        let ids = [first.id.clone(), second.id.clone()];
+        let refused = attach(&fake, &fake, &AttachmentLimits::default(), &uploader, &ids)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&refused, ApiError::InvalidField { field: "attachments", reason }
+                if reason.contains(second.id.as_str()) && reason.contains("uploaded again")),
+            "{refused:?}"
+        );
+        assert!(fake.kept.lock().unwrap().is_empty());
+    }
+
+    /// A copy that fails (or times out: S3 may still make it) is released too, with
+    /// the copies made for the same message; every copy is attempted.
+    #[tokio::test]
+    async fn a_failed_copy_is_released_with_the_others() {
+        let uploader = agent();
+        let (first, second, third) = (record(&uploader), record(&uploader), record(&uploader));
+        let fake = Fake {
+            failing: vec![first.key()],
+            records: vec![first.clone(), second.clone(), third.clone()],
+            ..Fake::default()
+        };
+        let ids = [first.id.clone(), second.id.clone(), third.id.clone()];
+        let failed = attach(&fake, &fake, &AttachmentLimits::default(), &uploader, &ids)
+            .await
+            .unwrap_err();
+        assert!(matches!(failed, ApiError::Internal(_)), "{failed:?}");
+        let kept = fake.kept.lock().unwrap().clone();
+        assert_eq!(ids_in(&kept), ids_of(&[&second, &third]));
+        let released = fake.released();
+        assert!(
+            kept.iter().all(|key| released.contains(key)),
+            "{released:?}"
+        );
+        assert_eq!(ids_in(&released), ids_of(&[&first, &second, &third]));
+    }
+
+    /// `settle` releases a copy only when its upload is certainly not claimed by the
+    /// message: never after an answer that leaves the write in doubt (503, 500), and
+    /// not when a fresh read shows the write claimed it after all (a write retried
+    /// after it committed fails on its own claim or receipt).
+    #[tokio::test]
+    async fn copies_are_released_only_when_the_message_was_certainly_not_written() {
+        let uploader = agent();
+        let message = MessageId::generate();
+        let (mine, free, other) = (record(&uploader), record(&uploader), record(&uploader));
+        let attachments: Vec<Attachment> = [&mine, &free, &other]
+            .iter()
+            .map(|record| record.attachment(uploader.kept_key(&record.id)))
+            .collect();
+        let store = |claimed_here: bool| Fake {
+            records: vec![
+                UploadRecord {
+                    attached_to: claimed_here.then(|| message.clone()),
+                    ..mine.clone()
+                },
+                free.clone(),
+                UploadRecord {
+                    attached_to: Some(MessageId::generate()),
+                    ..other.clone()
+                },
+            ],
+            ..Fake::default()
+        };
+        let answer = |replayed: bool| Ok(Answer { data: (), replayed });
+        let failures = || {
+            [
+                ApiError::NotFound("ticket"),
+                ApiError::Closed("conversation"),
+                unavailable_attachment(&mine.id),
+            ]
+        };
+
+        // Written: nothing released, whatever the store says.
+        let fake = store(false);
+        settle(&fake, &fake, &message, &attachments, answer(false))
+            .await
+            .unwrap();
+        assert!(fake.released().is_empty());
+
+        // In doubt: nothing released, even though no upload is claimed by the message.
+        for outcome in [
+            ApiError::Unavailable {
+                retry_after: Duration::from_secs(1),
+                reason: "DynamoDB did not answer in time".into(),
+            },
+            ApiError::Internal("an answer not understood".into()),
+        ] {
+            let fake = store(false);
+            let outcome: Result<Answer<()>, _> = Err(outcome);
+            settle(&fake, &fake, &message, &attachments, outcome)
+                .await
+                .unwrap_err();
+            assert!(fake.released().is_empty());
+        }
+
+        // Not written: all released but the ones the message claimed after all (the
+        // upload another message claimed is not this message's copy to keep).
+        for claimed_here in [false, true] {
+            let expected = if claimed_here {
+                ids_of(&[&free, &other])
+            } else {
+                ids_of(&[&mine, &free, &other])
+            };
+            for failure in failures() {
+                let fake = store(claimed_here);
+                let outcome: Result<Answer<()>, _> = Err(failure);
+                settle(&fake, &fake, &message, &attachments, outcome)
+                    .await
+                    .unwrap_err();
+                assert_eq!(
+                    ids_in(&fake.released()),
+                    expected,
+                    "claimed: {claimed_here}"
+                );
+            }
+            // Another request's answer, or this one's own receipt read back after its
+            // write committed and a retry of it failed on the receipt.
+            let fake = store(claimed_here);
+            settle(&fake, &fake, &message, &attachments, answer(true))
+                .await
+                .unwrap();
+            assert_eq!(
+                ids_in(&fake.released()),
+                expected,
+                "claimed: {claimed_here}"
+            );
+        }
     }
 }

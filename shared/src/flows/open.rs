@@ -113,6 +113,16 @@ where
     )
     .await?;
     let kept = attachments.clone();
+    let first_message = NewMessage {
+        attachments,
+        ..NewMessage::now(
+            Author::Customer,
+            command.message,
+            command.image_url,
+            command.client_message_id,
+        )
+    };
+    let message = first_message.id.clone();
     let outcome = async {
         let id = allocate().await?;
         let kind = id.kind();
@@ -122,15 +132,7 @@ where
         let mut new = NewConversation {
             owner,
             profile: command.profile,
-            first_message: NewMessage {
-                attachments,
-                ..NewMessage::now(
-                    Author::Customer,
-                    command.message,
-                    command.image_url,
-                    command.client_message_id,
-                )
-            },
+            first_message,
             follow_up_of,
             receipt: retry
                 .map(|retry| retry.receipt(&answer, now_seconds()))
@@ -161,5 +163,5 @@ where
         Ok(Answer::fresh(answer))
     }
     .await;
-    settle(files, &kept, outcome).await
+    settle(store, files, &message, &kept, outcome).await
 }

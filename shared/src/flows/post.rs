@@ -62,16 +62,17 @@ where
     )
     .await?;
     let kept = attachments.clone();
+    let message = NewMessage {
+        attachments,
+        ..NewMessage::now(
+            Author::Customer,
+            command.message,
+            command.image_url,
+            command.client_message_id,
+        )
+    };
+    let id = message.id.clone();
     let outcome = async {
-        let message = NewMessage {
-            attachments,
-            ..NewMessage::now(
-                Author::Customer,
-                command.message,
-                command.image_url,
-                command.client_message_id,
-            )
-        };
         let answer = Posted {
             conversation: conversation.clone(),
             message: message.id.clone(),
@@ -95,5 +96,5 @@ where
         Ok(Answer::fresh(answer))
     }
     .await;
-    settle(files, &kept, outcome).await
+    settle(store, files, &id, &kept, outcome).await
 }

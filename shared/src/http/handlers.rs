@@ -441,9 +441,7 @@ mod tests {
     use crate::domain::{AttachmentId, ContentType, FileName};
     use crate::domain::{ConversationId, NewMessage, UserId};
     use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
-    use crate::store::{
-        MessageAppender, StoreError, StoredFile, UploadForm, UploadRecord, UserReader,
-    };
+    use crate::store::{MessageAppender, StoreError, UploadForm, UploadRecord, UserReader};
 
     /// A store that never answers: a DynamoDB whose every call is being retried.
     struct Stalled;
@@ -495,7 +493,7 @@ mod tests {
             Err("no storage".into())
         }
 
-        async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
+        async fn stored(&self, _: &str) -> Result<crate::store::Stored, String> {
             std::future::pending().await
         }
 

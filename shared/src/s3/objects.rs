@@ -10,8 +10,8 @@ use super::upload_form::{Bucket, UNATTACHED_TAGGING, upload_form};
 use crate::domain::{ContentType, FileName, SNIFF_BYTES};
 use crate::https_client::{HttpsClient, Roots, https_client};
 use crate::store::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
-    disposition,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, Stored, StoredFile, UPLOAD_FORM_LIFETIME,
+    UploadForm, disposition,
 };
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
@@ -358,27 +358,26 @@ impl FileStorage for S3Objects {
 
     /// A HEAD, then the first bytes of the version it saw (If-Match its ETag), so that
     /// size, bytes and version are one upload's even if the form is posted again
-    /// meanwhile (then read again, a few times at most).
-    async fn stored(&self, key: &str) -> Result<Option<StoredFile>, String> {
+    /// meanwhile (then read again, a few times at most, then [`Stored::Changing`]). An
+    /// object without an ETag is an error: without one no version could be held to.
+    async fn stored(&self, key: &str) -> Result<Stored, String> {
         for _ in 0..READ_ATTEMPTS {
             let Some(facts) = self.head(key).await? else {
-                return Ok(None);
+                return Ok(Stored::Missing);
             };
-            let Some(first_bytes) = self
-                .first_bytes(key, SNIFF_BYTES, facts.etag.as_deref())
-                .await?
-            else {
+            let etag = facts
+                .etag
+                .ok_or_else(|| format!("S3 answered a HEAD of {key} without an ETag"))?;
+            let Some(first_bytes) = self.first_bytes(key, SNIFF_BYTES, Some(&etag)).await? else {
                 continue;
             };
-            return Ok(Some(StoredFile {
+            return Ok(Stored::File(StoredFile {
                 size: facts.size,
                 first_bytes,
-                version: facts.etag,
+                version: Some(etag),
             }));
         }
-        Err(format!(
-            "{key} changed while it was read, {READ_ATTEMPTS} times"
-        ))
+        Ok(Stored::Changing)
     }
 
     async fn keep(&self, from: &str, version: Option<&str>, to: &str) -> Result<Kept, String> {
@@ -426,16 +425,22 @@ fn encode_key(key: &str) -> String {
 mod tests {
     use super::*;
 
+    use std::sync::{Arc, Mutex};
     use std::time::UNIX_EPOCH;
 
-    /// A server that answers every request with `status` and `body`, for `answers`
-    /// requests; its address.
-    async fn answering(status: &'static str, body: Vec<u8>, answers: usize) -> String {
+    /// One answer of the stand-in server: status line, extra headers, body.
+    type Answer = (&'static str, Vec<(&'static str, String)>, Vec<u8>);
+
+    /// A server that gives `answers` in turn, one per connection, and keeps the head of
+    /// each request it read (lower-cased); its address, and the heads.
+    async fn serving(answers: Vec<Answer>) -> (String, Arc<Mutex<Vec<String>>>) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
         tokio::spawn(async move {
-            for _ in 0..answers {
+            for (status, headers, body) in answers {
                 let (mut socket, _) = listener.accept().await.unwrap();
                 let mut request: Vec<u8> = Vec::new();
                 let mut buffer = [0u8; 4096];
@@ -446,15 +451,142 @@ mod tests {
                     }
                     request.extend(&buffer[..read]);
                 }
-                let head = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&request).to_lowercase());
+                let mut head = format!("HTTP/1.1 {status}\r\nconnection: close\r\n");
+                if !headers.iter().any(|(name, _)| *name == "content-length") {
+                    head.push_str(&format!("content-length: {}\r\n", body.len()));
+                }
+                for (name, value) in &headers {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str("\r\n");
                 socket.write_all(head.as_bytes()).await.unwrap();
                 socket.write_all(&body).await.unwrap();
             }
         });
-        format!("http://{address}")
+        (format!("http://{address}"), heads)
+    }
+
+    /// A server that answers every request with `status` and `body`, for `answers`
+    /// requests; its address.
+    async fn answering(status: &'static str, body: Vec<u8>, answers: usize) -> String {
+        let answers = (0..answers)
+            .map(|_| (status, Vec::new(), body.clone()))
+            .collect();
+        serving(answers).await.0
+    }
+
+    /// A HEAD's answer: an object of `size` bytes, with `etag` if given.
+    fn head_of(size: u64, etag: Option<&str>) -> Answer {
+        let mut headers = vec![("content-length", size.to_string())];
+        if let Some(etag) = etag {
+            headers.push(("etag", etag.to_string()));
+        }
+        ("200 OK", headers, Vec::new())
+    }
+
+    /// A stored object is read as one version: the ranged GET names the HEAD's ETag. An
+    /// object S3 gives no ETag for is an error (no version could be held to), and one
+    /// replaced at every read is [`Stored::Changing`] (the attach's 400), not an error.
+    #[tokio::test]
+    async fn a_stored_object_is_read_as_one_version() {
+        let png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let (server, heads) = serving(vec![
+            head_of(8, Some("\"v1\"")),
+            ("206 Partial Content", Vec::new(), png.clone()),
+        ])
+        .await;
+        let read = objects_at(&server).stored("uploads/k").await;
+        let expected = StoredFile {
+            size: 8,
+            first_bytes: png,
+            version: Some("\"v1\"".into()),
+        };
+        assert_eq!(read, Ok(Stored::File(expected)));
+        let heads = heads.lock().unwrap().clone();
+        assert!(heads[0].starts_with("head /b/uploads/k "), "{}", heads[0]);
+        assert!(
+            heads[1].contains("\r\nif-match: \"v1\"\r\n"),
+            "{}",
+            heads[1]
+        );
+
+        let (server, _) = serving(vec![head_of(8, None)]).await;
+        let read = objects_at(&server).stored("uploads/k").await;
+        assert!(matches!(&read, Err(e) if e.contains("ETag")), "{read:?}");
+
+        let mut answers = Vec::new();
+        for round in 0..READ_ATTEMPTS {
+            answers.push(head_of(8, Some(["\"a\"", "\"b\"", "\"c\""][round % 3])));
+            answers.push(("412 Precondition Failed", Vec::new(), Vec::new()));
+        }
+        let (server, heads) = serving(answers).await;
+        let read = objects_at(&server).stored("uploads/k").await;
+        assert_eq!(read, Ok(Stored::Changing));
+        assert_eq!(heads.lock().unwrap().len(), 2 * READ_ATTEMPTS);
+    }
+
+    /// CopyObject names the source and the version checked, both signed; a 412 is
+    /// another version stored meanwhile, and a 200 whose body is an `<Error>` (a copy
+    /// that failed after S3 answered) is an error, never taken for a copy.
+    #[tokio::test]
+    async fn a_copy_names_the_version_checked_and_reads_the_answer_body() {
+        let copied = b"<CopyObjectResult><ETag>\"v1\"</ETag></CopyObjectResult>".to_vec();
+        let (server, heads) = serving(vec![("200 OK", Vec::new(), copied)]).await;
+        let kept = objects_at(&server)
+            .copy(
+                "uploads/customer/ab/att 1",
+                Some("\"v1\""),
+                "files/customer/ab/att-1/c",
+            )
+            .await;
+        assert_eq!(kept, Ok(Kept::Copied));
+        let head = heads.lock().unwrap()[0].clone();
+        assert!(
+            head.starts_with("put /b/files/customer/ab/att-1/c "),
+            "{head}"
+        );
+        for header in [
+            "x-amz-copy-source: /b/uploads/customer/ab/att%201",
+            "x-amz-copy-source-if-match: \"v1\"",
+            "x-amz-tagging-directive: replace",
+            "x-amz-tagging: supportzen=attached",
+        ] {
+            assert!(
+                head.contains(&format!("\r\n{header}\r\n")),
+                "{header} in {head}"
+            );
+        }
+        let signed = head
+            .split("signedheaders=")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_default()
+            .to_string();
+        for name in [
+            "x-amz-copy-source",
+            "x-amz-copy-source-if-match",
+            "x-amz-tagging",
+        ] {
+            assert!(signed.split(';').any(|n| n == name), "{name} in {signed}");
+        }
+
+        let server = answering("412 Precondition Failed", b"<Error/>".to_vec(), 1).await;
+        let kept = objects_at(&server)
+            .copy("uploads/k", Some("\"v1\""), "files/k")
+            .await;
+        assert_eq!(kept, Ok(Kept::Changed));
+        let failed = b"<Error><Code>InternalError</Code></Error>".to_vec();
+        let server = answering("200 OK", failed, 1).await;
+        let kept = objects_at(&server)
+            .copy("uploads/k", Some("\"v1\""), "files/k")
+            .await;
+        assert!(
+            matches!(&kept, Err(e) if e.contains("InternalError")),
+            "{kept:?}"
+        );
     }
 
     fn objects_at(server: &str) -> S3Objects {

@@ -35,6 +35,18 @@ pub struct StoredFile {
     pub version: Option<String>,
 }
 
+/// What [`FileStorage::stored`] found under a key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Nothing: not uploaded yet.
+    Missing,
+    /// One version of the file, read whole (size, first bytes and version all its own).
+    File(StoredFile),
+    /// Another version was stored each time the file was read: the form is being posted
+    /// again and again, and no one version could be checked.
+    Changing,
+}
+
 /// What [`FileStorage::keep`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kept {
@@ -56,9 +68,9 @@ pub trait FileStorage {
         now: SystemTime,
     ) -> Result<UploadForm, String>;
 
-    /// What is stored under `key`, or `None` if nothing is (not uploaded yet); the size,
-    /// first bytes and version all of one version of the file.
-    fn stored(&self, key: &str) -> impl Future<Output = Result<Option<StoredFile>, String>> + Send;
+    /// What is stored under `key`: the size, first bytes and version all of one version
+    /// of the file.
+    fn stored(&self, key: &str) -> impl Future<Output = Result<Stored, String>> + Send;
 
     /// Copies the upload under `from`, the `version` [`FileStorage::stored`] read, to
     /// `to` (a key no upload form can write: [`crate::domain::Uploader::kept_key`]) and
@@ -110,8 +122,8 @@ impl FileStorage for NoFiles {
         Err("no file storage here".into())
     }
 
-    async fn stored(&self, _: &str) -> Result<Option<StoredFile>, String> {
-        Ok(None)
+    async fn stored(&self, _: &str) -> Result<Stored, String> {
+        Ok(Stored::Missing)
     }
 
     async fn keep(&self, _: &str, _: Option<&str>, _: &str) -> Result<Kept, String> {

@@ -49,7 +49,7 @@ pub use conversations::{
 };
 pub use erasure::{CustomerEraser, Erased};
 pub use files::{
-    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME,
+    DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, Stored, StoredFile, UPLOAD_FORM_LIFETIME,
     UploadForm, disposition,
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};

@@ -1,7 +1,7 @@
 //! Uploads: what was declared for each attachment id, kept until a message claims it.
 
 use super::StoreError;
-use crate::domain::{Attachment, AttachmentId, ContentType, FileName, Uploader};
+use crate::domain::{Attachment, AttachmentId, ContentType, FileName, MessageId, Uploader};
 use std::future::Future;
 
 /// How long an unattached upload's record is kept (seconds): as long as the storage
@@ -20,8 +20,9 @@ pub struct UploadRecord {
     pub size: u64,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
-    /// Whether a message has claimed it.
-    pub attached: bool,
+    /// The message that claimed it, if one has: after a write that seemed to fail, this
+    /// tells whether it did (the claim is part of the message's write).
+    pub attached_to: Option<MessageId>,
 }
 
 impl UploadRecord {

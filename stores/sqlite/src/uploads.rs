@@ -5,7 +5,7 @@ use crate::{SqliteStore, internal};
 use rusqlite::params;
 use serde_json::{Value, json};
 use supportzen_shared::domain::{
-    Attachment, AttachmentId, ContentType, FileName, NewMessage, Uploader,
+    Attachment, AttachmentId, ContentType, FileName, MessageId, NewMessage, Uploader,
 };
 use supportzen_shared::store::{StoreError, UploadRecord, UploadRegistry};
 
@@ -113,7 +113,7 @@ impl UploadRegistry for SqliteStore {
             let mut statement = conn
                 .prepare(
                     "SELECT id, uploader, name, content_type, size, created_at_ms,
-                         attached_to IS NOT NULL FROM uploads WHERE id = ?1",
+                         attached_to FROM uploads WHERE id = ?1",
                 )
                 .map_err(internal)?;
             let mut found = Vec::new();
@@ -133,7 +133,12 @@ impl UploadRegistry for SqliteStore {
                         size: u64::try_from(row.get::<_, i64>(4).map_err(internal)?)
                             .map_err(|_| bad("size"))?,
                         created_at: row.get(5).map_err(internal)?,
-                        attached: row.get(6).map_err(internal)?,
+                        attached_to: row
+                            .get::<_, Option<String>>(6)
+                            .map_err(internal)?
+                            .map(|id| MessageId::parse(&id))
+                            .transpose()
+                            .map_err(|_| bad("attached_to"))?,
                     });
                 }
             }
