@@ -18,6 +18,7 @@ mod connections;
 mod conversation_reads;
 mod conversations;
 pub mod outbox;
+mod read_marks;
 mod receipts;
 mod schema;
 mod ticket_numbers;
