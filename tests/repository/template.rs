@@ -449,10 +449,14 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // conditional on what the agent saw instead; a connect ticket is a new one on
         // every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
-        // only leaves an unattached record that expires.)
+        // only leaves an unattached record that expires; nor a read mark, which a repeat
+        // leaves where it is.)
         let writes = own.method() == "POST"
             && own.scope().is_none()
-            && !matches!(own, Endpoint::RealtimeTicket | Endpoint::AttachmentUpload);
+            && !matches!(
+                own,
+                Endpoint::RealtimeTicket | Endpoint::AttachmentUpload | Endpoint::ConversationRead
+            );
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [
             (
@@ -599,7 +603,7 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
             }
         }
     }
-    assert_eq!(agents, 8);
+    assert_eq!(agents, 9);
 }
 
 /// The S3 actions each function may perform, by the key pattern it may perform them on
@@ -1106,6 +1110,36 @@ fn resources_of<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> 
         .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
         .map(|(id, resource)| (text(id), &resource["Properties"]))
         .collect()
+}
+
+/// The read-mark functions may do what they do and nothing more: read the caller (the
+/// customer's) and the conversation, query its messages, update its `META` item.
+#[test]
+fn the_read_mark_functions_have_exactly_the_grants_they_use() {
+    let template = template();
+    let expected: [(&str, Vec<&str>); 2] = [
+        (
+            "conversation-read",
+            vec![
+                r#"dynamodb:BatchGetItem on Table.Arn ["USER#*", "CONV#*"]"#,
+                r#"dynamodb:GetItem on Table.Arn ["USER#*"]"#,
+                r#"dynamodb:Query on Table.Arn ["CONV#*"]"#,
+                r#"dynamodb:UpdateItem on Table.Arn ["CONV#*"]"#,
+            ],
+        ),
+        (
+            "agent-read",
+            vec![
+                r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#,
+                r#"dynamodb:Query on Table.Arn ["CONV#*"]"#,
+                r#"dynamodb:UpdateItem on Table.Arn ["CONV#*"]"#,
+            ],
+        ),
+    ];
+    for (binary, allowed) in expected {
+        let allowed: BTreeSet<String> = allowed.into_iter().map(String::from).collect();
+        assert_eq!(grants(function(&template, binary)), allowed, "{binary}");
+    }
 }
 
 /// The realtime and webhook functions may do what they do and nothing more: each action
