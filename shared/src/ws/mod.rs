@@ -162,8 +162,9 @@ pub async fn connection_route<W: ConnectionWriter>(
     }
 }
 
-/// The subscriber the authorizer put in the route's context.
-fn subscriber(
+/// The subscriber the authorizer put in the route's context (API Gateway passes it to
+/// every route of the connection: `$connect`, `$disconnect`, `typing`).
+pub fn subscriber(
     fields: &std::collections::HashMap<String, serde_json::Value>,
 ) -> Result<Subscriber, String> {
     let field = |name: &str| {

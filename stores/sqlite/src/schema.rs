@@ -88,6 +88,12 @@ CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
     created_at_ms  INTEGER NOT NULL,
     attached_to    TEXT                       -- the message that claimed it
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS typing_claims (   -- the typing throttle (TypingGate)
+    conversation_id  TEXT NOT NULL,
+    sender           TEXT NOT NULL,             -- customer#<email> or agent#<id>
+    at_ms            INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, sender)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
     id             TEXT PRIMARY KEY,          -- wh_<uuidv7>
     url            TEXT NOT NULL,
