@@ -20,7 +20,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use supportzen_shared::domain::{Agent, ConversationKey, DisplayName, now_millis};
+use supportzen_shared::domain::{ConversationKey, now_millis};
 use supportzen_shared::events::{
     ClientFrame, ConnectTicket, Event, Subscriber, Typing, TypingThrottle,
 };
@@ -107,12 +107,8 @@ impl Hub {
         if throttled {
             return;
         }
-        // The local server knows an agent's socket by id only: the id stands for the name.
         let agent = match from {
-            Subscriber::Agent(id) => DisplayName::parse(id.as_str()).ok().map(|name| Agent {
-                id: id.clone(),
-                name,
-            }),
+            Subscriber::Agent(agent) => Some(agent.clone()),
             Subscriber::Customer(_) => None,
         };
         match flows::typing::typing(store, from, agent, conversation, now).await {

@@ -434,7 +434,11 @@ async fn typing_reaches_only_the_other_side_once_per_two_seconds<S: TestStore>()
     }
     let first = ann_socket.next_event().await;
     assert_typing(&first, &chat, "agent");
-    assert_eq!(first["data"]["agent"]["id"], "agent-7");
+    assert_eq!(
+        first["data"]["agent"],
+        json!({"id": "agent-7", "name": "Agent agent-7"}),
+        "the agent as their token names them"
+    );
     assert_typing(&ann_socket.next_event().await, &other_chat, "agent");
 
     // Everything typed so far has gone out: the next event anyone gets is this reply to

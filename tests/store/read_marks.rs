@@ -350,7 +350,7 @@ pub async fn typing_is_claimed_once_per_sender_and_conversation_per_interval<S: 
     let (ann, first) = new_chat(&store, "ann@example.com").await;
     let (_, other) = new_chat(&store, "bob@example.com").await;
     let ann = Subscriber::Customer(ann);
-    let agent = Subscriber::Agent(AgentId::parse("agent-7").unwrap());
+    let agent = Subscriber::Agent(self::agent("agent-7"));
     let now = 1_795_341_600_000;
     assert!(store.claim_typing(&ann, &first.id, now).await.unwrap());
     assert!(

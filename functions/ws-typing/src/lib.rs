@@ -19,7 +19,6 @@ use lambda_http::aws_lambda_events::apigw::{
 };
 use std::future::Future;
 use supportzen_shared::ApiError;
-use supportzen_shared::domain::{Agent, DisplayName};
 use supportzen_shared::events::{ClientFrame, Subscriber};
 use supportzen_shared::flows::typing::typing;
 use supportzen_shared::store::{AgentReader, Audience, ConnectionReader, TypingGate};
@@ -84,12 +83,9 @@ where
             return status(500);
         }
     }
-    // The connection knows an agent by id only: the id stands for the name.
+    // An agent's name is the authorizer's, from their connect ticket.
     let agent = match &from {
-        Subscriber::Agent(id) => DisplayName::parse(id.as_str()).ok().map(|name| Agent {
-            id: id.clone(),
-            name,
-        }),
+        Subscriber::Agent(agent) => Some(agent.clone()),
         Subscriber::Customer(_) => None,
     };
     let signal = match typing(store, &from, agent, &conversation, now).await {

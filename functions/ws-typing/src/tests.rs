@@ -65,7 +65,7 @@ impl Fakes {
     fn take(&self) -> (Vec<String>, Vec<Value>) {
         let mut posted = std::mem::take(&mut *self.posted.lock().unwrap());
         posted.sort_by(|a, b| a.0.cmp(&b.0));
-        posted.into_iter().map(|(c, frame)| (c, frame)).unzip()
+        posted.into_iter().unzip()
     }
 }
 
@@ -143,6 +143,9 @@ fn frame(kind: &str, id: &str, conversation: &str) -> ApiGatewayWebsocketProxyRe
     let fields = &mut request.request_context.authorizer.fields;
     fields.insert("subscriberKind".into(), json!(kind));
     fields.insert("subscriberId".into(), json!(id));
+    if kind == "agent" {
+        fields.insert("subscriberName".into(), json!("Sam from Support"));
+    }
     request.body = Some(json!({"action": "typing", "conversationId": conversation}).to_string());
     request
 }
@@ -183,7 +186,10 @@ async fn an_agents_typing_reaches_that_customer_only() {
     let (to, frames) = fakes.take();
     assert_eq!(to, ["demo-1", "demo-2"]);
     assert_eq!(frames[0]["data"]["from"], "agent");
-    assert_eq!(frames[0]["data"]["agent"]["id"], "agent-7");
+    assert_eq!(
+        frames[0]["data"]["agent"],
+        json!({"id": "agent-7", "name": "Sam from Support"})
+    );
 }
 
 #[tokio::test]

@@ -168,16 +168,20 @@ mod tests {
             agent: None,
             occurred_at: 1,
         };
-        assert!(customer_typing.reaches(&Subscriber::Agent(agent.id.clone())));
+        assert!(customer_typing.reaches(&Subscriber::Agent(agent.clone())));
         assert!(!customer_typing.reaches(&Subscriber::Customer(ann())));
         let agent_typing = Typing {
-            from: Subscriber::Agent(agent.id.clone()),
+            from: Subscriber::Agent(agent.clone()),
             agent: Some(agent.clone()),
             ..customer_typing.clone()
         };
         assert!(agent_typing.reaches(&Subscriber::Customer(ann())));
         assert!(!agent_typing.reaches(&Subscriber::Customer(bob)));
-        assert!(!agent_typing.reaches(&Subscriber::Agent(AgentId::parse("agent-8").unwrap())));
+        let other = Agent {
+            id: AgentId::parse("agent-8").unwrap(),
+            ..agent.clone()
+        };
+        assert!(!agent_typing.reaches(&Subscriber::Agent(other)));
         let frame: Value = serde_json::from_str(&agent_typing.to_json()).unwrap();
         assert_eq!(
             frame,
@@ -194,7 +198,10 @@ mod tests {
             ConversationId::Chat(ChatId::generate()),
         );
         let ann = Subscriber::Customer(ann());
-        let agent = Subscriber::Agent(AgentId::parse("agent-7").unwrap());
+        let agent = Subscriber::Agent(Agent {
+            id: AgentId::parse("agent-7").unwrap(),
+            name: DisplayName::parse("Sam").unwrap(),
+        });
         assert!(throttle.allow(&ann, &one, 1_000));
         assert!(!throttle.allow(&ann, &one, 2_999));
         assert!(throttle.allow(&agent, &one, 2_999), "another sender");

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS connect_tickets (  -- realtime connect tickets, singl
     digest           TEXT PRIMARY KEY,        -- SHA-256 of the ticket, hex: never the ticket
     subscriber_kind  TEXT NOT NULL CHECK (subscriber_kind IN ('customer', 'agent')),
     subscriber_id    TEXT NOT NULL,
+    subscriber_name  TEXT,                    -- an agent's display name
     expires_at_ms    INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
@@ -135,7 +136,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 23] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 24] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -188,6 +189,8 @@ const ADDED_COLUMNS: [(&str, &str, &str); 23] = [
     ("conversations", "agents_read", "INTEGER"),
     ("conversations", "agents_read_by_id", "TEXT"),
     ("conversations", "agents_read_by_name", "TEXT"),
+    // Agents' names on connect tickets, for their typing signals.
+    ("connect_tickets", "subscriber_name", "TEXT"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
