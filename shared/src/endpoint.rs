@@ -74,6 +74,12 @@ endpoints! {
     AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
     AttachmentUpload => ("attachment-upload", "POST", "/api/client/attachments"),
     AgentAttachmentUpload => ("agent-attachment-upload", "POST", "/api/agent/attachments"),
+    ConversationRead => (
+        "conversation-read",
+        "POST",
+        "/api/client/conversations/{id}/read"
+    ),
+    AgentRead => ("agent-read", "POST", "/api/agent/conversations/{id}/read"),
 }
 
 /// Where a request to a path goes.
@@ -121,7 +127,8 @@ impl Endpoint {
             | Endpoint::ConversationsList
             | Endpoint::ConversationMessages
             | Endpoint::RealtimeTicket
-            | Endpoint::AttachmentUpload => None,
+            | Endpoint::AttachmentUpload
+            | Endpoint::ConversationRead => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages
@@ -129,7 +136,8 @@ impl Endpoint {
             Endpoint::AgentReply
             | Endpoint::AgentStatus
             | Endpoint::AgentAssign
-            | Endpoint::AgentAttachmentUpload => Some(Scope::Write),
+            | Endpoint::AgentAttachmentUpload
+            | Endpoint::AgentRead => Some(Scope::Write),
         }
     }
 }

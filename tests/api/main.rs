@@ -8,6 +8,7 @@ mod http_api;
 mod idempotency;
 mod openapi;
 mod read_api;
+mod read_marks;
 mod realtime;
 mod redrive_queue;
 mod webhooks;

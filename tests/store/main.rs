@@ -8,6 +8,7 @@ mod erasure;
 mod handler_race;
 mod parity;
 mod production_files;
+mod read_marks;
 mod realtime_store_rules;
 mod round_trips;
 mod store_faults;

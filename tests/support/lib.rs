@@ -21,7 +21,7 @@ use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::http::Backend;
 use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
-use supportzen_shared::store::{Publishing, WebhookRegistry};
+use supportzen_shared::store::{Publishing, TypingGate, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
 use tokio::sync::oneshot;
@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 /// A store the suites can run against: everything the handlers need, plus reading back
 /// what was written. Each test gets a fresh, empty one.
 pub trait TestStore:
-    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + Clone
+    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + TypingGate + Clone
 {
     fn fresh() -> impl Future<Output = Self> + Send;
 }

@@ -12,9 +12,11 @@ pub mod agent;
 mod answers;
 pub mod attachments;
 pub mod connect_ticket;
+pub mod marks;
 mod open;
 mod post;
 pub mod read;
+pub mod typing;
 
 pub use answers::{Opened, Posted};
 pub use attachments::{UploadTarget, agent_upload, attach, customer_upload};

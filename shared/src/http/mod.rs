@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, FileStorage, MessageAppender, TicketNumbers,
-    UploadRegistry, UserReader,
+    ConversationCreator, ConversationReader, FileStorage, MessageAppender, ReadMarker,
+    TicketNumbers, UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -30,6 +30,7 @@ pub trait Backend:
     + AgentReader
     + AgentWriter
     + AgentReceipts
+    + ReadMarker
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
@@ -48,6 +49,7 @@ impl<T> Backend for T where
         + AgentReader
         + AgentWriter
         + AgentReceipts
+        + ReadMarker
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry
@@ -108,6 +110,8 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
         Endpoint::AttachmentUpload => {
             handlers::attachment_upload(store, files, config, request).await
         }
+        Endpoint::ConversationRead => handlers::conversation_read(store, config, request).await,
+        Endpoint::AgentRead => handlers::agent_read(store, request).await,
         Endpoint::AgentAttachmentUpload => {
             handlers::agent_attachment_upload(store, files, config, request).await
         }

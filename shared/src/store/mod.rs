@@ -17,6 +17,8 @@
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
 //! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
 //! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
+//! throttle is [`TypingGate`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -31,11 +33,14 @@ mod erasure;
 mod files;
 mod pages;
 mod publishing;
+mod read_marks;
 mod ticket_numbers;
+mod typing;
 mod uploads;
 mod users;
 mod webhooks;
 
+pub use crate::domain::Reader;
 pub use agents::{AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter};
 pub use connect_tickets::{ConnectTicketIssuer, ConnectTicketRedeemer};
 pub use connections::{
@@ -54,7 +59,9 @@ pub use files::{
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
+pub use read_marks::{MARK_ATTEMPTS, MarkedRead, ReadMark, ReadMarker, ReadState};
 pub use ticket_numbers::TicketNumbers;
+pub use typing::TypingGate;
 pub use uploads::{UNATTACHED_UPLOAD_TTL_SECS, UploadRecord, UploadRegistry};
 pub use users::{SecretChange, StoredProfile, UserProvisioner, UserReader};
 pub use webhooks::WebhookRegistry;
@@ -85,6 +92,10 @@ pub enum StoreError {
     /// or attached to another message (perhaps by a request racing this one).
     #[error("attachment {0} is not available")]
     AttachmentUnavailable(crate::domain::AttachmentId),
+    /// A read mark named a message that is not in the conversation (or, for the
+    /// customer, one they cannot see: a note).
+    #[error("message not in the conversation")]
+    UnknownMessage,
     /// Throttled or briefly unavailable; safe to retry after the given time.
     #[error("store unavailable: {reason}")]
     Unavailable {

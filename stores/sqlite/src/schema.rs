@@ -32,7 +32,15 @@ CREATE TABLE IF NOT EXISTS conversations (
                       CHECK (status IN ('open', 'pending', 'solved', 'closed')),
     assignee          TEXT,                     -- the agent's id (their token's sub)
     snoozed_until_ms  INTEGER,                  -- pending until then
-    follow_up_of      TEXT                      -- the closed conversation this follows up
+    follow_up_of      TEXT,                     -- the closed conversation this follows up
+    customer_messages INTEGER NOT NULL DEFAULT 0,  -- the customer's public messages
+    agent_replies     INTEGER NOT NULL DEFAULT 0,  -- agents' replies (never notes)
+    customer_read_up_to TEXT,                   -- the customer's read mark
+    customer_read     INTEGER,                  -- agent_replies less those after it
+    agents_read_up_to TEXT,                     -- the agents' read mark
+    agents_read       INTEGER,                  -- customer_messages less those after it
+    agents_read_by_id   TEXT,                   -- the agent who moved it
+    agents_read_by_name TEXT
 );
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
@@ -69,6 +77,7 @@ CREATE TABLE IF NOT EXISTS connect_tickets (  -- realtime connect tickets, singl
     digest           TEXT PRIMARY KEY,        -- SHA-256 of the ticket, hex: never the ticket
     subscriber_kind  TEXT NOT NULL CHECK (subscriber_kind IN ('customer', 'agent')),
     subscriber_id    TEXT NOT NULL,
+    subscriber_name  TEXT,                    -- an agent's display name
     expires_at_ms    INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
@@ -79,6 +88,12 @@ CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
     size           INTEGER NOT NULL CHECK (size > 0),
     created_at_ms  INTEGER NOT NULL,
     attached_to    TEXT                       -- the message that claimed it
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS typing_claims (   -- the typing throttle (TypingGate)
+    conversation_id  TEXT NOT NULL,
+    sender           TEXT NOT NULL,             -- customer#<email> or agent#<id>
+    at_ms            INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, sender)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
     id             TEXT PRIMARY KEY,          -- wh_<uuidv7>
@@ -121,7 +136,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 24] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -156,6 +171,26 @@ const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
     ),
     // Attachments.
     ("messages", "attachments", "TEXT"),
+    // Read marks and the counts unread is computed from (zero for the messages stored
+    // before them; docs/data-model.md).
+    (
+        "conversations",
+        "customer_messages",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "conversations",
+        "agent_replies",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("conversations", "customer_read_up_to", "TEXT"),
+    ("conversations", "customer_read", "INTEGER"),
+    ("conversations", "agents_read_up_to", "TEXT"),
+    ("conversations", "agents_read", "INTEGER"),
+    ("conversations", "agents_read_by_id", "TEXT"),
+    ("conversations", "agents_read_by_name", "TEXT"),
+    // Agents' names on connect tickets, for their typing signals.
+    ("connect_tickets", "subscriber_name", "TEXT"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
