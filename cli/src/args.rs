@@ -50,6 +50,10 @@ pub(crate) enum Command {
         /// downloads go to /files on this server with signed, expiring URLs.
         #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
         files: PathBuf,
+        /// Seconds between sweeps for due work (snoozed conversations waking), as
+        /// production's due-work function does every minute.
+        #[arg(long = "due-every", value_name = "SECONDS", env = "SUPPORTZEN_DUE_EVERY", default_value_t = supportzen::due::DEFAULT_EVERY.as_secs_f64(), value_parser = positive_seconds)]
+        due_every: f64,
     },
     /// Attachments, as a client app sends them to the local server.
     Attachments {
@@ -326,4 +330,12 @@ pub(crate) fn media_type() -> impl clap::builder::TypedValueParser<Value = Conte
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(ContentType::ALL.map(ContentType::as_str))
         .try_map(|name| ContentType::parse(&name))
+}
+
+/// A positive number of seconds (fractions allowed), at most a day.
+fn positive_seconds(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err("must be a number of seconds above 0 and at most 86400".into()),
+    }
 }

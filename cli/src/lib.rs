@@ -8,6 +8,7 @@ pub mod agent_tokens;
 pub mod attachments;
 pub mod console;
 pub mod cors;
+pub mod due;
 pub mod dynamodb;
 pub mod files;
 pub mod invoke;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use supportzen::agent_tokens::AgentKey;
 use supportzen::cors;
+use supportzen::due::Sweeper;
 use supportzen::dynamodb;
 use supportzen::output::{
     DeliveryView, WebhookView, print_json_lines, secret_change, webhook_added,
@@ -162,6 +163,7 @@ async fn run(command: Command) -> Result<(), String> {
             store,
             outbox,
             files,
+            due_every,
         } => {
             let config = Config::from_env()?;
             let cors = cors::layer(cors_origins);
@@ -174,8 +176,13 @@ async fn run(command: Command) -> Result<(), String> {
                 let webhooks = WebhookOutbox::new(backend.clone(), outbox);
                 let worker = webhooks.start_worker(WebhookClient::new()?, &RETRY_DELAYS);
                 let sinks = LocalSinks { realtime: Arc::clone(&hub), webhooks: Some(webhooks) };
+                let sweeper = Sweeper::start(
+                    Arc::new(Publishing::new(backend.clone(), sinks.clone())),
+                    Duration::from_secs_f64(due_every),
+                );
                 let backend = Publishing::new(backend, sinks);
                 let served = server::listen_and_serve(backend, &files, config, agents, cors, hub, listen, &store.store).await;
+                sweeper.stop().await;
                 worker.stop().await;
                 served
             })

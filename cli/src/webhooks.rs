@@ -38,6 +38,7 @@ const PAUSE_AFTER_ERROR: Duration = Duration::from_secs(1);
 
 /// The webhook side of the local server's event sinks: enqueues each committed event
 /// for the endpoints that want it, durably, and wakes the worker.
+#[derive(Clone)]
 pub struct WebhookOutbox<S> {
     registry: S,
     outbox: Outbox,

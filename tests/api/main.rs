@@ -4,6 +4,7 @@
 mod agent_api;
 mod attachments;
 mod cors;
+mod due_work;
 mod http_api;
 mod idempotency;
 mod openapi;

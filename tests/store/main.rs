@@ -3,6 +3,7 @@
 //! per area.
 
 mod agent_store_rules;
+mod due_work_rules;
 mod handler_race;
 mod parity;
 mod production_files;

@@ -19,9 +19,10 @@ use supportzen_shared::domain::{
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::{Event, EventType};
+use supportzen_shared::flows::due::sweep;
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, ConversationCreator, EventSink, MessageAppender, NewConversation,
-    Publishing, UploadRecord, UploadRegistry,
+    AgentReader, AgentWriter, ConversationCreator, DueWork, EventSink, MessageAppender,
+    NewConversation, Publishing, UploadRecord, UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -85,7 +86,12 @@ impl Scenario {
     /// the agents' writes as the flows do.
     async fn run<S>(&self, store: &S)
     where
-        S: ConversationCreator + MessageAppender + AgentReader + AgentWriter + UploadRegistry,
+        S: ConversationCreator
+            + MessageAppender
+            + AgentReader
+            + AgentWriter
+            + UploadRegistry
+            + DueWork,
     {
         let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
         let new = NewConversation {
@@ -139,6 +145,11 @@ impl Scenario {
         store.assign(&self.chat, Some(&self.agent)).await.unwrap();
         // The same assignment again changes nothing, and is no event.
         store.assign(&self.chat, Some(&self.agent)).await.unwrap();
+        // The snooze's time comes: a sweep reopens it (a status change), and a second
+        // sweep at the same time finds nothing to do.
+        let woken = sweep(store, self.snooze_until).await.unwrap();
+        assert_eq!((woken.woken, woken.skipped), (1, 0));
+        assert_eq!(sweep(store, self.snooze_until).await.unwrap().woken, 0);
         store
             .set_status(&seen().await, Status::Solved, None)
             .await
@@ -166,6 +177,8 @@ impl Scenario {
             MessageCreated,
             StatusChanged,
             Assigned,
+            // The snooze waking.
+            StatusChanged,
             StatusChanged,
             MessageCreated,
             Assigned,

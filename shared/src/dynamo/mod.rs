@@ -27,6 +27,7 @@ pub mod client;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod due_work;
 pub mod errors;
 pub mod items;
 mod receipts;

@@ -7,9 +7,9 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
-    NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
-    UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
+    ConversationCreator, ConversationReader, Due, DueWork, InboxFilter, MessageAppender,
+    MessageWindow, NewConversation, Page, StoreError, StoredConversation, StoredMessage,
+    TicketNumbers, UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
@@ -141,6 +141,37 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         })
         .await;
         Ok(assigned)
+    }
+}
+
+impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
+    fn due(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Due>, StoreError>> + Send {
+        self.store.due(now, limit)
+    }
+
+    /// A woken conversation's status changed while its newest message did not: the
+    /// stream's record in production, this change locally.
+    async fn wake(&self, snoozed: &StoredConversation) -> Result<bool, StoreError> {
+        if !self.store.wake(snoozed).await? {
+            return Ok(false);
+        }
+        let before = ConversationState::from(snoozed);
+        let after = ConversationState {
+            status: Status::Open,
+            snoozed_until: None,
+            ..before.clone()
+        };
+        self.publish(Change::ConversationChanged {
+            before: &before,
+            after: &after,
+            at: now_millis(),
+        })
+        .await;
+        Ok(true)
     }
 }
 

@@ -165,6 +165,8 @@ CREATE INDEX IF NOT EXISTS conversations_inbox
     ON conversations (kind, status, last_activity_ms DESC, id DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_assignee
     ON conversations (assignee, kind, status, last_activity_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS conversations_snoozed
+    ON conversations (snoozed_until_ms) WHERE snoozed_until_ms IS NOT NULL;
 ";
 
 /// Creates what is missing: tables and indexes, then columns added since.

@@ -1,0 +1,81 @@
+//! `supportzen serve`'s due-work timer: production's `due-work` function runs once a
+//! minute from an EventBridge schedule; locally the same sweep (`flows::due::sweep`)
+//! runs every `--due-every` on the served store, so snoozes wake with the same decisions
+//! and the same events.
+
+use std::sync::Arc;
+use std::time::Duration;
+use supportzen_shared::domain::now_millis;
+use supportzen_shared::flows::due::{SweepReport, sweep};
+use supportzen_shared::store::DueWork;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// How often `serve` sweeps unless told otherwise: production's schedule is a minute;
+/// locally sooner costs nothing.
+pub const DEFAULT_EVERY: Duration = Duration::from_secs(15);
+
+/// The running timer. Dropping it stops the timer too.
+pub struct Sweeper {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    reports: watch::Receiver<Swept>,
+}
+
+/// The sweeps so far: how many ran, and what they did in total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub sweeps: u64,
+    pub total: SweepReport,
+}
+
+impl Sweeper {
+    /// Sweeps `store` every `every`, the first time at once.
+    pub fn start<S: DueWork + Send + Sync + 'static>(store: Arc<S>, every: Duration) -> Self {
+        let (stop, mut stopped) = oneshot::channel();
+        let (report, reports) = watch::channel(Swept::default());
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = &mut stopped => return,
+                }
+                let done = sweep(store.as_ref(), now_millis()).await;
+                match &done {
+                    Ok(done) if *done != SweepReport::default() => {
+                        tracing::info!(woken = done.woken, skipped = done.skipped, "due work done")
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::error!(%err, "due-work sweep failed; the next one retries")
+                    }
+                }
+                report.send_modify(|swept| {
+                    swept.sweeps += 1;
+                    if let Ok(done) = done {
+                        swept.total.woken += done.woken;
+                        swept.total.skipped += done.skipped;
+                    }
+                });
+            }
+        });
+        Sweeper {
+            stop,
+            task,
+            reports,
+        }
+    }
+
+    /// The sweeps so far, to wait on (tests: "a sweep ran after this").
+    pub fn reports(&self) -> watch::Receiver<Swept> {
+        self.reports.clone()
+    }
+
+    /// Stops the timer, waiting for a sweep under way to finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
