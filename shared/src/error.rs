@@ -135,6 +135,9 @@ impl ApiError {
                 reason,
             },
             StoreError::AttachmentUnavailable(id) => unavailable_attachment(&id),
+            StoreError::UnknownMessage => {
+                ApiError::field("up_to", "must be the id of a message in this conversation")
+            }
             StoreError::Internal(detail) => ApiError::Internal(detail),
         }
     }

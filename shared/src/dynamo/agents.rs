@@ -194,6 +194,7 @@ impl DynamoStore {
             (":message", s(preview.id.as_str())),
             (":author", s(preview.author.as_str())),
             (":preview", s(preview.text)),
+            (":one", n(1)),
         ]);
         attribute_values.extend(index.values());
         let update = Update::builder()
@@ -202,7 +203,7 @@ impl DynamoStore {
             .update_expression(format!(
                 "SET last_activity_at = :now, #status = :seen_status, gsi1sk = :owner_activity, \
                  {}, last_message_id = :message, last_message_author = :author, \
-                 last_message_preview = :preview",
+                 last_message_preview = :preview ADD agent_replies :one",
                 IndexKeys::SET
             ))
             .condition_expression(format!("attribute_exists(pk) AND {condition}"))

@@ -16,8 +16,8 @@ use crate::domain::{
 };
 use crate::idempotency::NewReceipt;
 use crate::store::{
-    ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
-    StoredConversation, StoredMessage,
+    ConversationCreator, MessageAppender, MessagePreview, NewConversation, ReadMark, ReadState,
+    StoreError, StoredConversation, StoredMessage,
 };
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -70,6 +70,50 @@ pub(super) struct ConversationItem {
     last_message_author: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_message_preview: Option<String>,
+    /// The customer's public messages and the agents' replies, each `ADD`ed by the write
+    /// that stores one; absent (zero) on conversations stored before read marks.
+    #[serde(default)]
+    customer_messages: i64,
+    #[serde(default)]
+    agent_replies: i64,
+    /// The customer's read mark: the message it is up to, and the count of agent replies
+    /// at or before it when it was written (`read_marks.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customer_read_up_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customer_read: Option<i64>,
+    /// The agents' read mark, with the count of customer messages, and who moved it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agents_read_up_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agents_read: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agents_read_by_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agents_read_by_name: Option<String>,
+}
+
+/// A stored read mark, or none when its message id is absent.
+fn decode_mark(
+    up_to: Option<&str>,
+    read: Option<i64>,
+    by: Option<(&str, Option<&str>)>,
+) -> Result<Option<ReadMark>, StoreError> {
+    let Some(up_to) = up_to else {
+        return Ok(None);
+    };
+    let by = match by {
+        Some((id, name)) => Some(Agent {
+            id: AgentId::parse(id).map_err(StoreError::Internal)?,
+            name: DisplayName::parse(name.unwrap_or(id)).map_err(StoreError::Internal)?,
+        }),
+        None => None,
+    };
+    Ok(Some(ReadMark {
+        up_to: MessageId::parse(up_to).map_err(StoreError::Internal)?,
+        read: read.unwrap_or(0),
+        by,
+    }))
 }
 
 impl ConversationItem {
@@ -103,6 +147,14 @@ impl ConversationItem {
             last_message_id: Some(preview.id.as_str().to_string()),
             last_message_author: Some(preview.author.as_str().to_string()),
             last_message_preview: Some(preview.text),
+            customer_messages: i64::from(first.author == Author::Customer && !first.internal),
+            agent_replies: i64::from(first.author == Author::Agent && !first.internal),
+            customer_read_up_to: None,
+            customer_read: None,
+            agents_read_up_to: None,
+            agents_read: None,
+            agents_read_by_id: None,
+            agents_read_by_name: None,
         }
     }
 
@@ -127,7 +179,25 @@ impl ConversationItem {
             ),
             None => None,
         };
+        let reads = ReadState {
+            customer_messages: stored.customer_messages,
+            agent_replies: stored.agent_replies,
+            customer: decode_mark(
+                stored.customer_read_up_to.as_deref(),
+                stored.customer_read,
+                None,
+            )?,
+            agents: decode_mark(
+                stored.agents_read_up_to.as_deref(),
+                stored.agents_read,
+                stored
+                    .agents_read_by_id
+                    .as_deref()
+                    .map(|id| (id, stored.agents_read_by_name.as_deref())),
+            )?,
+        };
         Ok(StoredConversation {
+            reads,
             id: ConversationId::from_stored(&stored.kind, &stored.id)
                 .map_err(StoreError::Internal)?,
             owner: UserId::from_stored(stored.owner),
@@ -324,6 +394,7 @@ impl DynamoStore {
             (":owner", s(owner.as_str())),
             (":kind", s(conversation.kind())),
             (":open", AttributeValue::Bool(true)),
+            (":one", n(1)),
         ];
         attribute_values.extend(index.values());
         let touch = Update::builder()
@@ -333,7 +404,7 @@ impl DynamoStore {
                 "SET last_activity_at = :now, #status = :reopened, gsi1sk = :owner_activity, \
                  {}, last_message_id = :message, last_message_author = :author, \
                  last_message_preview = :preview \
-                 REMOVE snoozed_until, gsi4pk, gsi4sk",
+                 REMOVE snoozed_until, gsi4pk, gsi4sk ADD customer_messages :one",
                 IndexKeys::SET
             ))
             .condition_expression(

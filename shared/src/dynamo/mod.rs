@@ -30,6 +30,7 @@ mod conversations;
 mod due_work;
 pub mod errors;
 pub mod items;
+mod read_marks;
 mod receipts;
 pub mod schema;
 pub mod stream;

@@ -10,12 +10,15 @@
 //! | a message or note written (create, append, reply, note) | `message.created` (a note's for agents only) |
 //! | a conversation's status or snooze changed while its newest message did not | `conversation.status_changed` |
 //! | a conversation's assignee changed | `conversation.assigned` |
+//! | the customer's or the agents' read mark moved | `conversation.read` |
 //!
 //! A customer's message that reopens a conversation changes its status *and* its newest
 //! message: that is the message's event only.
 
 use super::envelope::{Event, EventType};
-use crate::domain::{AgentId, ConversationId, MessageId, NewMessage, Status, UserId};
+use crate::domain::{
+    Agent, AgentId, ConversationId, MessageId, NewMessage, Reader, Status, UserId,
+};
 
 /// A conversation as far as its events are concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +31,11 @@ pub struct ConversationState {
     pub assignee: Option<AgentId>,
     /// The newest message's id.
     pub newest: Option<MessageId>,
+    /// The customer's read mark.
+    pub customer_read: Option<MessageId>,
+    /// The agents' read mark, and the agent who moved it there.
+    pub agents_read: Option<MessageId>,
+    pub agents_read_by: Option<Agent>,
 }
 
 /// One committed change to a conversation.
@@ -101,6 +109,30 @@ pub fn events(change: Change<'_>, mut id: impl FnMut(EventType) -> String) -> Ve
                     at,
                 ));
             }
+            for reader in Reader::ALL {
+                let (was, is, by) = match reader {
+                    Reader::Customer => (&before.customer_read, &after.customer_read, None),
+                    Reader::Agents => (
+                        &before.agents_read,
+                        &after.agents_read,
+                        after.agents_read_by.as_ref(),
+                    ),
+                };
+                if let Some(up_to) = is
+                    && was != is
+                {
+                    events.push(Event::read(
+                        id(EventType::Read),
+                        &after.id,
+                        &after.owner,
+                        reader,
+                        up_to,
+                        by,
+                        newest,
+                        at,
+                    ));
+                }
+            }
             events
         }
     }
@@ -119,6 +151,9 @@ mod tests {
             snoozed_until: None,
             assignee: None,
             newest: Some(MessageId::generate()),
+            customer_read: None,
+            agents_read: None,
+            agents_read_by: None,
         }
     }
 

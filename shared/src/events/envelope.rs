@@ -2,7 +2,9 @@
 //! carry. Every event names its conversation and the newest message id the sender knows
 //! of, so a client that missed events reads `after=<that id>` and has everything.
 
-use crate::domain::{Agent, AgentId, ConversationId, MessageId, NewMessage, Status, UserId};
+use crate::domain::{
+    Agent, AgentId, ConversationId, MessageId, NewMessage, Reader, Status, UserId,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -15,13 +17,16 @@ pub enum EventType {
     StatusChanged,
     /// The conversation was assigned to an agent, or unassigned.
     Assigned,
+    /// The customer's or the agents' read mark moved forward.
+    Read,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 4] = [
         EventType::MessageCreated,
         EventType::StatusChanged,
         EventType::Assigned,
+        EventType::Read,
     ];
 
     /// The envelope's `type`, and the name webhooks subscribe to.
@@ -30,6 +35,7 @@ impl EventType {
             EventType::MessageCreated => "message.created",
             EventType::StatusChanged => "conversation.status_changed",
             EventType::Assigned => "conversation.assigned",
+            EventType::Read => "conversation.read",
         }
     }
 
@@ -39,7 +45,7 @@ impl EventType {
             .find(|kind| kind.as_str() == raw)
             .ok_or_else(|| {
                 "must be one of message.created, conversation.status_changed, \
-                 conversation.assigned"
+                 conversation.assigned, conversation.read"
                     .to_string()
             })
     }
@@ -188,6 +194,36 @@ impl Event {
         }
     }
 
+    /// `reader`'s mark moved to `up_to` (`by`: the agent who moved the agents' mark).
+    #[allow(clippy::too_many_arguments)]
+    pub fn read(
+        id: String,
+        conversation: &ConversationId,
+        owner: &UserId,
+        reader: Reader,
+        up_to: &MessageId,
+        by: Option<&Agent>,
+        last_message: Option<&MessageId>,
+        occurred_at: i64,
+    ) -> Self {
+        let data = json!({
+            "kind": conversation.kind(),
+            "reader": reader.as_str(),
+            "upTo": up_to.as_str(),
+            "agent": by.map(agent_json),
+        });
+        Event {
+            id,
+            kind: EventType::Read,
+            conversation: conversation.clone(),
+            owner: owner.clone(),
+            occurred_at,
+            visibility: Visibility::Public,
+            message_id: last_message.cloned(),
+            data,
+        }
+    }
+
     /// Whether the customer `user` may receive this event.
     pub fn visible_to_customer(&self, user: &UserId) -> bool {
         self.visibility == Visibility::Public && &self.owner == user
@@ -213,7 +249,15 @@ impl Event {
             "messageId": self.message_id.as_ref().map(MessageId::as_str),
             "customer": { "email": self.owner.as_str() },
         });
-        for field in ["status", "assignee", "author", "internal", "attachments"] {
+        for field in [
+            "status",
+            "assignee",
+            "author",
+            "internal",
+            "attachments",
+            "reader",
+            "upTo",
+        ] {
             if let Some(value) = self.data.get(field) {
                 data[field] = value.clone();
             }

@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    ConversationReader, FileStorage, MessageAppender, ReadMarker, TicketNumbers, UploadRegistry,
+    UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub trait Backend:
     + ConversationReader
     + AgentReader
     + AgentWriter
+    + ReadMarker
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
@@ -45,6 +47,7 @@ impl<T> Backend for T where
         + ConversationReader
         + AgentReader
         + AgentWriter
+        + ReadMarker
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry

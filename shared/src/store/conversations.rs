@@ -70,6 +70,8 @@ pub struct StoredConversation {
     /// The newest public message, for lists; `None` for conversations stored before
     /// previews.
     pub last_message: Option<MessagePreview>,
+    /// Each side's read mark and the counts its unread is computed from.
+    pub reads: super::ReadState,
 }
 
 impl From<&StoredConversation> for ConversationState {
@@ -81,6 +83,9 @@ impl From<&StoredConversation> for ConversationState {
             snoozed_until: stored.snoozed_until,
             assignee: stored.assignee.clone(),
             newest: stored.last_message.as_ref().map(|m| m.id.clone()),
+            customer_read: stored.reads.customer.as_ref().map(|m| m.up_to.clone()),
+            agents_read: stored.reads.agents.as_ref().map(|m| m.up_to.clone()),
+            agents_read_by: stored.reads.agents.as_ref().and_then(|m| m.by.clone()),
         }
     }
 }

@@ -18,6 +18,7 @@
 //! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
 //! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
 //! Work that falls due at a time (snoozes waking) is [`DueWork`].
+//! Read marks and unread counts are [`ReadMarker`] and [`ReadState`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -32,11 +33,13 @@ mod due_work;
 mod files;
 mod pages;
 mod publishing;
+mod read_marks;
 mod ticket_numbers;
 mod uploads;
 mod users;
 mod webhooks;
 
+pub use crate::domain::Reader;
 pub use agents::{AgentReader, AgentWriter, AssigneeFilter, InboxFilter};
 pub use connect_tickets::{ConnectTicketIssuer, ConnectTicketRedeemer};
 pub use connections::{
@@ -55,6 +58,7 @@ pub use files::{
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
+pub use read_marks::{MARK_ATTEMPTS, MarkedRead, ReadMark, ReadMarker, ReadState};
 pub use ticket_numbers::TicketNumbers;
 pub use uploads::{UNATTACHED_UPLOAD_TTL_SECS, UploadRecord, UploadRegistry};
 pub use users::{SecretChange, StoredProfile, UserProvisioner, UserReader};
@@ -86,6 +90,10 @@ pub enum StoreError {
     /// or attached to another message (perhaps by a request racing this one).
     #[error("attachment {0} is not available")]
     AttachmentUnavailable(crate::domain::AttachmentId),
+    /// A read mark named a message that is not in the conversation (or, for the
+    /// customer, one they cannot see: a note).
+    #[error("message not in the conversation")]
+    UnknownMessage,
     /// Throttled or briefly unavailable; safe to retry after the given time.
     #[error("store unavailable: {reason}")]
     Unavailable {

@@ -7,13 +7,15 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, Due, DueWork, InboxFilter, MessageAppender,
-    MessageWindow, NewConversation, Page, StoreError, StoredConversation, StoredMessage,
-    TicketNumbers, UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
+    ConversationCreator, ConversationReader, Due, DueWork, InboxFilter, MarkedRead,
+    MessageAppender, MessageWindow, NewConversation, Page, ReadMarker, Reader, StoreError,
+    StoredConversation, StoredMessage, TicketNumbers, UploadRecord, UploadRegistry, UserReader,
+    WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
-    AgentId, AttachmentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis,
+    Agent, AgentId, AttachmentId, ConversationId, Kind, MessageId, NewMessage, Status, UserId,
+    now_millis,
 };
 use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
@@ -172,6 +174,40 @@ impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
         })
         .await;
         Ok(true)
+    }
+}
+
+/// A mark that moved is the change: `conversation.read`, to the other side (and the
+/// marker's own). A mark that did not move publishes nothing.
+impl<S: ReadMarker + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
+    async fn mark_read(
+        &self,
+        seen: &StoredConversation,
+        reader: Reader,
+        up_to: &MessageId,
+        by: Option<&Agent>,
+    ) -> Result<MarkedRead, StoreError> {
+        let marked = self.store.mark_read(seen, reader, up_to, by).await?;
+        if marked.moved {
+            let after = ConversationState::from(&marked.conversation);
+            let before = match reader {
+                Reader::Customer => ConversationState {
+                    customer_read: seen.reads.customer.as_ref().map(|m| m.up_to.clone()),
+                    ..after.clone()
+                },
+                Reader::Agents => ConversationState {
+                    agents_read: seen.reads.agents.as_ref().map(|m| m.up_to.clone()),
+                    ..after.clone()
+                },
+            };
+            self.publish(Change::ConversationChanged {
+                before: &before,
+                after: &after,
+                at: now_millis(),
+            })
+            .await;
+        }
+        Ok(marked)
     }
 }
 

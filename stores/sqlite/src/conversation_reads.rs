@@ -11,12 +11,38 @@ use supportzen_shared::domain::{
 };
 use supportzen_shared::store::{
     ActivityCursor, ConversationAdmin, ConversationReader, MessagePreview, MessageWindow, Page,
-    StoreError, StoredConversation, StoredMessage, StoredProfile,
+    ReadMark, ReadState, StoreError, StoredConversation, StoredMessage, StoredProfile,
 };
 
 pub(crate) const SELECT_CONVERSATION: &str = "SELECT id, kind, owner, status, created_at_ms,
      last_activity_ms, last_message_id, last_message_author, last_message_preview, assignee,
-     snoozed_until_ms, follow_up_of FROM conversations";
+     snoozed_until_ms, follow_up_of, customer_messages, agent_replies, customer_read_up_to,
+     customer_read, agents_read_up_to, agents_read, agents_read_by_id, agents_read_by_name
+     FROM conversations";
+
+/// A stored read mark, or none when its message id is absent.
+fn read_mark(
+    up_to: Option<String>,
+    read: Option<i64>,
+    by: Option<(String, Option<String>)>,
+) -> Result<Option<ReadMark>, StoreError> {
+    let Some(up_to) = up_to else {
+        return Ok(None);
+    };
+    let by = match by {
+        Some((id, name)) => Some(Agent {
+            id: AgentId::parse(&id).map_err(StoreError::Internal)?,
+            name: DisplayName::parse(name.as_deref().unwrap_or(&id))
+                .map_err(StoreError::Internal)?,
+        }),
+        None => None,
+    };
+    Ok(Some(ReadMark {
+        up_to: MessageId::parse(&up_to).map_err(StoreError::Internal)?,
+        read: read.unwrap_or(0),
+        by,
+    }))
+}
 
 /// Reads a row of [`SELECT_CONVERSATION`]; the outer error is SQLite's, the inner one ours.
 pub(crate) fn read_conversation(
@@ -30,7 +56,21 @@ pub(crate) fn read_conversation(
     let assignee: Option<String> = row.get(9)?;
     let snoozed_until: Option<i64> = row.get(10)?;
     let follow_up_of: Option<String> = row.get(11)?;
+    let (customer_messages, agent_replies): (i64, i64) = (row.get(12)?, row.get(13)?);
+    let customer_mark: (Option<String>, Option<i64>) = (row.get(14)?, row.get(15)?);
+    let agents_mark: (Option<String>, Option<i64>) = (row.get(16)?, row.get(17)?);
+    let agents_by: (Option<String>, Option<String>) = (row.get(18)?, row.get(19)?);
     Ok((|| {
+        let reads = ReadState {
+            customer_messages,
+            agent_replies,
+            customer: read_mark(customer_mark.0, customer_mark.1, None)?,
+            agents: read_mark(
+                agents_mark.0,
+                agents_mark.1,
+                agents_by.0.map(|id| (id, agents_by.1)),
+            )?,
+        };
         let last_message = match last {
             (Some(message), author, Some(text)) => Some(MessagePreview {
                 id: MessageId::parse(&message).map_err(StoreError::Internal)?,
@@ -60,6 +100,7 @@ pub(crate) fn read_conversation(
             created_at,
             last_activity_at,
             last_message,
+            reads,
         })
     })())
 }

@@ -6,7 +6,7 @@ use crate::uploads::claim_uploads;
 use crate::users::refresh_owner;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{ConversationId, NewMessage, Status, UserId};
+use supportzen_shared::domain::{Author, ConversationId, NewMessage, Status, UserId};
 use supportzen_shared::idempotency::NewReceipt;
 use supportzen_shared::store::{
     ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
@@ -37,6 +37,20 @@ pub(crate) fn insert_message(
         ],
     )
     .map_err(internal)?;
+    // The side's counter, in the same transaction (read marks; notes count for nobody).
+    let counter = match (message.author, message.internal) {
+        (_, true) => None,
+        (Author::Customer, false) => Some("customer_messages"),
+        (Author::Agent, false) => Some("agent_replies"),
+        (Author::System, false) => None,
+    };
+    if let Some(counter) = counter {
+        tx.execute(
+            &format!("UPDATE conversations SET {counter} = {counter} + 1 WHERE id = ?1"),
+            [conversation],
+        )
+        .map_err(internal)?;
+    }
     Ok(())
 }
 

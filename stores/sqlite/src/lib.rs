@@ -19,6 +19,7 @@ mod conversation_reads;
 mod conversations;
 mod due_work;
 pub mod outbox;
+mod read_marks;
 mod receipts;
 mod schema;
 mod ticket_numbers;

@@ -32,7 +32,15 @@ CREATE TABLE IF NOT EXISTS conversations (
                       CHECK (status IN ('open', 'pending', 'solved', 'closed')),
     assignee          TEXT,                     -- the agent's id (their token's sub)
     snoozed_until_ms  INTEGER,                  -- pending until then
-    follow_up_of      TEXT                      -- the closed conversation this follows up
+    follow_up_of      TEXT,                     -- the closed conversation this follows up
+    customer_messages INTEGER NOT NULL DEFAULT 0,  -- the customer's public messages
+    agent_replies     INTEGER NOT NULL DEFAULT 0,  -- agents' replies (never notes)
+    customer_read_up_to TEXT,                   -- the customer's read mark
+    customer_read     INTEGER,                  -- agent_replies less those after it
+    agents_read_up_to TEXT,                     -- the agents' read mark
+    agents_read       INTEGER,                  -- customer_messages less those after it
+    agents_read_by_id   TEXT,                   -- the agent who moved it
+    agents_read_by_name TEXT
 );
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
@@ -121,7 +129,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 23] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -156,6 +164,24 @@ const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
     ),
     // Attachments.
     ("messages", "attachments", "TEXT"),
+    // Read marks and the counts unread is computed from (zero for the messages stored
+    // before them; docs/data-model.md).
+    (
+        "conversations",
+        "customer_messages",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    (
+        "conversations",
+        "agent_replies",
+        "INTEGER NOT NULL DEFAULT 0",
+    ),
+    ("conversations", "customer_read_up_to", "TEXT"),
+    ("conversations", "customer_read", "INTEGER"),
+    ("conversations", "agents_read_up_to", "TEXT"),
+    ("conversations", "agents_read", "INTEGER"),
+    ("conversations", "agents_read_by_id", "TEXT"),
+    ("conversations", "agents_read_by_name", "TEXT"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
