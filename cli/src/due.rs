@@ -1,13 +1,14 @@
 //! `supportzen serve`'s due-work timer: production's `due-work` function runs once a
 //! minute from an EventBridge schedule; locally the same sweep (`flows::due::sweep`)
 //! runs every `--due-every` on the served store, so snoozes wake with the same decisions
-//! and the same events.
+//! and the same events; with `--smtp`, unread replies are emailed over SMTP.
 
 use std::sync::Arc;
 use std::time::Duration;
 use supportzen_shared::domain::now_millis;
-use supportzen_shared::flows::due::{SweepReport, sweep};
-use supportzen_shared::store::DueWork;
+use supportzen_shared::flows::due::{Notices, SweepReport, sweep_with};
+use supportzen_shared::notify::Mailer;
+use supportzen_shared::store::{AgentReader, ConversationReader, DueWork, EmailPreferences};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -30,8 +31,13 @@ pub struct Swept {
 }
 
 impl Sweeper {
-    /// Sweeps `store` every `every`, the first time at once.
-    pub fn start<S: DueWork + Send + Sync + 'static>(store: Arc<S>, every: Duration) -> Self {
+    /// Sweeps `store` every `every`, the first time at once, emailing unread replies
+    /// through `notices` if given.
+    pub fn start<S, M>(store: Arc<S>, notices: Option<Notices<M>>, every: Duration) -> Self
+    where
+        S: DueWork + AgentReader + ConversationReader + EmailPreferences + Send + Sync + 'static,
+        M: Mailer + 'static,
+    {
         let (stop, mut stopped) = oneshot::channel();
         let (report, reports) = watch::channel(Swept::default());
         let task = tokio::spawn(async move {
@@ -42,11 +48,17 @@ impl Sweeper {
                     _ = ticks.tick() => {}
                     _ = &mut stopped => return,
                 }
-                let done = sweep(store.as_ref(), now_millis()).await;
+                let done = sweep_with(store.as_ref(), notices.as_ref(), now_millis()).await;
                 match &done {
-                    Ok(done) if *done != SweepReport::default() => {
-                        tracing::info!(woken = done.woken, skipped = done.skipped, "due work done")
-                    }
+                    Ok(done) if *done != SweepReport::default() => tracing::info!(
+                        woken = done.woken,
+                        emailed = done.emailed,
+                        read = done.read,
+                        unsubscribed = done.unsubscribed,
+                        failed = done.failed,
+                        skipped = done.skipped,
+                        "due work done"
+                    ),
                     Ok(_) => {}
                     Err(err) => {
                         tracing::error!(%err, "due-work sweep failed; the next one retries")
@@ -55,8 +67,13 @@ impl Sweeper {
                 report.send_modify(|swept| {
                     swept.sweeps += 1;
                     if let Ok(done) = done {
-                        swept.total.woken += done.woken;
-                        swept.total.skipped += done.skipped;
+                        let total = &mut swept.total;
+                        total.woken += done.woken;
+                        total.emailed += done.emailed;
+                        total.read += done.read;
+                        total.unsubscribed += done.unsubscribed;
+                        total.failed += done.failed;
+                        total.skipped += done.skipped;
                     }
                 });
             }

@@ -14,6 +14,7 @@ pub mod files;
 pub mod invoke;
 pub mod listen;
 pub mod log_fields;
+pub mod mail;
 pub mod output;
 pub mod realtime;
 pub mod server;

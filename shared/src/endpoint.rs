@@ -74,6 +74,7 @@ endpoints! {
     AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
     AttachmentUpload => ("attachment-upload", "POST", "/api/client/attachments"),
     AgentAttachmentUpload => ("agent-attachment-upload", "POST", "/api/agent/attachments"),
+    Unsubscribe => ("unsubscribe", "POST", "/api/client/unsubscribe"),
 }
 
 /// Where a request to a path goes.
@@ -121,7 +122,8 @@ impl Endpoint {
             | Endpoint::ConversationsList
             | Endpoint::ConversationMessages
             | Endpoint::RealtimeTicket
-            | Endpoint::AttachmentUpload => None,
+            | Endpoint::AttachmentUpload
+            | Endpoint::Unsubscribe => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages

@@ -451,10 +451,14 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // conditional on what the agent saw instead; a connect ticket is a new one on
         // every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
-        // only leaves an unattached record that expires.)
+        // only leaves an unattached record that expires; nor unsubscribing, which repeats
+        // harmlessly.)
         let writes = own.method() == "POST"
             && own.scope().is_none()
-            && !matches!(own, Endpoint::RealtimeTicket | Endpoint::AttachmentUpload);
+            && !matches!(
+                own,
+                Endpoint::RealtimeTicket | Endpoint::AttachmentUpload | Endpoint::Unsubscribe
+            );
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [
             (
@@ -512,7 +516,8 @@ fn customer_functions_read_their_callers_user_item() {
     let template = template();
     let user = "USER#ann@example.com";
     for (endpoint, function) in functions(&template) {
-        if endpoint.scope().is_none() {
+        // The one-click unsubscribe has no caller to read: its token names the user.
+        if endpoint.scope().is_none() && endpoint != Endpoint::Unsubscribe {
             let reads = allowed_partitions(function, "dynamodb:GetItem");
             assert!(
                 reads.iter().any(|p| like(p, user)),
@@ -1076,6 +1081,9 @@ fn grants(function: &Yaml) -> BTreeSet<String> {
                         leading_keys(statement),
                         attribute_limits(statement)
                     )
+                } else if action == "ses:SendEmail" {
+                    // From one sender only (checked where the function's grants are).
+                    String::new()
                 } else {
                     assert!(statement["Condition"].is_badvalue(), "{statement:?}");
                     String::new()
@@ -1452,11 +1460,48 @@ fn due_work_runs_every_minute_with_exactly_its_grants_and_a_dead_letter_queue() 
             schema::DUE_WORK.name
         ),
         r#"dynamodb:UpdateItem on Table.Arn ["CONV#*"]"#.to_string(),
+        r#"dynamodb:DeleteItem on Table.Arn ["CONV#*"]"#.to_string(),
+        r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#.to_string(),
+        r#"dynamodb:Query on Table.Arn ["CONV#*"]"#.to_string(),
+        // Whether a customer opted out, and nothing else of their user item.
+        r#"dynamodb:GetItem on Table.Arn ["USER#*"] attributes ["pk", "sk", "unsubscribed_at"]"#
+            .to_string(),
+        "ses:SendEmail on arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"
+            .to_string(),
         "sqs:SendMessage on DueWorkDeadLetterQueue.Arn".to_string(),
     ]
     .into_iter()
     .collect();
     assert_eq!(grants(function(&template, "due-work")), expected);
+    // SES only from the configured sender.
+    let send = statements(function(&template, "due-work"))
+        .into_iter()
+        .find(|s| actions(s) == ["ses:SendEmail"])
+        .unwrap();
+    assert_eq!(
+        send["Condition"]["StringEquals"]["ses:FromAddress"],
+        intrinsic("Ref", "NoticeFrom")
+    );
+    // The one-click unsubscribe: the user item's unsubscribed_at, nothing else.
+    let unsubscribe: BTreeSet<String> = [
+        r#"dynamodb:UpdateItem on Table.Arn ["USER#*"] attributes ["pk", "sk", "unsubscribed_at"]"#
+            .to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(grants(function(&template, "unsubscribe")), unsubscribe);
+    // Its secret reaches these two functions only, and is never echoed.
+    let source = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert_eq!(
+        source
+            .matches("UNSUBSCRIBE_SECRET: !Ref UnsubscribeSecret")
+            .count(),
+        2
+    );
+    assert_eq!(
+        template["Parameters"]["UnsubscribeSecret"]["NoEcho"].as_bool(),
+        Some(true)
+    );
     let conversation = conversation_pk(&ConversationId::from_stored("ticket", "TKT-001").unwrap());
     assert!(like("CONV#*", &conversation));
     // The index's partitions are not the table's: the UpdateItem grant cannot reach them.

@@ -68,8 +68,21 @@ async fn snooze<S: TestStore>(store: &S, id: &ConversationId, until: i64) {
 
 fn woken(due: &[Due]) -> Vec<ConversationId> {
     due.iter()
-        .map(|item| match item {
-            Due::Wake(conversation) => conversation.id.clone(),
+        .filter_map(|item| match item {
+            Due::Wake(conversation) => Some(conversation.id.clone()),
+            Due::UnreadReplies { .. } => None,
+        })
+        .collect()
+}
+
+fn notices(due: &[Due]) -> Vec<(ConversationId, i64)> {
+    due.iter()
+        .filter_map(|item| match item {
+            Due::UnreadReplies {
+                conversation,
+                due_at,
+            } => Some((conversation.clone(), *due_at)),
+            Due::Wake(_) => None,
         })
         .collect()
 }
@@ -161,7 +174,10 @@ async fn a_wake_never_overwrites_a_change_made_since_the_sweep_read<S: TestStore
     let due = store.due(until, 10).await.unwrap();
     let read = |id: &ConversationId| {
         due.iter()
-            .find_map(|Due::Wake(c)| (&c.id == id).then(|| c.clone()))
+            .find_map(|item| match item {
+                Due::Wake(c) if &c.id == id => Some(c.clone()),
+                _ => None,
+            })
             .unwrap()
     };
     // An agent snoozed it further; an agent replied (the activity moved); an agent
@@ -171,6 +187,7 @@ async fn a_wake_never_overwrites_a_change_made_since_the_sweep_read<S: TestStore
         .add_agent_message(
             &seen(&store, &ids[1]).await,
             &message(Author::Agent, "on it"),
+            None,
         )
         .await
         .unwrap();
@@ -195,7 +212,84 @@ async fn a_wake_never_overwrites_a_change_made_since_the_sweep_read<S: TestStore
     assert_eq!(seen(&store, &ids[1]).await.status, Status::Open);
 }
 
+/// A reply sets the conversation's notice unless one is pending: a burst of replies is
+/// one notice, at the first reply's time; a note sets none. Taking it succeeds once, for
+/// the time read; the next reply starts a new quiet period.
+async fn a_burst_of_replies_is_one_notice_taken_once<S: TestStore>() {
+    let store = S::fresh().await;
+    let ids = chats(&store, 2).await;
+    let first = now_millis() + 3_600_000;
+    for i in 0..5 {
+        let seen = seen(&store, &ids[0]).await;
+        let reply = message(Author::Agent, &format!("reply {i}"));
+        store
+            .add_agent_message(&seen, &reply, Some(first + i * 1000))
+            .await
+            .unwrap();
+    }
+    let mut note = message(Author::Agent, "internal");
+    note.internal = true;
+    store
+        .add_agent_message(&seen(&store, &ids[1]).await, &note, Some(first))
+        .await
+        .unwrap();
+    assert!(store.due(first - 1, 10).await.unwrap().is_empty());
+    let due = store.due(first + 10_000, 10).await.unwrap();
+    assert_eq!(notices(&due), vec![(ids[0].clone(), first)]);
+
+    assert!(
+        !store.take_notice(&ids[0], first + 1000).await.unwrap(),
+        "another time"
+    );
+    assert!(store.take_notice(&ids[0], first).await.unwrap());
+    assert!(!store.take_notice(&ids[0], first).await.unwrap(), "once");
+    assert!(store.due(first + 10_000, 10).await.unwrap().is_empty());
+
+    // A new period: the next reply's time; scheduling again keeps the pending one.
+    let later = first + 600_000;
+    let reply = message(Author::Agent, "one more");
+    store
+        .add_agent_message(&seen(&store, &ids[0]).await, &reply, Some(later))
+        .await
+        .unwrap();
+    store.schedule_notice(&ids[0], later + 5).await.unwrap();
+    assert_eq!(
+        notices(&store.due(later + 10, 10).await.unwrap()),
+        vec![(ids[0].clone(), later)]
+    );
+    // Two sweepers taking it at once: one wins.
+    let (a, b) = tokio::join!(
+        store.take_notice(&ids[0], later),
+        store.take_notice(&ids[0], later)
+    );
+    assert!(a.unwrap() ^ b.unwrap());
+    // Scheduling with none pending sets one.
+    store.schedule_notice(&ids[1], later).await.unwrap();
+    assert_eq!(
+        notices(&store.due(later, 10).await.unwrap()),
+        vec![(ids[1].clone(), later)]
+    );
+}
+
+/// Opting out is recorded once and read back; an unknown user is not created.
+async fn unsubscribing_is_kept_and_repeats_harmlessly<S: TestStore>() {
+    let store = S::fresh().await;
+    chats(&store, 1).await;
+    assert!(!store.unsubscribed(&ann()).await.unwrap());
+    assert!(store.unsubscribe(&ann()).await.unwrap());
+    assert!(store.unsubscribe(&ann()).await.unwrap());
+    assert!(store.unsubscribed(&ann()).await.unwrap());
+    let nobody = Email::parse("nobody@example.com")
+        .unwrap()
+        .user_id()
+        .clone();
+    assert!(!store.unsubscribe(&nobody).await.unwrap());
+    assert!(!store.unsubscribed(&nobody).await.unwrap());
+}
+
 for_each_store!(
+    a_burst_of_replies_is_one_notice_taken_once,
+    unsubscribing_is_kept_and_repeats_harmlessly,
     snoozes_fall_due_at_their_time_and_wake_once,
     overlapping_sweeps_wake_each_snooze_once,
     a_wake_never_overwrites_a_change_made_since_the_sweep_read,

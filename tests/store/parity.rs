@@ -21,8 +21,8 @@ use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::{Event, EventType};
 use supportzen_shared::flows::due::sweep;
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, ConversationCreator, DueWork, EventSink, MessageAppender,
-    NewConversation, Publishing, UploadRecord, UploadRegistry,
+    AgentReader, AgentWriter, ConversationCreator, ConversationReader, DueWork, EmailPreferences,
+    EventSink, MessageAppender, NewConversation, Publishing, UploadRecord, UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -91,7 +91,10 @@ impl Scenario {
             + AgentReader
             + AgentWriter
             + UploadRegistry
-            + DueWork,
+            + DueWork
+            + ConversationReader
+            + EmailPreferences
+            + Sync,
     {
         let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
         let new = NewConversation {
@@ -124,11 +127,11 @@ impl Scenario {
         store.record_upload(&self.upload).await.unwrap();
         append(&self.follow_up).await;
         store
-            .add_agent_message(&seen().await, &self.reply)
+            .add_agent_message(&seen().await, &self.reply, None)
             .await
             .unwrap();
         store
-            .add_agent_message(&seen().await, &self.note)
+            .add_agent_message(&seen().await, &self.note, None)
             .await
             .unwrap();
         let pending = (Status::Pending, Some(self.snooze_until));
@@ -162,7 +165,7 @@ impl Scenario {
             .await
             .unwrap();
         store
-            .add_agent_message(&seen().await, &self.last_note)
+            .add_agent_message(&seen().await, &self.last_note, None)
             .await
             .unwrap();
     }

@@ -3,6 +3,7 @@
 
 mod client;
 pub mod dynamo;
+pub mod smtp;
 
 pub use client::*;
 
@@ -11,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use supportzen::agent_tokens::{AgentKey, Claims};
 use supportzen::due::Sweeper;
+use supportzen::mail::SmtpMailer;
 use supportzen::realtime::Hub;
 use supportzen::sinks::LocalSinks;
 use supportzen::webhooks::{WebhookOutbox, Worker};
@@ -20,7 +22,9 @@ use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::{AgentId, DisplayName, Email, Scope};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::flows::due::Notices;
 use supportzen_shared::http::Backend;
+use supportzen_shared::notify::NoticeSettings;
 use supportzen_shared::store::{ConversationAdmin, DueWork, UserProvisioner};
 use supportzen_shared::store::{Publishing, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
@@ -129,14 +133,37 @@ impl<S: TestStore> TestApp<S> {
 
     /// A server that sweeps for due work every `every`, as `serve --due-every` does.
     pub async fn spawn_with_due_work(every: std::time::Duration) -> Self {
+        let due_work = Some((every, None));
         Self::serve(
             S::fresh().await,
             Config::default(),
             Hub::new(),
             None,
-            Some(every),
+            due_work,
         )
         .await
+    }
+
+    /// A server that sweeps every `every` and emails unread replies `after` a reply
+    /// over SMTP to `smtp`, as `serve --smtp URL --unread-email-after SECONDS` does;
+    /// `settings` says what the emails link to.
+    pub async fn spawn_with_emails(
+        every: std::time::Duration,
+        after: std::time::Duration,
+        smtp: &str,
+        settings: NoticeSettings,
+    ) -> Self {
+        let config = Config {
+            unread_email_after: Some(after),
+            unsubscribe_key: Some(settings.unsubscribe.clone()),
+            ..Config::default()
+        };
+        let notices = Notices {
+            mailer: SmtpMailer::new(smtp).expect("an smtp:// URL"),
+            settings,
+        };
+        let due_work = Some((every, Some(notices)));
+        Self::serve(S::fresh().await, config, Hub::new(), None, due_work).await
     }
 
     /// A server on `store` (fresh, or one an earlier server used) that delivers webhooks
@@ -155,7 +182,7 @@ impl<S: TestStore> TestApp<S> {
         config: Config,
         hub: Hub,
         webhooks: Option<(Outbox, &'static [std::time::Duration])>,
-        due_every: Option<std::time::Duration>,
+        due_work: Option<(std::time::Duration, Option<Notices<SmtpMailer>>)>,
     ) -> Self {
         let hub = Arc::new(hub);
         let (webhooks, worker) = match webhooks {
@@ -171,9 +198,10 @@ impl<S: TestStore> TestApp<S> {
             realtime: Arc::clone(&hub),
             webhooks,
         };
-        let due_work = due_every.map(|every| {
+        let due_work = due_work.map(|(every, notices)| {
             Sweeper::start(
                 Arc::new(Publishing::new(store.clone(), sinks.clone())),
+                notices,
                 every,
             )
         });

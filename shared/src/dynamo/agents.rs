@@ -240,6 +240,7 @@ impl AgentWriter for DynamoStore {
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let conversation = if message.internal {
             self.exists_check(&seen.id)?
@@ -252,6 +253,12 @@ impl AgentWriter for DynamoStore {
                 Part::Message,
                 self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
             );
+        let transaction = match notice_at {
+            Some(due_at) if !message.internal => {
+                transaction.with(Part::Notice, self.notice_action(&seen.id, due_at)?)
+            }
+            _ => transaction,
+        };
         let transaction = self.claims(transaction, message)?;
         match self
             .transact("TransactWriteItems agent message", transaction)

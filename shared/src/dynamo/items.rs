@@ -39,6 +39,9 @@ pub const PROFILE: &str = "PROFILE";
 pub const META: &str = "META";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const NOTE_PREFIX: &str = "NOTE#";
+/// A conversation's unread-replies notice: an item of its own in the conversation's
+/// partition, in the due-work index while pending.
+pub const NOTICE_SK: &str = "NOTICE#REPLIES";
 
 /// Partitions per kind of the agents' inbox: 4,000 index writes a second per kind.
 /// Changing it moves conversations between partitions; see docs/data-model.md.

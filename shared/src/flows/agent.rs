@@ -11,9 +11,10 @@ use super::attachments::attach;
 use super::read::{
     ConversationList, LastMessage, MessageList, MessageView, ReadMessages, message_list,
 };
+use crate::config::Config;
 use crate::domain::{
-    Agent, AgentId, AttachmentId, AttachmentLimits, ClientMessageId, ConversationId,
-    ConversationKey, ImageUrl, MessageText, NewMessage, Status, Uploader, now_millis,
+    Agent, AgentId, AttachmentId, ClientMessageId, ConversationId, ConversationKey, ImageUrl,
+    MessageText, NewMessage, Status, Uploader, now_millis,
 };
 use crate::error::ApiError;
 use crate::store::{
@@ -187,11 +188,13 @@ where
 }
 
 /// Adds `agent`'s reply (the customer sees it) or note (they never do). A reply to a
-/// closed conversation is refused; a note is not.
+/// closed conversation is refused; a note is not. With `config.unread_email_after`, a
+/// reply also sets (unless one is pending) the time the customer gets an email if the
+/// replies are still unread then (`flows::due`).
 pub async fn reply<S, F>(
     store: &S,
     files: &F,
-    limits: &AttachmentLimits,
+    config: &Config,
     agent: &Agent,
     command: AgentMessage,
 ) -> Result<Answer<Replied>, ApiError>
@@ -200,6 +203,7 @@ where
     F: FileStorage,
 {
     let uploader = Uploader::agent(&agent.id);
+    let limits = &config.attachments;
     let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
     let message = NewMessage {
         attachments,
@@ -217,8 +221,13 @@ where
             if seen.status.is_closed() && !message.internal {
                 return Err(ApiError::Closed("conversation"));
             }
+            let notice_at = config.unread_email_after.map(|after| {
+                message
+                    .sent_at
+                    .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+            });
             Ok(store
-                .add_agent_message(&seen, message)
+                .add_agent_message(&seen, message, notice_at)
                 .await
                 .map(|()| seen.id))
         }

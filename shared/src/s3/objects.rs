@@ -70,26 +70,32 @@ fn amazon_roots_config(
         .with_no_client_auth())
 }
 
+/// An HTTP(S) client for AWS's endpoints, trusting Amazon Trust Services' roots (what
+/// their certificates chain to, as the DynamoDB client does), or the platform's when
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store at
+/// every init took about 3.5 ms of each cold start (docs/performance.md). S3 and SES use it.
+pub(crate) fn aws_http_client() -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String>
+{
+    let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = HttpsConnectorBuilder::new();
+    let builder = if std::env::var_os("SSL_CERT_FILE").is_some()
+        || std::env::var_os("SSL_CERT_DIR").is_some()
+    {
+        builder
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
+    } else {
+        builder.with_tls_config(amazon_roots_config(provider())?)
+    };
+    let connector = builder.https_or_http().enable_http1().build();
+    Ok(Client::builder(TokioExecutor::new()).build(connector))
+}
+
 impl S3Objects {
-    /// A client for `bucket`, trusting Amazon Trust Services' roots (what S3's
-    /// certificates chain to, as the DynamoDB client does), or the platform's when
-    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store
-    /// at every init took about 3.5 ms of each cold start (docs/performance.md).
+    /// A client for `bucket` ([`aws_http_client`]).
     pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
-        let provider = || std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let builder = HttpsConnectorBuilder::new();
-        let builder = if std::env::var_os("SSL_CERT_FILE").is_some()
-            || std::env::var_os("SSL_CERT_DIR").is_some()
-        {
-            builder
-                .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
-                .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?
-        } else {
-            builder.with_tls_config(amazon_roots_config(provider())?)
-        };
-        let connector = builder.https_or_http().enable_http1().build();
         Ok(S3Objects {
-            http: Client::builder(TokioExecutor::new()).build(connector),
+            http: aws_http_client()?,
             bucket,
             credentials,
         })

@@ -1,9 +1,11 @@
 //! Work that falls due at a time rather than on a request: snoozed conversations that
-//! wake. Production's `due-work` function (every minute, from an EventBridge schedule)
+//! wake, and agents' replies the customer may not have read (an email, unless they
+//! read them or opted out). Production's `due-work` function (every minute, from an EventBridge schedule)
 //! and `supportzen serve`'s timer both run `flows::due::sweep` over this trait, so the
 //! decisions are one piece of code on both stores.
 
 use super::{StoreError, StoredConversation};
+use crate::domain::{ConversationId, UserId};
 use std::future::Future;
 
 /// One item of due work, as the due-work index (or SQLite's query) found it.
@@ -11,6 +13,23 @@ use std::future::Future;
 pub enum Due {
     /// A pending conversation whose snooze time has come.
     Wake(StoredConversation),
+    /// The quiet period after an agent's reply is over: the customer gets an email of
+    /// the replies they have not read, if any (the notice set by the first reply of the
+    /// period, `AgentWriter::add_agent_message`'s `notice_at`).
+    UnreadReplies {
+        conversation: ConversationId,
+        due_at: i64,
+    },
+}
+
+impl Due {
+    /// When it fell due (milliseconds).
+    pub fn due_at(&self) -> i64 {
+        match self {
+            Due::Wake(conversation) => conversation.snoozed_until.unwrap_or(0),
+            Due::UnreadReplies { due_at, .. } => *due_at,
+        }
+    }
 }
 
 /// Finding and doing due work. Each action is conditional on the exact state the sweep
@@ -31,4 +50,31 @@ pub trait DueWork {
         &self,
         snoozed: &StoredConversation,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes the conversation's unread-replies notice if it is still the one due at
+    /// `due_at`: `Ok(true)` once, `Ok(false)` to every other taker. Taking it ends the
+    /// quiet period: the next reply sets a new notice.
+    fn take_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sets the conversation's unread-replies notice for `due_at` unless one is pending
+    /// (what a reply does in its own write; this is for a notice to try again).
+    fn schedule_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Customers who opted out of emails (the one-click `List-Unsubscribe`).
+pub trait EmailPreferences {
+    /// Records that `user` wants no more emails: `Ok(false)` if there is no such user.
+    /// Doing it again changes nothing.
+    fn unsubscribe(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Whether `user` opted out.
+    fn unsubscribed(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

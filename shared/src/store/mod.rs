@@ -51,7 +51,7 @@ pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
-pub use due_work::{Due, DueWork};
+pub use due_work::{Due, DueWork, EmailPreferences};
 pub use files::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
     disposition,

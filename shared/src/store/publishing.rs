@@ -7,10 +7,10 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, Due, DueWork, InboxFilter, MarkedRead,
-    MessageAppender, MessageWindow, NewConversation, Page, ReadMarker, Reader, StoreError,
-    StoredConversation, StoredMessage, TicketNumbers, UploadRecord, UploadRegistry, UserReader,
-    WebhookRegistry,
+    ConversationCreator, ConversationReader, Due, DueWork, EmailPreferences, InboxFilter,
+    MarkedRead, MessageAppender, MessageWindow, NewConversation, Page, ReadMarker, Reader,
+    StoreError, StoredConversation, StoredMessage, TicketNumbers, UploadRecord, UploadRegistry,
+    UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
@@ -88,8 +88,11 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.store.add_agent_message(seen, message).await?;
+        self.store
+            .add_agent_message(seen, message, notice_at)
+            .await?;
         self.publish(Change::MessageAdded {
             conversation: &seen.id,
             owner: &seen.owner,
@@ -155,6 +158,22 @@ impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
         self.store.due(now, limit)
     }
 
+    fn take_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.take_notice(conversation, due_at)
+    }
+
+    fn schedule_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.schedule_notice(conversation, due_at)
+    }
+
     /// A woken conversation's status changed while its newest message did not: the
     /// stream's record in production, this change locally.
     async fn wake(&self, snoozed: &StoredConversation) -> Result<bool, StoreError> {
@@ -212,6 +231,16 @@ impl<S: ReadMarker + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
 }
 
 // Everything else passes through unchanged.
+
+impl<S: EmailPreferences + Sync, K: Sync> EmailPreferences for Publishing<S, K> {
+    fn unsubscribe(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.unsubscribe(user)
+    }
+
+    fn unsubscribed(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.unsubscribed(user)
+    }
+}
 
 impl<S: UserReader + Sync, K: Sync> UserReader for Publishing<S, K> {
     fn find_user(

@@ -103,6 +103,7 @@ impl AgentWriter for SqliteStore {
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
     ) -> Result<(), StoreError> {
         let (seen, message) = (seen.clone(), message.clone());
         self.with_conn(move |conn| {
@@ -118,6 +119,9 @@ impl AgentWriter for SqliteStore {
             insert_message(&tx, &key, &message)?;
             if !message.internal {
                 record_activity(&tx, &key, &message)?;
+                if let Some(due_at) = notice_at {
+                    crate::due_work::set_notice(&tx, &key, due_at)?;
+                }
             }
             tx.commit().map_err(internal)
         })
