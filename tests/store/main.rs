@@ -7,6 +7,7 @@ mod due_work_rules;
 mod handler_race;
 mod parity;
 mod production_files;
+mod production_mail;
 mod read_marks;
 mod realtime_store_rules;
 mod round_trips;
