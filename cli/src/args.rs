@@ -50,8 +50,8 @@ pub(crate) enum Command {
         /// downloads go to /files on this server with signed, expiring URLs.
         #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
         files: PathBuf,
-        /// Seconds between sweeps for due work (snoozed conversations waking), as
-        /// production's due-work function does every minute.
+        /// Seconds between sweeps for due work (snoozed conversations waking, emails of
+        /// unread replies), as production's due-work function does every minute.
         #[arg(long = "due-every", value_name = "SECONDS", env = "SUPPORTZEN_DUE_EVERY", default_value_t = supportzen::due::DEFAULT_EVERY.as_secs_f64(), value_parser = positive_seconds)]
         due_every: f64,
         #[command(flatten)]

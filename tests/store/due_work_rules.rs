@@ -175,7 +175,7 @@ async fn a_wake_never_overwrites_a_change_made_since_the_sweep_read<S: TestStore
     let read = |id: &ConversationId| {
         due.iter()
             .find_map(|item| match item {
-                Due::Wake(c) if &c.id == id => Some(c.clone()),
+                Due::Wake(c) if &c.id == id => Some((**c).clone()),
                 _ => None,
             })
             .unwrap()

@@ -98,7 +98,7 @@ impl DueWork for DynamoStore {
             for item in page?.items {
                 match item.get("sk") {
                     Some(AttributeValue::S(sk)) if sk == META => {
-                        due.push(Due::Wake(ConversationItem::decode(item)?))
+                        due.push(Due::Wake(Box::new(ConversationItem::decode(item)?)))
                     }
                     Some(AttributeValue::S(sk)) if sk == NOTICE_SK => {
                         due.push(decode_notice(&item)?)

@@ -203,13 +203,15 @@ pub fn compose(
             escape_html(&reply.text)
         ));
     }
+    // The unsubscribe link is in the List-Unsubscribe header only: it must be POSTed
+    // (RFC 8058: a GET, which link scanners send, must not unsubscribe), and mail apps
+    // show it as their own Unsubscribe button.
     text.push_str(&format!(
-        "Read and answer: {link}\n\nNo more of these emails: {unsubscribe}\n"
+        "Read and answer: {link}\n\nNo more of these emails: your mail app's Unsubscribe.\n"
     ));
     html.push_str(&format!(
-        "<p><a href=\"{}\">Read and answer</a></p>\n<p style=\"font-size: small\"><a href=\"{}\">No more of these emails</a></p>\n</body></html>\n",
-        escape_html(&link),
-        escape_html(&unsubscribe)
+        "<p><a href=\"{}\">Read and answer</a></p>\n<p style=\"font-size: small\">No more of these emails: your mail app's Unsubscribe.</p>\n</body></html>\n",
+        escape_html(&link)
     ));
 
     Message::builder()

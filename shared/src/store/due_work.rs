@@ -12,7 +12,7 @@ use std::future::Future;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Due {
     /// A pending conversation whose snooze time has come.
-    Wake(StoredConversation),
+    Wake(Box<StoredConversation>),
     /// The quiet period after an agent's reply is over: the customer gets an email of
     /// the replies they have not read, if any (the notice set by the first reply of the
     /// period, `AgentWriter::add_agent_message`'s `notice_at`).

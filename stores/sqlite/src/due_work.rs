@@ -37,7 +37,7 @@ impl DueWork for SqliteStore {
                 .map_err(internal)?;
             let mut due = Vec::new();
             for row in rows {
-                due.push(Due::Wake(row.map_err(internal)??));
+                due.push(Due::Wake(Box::new(row.map_err(internal)??)));
             }
             let mut statement = conn
                 .prepare(
