@@ -189,6 +189,17 @@ export class CustomerClient {
     return this.#call('GET', `/api/client/conversations/${enc(id)}/messages${query({ after, before, limit })}`, undefined, { read: true });
   }
 
+  /**
+   * Marks a conversation read up to a message (one the user was shown; never a note).
+   * The mark only moves forward: an older one answers the mark as it is. The agents see
+   * it as `customerReadUpTo` and a `conversation.read` event.
+   * @returns {Promise<{conversationId: string, readUpTo: string|null, unread: number}>}
+   */
+  markRead(id, upTo) {
+    // Repeating a mark leaves it where it is: no key needed.
+    return this.#call('POST', `/api/client/conversations/${enc(id)}/read`, { up_to: upTo }, { read: true, idempotent: false });
+  }
+
   /** A single-use ticket for the realtime socket. @returns {Promise<{ticket: string, expiresAt: number}>} */
   realtimeTicket() {
     // A ticket is worth nothing twice: no key, so no receipt is stored for it.
@@ -267,6 +278,16 @@ export class AgentClient {
     return this.#call('POST', `/api/agent/conversations/${enc(id)}/assign`, { assignee }, { idempotencyKey });
   }
 
+  /**
+   * Marks a conversation read for the agents (one mark shared by the team), up to a
+   * message or note. The mark only moves forward; the customer sees it as
+   * `agentsReadUpTo` and a `conversation.read` event.
+   * @returns {Promise<{conversationId: string, readUpTo: string|null, unread: number}>}
+   */
+  markRead(id, upTo) {
+    return this.#call('POST', `/api/agent/conversations/${enc(id)}/read`, { up_to: upTo }, { idempotent: false });
+  }
+
   /** A single-use ticket for the realtime socket (every conversation's events). */
   realtimeTicket() {
     return this.#call('POST', '/api/agent/realtime/ticket', undefined, { idempotent: false });
@@ -325,6 +346,19 @@ export class RealtimeConnection {
     this.socket?.close(1000);
     this.socket = null;
     this.onState('stopped');
+  }
+
+  /**
+   * Tells the other side of a conversation that this user is typing: the server passes
+   * on at most one every 2 s per sender and conversation, so calling it on every keystroke is
+   * fine. `false` when no socket is open (nothing is queued: typing is only a hint).
+   * Receivers get `{type: 'typing', conversationId, occurredAt, data: {from, agent}}`.
+   */
+  typing(conversationId) {
+    const socket = this.socket;
+    if (!socket || socket.readyState !== 1) return false;
+    socket.send(JSON.stringify({ action: 'typing', conversationId }));
+    return true;
   }
 
   /** Closes the current socket as a network failure would; it reconnects as after one. */

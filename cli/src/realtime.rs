@@ -4,6 +4,10 @@
 //! into the [`Hub`], which every open socket listens to; each socket forwards the events
 //! its subscriber may see, as the same envelope production sends.
 //!
+//! A client may send `{"action":"typing","conversationId":"…"}`: the other side of that
+//! conversation gets a `typing` frame (at most one per sender and conversation per 2 s;
+//! never stored, never a webhook), as production's `typing` route does.
+//!
 //! A socket is subscribed before its handshake is answered, so every event committed
 //! after the client sees the handshake complete reaches it: a client that connects and
 //! then reads `after=<last id it saw>` misses nothing (see README, "Realtime").
@@ -14,12 +18,15 @@ use hyper::body::{Bytes, Incoming};
 use hyper::header::{CONNECTION, HeaderValue, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use supportzen_shared::domain::now_millis;
-use supportzen_shared::events::{ConnectTicket, Event, Subscriber};
+use supportzen_shared::domain::{ConversationKey, now_millis};
+use supportzen_shared::events::{
+    ClientFrame, ConnectTicket, Event, Subscriber, Typing, TypingThrottle,
+};
+use supportzen_shared::flows;
 use supportzen_shared::http::response::error_response;
-use supportzen_shared::store::{ConnectTicketRedeemer, EventSink};
+use supportzen_shared::store::{AgentReader, ConnectTicketRedeemer, EventSink};
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -43,17 +50,25 @@ pub const PING_EVERY: Duration = Duration::from_secs(30);
 /// rather than left open and silent.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An event as the hub passes it on: serialized once, for every socket.
+/// What the hub passes on: a committed change's event, or someone typing.
+enum Signal {
+    Event(Event),
+    Typing(Typing),
+}
+
+/// A signal as the hub passes it on: serialized once, for every socket.
 struct Published {
-    event: Event,
+    signal: Signal,
     json: String,
 }
 
-/// Where committed events meet the open sockets.
+/// Where committed events (and typing signals) meet the open sockets.
 pub struct Hub {
     events: broadcast::Sender<Arc<Published>>,
     open: watch::Sender<usize>,
     ping_every: Duration,
+    /// One typing signal per sender and conversation per interval, across all sockets.
+    typing: Mutex<TypingThrottle>,
 }
 
 impl Hub {
@@ -67,6 +82,44 @@ impl Hub {
             events: broadcast::channel(BACKLOG).0,
             open: watch::channel(0).0,
             ping_every,
+            typing: Mutex::new(TypingThrottle::default()),
+        }
+    }
+
+    /// Passes `from`'s typing in `conversation` on to the other side's sockets, if the
+    /// sender may see the conversation and has not signalled it in the last 2 s. A frame
+    /// that is refused or throttled is dropped without an answer, as in production.
+    async fn typing<S: AgentReader>(
+        &self,
+        store: &S,
+        from: &Subscriber,
+        conversation: &ConversationKey,
+    ) {
+        let now = now_millis();
+        let throttled = match conversation.resolve_any() {
+            Some(id) => !self
+                .typing
+                .lock()
+                .map(|mut throttle| throttle.allow(from, &id, now))
+                .unwrap_or(false),
+            None => true,
+        };
+        if throttled {
+            return;
+        }
+        let agent = match from {
+            Subscriber::Agent(agent) => Some(agent.clone()),
+            Subscriber::Customer(_) => None,
+        };
+        match flows::typing::typing(store, from, agent, conversation, now).await {
+            Ok(typing) => {
+                let json = typing.to_json();
+                let _ = self.events.send(Arc::new(Published {
+                    signal: Signal::Typing(typing),
+                    json,
+                }));
+            }
+            Err(err) => tracing::debug!(%err, "typing frame dropped"),
         }
     }
 
@@ -86,15 +139,18 @@ impl EventSink for Hub {
     async fn publish(&self, event: Event) {
         let json = event.to_json();
         // No socket open is not an error: nobody is listening.
-        let _ = self.events.send(Arc::new(Published { event, json }));
+        let _ = self.events.send(Arc::new(Published {
+            signal: Signal::Event(event),
+            json,
+        }));
     }
 }
 
 /// Answers `GET /ws?ticket=…`: redeems the ticket (401 if it is missing, used, expired
 /// or forged; nothing is upgraded then) and upgrades to a WebSocket that delivers the
 /// ticket's subscriber's events until either side closes it.
-pub async fn accept<S: ConnectTicketRedeemer>(
-    store: &S,
+pub async fn accept<S: ConnectTicketRedeemer + AgentReader + Send + Sync + 'static>(
+    store: &Arc<S>,
     hub: &Arc<Hub>,
     mut request: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
@@ -145,6 +201,7 @@ pub async fn accept<S: ConnectTicketRedeemer>(
     let events = hub.events.subscribe();
     let upgrade = hyper::upgrade::on(&mut request);
     let hub = Arc::clone(hub);
+    let store = Arc::clone(store);
     tokio::spawn(async move {
         match upgrade.await {
             Ok(upgraded) => {
@@ -153,7 +210,7 @@ pub async fn accept<S: ConnectTicketRedeemer>(
                         .await;
                 hub.open.send_modify(|open| *open += 1);
                 tracing::info!(subscriber = subscriber.kind(), "socket opened");
-                deliver(socket, &subscriber, events, hub.ping_every).await;
+                deliver(socket, &subscriber, events, &hub, &*store).await;
                 hub.open.send_modify(|open| *open -= 1);
                 tracing::info!(subscriber = subscriber.kind(), "socket closed");
             }
@@ -174,23 +231,25 @@ pub async fn accept<S: ConnectTicketRedeemer>(
 }
 
 /// Forwards the events `subscriber` may see until the socket closes, fails, goes stale
-/// or falls too far behind.
-async fn deliver<T>(
+/// or falls too far behind; passes the client's typing frames to the hub.
+async fn deliver<T, S>(
     mut socket: WebSocketStream<T>,
     subscriber: &Subscriber,
     mut events: broadcast::Receiver<Arc<Published>>,
-    ping_every: Duration,
+    hub: &Hub,
+    store: &S,
 ) where
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: AgentReader,
 {
-    let mut ping = tokio::time::interval(ping_every);
+    let mut ping = tokio::time::interval(hub.ping_every);
     ping.tick().await;
     let mut heard_since_ping = true;
     loop {
         tokio::select! {
             event = events.recv() => match event {
                 Ok(published) => {
-                    if may_see(subscriber, &published.event)
+                    if may_see(subscriber, &published.signal)
                         && !sent(&mut socket, Message::text(published.json.as_str())).await
                     {
                         return;
@@ -211,6 +270,15 @@ async fn deliver<T>(
                 // Anything from the client proves it is there; pings are answered by
                 // the protocol layer on the next write or flush.
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Text(text))) => {
+                    heard_since_ping = true;
+                    match ClientFrame::parse(text.as_str()) {
+                        Ok(ClientFrame::Typing { conversation }) => {
+                            hub.typing(store, subscriber, &conversation).await;
+                        }
+                        Err(reason) => tracing::debug!(reason, "socket frame ignored"),
+                    }
+                }
                 Some(Ok(_)) => {
                     heard_since_ping = true;
                     if !matches!(tokio::time::timeout(SEND_TIMEOUT, socket.flush()).await, Ok(Ok(()))) {
@@ -247,11 +315,13 @@ where
     }
 }
 
-/// Agents see every event; a customer, their own conversations' public ones.
-fn may_see(subscriber: &Subscriber, event: &Event) -> bool {
-    match subscriber {
-        Subscriber::Agent(_) => true,
-        Subscriber::Customer(user) => event.visible_to_customer(user),
+/// Agents see every event; a customer, their own conversations' public ones. Typing
+/// reaches the other side of its conversation only.
+fn may_see(subscriber: &Subscriber, signal: &Signal) -> bool {
+    match (signal, subscriber) {
+        (Signal::Typing(typing), _) => typing.reaches(subscriber),
+        (Signal::Event(_), Subscriber::Agent(_)) => true,
+        (Signal::Event(event), Subscriber::Customer(user)) => event.visible_to_customer(user),
     }
 }
 

@@ -119,7 +119,7 @@ async fn route<S: Backend>(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let started = Instant::now();
     if request.uri().path() == realtime::PATH && request.method() == Method::GET {
-        let response = realtime::accept(&*store, &settings.hub, request).await;
+        let response = realtime::accept(&store, &settings.hub, request).await;
         tracing::info!(
             path = realtime::PATH,
             status = response.status().as_u16(),

@@ -74,6 +74,12 @@ endpoints! {
     AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
     AttachmentUpload => ("attachment-upload", "POST", "/api/client/attachments"),
     AgentAttachmentUpload => ("agent-attachment-upload", "POST", "/api/agent/attachments"),
+    ConversationRead => (
+        "conversation-read",
+        "POST",
+        "/api/client/conversations/{id}/read"
+    ),
+    AgentRead => ("agent-read", "POST", "/api/agent/conversations/{id}/read"),
     Unsubscribe => ("unsubscribe", "POST", "/api/client/unsubscribe"),
 }
 
@@ -123,6 +129,7 @@ impl Endpoint {
             | Endpoint::ConversationMessages
             | Endpoint::RealtimeTicket
             | Endpoint::AttachmentUpload
+            | Endpoint::ConversationRead
             | Endpoint::Unsubscribe => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
@@ -131,7 +138,8 @@ impl Endpoint {
             Endpoint::AgentReply
             | Endpoint::AgentStatus
             | Endpoint::AgentAssign
-            | Endpoint::AgentAttachmentUpload => Some(Scope::Write),
+            | Endpoint::AgentAttachmentUpload
+            | Endpoint::AgentRead => Some(Scope::Write),
         }
     }
 }

@@ -10,5 +10,6 @@ mod http_api;
 mod idempotency;
 mod openapi;
 mod read_api;
+mod read_marks;
 mod realtime;
 mod webhooks;

@@ -35,6 +35,10 @@ const AGENT_STATUS: &str = Endpoint::AgentStatus.path();
 const AGENT_ASSIGN: &str = Endpoint::AgentAssign.path();
 const UPLOAD: &str = Endpoint::AttachmentUpload.path();
 const AGENT_UPLOAD: &str = Endpoint::AgentAttachmentUpload.path();
+const READ: &str = Endpoint::ConversationRead.path();
+const AGENT_READ: &str = Endpoint::AgentRead.path();
+/// A message id, as the write routes issue them.
+const MESSAGE: &str = "msg-0194f1d2-7c1e-7000-8000-000000000000";
 /// An attachment id, as the upload routes issue them.
 const ATTACHMENT: &str = "att-0194f1d2-7c1e-7000-8000-000000000000";
 
@@ -115,6 +119,16 @@ fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
         AGENT_ASSIGN => agent::assign(&agent_request(&bytes, &[])).map(|_| ()),
         UPLOAD => UploadBody::parse(&bytes).map(|_| ()),
         AGENT_UPLOAD => agent::upload(&agent_request(&bytes, &[])).map(|_| ()),
+        AGENT_READ => agent::mark_read(&agent_request(&bytes, &[])).map(|_| ()),
+        READ => {
+            // A customer's request: signed, with the email header the body's email stands in for.
+            let mut request = agent_request(&bytes, &[]);
+            let headers = request.headers_mut();
+            let bearer = format!("Bearer {}", token("s3cret", "ann@example.com"));
+            headers.insert("authorization", bearer.parse().unwrap());
+            headers.insert(EMAIL_HEADER, "ann@example.com".parse().unwrap());
+            supportzen_shared::http::query::mark_read(&request).map(|_| ())
+        }
         _ => panic!("no parser for {route}"),
     };
     result.map_err(|e| match e {
@@ -146,6 +160,8 @@ fn valid_body(route: &str) -> Value {
             body = json!({"email": "ann@example.com", "name": "a.png", "content_type": "image/png", "size": 10})
         }
         AGENT_UPLOAD => body = json!({"name": "a.png", "content_type": "image/png", "size": 10}),
+        READ => body = json!({"up_to": MESSAGE, "email": "ann@example.com"}),
+        AGENT_READ => body = json!({"up_to": MESSAGE}),
         _ => panic!("no body for {route}"),
     }
     body
@@ -212,9 +228,13 @@ fn the_documented_routes_are_the_routes() {
                 "{endpoint:?}"
             );
             // A ticket route reads no body and changes no conversation; an upload reads
-            // a body but changes no conversation.
+            // a body but changes no conversation; a read mark is taken on a closed one too.
             let body = endpoint.method() == "POST" && !is_ticket_route(*endpoint);
-            let writes = body && *endpoint != Endpoint::AgentAttachmentUpload;
+            let writes = body
+                && !matches!(
+                    endpoint,
+                    Endpoint::AgentAttachmentUpload | Endpoint::AgentRead
+                );
             for (status, expected) in [("409", writes), ("413", body)] {
                 assert_eq!(
                     operation["responses"][status].is_object(),
@@ -379,10 +399,14 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
     for function in Endpoint::ALL.iter().filter(|e| e.method() == "POST") {
         let post = &doc["paths"][function.path()]["post"];
         // A connect ticket is a new one on every call: nothing to repeat safely; nor is
-        // an upload (a repeated one only leaves an unattached upload that expires).
+        // an upload (a repeated one only leaves an unattached upload that expires); a
+        // read mark repeated leaves the mark where it is.
         if function.scope().is_some()
             || reads_no_json_body(*function)
-            || *function == Endpoint::AttachmentUpload
+            || matches!(
+                function,
+                Endpoint::AttachmentUpload | Endpoint::ConversationRead
+            )
         {
             let keyed = post["parameters"]
                 .as_array()
@@ -676,9 +700,24 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
     let page = app
         .agent_get(&on_ticket(Endpoint::AgentMessages), &agent)
         .await;
-    // And a connect ticket for each side.
+    // And a connect ticket for each side, and each side's read mark.
     let customer_ticket = app.customer_ticket("ann@example.com", &bearer).await;
     let agent_ticket = app.agent_ticket(&agent).await;
+    let reply_id = replied.ok()["message"]["messageId"].clone();
+    let customer_mark = app
+        .post(
+            &agent_path(Endpoint::ConversationRead, &ticket_id),
+            Some(&bearer),
+            &json!({"email": "ann@example.com", "up_to": reply_id}),
+        )
+        .await;
+    let agents_mark = app
+        .agent_post(
+            &on_ticket(Endpoint::AgentRead),
+            &agent,
+            &json!({"up_to": noted.ok()["message"]["messageId"]}),
+        )
+        .await;
     for (endpoint, reply) in [
         (Endpoint::RealtimeTicket, &customer_ticket),
         (Endpoint::AgentRealtimeTicket, &agent_ticket),
@@ -689,6 +728,8 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
         (Endpoint::AgentInbox, &inbox),
         (Endpoint::AgentConversation, &one),
         (Endpoint::AgentMessages, &page),
+        (Endpoint::ConversationRead, &customer_mark),
+        (Endpoint::AgentRead, &agents_mark),
     ] {
         let method = endpoint.method().to_lowercase();
         let documented = &data_schema(&doc, endpoint.path(), &method)["required"];

@@ -362,7 +362,171 @@ impl ParseConversation for String {
     }
 }
 
+/// A typing frame for `conversation`.
+fn typing(conversation: &str) -> String {
+    json!({"action": "typing", "conversationId": conversation}).to_string()
+}
+
+/// Asserts `event` is a typing signal in `conversation` from `from`.
+fn assert_typing(event: &Value, conversation: &str, from: &str) {
+    assert_eq!(
+        (
+            &event["type"],
+            &event["conversationId"],
+            &event["data"]["from"]
+        ),
+        (&json!("typing"), &json!(conversation), &json!(from)),
+        "{event}"
+    );
+    assert!(event["occurredAt"].as_i64().unwrap() > 0, "{event}");
+    assert!(event.get("id").is_none(), "typing is no event: {event}");
+}
+
+async fn typing_reaches_only_the_other_side_once_per_two_seconds<S: TestStore>() {
+    let (app, ann, agent, chat) = desk::<S>(Hub::new()).await;
+    let other_chat = app
+        .post(
+            LIVE_CREATE,
+            Some(&ann),
+            &create_body(ANN, "Another question"),
+        )
+        .await
+        .ok()["chatId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob = token(BOB_SECRET, BOB);
+    let bobs_chat = app
+        .post(LIVE_CREATE, Some(&bob), &create_body(BOB, "Bob's"))
+        .await
+        .ok()["chatId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut ann_socket = customer_socket(&app, ANN, &ann).await;
+    let mut bob_socket = customer_socket(&app, BOB, &bob).await;
+    let mut sam = agent_socket(&app, &agent).await;
+    let other_agent = app.agent_token("agent-8", &Scope::ALL);
+    let mut kim = agent_socket(&app, &other_agent).await;
+
+    // Ann types twice at once in her chat (the second is throttled), once in Bob's chat
+    // (not hers: dropped), then in her other chat: a socket handles its frames in order,
+    // so the agents' next two frames show what came of the first three.
+    for frame in [
+        typing(&chat),
+        typing(&chat),
+        typing(&bobs_chat),
+        typing(&other_chat),
+    ] {
+        ann_socket.send_text(&frame).await;
+    }
+    for socket in [&mut sam, &mut kim] {
+        let first = socket.next_event().await;
+        assert_typing(&first, &chat, "customer");
+        assert_eq!(first["data"]["agent"], Value::Null);
+        assert_typing(&socket.next_event().await, &other_chat, "customer");
+    }
+
+    // Sam types twice in Ann's chat, then in her other one: Ann gets one of each, never
+    // her own; Kim, another agent, gets none of Sam's.
+    for frame in [typing(&chat), typing(&chat), typing(&other_chat)] {
+        sam.send_text(&frame).await;
+    }
+    let first = ann_socket.next_event().await;
+    assert_typing(&first, &chat, "agent");
+    assert_eq!(
+        first["data"]["agent"],
+        json!({"id": "agent-7", "name": "Agent agent-7"}),
+        "the agent as their token names them"
+    );
+    assert_typing(&ann_socket.next_event().await, &other_chat, "agent");
+
+    // Everything typed so far has gone out: the next event anyone gets is this reply to
+    // Bob (Bob never saw Ann's or Sam's typing; Kim not Sam's; Sam not his own).
+    let to_bob = reply(&app, &agent, &bobs_chat, json!({"message": "Hi Bob"})).await;
+    for socket in [&mut bob_socket, &mut kim, &mut sam] {
+        let event = socket.next_event().await;
+        assert_eq!(
+            (&event["type"], &event["data"]["messageId"]),
+            (&json!("message.created"), &json!(to_bob)),
+            "{event}"
+        );
+    }
+}
+
+async fn a_read_mark_reaches_the_other_side<S: TestStore>() {
+    let (app, ann, agent, chat) = desk::<S>(Hub::new()).await;
+    let answer = reply(&app, &agent, &chat, json!({"message": "Fixed"})).await;
+    let mut ann_socket = customer_socket(&app, ANN, &ann).await;
+    let bob = token(BOB_SECRET, BOB);
+    app.post(LIVE_CREATE, Some(&bob), &create_body(BOB, "Bob's"))
+        .await
+        .ok();
+    let mut bob_socket = customer_socket(&app, BOB, &bob).await;
+    let mut sam = agent_socket(&app, &agent).await;
+
+    // Ann reads the reply: the agents see it (and so does Ann's own socket).
+    let marked = app
+        .raw(
+            reqwest::Method::POST,
+            &agent_path(Endpoint::ConversationRead, &chat),
+        )
+        .header("x-supportzen-email", ANN)
+        .bearer_auth(&ann)
+        .json(&json!({"up_to": answer}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(marked.status(), 200);
+    for socket in [&mut sam, &mut ann_socket] {
+        let event = socket.next_event().await;
+        assert_eq!(event["type"], "conversation.read", "{event}");
+        assert_eq!(event["conversationId"], chat.as_str());
+        assert_eq!(
+            event["data"],
+            json!({"kind": "chat", "reader": "customer", "upTo": answer, "agent": null})
+        );
+    }
+    // Marking it again moves nothing and says nothing.
+    let first =
+        app.get(&messages_path(&chat), Some(&ann), ANN).await.ok()["messages"][0]["messageId"]
+            .clone();
+    let path = agent_path(Endpoint::AgentRead, &chat);
+    app.agent_post(&path, &agent, &json!({"up_to": first}))
+        .await
+        .ok();
+    let event = ann_socket.next_event().await;
+    assert_eq!(
+        event["data"],
+        json!({"kind": "chat", "reader": "agents", "upTo": first,
+               "agent": {"id": "agent-7", "name": "Agent agent-7"}})
+    );
+    assert_eq!(sam.next_event().await["type"], "conversation.read");
+    app.agent_post(&path, &agent, &json!({"up_to": first}))
+        .await
+        .ok();
+    // Bob hears nothing of Ann's chat: his next event is his own.
+    let said = app
+        .post(LIVE_CREATE, Some(&bob), &create_body(BOB, "Bob again"))
+        .await
+        .ok()["chatId"]
+        .clone();
+    let event = bob_socket.next_event().await;
+    assert_eq!(
+        (&event["type"], &event["conversationId"]),
+        (&json!("message.created"), &said)
+    );
+    // Nor did the repeated mark reach Ann: the next thing she sees is a new reply.
+    let again = reply(&app, &agent, &chat, json!({"message": "Anything else?"})).await;
+    assert_eq!(
+        ann_socket.next_event().await["data"]["messageId"],
+        json!(again)
+    );
+}
+
 for_each_store!(
+    typing_reaches_only_the_other_side_once_per_two_seconds,
+    a_read_mark_reaches_the_other_side,
     customer_and_agent_see_each_other_as_they_write,
     tickets_open_one_socket_once,
     an_unknown_user_gets_no_ticket_even_trusted_on_first_use,

@@ -350,9 +350,17 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
     app.agent_post(&status, &agent, &json!({"status": "solved"}))
         .await
         .ok();
+    let page = app
+        .agent_get(&agent_path(Endpoint::AgentMessages, &chat), &agent)
+        .await;
+    let first = page.ok()["messages"][0]["messageId"].clone();
+    let read = agent_path(Endpoint::AgentRead, &chat);
+    app.agent_post(&read, &agent, &json!({"up_to": first}))
+        .await
+        .ok();
 
     let mut types = HashSet::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let report = receiver.next().await;
         assert_eq!(report["verified"], true, "{report}");
         let payload = &report["payload"];
@@ -370,6 +378,9 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
             }
             "conversation.assigned" => assert_eq!(data["assignee"]["id"], "agent-7"),
             "conversation.status_changed" => assert_eq!(data["status"], "solved"),
+            "conversation.read" => {
+                assert_eq!((&data["reader"], &data["upTo"]), (&json!("agents"), &first))
+            }
             other => panic!("unexpected event type {other}"),
         }
         types.insert(payload["type"].as_str().unwrap().to_string());
@@ -379,7 +390,7 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
         .map(|k| k.as_str().to_string())
         .collect();
     assert_eq!(types, expected);
-    let seen = until_delivered(&mut attempts, 3).await;
+    let seen = until_delivered(&mut attempts, 4).await;
     assert!(
         seen.iter().all(|a| a.outcome == Outcome::Delivered),
         "{seen:?}"

@@ -2,7 +2,7 @@
 //! `supportzen table create` uses), the routes, their authorization and the binaries with
 //! the workspace, and each function's IAM policy with the keys it touches.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use supportzen_shared::dynamo::schema;
 use supportzen_shared::endpoint::Endpoint;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
@@ -11,10 +11,12 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// The functions no HTTP route calls: the WebSocket API's authorizer and `$connect`/
 /// `$disconnect` integration, the table stream's consumer and the webhook queue's.
-/// And the due-work sweep, which the scheduler invokes.
-const BACKGROUND: [&str; 5] = [
+/// `ws-typing`, the WebSocket API's typing route; and the due-work sweep, which the
+/// scheduler invokes.
+const BACKGROUND: [&str; 6] = [
     "ws-authorize",
     "ws-connection",
+    "ws-typing",
     "events-stream",
     "webhook-deliver",
     "due-work",
@@ -451,13 +453,16 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // conditional on what the agent saw instead; a connect ticket is a new one on
         // every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
-        // only leaves an unattached record that expires; nor unsubscribing, which repeats
-        // harmlessly.)
+        // only leaves an unattached record that expires; nor a read mark, which a repeat
+        // leaves where it is; nor unsubscribing, which repeats harmlessly.)
         let writes = own.method() == "POST"
             && own.scope().is_none()
             && !matches!(
                 own,
-                Endpoint::RealtimeTicket | Endpoint::AttachmentUpload | Endpoint::Unsubscribe
+                Endpoint::RealtimeTicket
+                    | Endpoint::AttachmentUpload
+                    | Endpoint::ConversationRead
+                    | Endpoint::Unsubscribe
             );
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [
@@ -606,7 +611,7 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
             }
         }
     }
-    assert_eq!(agents, 8);
+    assert_eq!(agents, 9);
 }
 
 /// The S3 actions each function may perform, by the key pattern it may perform them on
@@ -1118,6 +1123,36 @@ fn resources_of<'a>(template: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> 
         .collect()
 }
 
+/// The read-mark functions may do what they do and nothing more: read the caller (the
+/// customer's) and the conversation, query its messages, update its `META` item.
+#[test]
+fn the_read_mark_functions_have_exactly_the_grants_they_use() {
+    let template = template();
+    let expected: [(&str, Vec<&str>); 2] = [
+        (
+            "conversation-read",
+            vec![
+                r#"dynamodb:BatchGetItem on Table.Arn ["USER#*", "CONV#*"]"#,
+                r#"dynamodb:GetItem on Table.Arn ["USER#*"]"#,
+                r#"dynamodb:Query on Table.Arn ["CONV#*"]"#,
+                r#"dynamodb:UpdateItem on Table.Arn ["CONV#*"]"#,
+            ],
+        ),
+        (
+            "agent-read",
+            vec![
+                r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#,
+                r#"dynamodb:Query on Table.Arn ["CONV#*"]"#,
+                r#"dynamodb:UpdateItem on Table.Arn ["CONV#*"]"#,
+            ],
+        ),
+    ];
+    for (binary, allowed) in expected {
+        let allowed: BTreeSet<String> = allowed.into_iter().map(String::from).collect();
+        assert_eq!(grants(function(&template, binary)), allowed, "{binary}");
+    }
+}
+
 /// The realtime and webhook functions may do what they do and nothing more: each action
 /// on each resource is listed here, and the key patterns are the store's keys.
 #[test]
@@ -1138,7 +1173,16 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
         .into_iter()
         .chain(supportzen_shared::dynamo::items::SUBSCRIPTION_ATTRIBUTES)
         .collect();
-    let expected: [(&str, Vec<String>); 6] = [
+    let expected: [(&str, Vec<String>); 7] = [
+        (
+            "ws-typing",
+            vec![
+                r#"dynamodb:UpdateItem on Table.Arn ["TYPING#*"]"#.into(),
+                r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#.into(),
+                r#"dynamodb:Query on Table.Arn ["WATCH#*"]"#.into(),
+                format!("execute-api:ManageConnections on {stage}/POST/@connections/*"),
+            ],
+        ),
         (
             "realtime-ticket",
             vec![
@@ -1214,6 +1258,12 @@ fn each_realtime_function_has_exactly_the_grants_it_uses() {
     );
     assert!(like("CONV#*", &conversation) && !like("WATCH#*", &conversation));
     assert!(like("USER#*", &user_pk(&ann)));
+    let typing = supportzen_shared::dynamo::items::typing_pk(
+        &ConversationId::from_stored("ticket", "TKT-001").unwrap(),
+    );
+    assert!(
+        like("TYPING#*", &typing) && !like("CONV#*", &typing) && !like("TYPING#*", &conversation)
+    );
     assert_eq!(WEBHOOKS_PK, "WEBHOOKS");
 }
 
@@ -1250,23 +1300,39 @@ fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
         lambda_uri("ws-authorize")
     );
 
-    let [(integration_id, integration)] =
-        <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Integration")).unwrap();
-    assert_eq!(integration["ApiId"], api_ref);
-    assert_eq!(text(&integration["IntegrationType"]), "AWS_PROXY");
+    // One integration per function: ws-connection's, ws-typing's.
+    let integrations: HashMap<String, &str> =
+        resources_of(&template, "AWS::ApiGatewayV2::Integration")
+            .into_iter()
+            .map(|(id, integration)| {
+                assert_eq!(integration["ApiId"], api_ref);
+                assert_eq!(text(&integration["IntegrationType"]), "AWS_PROXY");
+                (
+                    text(&integration["IntegrationUri"]["Fn::Sub"]).to_string(),
+                    id,
+                )
+            })
+            .collect();
+    assert_eq!(integrations.len(), 2);
+    let integration_of = |binary: &str| integrations[&lambda_uri(binary)];
+    // Frames are routed by their action; typing is the one a client sends.
     assert_eq!(
-        text(&integration["IntegrationUri"]["Fn::Sub"]),
-        lambda_uri("ws-connection")
+        text(&api["Properties"]["RouteSelectionExpression"]),
+        "$request.body.action"
     );
 
     let routes = resources_of(&template, "AWS::ApiGatewayV2::Route");
     let keys: BTreeSet<&str> = routes.iter().map(|(_, r)| text(&r["RouteKey"])).collect();
-    assert_eq!(keys, BTreeSet::from(["$connect", "$disconnect"]));
+    assert_eq!(keys, BTreeSet::from(["$connect", "$disconnect", "typing"]));
     for (_, route) in &routes {
         assert_eq!(route["ApiId"], api_ref);
+        let binary = match text(&route["RouteKey"]) {
+            "typing" => "ws-typing",
+            _ => "ws-connection",
+        };
         assert_eq!(
             text(&route["Target"]["Fn::Sub"]),
-            format!("integrations/${{{integration_id}}}")
+            format!("integrations/${{{}}}", integration_of(binary))
         );
         if text(&route["RouteKey"]) == "$connect" {
             assert_eq!(text(&route["AuthorizationType"]), "CUSTOM");
@@ -1297,6 +1363,10 @@ fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
             ),
             (connection.clone(), format!("{invoker}/*/$connect")),
             (connection, format!("{invoker}/*/$disconnect")),
+            (
+                logical_id(&template, "ws-typing").to_string(),
+                format!("{invoker}/*/typing")
+            ),
         ])
     );
 
@@ -1304,14 +1374,17 @@ fn the_websocket_api_opens_only_with_a_redeemed_ticket() {
     let [(stage_id, stage)] =
         <[_; 1]>::try_from(resources_of(&template, "AWS::ApiGatewayV2::Stage")).unwrap();
     let name = text(&stage["StageName"]);
-    let endpoint = &function(&template, "events-stream")["Properties"]["Environment"]["Variables"]
-        ["WEBSOCKET_ENDPOINT"]["Fn::Sub"];
-    assert_eq!(
-        text(endpoint),
-        format!(
-            "https://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{name}"
-        )
-    );
+    for poster in ["events-stream", "ws-typing"] {
+        let endpoint = &function(&template, poster)["Properties"]["Environment"]["Variables"]["WEBSOCKET_ENDPOINT"]
+            ["Fn::Sub"];
+        assert_eq!(
+            text(endpoint),
+            format!(
+                "https://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{name}"
+            ),
+            "{poster}"
+        );
+    }
     assert_eq!(
         text(&template["Outputs"]["WebSocketUrl"]["Value"]["Fn::Sub"]),
         format!("wss://${{WebSocketApi}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{name}")

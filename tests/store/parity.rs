@@ -22,7 +22,8 @@ use supportzen_shared::events::{Event, EventType};
 use supportzen_shared::flows::due::sweep;
 use supportzen_shared::store::{
     AgentReader, AgentWriter, ConversationCreator, ConversationReader, DueWork, EmailPreferences,
-    EventSink, MessageAppender, NewConversation, Publishing, UploadRecord, UploadRegistry,
+    EventSink, MessageAppender, NewConversation, Publishing, ReadMarker, Reader, UploadRecord,
+    UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -40,6 +41,8 @@ struct Scenario {
     /// earlier one has been.
     last_note: NewMessage,
     agent: AgentId,
+    /// The agent who marks the conversation read for the agents.
+    reader: Agent,
     snooze_until: i64,
     /// Ann's upload, which `follow_up` carries.
     upload: UploadRecord,
@@ -76,6 +79,7 @@ impl Scenario {
             note: by_agent("Plan sync bug, see INC-42", true),
             reopening: customer("And the old invoice?"),
             last_note: by_agent("Closed after the refund.", true),
+            reader: agent.clone(),
             agent: agent.id,
             snooze_until: now_millis() + 3_600_000,
             upload,
@@ -90,6 +94,7 @@ impl Scenario {
             + MessageAppender
             + AgentReader
             + AgentWriter
+            + ReadMarker
             + UploadRegistry
             + DueWork
             + ConversationReader
@@ -134,6 +139,24 @@ impl Scenario {
             .add_agent_message(&seen().await, &self.note, None)
             .await
             .unwrap();
+        // Ann reads the reply, the agents her follow-up; a mark that does not move (the
+        // agents' back to the first message) changes nothing and is no event.
+        let mark = |reader, up_to: &NewMessage, by| {
+            let up_to = up_to.id.clone();
+            async move {
+                store
+                    .mark_read(&seen().await, reader, &up_to, by)
+                    .await
+                    .unwrap()
+            }
+        };
+        mark(Reader::Customer, &self.reply, None).await;
+        mark(Reader::Agents, &self.follow_up, Some(&self.reader)).await;
+        assert!(
+            !mark(Reader::Agents, &self.first, Some(&self.reader))
+                .await
+                .moved
+        );
         let pending = (Status::Pending, Some(self.snooze_until));
         store
             .set_status(&seen().await, pending.0, pending.1)
@@ -172,12 +195,14 @@ impl Scenario {
 
     /// The events the scenario is meant to yield, in order.
     fn expected_kinds() -> Vec<EventType> {
-        use EventType::{Assigned, MessageCreated, StatusChanged};
+        use EventType::{Assigned, MessageCreated, Read, StatusChanged};
         vec![
             MessageCreated,
             MessageCreated,
             MessageCreated,
             MessageCreated,
+            Read,
+            Read,
             StatusChanged,
             Assigned,
             // The snooze waking.
@@ -252,6 +277,15 @@ async fn the_decorator_and_the_stream_yield_the_same_events() {
         serde_json::json!([scenario.upload.id.as_str()])
     );
     assert!(!follow_up.to_string().contains("uploads/"), "{follow_up}");
+    // The marks: who read, up to what, and which agent.
+    assert_eq!(
+        (&at_commit[4].data, &at_commit[5].data["agent"]["name"]),
+        (
+            &serde_json::json!({"kind": "chat", "reader": "customer",
+                                "upTo": scenario.reply.id.as_str(), "agent": null}),
+            &serde_json::json!("Sam from Support")
+        )
+    );
 }
 
 /// A store on a fresh table of DynamoDB Local with its stream on (`NEW_AND_OLD_IMAGES`,

@@ -1,6 +1,7 @@
 //! Read marks and unread counts, on both stores: marks only move forward, a mark names a
 //! message of its conversation (the customer never a note), and the counts kept in the
-//! message writes stay exact under concurrent sends, replies, notes and marks.
+//! message writes stay exact under concurrent sends, replies, notes and marks. And the
+//! typing throttle production keeps in the table.
 
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
@@ -341,7 +342,57 @@ pub async fn unread_counts_are_exact_after_concurrent_sends_replies_notes_and_ma
     }
 }
 
+/// Production's typing throttle: one claim per sender and conversation per 2 s, one
+/// winner among claims racing at one moment.
+pub async fn typing_is_claimed_once_per_sender_and_conversation_per_interval<S: TestStore>() {
+    use supportzen_shared::events::{Subscriber, TYPING_INTERVAL_MS};
+    let store = S::fresh().await;
+    let (ann, first) = new_chat(&store, "ann@example.com").await;
+    let (_, other) = new_chat(&store, "bob@example.com").await;
+    let ann = Subscriber::Customer(ann);
+    let agent = Subscriber::Agent(self::agent("agent-7"));
+    let now = 1_795_341_600_000;
+    assert!(store.claim_typing(&ann, &first.id, now).await.unwrap());
+    assert!(
+        !store
+            .claim_typing(&ann, &first.id, now + TYPING_INTERVAL_MS - 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_typing(&agent, &first.id, now + 1)
+            .await
+            .unwrap(),
+        "another sender"
+    );
+    assert!(
+        store.claim_typing(&ann, &other.id, now + 1).await.unwrap(),
+        "another conversation"
+    );
+    assert!(
+        store
+            .claim_typing(&ann, &first.id, now + TYPING_INTERVAL_MS)
+            .await
+            .unwrap()
+    );
+
+    let later = now + 10 * TYPING_INTERVAL_MS;
+    let racing: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, agent, id) = (store.clone(), agent.clone(), first.id.clone());
+            tokio::spawn(async move { store.claim_typing(&agent, &id, later).await.unwrap() })
+        })
+        .collect();
+    let mut won = 0;
+    for claim in racing {
+        won += usize::from(claim.await.unwrap());
+    }
+    assert_eq!(won, 1);
+}
+
 for_each_store!(
+    typing_is_claimed_once_per_sender_and_conversation_per_interval,
     marks_only_move_forward_and_name_a_message_of_their_conversation,
     unread_counts_are_exact_after_concurrent_sends_replies_notes_and_marks,
 );

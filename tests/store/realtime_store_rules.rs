@@ -32,7 +32,10 @@ fn customer(email: &str) -> Subscriber {
 }
 
 fn agent(id: &str) -> Subscriber {
-    Subscriber::Agent(AgentId::parse(id).unwrap())
+    Subscriber::Agent(supportzen_shared::domain::Agent {
+        id: AgentId::parse(id).unwrap(),
+        name: supportzen_shared::domain::DisplayName::parse(&format!("Agent {id}")).unwrap(),
+    })
 }
 
 /// A new ticket's digest, stored for `subscriber` until `expires_at`.

@@ -4,7 +4,8 @@
 //! Agents (no authentication read: API Gateway verified their token): an inbox page is
 //! one query per shard, sent at once; a conversation 1 read, its messages 1 read + a
 //! query for messages and one for notes; a reply or status change 1 read + 1 write; an
-//! assignment 1 write.
+//! assignment 1 write; a read mark 1 read + a query + 1 write (the customer's read is
+//! the user with the conversation), none when it does not move.
 //! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
 
 use lambda_http::{Body, Request, Response};
@@ -16,9 +17,9 @@ use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::dynamo::items::INBOX_SHARDS;
 use supportzen_shared::http::handlers::{
-    agent_assign, agent_conversation, agent_inbox, agent_messages, agent_reply, agent_status,
-    conversation_messages, conversations_list, live_chat, live_create, ticket_append,
-    ticket_create,
+    agent_assign, agent_conversation, agent_inbox, agent_messages, agent_read, agent_reply,
+    agent_status, conversation_messages, conversation_read, conversations_list, live_chat,
+    live_create, ticket_append, ticket_create,
 };
 use supportzen_shared::http::with_route_parameters;
 use supportzen_shared::store::NoFiles;
@@ -373,7 +374,7 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
     assert_eq!(trips.take(), ["GetItem"], "agent-conversation");
 
     let path = format!("{base}/messages");
-    data(
+    let page = data(
         agent_messages(
             &store,
             &NoFiles,
@@ -381,6 +382,7 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
         )
         .await,
     );
+    let first = page["messages"][0]["messageId"].clone();
     assert_eq!(
         trips.take(),
         ["GetItem", "Query", "Query"],
@@ -426,4 +428,38 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
         .await,
     );
     assert_eq!(trips.take(), ["UpdateItem"], "agent-assign");
+
+    // Read marks: the conversation, a query of the messages from the mark on (to count
+    // the other side's after it), the conditional write; a mark that does not move
+    // writes nothing.
+    let path = format!("{base}/read");
+    for (calls, what) in [
+        (vec!["GetItem", "Query", "UpdateItem"], "agent-read"),
+        (vec!["GetItem", "Query"], "agent-read, again"),
+    ] {
+        let body = json!({"up_to": first});
+        data(agent_read(&store, agent_request("POST", &path, id, body)).await);
+        assert_eq!(trips.take(), calls, "{what}");
+    }
+    let reply = page["messages"].as_array().unwrap().len();
+    assert_eq!(reply, 1, "the customer's first message only, so far");
+    let page = data(
+        agent_messages(
+            &store,
+            &NoFiles,
+            agent_request("GET", &format!("{base}/messages"), id, Value::Null),
+        )
+        .await,
+    );
+    trips.take();
+    let answer = page["messages"][1]["messageId"].clone();
+    let body = json!({"up_to": answer, "email": EMAIL});
+    let marked = with_route_parameters(request(&token, &body), vec![("id", chat.clone())]);
+    let marked = data(conversation_read(&store, &Config::default(), marked).await);
+    assert_eq!(marked["unread"], 0);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "Query", "UpdateItem"],
+        "conversation-read: the user with the conversation, the count, the write"
+    );
 }

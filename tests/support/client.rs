@@ -35,6 +35,15 @@ impl Socket {
         }
     }
 
+    /// Sends a text frame, as a client does (`{"action":"typing",…}`).
+    pub async fn send_text(&mut self, text: &str) {
+        use futures_util::SinkExt;
+        self.0
+            .send(tokio_tungstenite::tungstenite::Message::text(text))
+            .await
+            .expect("the frame is sent");
+    }
+
     /// Closes the socket as a client does.
     pub async fn close(mut self) {
         let _ = self.0.close(None).await;
@@ -50,6 +59,11 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads a response to a request a test built itself (with [`TestApp::raw`]).
+    pub async fn read_response(response: reqwest::Response) -> Self {
+        Self::read(response).await
+    }
+
     pub(crate) async fn read(response: reqwest::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();

@@ -26,7 +26,7 @@ use supportzen_shared::flows::due::Notices;
 use supportzen_shared::http::Backend;
 use supportzen_shared::notify::NoticeSettings;
 use supportzen_shared::store::{ConversationAdmin, DueWork, UserProvisioner};
-use supportzen_shared::store::{Publishing, WebhookRegistry};
+use supportzen_shared::store::{Publishing, TypingGate, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
 use tokio::sync::oneshot;
@@ -34,7 +34,7 @@ use tokio::sync::oneshot;
 /// A store the suites can run against: everything the handlers need, plus reading back
 /// what was written. Each test gets a fresh, empty one.
 pub trait TestStore:
-    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + DueWork + Clone
+    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + DueWork + TypingGate + Clone
 {
     fn fresh() -> impl Future<Output = Self> + Send;
 }

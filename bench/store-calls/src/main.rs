@@ -142,7 +142,13 @@ async fn realtime_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> R
             store.find_user(email.user_id()).await?;
             issue(store, &customer).await?;
         }
-        "agent-realtime-ticket" => issue(store, &Subscriber::Agent(AgentId::parse(AGENT)?)).await?,
+        "agent-realtime-ticket" => {
+            let agent = supportzen_shared::domain::Agent {
+                id: AgentId::parse(AGENT)?,
+                name: supportzen_shared::domain::DisplayName::parse(AGENT)?,
+            };
+            issue(store, &Subscriber::Agent(agent)).await?
+        }
         "ws-authorize" => {
             store
                 .take_ticket(&ConnectTicket::parse(WS_TICKET)?.digest(), now_millis())

@@ -29,6 +29,9 @@ fn subscriber_item(pk: String, sk: &str, subscriber: &Subscriber, expires_at: i6
     let mut item = key(pk, sk);
     item.insert("subscriber_kind".into(), s(subscriber.kind()));
     item.insert("subscriber_id".into(), s(subscriber.id()));
+    if let Some(name) = subscriber.name() {
+        item.insert("subscriber_name".into(), s(name));
+    }
     item.insert("expires_at_ms".into(), n(expires_at));
     // DynamoDB's TTL is in seconds and deletes late; readers check the milliseconds.
     item.insert(TTL_ATTRIBUTE.into(), n(expires_at / 1000 + 1));
@@ -50,7 +53,7 @@ fn stored_subscriber(item: &Item, what: &str) -> Result<Subscriber, StoreError> 
         _ => None,
     };
     match (text("subscriber_kind"), text("subscriber_id")) {
-        (Some(kind), Some(id)) => Subscriber::from_stored(kind, id)
+        (Some(kind), Some(id)) => Subscriber::from_stored_named(kind, id, text("subscriber_name"))
             .map_err(|reason| StoreError::Internal(format!("{what}: {reason}"))),
         _ => Err(StoreError::Internal(format!("{what} without a subscriber"))),
     }

@@ -16,6 +16,7 @@
 //! | connect ticket | `TICKET#<sha256 of the ticket>` | `TICKET` | | | |
 //! | webhook endpoint | `WEBHOOKS` | `WH#<id>` | | | |
 //! | WebSocket connection | `WATCH#CUSTOMER#<email>` or `WATCH#AGENTS` | `CONN#<connection id>` | | | |
+//! | typing throttle | `TYPING#<conversation id>` | `customer#<email>` or `agent#<id>` | | | |
 //!
 //! Times are milliseconds since the epoch, zero-padded to 13 digits in sort keys so
 //! that string order is time order.
@@ -124,6 +125,16 @@ pub fn watch_pk(audience: &Audience) -> String {
 }
 
 pub const CONNECTION_PREFIX: &str = "CONN#";
+
+/// The typing throttle's partition of a conversation (`TypingGate`).
+pub fn typing_pk(conversation: &ConversationId) -> String {
+    format!("TYPING#{}", conversation.key())
+}
+
+/// A sender's item in it: `customer#<email>` or `agent#<id>`.
+pub fn typing_sk(from: &crate::events::Subscriber) -> String {
+    format!("{}#{}", from.kind(), from.id())
+}
 
 /// A connection's sort key: API Gateway's connection id.
 pub fn connection_sk(connection_id: &str) -> String {

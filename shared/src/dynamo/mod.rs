@@ -36,6 +36,7 @@ pub mod schema;
 pub mod stream;
 mod table;
 mod ticket_numbers;
+mod typing;
 mod uploads;
 mod users;
 mod webhooks;

@@ -4,7 +4,7 @@
 //! and opens the socket with `?ticket=` within [`TICKET_LIFETIME_MS`]. Stores keep only
 //! the ticket's SHA-256, and redeeming one deletes it.
 
-use crate::domain::{AgentId, UserId};
+use crate::domain::{Agent, AgentId, DisplayName, UserId};
 use sha2::{Digest, Sha256};
 
 /// How long a ticket can be redeemed for: 60 seconds.
@@ -16,7 +16,8 @@ pub enum Subscriber {
     /// A customer: their own conversations' public events.
     Customer(UserId),
     /// An agent whose token had `agent.read`: every conversation's events, notes too.
-    Agent(AgentId),
+    /// Their display name comes along (the token's `name`), for their typing signals.
+    Agent(Agent),
 }
 
 impl Subscriber {
@@ -32,17 +33,35 @@ impl Subscriber {
     pub fn id(&self) -> &str {
         match self {
             Subscriber::Customer(user) => user.as_str(),
-            Subscriber::Agent(agent) => agent.as_str(),
+            Subscriber::Agent(agent) => agent.id.as_str(),
+        }
+    }
+
+    /// An agent's display name, as stores keep it beside the id; `None` for a customer.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Subscriber::Customer(_) => None,
+            Subscriber::Agent(agent) => Some(agent.name.as_str()),
         }
     }
 
     /// Rebuilds what a store wrote with [`Subscriber::kind`] and [`Subscriber::id`].
     pub fn from_stored(kind: &str, id: &str) -> Result<Self, String> {
+        Self::from_stored_named(kind, id, None)
+    }
+
+    /// The same, with the [`Subscriber::name`] stored beside them; an agent stored
+    /// without one (before names were kept) is named by their id.
+    pub fn from_stored_named(kind: &str, id: &str, name: Option<&str>) -> Result<Self, String> {
         match kind {
             "customer" => Ok(Subscriber::Customer(UserId::from_stored(id.to_string()))),
-            "agent" => AgentId::parse(id)
-                .map(Subscriber::Agent)
-                .map_err(|reason| format!("stored agent id: {reason}")),
+            "agent" => {
+                let id =
+                    AgentId::parse(id).map_err(|reason| format!("stored agent id: {reason}"))?;
+                let name = DisplayName::parse(name.unwrap_or(id.as_str()))
+                    .map_err(|reason| format!("stored agent name: {reason}"))?;
+                Ok(Subscriber::Agent(Agent { id, name }))
+            }
             other => Err(format!("unknown subscriber kind {other:?}")),
         }
     }
@@ -111,8 +130,15 @@ mod tests {
 
     #[test]
     fn subscribers_read_back_as_stored() {
-        let agent = Subscriber::Agent(AgentId::parse("agent-7").unwrap());
-        assert_eq!(Subscriber::from_stored(agent.kind(), agent.id()), Ok(agent));
+        let agent = Subscriber::Agent(Agent {
+            id: AgentId::parse("agent-7").unwrap(),
+            name: DisplayName::parse("Sam").unwrap(),
+        });
+        let stored = Subscriber::from_stored_named(agent.kind(), agent.id(), agent.name());
+        assert_eq!(stored, Ok(agent.clone()));
+        // Stored before names were kept: named by the id.
+        let unnamed = Subscriber::from_stored(agent.kind(), agent.id()).unwrap();
+        assert_eq!(unnamed.name(), Some("agent-7"));
         assert!(Subscriber::from_stored("robot", "x").is_err());
     }
 }

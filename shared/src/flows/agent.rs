@@ -14,7 +14,7 @@ use super::read::{
 use crate::config::Config;
 use crate::domain::{
     Agent, AgentId, AttachmentId, ClientMessageId, ConversationId, ConversationKey, ImageUrl,
-    MessageText, NewMessage, Status, Uploader, now_millis,
+    MessageText, NewMessage, Reader, Status, Uploader, now_millis,
 };
 use crate::error::ApiError;
 use crate::store::{
@@ -79,11 +79,21 @@ pub struct AgentConversation {
     pub created_at: i64,
     pub last_activity_at: i64,
     pub last_message: Option<LastMessage>,
+    /// The customer's messages after the agents' read mark.
+    pub unread: i64,
+    /// The customer's read mark (the "Seen" under a reply), `null` until they mark.
+    pub customer_read_up_to: Option<String>,
 }
 
 impl From<StoredConversation> for AgentConversation {
     fn from(conversation: StoredConversation) -> Self {
         AgentConversation {
+            unread: conversation.reads.unread(Reader::Agents),
+            customer_read_up_to: conversation
+                .reads
+                .customer
+                .as_ref()
+                .map(|mark| mark.up_to.as_str().to_string()),
             conversation_id: conversation.id.key(),
             kind: conversation.id.kind(),
             status: conversation.status.as_str(),
@@ -155,6 +165,7 @@ pub async fn messages<S: AgentReader, F: FileStorage>(
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
     Ok(Answer::fresh(message_list(
+        Reader::Agents,
         &conversation,
         &query.window,
         page,

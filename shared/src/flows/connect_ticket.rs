@@ -40,7 +40,7 @@ pub async fn agent_ticket<S: ConnectTicketIssuer>(
     store: &S,
     agent: Agent,
 ) -> Result<Answer<Issued>, ApiError> {
-    issue(store, Subscriber::Agent(agent.id)).await
+    issue(store, Subscriber::Agent(agent)).await
 }
 
 async fn issue<S: ConnectTicketIssuer>(

@@ -13,9 +13,11 @@ mod answers;
 pub mod attachments;
 pub mod connect_ticket;
 pub mod due;
+pub mod marks;
 mod open;
 mod post;
 pub mod read;
+pub mod typing;
 
 pub use answers::{Opened, Posted};
 pub use attachments::{UploadTarget, agent_upload, attach, customer_upload};

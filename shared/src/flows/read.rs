@@ -6,7 +6,7 @@ use super::{Answer, authenticated, user_only};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
-    Agent, Attachment, ConversationId, ConversationKey, Kind, NewMessage, now_millis,
+    Agent, Attachment, ConversationId, ConversationKey, Kind, NewMessage, Reader, now_millis,
 };
 use crate::error::ApiError;
 use crate::store::{
@@ -79,6 +79,10 @@ pub struct ConversationSummary {
     /// The newest message, its text cut to 200 characters; `null` for conversations
     /// stored before previews existed, until their next message.
     pub last_message: Option<LastMessage>,
+    /// Agents' replies (never notes) after the customer's read mark.
+    pub unread: i64,
+    /// The agents' read mark (their "Seen"), `null` until an agent marks.
+    pub agents_read_up_to: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -104,6 +108,49 @@ pub struct MessageList {
     /// Pass as `after` (a page read with `after`) or `before` (any other) for the next
     /// page in the same direction; `null` when there is none.
     pub next_cursor: Option<String>,
+    /// The reader's unread and the other side's read mark.
+    #[serde(flatten)]
+    pub reads: ReadView,
+}
+
+/// What a reader's page says of read marks: their own side's unread, and how far the
+/// other side has read (the "Seen" a client shows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum ReadView {
+    /// The customer's: agents' replies after their mark, and the agents' mark.
+    #[serde(rename_all = "camelCase")]
+    Customer {
+        unread: i64,
+        agents_read_up_to: Option<String>,
+    },
+    /// The agents': customer messages after their mark, and the customer's mark.
+    #[serde(rename_all = "camelCase")]
+    Agents {
+        unread: i64,
+        customer_read_up_to: Option<String>,
+    },
+}
+
+impl ReadView {
+    /// `conversation`'s read state as `reader` sees it.
+    pub fn of(conversation: &StoredConversation, reader: Reader) -> Self {
+        let reads = &conversation.reads;
+        let other = reads
+            .mark(reader.other())
+            .map(|mark| mark.up_to.as_str().to_string());
+        let unread = reads.unread(reader);
+        match reader {
+            Reader::Customer => ReadView::Customer {
+                unread,
+                agents_read_up_to: other,
+            },
+            Reader::Agents => ReadView::Agents {
+                unread,
+                customer_read_up_to: other,
+            },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -218,6 +265,12 @@ pub fn parse_cursor(token: &str) -> Result<ActivityCursor, String> {
 impl From<StoredConversation> for ConversationSummary {
     fn from(conversation: StoredConversation) -> Self {
         ConversationSummary {
+            unread: conversation.reads.unread(Reader::Customer),
+            agents_read_up_to: conversation
+                .reads
+                .agents
+                .as_ref()
+                .map(|mark| mark.up_to.as_str().to_string()),
             conversation_id: conversation.id.key(),
             kind: conversation.id.kind(),
             status: conversation.status.as_str(),
@@ -290,9 +343,10 @@ impl MessageView {
     }
 }
 
-/// A page of `conversation`'s messages read in `window`, with the cursor that continues
-/// it in the same direction.
+/// A page of `conversation`'s messages read in `window` by `reader`, with the cursor that
+/// continues it in the same direction.
 pub fn message_list<F: FileStorage>(
+    reader: Reader,
     conversation: &StoredConversation,
     window: &MessageWindow,
     page: Page<StoredMessage>,
@@ -316,6 +370,7 @@ pub fn message_list<F: FileStorage>(
             .collect::<Result<_, _>>()?,
         has_more: page.has_more,
         next_cursor,
+        reads: ReadView::of(conversation, reader),
     })
 }
 
@@ -375,6 +430,7 @@ where
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
     Ok(Answer::fresh(message_list(
+        Reader::Customer,
         &conversation,
         &query.window,
         page,

@@ -6,10 +6,13 @@
 use super::query::{kind_and_cursor, page_limit, parameter, path_conversation};
 use super::request::Fields;
 use crate::auth::AuthError;
-use crate::domain::{Agent, AgentId, ClientMessageId, DisplayName, ImageUrl, MessageText, Status};
+use crate::domain::{
+    Agent, AgentId, ClientMessageId, DisplayName, ImageUrl, MessageId, MessageText, Status,
+};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::agent::{AgentMessage, Assign, ChangeStatus, ListInbox};
+use crate::flows::marks::MarkRead;
 use crate::store::{AssigneeFilter, InboxFilter};
 use lambda_http::aws_lambda_events::apigw::ApiGatewayRequestAuthorizerJwtDescription;
 use lambda_http::request::RequestContext;
@@ -117,6 +120,16 @@ pub fn change_status(request: &Request) -> Result<ChangeStatus, ApiError> {
         conversation,
         status,
         snooze_until,
+    })
+}
+
+/// `POST /api/agent/conversations/{id}/read` `{up_to}` (flat or under `data`).
+pub fn mark_read(request: &Request) -> Result<MarkRead, ApiError> {
+    let conversation = path_conversation(request)?;
+    let fields = Fields::from_body(request.body())?;
+    Ok(MarkRead {
+        conversation,
+        up_to: fields.required("up_to", MessageId::parse)?,
     })
 }
 

@@ -16,7 +16,8 @@ use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConversationCreator, ConversationReader,
-    EmailPreferences, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    EmailPreferences, FileStorage, MessageAppender, ReadMarker, TicketNumbers, UploadRegistry,
+    UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -273,6 +274,34 @@ pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Respon
     answer(&request, endpoint, message, async {
         agent::agent(&request, endpoint)?;
         flows::agent::assign(store, agent::assign(&request)?).await
+    })
+    .await
+}
+
+/// `POST /api/client/conversations/{id}/read` `{up_to}`: the customer's read mark
+/// moves up to a message, if that is forward; answers the mark and their unread.
+pub async fn conversation_read<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+where
+    S: UserReader + ConversationReader + ReadMarker,
+{
+    let endpoint = Endpoint::ConversationRead;
+    answer(&request, endpoint, "Read mark saved.", async {
+        let (customer, command) = query::mark_read(&request)?;
+        flows::marks::customer_mark(store, config, &customer, command).await
+    })
+    .await
+}
+
+/// `POST /api/agent/conversations/{id}/read` `{up_to}`: the agents' shared read mark
+/// (`agent.write`).
+pub async fn agent_read<S>(store: &S, request: Request) -> Response<Body>
+where
+    S: AgentReader + ReadMarker,
+{
+    let endpoint = Endpoint::AgentRead;
+    answer(&request, endpoint, "Read mark saved.", async {
+        let agent = agent::agent(&request, endpoint)?;
+        flows::marks::agent_mark(store, &agent, agent::mark_read(&request)?).await
     })
     .await
 }

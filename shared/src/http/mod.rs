@@ -111,6 +111,8 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
         Endpoint::AttachmentUpload => {
             handlers::attachment_upload(store, files, config, request).await
         }
+        Endpoint::ConversationRead => handlers::conversation_read(store, config, request).await,
+        Endpoint::AgentRead => handlers::agent_read(store, request).await,
         Endpoint::AgentAttachmentUpload => {
             handlers::agent_attachment_upload(store, files, config, request).await
         }

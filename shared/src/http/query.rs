@@ -3,10 +3,11 @@
 //! body and the query string ends up in logs), the path's conversation id and the query
 //! parameters. Errors name the parameter or header at fault.
 
-use super::request::bearer_token;
+use super::request::{Fields, bearer_token};
 use crate::auth::Customer;
 use crate::domain::{ConversationKey, Email, Kind, MessageId};
 use crate::error::ApiError;
+use crate::flows::marks::MarkRead;
 use crate::flows::read::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_cursor};
 use crate::flows::{ListConversations, ReadMessages};
 use crate::store::{ActivityCursor, MessageWindow};
@@ -28,6 +29,27 @@ pub fn customer(request: &Request) -> Result<Customer, ApiError> {
         .map_err(|_| ApiError::field(field, "must be a valid email address"))?;
     let email = Email::parse(value).map_err(|reason| ApiError::field(field, reason))?;
     Ok(Customer { email, token })
+}
+
+/// `POST /api/client/conversations/{id}/read` `{up_to, email?}` (flat or under `data`):
+/// the customer's token, the email it signs (the `X-SupportZen-Email` header, as the other
+/// routes without a message take it, or the body's `email`), and the mark.
+pub fn mark_read(request: &Request) -> Result<(Customer, MarkRead), ApiError> {
+    let token = bearer_token(request.headers())?;
+    let conversation = path_conversation(request)?;
+    let fields = Fields::from_body(request.body())?;
+    let up_to = fields.required("up_to", MessageId::parse)?;
+    let customer = match fields.optional("email", Email::parse)? {
+        Some(email) if request.headers().get(EMAIL_HEADER).is_none() => Customer { email, token },
+        _ => customer(request)?,
+    };
+    Ok((
+        customer,
+        MarkRead {
+            conversation,
+            up_to,
+        },
+    ))
 }
 
 /// A query parameter, if given once; given twice it is refused rather than guessed at.

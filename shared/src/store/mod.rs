@@ -17,8 +17,9 @@
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
 //! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
 //! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
-//! Work that falls due at a time (snoozes waking) is [`DueWork`].
-//! Read marks and unread counts are [`ReadMarker`] and [`ReadState`].
+//! Work that falls due at a time (snoozes waking, unread-reply emails) is [`DueWork`].
+//! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
+//! throttle is [`TypingGate`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -35,6 +36,7 @@ mod pages;
 mod publishing;
 mod read_marks;
 mod ticket_numbers;
+mod typing;
 mod uploads;
 mod users;
 mod webhooks;
@@ -60,6 +62,7 @@ pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
 pub use read_marks::{MARK_ATTEMPTS, MarkedRead, ReadMark, ReadMarker, ReadState};
 pub use ticket_numbers::TicketNumbers;
+pub use typing::TypingGate;
 pub use uploads::{UNATTACHED_UPLOAD_TTL_SECS, UploadRecord, UploadRegistry};
 pub use users::{SecretChange, StoredProfile, UserProvisioner, UserReader};
 pub use webhooks::WebhookRegistry;

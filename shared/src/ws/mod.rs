@@ -5,7 +5,7 @@
 //! holds the sockets; the table holds who each one is for.
 //!
 //! The authorizer hands the subscriber to the routes in its context (`subscriberKind`,
-//! `subscriberId`), which API Gateway passes to every later route of the connection.
+//! `subscriberId`, and an agent's `subscriberName`), which API Gateway passes to every later route of the connection.
 
 use crate::events::{ConnectTicket, Subscriber};
 use crate::store::{CONNECTION_LIFETIME_MS, ConnectTicketRedeemer, ConnectionWriter, StoreError};
@@ -26,6 +26,9 @@ pub const TICKET_PARAMETER: &str = "ticket";
 pub struct AuthorizerContext {
     pub subscriber_kind: String,
     pub subscriber_id: String,
+    /// An agent's display name (their typing signals show it); absent for a customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber_name: Option<String>,
 }
 
 /// The authorizer's answer when it lets a connection through.
@@ -96,6 +99,7 @@ pub async fn authorize<R: ConnectTicketRedeemer>(
     allowed.context = AuthorizerContext {
         subscriber_kind: subscriber.kind().to_string(),
         subscriber_id: subscriber.id().to_string(),
+        subscriber_name: subscriber.name().map(str::to_string),
     };
     Ok(allowed)
 }
@@ -162,8 +166,9 @@ pub async fn connection_route<W: ConnectionWriter>(
     }
 }
 
-/// The subscriber the authorizer put in the route's context.
-fn subscriber(
+/// The subscriber the authorizer put in the route's context (API Gateway passes it to
+/// every route of the connection: `$connect`, `$disconnect`, `typing`).
+pub fn subscriber(
     fields: &std::collections::HashMap<String, serde_json::Value>,
 ) -> Result<Subscriber, String> {
     let field = |name: &str| {
@@ -172,7 +177,10 @@ fn subscriber(
             .and_then(|value| value.as_str())
             .ok_or_else(|| format!("no {name} in the authorizer context"))
     };
-    Subscriber::from_stored(field("subscriberKind")?, field("subscriberId")?)
+    let name = fields
+        .get("subscriberName")
+        .and_then(|value| value.as_str());
+    Subscriber::from_stored_named(field("subscriberKind")?, field("subscriberId")?, name)
 }
 
 fn status(code: i64) -> ApiGatewayProxyResponse {

@@ -29,9 +29,16 @@ impl ConnectTicketIssuer for SqliteStore {
             )
             .map_err(internal)?;
             tx.execute(
-                "INSERT INTO connect_tickets (digest, subscriber_kind, subscriber_id, expires_at_ms)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![digest, subscriber.kind(), subscriber.id(), expires_at],
+                "INSERT INTO connect_tickets
+                     (digest, subscriber_kind, subscriber_id, subscriber_name, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    digest,
+                    subscriber.kind(),
+                    subscriber.id(),
+                    subscriber.name(),
+                    expires_at
+                ],
             )
             .map_err(internal)?;
             tx.commit().map_err(internal)
@@ -44,18 +51,18 @@ impl ConnectTicketRedeemer for SqliteStore {
     async fn take_ticket(&self, digest: &str, now: i64) -> Result<Option<Subscriber>, StoreError> {
         let digest = digest.to_string();
         self.with_conn(move |conn| {
-            let taken: Option<(String, String, i64)> = conn
+            let taken: Option<(String, String, i64, Option<String>)> = conn
                 .query_row(
                     "DELETE FROM connect_tickets WHERE digest = ?1
-                     RETURNING subscriber_kind, subscriber_id, expires_at_ms",
+                     RETURNING subscriber_kind, subscriber_id, expires_at_ms, subscriber_name",
                     params![digest],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                 )
                 .optional()
                 .map_err(internal)?;
             match taken {
-                Some((kind, id, expires_at)) if expires_at > now => {
-                    Subscriber::from_stored(&kind, &id)
+                Some((kind, id, expires_at, name)) if expires_at > now => {
+                    Subscriber::from_stored_named(&kind, &id, name.as_deref())
                         .map(Some)
                         .map_err(StoreError::Internal)
                 }

@@ -23,6 +23,7 @@ mod read_marks;
 mod receipts;
 mod schema;
 mod ticket_numbers;
+mod typing;
 mod uploads;
 mod users;
 mod webhooks;

@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS connect_tickets (  -- realtime connect tickets, singl
     digest           TEXT PRIMARY KEY,        -- SHA-256 of the ticket, hex: never the ticket
     subscriber_kind  TEXT NOT NULL CHECK (subscriber_kind IN ('customer', 'agent')),
     subscriber_id    TEXT NOT NULL,
+    subscriber_name  TEXT,                    -- an agent's display name
     expires_at_ms    INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
@@ -92,6 +93,12 @@ CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
     size           INTEGER NOT NULL CHECK (size > 0),
     created_at_ms  INTEGER NOT NULL,
     attached_to    TEXT                       -- the message that claimed it
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS typing_claims (   -- the typing throttle (TypingGate)
+    conversation_id  TEXT NOT NULL,
+    sender           TEXT NOT NULL,             -- customer#<email> or agent#<id>
+    at_ms            INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, sender)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
     id             TEXT PRIMARY KEY,          -- wh_<uuidv7>
@@ -134,7 +141,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 24] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 25] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -189,6 +196,8 @@ const ADDED_COLUMNS: [(&str, &str, &str); 24] = [
     ("conversations", "agents_read", "INTEGER"),
     ("conversations", "agents_read_by_id", "TEXT"),
     ("conversations", "agents_read_by_name", "TEXT"),
+    // Agents' names on connect tickets, for their typing signals.
+    ("connect_tickets", "subscriber_name", "TEXT"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
