@@ -50,6 +50,12 @@ pub(crate) enum Command {
         /// downloads go to /files on this server with signed, expiring URLs.
         #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
         files: PathBuf,
+        /// Seconds between sweeps for due work (snoozed conversations waking, emails of
+        /// unread replies), as production's due-work function does every minute.
+        #[arg(long = "due-every", value_name = "SECONDS", env = "SUPPORTZEN_DUE_EVERY", default_value_t = supportzen::due::DEFAULT_EVERY.as_secs_f64(), value_parser = positive_seconds)]
+        due_every: f64,
+        #[command(flatten)]
+        email: EmailArgs,
     },
     /// Attachments, as a client app sends them to the local server.
     Attachments {
@@ -405,4 +411,51 @@ pub(crate) fn media_type() -> impl clap::builder::TypedValueParser<Value = Conte
     use clap::builder::TypedValueParser;
     clap::builder::PossibleValuesParser::new(ContentType::ALL.map(ContentType::as_str))
         .try_map(|name| ContentType::parse(&name))
+}
+
+/// A positive number of seconds (fractions allowed), at most a day.
+fn positive_seconds(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err("must be a number of seconds above 0 and at most 86400".into()),
+    }
+}
+
+/// serve's emails to customers whose agent replies stay unread.
+#[derive(Args)]
+pub(crate) struct EmailArgs {
+    /// Send them over SMTP to this server (smtp://host:port, no TLS, no login: a local
+    /// sink such as `python3 -m aiosmtpd -n -l 127.0.0.1:8025`). Without it, no emails.
+    #[arg(long, value_name = "URL", env = "SUPPORTZEN_SMTP")]
+    pub(crate) smtp: Option<String>,
+    /// Seconds a reply may stay unread before the email (one per conversation per
+    /// quiet period), as UNREAD_EMAIL_AFTER_SECONDS in production.
+    #[arg(long = "unread-email-after", value_name = "SECONDS", default_value_t = 300.0, value_parser = positive_seconds)]
+    pub(crate) unread_email_after: f64,
+    /// The emails' sender.
+    #[arg(
+        long = "email-from",
+        value_name = "MAILBOX",
+        default_value = "SupportZen <support@localhost>"
+    )]
+    pub(crate) from: String,
+    /// The link to the conversation in the customer's app; {id} is its id.
+    #[arg(
+        long = "conversation-url",
+        value_name = "TEMPLATE",
+        default_value = "http://127.0.0.1:3000/?conversation={id}"
+    )]
+    pub(crate) conversation_url: String,
+    /// This server's URL as customers reach it, for the unsubscribe link (default: the
+    /// --listen address).
+    #[arg(long = "api-url", value_name = "URL")]
+    pub(crate) api_url: Option<String>,
+    /// Signs the unsubscribe links (at least 32 characters); without it, a random one
+    /// for this run, so links from an earlier run stop working.
+    #[arg(
+        long = "unsubscribe-secret",
+        env = "SUPPORTZEN_UNSUBSCRIBE_SECRET",
+        hide_env_values = true
+    )]
+    pub(crate) unsubscribe_secret: Option<String>,
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use supportzen::agent_tokens::AgentKey;
 use supportzen::cors;
+use supportzen::due::Sweeper;
 use supportzen::dynamodb;
+use supportzen::mail::SmtpMailer;
 use supportzen::output::{
     DeliveryView, WebhookView, print_json_lines, secret_change, webhook_added,
 };
@@ -31,7 +33,9 @@ use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::webhooks::RETRY_DELAYS;
 use supportzen_shared::events::{WebhookEndpoint, WebhookUrl};
+use supportzen_shared::flows::due::Notices;
 use supportzen_shared::flows::read::{ConversationSummary, MessageView};
+use supportzen_shared::notify::NoticeSettings;
 use supportzen_shared::store::Publishing;
 use supportzen_shared::store::WebhookRegistry;
 use supportzen_shared::store::{AgentReader, ConversationAdmin, CustomerEraser, UserProvisioner};
@@ -240,8 +244,44 @@ async fn run(command: Command) -> Result<(), String> {
             store,
             outbox,
             files,
+            due_every,
+            email,
         } => {
-            let config = Config::from_env()?;
+            let mut config = Config::from_env()?;
+            let notices = match &email.smtp {
+                Some(smtp) => {
+                    let secret = match &email.unsubscribe_secret {
+                        Some(secret) => secret.clone(),
+                        None => {
+                            let mut bytes = [0u8; 32];
+                            getrandom::fill(&mut bytes)
+                                .map_err(|e| format!("no randomness: {e}"))?;
+                            bytes.iter().map(|b| format!("{b:02x}")).collect()
+                        }
+                    };
+                    let api_url = email
+                        .api_url
+                        .clone()
+                        .unwrap_or_else(|| format!("http://{listen}"));
+                    let settings = NoticeSettings::new(
+                        &email.from,
+                        &email.conversation_url,
+                        &api_url,
+                        &secret,
+                    )?;
+                    config.unsubscribe_key = Some(settings.unsubscribe.clone());
+                    config.unread_email_after =
+                        Some(Duration::from_secs_f64(email.unread_email_after));
+                    Some(Notices {
+                        mailer: SmtpMailer::new(smtp)?,
+                        settings,
+                    })
+                }
+                None => {
+                    config.unread_email_after = None;
+                    None
+                }
+            };
             let cors = cors::layer(cors_origins);
             // The key is read (or created) only once the store is known to be usable.
             with_store!(&store.store, dynamodb::check_table, backend => {
@@ -252,8 +292,14 @@ async fn run(command: Command) -> Result<(), String> {
                 let webhooks = WebhookOutbox::new(backend.clone(), outbox);
                 let worker = webhooks.start_worker(WebhookClient::new()?, &RETRY_DELAYS);
                 let sinks = LocalSinks { realtime: Arc::clone(&hub), webhooks: Some(webhooks) };
+                let sweeper = Sweeper::start(
+                    Arc::new(Publishing::new(backend.clone(), sinks.clone())),
+                    notices,
+                    Duration::from_secs_f64(due_every),
+                );
                 let backend = Publishing::new(backend, sinks);
                 let served = server::listen_and_serve(backend, &files, config, agents, cors, hub, listen, &store.store).await;
+                sweeper.stop().await;
                 worker.stop().await;
                 served
             })

@@ -9,6 +9,7 @@ use supportzen_shared::events::Event;
 use supportzen_shared::store::{EventSink, WebhookRegistry};
 
 /// Every local consumer of committed events.
+#[derive(Clone)]
 pub struct LocalSinks<S> {
     pub realtime: Arc<Hub>,
     /// Deliveries to the endpoints of store `S`; `None` where none are to be made (tests

@@ -42,6 +42,7 @@ const IDLE_RECHECK: Duration = Duration::from_secs(30);
 
 /// The webhook side of the local server's event sinks: enqueues each committed event
 /// for the endpoints that want it, durably, and wakes the worker.
+#[derive(Clone)]
 pub struct WebhookOutbox<S> {
     registry: S,
     outbox: Outbox,

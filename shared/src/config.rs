@@ -1,6 +1,10 @@
 //! Settings read from the environment once, at start-up.
 
-use crate::domain::{AttachmentLimits, ContentType};
+use crate::domain::{AttachmentLimits, ContentType, UnsubscribeKey};
+use std::time::Duration;
+
+/// How long a reply may stay unread before the customer gets an email: 5 minutes.
+pub const DEFAULT_UNREAD_EMAIL_AFTER: Duration = Duration::from_secs(300);
 
 /// How the handlers behave, independent of where data is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,6 +17,14 @@ pub struct Config {
     /// `ATTACHMENT_MAX_PER_MESSAGE` (default 10) and `ATTACHMENT_TYPES` (media types,
     /// comma-separated, from the allowlist; default all of it).
     pub attachments: AttachmentLimits,
+    /// How long after an agent's reply the customer gets an email of the replies they
+    /// have not read (one per quiet period): `UNREAD_EMAIL_AFTER_SECONDS`, default 300;
+    /// `0` turns the emails off. `None` (the default of [`Config::default`], and of
+    /// `serve` without `--smtp`): no emails.
+    pub unread_email_after: Option<Duration>,
+    /// Signs and checks the one-click unsubscribe links: `UNSUBSCRIBE_SECRET` (at least
+    /// 32 characters). Without it, `POST /api/client/unsubscribe` answers 503.
+    pub unsubscribe_key: Option<UnsubscribeKey>,
 }
 
 impl Default for Config {
@@ -20,6 +32,8 @@ impl Default for Config {
         Config {
             trust_first_request: true,
             attachments: AttachmentLimits::default(),
+            unread_email_after: None,
+            unsubscribe_key: None,
         }
     }
 }
@@ -68,9 +82,29 @@ impl Config {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        let unread_email_after = match lookup("UNREAD_EMAIL_AFTER_SECONDS") {
+            None => Some(DEFAULT_UNREAD_EMAIL_AFTER),
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(0) => None,
+                Ok(seconds) if seconds <= 7 * 24 * 3600 => Some(Duration::from_secs(seconds)),
+                _ => {
+                    return Err(format!(
+                        "UNREAD_EMAIL_AFTER_SECONDS must be a number of seconds up to a week (0: no emails), not {value:?}"
+                    ));
+                }
+            },
+        };
+        let unsubscribe_key = lookup("UNSUBSCRIBE_SECRET")
+            .filter(|secret| !secret.is_empty())
+            .map(|secret| {
+                UnsubscribeKey::new(&secret).map_err(|e| format!("UNSUBSCRIBE_SECRET: {e}"))
+            })
+            .transpose()?;
         Ok(Config {
             trust_first_request,
             attachments,
+            unread_email_after,
+            unsubscribe_key,
         })
     }
 }

@@ -80,6 +80,7 @@ endpoints! {
         "/api/client/conversations/{id}/read"
     ),
     AgentRead => ("agent-read", "POST", "/api/agent/conversations/{id}/read"),
+    Unsubscribe => ("unsubscribe", "POST", "/api/client/unsubscribe"),
 }
 
 /// Where a request to a path goes.
@@ -128,7 +129,8 @@ impl Endpoint {
             | Endpoint::ConversationMessages
             | Endpoint::RealtimeTicket
             | Endpoint::AttachmentUpload
-            | Endpoint::ConversationRead => None,
+            | Endpoint::ConversationRead
+            | Endpoint::Unsubscribe => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages

@@ -10,13 +10,17 @@
 //! - [`store`]: the narrow store traits, one file per capability, and the decorator that
 //!   publishes committed writes' events;
 //! - [`error`]: the one error type;
-//! - [`flows`]: the use cases, free of any transport;
+//! - [`notify`]: the unread-reply emails (composed once, text and escaped HTML, one-click
+//!   unsubscribe) and the mailer port;
+//! - [`flows`]: the use cases, free of any transport (among them `flows::due`, the due
+//!   work: snoozes waking, unread-reply emails);
 //! - the transports: [`http`] (requests in, the documented envelope out, the endpoint
 //!   handlers) and [`ws`] (production's WebSocket handshake through API Gateway);
 //! - [`https_client`]: what the adapters that speak HTTPS share (Amazon's roots, the
 //!   hyper client);
 //! - the adapters: [`dynamo`], the production store; [`s3`], where attachments live in
-//!   production (signed uploads, checks and downloads); and [`webhook_client`], webhook
+//!   production (signed uploads, checks and downloads); [`ses`], production's mailer
+//!   (SES v2, signed as S3's calls are); and [`webhook_client`], webhook
 //!   deliveries' HTTP client; nothing above imports them;
 //! - [`lambda`]: what every Lambda binary's `main` runs, the one place that binds the
 //!   handlers to the DynamoDB store; [`metrics`]: the business counters they log.
@@ -37,7 +41,9 @@ pub mod https_client;
 pub mod idempotency;
 pub mod lambda;
 pub mod metrics;
+pub mod notify;
 pub mod s3;
+pub mod ses;
 pub mod store;
 pub mod webhook_client;
 pub mod ws;

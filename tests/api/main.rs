@@ -4,6 +4,8 @@
 mod agent_api;
 mod attachments;
 mod cors;
+mod due_work;
+mod emails;
 mod http_api;
 mod idempotency;
 mod openapi;

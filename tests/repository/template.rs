@@ -11,12 +11,15 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 /// The functions no HTTP route calls: the WebSocket API's authorizer and `$connect`/
 /// `$disconnect` integration, the table stream's consumer and the webhook queue's.
-const BACKGROUND: [&str; 5] = [
+/// `ws-typing`, the WebSocket API's typing route; and the due-work sweep, which the
+/// scheduler invokes.
+const BACKGROUND: [&str; 6] = [
     "ws-authorize",
     "ws-connection",
     "ws-typing",
     "events-stream",
     "webhook-deliver",
+    "due-work",
 ];
 
 fn root() -> std::path::PathBuf {
@@ -451,12 +454,15 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // ticket is a new one on every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
         // only leaves an unattached record that expires; nor a read mark, which a repeat
-        // leaves where it is.)
+        // leaves where it is; nor unsubscribing, which repeats harmlessly.)
         let customer_write = own.method() == "POST"
             && own.scope().is_none()
             && !matches!(
                 own,
-                Endpoint::RealtimeTicket | Endpoint::AttachmentUpload | Endpoint::ConversationRead
+                Endpoint::RealtimeTicket
+                    | Endpoint::AttachmentUpload
+                    | Endpoint::ConversationRead
+                    | Endpoint::Unsubscribe
             );
         let agent_reply = own == Endpoint::AgentReply;
         // A customer's write reads the user and the receipt together (BatchGetItem); the
@@ -522,7 +528,8 @@ fn customer_functions_read_their_callers_user_item() {
     let template = template();
     let user = "USER#ann@example.com";
     for (endpoint, function) in functions(&template) {
-        if endpoint.scope().is_none() {
+        // The one-click unsubscribe has no caller to read: its token names the user.
+        if endpoint.scope().is_none() && endpoint != Endpoint::Unsubscribe {
             let reads = allowed_partitions(function, "dynamodb:GetItem");
             assert!(
                 reads.iter().any(|p| like(p, user)),
@@ -1136,6 +1143,9 @@ fn grants(function: &Yaml) -> BTreeSet<String> {
                         leading_keys(statement),
                         attribute_limits(statement)
                     )
+                } else if action == "ses:SendEmail" {
+                    // From one sender only (checked where the function's grants are).
+                    String::new()
                 } else {
                     assert!(statement["Condition"].is_badvalue(), "{statement:?}");
                     String::new()
@@ -1557,4 +1567,149 @@ fn the_stream_and_the_queue_report_item_failures_and_keep_dead_letters() {
             "{binary}"
         );
     }
+}
+
+/// The due-work sweep: invoked every minute by EventBridge Scheduler with a role that may
+/// invoke this function and nothing else; a failed sweep, after Lambda's retries (or an
+/// invocation the scheduler could not hand over), lands in a dead-letter queue kept two
+/// weeks. The function may query the due-work index and update conversations, nothing
+/// more.
+#[test]
+fn due_work_runs_every_minute_with_exactly_its_grants_and_a_dead_letter_queue() {
+    use supportzen_shared::domain::ConversationId;
+    use supportzen_shared::dynamo::items::{conversation_pk, due_pk};
+
+    let template = template();
+    let resources = &template["Resources"];
+    let function_id = logical_id(&template, "due-work");
+    let arn = format!("{function_id}.Arn");
+
+    let expected: BTreeSet<String> = [
+        format!(
+            "dynamodb:Query on ${{Table.Arn}}/index/{}",
+            schema::DUE_WORK.name
+        ),
+        r#"dynamodb:UpdateItem on Table.Arn ["CONV#*"]"#.to_string(),
+        r#"dynamodb:DeleteItem on Table.Arn ["CONV#*"]"#.to_string(),
+        r#"dynamodb:GetItem on Table.Arn ["CONV#*"]"#.to_string(),
+        r#"dynamodb:Query on Table.Arn ["CONV#*"]"#.to_string(),
+        // Whether a customer opted out, and nothing else of their user item.
+        r#"dynamodb:GetItem on Table.Arn ["USER#*"] attributes ["pk", "sk", "unsubscribed_at"]"#
+            .to_string(),
+        "ses:SendEmail on arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"
+            .to_string(),
+        "sqs:SendMessage on DueWorkDeadLetterQueue.Arn".to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(grants(function(&template, "due-work")), expected);
+    // SES only from the configured sender.
+    let send = statements(function(&template, "due-work"))
+        .into_iter()
+        .find(|s| actions(s) == ["ses:SendEmail"])
+        .unwrap();
+    assert_eq!(
+        send["Condition"]["StringEquals"]["ses:FromAddress"],
+        intrinsic("Ref", "NoticeFrom")
+    );
+    // The one-click unsubscribe: the user item's unsubscribed_at, nothing else.
+    let unsubscribe: BTreeSet<String> = [
+        r#"dynamodb:UpdateItem on Table.Arn ["USER#*"] attributes ["pk", "sk", "unsubscribed_at"]"#
+            .to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(grants(function(&template, "unsubscribe")), unsubscribe);
+    // Its secret reaches these two functions only, and is never echoed.
+    let source = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    assert_eq!(
+        source
+            .matches("UNSUBSCRIBE_SECRET: !Ref UnsubscribeSecret")
+            .count(),
+        2
+    );
+    assert_eq!(
+        template["Parameters"]["UnsubscribeSecret"]["NoEcho"].as_bool(),
+        Some(true)
+    );
+    let conversation = conversation_pk(&ConversationId::from_stored("ticket", "TKT-001").unwrap());
+    assert!(like("CONV#*", &conversation));
+    // The index's partitions are not the table's: the UpdateItem grant cannot reach them.
+    assert!(!like("CONV#*", &due_pk(0)));
+
+    let schedules = resources_of(&template, "AWS::Scheduler::Schedule");
+    assert_eq!(schedules.len(), 1);
+    let (_, schedule) = schedules[0];
+    assert_eq!(text(&schedule["ScheduleExpression"]), "rate(1 minute)");
+    assert_eq!(text(&schedule["FlexibleTimeWindow"]["Mode"]), "OFF");
+    let target = &schedule["Target"];
+    assert_eq!(target["Arn"], intrinsic("Fn::GetAtt", &arn));
+    let dead = intrinsic("Fn::GetAtt", "DueWorkDeadLetterQueue.Arn");
+    assert_eq!(target["DeadLetterConfig"]["Arn"], dead);
+
+    // The scheduler's role: assumed by the scheduler of this account only, and allowed
+    // to invoke this one function and to dead-letter to its queue.
+    let role_id = text(&target["RoleArn"]["Fn::GetAtt"])
+        .strip_suffix(".Arn")
+        .unwrap();
+    let role = &resources[role_id]["Properties"];
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        text(&trust["Principal"]["Service"]),
+        "scheduler.amazonaws.com"
+    );
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+        intrinsic("Ref", "AWS::AccountId")
+    );
+    let mut role_grants = BTreeSet::new();
+    for policy in role["Policies"].as_vec().unwrap() {
+        for statement in policy["PolicyDocument"]["Statement"].as_vec().unwrap() {
+            assert_eq!(text(&statement["Effect"]), "Allow");
+            for action in actions(statement) {
+                for resource in one_or_many(&statement["Resource"]) {
+                    role_grants.insert(format!("{action} on {}", resource_name(resource)));
+                }
+            }
+        }
+    }
+    let expected_role: BTreeSet<String> = [
+        format!("lambda:InvokeFunction on {arn}"),
+        "sqs:SendMessage on DueWorkDeadLetterQueue.Arn".to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(role_grants, expected_role);
+    // No other role in the stack, and nothing else may invoke the function.
+    assert_eq!(resources_of(&template, "AWS::IAM::Role").len(), 1);
+
+    // Asynchronous invocations: retried, bounded in age, then dead-lettered.
+    let configs = resources_of(&template, "AWS::Lambda::EventInvokeConfig");
+    assert_eq!(configs.len(), 1);
+    let (_, config) = configs[0];
+    assert_eq!(config["FunctionName"], intrinsic("Ref", function_id));
+    assert_eq!(
+        config["DestinationConfig"]["OnFailure"]["Destination"],
+        dead
+    );
+    assert!(config["MaximumRetryAttempts"].as_i64().unwrap() >= 1);
+    let queue = &resources["DueWorkDeadLetterQueue"];
+    assert_eq!(text(&queue["Type"]), "AWS::SQS::Queue");
+    assert_eq!(
+        queue["Properties"]["SqsManagedSseEnabled"].as_bool(),
+        Some(true)
+    );
+    assert!(
+        queue["Properties"]["MessageRetentionPeriod"]
+            .as_i64()
+            .unwrap()
+            >= 7 * 24 * 3600
+    );
+    // Its timeout leaves the next minute's sweep a container of its own.
+    assert!(
+        function(&template, "due-work")["Properties"]["Timeout"]
+            .as_i64()
+            .unwrap()
+            < 60
+    );
 }

@@ -390,6 +390,24 @@ def replay(urls):
     else:
         print("FAILED: RIE_TABLE unset or the WebSocket functions missing: not replayed")
         failed += 1
+    # The scheduler's event: a sweep of the seeded table, where nothing is due yet (the
+    # agent's snooze and reply notice are in the future): a report of nothing done.
+    if "due-work" in urls:
+        event = json.loads((EVENTS / "scheduled" / "due-work.json").read_text())
+        try:
+            answer = invoke_event(urls["due-work"], event)
+            counts = ["woken", "emailed", "read", "unsubscribed", "failed", "skipped"]
+            if isinstance(answer, dict) and all(answer.get(k) == 0 for k in counts):
+                print("ok: scheduled/due-work.json -> a sweep, nothing due", flush=True)
+                passed += 1
+            else:
+                print(f"FAILED: scheduled/due-work.json: {answer}", flush=True)
+                failed += 1
+                failing.append("due-work")
+        except (OSError, ValueError) as err:
+            print(f"FAILED: scheduled/due-work.json: {err!r}", flush=True)
+            failed += 1
+            failing.append("due-work")
     logs = os.environ.get("RIE_LOG_DIR")
     for function in dict.fromkeys(failing) if logs else ():
         log = Path(logs) / f"{function}.log"

@@ -184,7 +184,10 @@ async fn notes_never_take_a_place_in_a_customers_page<S: TestStore>() {
     let seen = store.find_conversation(chat).await.unwrap().unwrap();
     for n in 0..3 {
         let note = NewMessage::by_agent(agent("a"), text(&format!("note {n}")), None, None, true);
-        store.add_agent_message(&seen, &note, None).await.unwrap();
+        store
+            .add_agent_message(&seen, &note, None, None)
+            .await
+            .unwrap();
         let message = NewMessage::now(Author::Customer, text(&format!("more {n}")), None, None);
         store
             .append_message(chat, &ann, &message, None)
@@ -242,7 +245,7 @@ async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: Te
         .await
         .unwrap();
     let reply = NewMessage::by_agent(agent("a"), text("late"), None, None, false);
-    let refused = store.add_agent_message(&pending, &reply, None).await;
+    let refused = store.add_agent_message(&pending, &reply, None, None).await;
     assert!(matches!(refused, Err(StoreError::Changed)), "{refused:?}");
     let refused = store.set_status(&pending, Status::Solved, None).await;
     assert!(matches!(refused, Err(StoreError::Changed)), "{refused:?}");
@@ -264,10 +267,10 @@ async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: Te
         id: missing.id.clone(),
         ..now.clone()
     };
-    let refused = store.add_agent_message(&ghost, &reply, None).await;
+    let refused = store.add_agent_message(&ghost, &reply, None, None).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     let note = NewMessage::by_agent(agent("a"), text("note"), None, None, true);
-    let refused = store.add_agent_message(&ghost, &note, None).await;
+    let refused = store.add_agent_message(&ghost, &note, None, None).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     let refused = store.set_status(&ghost, Status::Solved, None).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");

@@ -4,10 +4,12 @@
 
 mod agent_store_rules;
 mod backfill;
+mod due_work_rules;
 mod erasure;
 mod handler_race;
 mod parity;
 mod production_files;
+mod production_mail;
 mod read_marks;
 mod realtime_store_rules;
 mod round_trips;

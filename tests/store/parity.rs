@@ -19,9 +19,11 @@ use supportzen_shared::domain::{
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::{Event, EventType};
+use supportzen_shared::flows::due::sweep;
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, ConversationCreator, EventSink, MessageAppender, NewConversation,
-    Publishing, ReadMarker, Reader, UploadRecord, UploadRegistry,
+    AgentReader, AgentWriter, ConversationCreator, ConversationReader, DueWork, EmailPreferences,
+    EventSink, MessageAppender, NewConversation, Publishing, ReadMarker, Reader, UploadRecord,
+    UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -93,7 +95,11 @@ impl Scenario {
             + AgentReader
             + AgentWriter
             + ReadMarker
-            + UploadRegistry,
+            + UploadRegistry
+            + DueWork
+            + ConversationReader
+            + EmailPreferences
+            + Sync,
     {
         let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
         let new = NewConversation {
@@ -126,11 +132,11 @@ impl Scenario {
         store.record_upload(&self.upload).await.unwrap();
         append(&self.follow_up).await;
         store
-            .add_agent_message(&seen().await, &self.reply, None)
+            .add_agent_message(&seen().await, &self.reply, None, None)
             .await
             .unwrap();
         store
-            .add_agent_message(&seen().await, &self.note, None)
+            .add_agent_message(&seen().await, &self.note, None, None)
             .await
             .unwrap();
         // Ann reads the reply, the agents her follow-up; a mark that does not move (the
@@ -165,6 +171,11 @@ impl Scenario {
         store.assign(&self.chat, Some(&self.agent)).await.unwrap();
         // The same assignment again changes nothing, and is no event.
         store.assign(&self.chat, Some(&self.agent)).await.unwrap();
+        // The snooze's time comes: a sweep reopens it (a status change), and a second
+        // sweep at the same time finds nothing to do.
+        let woken = sweep(store, self.snooze_until).await.unwrap();
+        assert_eq!((woken.woken, woken.skipped), (1, 0));
+        assert_eq!(sweep(store, self.snooze_until).await.unwrap().woken, 0);
         store
             .set_status(&seen().await, Status::Solved, None)
             .await
@@ -177,7 +188,7 @@ impl Scenario {
             .await
             .unwrap();
         store
-            .add_agent_message(&seen().await, &self.last_note, None)
+            .add_agent_message(&seen().await, &self.last_note, None, None)
             .await
             .unwrap();
     }
@@ -194,6 +205,8 @@ impl Scenario {
             Read,
             StatusChanged,
             Assigned,
+            // The snooze waking.
+            StatusChanged,
             StatusChanged,
             MessageCreated,
             Assigned,

@@ -69,7 +69,7 @@ async fn send<S: TestStore>(store: &S, id: &ConversationId, owner: &UserId, m: &
 
 async fn answer<S: TestStore>(store: &S, id: &ConversationId, m: &NewMessage) {
     let seen = read(store, id).await;
-    store.add_agent_message(&seen, m, None).await.unwrap();
+    store.add_agent_message(&seen, m, None, None).await.unwrap();
 }
 
 /// `reader`'s unread as recounted from the stored messages: the other side's public

@@ -3,6 +3,7 @@
 
 mod client;
 pub mod dynamo;
+pub mod smtp;
 
 pub use client::*;
 
@@ -10,6 +11,8 @@ use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 use supportzen::agent_tokens::{AgentKey, Claims};
+use supportzen::due::Sweeper;
+use supportzen::mail::SmtpMailer;
 use supportzen::realtime::Hub;
 use supportzen::sinks::LocalSinks;
 use supportzen::webhooks::{WebhookOutbox, Worker};
@@ -19,8 +22,10 @@ use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::{AgentId, DisplayName, Email, Scope};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::flows::due::Notices;
 use supportzen_shared::http::Backend;
-use supportzen_shared::store::{ConversationAdmin, UserProvisioner};
+use supportzen_shared::notify::NoticeSettings;
+use supportzen_shared::store::{ConversationAdmin, DueWork, UserProvisioner};
 use supportzen_shared::store::{Publishing, TypingGate, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
@@ -29,7 +34,7 @@ use tokio::sync::oneshot;
 /// A store the suites can run against: everything the handlers need, plus reading back
 /// what was written. Each test gets a fresh, empty one.
 pub trait TestStore:
-    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + TypingGate + Clone
+    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + DueWork + TypingGate + Clone
 {
     fn fresh() -> impl Future<Output = Self> + Send;
 }
@@ -106,6 +111,8 @@ pub struct TestApp<S> {
     pub file_store: Arc<supportzen::files::FileStore>,
     /// The webhook worker of a server made by [`TestApp::spawn_with_webhooks`].
     pub webhooks: Option<Worker>,
+    /// The due-work timer of a server made by [`TestApp::spawn_with_due_work`].
+    pub due_work: Option<Sweeper>,
     client: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
@@ -121,7 +128,42 @@ impl<S: TestStore> TestApp<S> {
 
     /// A server whose realtime sockets are pinged every `ping_every`.
     pub async fn spawn_with_hub(config: Config, hub: Hub) -> Self {
-        Self::serve(S::fresh().await, config, hub, None).await
+        Self::serve(S::fresh().await, config, hub, None, None).await
+    }
+
+    /// A server that sweeps for due work every `every`, as `serve --due-every` does.
+    pub async fn spawn_with_due_work(every: std::time::Duration) -> Self {
+        let due_work = Some((every, None));
+        Self::serve(
+            S::fresh().await,
+            Config::default(),
+            Hub::new(),
+            None,
+            due_work,
+        )
+        .await
+    }
+
+    /// A server that sweeps every `every` and emails unread replies `after` a reply
+    /// over SMTP to `smtp`, as `serve --smtp URL --unread-email-after SECONDS` does;
+    /// `settings` says what the emails link to.
+    pub async fn spawn_with_emails(
+        every: std::time::Duration,
+        after: std::time::Duration,
+        smtp: &str,
+        settings: NoticeSettings,
+    ) -> Self {
+        let config = Config {
+            unread_email_after: Some(after),
+            unsubscribe_key: Some(settings.unsubscribe.clone()),
+            ..Config::default()
+        };
+        let notices = Notices {
+            mailer: SmtpMailer::new(smtp).expect("an smtp:// URL"),
+            settings,
+        };
+        let due_work = Some((every, Some(notices)));
+        Self::serve(S::fresh().await, config, Hub::new(), None, due_work).await
     }
 
     /// A server on `store` (fresh, or one an earlier server used) that delivers webhooks
@@ -132,7 +174,7 @@ impl<S: TestStore> TestApp<S> {
         schedule: &'static [std::time::Duration],
     ) -> Self {
         let webhooks = (outbox, schedule);
-        Self::serve(store, Config::default(), Hub::new(), Some(webhooks)).await
+        Self::serve(store, Config::default(), Hub::new(), Some(webhooks), None).await
     }
 
     async fn serve(
@@ -140,6 +182,7 @@ impl<S: TestStore> TestApp<S> {
         config: Config,
         hub: Hub,
         webhooks: Option<(Outbox, &'static [std::time::Duration])>,
+        due_work: Option<(std::time::Duration, Option<Notices<SmtpMailer>>)>,
     ) -> Self {
         let hub = Arc::new(hub);
         let (webhooks, worker) = match webhooks {
@@ -155,6 +198,13 @@ impl<S: TestStore> TestApp<S> {
             realtime: Arc::clone(&hub),
             webhooks,
         };
+        let due_work = due_work.map(|(every, notices)| {
+            Sweeper::start(
+                Arc::new(Publishing::new(store.clone(), sinks.clone())),
+                notices,
+                every,
+            )
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -194,6 +244,7 @@ impl<S: TestStore> TestApp<S> {
             files,
             file_store,
             webhooks: worker,
+            due_work,
             client: reqwest::Client::new(),
             _stop: stop,
         }

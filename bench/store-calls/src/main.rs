@@ -110,7 +110,7 @@ async fn agent_calls(store: &DynamoStore, endpoint: &str) -> Result<(), Error> {
                 false,
             );
             let seen = find(store, &chat).await?;
-            store.add_agent_message(&seen, &reply, None).await?;
+            store.add_agent_message(&seen, &reply, None, None).await?;
         }
         "agent-status" => {
             let seen = find(store, &chat).await?;

@@ -16,6 +16,8 @@ use supportzen_sqlite::SqliteStore;
 const BIN: &str = env!("CARGO_BIN_EXE_supportzen");
 /// The chat the sample events address; the replay seeds it, owned by the demo user.
 const SEEDED_CHAT: &str = "chat-019aa6f0-0000-7000-8000-000000000001";
+/// The unsubscribe secret of the sample events.
+const UNSUBSCRIBE_SECRET: &str = "demo-unsubscribe-secret-0123456789abcdef";
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -26,6 +28,8 @@ fn supportzen(args: &[&str]) -> String {
     let output = Command::new(BIN)
         .args(args)
         .env_remove("TRUST_FIRST_REQUEST")
+        // The secret events/unsubscribe.json's token is signed with (events/README.md).
+        .env("UNSUBSCRIBE_SECRET", UNSUBSCRIBE_SECRET)
         .output()
         .unwrap();
     assert!(

@@ -12,6 +12,7 @@ mod message;
 mod profile;
 mod reader;
 mod status;
+mod unsubscribe;
 
 pub use agent::{Agent, AgentId, MAX_AGENT_ID_CHARS, Scope};
 pub use attachment::{
@@ -32,6 +33,7 @@ pub use message::{
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
 pub use reader::Reader;
 pub use status::Status;
+pub use unsubscribe::{UNSUBSCRIBE_SECRET_MIN, UnsubscribeKey};
 
 /// Milliseconds since the Unix epoch, as the store records times.
 pub fn now_millis() -> i64 {

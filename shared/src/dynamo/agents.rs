@@ -7,7 +7,8 @@ use super::conversations::{ConversationItem, MessageItem};
 use super::errors::classify;
 use super::items::{
     INBOX_SHARDS, IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk,
-    inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s, to_item,
+    due_pk, due_shard, due_sk, inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s,
+    to_item,
 };
 use super::receipts::ReceiptItem;
 use super::schema;
@@ -243,6 +244,7 @@ impl AgentWriter for DynamoStore {
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         let conversation = if message.internal {
@@ -256,6 +258,12 @@ impl AgentWriter for DynamoStore {
                 Part::Message,
                 self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
             );
+        let transaction = match notice_at {
+            Some(due_at) if !message.internal => {
+                transaction.with(Part::Notice, self.notice_action(&seen.id, due_at)?)
+            }
+            _ => transaction,
+        };
         let transaction = self.claims(transaction, message)?;
         let transaction = self.with_receipt(transaction, receipt)?;
         match self
@@ -302,7 +310,12 @@ impl AgentWriter for DynamoStore {
         ]);
         attribute_values.extend(index.values());
         if let Some(until) = snoozed_until {
-            attribute_values.push((":snooze", n(until)));
+            // In the due-work index until it wakes (or is cleared).
+            attribute_values.extend([
+                (":snooze", n(until)),
+                (":due_pk", s(due_pk(due_shard(id)))),
+                (":due_sk", s(due_sk(until, id))),
+            ]);
         }
         // Any message since the read moves the activity (two may share a millisecond).
         let newest = match &seen.last_message {
@@ -319,8 +332,10 @@ impl AgentWriter for DynamoStore {
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(id), META)))
             .update_expression(match snoozed_until {
-                Some(_) => format!("{set}, snoozed_until = :snooze"),
-                None => format!("{set} REMOVE snoozed_until"),
+                Some(_) => format!(
+                    "{set}, snoozed_until = :snooze, gsi4pk = :due_pk, gsi4sk = :due_sk"
+                ),
+                None => format!("{set} REMOVE snoozed_until, gsi4pk, gsi4sk"),
             })
             .condition_expression(format!(
                 "attribute_exists(pk) AND last_activity_at = :seen_activity AND {newest} AND {condition}"

@@ -58,6 +58,11 @@ pub(super) struct ConversationItem {
     gsi3pk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsi3sk: Option<String>,
+    /// The due-work index's keys, while snoozed (`items::due_pk`, `items::due_sk`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi4sk: Option<String>,
     /// The newest message's id, author and first characters, for lists. Absent on
     /// conversations stored before previews, until their next message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +143,8 @@ impl ConversationItem {
             gsi2sk: Some(index.sort_key.clone()),
             gsi3pk: Some(index.unassigned_pk),
             gsi3sk: Some(index.sort_key),
+            gsi4pk: None,
+            gsi4sk: None,
             last_message_id: Some(preview.id.as_str().to_string()),
             last_message_author: Some(preview.author.as_str().to_string()),
             last_message_preview: Some(preview.text),
@@ -469,7 +476,7 @@ impl DynamoStore {
                 "SET last_activity_at = :now, #status = :reopened, gsi1sk = :owner_activity, \
                  {}, last_message_id = :message, last_message_author = :author, \
                  last_message_preview = :preview \
-                 REMOVE snoozed_until ADD customer_messages :one",
+                 REMOVE snoozed_until, gsi4pk, gsi4sk ADD customer_messages :one",
                 IndexKeys::SET
             ))
             .condition_expression(

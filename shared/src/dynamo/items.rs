@@ -40,10 +40,40 @@ pub const PROFILE: &str = "PROFILE";
 pub const META: &str = "META";
 pub const MESSAGE_PREFIX: &str = "MSG#";
 pub const NOTE_PREFIX: &str = "NOTE#";
+/// A conversation's unread-replies notice: an item of its own in the conversation's
+/// partition, in the due-work index while pending.
+pub const NOTICE_SK: &str = "NOTICE#REPLIES";
 
 /// Partitions per kind of the agents' inbox: 4,000 index writes a second per kind.
 /// Changing it moves conversations between partitions; see docs/data-model.md.
 pub const INBOX_SHARDS: u8 = 4;
+
+/// Partitions of the due-work index. Each index partition takes 1,000 writes a second;
+/// an item enters the index once and leaves it once per due time (a snooze set, then
+/// woken or cleared), so four shards hold about 2,000 due times set a second, far
+/// beyond a support desk's snoozes. A sweep queries every shard (four queries a minute).
+pub const DUE_SHARDS: u8 = 4;
+
+/// A conversation's due-work shard (from its inbox shard: stable, evenly spread).
+pub fn due_shard(id: &ConversationId) -> u8 {
+    inbox_shard(id) % DUE_SHARDS
+}
+
+/// A shard of the due-work index.
+pub fn due_pk(shard: u8) -> String {
+    format!("DUE#{shard}")
+}
+
+/// The due-work sort key: due time, then the conversation, so that "due by now" is the
+/// key range below [`due_bound`].
+pub fn due_sk(due_at: i64, id: &ConversationId) -> String {
+    time_key(due_at, &id.key())
+}
+
+/// The first key past everything due at or before `now`.
+pub fn due_bound(now: i64) -> String {
+    format!("{:013}", now.saturating_add(1))
+}
 
 pub fn user_pk(user: &UserId) -> String {
     format!("USER#{}", user.as_str())

@@ -28,6 +28,7 @@ pub mod client;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod due_work;
 mod erasure;
 pub mod errors;
 pub mod items;

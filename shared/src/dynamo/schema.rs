@@ -47,7 +47,16 @@ pub const BY_ASSIGNEE: Index = Index {
     sort_key: "gsi3sk",
 };
 
-pub const INDEXES: [Index; 3] = [BY_OWNER, INBOX, BY_ASSIGNEE];
+/// Due work, sparse: only items with something due carry its keys (a snoozed
+/// conversation's `META`), in [`DUE_SHARDS`](super::items::DUE_SHARDS) partitions sorted
+/// by due time, so a sweep is one query per shard for the keys up to now.
+pub const DUE_WORK: Index = Index {
+    name: "due-work",
+    partition_key: "gsi4pk",
+    sort_key: "gsi4sk",
+};
+
+pub const INDEXES: [Index; 4] = [BY_OWNER, INBOX, BY_ASSIGNEE, DUE_WORK];
 
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()

@@ -11,9 +11,10 @@ use super::attachments::{attach, settle};
 use super::read::{
     ConversationList, LastMessage, MessageList, MessageView, ReadMessages, message_list,
 };
+use crate::config::Config;
 use crate::domain::{
-    Agent, AgentId, AttachmentId, AttachmentLimits, ClientMessageId, ConversationId,
-    ConversationKey, ImageUrl, MessageText, NewMessage, Reader, Status, Uploader, now_millis,
+    Agent, AgentId, AttachmentId, ClientMessageId, ConversationId, ConversationKey, ImageUrl,
+    MessageText, NewMessage, Reader, Status, Uploader, now_millis,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
@@ -211,11 +212,13 @@ where
 /// Adds `agent`'s reply (the customer sees it) or note (they never do). A reply to a
 /// closed conversation is refused; a note is not. With `retry` (an `Idempotency-Key`),
 /// a repeat of a request already answered gets that answer and writes nothing, and the
-/// answer is kept with the message, in its transaction.
+/// answer is kept with the message, in its transaction. With
+/// `config.unread_email_after`, a reply also sets (unless one is pending) the time the
+/// customer gets an email if the replies are still unread then (`flows::due`).
 pub async fn reply<S, F>(
     store: &S,
     files: &F,
-    limits: &AttachmentLimits,
+    config: &Config,
     agent: &Agent,
     command: AgentMessage,
     retry: Option<&Retry>,
@@ -228,6 +231,7 @@ where
         return Ok(earlier);
     }
     let uploader = Uploader::agent(&agent.id);
+    let limits = &config.attachments;
     let attachments = attach(store, files, limits, &uploader, &command.attachments).await?;
     let kept = attachments.clone();
     let message = NewMessage {
@@ -257,9 +261,14 @@ where
                 let receipt = retry
                     .map(|retry| retry.receipt(&answer, now_millis() / 1000))
                     .transpose()?;
+                let notice_at = config.unread_email_after.map(|after| {
+                    message
+                        .sent_at
+                        .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+                });
                 Ok(
                     match store
-                        .add_agent_message(&seen, message, receipt.as_ref())
+                        .add_agent_message(&seen, message, notice_at, receipt.as_ref())
                         .await
                     {
                         Ok(()) => Ok(Some(answer)),

@@ -12,6 +12,7 @@ pub mod agent;
 mod answers;
 pub mod attachments;
 pub mod connect_ticket;
+pub mod due;
 pub mod marks;
 mod open;
 mod post;

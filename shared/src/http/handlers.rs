@@ -16,8 +16,8 @@ use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConversationCreator,
-    ConversationReader, FileStorage, MessageAppender, ReadMarker, TicketNumbers, UploadRegistry,
-    UserReader,
+    ConversationReader, EmailPreferences, FileStorage, MessageAppender, ReadMarker, TicketNumbers,
+    UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -205,15 +205,7 @@ where
     answer(&request, endpoint, message, async {
         let agent = agent::agent(&request, endpoint)?;
         let (command, retry) = agent::agent_message(&request, &agent)?;
-        flows::agent::reply(
-            store,
-            files,
-            &config.attachments,
-            &agent,
-            command,
-            retry.as_ref(),
-        )
-        .await
+        flows::agent::reply(store, files, config, &agent, command, retry.as_ref()).await
     })
     .await
 }
@@ -339,6 +331,50 @@ pub async fn agent_realtime_ticket<S: ConnectTicketIssuer>(
         flows::connect_ticket::agent_ticket(store, agent).await
     })
     .await
+}
+
+/// `POST /api/client/unsubscribe?token=…`: the one-click unsubscribe of an email's
+/// `List-Unsubscribe` header (RFC 8058: the mail client POSTs
+/// `List-Unsubscribe=One-Click`, whatever the body). No sign-in: the token is an HMAC
+/// over the user id. Unsubscribing again answers the same.
+pub async fn unsubscribe<S: EmailPreferences>(
+    store: &S,
+    config: &Config,
+    request: Request,
+) -> Response<Body> {
+    let endpoint = Endpoint::Unsubscribe;
+    answer(&request, endpoint, "Unsubscribed.", async {
+        let token = query::parameter(&request, "token")?
+            .ok_or_else(|| ApiError::field("token", "is required"))?;
+        let key = config
+            .unsubscribe_key
+            .as_ref()
+            .ok_or(ApiError::Unavailable {
+                retry_after: Duration::from_secs(60),
+                reason: "no unsubscribe secret is configured".into(),
+            })?;
+        let user = key
+            .verify(token)
+            .ok_or_else(|| ApiError::field("token", "is not an unsubscribe token of ours"))?;
+        if !store
+            .unsubscribe(&user)
+            .await
+            .map_err(|e| ApiError::from_store(e, "user"))?
+        {
+            return Err(ApiError::NotFound("user"));
+        }
+        Ok(Answer {
+            data: Unsubscribed { unsubscribed: true },
+            replayed: false,
+        })
+    })
+    .await
+}
+
+/// What an unsubscribe answers.
+#[derive(Serialize)]
+struct Unsubscribed {
+    unsubscribed: bool,
 }
 
 /// Every handler's skeleton: runs the flow within [`REQUEST_DEADLINE`], then writes its

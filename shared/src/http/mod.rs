@@ -11,6 +11,7 @@ pub mod response;
 
 use crate::config::Config;
 use crate::endpoint::Endpoint;
+use crate::store::EmailPreferences;
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
     ConversationCreator, ConversationReader, FileStorage, MessageAppender, ReadMarker,
@@ -34,6 +35,7 @@ pub trait Backend:
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
+    + EmailPreferences
     + Send
     + Sync
     + 'static
@@ -53,6 +55,7 @@ impl<T> Backend for T where
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry
+        + EmailPreferences
         + Send
         + Sync
         + 'static
@@ -115,5 +118,6 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
         Endpoint::AgentAttachmentUpload => {
             handlers::agent_attachment_upload(store, files, config, request).await
         }
+        Endpoint::Unsubscribe => handlers::unsubscribe(store, config, request).await,
     }
 }

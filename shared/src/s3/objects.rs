@@ -54,10 +54,7 @@ pub struct S3Objects {
 }
 
 impl S3Objects {
-    /// A client for `bucket`, trusting Amazon Trust Services' roots (what S3's
-    /// certificates chain to, as the DynamoDB client does), or the platform's when
-    /// `SSL_CERT_FILE` or `SSL_CERT_DIR` names a store. Loading the platform's whole store
-    /// at every init took about 3.5 ms of each cold start (docs/performance.md).
+    /// A client for `bucket` ([`aws_http_client`]).
     pub fn new(bucket: Bucket, credentials: Credentials) -> Result<Self, String> {
         let roots = Roots::for_aws(|name| std::env::var(name).ok());
         Ok(S3Objects {

@@ -55,13 +55,16 @@ pub trait AgentReader {
 pub trait AgentWriter {
     /// Adds an agent's reply (the conversation's newest activity, kept in its status) or
     /// note (only the message). [`StoreError::Changed`] if a reply's conversation changed
-    /// status; [`StoreError::NotFound`] if it is gone.
-    /// With `receipt` (a reply with an `Idempotency-Key`), the receipt is written in the
+    /// status; [`StoreError::NotFound`] if it is gone. With `notice_at`, a reply sets in
+    /// the same write the conversation's unread-replies notice for that time, unless
+    /// one is pending ([`super::Due::UnreadReplies`]: one email per quiet period). With
+    /// `receipt` (a reply with an `Idempotency-Key`), the receipt is written in the
     /// same transaction; [`StoreError::ReceiptExists`] if a live one has its key.
     fn add_agent_message(
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 

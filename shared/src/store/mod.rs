@@ -17,6 +17,7 @@
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
 //! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
 //! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! Work that falls due at a time (snoozes waking, unread-reply emails) is [`DueWork`].
 //! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
 //! throttle is [`TypingGate`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
@@ -29,6 +30,7 @@ mod connect_tickets;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod due_work;
 mod erasure;
 mod files;
 mod pages;
@@ -52,6 +54,7 @@ pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
+pub use due_work::{Due, DueWork, EmailPreferences};
 pub use erasure::{CustomerEraser, Erased};
 pub use files::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, Stored, StoredFile, UPLOAD_FORM_LIFETIME,

@@ -7,10 +7,10 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer,
-    ConnectTicketRedeemer, ConversationCreator, ConversationReader, InboxFilter, MarkedRead,
-    MessageAppender, MessageWindow, NewConversation, Page, ReadMarker, Reader, StoreError,
-    StoredConversation, StoredMessage, TicketNumbers, UploadRecord, UploadRegistry, UserReader,
-    WebhookRegistry,
+    ConnectTicketRedeemer, ConversationCreator, ConversationReader, Due, DueWork, EmailPreferences,
+    InboxFilter, MarkedRead, MessageAppender, MessageWindow, NewConversation, Page, ReadMarker,
+    Reader, StoreError, StoredConversation, StoredMessage, TicketNumbers, UploadRecord,
+    UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
@@ -88,9 +88,12 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        self.store.add_agent_message(seen, message, receipt).await?;
+        self.store
+            .add_agent_message(seen, message, notice_at, receipt)
+            .await?;
         self.publish(Change::MessageAdded {
             conversation: &seen.id,
             owner: &seen.owner,
@@ -147,6 +150,53 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
     }
 }
 
+impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
+    fn due(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Due>, StoreError>> + Send {
+        self.store.due(now, limit)
+    }
+
+    fn take_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.take_notice(conversation, due_at)
+    }
+
+    fn schedule_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.schedule_notice(conversation, due_at)
+    }
+
+    /// A woken conversation's status changed while its newest message did not: the
+    /// stream's record in production, this change locally.
+    async fn wake(&self, snoozed: &StoredConversation) -> Result<bool, StoreError> {
+        if !self.store.wake(snoozed).await? {
+            return Ok(false);
+        }
+        let before = ConversationState::from(snoozed);
+        let after = ConversationState {
+            status: Status::Open,
+            snoozed_until: None,
+            ..before.clone()
+        };
+        self.publish(Change::ConversationChanged {
+            before: &before,
+            after: &after,
+            at: now_millis(),
+        })
+        .await;
+        Ok(true)
+    }
+}
+
 /// A mark that moved is the change: `conversation.read`, to the other side (and the
 /// marker's own). A mark that did not move publishes nothing.
 impl<S: ReadMarker + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
@@ -182,6 +232,16 @@ impl<S: ReadMarker + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
 }
 
 // Everything else passes through unchanged.
+
+impl<S: EmailPreferences + Sync, K: Sync> EmailPreferences for Publishing<S, K> {
+    fn unsubscribe(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.unsubscribe(user)
+    }
+
+    fn unsubscribed(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.unsubscribed(user)
+    }
+}
 
 impl<S: UserReader + Sync, K: Sync> UserReader for Publishing<S, K> {
     fn find_user(

@@ -105,6 +105,7 @@ impl AgentWriter for SqliteStore {
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         let (seen, message, receipt) = (seen.clone(), message.clone(), receipt.cloned());
@@ -121,6 +122,9 @@ impl AgentWriter for SqliteStore {
             insert_message(&tx, &key, &message)?;
             if !message.internal {
                 record_activity(&tx, &key, &message)?;
+                if let Some(due_at) = notice_at {
+                    crate::due_work::set_notice(&tx, &key, due_at)?;
+                }
             }
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;

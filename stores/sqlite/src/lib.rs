@@ -17,6 +17,7 @@ mod agents;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod due_work;
 mod erasure;
 pub mod outbox;
 mod read_marks;

@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
     ON conversations (owner, kind, last_activity_ms DESC, id DESC);
+CREATE TABLE IF NOT EXISTS reply_notices (  -- an email due unless the replies are read
+    conversation_id  TEXT PRIMARY KEY REFERENCES conversations(id),
+    due_at_ms        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reply_notices_by_due ON reply_notices (due_at_ms);
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id  TEXT NOT NULL REFERENCES conversations(id),
     id               TEXT NOT NULL,              -- msg-<uuidv7>: sorts by time
@@ -136,7 +141,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 24] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 25] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -171,6 +176,8 @@ const ADDED_COLUMNS: [(&str, &str, &str); 24] = [
     ),
     // Attachments.
     ("messages", "attachments", "TEXT"),
+    // Customers who opted out of emails (List-Unsubscribe), since when.
+    ("users", "unsubscribed_at_ms", "INTEGER"),
     // Read marks and the counts unread is computed from (zero for the messages stored
     // before them; docs/data-model.md).
     (
@@ -200,6 +207,8 @@ CREATE INDEX IF NOT EXISTS conversations_inbox
     ON conversations (kind, status, last_activity_ms DESC, id DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_assignee
     ON conversations (assignee, kind, status, last_activity_ms DESC, id DESC);
+CREATE INDEX IF NOT EXISTS conversations_snoozed
+    ON conversations (snoozed_until_ms) WHERE snoozed_until_ms IS NOT NULL;
 ";
 
 /// Creates what is missing: tables and indexes, then columns added since.

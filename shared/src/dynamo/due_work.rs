@@ -1,0 +1,234 @@
+//! Due work on DynamoDB: the sparse `due-work` index, one query per shard for the keys
+//! due by now, and each action one conditional update on the exact due time read, so a
+//! repeated or overlapping sweep changes nothing the second time.
+
+use super::DynamoStore;
+use super::conversations::ConversationItem;
+use super::errors::classify;
+use super::items::{
+    DUE_SHARDS, IndexKeys, META, NOTICE_SK, PROFILE, conversation_pk, due_bound, due_pk, due_shard,
+    due_sk, key, n, s, user_pk,
+};
+use super::schema::DUE_WORK;
+use super::table::{names, values};
+use crate::domain::{ConversationId, Status, UserId, now_millis};
+use crate::store::{Due, DueWork, EmailPreferences, StoreError, StoredConversation};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+
+impl DynamoStore {
+    /// The update that sets `conversation`'s unread-replies notice for `due_at` unless
+    /// one is pending: every attribute `if_not_exists`, so the first reply of a quiet
+    /// period decides its time and later ones change nothing.
+    pub(super) fn notice_update(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> Result<Update, StoreError> {
+        Update::builder()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(conversation), NOTICE_SK)))
+            .update_expression(
+                "SET due_at = if_not_exists(due_at, :due), \
+                 gsi4pk = if_not_exists(gsi4pk, :due_pk), \
+                 gsi4sk = if_not_exists(gsi4sk, :due_sk), #id = :id, #kind = :kind",
+            )
+            .set_expression_attribute_names(Some(names(&[("#id", "id"), ("#kind", "kind")])))
+            .set_expression_attribute_values(Some(values(vec![
+                (":due", n(due_at)),
+                (":due_pk", s(due_pk(due_shard(conversation)))),
+                (":due_sk", s(due_sk(due_at, conversation))),
+                (":id", s(conversation.key())),
+                (":kind", s(conversation.kind())),
+            ])))
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))
+    }
+
+    /// [`DynamoStore::notice_update`] as a transaction's action.
+    pub(super) fn notice_action(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .update(self.notice_update(conversation, due_at)?)
+            .build())
+    }
+}
+
+/// A notice item as the due-work index returns it.
+fn decode_notice(item: &super::items::Item) -> Result<Due, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Internal(format!("notice item without {name}"))),
+    };
+    let due_at = match item.get("due_at") {
+        Some(AttributeValue::N(value)) => value
+            .parse()
+            .map_err(|_| StoreError::Internal(format!("notice due_at {value:?}")))?,
+        _ => return Err(StoreError::Internal("notice item without due_at".into())),
+    };
+    Ok(Due::UnreadReplies {
+        conversation: ConversationId::from_stored(&text("kind")?, &text("id")?)
+            .map_err(StoreError::Internal)?,
+        due_at,
+    })
+}
+
+impl DueWork for DynamoStore {
+    async fn due(&self, now: i64, limit: usize) -> Result<Vec<Due>, StoreError> {
+        let per_shard = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let shards = (0..DUE_SHARDS).map(|shard| {
+            let query = self
+                .client
+                .query()
+                .index_name(DUE_WORK.name)
+                .key_condition_expression("#pk = :pk AND #sk < :bound")
+                .expression_attribute_names("#pk", DUE_WORK.partition_key)
+                .expression_attribute_names("#sk", DUE_WORK.sort_key)
+                .expression_attribute_values(":pk", s(due_pk(shard)))
+                .expression_attribute_values(":bound", s(due_bound(now)))
+                .limit(per_shard);
+            async move { self.query_page(query, None, "Query due work").await }
+        });
+        let mut due = Vec::new();
+        for page in futures_util::future::join_all(shards).await {
+            for item in page?.items {
+                match item.get("sk") {
+                    Some(AttributeValue::S(sk)) if sk == META => {
+                        due.push(Due::Wake(Box::new(ConversationItem::decode(item)?)))
+                    }
+                    Some(AttributeValue::S(sk)) if sk == NOTICE_SK => {
+                        due.push(decode_notice(&item)?)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        due.sort_by_key(Due::due_at);
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn wake(&self, snoozed: &StoredConversation) -> Result<bool, StoreError> {
+        let Some(until) = snoozed.snoozed_until else {
+            return Ok(false);
+        };
+        let id = &snoozed.id;
+        // The inbox keys follow the activity read, so the write is conditional on it too
+        // (a reply since then moved it: the next sweep reads the conversation again).
+        let index = IndexKeys::new(id, Status::Open, snoozed.last_activity_at);
+        let mut attribute_values = vec![
+            (":open", s(Status::Open.as_str())),
+            (":true", AttributeValue::Bool(true)),
+            (":pending", s(Status::Pending.as_str())),
+            (":until", n(until)),
+            (":activity", n(snoozed.last_activity_at)),
+        ];
+        attribute_values.extend(index.values());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(id), META)))
+            .update_expression(format!(
+                "SET #status = :open, #open = :true, {} REMOVE snoozed_until, gsi4pk, gsi4sk",
+                IndexKeys::SET
+            ))
+            .condition_expression(
+                "attribute_exists(pk) AND #status = :pending AND snoozed_until = :until \
+                 AND last_activity_at = :activity",
+            )
+            .set_expression_attribute_names(Some(names(&[
+                ("#status", "status"),
+                ("#open", "open"),
+            ])))
+            .set_expression_attribute_values(Some(values(attribute_values)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(classify("UpdateItem wake", err)),
+            },
+        }
+    }
+
+    async fn take_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(conversation_pk(conversation), NOTICE_SK)))
+            .condition_expression("due_at = :due")
+            .expression_attribute_values(":due", n(due_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(classify("DeleteItem notice", err)),
+            },
+        }
+    }
+
+    async fn schedule_notice(
+        &self,
+        conversation: &ConversationId,
+        due_at: i64,
+    ) -> Result<(), StoreError> {
+        let update = self.notice_update(conversation, due_at)?;
+        self.client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify("UpdateItem notice", e))
+    }
+}
+
+impl EmailPreferences for DynamoStore {
+    async fn unsubscribe(&self, user: &UserId) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(key(user_pk(user), PROFILE)))
+            .update_expression("SET unsubscribed_at = if_not_exists(unsubscribed_at, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now_millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
+                _ => Err(classify("UpdateItem unsubscribe", err)),
+            },
+        }
+    }
+
+    async fn unsubscribed(&self, user: &UserId) -> Result<bool, StoreError> {
+        let item = self
+            .get(
+                key(user_pk(user), PROFILE),
+                Some("unsubscribed_at"),
+                "GetItem unsubscribed",
+            )
+            .await?;
+        Ok(item.is_some_and(|item| item.contains_key("unsubscribed_at")))
+    }
+}

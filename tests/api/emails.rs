@@ -1,0 +1,194 @@
+//! Emails of unread replies over HTTP, on both stores, with a real SMTP server
+//! (aiosmtpd) and the server's timer sweeping every 100 ms with a 2-second quiet period:
+//! one email for an unread reply, with the agent's name, the reply (escaped in the HTML
+//! part), a link and a one-click List-Unsubscribe; none when the customer read the reply
+//! in time; none after unsubscribing through the List-Unsubscribe URL; one email for a
+//! burst of five replies. The "none" cases are checked once the sweep has reported
+//! deciding them, and once a later email (Ann's second) has arrived.
+
+use serde_json::json;
+use std::time::Duration;
+use supportzen_shared::domain::{ConversationKey, MessageId, Reader, Scope};
+use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::notify::NoticeSettings;
+use supportzen_tests::smtp::SmtpSink;
+use supportzen_tests::*;
+
+const CUSTOMERS: [&str; 4] = [
+    "ann@example.com",
+    "bob@example.com",
+    "cat@example.com",
+    "dan@example.com",
+];
+
+fn settings() -> NoticeSettings {
+    NoticeSettings::new(
+        "Support <support@example.com>",
+        "https://app.example/support?conversation={id}",
+        "http://127.0.0.1:1",
+        "unsubscribe-secret-of-the-email-tests",
+    )
+    .unwrap()
+}
+
+async fn reply<S: TestStore>(app: &TestApp<S>, agent: &str, chat: &str, text: &str) -> String {
+    app.agent_post(
+        &agent_path(Endpoint::AgentReply, chat),
+        agent,
+        &json!({ "message": text }),
+    )
+    .await
+    .ok()["message"]["messageId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits until the server's timer has decided at least `read` notices as read and
+/// `unsubscribed` as opted out.
+async fn decided<S>(app: &TestApp<S>, read: usize, unsubscribed: usize) {
+    let mut reports = app.due_work.as_ref().unwrap().reports();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        reports
+            .wait_for(|swept| swept.total.read >= read && swept.total.unsubscribed >= unsubscribed),
+    )
+    .await
+    .expect("the sweep decides the notices within 30 s")
+    .unwrap();
+}
+
+async fn unread_replies_are_emailed_once_unless_read_or_unsubscribed<S: TestStore>() {
+    let sink = SmtpSink::start();
+    // The links name an API at 127.0.0.1:1 (the server's port is not known before it
+    // starts); the test sends their path and query to the server.
+    let app = TestApp::<S>::spawn_with_emails(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        &sink.url(),
+        settings(),
+    )
+    .await;
+    let agent = app.agent_token("agent-7", &Scope::ALL);
+    let mut chats = Vec::new();
+    for customer in CUSTOMERS {
+        app.provision(customer, &format!("{customer}-secret")).await;
+        let token = token(&format!("{customer}-secret"), customer);
+        let opened = app
+            .post(LIVE_CREATE, Some(&token), &create_body(customer, "Hello?"))
+            .await;
+        chats.push(opened.ok()["chatId"].as_str().unwrap().to_string());
+    }
+    let [ann, bob, cat, dan] = [&chats[0], &chats[1], &chats[2], &chats[3]];
+
+    // Phase one: a reply to each (five to Dan's, at once); Bob reads his at once.
+    reply(
+        &app,
+        &agent,
+        ann,
+        "Try <script>alert('x')</script> & reload",
+    )
+    .await;
+    let bobs = reply(&app, &agent, bob, "Fixed, Bob.").await;
+    reply(&app, &agent, cat, "Fixed, Cat.").await;
+    for i in 1..=5 {
+        reply(&app, &agent, dan, &format!("Step {i} of 5")).await;
+    }
+    let seen = app
+        .store
+        .find_conversation(&ConversationKey::parse(bob).unwrap().resolve_any().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    app.store
+        .mark_read(
+            &seen,
+            Reader::Customer,
+            &MessageId::parse(&bobs).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let anns = sink.wait_for(CUSTOMERS[0], 1).await;
+    let cats = sink.wait_for(CUSTOMERS[2], 1).await;
+    let dans = sink.wait_for(CUSTOMERS[3], 1).await;
+    decided(&app, 1, 0).await;
+
+    // Ann's: the agent's name, the reply, escaped in HTML, the link, one-click opt-out.
+    let email = &anns[0];
+    let html = email.part("text/html");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        html.contains("Try &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; reload"),
+        "{html}"
+    );
+    assert!(
+        email
+            .part("text/plain")
+            .contains("Try <script>alert('x')</script> & reload")
+    );
+    assert!(html.contains(&format!("https://app.example/support?conversation={ann}")));
+    assert!(
+        email.header("Subject").unwrap().contains("Agent agent-7"),
+        "{:?}",
+        email.header("Subject")
+    );
+    assert_eq!(
+        email.header("List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    // Dan's five replies are one email quoting all five.
+    let text = dans[0].part("text/plain");
+    for i in 1..=5 {
+        assert!(text.contains(&format!("Step {i} of 5")), "{text}");
+    }
+
+    // Phase two: Cat unsubscribes with the one-click POST her email's header names.
+    let header = cats[0].header("List-Unsubscribe").unwrap();
+    let url = header.trim_start_matches('<').trim_end_matches('>');
+    let path = url.strip_prefix("http://127.0.0.1:1").unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{}{path}", app.base_url))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // A forged token is refused, naming the field.
+    let forged = app
+        .post_bytes(
+            &format!(
+                "{}?token=Y2F0QGV4YW1wbGUuY29t.AAAA",
+                Endpoint::Unsubscribe.path()
+            ),
+            None,
+            Vec::new(),
+        )
+        .await;
+    forged.bad_field("token");
+
+    reply(&app, &agent, cat, "Anything else, Cat?").await;
+    reply(&app, &agent, ann, "Anything else, Ann?").await;
+    let anns = sink.wait_for(CUSTOMERS[0], 2).await;
+    decided(&app, 1, 1).await;
+    assert!(
+        anns[0].decoded.contains("Anything else, Ann?")
+            || anns[1].decoded.contains("Anything else, Ann?")
+    );
+    assert_eq!(
+        sink.to(CUSTOMERS[0]).len(),
+        2,
+        "Ann: one email per quiet period"
+    );
+    assert_eq!(sink.to(CUSTOMERS[1]).len(), 0, "Bob read his reply in time");
+    assert_eq!(sink.to(CUSTOMERS[2]).len(), 1, "Cat unsubscribed");
+    assert_eq!(
+        sink.to(CUSTOMERS[3]).len(),
+        1,
+        "Dan: five replies, one email"
+    );
+}
+
+for_each_store!(unread_replies_are_emailed_once_unless_read_or_unsubscribed);
