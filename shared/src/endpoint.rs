@@ -74,6 +74,7 @@ endpoints! {
     AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
     AttachmentUpload => ("attachment-upload", "POST", "/api/client/attachments"),
     AgentAttachmentUpload => ("agent-attachment-upload", "POST", "/api/agent/attachments"),
+    AgentCustomer => ("agent-customer", "GET", "/api/agent/customers"),
 }
 
 /// Where a request to a path goes.
@@ -125,7 +126,8 @@ impl Endpoint {
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages
-            | Endpoint::AgentRealtimeTicket => Some(Scope::Read),
+            | Endpoint::AgentRealtimeTicket
+            | Endpoint::AgentCustomer => Some(Scope::Read),
             Endpoint::AgentReply
             | Endpoint::AgentStatus
             | Endpoint::AgentAssign

@@ -4,6 +4,7 @@
 mod agent_api;
 mod attachments;
 mod cors;
+mod customers;
 mod http_api;
 mod idempotency;
 mod openapi;

@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    ConversationReader, CustomerReader, FileStorage, MessageAppender, TicketNumbers,
+    UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub trait Backend:
     + ConversationReader
     + AgentReader
     + AgentWriter
+    + CustomerReader
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
@@ -45,6 +47,7 @@ impl<T> Backend for T where
         + ConversationReader
         + AgentReader
         + AgentWriter
+        + CustomerReader
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry
@@ -108,5 +111,6 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
         Endpoint::AgentAttachmentUpload => {
             handlers::agent_attachment_upload(store, files, config, request).await
         }
+        Endpoint::AgentCustomer => handlers::agent_customer(store, request).await,
     }
 }

@@ -14,9 +14,10 @@
 //! | [`TicketNumbers`] | | | yes | |
 //!
 //! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
-//! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
-//! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
-//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! but finding a customer, which has [`CustomerReader`] alone) and [`AgentWriter`] (the
+//! three that write). Realtime delivery and webhooks use [`ConnectTicketIssuer`] and
+//! [`ConnectTicketRedeemer`], [`ConnectionWriter`] and [`ConnectionReader`] (production's
+//! sockets) and [`WebhookRegistry`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -27,6 +28,7 @@ mod connect_tickets;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod customers;
 mod files;
 mod pages;
 mod publishing;
@@ -46,6 +48,7 @@ pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
+pub use customers::{CustomerProfile, CustomerReader};
 pub use files::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, NoFiles, StoredFile, UPLOAD_FORM_LIFETIME, UploadForm,
     disposition,
