@@ -13,7 +13,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR } from '../../web/client.js';
+import {
+  AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm,
+} from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const [BINARY, CHROMIUM, SHOTS] = process.argv.slice(2);
@@ -477,6 +479,26 @@ await test('an agent attaches a picture and a text file: the picture previews, t
   await axe('a conversation with a picture, a file and the profile');
 });
 
+await test("a customer's picture that arrives live is previewed (its link read from the API: events carry none)", async () => {
+  const annToken = createHmac('sha256', 's3cret').update('ann@example.com').digest('hex');
+  const headers = { Authorization: `Bearer ${annToken}`, 'Idempotency-Key': `up-${Date.now()}` };
+  const declared = await call({
+    baseUrl: base, method: 'POST', path: '/api/client/attachments', headers,
+    body: { email: 'ann@example.com', name: 'photo.png', content_type: 'image/png', size: PICTURE.length },
+  });
+  await sendUploadForm(declared.upload, new Blob([PICTURE], { type: 'image/png' }), 'photo.png');
+  await call({
+    baseUrl: base, method: 'POST', path: '/api/client/live/chat', headers: { Authorization: `Bearer ${annToken}`, 'Idempotency-Key': `send-${Date.now()}` },
+    body: { chat_id: second, email: 'ann@example.com', message: 'This is what I see.', attachments: [declared.attachmentId] },
+  });
+  const arrived = page.locator('#messages li.message.customer[data-id]', { hasText: 'This is what I see.' });
+  await arrived.waitFor({ timeout: WAIT });
+  const image = arrived.locator('img[alt^="photo.png"]');
+  await image.waitFor({ timeout: WAIT });
+  await until('the picture to load', () => image.evaluate((img) => img.complete && img.naturalWidth === 1));
+  check(await bubbles('This is what I see.').count() === 1, 'shown once');
+});
+
 await test('screenshots of the inbox and a conversation at 1280x720', async () => {
   const dir = SHOTS ?? join(work, 'images');
   mkdirSync(dir, { recursive: true });
@@ -491,6 +513,7 @@ await test('screenshots of the inbox and a conversation at 1280x720', async () =
   await page.selectOption('#filter-status', 'closed');
   await list(chat).click();
   await bubbles('INC-42').waitFor({ timeout: WAIT });
+  await page.locator('#profile:not([hidden])').waitFor({ timeout: WAIT });
   await page.locator('#history-scroll').evaluate((node) => { node.scrollTop = node.scrollHeight; });
   await page.screenshot({ path: join(dir, 'console-conversation.png') });
   figures.push(`screenshots in ${SHOTS ? dir : 'a temporary directory (--screenshots writes docs/images/)'}`);

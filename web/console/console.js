@@ -405,6 +405,8 @@ async function select(id, { focus = true } = {}) {
 // --- The customer: their profile, their other conversations, and search by email -----
 
 const KINDS = ['chat', 'ticket'];
+/** How many of the customer's other conversations the profile links. */
+const PROFILE_LINKS = 3;
 
 /** A customer's profile and first page of each kind of conversation, or null if unknown. */
 async function readCustomer(email, limit) {
@@ -460,13 +462,14 @@ function renderProfile() {
   const others = customer.conversations.filter((c) => c.conversationId !== open.id);
   const list = $('profile-list');
   list.replaceChildren();
-  for (const conversation of others) {
+  // The newest few; the search lists them all.
+  for (const conversation of others.slice(0, PROFILE_LINKS)) {
     const item = el('li');
     item.append(conversationLink(conversation));
     list.append(item);
   }
   if (others.length === 0) list.append(el('li', 'muted', 'none'));
-  if (KINDS.some((kind) => customer.pages[kind].hasMore)) {
+  if (others.length > PROFILE_LINKS || KINDS.some((kind) => customer.pages[kind].hasMore)) {
     const item = el('li');
     const all = el('button', 'link', 'All of them');
     all.type = 'button';
@@ -608,7 +611,9 @@ function renderMessage(message, pending) {
   meta.append(time);
   if (pending) meta.append(el('span', 'state', 'Sending…'));
   item.append(meta, el('p', 'text', message.message));
-  const files = message.attachments ?? pending?.files?.map((f) => ({ name: f.name, size: f.size, contentType: f.type })) ?? [];
+  // A page's attachments carry links; an event's are bare ids (readLinks reads the links).
+  const files = (message.attachments ?? pending?.files?.map((f) => ({ name: f.name, size: f.size, contentType: f.type })) ?? [])
+    .map((file) => (typeof file === 'string' ? { name: 'An attached file (reading its link…)' } : file));
   if (files.length > 0) item.append(renderAttachments(files));
   // A linked image URL is shown as a link and not loaded, so no other origin sees the
   // agent's browser; attachments are the API's own short-lived links.
@@ -635,7 +640,7 @@ function renderAttachments(files) {
   list.setAttribute('aria-label', 'Attached files');
   for (const file of files) {
     const item = el('li');
-    const label = `${file.name} (${formatSize(file.size)})`;
+    const label = file.size === undefined ? file.name : `${file.name} (${formatSize(file.size)})`;
     if (file.url && file.contentType?.startsWith('image/')) {
       const link = el('a');
       link.href = file.url;
