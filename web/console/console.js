@@ -339,6 +339,7 @@ async function refreshConversation(id) {
   try {
     const conversation = await state.client.conversation(id);
     upsert(conversation);
+    upsertSearch(conversation);
     if (state.open?.id === id) {
       state.open.conversation = conversation;
       renderHead();
@@ -490,6 +491,17 @@ async function findCustomer(email) {
   } catch (error) {
     announce(`Cannot search: ${error.message}`);
   }
+}
+
+/** A conversation read afresh takes its place in the search's results, if it is theirs. */
+function upsertSearch(conversation) {
+  const search = state.search;
+  if (!search?.profile || conversation.customer !== search.profile.email) return;
+  const index = search.conversations.findIndex((c) => c.conversationId === conversation.conversationId);
+  if (index >= 0) search.conversations.splice(index, 1);
+  search.conversations.push(conversation);
+  search.conversations.sort(byActivity);
+  renderSearch();
 }
 
 async function searchMore() {
@@ -897,8 +909,10 @@ function onEvent(event) {
       state.list.sort(byActivity);
       renderList();
     }
-    // A customer's message may have reopened it, and a new one is not listed yet.
-    if (!known || message.author === 'customer') refreshConversation(id);
+    // A customer's message may have reopened it, and a new one is not listed yet (in the
+    // inbox, or in the search's results).
+    const searched = state.search?.conversations.some((c) => c.conversationId === id);
+    if (!known || searched || message.author === 'customer') refreshConversation(id);
     if (message.author === 'customer') notify(id, message);
   } else if (event.type === 'conversation.status_changed' || event.type === 'conversation.assigned') {
     refreshConversation(id);
