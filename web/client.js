@@ -257,9 +257,9 @@ export class AgentClient {
    * the same `idempotencyKey` and `clientMessageId` writes it at most once.
    * @returns {Promise<{conversationId: string, message: object}>}
    */
-  send(id, { message, internal = false, imageUrl, clientMessageId = newId(), idempotencyKey }) {
+  send(id, { message, internal = false, imageUrl, attachments, clientMessageId = newId(), idempotencyKey }) {
     return this.#call('POST', `/api/agent/conversations/${enc(id)}/messages`, {
-      message, internal, image_url: imageUrl, client_message_id: clientMessageId,
+      message, internal, image_url: imageUrl, client_message_id: clientMessageId, attachments,
     }, { idempotencyKey });
   }
 
@@ -291,6 +291,50 @@ export class AgentClient {
   /** A single-use ticket for the realtime socket (every conversation's events). */
   realtimeTicket() {
     return this.#call('POST', '/api/agent/realtime/ticket', undefined, { idempotent: false });
+  }
+
+  /**
+   * A customer by email (any case): their profile (`email`, `name`, `planId`,
+   * `accountCreatedAt`, `firstSeenAt`) and a page of their conversations of `kind`,
+   * newest activity first, with `hasMore` and `nextCursor` as the inbox. 404 if no
+   * customer has the email.
+   */
+  customer({ email, kind, limit, cursor }) {
+    return this.#call('GET', `/api/agent/customers${query({ email, kind, limit, cursor })}`);
+  }
+
+  /**
+   * Uploads a file (a File or Blob with a `name` and `type`) as this agent's: declares it,
+   * then sends it with the signed form the answer gives. Name the returned id in a
+   * send's `attachments`.
+   * @returns {Promise<string>} the attachment id
+   */
+  async upload(file, { name = file.name, contentType = file.type } = {}) {
+    const declared = await this.#call('POST', '/api/agent/attachments', {
+      name, content_type: contentType, size: file.size,
+    });
+    await sendUploadForm(declared.upload, file, name, this.fetchImpl);
+    return declared.attachmentId;
+  }
+}
+
+/**
+ * Sends a file with an upload form the API signed (`upload` of the attachments routes):
+ * its `fields`, then the file as `file`, to its `url`.
+ * @throws {ApiError} when the storage refuses it (status and its answer's text)
+ */
+export async function sendUploadForm(upload, file, name, fetchImpl = globalThis.fetch.bind(globalThis)) {
+  const form = new FormData();
+  for (const [field, value] of Object.entries(upload.fields)) form.append(field, value);
+  form.append('file', file, name);
+  let response;
+  try {
+    response = await fetchImpl(upload.url, { method: 'POST', body: form });
+  } catch (cause) {
+    throw new ApiError({ status: 0, code: 'network_error', message: `no answer from the file storage: ${cause?.message ?? cause}` });
+  }
+  if (!response.ok) {
+    throw new ApiError({ status: response.status, code: 'upload_refused', message: `the file storage refused the upload (HTTP ${response.status})` });
   }
 }
 

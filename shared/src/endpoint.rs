@@ -81,6 +81,7 @@ endpoints! {
     ),
     AgentRead => ("agent-read", "POST", "/api/agent/conversations/{id}/read"),
     Unsubscribe => ("unsubscribe", "POST", "/api/client/unsubscribe"),
+    AgentCustomer => ("agent-customer", "GET", "/api/agent/customers"),
 }
 
 /// Where a request to a path goes.
@@ -134,7 +135,8 @@ impl Endpoint {
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages
-            | Endpoint::AgentRealtimeTicket => Some(Scope::Read),
+            | Endpoint::AgentRealtimeTicket
+            | Endpoint::AgentCustomer => Some(Scope::Read),
             Endpoint::AgentReply
             | Endpoint::AgentStatus
             | Endpoint::AgentAssign

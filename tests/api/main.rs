@@ -4,6 +4,7 @@
 mod agent_api;
 mod attachments;
 mod cors;
+mod customers;
 mod due_work;
 mod emails;
 mod http_api;

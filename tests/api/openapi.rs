@@ -227,10 +227,13 @@ fn the_documented_routes_are_the_routes() {
                     "{endpoint:?} {status}"
                 );
             }
-            let has_id = endpoint.path().contains("{id}");
+            // A route that names something may not find it: a conversation by its id, a
+            // customer by their email.
+            let names_one =
+                endpoint.path().contains("{id}") || *endpoint == Endpoint::AgentCustomer;
             assert_eq!(
                 operation["responses"]["404"].is_object(),
-                has_id,
+                names_one,
                 "{endpoint:?}"
             );
             // A ticket route reads no body and changes no conversation; an upload reads
@@ -707,6 +710,15 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
     let page = app
         .agent_get(&on_ticket(Endpoint::AgentMessages), &agent)
         .await;
+    let customer = app
+        .agent_get(
+            &format!(
+                "{}?email=Ann%40Example.com&kind=ticket",
+                Endpoint::AgentCustomer.path()
+            ),
+            &agent,
+        )
+        .await;
     // And a connect ticket for each side, and each side's read mark.
     let customer_ticket = app.customer_ticket("ann@example.com", &bearer).await;
     let agent_ticket = app.agent_ticket(&agent).await;
@@ -737,6 +749,7 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
         (Endpoint::AgentMessages, &page),
         (Endpoint::ConversationRead, &customer_mark),
         (Endpoint::AgentRead, &agents_mark),
+        (Endpoint::AgentCustomer, &customer),
     ] {
         let method = endpoint.method().to_lowercase();
         let documented = &data_schema(&doc, endpoint.path(), &method)["required"];
@@ -750,7 +763,12 @@ async fn responses_carry_the_documented_data_and_the_document_is_served() {
         assert_eq!(&Value::from(keys), documented, "{endpoint:?}");
     }
     let conversation = &schema(&doc, "AgentConversation")["required"];
-    for listed in [&inbox.ok()["conversations"][0], one.ok(), assigned.ok()] {
+    for listed in [
+        &inbox.ok()["conversations"][0],
+        one.ok(),
+        assigned.ok(),
+        &customer.ok()["conversations"][0],
+    ] {
         let keys: Vec<Value> = listed
             .as_object()
             .unwrap()

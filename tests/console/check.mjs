@@ -13,7 +13,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { ApiError, CustomerClient, ShownMessages, START_CURSOR } from '../../web/client.js';
+import {
+  AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm,
+} from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const [BINARY, CHROMIUM, SHOTS] = process.argv.slice(2);
@@ -83,6 +85,17 @@ function fakeJwt(claims) {
   return `${part({ alg: 'EdDSA', typ: 'JWT' })}.${part(claims)}.${Buffer.from('not a signature').toString('base64url')}`;
 }
 
+/** The agent routes from Node, with a token from the local sign-in. */
+let agentApiClient = null;
+async function agentApi() {
+  if (agentApiClient) return agentApiClient;
+  const minted = await (await fetch(`${base}/console/local/sign-in`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'agent-11', name: 'Kim' }),
+  })).json();
+  agentApiClient = new AgentClient({ token: () => minted.data.token, baseUrl: base });
+  return agentApiClient;
+}
+
 const { server, base } = await startServer();
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -113,6 +126,8 @@ await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
 const ann = customer(base, 'ann@example.com', 's3cret');
 const bob = customer(base, 'bob@example.com', 'b0bsecret');
 const list = (id) => page.locator(`#conversation-list button[data-id="${id}"]`);
+// A 1x1 PNG, and a text file: what an agent attaches.
+const PICTURE = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
 const bubbles = (text) => page.locator('#messages li.message', { hasText: text });
 const badge = () => page.locator('#thread-meta .badge');
 
@@ -391,6 +406,103 @@ await test('axe-core: no serious or critical violation on the inbox and a conver
   await page.selectOption('#filter-status', 'open');
 });
 
+let second;
+await test("search by email lists the customer's conversations, with their profile", async () => {
+  ({ chatId: second } = await ann.createChat({ message: 'Where is my refund?', createdAt: 1_679_223_400, name: 'Ann', planId: 5 }));
+  await list(second).waitFor({ timeout: WAIT });
+  const expected = [];
+  for (const kind of ['chat', 'ticket']) {
+    const agentClient = await agentApi();
+    const found = await agentClient.customer({ email: 'ann@example.com', kind });
+    expected.push(...found.conversations);
+  }
+  expected.sort((a, b) => b.lastActivityAt - a.lastActivityAt);
+  check(expected.length >= 2, `the API lists ${expected.length} of Ann's conversations`);
+  // Any case and spaces around: found as stored.
+  await page.fill('#search-email', ' ANN@Example.com ');
+  await page.click('#search-go');
+  await page.locator('#search-results').waitFor({ timeout: WAIT });
+  check(await page.isHidden('#inbox-part'), 'the results take the inbox list\'s place');
+  check((await page.textContent('#search-title')) === 'ann@example.com', await page.textContent('#search-title'));
+  const profile = await page.textContent('#search-profile');
+  check(profile.includes('Ann') && profile.includes('plan 5') && profile.includes('account created'), profile);
+  const shown = await page.locator('#search-list button').evaluateAll((nodes) => nodes.map((n) => n.dataset.id));
+  check(JSON.stringify(shown) === JSON.stringify(expected.map((c) => c.conversationId)), `shown ${shown}, the API's ${expected.map((c) => c.conversationId)}`);
+  check(shown.includes(chat) && shown.includes(second), 'both of Ann\'s chats are found, the closed one too');
+  await axe('the customer search results');
+  // Their new conversation joins the results live, first.
+  const { chatId: third } = await ann.createChat({ message: 'One more thing', createdAt: 1_679_223_400 });
+  await until('the new chat in the results, first', async () => (await page.locator('#search-list button').first().getAttribute('data-id')) === third);
+  await page.fill('#search-email', 'nobody@example.com');
+  await page.click('#search-go');
+  await page.locator('#search-profile', { hasText: 'No customer has the email nobody@example.com' }).waitFor({ timeout: WAIT });
+  check(await page.locator('#search-list button').count() === 0, 'nobody has no conversations');
+  await page.fill('#search-email', 'ann@example.com');
+  await page.click('#search-go');
+  await page.locator(`#search-list button[data-id="${second}"]`).click();
+  await bubbles('Where is my refund?').waitFor({ timeout: WAIT });
+  await page.locator('#profile:not([hidden])').waitFor({ timeout: WAIT });
+  const fields = await page.textContent('#profile-fields');
+  check(fields.includes('Ann') && fields.includes('plan 5') && fields.includes(new Date(1_679_223_400_000).toLocaleDateString('en-US', { year: 'numeric', month: 'short', day: 'numeric' })), fields);
+  // Their newest other conversations are a link away, all of them through the search.
+  const others = await page.locator('#profile-list button[data-id]').evaluateAll((nodes) => nodes.map((n) => n.dataset.id));
+  // Ann has more than three others by now (the earlier tests opened some).
+  check(others.length === 3 && others[0] === third && !others.includes(second), `the profile links ${others}`);
+  check(await page.locator('#profile-list button', { hasText: 'All of them' }).count() === 1, 'a link to all of them');
+  await page.locator(`#profile-list button[data-id="${third}"]`).click();
+  await bubbles('One more thing').waitFor({ timeout: WAIT });
+  await page.locator(`#profile-list button[data-id="${second}"]`).waitFor({ timeout: WAIT });
+  await page.click('#search-clear');
+  await page.locator('#inbox-part').waitFor({ timeout: WAIT });
+});
+
+await test('an agent attaches a picture and a text file: the picture previews, the file is a download', async () => {
+  await list(second).click();
+  await bubbles('Where is my refund?').waitFor({ timeout: WAIT });
+  await page.setInputFiles('#composer-files', [
+    { name: 'where-to-click.png', mimeType: 'image/png', buffer: PICTURE },
+    { name: 'steps.txt', mimeType: 'text/plain', buffer: Buffer.from('1. Open Billing\n2. Refunds\n') },
+  ]);
+  check((await page.textContent('#composer-chosen')).includes('where-to-click.png'), 'the chosen files are named');
+  await page.fill('#composer-text', 'Here is where to click.');
+  await page.click('#send');
+  const sent = page.locator('#messages li.message.agent[data-id]', { hasText: 'Here is where to click.' });
+  await sent.waitFor({ timeout: WAIT });
+  const image = sent.locator('img[alt^="where-to-click.png"]');
+  await image.waitFor({ timeout: WAIT });
+  await until('the picture to load', () => image.evaluate((img) => img.complete && img.naturalWidth === 1));
+  const download = sent.locator('a[download="steps.txt"]');
+  check(await download.count() === 1, 'the text file is a download link');
+  const text = await (await fetch(await download.getAttribute('href'))).text();
+  check(text.startsWith('1. Open Billing'), `the link gives the file: ${text}`);
+  check(await page.textContent('#composer-chosen') === '', 'the composer forgets the sent files');
+  const { messages } = await ann.messages(second);
+  const last = messages.at(-1);
+  check(last.message === 'Here is where to click.' && last.attachments.map((a) => a.name).join() === 'where-to-click.png,steps.txt',
+    `the customer reads ${JSON.stringify(last.attachments)}`);
+  await axe('a conversation with a picture, a file and the profile');
+});
+
+await test("a customer's picture that arrives live is previewed (its link read from the API: events carry none)", async () => {
+  const annToken = createHmac('sha256', 's3cret').update('ann@example.com').digest('hex');
+  const headers = { Authorization: `Bearer ${annToken}`, 'Idempotency-Key': `up-${Date.now()}` };
+  const declared = await call({
+    baseUrl: base, method: 'POST', path: '/api/client/attachments', headers,
+    body: { email: 'ann@example.com', name: 'photo.png', content_type: 'image/png', size: PICTURE.length },
+  });
+  await sendUploadForm(declared.upload, new Blob([PICTURE], { type: 'image/png' }), 'photo.png');
+  await call({
+    baseUrl: base, method: 'POST', path: '/api/client/live/chat', headers: { Authorization: `Bearer ${annToken}`, 'Idempotency-Key': `send-${Date.now()}` },
+    body: { chat_id: second, email: 'ann@example.com', message: 'This is what I see.', attachments: [declared.attachmentId] },
+  });
+  const arrived = page.locator('#messages li.message.customer[data-id]', { hasText: 'This is what I see.' });
+  await arrived.waitFor({ timeout: WAIT });
+  const image = arrived.locator('img[alt^="photo.png"]');
+  await image.waitFor({ timeout: WAIT });
+  await until('the picture to load', () => image.evaluate((img) => img.complete && img.naturalWidth === 1));
+  check(await bubbles('This is what I see.').count() === 1, 'shown once');
+});
+
 await test('screenshots of the inbox and a conversation at 1280x720', async () => {
   const dir = SHOTS ?? join(work, 'images');
   mkdirSync(dir, { recursive: true });
@@ -405,6 +517,7 @@ await test('screenshots of the inbox and a conversation at 1280x720', async () =
   await page.selectOption('#filter-status', 'closed');
   await list(chat).click();
   await bubbles('INC-42').waitFor({ timeout: WAIT });
+  await page.locator('#profile:not([hidden])').waitFor({ timeout: WAIT });
   await page.locator('#history-scroll').evaluate((node) => { node.scrollTop = node.scrollHeight; });
   await page.screenshot({ path: join(dir, 'console-conversation.png') });
   figures.push(`screenshots in ${SHOTS ? dir : 'a temporary directory (--screenshots writes docs/images/)'}`);
@@ -459,6 +572,31 @@ await test('an inbox of 1,000 conversations pages in as it is scrolled, each onc
   check(ids.length === 1000 && new Set(ids).size === 1000, `${ids.length} listed, ${new Set(ids).size} distinct`);
   const texts = await page.locator('#conversation-list .preview').allTextContents();
   check(texts[0] === 'Ticket number 1000' && texts.at(-1) === 'Ticket number 1', `${texts[0]} … ${texts.at(-1)}`);
+});
+
+await test('after a reconnect, conversations changed beyond the first page are shown as they are now, once', async () => {
+  const listed = () => page.locator('#conversation-list button').evaluateAll((nodes) => nodes.map((n) => [n.dataset.id, n.querySelector('.preview').textContent]));
+  const before = await listed();
+  check(before.length === 1000, `${before.length} listed before`);
+  const idOf = (text) => before.find(([, preview]) => preview === text)[0];
+  const solved = idOf('Ticket number 500');
+  const written = idOf('Ticket number 300');
+  check(before.findIndex(([id]) => id === solved) >= 100 && before.findIndex(([id]) => id === written) >= 100, 'both beyond the first pages');
+  sockets.cut = true;
+  for (const { socket } of sockets.open.splice(0)) await socket.close({ code: 4000, reason: 'cut by the test' });
+  await until('the console to notice', () => page.locator('#connection:not(.open)').count());
+  // Meanwhile another agent solves one, and the customer writes to another.
+  await (await agentApi()).setStatus(solved, 'solved');
+  const many = new CustomerClient({ email: 'many@example.com', token: createHmac('sha256', 'm4nysecret').update('many@example.com').digest('hex'), baseUrl: base });
+  await many.appendTicket(written, { message: 'Any news on number 300?' });
+  await until('a reconnect attempt to be refused', () => sockets.refused > 0);
+  sockets.cut = false;
+  await until('the socket to open again', () => page.locator('#connection.open').count());
+  await until('the solved ticket to leave the open inbox', async () => (await list(solved).count()) === 0);
+  await until('the written one to come first', async () => (await listed())[0]?.[0] === written);
+  const after = await listed();
+  check(after.length === 999 && new Set(after.map(([id]) => id)).size === 999, `${after.length} listed, ${new Set(after.map(([id]) => id)).size} distinct`);
+  check(after[0][1] === 'Any news on number 300?', `the first shows ${after[0][1]}`);
 });
 
 await test('no page error and no Content-Security-Policy refusal in the console', async () => {

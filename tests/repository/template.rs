@@ -569,7 +569,8 @@ fn the_transactions_condition_checks_are_allowed() {
 
 /// Agents read and write conversations, whoever owns them (and put connect tickets),
 /// but no customer's user item (with its signing secret) and no idempotency receipt; in
-/// the indexes, only the inbox.
+/// the indexes, only the inbox. Finding a customer is the exception, checked by
+/// `finding_a_customer_reads_profiles_and_the_by_owner_index_only`.
 #[test]
 fn agent_functions_touch_conversations_and_the_inbox_only() {
     use supportzen_shared::domain::Email;
@@ -593,6 +594,9 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
             continue;
         }
         agents += 1;
+        if endpoint == Endpoint::AgentCustomer {
+            continue;
+        }
         let name = endpoint.name();
         for statement in statements(function) {
             assert!(
@@ -624,6 +628,30 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
         }
     }
     assert_eq!(agents, 9);
+}
+
+/// Finding a customer reads the by-owner index (conversations only) and, in the user
+/// item, the profile attributes the store asks for by name and nothing else: never the
+/// signing secret, the pin or a rotation's previous secret.
+#[test]
+fn finding_a_customer_reads_profiles_and_the_by_owner_index_only() {
+    use supportzen_shared::dynamo::PROFILE_ATTRIBUTES;
+
+    let template = template();
+    let function = function(&template, Endpoint::AgentCustomer.name());
+    let mut attributes = vec!["pk", "sk"];
+    attributes.extend(PROFILE_ATTRIBUTES);
+    for secret in ["secret", "previous_secret", "previous_until", "pin"] {
+        assert!(!attributes.contains(&secret), "{secret}");
+    }
+    let expected: BTreeSet<String> = [
+        format!("dynamodb:Query on ${{Table.Arn}}/index/{}", schema::BY_OWNER.name),
+        format!(
+            "dynamodb:Query on Table.Arn [\"USER#*\"] attributes {attributes:?} select SPECIFIC_ATTRIBUTES"
+        ),
+    ]
+    .into();
+    assert_eq!(grants(function), expected);
 }
 
 /// The S3 actions each function may perform, by the key pattern it may perform them on

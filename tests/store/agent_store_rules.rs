@@ -1,7 +1,8 @@
 //! The agents' store rules, run against each store like `store_rules.rs`: the inbox
 //! pages every conversation once in activity order (across DynamoDB's shards), filters
 //! by status and assignee, notes never take a place in a customer's page, and every
-//! agent write refuses a conversation that changed since the agent read it.
+//! agent write refuses a conversation that changed since the agent read it. Finding a
+//! customer lists theirs alone, with their profile.
 
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
@@ -329,7 +330,84 @@ async fn a_follow_up_must_name_one_of_the_owners_conversations<S: TestStore>() {
     assert_eq!(stored.follow_up_of.as_ref(), Some(&ids[0]));
 }
 
+/// Finding a customer: their profile (never their secret) and their conversations of one
+/// kind, a page at a time, newest activity first, each once; nobody else's.
+async fn a_customers_page_lists_theirs_alone_with_their_profile<S: TestStore>() {
+    let store = S::fresh().await;
+    let (ann, ids) = chats(&store, 30).await;
+    let bob = user("bob@example.com");
+    let pin = supportzen_shared::auth::BearerToken::from_hex(&"02".repeat(32))
+        .unwrap()
+        .digest();
+    let mut bobs = new_chat(
+        Caller::New {
+            user: bob.clone(),
+            pin,
+        },
+        "bob's",
+    );
+    bobs.profile.name = Some(DisplayName::parse("Premium Plan").unwrap());
+    bobs.profile.plan_id = Some(5);
+    store.create_conversation(&bobs).await.unwrap();
+    for id in ids.iter().take(10).step_by(4) {
+        let message = NewMessage::now(Author::Customer, text("again"), None, None);
+        store
+            .append_message(id, &ann, &message, None)
+            .await
+            .unwrap();
+    }
+    let mut stored = Vec::new();
+    for id in &ids {
+        stored.push(store.find_conversation(id).await.unwrap().unwrap());
+    }
+    for limit in [1, 7, 30, 100] {
+        let (mut all, mut from) = (Vec::new(), None::<ActivityCursor>);
+        loop {
+            let (profile, page) = store
+                .customer_page(&ann, Kind::Chat, from.as_ref(), limit)
+                .await
+                .unwrap();
+            let profile = profile.expect("ann's profile");
+            assert_eq!((profile.name, profile.plan_id), (None, None));
+            assert_eq!(profile.account_created_at, Some(1_679_223_400));
+            assert!(profile.first_seen_at > 1_679_223_400_000);
+            assert!(page.items.len() <= limit);
+            all.extend(page.items.iter().cloned());
+            if !page.has_more {
+                break;
+            }
+            from = page.items.last().map(ActivityCursor::after);
+        }
+        assert_eq!(
+            ids_of(&all),
+            in_inbox_order(stored.clone()),
+            "limit {limit}"
+        );
+    }
+    let (profile, page) = store
+        .customer_page(&bob, Kind::Chat, None, 10)
+        .await
+        .unwrap();
+    let profile = profile.unwrap();
+    assert_eq!(
+        (profile.name.as_deref(), profile.plan_id),
+        (Some("Premium Plan"), Some(5))
+    );
+    assert_eq!(ids_of(&page.items), [bobs.id.clone()]);
+    let (_, tickets) = store
+        .customer_page(&ann, Kind::Ticket, None, 10)
+        .await
+        .unwrap();
+    assert!(tickets.items.is_empty() && !tickets.has_more);
+    let (nobody, none) = store
+        .customer_page(&user("nobody@example.com"), Kind::Chat, None, 10)
+        .await
+        .unwrap();
+    assert!(nobody.is_none() && none.items.is_empty() && !none.has_more);
+}
+
 for_each_store!(
+    a_customers_page_lists_theirs_alone_with_their_profile,
     the_inbox_pages_two_hundred_conversations_once_each_in_activity_order,
     notes_never_take_a_place_in_a_customers_page,
     agent_writes_refuse_a_conversation_that_changed_since_it_was_read,

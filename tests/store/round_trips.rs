@@ -6,6 +6,8 @@
 //! query for messages and one for notes; a reply or status change 1 read + 1 write; an
 //! assignment 1 write; a read mark 1 read + a query + 1 write (the customer's read is
 //! the user with the conversation), none when it does not move.
+//! assignment 1 write; finding a customer 2 queries sent at once (the profile, and one
+//! page of the by-owner index).
 //! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
 
 use lambda_http::{Body, Request, Response};
@@ -17,9 +19,9 @@ use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::dynamo::items::INBOX_SHARDS;
 use supportzen_shared::http::handlers::{
-    agent_assign, agent_conversation, agent_inbox, agent_messages, agent_read, agent_reply,
-    agent_status, conversation_messages, conversation_read, conversations_list, live_chat,
-    live_create, ticket_append, ticket_create,
+    agent_assign, agent_conversation, agent_customer, agent_inbox, agent_messages, agent_read,
+    agent_reply, agent_status, conversation_messages, conversation_read, conversations_list,
+    live_chat, live_create, ticket_append, ticket_create,
 };
 use supportzen_shared::http::with_route_parameters;
 use supportzen_shared::store::NoFiles;
@@ -372,6 +374,25 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
 
     data(agent_conversation(&store, agent_request("GET", &base, id, Value::Null)).await);
     assert_eq!(trips.take(), ["GetItem"], "agent-conversation");
+
+    let customer = agent_customer(
+        &store,
+        agent_request(
+            "GET",
+            "/api/agent/customers?email=Ann%40Example.com&kind=chat",
+            None,
+            Value::Null,
+        ),
+    )
+    .await;
+    let found = data(customer);
+    assert_eq!(found["conversations"][0]["conversationId"], chat.as_str());
+    assert_eq!(found["name"], "Premium Plan");
+    assert_eq!(
+        trips.take(),
+        ["Query", "Query"],
+        "agent-customer: the profile and one by-owner page, at once"
+    );
 
     let path = format!("{base}/messages");
     let page = data(

@@ -1,11 +1,8 @@
 // The agent console: a client of the public agent routes and the realtime socket, and
 // of nothing else but its sign-in (web/client.js does the calls). Plain module, no build.
 //
-// Not here yet, waiting for the API (no fake UI until then): attachments (issue 22:
-// upload and preview, see renderMessage), unread counts and the customer's "Seen" mark
-// and typing indicator (issue 23: see renderItem and onEvent), and the customer search
-// and profile (issue 25, item 5: a new agent route over the by-owner index; see
-// renderHead).
+// Not here yet, waiting for the API (no fake UI until then): unread counts and the
+// customer's "Seen" mark and typing indicator (issue 23: see renderItem and onEvent).
 
 import {
   AgentClient, ApiError, RealtimeConnection, ShownMessages, catchUp, newId, socketUrl,
@@ -34,6 +31,10 @@ const state = {
   selected: null,
   /** The open conversation. */
   open: null,
+  /** The customer search's results: their profile and conversations, or null. */
+  search: null,
+  /** Ids of conversations events changed while the inbox was being read again. */
+  touched: null,
 };
 
 // --- Signing in -----------------------------------------------------------------
@@ -167,20 +168,69 @@ function matches(conversation) {
 
 const byActivity = (a, b) => b.lastActivityAt - a.lastActivityAt || (a.conversationId < b.conversationId ? 1 : -1);
 
-/** Reads the first page afresh (filters changed), or merges it in (after a reconnect). */
-async function loadInbox({ merge = false } = {}) {
-  const generation = merge ? state.generation : ++state.generation;
+/** Reads the first page afresh (the filters changed, or signing in). */
+async function loadInbox() {
+  const generation = ++state.generation;
   const page = await state.client.inbox({ ...state.filters, limit: PAGE });
   if (generation !== state.generation) return;
-  if (!merge) {
-    state.list = [];
-    state.items.clear();
-    $('conversation-list').replaceChildren();
-    state.cursor = page.nextCursor;
-    state.hasMore = page.hasMore;
-  }
+  state.list = [];
+  state.items.clear();
+  $('conversation-list').replaceChildren();
+  state.cursor = page.nextCursor;
+  state.hasMore = page.hasMore;
   for (const conversation of page.conversations) upsert(conversation, { render: false });
   renderList();
+}
+
+/**
+ * After a reconnect: reads the inbox again from the top, as far as it was loaded, and
+ * makes the list what it read. A conversation anywhere in the loaded list that changed
+ * meanwhile (a new message moves it up; a status change or an assignment by someone
+ * else may take it out of these filters) is then shown as it is now, once; the next
+ * page continues from where this read stopped.
+ */
+async function refreshInbox() {
+  const generation = state.generation;
+  const loaded = state.list.length;
+  const oldest = state.list.at(-1)?.lastActivityAt ?? Infinity;
+  state.touched = new Set();
+  try {
+    const read = new Map();
+    let cursor;
+    let hasMore = true;
+    while (hasMore) {
+      const page = await state.client.inbox({ ...state.filters, limit: PAGE, cursor });
+      if (generation !== state.generation) return;
+      // A conversation that moved up while the pages were read is kept at its newest.
+      for (const conversation of page.conversations) {
+        const known = read.get(conversation.conversationId);
+        if (!known || conversation.lastActivityAt >= known.lastActivityAt) read.set(conversation.conversationId, conversation);
+      }
+      cursor = page.nextCursor;
+      hasMore = page.hasMore;
+      const last = page.conversations.at(-1);
+      if (read.size >= loaded && (!last || last.lastActivityAt <= oldest)) break;
+    }
+    for (const conversation of [...state.list]) {
+      const id = conversation.conversationId;
+      // What the read no longer lists has left these filters, unless an event brought it.
+      if (!read.has(id) && !state.touched.has(id) && id !== state.selected) {
+        state.list.splice(state.list.indexOf(conversation), 1);
+        state.items.get(id)?.remove();
+        state.items.delete(id);
+      }
+    }
+    const touched = state.touched;
+    state.touched = null;
+    for (const conversation of read.values()) {
+      if (!touched.has(conversation.conversationId)) upsert(conversation, { render: false });
+    }
+    state.cursor = cursor;
+    state.hasMore = hasMore;
+    renderList();
+  } finally {
+    state.touched = null;
+  }
 }
 
 async function loadMore() {
@@ -204,10 +254,13 @@ async function loadMore() {
 /** Puts a conversation in the list (or takes it out when it no longer matches the filters). */
 function upsert(conversation, { render = true } = {}) {
   const id = conversation.conversationId;
+  state.touched?.add(id);
   const index = state.list.findIndex((c) => c.conversationId === id);
   if (index >= 0) state.list.splice(index, 1);
-  // The open conversation stays listed while it is open, whatever its status now.
-  if (matches(conversation) || id === state.selected) {
+  // The open conversation stays listed while it is open, whatever its status now; one
+  // opened from elsewhere (a search, the profile's links) is not added to a list it
+  // does not match.
+  if (matches(conversation) || (id === state.selected && index >= 0)) {
     state.list.push(conversation);
     state.list.sort(byActivity);
   } else {
@@ -246,6 +299,11 @@ function renderItem(conversation) {
     state.items.set(id, item);
   }
   const button = item.firstChild;
+  // A row is rebuilt only when what it shows changed: a 1,000-row list re-sorts on each
+  // event without touching the rest.
+  const shown = `${conversation.lastActivityAt}|${conversation.status}|${conversation.assignee}|${conversation.snoozedUntil}|${conversation.lastMessage?.messageId}|${id === state.selected}|${Math.floor(Date.now() / 60_000)}`;
+  if (item.dataset.shown === shown) return item;
+  item.dataset.shown = shown;
   const last = conversation.lastMessage;
   const assignee = conversation.assignee == null ? 'Unassigned'
     : conversation.assignee === state.agent.id ? 'Assigned to me' : `Assigned to ${conversation.assignee}`;
@@ -281,6 +339,7 @@ async function refreshConversation(id) {
   try {
     const conversation = await state.client.conversation(id);
     upsert(conversation);
+    upsertSearch(conversation);
     if (state.open?.id === id) {
       state.open.conversation = conversation;
       renderHead();
@@ -320,6 +379,7 @@ async function select(id, { focus = true } = {}) {
   $('empty').hidden = true;
   $('thread').hidden = false;
   $('messages').replaceChildren();
+  $('profile').hidden = true;
   // Each conversation starts on a reply (a closed one switches to a note in renderHead).
   document.querySelector('input[name="mode"][value="reply"]').disabled = false;
   setMode('reply', { focus: false });
@@ -338,7 +398,165 @@ async function select(id, { focus = true } = {}) {
     scrollToEnd();
   } catch (error) {
     announce(`Cannot open ${id}: ${error.message}`);
+    return;
   }
+  loadProfile(open);
+}
+
+// --- The customer: their profile, their other conversations, and search by email -----
+
+const KINDS = ['chat', 'ticket'];
+/** How many of the customer's other conversations the profile links. */
+const PROFILE_LINKS = 3;
+
+/** A customer's profile and first page of each kind of conversation, or null if unknown. */
+async function readCustomer(email, limit) {
+  try {
+    const [chats, tickets] = await Promise.all(KINDS.map((kind) => state.client.customer({ email, kind, limit })));
+    return {
+      profile: chats,
+      pages: { chat: chats, ticket: tickets },
+      conversations: [...chats.conversations, ...tickets.conversations].sort(byActivity),
+    };
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+function describeProfile(p) {
+  const date = (ms) => new Date(ms).toLocaleDateString([], { year: 'numeric', month: 'short', day: 'numeric' });
+  const parts = [p.name ?? 'No name given', p.planId == null ? 'no plan id' : `plan ${p.planId}`];
+  parts.push(p.accountCreatedAt == null ? 'account creation unknown' : `account created ${date(p.accountCreatedAt)}`);
+  parts.push(`first wrote ${date(p.firstSeenAt)}`);
+  return parts.join(' · ');
+}
+
+function conversationLink(conversation, className = 'link') {
+  const button = el('button', className, `${conversation.kind === 'chat' ? 'Chat' : 'Ticket'} ${conversation.conversationId} · ${conversation.status} · ${relativeTime(conversation.lastActivityAt)}`);
+  button.type = 'button';
+  button.dataset.id = conversation.conversationId;
+  button.addEventListener('click', () => select(conversation.conversationId));
+  return button;
+}
+
+/** The open conversation's customer: who they are and what else they wrote. */
+async function loadProfile(open) {
+  const email = open.conversation?.customer;
+  if (!email) return;
+  try {
+    const customer = await readCustomer(email, 10);
+    if (state.open !== open) return;
+    open.customer = customer;
+    renderProfile();
+  } catch (error) {
+    announce(`Cannot read the customer's profile: ${error.message}`);
+  }
+}
+
+function renderProfile() {
+  const open = state.open;
+  const customer = open?.customer;
+  $('profile').hidden = !customer;
+  if (!customer) return;
+  $('profile-fields').textContent = describeProfile(customer.profile);
+  const others = customer.conversations.filter((c) => c.conversationId !== open.id);
+  const list = $('profile-list');
+  list.replaceChildren();
+  // The newest few; the search lists them all.
+  for (const conversation of others.slice(0, PROFILE_LINKS)) {
+    const item = el('li');
+    item.append(conversationLink(conversation));
+    list.append(item);
+  }
+  if (others.length === 0) list.append(el('li', 'muted', 'none'));
+  if (others.length > PROFILE_LINKS || KINDS.some((kind) => customer.pages[kind].hasMore)) {
+    const item = el('li');
+    const all = el('button', 'link', 'All of them');
+    all.type = 'button';
+    all.addEventListener('click', () => findCustomer(customer.profile.email));
+    item.append(all);
+    list.append(item);
+  }
+}
+
+/** Shows the customer with `email` and all their conversations in place of the inbox. */
+async function findCustomer(email) {
+  $('search-email').value = email;
+  try {
+    const customer = await readCustomer(email, PAGE);
+    state.search = customer ? { ...customer, email } : { email, profile: null, pages: {}, conversations: [] };
+    renderSearch();
+    announce(customer ? `${customer.conversations.length} conversations of ${customer.profile.email}` : `No customer has the email ${email}.`);
+  } catch (error) {
+    announce(`Cannot search: ${error.message}`);
+  }
+}
+
+/** A conversation read afresh takes its place in the search's results, if it is theirs. */
+function upsertSearch(conversation) {
+  const search = state.search;
+  if (!search?.profile || conversation.customer !== search.profile.email) return;
+  const index = search.conversations.findIndex((c) => c.conversationId === conversation.conversationId);
+  if (index >= 0) search.conversations.splice(index, 1);
+  search.conversations.push(conversation);
+  search.conversations.sort(byActivity);
+  renderSearch();
+}
+
+async function searchMore() {
+  const search = state.search;
+  if (!search?.profile) return;
+  try {
+    for (const kind of KINDS) {
+      const page = search.pages[kind];
+      if (!page.hasMore) continue;
+      const next = await state.client.customer({ email: search.email, kind, limit: PAGE, cursor: page.nextCursor });
+      if (state.search !== search) return;
+      search.pages[kind] = next;
+      const known = new Set(search.conversations.map((c) => c.conversationId));
+      search.conversations.push(...next.conversations.filter((c) => !known.has(c.conversationId)));
+    }
+    search.conversations.sort(byActivity);
+    renderSearch();
+  } catch (error) {
+    announce(`Cannot load more: ${error.message}`);
+  }
+}
+
+function renderSearch() {
+  const search = state.search;
+  $('search-results').hidden = !search;
+  $('inbox-part').hidden = Boolean(search);
+  if (!search) return;
+  $('search-title').textContent = search.profile ? search.profile.email : 'No such customer';
+  $('search-profile').textContent = search.profile ? describeProfile(search.profile) : `No customer has the email ${search.email}.`;
+  const list = $('search-list');
+  list.replaceChildren();
+  for (const conversation of search.conversations) {
+    const item = el('li');
+    const button = el('button');
+    button.type = 'button';
+    button.dataset.id = conversation.conversationId;
+    button.setAttribute('aria-current', conversation.conversationId === state.selected ? 'true' : 'false');
+    const last = conversation.lastMessage;
+    const when = el('time', 'when', relativeTime(conversation.lastActivityAt));
+    when.dateTime = new Date(conversation.lastActivityAt).toISOString();
+    button.append(
+      el('span', 'who', `${conversation.kind === 'chat' ? 'Chat' : 'Ticket'} ${conversation.conversationId}`),
+      when,
+      el('span', 'preview', last ? last.message : ''),
+      el('span', 'tags', `${conversation.status} · ${conversation.assignee == null ? 'Unassigned' : `Assigned to ${conversation.assignee}`}`),
+    );
+    button.addEventListener('click', () => {
+      select(conversation.conversationId);
+      for (const other of list.querySelectorAll('button')) other.setAttribute('aria-current', other === button ? 'true' : 'false');
+    });
+    item.append(button);
+    list.append(item);
+  }
+  if (search.profile && search.conversations.length === 0) list.append(el('li', 'muted', 'No conversations yet.'));
+  $('search-more').hidden = !(search.profile && KINDS.some((kind) => search.pages[kind]?.hasMore));
 }
 
 function renderHead() {
@@ -346,8 +564,6 @@ function renderHead() {
   if (!open) return;
   const c = open.conversation;
   $('thread-title').textContent = c ? `${c.customer}` : open.id;
-  // Seam (issue 25, item 5): the customer's profile (name, plan, account creation) and
-  // their other conversations go here once the agent route over the by-owner index exists.
   const meta = $('thread-meta');
   meta.replaceChildren();
   if (c) {
@@ -407,8 +623,12 @@ function renderMessage(message, pending) {
   meta.append(time);
   if (pending) meta.append(el('span', 'state', 'Sending…'));
   item.append(meta, el('p', 'text', message.message));
-  // Seam (issue 22): attachments are previewed here once messages carry them; an image
-  // URL is shown as a link and not loaded, so no other origin sees the agent's browser.
+  // A page's attachments carry links; an event's are bare ids (readLinks reads the links).
+  const files = (message.attachments ?? pending?.files?.map((f) => ({ name: f.name, size: f.size, contentType: f.type })) ?? [])
+    .map((file) => (typeof file === 'string' ? { name: 'An attached file (reading its link…)' } : file));
+  if (files.length > 0) item.append(renderAttachments(files));
+  // A linked image URL is shown as a link and not loaded, so no other origin sees the
+  // agent's browser; attachments are the API's own short-lived links.
   if (message.imageUrl && /^https?:\/\//i.test(message.imageUrl)) {
     const link = el('a', '', 'Linked image');
     link.href = message.imageUrl;
@@ -418,6 +638,59 @@ function renderMessage(message, pending) {
   }
   if (pending) item.classList.add('pending');
   return item;
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Pictures inline (each a link to itself), anything else as a download link. */
+function renderAttachments(files) {
+  const list = el('ul', 'attachments');
+  list.setAttribute('aria-label', 'Attached files');
+  for (const file of files) {
+    const item = el('li');
+    const label = file.size === undefined ? file.name : `${file.name} (${formatSize(file.size)})`;
+    if (file.url && file.contentType?.startsWith('image/')) {
+      const link = el('a');
+      link.href = file.url;
+      link.target = '_blank';
+      link.rel = 'noopener noreferrer';
+      const image = el('img');
+      image.src = file.url;
+      image.alt = label;
+      image.loading = 'lazy';
+      link.append(image);
+      item.append(link);
+    } else if (file.url) {
+      const link = el('a', '', label);
+      link.href = file.url;
+      link.download = file.name;
+      link.rel = 'noopener noreferrer';
+      item.append(link);
+    } else {
+      item.append(el('span', 'muted', label));
+    }
+    list.append(item);
+  }
+  return list;
+}
+
+/** Events name files without links: the messages are read again for theirs. */
+async function readLinks(open, ids) {
+  try {
+    const page = await state.client.messages(open.id, { limit: HISTORY_PAGE });
+    if (state.open !== open) return;
+    for (const message of page.messages) {
+      if (!ids.has(message.messageId)) continue;
+      const old = $('messages').querySelector(`li[data-id="${CSS.escape(message.messageId)}"]`);
+      old?.replaceWith(renderMessage(message, null));
+    }
+  } catch (error) {
+    announce(`Cannot read the attachments' links: ${error.message}`);
+  }
 }
 
 function nearEnd() {
@@ -434,11 +707,14 @@ function scrollToEnd() {
 function showMessages(messages) {
   const open = state.open;
   const stick = nearEnd();
+  const unlinked = new Set();
   for (const message of open.shown.add(messages)) {
     settle(message);
     insertMessage(message);
+    if (message.attachments?.some((file) => !file.url)) unlinked.add(message.messageId);
   }
   if (stick) scrollToEnd();
+  if (unlinked.size > 0) readLinks(open, unlinked);
 }
 
 async function loadEarlier() {
@@ -488,6 +764,9 @@ function send() {
     internal: mode() === 'note',
     clientMessageId: newId(),
     idempotencyKey: newId(),
+    files: [...$('composer-files').files],
+    /** The uploads' ids, once every file is uploaded. */
+    attachments: undefined,
     element: null,
   };
   pending.element = insertMessage({
@@ -496,6 +775,8 @@ function send() {
   }, { pending });
   open.pending.set(pending.clientMessageId, pending);
   $('composer-text').value = '';
+  $('composer-files').value = '';
+  renderChosen();
   scrollToEnd();
   attempt(open, pending);
 }
@@ -508,6 +789,13 @@ async function attempt(open, pending) {
   item.querySelector('.state').textContent = 'Sending…';
   item.querySelector('.retry')?.remove();
   try {
+    if (pending.files.length > 0 && !pending.attachments) {
+      item.querySelector('.state').textContent = 'Uploading…';
+      const ids = [];
+      for (const file of pending.files) ids.push(await state.client.upload(file));
+      pending.attachments = ids;
+      item.querySelector('.state').textContent = 'Sending…';
+    }
     const { message } = await state.client.send(pending.conversationId, pending);
     if (state.open === open && !open.shown.has(message.messageId)) {
       open.shown.add([message]);
@@ -531,6 +819,12 @@ async function attempt(open, pending) {
       retry.focus();
     }
   }
+}
+
+/** Names the files chosen for the next message. */
+function renderChosen() {
+  const list = $('composer-chosen');
+  list.replaceChildren(...[...$('composer-files').files].map((file) => el('li', '', `${file.name} (${formatSize(file.size)})`)));
 }
 
 /** A message from the server that answers a pending send takes its place. */
@@ -583,7 +877,7 @@ function connect() {
 /** Once a socket is open: whatever happened while there was none is read back. */
 async function catchUpAll() {
   try {
-    await loadInbox({ merge: true });
+    await refreshInbox();
     const open = state.open;
     if (open) {
       await refreshConversation(open.id);
@@ -615,8 +909,10 @@ function onEvent(event) {
       state.list.sort(byActivity);
       renderList();
     }
-    // A customer's message may have reopened it, and a new one is not listed yet.
-    if (!known || message.author === 'customer') refreshConversation(id);
+    // A customer's message may have reopened it, and a new one is not listed yet (in the
+    // inbox, or in the search's results).
+    const searched = state.search?.conversations.some((c) => c.conversationId === id);
+    if (!known || searched || message.author === 'customer') refreshConversation(id);
     if (message.author === 'customer') notify(id, message);
   } else if (event.type === 'conversation.status_changed' || event.type === 'conversation.assigned') {
     refreshConversation(id);
@@ -691,6 +987,19 @@ function wireStatic() {
     loadInbox().catch((error) => announce(`Cannot load the inbox: ${error.message}`));
   });
   $('load-more').addEventListener('click', () => loadMore());
+  $('customer-search').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const email = $('search-email').value.trim();
+    if (email) findCustomer(email);
+  });
+  $('search-clear').addEventListener('click', () => {
+    state.search = null;
+    renderSearch();
+    $('search-email').value = '';
+    $('search-email').focus();
+  });
+  $('search-more').addEventListener('click', () => searchMore());
+  $('composer-files').addEventListener('change', () => renderChosen());
   // The next page is read as the agent scrolls near the end of the list.
   $('conversation-list').addEventListener('scroll', () => {
     const list = $('conversation-list');

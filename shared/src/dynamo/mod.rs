@@ -18,7 +18,8 @@
 //! One file per aggregate, as in the SQLite store: `users.rs`, `conversations.rs`
 //! (with their messages; reading them is `conversation_reads.rs`), `agents.rs` (the
 //! agents' reads and writes), `ticket_numbers.rs`, `receipts.rs`, `connections.rs`
-//! (connect tickets and WebSocket connections), `webhooks.rs`; `items.rs` lays out the
+//! (connect tickets and WebSocket connections), `webhooks.rs`, `customers.rs` (the agents'
+//! customer lookup); `items.rs` lays out the
 //! keys and `table.rs` holds the plumbing they share. `stream.rs` reads the table's change
 //! stream as the changes `events::changes` maps to events.
 
@@ -28,6 +29,7 @@ pub mod client;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod customers;
 mod due_work;
 mod erasure;
 pub mod errors;
@@ -43,6 +45,7 @@ mod uploads;
 mod users;
 mod webhooks;
 
+pub use customers::PROFILE_ATTRIBUTES;
 pub use table::{Part, Transaction};
 
 use aws_sdk_dynamodb::Client;

@@ -13,14 +13,14 @@ use super::read::{
 };
 use crate::config::Config;
 use crate::domain::{
-    Agent, AgentId, AttachmentId, ClientMessageId, ConversationId, ConversationKey, ImageUrl,
-    MessageText, NewMessage, Reader, Status, Uploader, now_millis,
+    Agent, AgentId, AttachmentId, ClientMessageId, ConversationId, ConversationKey, Email,
+    ImageUrl, Kind, MessageText, NewMessage, Reader, Status, Uploader, now_millis,
 };
 use crate::error::ApiError;
 use crate::idempotency::Retry;
 use crate::store::{
-    ActivityCursor, AgentReader, AgentReceipts, AgentWriter, FileStorage, InboxFilter, StoreError,
-    StoredConversation, UploadRegistry,
+    ActivityCursor, AgentReader, AgentReceipts, AgentWriter, CustomerProfile, CustomerReader,
+    FileStorage, InboxFilter, StoreError, StoredConversation, UploadRegistry,
 };
 use serde::Serialize;
 use std::time::Duration;
@@ -32,6 +32,16 @@ pub const ATTEMPTS: usize = 3;
 #[derive(Clone, Debug)]
 pub struct ListInbox {
     pub filter: InboxFilter,
+    pub limit: usize,
+    pub from: Option<ActivityCursor>,
+}
+
+/// What the customer route asks for.
+#[derive(Clone, Debug)]
+pub struct FindCustomer {
+    /// Looked up by its normalized form, as every user is stored.
+    pub email: Email,
+    pub kind: Kind,
     pub limit: usize,
     pub from: Option<ActivityCursor>,
 }
@@ -112,6 +122,49 @@ impl From<StoredConversation> for AgentConversation {
 /// `data` of the inbox route.
 pub type Inbox = ConversationList<AgentConversation>;
 
+/// A customer's profile as agents see it: what the host product's create requests
+/// described (the seeds' `name`, `plan_id` and `created_at`), never their secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerView {
+    /// The normalized (trimmed, lower-cased) email, the customer's identity.
+    pub email: String,
+    /// The user's name or plan name, as their latest create request gave it.
+    pub name: Option<String>,
+    pub plan_id: Option<i64>,
+    /// When their account was created in the host product, in Unix milliseconds (sent in
+    /// seconds as `created_at`).
+    pub account_created_at: Option<i64>,
+    /// When SupportZen first stored them (their first conversation, or `users put`).
+    pub first_seen_at: i64,
+}
+
+impl CustomerView {
+    fn of(email: &Email, profile: CustomerProfile) -> Self {
+        CustomerView {
+            email: email.user_id().as_str().to_string(),
+            name: profile.name,
+            plan_id: profile.plan_id,
+            account_created_at: profile
+                .account_created_at
+                .map(|seconds| seconds.saturating_mul(1000)),
+            first_seen_at: profile.first_seen_at,
+        }
+    }
+}
+
+/// `data` of the customer route: the profile's fields, and one page of their
+/// conversations of one kind, newest activity first, as the inbox pages
+/// (`conversations`, `hasMore`, `nextCursor`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerPage {
+    #[serde(flatten)]
+    pub customer: CustomerView,
+    #[serde(flatten)]
+    pub page: Inbox,
+}
+
 /// `data` of the reply route.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,6 +190,29 @@ pub async fn inbox<S: AgentReader>(store: &S, query: ListInbox) -> Result<Answer
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
     Ok(Answer::fresh(Inbox::from_page(page)))
+}
+
+/// A customer by email: their profile and a page of their conversations. An email that
+/// names no user is a 404 (`customer`); a user with no conversation of the kind asked
+/// for is a profile and an empty page.
+pub async fn customer<S: CustomerReader>(
+    store: &S,
+    query: FindCustomer,
+) -> Result<Answer<CustomerPage>, ApiError> {
+    let (profile, page) = store
+        .customer_page(
+            query.email.user_id(),
+            query.kind,
+            query.from.as_ref(),
+            query.limit,
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "customer"))?;
+    let profile = profile.ok_or(ApiError::NotFound("customer"))?;
+    Ok(Answer::fresh(CustomerPage {
+        customer: CustomerView::of(&query.email, profile),
+        page: Inbox::from_page(page),
+    }))
 }
 
 /// The conversation a key names; one we never issued is not found.

@@ -7,12 +7,12 @@ use super::query::{kind_and_cursor, page_limit, parameter, path_conversation};
 use super::request::{Fields, idempotency_key};
 use crate::auth::AuthError;
 use crate::domain::{
-    Agent, AgentId, ClientMessageId, ConversationKey, DisplayName, ImageUrl, MessageId,
+    Agent, AgentId, ClientMessageId, ConversationKey, DisplayName, Email, ImageUrl, MessageId,
     MessageText, Status,
 };
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
-use crate::flows::agent::{AgentMessage, Assign, ChangeStatus, ListInbox};
+use crate::flows::agent::{AgentMessage, Assign, ChangeStatus, FindCustomer, ListInbox};
 use crate::flows::marks::MarkRead;
 use crate::idempotency::{BodyDigest, Retry};
 use crate::store::{AssigneeFilter, InboxFilter};
@@ -82,6 +82,21 @@ pub fn list_inbox(request: &Request, agent: &Agent) -> Result<ListInbox, ApiErro
             status,
             assignee,
         },
+        limit: page_limit(request)?,
+        from,
+    })
+}
+
+/// `GET /api/agent/customers?email=&kind=&limit=&cursor=`: the email is looked up as
+/// every user is stored, trimmed and lower-cased.
+pub fn find_customer(request: &Request) -> Result<FindCustomer, ApiError> {
+    let email = parameter(request, "email")?
+        .ok_or_else(|| ApiError::field("email", "is required"))
+        .and_then(|raw| Email::parse(raw).map_err(|reason| ApiError::field("email", reason)))?;
+    let (kind, from) = kind_and_cursor(request)?;
+    Ok(FindCustomer {
+        email,
+        kind,
         limit: page_limit(request)?,
         from,
     })

@@ -16,8 +16,8 @@ use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConversationCreator,
-    ConversationReader, EmailPreferences, FileStorage, MessageAppender, ReadMarker, TicketNumbers,
-    UploadRegistry, UserReader,
+    ConversationReader, CustomerReader, EmailPreferences, FileStorage, MessageAppender, ReadMarker,
+    TicketNumbers, UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -170,6 +170,18 @@ pub async fn agent_conversation<S: AgentReader>(store: &S, request: Request) -> 
     answer(&request, endpoint, message, async {
         agent::agent(&request, endpoint)?;
         flows::agent::conversation(store, &query::path_conversation(&request)?).await
+    })
+    .await
+}
+
+/// `GET /api/agent/customers?email=`: a customer's profile and a page of their
+/// conversations (`agent.read`).
+pub async fn agent_customer<S: CustomerReader>(store: &S, request: Request) -> Response<Body> {
+    let endpoint = Endpoint::AgentCustomer;
+    let message = "Customer retrieved successfully.";
+    answer(&request, endpoint, message, async {
+        agent::agent(&request, endpoint)?;
+        flows::agent::customer(store, agent::find_customer(&request)?).await
     })
     .await
 }

@@ -14,8 +14,8 @@ use crate::endpoint::Endpoint;
 use crate::store::EmailPreferences;
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, FileStorage, MessageAppender, ReadMarker,
-    TicketNumbers, UploadRegistry, UserReader,
+    ConversationCreator, ConversationReader, CustomerReader, FileStorage, MessageAppender,
+    ReadMarker, TicketNumbers, UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -32,6 +32,7 @@ pub trait Backend:
     + AgentWriter
     + AgentReceipts
     + ReadMarker
+    + CustomerReader
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
@@ -52,6 +53,7 @@ impl<T> Backend for T where
         + AgentWriter
         + AgentReceipts
         + ReadMarker
+        + CustomerReader
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry
@@ -119,5 +121,6 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
             handlers::agent_attachment_upload(store, files, config, request).await
         }
         Endpoint::Unsubscribe => handlers::unsubscribe(store, config, request).await,
+        Endpoint::AgentCustomer => handlers::agent_customer(store, request).await,
     }
 }

@@ -20,6 +20,10 @@
 //! Work that falls due at a time (snoozes waking, unread-reply emails) is [`DueWork`].
 //! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
 //! throttle is [`TypingGate`].
+//! but finding a customer, which has [`CustomerReader`] alone) and [`AgentWriter`] (the
+//! three that write). Realtime delivery and webhooks use [`ConnectTicketIssuer`] and
+//! [`ConnectTicketRedeemer`], [`ConnectionWriter`] and [`ConnectionReader`] (production's
+//! sockets) and [`WebhookRegistry`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -30,6 +34,7 @@ mod connect_tickets;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod customers;
 mod due_work;
 mod erasure;
 mod files;
@@ -54,6 +59,7 @@ pub use conversations::{
     ConversationAdmin, ConversationCreator, MessageAppender, MessagePreview, NewConversation,
     PREVIEW_CHARS, StoredConversation, StoredMessage,
 };
+pub use customers::{CustomerProfile, CustomerReader};
 pub use due_work::{Due, DueWork, EmailPreferences};
 pub use erasure::{CustomerEraser, Erased};
 pub use files::{

@@ -7,10 +7,10 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer,
-    ConnectTicketRedeemer, ConversationCreator, ConversationReader, Due, DueWork, EmailPreferences,
-    InboxFilter, MarkedRead, MessageAppender, MessageWindow, NewConversation, Page, ReadMarker,
-    Reader, StoreError, StoredConversation, StoredMessage, TicketNumbers, UploadRecord,
-    UploadRegistry, UserReader, WebhookRegistry,
+    ConnectTicketRedeemer, ConversationCreator, ConversationReader, CustomerProfile,
+    CustomerReader, Due, DueWork, EmailPreferences, InboxFilter, MarkedRead, MessageAppender,
+    MessageWindow, NewConversation, Page, ReadMarker, Reader, StoreError, StoredConversation,
+    StoredMessage, TicketNumbers, UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
@@ -337,6 +337,20 @@ impl<S: AgentReader + Sync, K: Sync> AgentReader for Publishing<S, K> {
         limit: usize,
     ) -> impl Future<Output = Result<Page<StoredMessage>, StoreError>> + Send {
         self.store.agent_message_page(conversation, window, limit)
+    }
+}
+
+impl<S: CustomerReader + Sync, K: Sync> CustomerReader for Publishing<S, K> {
+    fn customer_page(
+        &self,
+        customer: &UserId,
+        kind: Kind,
+        from: Option<&ActivityCursor>,
+        limit: usize,
+    ) -> impl Future<
+        Output = Result<(Option<CustomerProfile>, Page<StoredConversation>), StoreError>,
+    > + Send {
+        self.store.customer_page(customer, kind, from, limit)
     }
 }
 

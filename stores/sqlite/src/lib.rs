@@ -10,13 +10,14 @@
 //! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
 //! (with their messages; reading them is `conversation_reads.rs`), `agents.rs`,
 //! `ticket_numbers.rs`, `receipts.rs`, `connections.rs` (connect tickets), `webhooks.rs`
-//! (webhook endpoints); `schema.rs` holds the tables. `outbox.rs` is apart: the local
+//! (webhook endpoints), `customers.rs` (the agents' customer lookup); `schema.rs` holds the tables. `outbox.rs` is apart: the local
 //! server's webhook deliveries, in a file of their own.
 
 mod agents;
 mod connections;
 mod conversation_reads;
 mod conversations;
+mod customers;
 mod due_work;
 mod erasure;
 pub mod outbox;
