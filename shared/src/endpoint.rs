@@ -74,6 +74,11 @@ endpoints! {
     AgentRealtimeTicket => ("agent-realtime-ticket", "POST", "/api/agent/realtime/ticket"),
     AttachmentUpload => ("attachment-upload", "POST", "/api/client/attachments"),
     AgentAttachmentUpload => ("agent-attachment-upload", "POST", "/api/agent/attachments"),
+    ConversationRating => (
+        "conversation-rating",
+        "POST",
+        "/api/client/conversations/{id}/rating"
+    ),
 }
 
 /// Where a request to a path goes.
@@ -121,7 +126,8 @@ impl Endpoint {
             | Endpoint::ConversationsList
             | Endpoint::ConversationMessages
             | Endpoint::RealtimeTicket
-            | Endpoint::AttachmentUpload => None,
+            | Endpoint::AttachmentUpload
+            | Endpoint::ConversationRating => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages

@@ -7,6 +7,7 @@ mod cors;
 mod http_api;
 mod idempotency;
 mod openapi;
+mod ratings;
 mod read_api;
 mod realtime;
 mod webhooks;

@@ -20,6 +20,7 @@ use supportzen_shared::http::agent;
 use supportzen_shared::http::query::EMAIL_HEADER;
 use supportzen_shared::http::request::{
     CreateConversation, CustomerBody, IDEMPOTENCY_KEY_HEADER, SendMessage, UploadBody,
+    rating_request,
 };
 use supportzen_shared::http::response::{REPLAYED_HEADER, failure};
 use supportzen_shared::idempotency::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS};
@@ -35,6 +36,7 @@ const AGENT_STATUS: &str = Endpoint::AgentStatus.path();
 const AGENT_ASSIGN: &str = Endpoint::AgentAssign.path();
 const UPLOAD: &str = Endpoint::AttachmentUpload.path();
 const AGENT_UPLOAD: &str = Endpoint::AgentAttachmentUpload.path();
+const RATING: &str = Endpoint::ConversationRating.path();
 /// An attachment id, as the upload routes issue them.
 const ATTACHMENT: &str = "att-0194f1d2-7c1e-7000-8000-000000000000";
 
@@ -108,6 +110,14 @@ fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
         AGENT_ASSIGN => agent::assign(&agent_request(&bytes, &[])).map(|_| ()),
         UPLOAD => UploadBody::parse(&bytes).map(|_| ()),
         AGENT_UPLOAD => agent::upload(&agent_request(&bytes, &[])).map(|_| ()),
+        RATING => {
+            let mut request = agent_request(&bytes, &[]);
+            let signed = format!("Bearer {}", "ab".repeat(32));
+            request
+                .headers_mut()
+                .insert("authorization", signed.parse().unwrap());
+            rating_request(&request).map(|_| ())
+        }
         _ => panic!("no parser for {route}"),
     };
     result.map_err(|e| match e {
@@ -139,6 +149,7 @@ fn valid_body(route: &str) -> Value {
             body = json!({"email": "ann@example.com", "name": "a.png", "content_type": "image/png", "size": 10})
         }
         AGENT_UPLOAD => body = json!({"name": "a.png", "content_type": "image/png", "size": 10}),
+        RATING => body = json!({"email": "ann@example.com", "rating": 4, "comment": "Thanks"}),
         _ => panic!("no body for {route}"),
     }
     body
@@ -318,6 +329,12 @@ fn the_documented_limits_are_the_enforced_ones() {
         reply["client_message_id"]["maxLength"],
         MAX_CLIENT_MESSAGE_ID_CHARS
     );
+    let rating = &schema(&doc, "RatingFields")["properties"];
+    assert_eq!(
+        rating["comment"]["maxLength"],
+        supportzen_shared::domain::MAX_RATING_COMMENT_CHARS
+    );
+    assert_eq!((&rating["rating"]["minimum"], &rating["rating"]["maximum"]), (&json!(1), &json!(5)));
     let assignee = &schema(&doc, "AssignFields")["properties"]["assignee"];
     assert_eq!(assignee["maxLength"], MAX_AGENT_ID_CHARS);
     let id = &doc["components"]["parameters"]["AgentConversationId"];
@@ -366,9 +383,14 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
         let post = &doc["paths"][function.path()]["post"];
         // A connect ticket is a new one on every call: nothing to repeat safely; nor is
         // an upload (a repeated one only leaves an unattached upload that expires).
+        // Nor a rating: the same rating again changes nothing (a key sent is checked
+        // only).
         if function.scope().is_some()
             || is_ticket_route(*function)
-            || *function == Endpoint::AttachmentUpload
+            || matches!(
+                function,
+                Endpoint::AttachmentUpload | Endpoint::ConversationRating
+            )
         {
             let keyed = post["parameters"]
                 .as_array()
@@ -490,6 +512,8 @@ fn every_error_is_in_the_documented_envelope() {
         ApiError::Forbidden(Scope::Write),
         ApiError::NotFound("conversation"),
         ApiError::Closed("conversation"),
+        supportzen_shared::flows::rating::NOT_SOLVED,
+        supportzen_shared::flows::rating::RATING_FINAL,
         ApiError::IdempotencyKeyReused,
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::Unavailable {
@@ -507,6 +531,7 @@ fn every_error_is_in_the_documented_envelope() {
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
             | ApiError::Closed(_)
+            | ApiError::Conflict { .. }
             | ApiError::IdempotencyKeyReused
             | ApiError::PayloadTooLarge { .. }
             | ApiError::Unavailable { .. }

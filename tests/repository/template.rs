@@ -450,9 +450,13 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
         // only leaves an unattached record that expires.)
+        // (Nor does a rating: rating the same way again changes nothing.)
         let writes = own.method() == "POST"
             && own.scope().is_none()
-            && !matches!(own, Endpoint::RealtimeTicket | Endpoint::AttachmentUpload);
+            && !matches!(
+                own,
+                Endpoint::RealtimeTicket | Endpoint::AttachmentUpload | Endpoint::ConversationRating
+            );
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [
             (

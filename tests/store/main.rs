@@ -6,6 +6,7 @@ mod agent_store_rules;
 mod handler_race;
 mod parity;
 mod production_files;
+mod ratings;
 mod realtime_store_rules;
 mod round_trips;
 mod store_faults;

@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
     Agent, AgentId, AttachmentId, Author, ChatId, ContentType, ConversationId, DisplayName, Email,
-    FileName, ImageUrl, MessageText, NewMessage, Profile, Status, UnixSeconds, Uploader, UserId,
-    now_millis,
+    FileName, ImageUrl, MessageText, NewMessage, Profile, Rating, RatingComment, RatingScore,
+    Status, UnixSeconds, Uploader, UserId, now_millis,
 };
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::{Event, EventType};
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, ConversationCreator, EventSink, MessageAppender, NewConversation,
-    Publishing, UploadRecord, UploadRegistry,
+    AgentReader, AgentWriter, ConversationCreator, ConversationRater, EventSink, MessageAppender,
+    NewConversation, Publishing, UploadRecord, UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -42,6 +42,9 @@ struct Scenario {
     snooze_until: i64,
     /// Ann's upload, which `follow_up` carries.
     upload: UploadRecord,
+    /// Ann's rating once it is solved, and her change of mind.
+    rating: Rating,
+    changed_rating: Rating,
 }
 
 impl Scenario {
@@ -78,6 +81,18 @@ impl Scenario {
             agent: agent.id,
             snooze_until: now_millis() + 3_600_000,
             upload,
+            rating: Rating {
+                score: RatingScore::from_integer(4).unwrap(),
+                comment: Some(RatingComment::parse("Quick, but I had to ask twice.").unwrap()),
+                rated_at: now_millis(),
+                first_rated_at: now_millis(),
+            },
+            changed_rating: Rating {
+                score: RatingScore::from_integer(5).unwrap(),
+                comment: None,
+                rated_at: now_millis() + 1,
+                first_rated_at: now_millis(),
+            },
         }
     }
 
@@ -85,7 +100,12 @@ impl Scenario {
     /// the agents' writes as the flows do.
     async fn run<S>(&self, store: &S)
     where
-        S: ConversationCreator + MessageAppender + AgentReader + AgentWriter + UploadRegistry,
+        S: ConversationCreator
+            + MessageAppender
+            + AgentReader
+            + AgentWriter
+            + UploadRegistry
+            + ConversationRater,
     {
         let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
         let new = NewConversation {
@@ -143,6 +163,13 @@ impl Scenario {
             .set_status(&seen().await, Status::Solved, None)
             .await
             .unwrap();
+        // Ann rates it, then changes her mind: an event each.
+        store.rate(&seen().await, &self.rating).await.unwrap();
+        let changed = Rating {
+            first_rated_at: seen().await.rating.unwrap().first_rated_at,
+            ..self.changed_rating.clone()
+        };
+        store.rate(&seen().await, &changed).await.unwrap();
         // A customer's message reopens it: the message's event only.
         append(&self.reopening).await;
         store.assign(&self.chat, None).await.unwrap();
@@ -158,7 +185,7 @@ impl Scenario {
 
     /// The events the scenario is meant to yield, in order.
     fn expected_kinds() -> Vec<EventType> {
-        use EventType::{Assigned, MessageCreated, StatusChanged};
+        use EventType::{Assigned, MessageCreated, Rated, StatusChanged};
         vec![
             MessageCreated,
             MessageCreated,
@@ -167,6 +194,8 @@ impl Scenario {
             StatusChanged,
             Assigned,
             StatusChanged,
+            Rated,
+            Rated,
             MessageCreated,
             Assigned,
             StatusChanged,

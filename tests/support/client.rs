@@ -50,7 +50,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub(crate) async fn read(response: reqwest::Response) -> Self {
+    pub async fn read(response: reqwest::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body reads");

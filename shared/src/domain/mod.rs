@@ -10,6 +10,7 @@ mod email;
 mod ids;
 mod message;
 mod profile;
+mod rating;
 mod status;
 
 pub use agent::{Agent, AgentId, MAX_AGENT_ID_CHARS, Scope};
@@ -29,6 +30,9 @@ pub use message::{
     MAX_MESSAGE_CHARS, MessageText, NewMessage,
 };
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
+pub use rating::{
+    MAX_RATING_COMMENT_CHARS, RATING_CHANGE_WINDOW_MS, Rating, RatingComment, RatingScore,
+};
 pub use status::Status;
 
 /// Milliseconds since the Unix epoch, as the store records times.

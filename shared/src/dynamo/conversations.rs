@@ -12,7 +12,7 @@ use super::uploads::failed_claim;
 use crate::auth::Caller;
 use crate::domain::{
     Agent, AgentId, Attachment, AttachmentId, Author, ContentType, ConversationId, ConversationKey,
-    DisplayName, FileName, MessageId, NewMessage, Status, UserId,
+    DisplayName, FileName, MessageId, NewMessage, Rating, Status, UserId,
 };
 use crate::idempotency::NewReceipt;
 use crate::store::{
@@ -65,6 +65,16 @@ pub(super) struct ConversationItem {
     last_message_author: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_message_preview: Option<String>,
+    /// The customer's rating (1 to 5), its comment, when it was given or last changed,
+    /// and when it was first given; absent until rated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rating_score: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rating_comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rating_first_at: Option<i64>,
 }
 
 impl ConversationItem {
@@ -96,6 +106,10 @@ impl ConversationItem {
             last_message_id: Some(preview.id.as_str().to_string()),
             last_message_author: Some(preview.author.as_str().to_string()),
             last_message_preview: Some(preview.text),
+            rating_score: None,
+            rating_comment: None,
+            rated_at: None,
+            rating_first_at: None,
         }
     }
 
@@ -120,6 +134,13 @@ impl ConversationItem {
             ),
             None => None,
         };
+        let rating = Rating::from_stored(
+            stored.rating_score,
+            stored.rating_comment,
+            stored.rated_at,
+            stored.rating_first_at,
+        )
+        .map_err(StoreError::Internal)?;
         Ok(StoredConversation {
             id: ConversationId::from_stored(&stored.kind, &stored.id)
                 .map_err(StoreError::Internal)?,
@@ -136,6 +157,7 @@ impl ConversationItem {
             created_at: stored.created_at,
             last_activity_at: stored.last_activity_at,
             last_message,
+            rating,
         })
     }
 }

@@ -29,6 +29,7 @@ mod conversation_reads;
 mod conversations;
 pub mod errors;
 pub mod items;
+mod ratings;
 mod receipts;
 pub mod schema;
 pub mod stream;

@@ -2,7 +2,9 @@
 //! carry. Every event names its conversation and the newest message id the sender knows
 //! of, so a client that missed events reads `after=<that id>` and has everything.
 
-use crate::domain::{Agent, AgentId, ConversationId, MessageId, NewMessage, Status, UserId};
+use crate::domain::{
+    Agent, AgentId, ConversationId, MessageId, NewMessage, Rating, Status, UserId,
+};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -15,13 +17,16 @@ pub enum EventType {
     StatusChanged,
     /// The conversation was assigned to an agent, or unassigned.
     Assigned,
+    /// The customer rated the solved conversation, or changed their rating.
+    Rated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 3] = [
+    pub const ALL: [EventType; 4] = [
         EventType::MessageCreated,
         EventType::StatusChanged,
         EventType::Assigned,
+        EventType::Rated,
     ];
 
     /// The envelope's `type`, and the name webhooks subscribe to.
@@ -30,6 +35,7 @@ impl EventType {
             EventType::MessageCreated => "message.created",
             EventType::StatusChanged => "conversation.status_changed",
             EventType::Assigned => "conversation.assigned",
+            EventType::Rated => "conversation.rated",
         }
     }
 
@@ -39,7 +45,7 @@ impl EventType {
             .find(|kind| kind.as_str() == raw)
             .ok_or_else(|| {
                 "must be one of message.created, conversation.status_changed, \
-                 conversation.assigned"
+                 conversation.assigned, conversation.rated"
                     .to_string()
             })
     }
@@ -188,6 +194,33 @@ impl Event {
         }
     }
 
+    /// The customer rated the conversation (or changed their rating): seen by agents
+    /// and the customer, at the rating's time.
+    pub fn rated(
+        id: String,
+        conversation: &ConversationId,
+        owner: &UserId,
+        rating: &Rating,
+        last_message: Option<&MessageId>,
+    ) -> Self {
+        let data = json!({
+            "kind": conversation.kind(),
+            "rating": rating.score.get(),
+            "comment": rating.comment.as_ref().map(|c| c.as_str()),
+            "ratedAt": rating.rated_at,
+        });
+        Event {
+            id,
+            kind: EventType::Rated,
+            conversation: conversation.clone(),
+            owner: owner.clone(),
+            occurred_at: rating.rated_at,
+            visibility: Visibility::Public,
+            message_id: last_message.cloned(),
+            data,
+        }
+    }
+
     /// Whether the customer `user` may receive this event.
     pub fn visible_to_customer(&self, user: &UserId) -> bool {
         self.visibility == Visibility::Public && &self.owner == user
@@ -213,7 +246,16 @@ impl Event {
             "messageId": self.message_id.as_ref().map(MessageId::as_str),
             "customer": { "email": self.owner.as_str() },
         });
-        for field in ["status", "assignee", "author", "internal", "attachments"] {
+        // A rating's score and time, not its comment (free text, like a message's).
+        for field in [
+            "status",
+            "assignee",
+            "author",
+            "internal",
+            "attachments",
+            "rating",
+            "ratedAt",
+        ] {
             if let Some(value) = self.data.get(field) {
                 data[field] = value.clone();
             }

@@ -78,6 +78,8 @@ pub struct AgentConversation {
     pub created_at: i64,
     pub last_activity_at: i64,
     pub last_message: Option<LastMessage>,
+    /// The customer's satisfaction rating, once given.
+    pub rating: Option<super::rating::RatingView>,
 }
 
 impl From<StoredConversation> for AgentConversation {
@@ -93,6 +95,7 @@ impl From<StoredConversation> for AgentConversation {
             created_at: conversation.created_at,
             last_activity_at: conversation.last_activity_at,
             last_message: conversation.last_message.map(LastMessage::from),
+            rating: conversation.rating.as_ref().map(Into::into),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod attachments;
 pub mod connect_ticket;
 mod open;
 mod post;
+pub mod rating;
 pub mod read;
 
 pub use answers::{Opened, Posted};

@@ -79,6 +79,8 @@ pub struct ConversationSummary {
     /// The newest message, its text cut to 200 characters; `null` for conversations
     /// stored before previews existed, until their next message.
     pub last_message: Option<LastMessage>,
+    /// The customer's rating, once given.
+    pub rating: Option<super::rating::RatingView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -225,6 +227,7 @@ impl From<StoredConversation> for ConversationSummary {
             created_at: conversation.created_at,
             last_activity_at: conversation.last_activity_at,
             last_message: conversation.last_message.map(LastMessage::from),
+            rating: conversation.rating.as_ref().map(Into::into),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    ConversationRater, ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -31,6 +31,7 @@ pub trait Backend:
     + ConnectTicketIssuer
     + ConnectTicketRedeemer
     + UploadRegistry
+    + ConversationRater
     + Send
     + Sync
     + 'static
@@ -48,6 +49,7 @@ impl<T> Backend for T where
         + ConnectTicketIssuer
         + ConnectTicketRedeemer
         + UploadRegistry
+        + ConversationRater
         + Send
         + Sync
         + 'static
@@ -108,5 +110,6 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
         Endpoint::AgentAttachmentUpload => {
             handlers::agent_attachment_upload(store, files, config, request).await
         }
+        Endpoint::ConversationRating => handlers::conversation_rating(store, config, request).await,
     }
 }

@@ -4,8 +4,8 @@
 use super::{StoreError, StoredProfile};
 use crate::auth::Caller;
 use crate::domain::{
-    Agent, AgentId, Attachment, Author, ConversationId, MessageId, NewMessage, Profile, Status,
-    UserId,
+    Agent, AgentId, Attachment, Author, ConversationId, MessageId, NewMessage, Profile, Rating,
+    Status, UserId,
 };
 use crate::events::ConversationState;
 use crate::idempotency::NewReceipt;
@@ -70,6 +70,8 @@ pub struct StoredConversation {
     /// The newest public message, for lists; `None` for conversations stored before
     /// previews.
     pub last_message: Option<MessagePreview>,
+    /// The customer's satisfaction rating, once they gave one.
+    pub rating: Option<Rating>,
 }
 
 impl From<&StoredConversation> for ConversationState {
@@ -81,6 +83,7 @@ impl From<&StoredConversation> for ConversationState {
             snoozed_until: stored.snoozed_until,
             assignee: stored.assignee.clone(),
             newest: stored.last_message.as_ref().map(|m| m.id.clone()),
+            rating: stored.rating.clone(),
         }
     }
 }

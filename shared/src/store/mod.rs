@@ -16,7 +16,8 @@
 //! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
 //! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
-//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`]. The rating route
+//! reads with [`ConversationReader`] and writes with [`ConversationRater`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
@@ -30,6 +31,7 @@ mod conversations;
 mod files;
 mod pages;
 mod publishing;
+mod ratings;
 mod ticket_numbers;
 mod uploads;
 mod users;
@@ -52,6 +54,7 @@ pub use files::{
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
+pub use ratings::ConversationRater;
 pub use ticket_numbers::TicketNumbers;
 pub use uploads::{UNATTACHED_UPLOAD_TTL_SECS, UploadRecord, UploadRegistry};
 pub use users::{SecretChange, StoredProfile, UserProvisioner, UserReader};

@@ -7,13 +7,13 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
+    ConversationCreator, ConversationRater, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
     NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
     UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
 };
 use crate::auth::UserRecord;
 use crate::domain::{
-    AgentId, AttachmentId, ConversationId, Kind, NewMessage, Status, UserId, now_millis,
+    AgentId, AttachmentId, ConversationId, Kind, NewMessage, Rating, Status, UserId, now_millis,
 };
 use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
@@ -145,6 +145,24 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
 }
 
 // Everything else passes through unchanged.
+
+impl<S: ConversationRater + Sync, K: EventSink> ConversationRater for Publishing<S, K> {
+    async fn rate(&self, seen: &StoredConversation, rating: &Rating) -> Result<(), StoreError> {
+        self.store.rate(seen, rating).await?;
+        let before = ConversationState::from(seen);
+        let after = ConversationState {
+            rating: Some(rating.clone()),
+            ..before.clone()
+        };
+        self.publish(Change::ConversationChanged {
+            before: &before,
+            after: &after,
+            at: rating.rated_at,
+        })
+        .await;
+        Ok(())
+    }
+}
 
 impl<S: UserReader + Sync, K: Sync> UserReader for Publishing<S, K> {
     fn find_user(

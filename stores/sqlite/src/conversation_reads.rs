@@ -6,8 +6,8 @@ use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, params};
 use supportzen_shared::auth::UserRecord;
 use supportzen_shared::domain::{
-    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, Kind, MessageId, Status,
-    UserId,
+    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, Kind, MessageId, Rating,
+    Status, UserId,
 };
 use supportzen_shared::store::{
     ActivityCursor, ConversationAdmin, ConversationReader, MessagePreview, MessageWindow, Page,
@@ -16,7 +16,8 @@ use supportzen_shared::store::{
 
 pub(crate) const SELECT_CONVERSATION: &str = "SELECT id, kind, owner, status, created_at_ms,
      last_activity_ms, last_message_id, last_message_author, last_message_preview, assignee,
-     snoozed_until_ms, follow_up_of FROM conversations";
+     snoozed_until_ms, follow_up_of, rating, rating_comment, rated_at_ms, rating_first_at_ms
+     FROM conversations";
 
 /// Reads a row of [`SELECT_CONVERSATION`]; the outer error is SQLite's, the inner one ours.
 pub(crate) fn read_conversation(
@@ -30,6 +31,8 @@ pub(crate) fn read_conversation(
     let assignee: Option<String> = row.get(9)?;
     let snoozed_until: Option<i64> = row.get(10)?;
     let follow_up_of: Option<String> = row.get(11)?;
+    let rating: (Option<i64>, Option<String>, Option<i64>, Option<i64>) =
+        (row.get(12)?, row.get(13)?, row.get(14)?, row.get(15)?);
     Ok((|| {
         let last_message = match last {
             (Some(message), author, Some(text)) => Some(MessagePreview {
@@ -60,6 +63,8 @@ pub(crate) fn read_conversation(
             created_at,
             last_activity_at,
             last_message,
+            rating: Rating::from_stored(rating.0, rating.1, rating.2, rating.3)
+                .map_err(StoreError::Internal)?,
         })
     })())
 }

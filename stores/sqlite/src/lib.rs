@@ -18,6 +18,7 @@ mod connections;
 mod conversation_reads;
 mod conversations;
 pub mod outbox;
+mod ratings;
 mod receipts;
 mod schema;
 mod ticket_numbers;

@@ -32,7 +32,11 @@ CREATE TABLE IF NOT EXISTS conversations (
                       CHECK (status IN ('open', 'pending', 'solved', 'closed')),
     assignee          TEXT,                     -- the agent's id (their token's sub)
     snoozed_until_ms  INTEGER,                  -- pending until then
-    follow_up_of      TEXT                      -- the closed conversation this follows up
+    follow_up_of      TEXT,                     -- the closed conversation this follows up
+    rating            INTEGER CHECK (rating BETWEEN 1 AND 5),  -- the customer's, once given
+    rating_comment    TEXT,
+    rated_at_ms       INTEGER,                  -- when given or last changed
+    rating_first_at_ms INTEGER                  -- when first given: the 24 h window's start
 );
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
@@ -121,7 +125,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 19] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -156,6 +160,15 @@ const ADDED_COLUMNS: [(&str, &str, &str); 15] = [
     ),
     // Attachments.
     ("messages", "attachments", "TEXT"),
+    // Satisfaction ratings.
+    (
+        "conversations",
+        "rating",
+        "INTEGER CHECK (rating BETWEEN 1 AND 5)",
+    ),
+    ("conversations", "rating_comment", "TEXT"),
+    ("conversations", "rated_at_ms", "INTEGER"),
+    ("conversations", "rating_first_at_ms", "INTEGER"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
