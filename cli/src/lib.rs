@@ -13,6 +13,7 @@ pub mod files;
 pub mod invoke;
 pub mod listen;
 pub mod log_fields;
+pub mod messenger;
 pub mod output;
 pub mod realtime;
 pub mod server;

@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationRater, ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    ConversationRater, ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserProvisioner, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -32,6 +32,7 @@ pub trait Backend:
     + ConnectTicketRedeemer
     + UploadRegistry
     + ConversationRater
+    + UserProvisioner
     + Send
     + Sync
     + 'static
@@ -50,6 +51,7 @@ impl<T> Backend for T where
         + ConnectTicketRedeemer
         + UploadRegistry
         + ConversationRater
+        + UserProvisioner
         + Send
         + Sync
         + 'static

@@ -9,9 +9,10 @@ use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
     ConversationCreator, ConversationRater, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
     NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
-    UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
+    SecretChange, UploadRecord, UploadRegistry, UserProvisioner, UserReader, WebhookRegistry,
 };
-use crate::auth::UserRecord;
+use crate::auth::{Secret, UserRecord};
+use std::time::Duration;
 use crate::domain::{
     AgentId, AttachmentId, ConversationId, Kind, NewMessage, Rating, Status, UserId, now_millis,
 };
@@ -161,6 +162,17 @@ impl<S: ConversationRater + Sync, K: EventSink> ConversationRater for Publishing
         })
         .await;
         Ok(())
+    }
+}
+
+impl<S: UserProvisioner + Sync, K: Sync> UserProvisioner for Publishing<S, K> {
+    fn put_secret(
+        &self,
+        user: &UserId,
+        secret: &Secret,
+        grace: Duration,
+    ) -> impl Future<Output = Result<SecretChange, StoreError>> + Send {
+        self.store.put_secret(user, secret, grace)
     }
 }
 
