@@ -124,13 +124,22 @@ const page = await context.newPage();
 page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
 
 // The socket passes through the test, which can cut it and refuse new ones for a while.
-const sockets = { cut: false, open: [] };
+// It also keeps what the page sends, and lets the test play frames the server does not
+// send yet (issue 23's typing and read receipts, whose contract the messenger follows).
+const sockets = { cut: false, open: [], pages: [], sent: [] };
 await context.routeWebSocket(/\/ws\?ticket=/, (socket) => {
   if (sockets.cut) {
     socket.close({ code: 4000, reason: 'cut by the test' });
     return;
   }
-  sockets.open.push(socket.connectToServer());
+  let upstream = null;
+  socket.onMessage((message) => {
+    sockets.sent.push(message);
+    upstream?.send(message);
+  });
+  upstream = socket.connectToServer();
+  sockets.open.push(upstream);
+  sockets.pages.push(socket);
 });
 
 const m = (selector, options) => page.locator(`supportzen-messenger ${selector}`, options);
@@ -234,6 +243,38 @@ await test('the socket cut and refused for a while: replies written meanwhile ap
   await agent.send(chatId, { message: 'And after it came back' });
   await bubble('And after it came back').waitFor({ timeout: WAIT });
   check((await bubble('Written while you were away').count()) === 1, 'shown once');
+});
+
+await test('typing and Seen (issue 23\'s contract, played by the test): shown, sent at most every 2 s, read marks posted', async () => {
+  const toPage = (frame) => sockets.pages.at(-1).send(JSON.stringify(frame));
+  toPage({ type: 'typing', conversationId: chatId, data: { from: 'agent', agent: { id: 'agent-7', name: 'Sam from Support' } } });
+  await m('.typing', { hasText: 'Sam from Support is typing…' }).waitFor({ timeout: WAIT });
+  const before = sockets.sent.length;
+  for (const text of ['t', 'ty', 'typ', 'typi', 'typin', 'typing']) await m('textarea').fill(text);
+  await until('a typing frame', () => sockets.sent.length > before);
+  const frames = sockets.sent.slice(before).map((f) => JSON.parse(f));
+  check(frames.length === 1 && frames[0].action === 'typing' && frames[0].conversationId === chatId, `typing frames: ${JSON.stringify(frames)}`);
+  await m('textarea').fill('');
+  const mine = await agent.messages(chatId, { limit: 100 });
+  const last = mine.messages.filter((x) => x.author === 'customer').at(-1);
+  toPage({ id: 'evt_test', type: 'conversation.read', conversationId: chatId, occurredAt: Date.now(), data: { reader: 'agents', upTo: last.messageId } });
+  await m(`.msg[data-id="${last.messageId}"] .seen`, { hasText: 'Seen' }).waitFor({ timeout: WAIT });
+  check((await m('.seen').count()) === 1, 'Seen under one message');
+  // Read marks: this server has no read route yet (404), so the page stopped asking; a
+  // page whose server has one posts the newest message it showed.
+  const reads = [];
+  const fresh = await context.newPage();
+  await fresh.route('**/api/client/conversations/*/read', async (route) => {
+    reads.push({ url: route.request().url(), body: JSON.parse(route.request().postData()) });
+    await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ status: 'success', message: 'ok', data: {}, error: null }) });
+  });
+  await fresh.goto(hostUrl);
+  await fresh.locator('supportzen-messenger .launcher').click();
+  await fresh.locator('supportzen-messenger .item').first().click();
+  const newest = (await agent.messages(chatId, { limit: 1 })).messages[0].messageId;
+  const read = await until('a read mark', () => reads.find((r) => r.body.up_to === newest));
+  check(read.url.endsWith(`/api/client/conversations/${chatId}/read`) && read.body.email === EMAIL, JSON.stringify(read));
+  await fresh.close();
 });
 
 await test('an attachment is uploaded, referenced and shown', async () => {
