@@ -234,3 +234,89 @@ fn script(text: String, cache: &'static str) -> Response<Body> {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use supportzen_shared::auth::Credential;
+    use supportzen_shared::store::UserReader;
+    use supportzen_sqlite::SqliteStore;
+
+    fn host(name: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HOST, HeaderValue::from_str(name).unwrap());
+        headers
+    }
+
+    fn text(response: &Response<Body>) -> String {
+        String::from_utf8(response.body().as_ref().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_files_are_served_hashed_and_immutable_or_stable_and_revalidated() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        let secret = Secret::parse("demo-secret").unwrap();
+        let demo = Demo {
+            users: &store,
+            secret: &secret,
+            loopback: true,
+        };
+        let path = hashed_messenger_path();
+        assert!(handles(path) && handles(MESSENGER_PATH) && handles(DEMO_PATH));
+        assert!(!handles("/web/messenger.000000000000.js"));
+        let answer = demo.respond(&Method::GET, path, &HeaderMap::new()).await;
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(answer.headers()[CACHE_CONTROL], IMMUTABLE);
+        assert_eq!(
+            answer.headers()[CONTENT_TYPE],
+            "text/javascript; charset=utf-8"
+        );
+        // The hashed messenger imports the hashed client, which is served as immutable.
+        let body = text(&answer);
+        let client = &hashed().client.0;
+        assert!(body.contains(&format!("from '.{}'", &client["/web".len()..])));
+        assert!(!body.contains(CLIENT_IMPORT));
+        let client = demo.respond(&Method::GET, client, &HeaderMap::new()).await;
+        assert_eq!(client.headers()[CACHE_CONTROL], IMMUTABLE);
+        assert_eq!(text(&client), CLIENT_JS);
+        let stable = demo
+            .respond(&Method::GET, MESSENGER_PATH, &HeaderMap::new())
+            .await;
+        assert_eq!(stable.headers()[CACHE_CONTROL], "no-cache");
+        assert!(text(&stable).contains(CLIENT_IMPORT));
+        let post = demo.respond(&Method::POST, MESSENGER_PATH, &HeaderMap::new()).await;
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
+
+    #[tokio::test]
+    async fn the_demo_signs_its_customer_in_on_loopback_only() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        let secret = Secret::parse("demo-secret").unwrap();
+        let demo = Demo {
+            users: &store,
+            secret: &secret,
+            loopback: true,
+        };
+        let page = demo.respond(&Method::GET, DEMO_PATH, &host("127.0.0.1:3000")).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = text(&page);
+        let token = sign(&secret, DEMO_EMAIL);
+        assert!(html.contains(&format!("token=\"{token}\"")));
+        assert!(html.contains(&format!("src=\"{}\"", hashed_messenger_path())));
+        assert_eq!(html.matches("<script").count(), 1, "no inline script");
+        // The customer now has that secret: the store authenticates the token.
+        let email = Email::parse(DEMO_EMAIL).unwrap();
+        let user = store.find_user(email.user_id()).await.unwrap().unwrap();
+        assert!(matches!(user.credential, Credential::Secret { .. }));
+        for (loopback, name) in [(true, "evil.example"), (false, "127.0.0.1:3000")] {
+            let refused = Demo {
+                users: &store,
+                secret: &secret,
+                loopback,
+            }
+            .respond(&Method::GET, DEMO_PATH, &host(name))
+            .await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{name}");
+        }
+    }
+}

@@ -176,6 +176,26 @@ await test('serve serves the messenger under a content hash, immutable, and a st
   check(wrongHost === 403, `a non-loopback Host: ${wrongHost}`);
 });
 
+await test('the README\'s token snippets (Node, Python) compute what supportzen sign does', async () => {
+  const readme = readFileSync(join(HERE, '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## The customer messenger'));
+  const block = (lang) => section.match(new RegExp('```' + lang + '\n([\\s\\S]*?)```'))?.[1];
+  const [js, python] = [block('js'), block('python')];
+  check(js && python && block('ruby') && block('php'), 'the four snippets are in the README');
+  const module = join(work, 'token.mjs');
+  writeFileSync(module, js);
+  const { supportzenToken } = await import(module);
+  for (const [email, secret] of [[EMAIL, SECRET], ['zoë@example.com', 'pässwörd-∑']]) {
+    const signed = spawnSync(BINARY, ['sign', '--email', email, '--secret', secret], { encoding: 'utf8' });
+    check(signed.status === 0, `supportzen sign: ${signed.stderr}`);
+    const expected = signed.stdout.trim();
+    check(supportzenToken(email, secret) === expected, `Node: ${supportzenToken(email, secret)} vs ${expected}`);
+    const py = spawnSync('python3', ['-c', `${python}\nimport sys\nprint(supportzen_token(sys.argv[1], sys.argv[2]))`, email, secret], { encoding: 'utf8' });
+    check(py.status === 0 && py.stdout.trim() === expected, `Python: ${py.stdout}${py.stderr} vs ${expected}`);
+  }
+  check(supportzenToken(EMAIL, SECRET) === TOKEN, 'the token the host page carries');
+});
+
 await test('from another origin: a new chat, the agent replies through the API, the reply appears without a reload', async () => {
   check(new URL(hostUrl).origin !== new URL(base).origin, 'the host page is on another origin');
   await page.goto(hostUrl);
