@@ -16,8 +16,8 @@
 
 use crate::console::is_loopback_host;
 use hyper::header::{
-    CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderName, HeaderValue,
-    REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_TYPE, HOST, HeaderName, HeaderValue, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use hyper::{HeaderMap, Method, Response, StatusCode};
 use lambda_http::Body;
@@ -110,7 +110,12 @@ pub struct Demo<'a, U> {
 
 impl<U: UserProvisioner> Demo<'_, U> {
     /// Answers a GET or HEAD for which [`handles`] is true.
-    pub async fn respond(&self, method: &Method, path: &str, headers: &HeaderMap) -> Response<Body> {
+    pub async fn respond(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+    ) -> Response<Body> {
         if *method != Method::GET && *method != Method::HEAD {
             let mut response = error_response(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -284,7 +289,9 @@ mod tests {
             .await;
         assert_eq!(stable.headers()[CACHE_CONTROL], "no-cache");
         assert!(text(&stable).contains(CLIENT_IMPORT));
-        let post = demo.respond(&Method::POST, MESSENGER_PATH, &HeaderMap::new()).await;
+        let post = demo
+            .respond(&Method::POST, MESSENGER_PATH, &HeaderMap::new())
+            .await;
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
@@ -297,7 +304,9 @@ mod tests {
             secret: &secret,
             loopback: true,
         };
-        let page = demo.respond(&Method::GET, DEMO_PATH, &host("127.0.0.1:3000")).await;
+        let page = demo
+            .respond(&Method::GET, DEMO_PATH, &host("127.0.0.1:3000"))
+            .await;
         assert_eq!(page.status(), StatusCode::OK);
         let html = text(&page);
         let token = sign(&secret, DEMO_EMAIL);

@@ -334,7 +334,10 @@ fn the_documented_limits_are_the_enforced_ones() {
         rating["comment"]["maxLength"],
         supportzen_shared::domain::MAX_RATING_COMMENT_CHARS
     );
-    assert_eq!((&rating["rating"]["minimum"], &rating["rating"]["maximum"]), (&json!(1), &json!(5)));
+    assert_eq!(
+        (&rating["rating"]["minimum"], &rating["rating"]["maximum"]),
+        (&json!(1), &json!(5))
+    );
     let assignee = &schema(&doc, "AssignFields")["properties"]["assignee"];
     assert_eq!(assignee["maxLength"], MAX_AGENT_ID_CHARS);
     let id = &doc["components"]["parameters"]["AgentConversationId"];

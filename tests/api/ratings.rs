@@ -36,7 +36,11 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
     let (ann, bob) = (token(ANN_SECRET, ANN), token(BOB_SECRET, BOB));
     let agent = app.agent_token("agent-7", &Scope::ALL);
     let opened = app
-        .post(LIVE_CREATE, Some(&ann), &create_body(ANN, "Where is my invoice?"))
+        .post(
+            LIVE_CREATE,
+            Some(&ann),
+            &create_body(ANN, "Where is my invoice?"),
+        )
         .await;
     let chat = opened.ok()["chatId"].as_str().unwrap().to_string();
     let path = rating_path(&chat);
@@ -60,9 +64,15 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
         (json!({"email": ANN, "rating": 6}), "rating"),
         (json!({"email": ANN, "rating": "5"}), "rating"),
         (json!({"email": ANN, "rating": 4.5}), "rating"),
-        (json!({"email": ANN, "rating": 4, "comment": "x".repeat(1001)}), "comment"),
+        (
+            json!({"email": ANN, "rating": 4, "comment": "x".repeat(1001)}),
+            "comment",
+        ),
         (json!({"email": ANN, "rating": 4, "comment": 7}), "comment"),
-        (json!({"email": ANN, "rating": 4, "comment": "  "}), "comment"),
+        (
+            json!({"email": ANN, "rating": 4, "comment": "  "}),
+            "comment",
+        ),
         (json!({"rating": 4}), "email"),
     ] {
         app.post(&path, Some(&ann), &body).await.bad_field(field);
@@ -74,26 +84,47 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
     app.post(&path, Some(&bob), &json!({"email": BOB, "rating": 1}))
         .await
         .err(404, "not_found");
-    for unknown in ["TKT-404", "chat-00000000-0000-7000-8000-000000000000", "nope"] {
-        app.post(&rating_path(unknown), Some(&ann), &json!({"email": ANN, "rating": 3}))
-            .await
-            .err(404, "not_found");
+    for unknown in [
+        "TKT-404",
+        "chat-00000000-0000-7000-8000-000000000000",
+        "nope",
+    ] {
+        app.post(
+            &rating_path(unknown),
+            Some(&ann),
+            &json!({"email": ANN, "rating": 3}),
+        )
+        .await
+        .err(404, "not_found");
     }
     let conversation = agent_path(Endpoint::AgentConversation, &chat);
-    assert_eq!(app.agent_get(&conversation, &agent).await.ok()["rating"], Value::Null);
+    assert_eq!(
+        app.agent_get(&conversation, &agent).await.ok()["rating"],
+        Value::Null
+    );
 
     // Rated (the wrapped body shape), at most 1,000 characters of comment.
     let comment = "é".repeat(999) + "!";
     let rated = app
-        .post(&path, Some(&ann), &json!({"data": {"email": ANN, "rating": 4, "comment": comment}}))
+        .post(
+            &path,
+            Some(&ann),
+            &json!({"data": {"email": ANN, "rating": 4, "comment": comment}}),
+        )
         .await;
     let given = rated.ok()["rating"].clone();
     assert_eq!(rated.ok()["conversationId"], chat);
-    assert_eq!((&given["rating"], &given["comment"]), (&json!(4), &json!(comment)));
+    assert_eq!(
+        (&given["rating"], &given["comment"]),
+        (&json!(4), &json!(comment))
+    );
     let rated_at = given["ratedAt"].as_i64().unwrap();
 
     // Agents see it on the conversation and in the solved inbox; Ann on her list.
-    assert_eq!(app.agent_get(&conversation, &agent).await.ok()["rating"], given);
+    assert_eq!(
+        app.agent_get(&conversation, &agent).await.ok()["rating"],
+        given
+    );
     let inbox = app
         .agent_get(&format!("{INBOX}?kind=chat&status=solved"), &agent)
         .await;
@@ -105,14 +136,21 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
 
     // The same rating again changes nothing; another one, within the day, overwrites.
     let again = app
-        .post(&path, Some(&ann), &json!({"email": ANN, "rating": 4, "comment": comment}))
+        .post(
+            &path,
+            Some(&ann),
+            &json!({"email": ANN, "rating": 4, "comment": comment}),
+        )
         .await;
     assert_eq!(again.ok()["rating"]["ratedAt"], rated_at);
     let changed = app
         .post(&path, Some(&ann), &json!({"email": ANN, "rating": 5}))
         .await;
     assert_eq!(
-        (&changed.ok()["rating"]["rating"], &changed.ok()["rating"]["comment"]),
+        (
+            &changed.ok()["rating"]["rating"],
+            &changed.ok()["rating"]["comment"]
+        ),
         (&json!(5), &Value::Null)
     );
     let seen = app.agent_get(&conversation, &agent).await;
@@ -130,7 +168,10 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
     app.post(&path, Some(&ann), &json!({"email": ANN, "rating": 2}))
         .await
         .err(409, "conversation_not_solved");
-    assert_eq!(app.agent_get(&conversation, &agent).await.ok()["rating"]["rating"], 5);
+    assert_eq!(
+        app.agent_get(&conversation, &agent).await.ok()["rating"]["rating"],
+        5
+    );
     solve(&app, &agent, &chat, "solved").await;
     app.post(&path, Some(&ann), &json!({"email": ANN, "rating": 2}))
         .await
@@ -140,7 +181,10 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
     app.post(&path, Some(&ann), &json!({"email": ANN, "rating": 3}))
         .await
         .err(409, "conversation_not_solved");
-    assert_eq!(app.agent_get(&conversation, &agent).await.ok()["rating"]["rating"], 2);
+    assert_eq!(
+        app.agent_get(&conversation, &agent).await.ok()["rating"]["rating"],
+        2
+    );
 }
 
 /// The email may come in the `X-SupportZen-Email` header instead of the body, and a
@@ -151,7 +195,11 @@ async fn the_email_may_come_in_the_header<S: TestStore>() {
     let ann = token(ANN_SECRET, ANN);
     let agent = app.agent_token("agent-7", &Scope::ALL);
     let opened = app
-        .post(TICKET_CREATE, Some(&ann), &create_body(ANN, "Charged twice"))
+        .post(
+            TICKET_CREATE,
+            Some(&ann),
+            &create_body(ANN, "Charged twice"),
+        )
         .await;
     let ticket = opened.ok()["ticketId"].as_str().unwrap().to_string();
     solve(&app, &agent, &ticket, "solved").await;

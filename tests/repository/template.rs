@@ -455,7 +455,9 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
             && own.scope().is_none()
             && !matches!(
                 own,
-                Endpoint::RealtimeTicket | Endpoint::AttachmentUpload | Endpoint::ConversationRating
+                Endpoint::RealtimeTicket
+                    | Endpoint::AttachmentUpload
+                    | Endpoint::ConversationRating
             );
         // BatchGetItem reads the user and the receipt together.
         for (action, patterns) in [

@@ -58,15 +58,27 @@ async fn a_rating_changes_for_a_day_then_is_final<S: TestStore>() {
     let (chat, ann) = solved_chat(&store).await;
     let config = Config::default();
     let first = now_millis();
-    let rated = rate(&store, &config, &ann, command(&chat.id, 4, Some("Kind")), first)
-        .await
-        .unwrap();
+    let rated = rate(
+        &store,
+        &config,
+        &ann,
+        command(&chat.id, 4, Some("Kind")),
+        first,
+    )
+    .await
+    .unwrap();
     assert_eq!(rated.data.rating.rated_at, first);
     // Changed just before the day is out: overwritten, the window still from the first.
     let last_moment = first + RATING_CHANGE_WINDOW_MS - 1;
-    rate(&store, &config, &ann, command(&chat.id, 2, None), last_moment)
-        .await
-        .unwrap();
+    rate(
+        &store,
+        &config,
+        &ann,
+        command(&chat.id, 2, None),
+        last_moment,
+    )
+    .await
+    .unwrap();
     let stored = store.find_conversation(&chat.id).await.unwrap().unwrap();
     let expected = Rating {
         score: RatingScore::from_integer(2).unwrap(),
@@ -76,7 +88,10 @@ async fn a_rating_changes_for_a_day_then_is_final<S: TestStore>() {
     };
     assert_eq!(stored.rating, Some(expected.clone()));
     // A day after the first rating: refused, whatever the rating, and nothing changes.
-    for (score, at) in [(5, first + RATING_CHANGE_WINDOW_MS), (2, first + 2 * RATING_CHANGE_WINDOW_MS)] {
+    for (score, at) in [
+        (5, first + RATING_CHANGE_WINDOW_MS),
+        (2, first + 2 * RATING_CHANGE_WINDOW_MS),
+    ] {
         let refused = rate(&store, &config, &ann, command(&chat.id, score, None), at).await;
         match refused {
             Err(ApiError::Conflict { code, .. }) => assert_eq!(code, "rating_final"),

@@ -41,7 +41,10 @@ impl RatingComment {
         if raw.trim().is_empty() {
             return Err("must not be blank (leave it out instead)".to_string());
         }
-        if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if raw
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             return Err("must not contain control characters".to_string());
         }
         Ok(RatingComment(raw.to_string()))

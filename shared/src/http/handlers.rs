@@ -18,8 +18,7 @@ use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConversationCreator, ConversationRater,
-    ConversationReader,
-    FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
+    ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;

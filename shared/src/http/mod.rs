@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::endpoint::Endpoint;
 use crate::store::{
     AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer, ConversationCreator,
-    ConversationRater, ConversationReader, FileStorage, MessageAppender, TicketNumbers, UploadRegistry, UserProvisioner, UserReader,
+    ConversationRater, ConversationReader, FileStorage, MessageAppender, TicketNumbers,
+    UploadRegistry, UserProvisioner, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;

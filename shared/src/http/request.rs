@@ -216,9 +216,16 @@ pub fn rating_request(request: &Request) -> Result<(Customer, RateConversation),
     idempotency_key(request.headers())?;
     let email = match fields.optional("email", Email::parse)? {
         Some(email) => email,
-        None => super::query::customer(request)
-            .map_err(|_| ApiError::field("email", "is required (in the body, or in the X-SupportZen-Email header)"))?
-            .email,
+        None => {
+            super::query::customer(request)
+                .map_err(|_| {
+                    ApiError::field(
+                        "email",
+                        "is required (in the body, or in the X-SupportZen-Email header)",
+                    )
+                })?
+                .email
+        }
     };
     let score = fields
         .integer("rating")?

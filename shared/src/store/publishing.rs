@@ -7,12 +7,12 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationRater, ConversationReader, InboxFilter, MessageAppender, MessageWindow,
-    NewConversation, Page, StoreError, StoredConversation, StoredMessage, TicketNumbers,
-    SecretChange, UploadRecord, UploadRegistry, UserProvisioner, UserReader, WebhookRegistry,
+    ConversationCreator, ConversationRater, ConversationReader, InboxFilter, MessageAppender,
+    MessageWindow, NewConversation, Page, SecretChange, StoreError, StoredConversation,
+    StoredMessage, TicketNumbers, UploadRecord, UploadRegistry, UserProvisioner, UserReader,
+    WebhookRegistry,
 };
 use crate::auth::{Secret, UserRecord};
-use std::time::Duration;
 use crate::domain::{
     AgentId, AttachmentId, ConversationId, Kind, NewMessage, Rating, Status, UserId, now_millis,
 };
@@ -20,6 +20,7 @@ use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
+use std::time::Duration;
 
 /// Where committed changes' events go: realtime connections, the webhook outbox.
 pub trait EventSink: Send + Sync {
