@@ -115,6 +115,12 @@ const STORE_PREFIX = 'supportzen-messenger';
 const TYPING_EVERY_MS = 2000;
 const TYPING_SHOWN_MS = 5000;
 
+/** When a message id was taken: a msg-<UUIDv7>, whose first 48 bits are Unix ms. */
+function idTime(messageId) {
+  const time = parseInt(messageId.slice(4, 17).replace('-', ''), 16);
+  return Number.isFinite(time) ? time : Date.now();
+}
+
 /** Creates an element: `h('button', {type: 'button', onclick}, 'text', child)`. */
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -335,7 +341,7 @@ export class SupportZenMessenger extends HTMLElement {
       el.classList.remove('pending');
       if (messageId) {
         el.dataset.id = messageId;
-        this.#current?.shown.add([{ messageId, createdAt: Date.now() }]);
+        this.#current?.shown.add([{ messageId, createdAt: idTime(messageId) }]);
       }
       el.querySelector('.meta').textContent = this.#t('sent');
     }
@@ -350,7 +356,15 @@ export class SupportZenMessenger extends HTMLElement {
         this.#current.loaded = true;
       }).catch(() => {});
     }
-    this.#loadLists();
+    this.#refreshLists();
+  }
+
+  #listTimer = null;
+
+  /** Reads the lists again soon, once for a burst of events. */
+  #refreshLists() {
+    clearTimeout(this.#listTimer);
+    this.#listTimer = setTimeout(() => this.#loadLists(), 200);
   }
 
   // ---- Reading ----
@@ -371,11 +385,14 @@ export class SupportZenMessenger extends HTMLElement {
     if (this.#current) {
       const item = this.#item(this.#current.id);
       if (item) {
-        this.#current.status = item.status;
-        this.#current.rating = item.rating;
-        this.#current.readUpTo = item.agentsReadUpTo || this.#current.readUpTo;
+        const current = this.#current;
+        // Drawn again only when it changed: a rating being written stays as it is.
+        const changed = current.status !== item.status || current.rating?.ratedAt !== item.rating?.ratedAt;
+        current.status = item.status;
+        current.rating = item.rating;
+        current.readUpTo = item.agentsReadUpTo || current.readUpTo;
         this.#paintSeen();
-        this.#renderFooter();
+        if (changed) this.#renderFooter();
       }
     }
   }
@@ -435,13 +452,13 @@ export class SupportZenMessenger extends HTMLElement {
           this.#markRead();
         }
       }
-      this.#loadLists();
+      this.#refreshLists();
     } else if (event.type === 'conversation.status_changed') {
       if (current) {
         current.status = data.status;
         this.#renderFooter();
       }
-      this.#loadLists();
+      this.#refreshLists();
     } else if (event.type === 'conversation.rated') {
       if (current) current.rating = { rating: data.rating, comment: data.comment, ratedAt: data.ratedAt };
     } else if (event.type === 'conversation.read' && data.reader === 'agents') {
