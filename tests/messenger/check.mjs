@@ -15,7 +15,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { AgentClient } from '../../web/client.js';
+import { AgentClient, CustomerClient } from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const [BINARY, CHROMIUM, SHOTS] = process.argv.slice(2);
@@ -394,6 +394,24 @@ await test('closed: the messenger offers a follow-up, which opens a new chat lin
   const inbox = await agent.inbox({ kind: 'chat' });
   const followUp = inbox.conversations.find((c) => c.followUpOf === chatId);
   check(followUp, `a chat following ${chatId}: ${JSON.stringify(inbox.conversations.map((c) => c.followUpOf))}`);
+});
+
+await test('a ticket of 46 messages: the latest 30 first, earlier ones paged in upward, each once and in order', async () => {
+  const ann = new CustomerClient({ email: EMAIL, token: TOKEN, baseUrl: base });
+  const { ticketId } = await ann.createTicket({ message: 'ticket message 0', createdAt: 1679223400 });
+  for (let i = 1; i < 46; i += 1) await ann.appendTicket(ticketId, { message: `ticket message ${i}` });
+  await page.reload();
+  await m('.launcher').click();
+  await m('.tabs button', { hasText: 'Tickets' }).click();
+  await m('.item', { hasText: ticketId }).click();
+  await bubble('ticket message 45').waitFor({ timeout: WAIT });
+  check((await m('.bubble').count()) === 30, `${await m('.bubble').count()} shown first`);
+  await m('button', { hasText: 'Load earlier messages' }).click();
+  await bubble('ticket message 0').waitFor({ timeout: WAIT });
+  const shown = await m('.bubble').allTextContents();
+  const expected = Array.from({ length: 46 }, (_, i) => `ticket message ${i}`);
+  check(shown.join('|') === expected.join('|'), `shown: ${shown.length}, first ${shown[0]}, last ${shown.at(-1)}`);
+  check(await m('button', { hasText: 'Load earlier messages' }).isHidden(), 'nothing earlier left');
 });
 
 await test('a host stylesheet restyling *, div and button leaves the messenger as it was, and the messenger leaves the page as it was', async () => {
