@@ -376,7 +376,10 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
             "conversation.status_changed" => assert_eq!(data["status"], "solved"),
             "conversation.rated" => {
                 assert_eq!(data["rating"], 5);
-                assert!(data["ratedAt"].is_i64() && data.get("comment").is_none(), "{data}");
+                assert!(
+                    data["ratedAt"].is_i64() && data.get("comment").is_none(),
+                    "{data}"
+                );
             }
             other => panic!("unexpected event type {other}"),
         }
