@@ -90,6 +90,8 @@ ul{list-style:none;margin:0;padding:0}
 form.composer{display:flex;flex-direction:column;gap:6px;padding:8px 12px 12px;border-top:1px solid #eaeef2}
 .inputrow{display:flex;gap:6px;align-items:flex-end}
 textarea{flex:1;min-height:40px;max-height:120px;resize:none;font:inherit;color:var(--tx);background:var(--bg);border:1px solid #8c959f;border-radius:8px;padding:8px}
+.body{display:contents}
+.earlier{text-align:center}
 .attach{color:var(--mu);padding:8px;display:grid;place-items:center}
 .chips{display:flex;flex-wrap:wrap;gap:4px}
 .chip{font-size:12px;background:#eef1f4;border-radius:10px;padding:2px 4px 2px 8px}
@@ -513,7 +515,7 @@ export class SupportZenMessenger extends HTMLElement {
     const back = h('button', { type: 'button', 'aria-label': this.#t('back'), hidden: true, onclick: () => this.#showList() }, '←');
     const close = h('button', { type: 'button', 'aria-label': this.#t('close'), onclick: () => this.toggle(false) }, '✕');
     const banner = h('p', { class: 'banner', role: 'status', hidden: true });
-    const body = h('div', { class: 'body', style: 'display:contents' });
+    const body = h('div', { class: 'body' });
     const panel = h('section', {
       class: 'panel', role: 'dialog', 'aria-labelledby': 'sz-title', hidden: !this.#open,
       onkeydown: (e) => { if (e.key === 'Escape') this.toggle(false); },
@@ -730,7 +732,7 @@ export class SupportZenMessenger extends HTMLElement {
     const scroller = h('div', {
       class: 'scroll',
       onscroll: () => { if (scroller.scrollTop < 40 && current.hasMore && !current.loading) { current.loading = true; this.#earlier().finally(() => { current.loading = false; }); } },
-    }, h('div', { style: 'text-align:center' }, earlier), log, footer);
+    }, h('div', { class: 'earlier' }, earlier), log, footer);
     const composer = this.#composer((message, files) => this.#enqueueMessage({ op: 'send', kind: current.kind, conv: current.id, message, files }));
     this.#els.composer = composer;
     queueMicrotask(() => this.#renderFooter());

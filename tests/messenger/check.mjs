@@ -196,6 +196,28 @@ await test('the README\'s token snippets (Node, Python) compute what supportzen 
   check(supportzenToken(EMAIL, SECRET) === TOKEN, 'the token the host page carries');
 });
 
+await test('the demo page: the messenger under its strict CSP, a demo customer\'s chat reaching the agents', async () => {
+  // A context of its own: the main one's socket routing stays with the main page.
+  const own = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const tab = await own.newPage();
+  const refusals = [];
+  tab.on('console', (message) => { if (/Content Security Policy|Refused to/.test(message.text())) refusals.push(message.text()); });
+  tab.on('pageerror', (error) => refusals.push(error.message));
+  await tab.goto(`${base}/demo/`);
+  await tab.locator('supportzen-messenger .launcher').click();
+  await tab.locator('supportzen-messenger .actions button', { hasText: 'New chat' }).click();
+  await tab.locator('supportzen-messenger textarea').fill('Hello from the demo page');
+  await tab.locator('supportzen-messenger textarea').press('Enter');
+  await tab.locator('supportzen-messenger .msg', { hasText: 'Hello from the demo page' }).locator('.meta', { hasText: 'Sent' }).waitFor({ timeout: WAIT });
+  const inbox = await agent.inbox({ kind: 'chat' });
+  const chat = inbox.conversations.find((c) => c.customer === 'demo@example.com');
+  check(chat, 'the demo customer\'s chat is in the agents\' inbox');
+  await agent.send(chat.conversationId, { message: 'Hello, demo customer' });
+  await tab.locator('supportzen-messenger .msg', { hasText: 'Hello, demo customer' }).waitFor({ timeout: WAIT });
+  check(refusals.length === 0, refusals.join('; '));
+  await own.close();
+});
+
 await test('from another origin: a new chat, the agent replies through the API, the reply appears without a reload', async () => {
   check(new URL(hostUrl).origin !== new URL(base).origin, 'the host page is on another origin');
   await page.goto(hostUrl);
