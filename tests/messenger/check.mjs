@@ -276,6 +276,24 @@ await test('offline: three sends wait, then go out once each, in order, and show
   await cdp.detach();
 });
 
+await test('a send still queued when the page reloads goes out from the next page, once', async () => {
+  // The API's send route unreachable (the rest of the page works): the send waits.
+  await page.route('**/api/client/live/chat', (route) => route.abort('internetdisconnected'));
+  await m('textarea').fill('sent across a reload');
+  await m('textarea').press('Enter');
+  await bubble('sent across a reload').locator('.meta', { hasText: 'Waiting for the network' }).waitFor({ timeout: WAIT });
+  await page.reload();
+  await page.unroute('**/api/client/live/chat');
+  await until('the send to be stored', async () => (await texts(chatId)).includes('sent across a reload'));
+  await m('.launcher').click();
+  await m('.item').first().click();
+  await bubble('sent across a reload').waitFor({ timeout: WAIT });
+  const stored = (await texts(chatId)).filter((t) => t === 'sent across a reload');
+  check(stored.length === 1, `stored ${stored.length} times`);
+  const queue = JSON.parse(await page.evaluate(() => localStorage.getItem(Object.keys(localStorage).find((k) => k.endsWith(':ann@example.com')))));
+  check(queue.queue.length === 0, `the queue is empty again: ${JSON.stringify(queue.queue)}`);
+});
+
 await test('the socket cut and refused for a while: replies written meanwhile appear once each after it reconnects', async () => {
   sockets.cut = true;
   for (const open of sockets.open.splice(0)) open.close({ code: 4000, reason: 'cut' });
