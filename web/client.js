@@ -136,16 +136,18 @@ export class CustomerClient {
     return call({ baseUrl: this.baseUrl, method, path, headers, body, fetchImpl: this.fetchImpl });
   }
 
-  #open(path, { message, createdAt, name, planId, followUpOf, clientMessageId = newId(), idempotencyKey }) {
+  #open(path, { message, createdAt, name, planId, followUpOf, attachments, clientMessageId = newId(), idempotencyKey }) {
     return this.#call('POST', path, {
       email: this.email, message, created_at: createdAt, name, plan_id: planId,
       follow_up_of: followUpOf, client_message_id: clientMessageId,
+      attachments: attachments?.length ? attachments : undefined,
     }, { idempotencyKey });
   }
 
-  #add(path, idField, id, { message, imageUrl, clientMessageId = newId(), idempotencyKey }) {
+  #add(path, idField, id, { message, imageUrl, attachments, clientMessageId = newId(), idempotencyKey }) {
     return this.#call('POST', path, {
       [idField]: id, email: this.email, message, image_url: imageUrl, client_message_id: clientMessageId,
+      attachments: attachments?.length ? attachments : undefined,
     }, { idempotencyKey });
   }
 
@@ -204,6 +206,44 @@ export class CustomerClient {
   realtimeTicket() {
     // A ticket is worth nothing twice: no key, so no receipt is stored for it.
     return this.#call('POST', '/api/client/realtime/ticket', undefined, { read: true, idempotent: false });
+  }
+
+  /**
+   * Uploads a file as the README's "Attach a file" has it: declares it, then sends it
+   * with the signed form straight to the storage. Name the id it returns in a send's
+   * `attachments`.
+   * @param {Blob & {name?: string}} file
+   * @returns {Promise<string>} the attachment id
+   * @throws {ApiError} a refused declaration (`field` names it), or `upload_failed`
+   */
+  async upload(file) {
+    const declared = await this.#call('POST', '/api/client/attachments', {
+      email: this.email, name: file.name || 'file', content_type: file.type || 'application/octet-stream', size: file.size,
+    }, { idempotent: false });
+    const form = new FormData();
+    for (const [name, value] of Object.entries(declared.upload.fields)) form.append(name, value);
+    form.append('file', file);
+    let response;
+    try {
+      response = await (this.fetchImpl ?? globalThis.fetch.bind(globalThis))(declared.upload.url, { method: 'POST', body: form });
+    } catch (cause) {
+      throw new ApiError({ status: 0, code: 'network_error', message: `no answer from the storage: ${cause?.message ?? cause}` });
+    }
+    if (!response.ok) {
+      throw new ApiError({ status: response.status, code: 'upload_failed', message: `the storage refused the file (HTTP ${response.status})` });
+    }
+    return declared.attachmentId;
+  }
+
+  /**
+   * Rates a solved conversation, 1 to 5 with an optional comment; another rating within
+   * 24 hours of the first replaces it (409 `conversation_not_solved`, `rating_final`).
+   * @returns {Promise<{conversationId: string, rating: {rating: number, comment: string|null, ratedAt: number}}>}
+   */
+  rate(id, { rating, comment }) {
+    return this.#call('POST', `/api/client/conversations/${enc(id)}/rating`, {
+      email: this.email, rating, comment: comment || undefined,
+    });
   }
 }
 
@@ -402,6 +442,13 @@ export class RealtimeConnection {
     const socket = this.socket;
     if (!socket || socket.readyState !== 1) return false;
     socket.send(JSON.stringify({ action: 'typing', conversationId }));
+    return true;
+  }
+
+  /** Sends `frame` (as JSON) if a socket is open; returns whether it did. */
+  send(frame) {
+    if (this.socket?.readyState !== 1) return false;
+    this.socket.send(JSON.stringify(frame));
     return true;
   }
 

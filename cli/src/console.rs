@@ -246,7 +246,7 @@ impl Console<'_> {
 
 /// Whether a `Host` header names this machine's loopback: `localhost`, `127.x.x.x` or
 /// `[::1]`, with or without a port.
-fn is_loopback_host(host: &str) -> bool {
+pub(crate) fn is_loopback_host(host: &str) -> bool {
     let name = match host.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _port)| name),

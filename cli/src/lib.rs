@@ -16,6 +16,7 @@ pub mod invoke;
 pub mod listen;
 pub mod log_fields;
 pub mod mail;
+pub mod messenger;
 pub mod ops;
 pub mod output;
 pub mod realtime;

@@ -11,6 +11,7 @@
 use crate::agent_tokens::{AgentKey, Rejection};
 use crate::console::{self, Console};
 use crate::files::{self, FileBody, FileStore};
+use crate::messenger;
 use crate::realtime::{self, Hub};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::StatusCode;
@@ -32,7 +33,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
-use supportzen_shared::auth::AuthError;
+use supportzen_shared::auth::{AuthError, Secret};
 use supportzen_shared::endpoint::{Endpoint, Route};
 use supportzen_shared::http::request::MAX_BODY_BYTES;
 use supportzen_shared::http::response::{error_response, failure};
@@ -70,6 +71,7 @@ pub async fn serve<S: Backend>(
         hub,
         loopback,
         files,
+        demo_secret: demo_secret(),
     });
     tokio::pin!(shutdown);
     loop {
@@ -110,6 +112,8 @@ struct Settings {
     loopback: bool,
     /// Attachments' files, at [`files::PATH`].
     files: Arc<FileStore>,
+    /// The demo customer's secret ([`crate::messenger`]), fresh per start.
+    demo_secret: Secret,
 }
 
 async fn route<S: Backend>(
@@ -184,6 +188,14 @@ async fn route<S: Backend>(
 
     let response = match Endpoint::route(method.as_str(), &path) {
         _ if console::handles(&path) => console_response(&settings, &parts, body).await,
+        _ if messenger::handles(&path) => {
+            let demo = messenger::Demo {
+                users: &*store,
+                secret: &settings.demo_secret,
+                loopback: settings.loopback,
+            };
+            demo.respond(&method, &path, &parts.headers).await
+        }
         Route::NotFound if path == "/openapi.json" && method == Method::GET => {
             let mut response =
                 lambda_http::Response::new(lambda_http::Body::Text(OPENAPI.to_string()));
@@ -258,6 +270,13 @@ async fn route<S: Backend>(
         parts,
         Full::new(Bytes::copy_from_slice(&body)),
     )))
+}
+
+/// A random secret for the demo customer: 32 bytes, hex.
+fn demo_secret() -> Secret {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    Secret::parse(&hex::encode(bytes)).expect("64 hex digits make a secret")
 }
 
 /// The agent console's files and its local sign-in ([`crate::console`]), whose body is

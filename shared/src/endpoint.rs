@@ -82,6 +82,11 @@ endpoints! {
     AgentRead => ("agent-read", "POST", "/api/agent/conversations/{id}/read"),
     Unsubscribe => ("unsubscribe", "POST", "/api/client/unsubscribe"),
     AgentCustomer => ("agent-customer", "GET", "/api/agent/customers"),
+    ConversationRating => (
+        "conversation-rating",
+        "POST",
+        "/api/client/conversations/{id}/rating"
+    ),
 }
 
 /// Where a request to a path goes.
@@ -131,7 +136,8 @@ impl Endpoint {
             | Endpoint::RealtimeTicket
             | Endpoint::AttachmentUpload
             | Endpoint::ConversationRead
-            | Endpoint::Unsubscribe => None,
+            | Endpoint::Unsubscribe
+            | Endpoint::ConversationRating => None,
             Endpoint::AgentInbox
             | Endpoint::AgentConversation
             | Endpoint::AgentMessages

@@ -35,6 +35,13 @@ pub enum ApiError {
     /// The chat or ticket exists and is the caller's, but it is closed.
     #[error("this {0} is closed")]
     Closed(&'static str),
+    /// The request conflicts with the conversation's state (other than being closed):
+    /// `code` says how (`conversation_not_solved`, `rating_final`), `message` what to do.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
     /// The `Idempotency-Key` was used before, by this user on this endpoint, with
     /// another body. Nothing is written; the client must pick a new key.
     #[error("this Idempotency-Key was used with a different request body")]
@@ -83,6 +90,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Closed(_) => "conversation_closed",
+            ApiError::Conflict { code, .. } => code,
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::Unavailable { .. } => "unavailable",

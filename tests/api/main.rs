@@ -10,6 +10,7 @@ mod emails;
 mod http_api;
 mod idempotency;
 mod openapi;
+mod ratings;
 mod read_api;
 mod read_marks;
 mod realtime;

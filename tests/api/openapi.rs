@@ -20,6 +20,7 @@ use supportzen_shared::http::agent;
 use supportzen_shared::http::query::EMAIL_HEADER;
 use supportzen_shared::http::request::{
     CreateConversation, CustomerBody, IDEMPOTENCY_KEY_HEADER, SendMessage, UploadBody,
+    rating_request,
 };
 use supportzen_shared::http::response::{REPLAYED_HEADER, failure};
 use supportzen_shared::idempotency::{IdempotencyKey, MAX_IDEMPOTENCY_KEY_CHARS};
@@ -39,6 +40,7 @@ const READ: &str = Endpoint::ConversationRead.path();
 const AGENT_READ: &str = Endpoint::AgentRead.path();
 /// A message id, as the write routes issue them.
 const MESSAGE: &str = "msg-0194f1d2-7c1e-7000-8000-000000000000";
+const RATING: &str = Endpoint::ConversationRating.path();
 /// An attachment id, as the upload routes issue them.
 const ATTACHMENT: &str = "att-0194f1d2-7c1e-7000-8000-000000000000";
 
@@ -135,6 +137,14 @@ fn parse(route: &str, body: &Value) -> Result<(), Option<&'static str>> {
             headers.insert(EMAIL_HEADER, "ann@example.com".parse().unwrap());
             supportzen_shared::http::query::mark_read(&request).map(|_| ())
         }
+        RATING => {
+            let mut request = agent_request(&bytes, &[]);
+            let signed = format!("Bearer {}", "ab".repeat(32));
+            request
+                .headers_mut()
+                .insert("authorization", signed.parse().unwrap());
+            rating_request(&request).map(|_| ())
+        }
         _ => panic!("no parser for {route}"),
     };
     result.map_err(|e| match e {
@@ -168,6 +178,7 @@ fn valid_body(route: &str) -> Value {
         AGENT_UPLOAD => body = json!({"name": "a.png", "content_type": "image/png", "size": 10}),
         READ => body = json!({"up_to": MESSAGE, "email": "ann@example.com"}),
         AGENT_READ => body = json!({"up_to": MESSAGE}),
+        RATING => body = json!({"email": "ann@example.com", "rating": 4, "comment": "Thanks"}),
         _ => panic!("no body for {route}"),
     }
     body
@@ -361,6 +372,15 @@ fn the_documented_limits_are_the_enforced_ones() {
         reply["client_message_id"]["maxLength"],
         MAX_CLIENT_MESSAGE_ID_CHARS
     );
+    let rating = &schema(&doc, "RatingFields")["properties"];
+    assert_eq!(
+        rating["comment"]["maxLength"],
+        supportzen_shared::domain::MAX_RATING_COMMENT_CHARS
+    );
+    assert_eq!(
+        (&rating["rating"]["minimum"], &rating["rating"]["maximum"]),
+        (&json!(1), &json!(5))
+    );
     let assignee = &schema(&doc, "AssignFields")["properties"]["assignee"];
     assert_eq!(assignee["maxLength"], MAX_AGENT_ID_CHARS);
     let id = &doc["components"]["parameters"]["AgentConversationId"];
@@ -410,12 +430,15 @@ fn the_documented_idempotency_key_is_the_one_enforced() {
         // A connect ticket is a new one on every call: nothing to repeat safely; nor is
         // an upload (a repeated one only leaves an unattached upload that expires); an
         // agent's status change or assignment sets a state; a read mark repeated leaves
-        // the mark where it is. An agent's reply takes one.
+        // the mark where it is; nor a rating: the same rating again changes nothing (a
+        // key sent is checked only). An agent's reply takes one.
         if (function.scope().is_some() && *function != Endpoint::AgentReply)
             || reads_no_json_body(*function)
             || matches!(
                 function,
-                Endpoint::AttachmentUpload | Endpoint::ConversationRead
+                Endpoint::AttachmentUpload
+                    | Endpoint::ConversationRead
+                    | Endpoint::ConversationRating
             )
         {
             let keyed = post["parameters"]
@@ -538,6 +561,8 @@ fn every_error_is_in_the_documented_envelope() {
         ApiError::Forbidden(Scope::Write),
         ApiError::NotFound("conversation"),
         ApiError::Closed("conversation"),
+        supportzen_shared::flows::rating::NOT_SOLVED,
+        supportzen_shared::flows::rating::RATING_FINAL,
         ApiError::IdempotencyKeyReused,
         ApiError::PayloadTooLarge { limit: 1 },
         ApiError::Unavailable {
@@ -555,6 +580,7 @@ fn every_error_is_in_the_documented_envelope() {
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
             | ApiError::Closed(_)
+            | ApiError::Conflict { .. }
             | ApiError::IdempotencyKeyReused
             | ApiError::PayloadTooLarge { .. }
             | ApiError::Unavailable { .. }

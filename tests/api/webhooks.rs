@@ -358,9 +358,13 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
     app.agent_post(&read, &agent, &json!({"up_to": first}))
         .await
         .ok();
+    // Ann rates it; the comment is free text, which webhooks never carry.
+    let rating = agent_path(Endpoint::ConversationRating, &chat);
+    let body = json!({"email": ANN, "rating": 5, "comment": "The invoice is right now"});
+    app.post(&rating, Some(&ann), &body).await.ok();
 
     let mut types = HashSet::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let report = receiver.next().await;
         assert_eq!(report["verified"], true, "{report}");
         let payload = &report["payload"];
@@ -381,6 +385,13 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
             "conversation.read" => {
                 assert_eq!((&data["reader"], &data["upTo"]), (&json!("agents"), &first))
             }
+            "conversation.rated" => {
+                assert_eq!(data["rating"], 5);
+                assert!(
+                    data["ratedAt"].is_i64() && data.get("comment").is_none(),
+                    "{data}"
+                );
+            }
             other => panic!("unexpected event type {other}"),
         }
         types.insert(payload["type"].as_str().unwrap().to_string());
@@ -390,7 +401,7 @@ async fn every_delivery_verifies_with_the_standardwebhooks_library<S: TestStore>
         .map(|k| k.as_str().to_string())
         .collect();
     assert_eq!(types, expected);
-    let seen = until_delivered(&mut attempts, 4).await;
+    let seen = until_delivered(&mut attempts, 5).await;
     assert!(
         seen.iter().all(|a| a.outcome == Outcome::Delivered),
         "{seen:?}"

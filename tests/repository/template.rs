@@ -454,7 +454,8 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
         // ticket is a new one on every call).
         // (Nor does declaring an upload: each call is a new upload, and a repeated one
         // only leaves an unattached record that expires; nor a read mark, which a repeat
-        // leaves where it is; nor unsubscribing, which repeats harmlessly.)
+        // leaves where it is; nor unsubscribing, which repeats harmlessly; nor a rating:
+        // rating the same way again changes nothing.)
         let customer_write = own.method() == "POST"
             && own.scope().is_none()
             && !matches!(
@@ -463,6 +464,7 @@ fn each_function_may_read_and_write_its_own_idempotency_receipts_only() {
                     | Endpoint::AttachmentUpload
                     | Endpoint::ConversationRead
                     | Endpoint::Unsubscribe
+                    | Endpoint::ConversationRating
             );
         let agent_reply = own == Endpoint::AgentReply;
         // A customer's write reads the user and the receipt together (BatchGetItem); the

@@ -10,6 +10,7 @@ mod handler_race;
 mod parity;
 mod production_files;
 mod production_mail;
+mod ratings;
 mod read_marks;
 mod realtime_store_rules;
 mod round_trips;

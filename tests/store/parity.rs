@@ -13,17 +13,17 @@ use std::time::{Duration, Instant};
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
     Agent, AgentId, AttachmentId, Author, ChatId, ContentType, ConversationId, DisplayName, Email,
-    FileName, ImageUrl, MessageText, NewMessage, Profile, Status, UnixSeconds, Uploader, UserId,
-    now_millis,
+    FileName, ImageUrl, MessageText, NewMessage, Profile, Rating, RatingComment, RatingScore,
+    Status, UnixSeconds, Uploader, UserId, now_millis,
 };
 use supportzen_shared::dynamo::stream::{self, Change, Operation, Pending};
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::{Event, EventType};
 use supportzen_shared::flows::due::sweep;
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, ConversationCreator, ConversationReader, DueWork, EmailPreferences,
-    EventSink, MessageAppender, NewConversation, Publishing, ReadMarker, Reader, UploadRecord,
-    UploadRegistry,
+    AgentReader, AgentWriter, ConversationCreator, ConversationRater, ConversationReader, DueWork,
+    EmailPreferences, EventSink, MessageAppender, NewConversation, Publishing, ReadMarker, Reader,
+    UploadRecord, UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
@@ -46,6 +46,9 @@ struct Scenario {
     snooze_until: i64,
     /// Ann's upload, which `follow_up` carries.
     upload: UploadRecord,
+    /// Ann's rating once it is solved, and her change of mind.
+    rating: Rating,
+    changed_rating: Rating,
 }
 
 impl Scenario {
@@ -83,6 +86,18 @@ impl Scenario {
             agent: agent.id,
             snooze_until: now_millis() + 3_600_000,
             upload,
+            rating: Rating {
+                score: RatingScore::from_integer(4).unwrap(),
+                comment: Some(RatingComment::parse("Quick, but I had to ask twice.").unwrap()),
+                rated_at: now_millis(),
+                first_rated_at: now_millis(),
+            },
+            changed_rating: Rating {
+                score: RatingScore::from_integer(5).unwrap(),
+                comment: None,
+                rated_at: now_millis() + 1,
+                first_rated_at: now_millis(),
+            },
         }
     }
 
@@ -99,6 +114,7 @@ impl Scenario {
             + DueWork
             + ConversationReader
             + EmailPreferences
+            + ConversationRater
             + Sync,
     {
         let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
@@ -180,6 +196,13 @@ impl Scenario {
             .set_status(&seen().await, Status::Solved, None)
             .await
             .unwrap();
+        // Ann rates it, then changes her mind: an event each.
+        store.rate(&seen().await, &self.rating).await.unwrap();
+        let changed = Rating {
+            first_rated_at: seen().await.rating.unwrap().first_rated_at,
+            ..self.changed_rating.clone()
+        };
+        store.rate(&seen().await, &changed).await.unwrap();
         // A customer's message reopens it: the message's event only.
         append(&self.reopening).await;
         store.assign(&self.chat, None).await.unwrap();
@@ -195,7 +218,7 @@ impl Scenario {
 
     /// The events the scenario is meant to yield, in order.
     fn expected_kinds() -> Vec<EventType> {
-        use EventType::{Assigned, MessageCreated, Read, StatusChanged};
+        use EventType::{Assigned, MessageCreated, Rated, Read, StatusChanged};
         vec![
             MessageCreated,
             MessageCreated,
@@ -208,6 +231,8 @@ impl Scenario {
             // The snooze waking.
             StatusChanged,
             StatusChanged,
+            Rated,
+            Rated,
             MessageCreated,
             Assigned,
             StatusChanged,

@@ -64,7 +64,7 @@ impl Reply {
         Self::read(response).await
     }
 
-    pub(crate) async fn read(response: reqwest::Response) -> Self {
+    pub async fn read(response: reqwest::Response) -> Self {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body reads");

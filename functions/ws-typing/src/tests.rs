@@ -30,6 +30,7 @@ fn ticket(number: u64, owner: &str) -> StoredConversation {
         last_activity_at: NOW,
         last_message: None,
         reads: Default::default(),
+        rating: None,
     }
 }
 

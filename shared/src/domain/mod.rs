@@ -10,6 +10,7 @@ mod email;
 mod ids;
 mod message;
 mod profile;
+mod rating;
 mod reader;
 mod status;
 mod unsubscribe;
@@ -31,6 +32,9 @@ pub use message::{
     MAX_MESSAGE_CHARS, MessageText, NewMessage,
 };
 pub use profile::{DisplayName, MAX_NAME_CHARS, Profile, UnixSeconds};
+pub use rating::{
+    MAX_RATING_COMMENT_CHARS, RATING_CHANGE_WINDOW_MS, Rating, RatingComment, RatingScore,
+};
 pub use reader::Reader;
 pub use status::Status;
 pub use unsubscribe::{UNSUBSCRIBE_SECRET_MIN, UnsubscribeKey};

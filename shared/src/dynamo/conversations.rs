@@ -13,7 +13,7 @@ use super::uploads::failed_claim;
 use crate::auth::Caller;
 use crate::domain::{
     Agent, AgentId, Attachment, AttachmentId, Author, ContentType, ConversationId, ConversationKey,
-    DisplayName, FileName, MessageId, NewMessage, Status, UserId,
+    DisplayName, FileName, MessageId, NewMessage, Rating, Status, UserId,
 };
 use crate::idempotency::NewReceipt;
 use crate::store::{
@@ -92,6 +92,16 @@ pub(super) struct ConversationItem {
     agents_read_by_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     agents_read_by_name: Option<String>,
+    /// The customer's rating (1 to 5), its comment, when it was given or last changed,
+    /// and when it was first given; absent until rated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rating_score: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rating_comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rating_first_at: Option<i64>,
 }
 
 /// A stored read mark, or none when its message id is absent.
@@ -156,6 +166,10 @@ impl ConversationItem {
             agents_read: None,
             agents_read_by_id: None,
             agents_read_by_name: None,
+            rating_score: None,
+            rating_comment: None,
+            rated_at: None,
+            rating_first_at: None,
         }
     }
 
@@ -197,6 +211,13 @@ impl ConversationItem {
                     .map(|id| (id, stored.agents_read_by_name.as_deref())),
             )?,
         };
+        let rating = Rating::from_stored(
+            stored.rating_score,
+            stored.rating_comment,
+            stored.rated_at,
+            stored.rating_first_at,
+        )
+        .map_err(StoreError::Internal)?;
         Ok(StoredConversation {
             reads,
             id: ConversationId::from_stored(&stored.kind, &stored.id)
@@ -214,6 +235,7 @@ impl ConversationItem {
             created_at: stored.created_at,
             last_activity_at: stored.last_activity_at,
             last_message,
+            rating,
         })
     }
 }

@@ -34,6 +34,7 @@ mod due_work;
 mod erasure;
 pub mod errors;
 pub mod items;
+mod ratings;
 mod read_marks;
 mod receipts;
 pub mod schema;

@@ -11,13 +11,14 @@
 //! | a conversation's status or snooze changed while its newest message did not | `conversation.status_changed` |
 //! | a conversation's assignee changed | `conversation.assigned` |
 //! | the customer's or the agents' read mark moved | `conversation.read` |
+//! | a conversation's rating given or changed | `conversation.rated` |
 //!
 //! A customer's message that reopens a conversation changes its status *and* its newest
 //! message: that is the message's event only.
 
 use super::envelope::{Event, EventType};
 use crate::domain::{
-    Agent, AgentId, ConversationId, MessageId, NewMessage, Reader, Status, UserId,
+    Agent, AgentId, ConversationId, MessageId, NewMessage, Rating, Reader, Status, UserId,
 };
 
 /// A conversation as far as its events are concerned.
@@ -36,6 +37,8 @@ pub struct ConversationState {
     /// The agents' read mark, and the agent who moved it there.
     pub agents_read: Option<MessageId>,
     pub agents_read_by: Option<Agent>,
+    /// The customer's rating, once given.
+    pub rating: Option<Rating>,
 }
 
 /// One committed change to a conversation.
@@ -133,6 +136,17 @@ pub fn events(change: Change<'_>, mut id: impl FnMut(EventType) -> String) -> Ve
                     ));
                 }
             }
+            if let Some(rating) = &after.rating
+                && before.rating.as_ref() != Some(rating)
+            {
+                events.push(Event::rated(
+                    id(EventType::Rated),
+                    &after.id,
+                    &after.owner,
+                    rating,
+                    newest,
+                ));
+            }
             events
         }
     }
@@ -154,6 +168,7 @@ mod tests {
             customer_read: None,
             agents_read: None,
             agents_read_by: None,
+            rating: None,
         }
     }
 
@@ -216,5 +231,61 @@ mod tests {
         };
         assert_eq!(change(&reopened_by_a_message), vec![]);
         assert_eq!(change(&before), vec![]);
+    }
+
+    #[test]
+    fn a_rating_given_or_changed_is_announced_once() {
+        use crate::domain::{RatingComment, RatingScore};
+        let solved = ConversationState {
+            status: Status::Solved,
+            ..state()
+        };
+        let rating = Rating {
+            score: RatingScore::from_integer(4).unwrap(),
+            comment: Some(RatingComment::parse("Quick and kind").unwrap()),
+            rated_at: 1_795_341_600_000,
+            first_rated_at: 1_795_341_600_000,
+        };
+        let rated = ConversationState {
+            rating: Some(rating.clone()),
+            ..solved.clone()
+        };
+        let made = events(
+            Change::ConversationChanged {
+                before: &solved,
+                after: &rated,
+                at: rating.rated_at,
+            },
+            |_| Event::new_id(),
+        );
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].kind, EventType::Rated);
+        assert_eq!(made[0].visibility, crate::events::Visibility::Public);
+        assert_eq!(made[0].occurred_at, rating.rated_at);
+        assert_eq!(
+            made[0].data,
+            serde_json::json!({"kind": "chat", "rating": 4, "comment": "Quick and kind", "ratedAt": rating.rated_at})
+        );
+        // The same rating again is no change; another one is.
+        let again = Change::ConversationChanged {
+            before: &rated,
+            after: &rated,
+            at: rating.rated_at,
+        };
+        assert_eq!(kinds(again), vec![]);
+        let changed = ConversationState {
+            rating: Some(Rating {
+                score: RatingScore::from_integer(5).unwrap(),
+                rated_at: rating.rated_at + 1,
+                ..rating
+            }),
+            ..solved
+        };
+        let change = Change::ConversationChanged {
+            before: &rated,
+            after: &changed,
+            at: 0,
+        };
+        assert_eq!(kinds(change), vec![EventType::Rated]);
     }
 }

@@ -3,7 +3,7 @@
 //! of, so a client that missed events reads `after=<that id>` and has everything.
 
 use crate::domain::{
-    Agent, AgentId, ConversationId, MessageId, NewMessage, Reader, Status, UserId,
+    Agent, AgentId, ConversationId, MessageId, NewMessage, Rating, Reader, Status, UserId,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,14 +19,17 @@ pub enum EventType {
     Assigned,
     /// The customer's or the agents' read mark moved forward.
     Read,
+    /// The customer rated the solved conversation, or changed their rating.
+    Rated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] = [
+    pub const ALL: [EventType; 5] = [
         EventType::MessageCreated,
         EventType::StatusChanged,
         EventType::Assigned,
         EventType::Read,
+        EventType::Rated,
     ];
 
     /// The envelope's `type`, and the name webhooks subscribe to.
@@ -36,6 +39,7 @@ impl EventType {
             EventType::StatusChanged => "conversation.status_changed",
             EventType::Assigned => "conversation.assigned",
             EventType::Read => "conversation.read",
+            EventType::Rated => "conversation.rated",
         }
     }
 
@@ -45,7 +49,7 @@ impl EventType {
             .find(|kind| kind.as_str() == raw)
             .ok_or_else(|| {
                 "must be one of message.created, conversation.status_changed, \
-                 conversation.assigned, conversation.read"
+                 conversation.assigned, conversation.read, conversation.rated"
                     .to_string()
             })
     }
@@ -224,6 +228,33 @@ impl Event {
         }
     }
 
+    /// The customer rated the conversation (or changed their rating): seen by agents
+    /// and the customer, at the rating's time.
+    pub fn rated(
+        id: String,
+        conversation: &ConversationId,
+        owner: &UserId,
+        rating: &Rating,
+        last_message: Option<&MessageId>,
+    ) -> Self {
+        let data = json!({
+            "kind": conversation.kind(),
+            "rating": rating.score.get(),
+            "comment": rating.comment.as_ref().map(|c| c.as_str()),
+            "ratedAt": rating.rated_at,
+        });
+        Event {
+            id,
+            kind: EventType::Rated,
+            conversation: conversation.clone(),
+            owner: owner.clone(),
+            occurred_at: rating.rated_at,
+            visibility: Visibility::Public,
+            message_id: last_message.cloned(),
+            data,
+        }
+    }
+
     /// Whether the customer `user` may receive this event.
     pub fn visible_to_customer(&self, user: &UserId) -> bool {
         self.visibility == Visibility::Public && &self.owner == user
@@ -249,6 +280,7 @@ impl Event {
             "messageId": self.message_id.as_ref().map(MessageId::as_str),
             "customer": { "email": self.owner.as_str() },
         });
+        // A rating's score and time, not its comment (free text, like a message's).
         for field in [
             "status",
             "assignee",
@@ -257,6 +289,8 @@ impl Event {
             "attachments",
             "reader",
             "upTo",
+            "rating",
+            "ratedAt",
         ] {
             if let Some(value) = self.data.get(field) {
                 data[field] = value.clone();

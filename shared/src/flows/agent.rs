@@ -94,6 +94,8 @@ pub struct AgentConversation {
     pub unread: i64,
     /// The customer's read mark (the "Seen" under a reply), `null` until they mark.
     pub customer_read_up_to: Option<String>,
+    /// The customer's satisfaction rating, once given.
+    pub rating: Option<super::rating::RatingView>,
 }
 
 impl From<StoredConversation> for AgentConversation {
@@ -115,6 +117,7 @@ impl From<StoredConversation> for AgentConversation {
             created_at: conversation.created_at,
             last_activity_at: conversation.last_activity_at,
             last_message: conversation.last_message.map(LastMessage::from),
+            rating: conversation.rating.as_ref().map(Into::into),
         }
     }
 }

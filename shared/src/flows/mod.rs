@@ -16,6 +16,7 @@ pub mod due;
 pub mod marks;
 mod open;
 mod post;
+pub mod rating;
 pub mod read;
 pub mod typing;
 

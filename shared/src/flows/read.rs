@@ -83,6 +83,8 @@ pub struct ConversationSummary {
     pub unread: i64,
     /// The agents' read mark (their "Seen"), `null` until an agent marks.
     pub agents_read_up_to: Option<String>,
+    /// The customer's rating, once given.
+    pub rating: Option<super::rating::RatingView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -278,6 +280,7 @@ impl From<StoredConversation> for ConversationSummary {
             created_at: conversation.created_at,
             last_activity_at: conversation.last_activity_at,
             last_message: conversation.last_message.map(LastMessage::from),
+            rating: conversation.rating.as_ref().map(Into::into),
         }
     }
 }

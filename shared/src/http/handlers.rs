@@ -6,18 +6,20 @@
 //! tests call them directly. Each is generic over only the store traits it needs, which
 //! is also what its function's IAM policy allows.
 
-use super::request::{CreateConversation, CustomerBody, SendMessage, UploadBody, customer_request};
+use super::request::{
+    CreateConversation, CustomerBody, SendMessage, UploadBody, customer_request, rating_request,
+};
 use super::response::{failure, status, success};
 use super::{agent, query};
 use crate::config::Config;
-use crate::domain::{ChatId, TicketId};
+use crate::domain::{ChatId, TicketId, now_millis};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConversationCreator,
-    ConversationReader, CustomerReader, EmailPreferences, FileStorage, MessageAppender, ReadMarker,
-    TicketNumbers, UploadRegistry, UserReader,
+    ConversationRater, ConversationReader, CustomerReader, EmailPreferences, FileStorage,
+    MessageAppender, ReadMarker, TicketNumbers, UploadRegistry, UserReader,
 };
 use futures_util::FutureExt;
 use lambda_http::http::HeaderValue;
@@ -148,6 +150,21 @@ where
         let customer = query::customer(&request)?;
         let read = query::read_messages(&request)?;
         flows::read_messages(store, files, config, &customer, read).await
+    })
+    .await
+}
+
+/// `POST /api/client/conversations/{id}/rating`: the caller rates one of their solved
+/// conversations, 1 to 5 with an optional comment (changeable for 24 hours).
+pub async fn conversation_rating<S>(store: &S, config: &Config, request: Request) -> Response<Body>
+where
+    S: UserReader + ConversationReader + ConversationRater,
+{
+    let endpoint = Endpoint::ConversationRating;
+    let message = "Rating saved.";
+    answer(&request, endpoint, message, async {
+        let (customer, command) = rating_request(&request)?;
+        flows::rating::rate(store, config, &customer, command, now_millis()).await
     })
     .await
 }

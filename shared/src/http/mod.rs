@@ -14,8 +14,8 @@ use crate::endpoint::Endpoint;
 use crate::store::EmailPreferences;
 use crate::store::{
     AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer, ConnectTicketRedeemer,
-    ConversationCreator, ConversationReader, CustomerReader, FileStorage, MessageAppender,
-    ReadMarker, TicketNumbers, UploadRegistry, UserReader,
+    ConversationCreator, ConversationRater, ConversationReader, CustomerReader, FileStorage,
+    MessageAppender, ReadMarker, TicketNumbers, UploadRegistry, UserProvisioner, UserReader,
 };
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::HashMap;
@@ -37,6 +37,8 @@ pub trait Backend:
     + ConnectTicketRedeemer
     + UploadRegistry
     + EmailPreferences
+    + ConversationRater
+    + UserProvisioner
     + Send
     + Sync
     + 'static
@@ -58,6 +60,8 @@ impl<T> Backend for T where
         + ConnectTicketRedeemer
         + UploadRegistry
         + EmailPreferences
+        + ConversationRater
+        + UserProvisioner
         + Send
         + Sync
         + 'static
@@ -122,5 +126,6 @@ pub async fn dispatch<S: Backend, F: FileStorage>(
         }
         Endpoint::Unsubscribe => handlers::unsubscribe(store, config, request).await,
         Endpoint::AgentCustomer => handlers::agent_customer(store, request).await,
+        Endpoint::ConversationRating => handlers::conversation_rating(store, config, request).await,
     }
 }

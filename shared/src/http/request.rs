@@ -8,10 +8,12 @@
 use crate::auth::{BearerToken, Customer};
 use crate::domain::{
     AttachmentId, AttachmentLimits, ClientMessageId, ContentType, ConversationKey, ConversationRef,
-    DeclaredUpload, DisplayName, Email, FileName, ImageUrl, MessageText, Profile, UnixSeconds,
+    DeclaredUpload, DisplayName, Email, FileName, ImageUrl, MessageText, Profile, RatingComment,
+    RatingScore, UnixSeconds,
 };
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
+use crate::flows::rating::RateConversation;
 use crate::flows::{OpenConversation, PostMessage};
 use crate::idempotency::{BodyDigest, IdempotencyKey, NOT_VISIBLE_ASCII, Retry};
 use lambda_http::Request;
@@ -200,6 +202,46 @@ impl<Id: ConversationRef> CustomerBody for SendMessage<Id> {
         };
         (self.email, command)
     }
+}
+
+/// `POST /api/client/conversations/{id}/rating` `{rating, comment?}`: the customer as
+/// on other writes (the bearer token, and the email in the body's `email` or, as on the
+/// reads, in the `X-SupportZen-Email` header) and their rating. An `Idempotency-Key` is
+/// checked like anywhere else, but no receipt is kept: rating the same way again
+/// changes nothing, so a retry is safe by itself.
+pub fn rating_request(request: &Request) -> Result<(Customer, RateConversation), ApiError> {
+    let token = bearer_token(request.headers())?;
+    let conversation = super::query::path_conversation(request)?;
+    let fields = Fields::from_body(request.body())?;
+    idempotency_key(request.headers())?;
+    let email = match fields.optional("email", Email::parse)? {
+        Some(email) => email,
+        None => {
+            super::query::customer(request)
+                .map_err(|_| {
+                    ApiError::field(
+                        "email",
+                        "is required (in the body, or in the X-SupportZen-Email header)",
+                    )
+                })?
+                .email
+        }
+    };
+    let score = fields
+        .integer("rating")?
+        .ok_or_else(|| ApiError::field("rating", "is required (a whole number from 1 to 5)"))
+        .and_then(|raw| {
+            RatingScore::from_integer(raw).map_err(|reason| ApiError::field("rating", reason))
+        })?;
+    let comment = fields.optional("comment", RatingComment::parse)?;
+    Ok((
+        Customer { email, token },
+        RateConversation {
+            conversation,
+            score,
+            comment,
+        },
+    ))
 }
 
 /// The request's fields, after unwrapping `{"data": {...}}` if present.

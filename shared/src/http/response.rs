@@ -55,7 +55,7 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-        ApiError::Closed(_) => StatusCode::CONFLICT,
+        ApiError::Closed(_) | ApiError::Conflict { .. } => StatusCode::CONFLICT,
         ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,

@@ -4,8 +4,8 @@
 use super::{StoreError, StoredProfile};
 use crate::auth::Caller;
 use crate::domain::{
-    Agent, AgentId, Attachment, Author, ConversationId, MessageId, NewMessage, Profile, Status,
-    UserId,
+    Agent, AgentId, Attachment, Author, ConversationId, MessageId, NewMessage, Profile, Rating,
+    Status, UserId,
 };
 use crate::events::ConversationState;
 use crate::idempotency::NewReceipt;
@@ -72,6 +72,8 @@ pub struct StoredConversation {
     pub last_message: Option<MessagePreview>,
     /// Each side's read mark and the counts its unread is computed from.
     pub reads: super::ReadState,
+    /// The customer's satisfaction rating, once they gave one.
+    pub rating: Option<Rating>,
 }
 
 impl From<&StoredConversation> for ConversationState {
@@ -86,6 +88,7 @@ impl From<&StoredConversation> for ConversationState {
             customer_read: stored.reads.customer.as_ref().map(|m| m.up_to.clone()),
             agents_read: stored.reads.agents.as_ref().map(|m| m.up_to.clone()),
             agents_read_by: stored.reads.agents.as_ref().and_then(|m| m.by.clone()),
+            rating: stored.rating.clone(),
         }
     }
 }

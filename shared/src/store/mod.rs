@@ -16,7 +16,8 @@
 //! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
 //! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
 //! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
-//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`].
+//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`]. The rating route
+//! reads with [`ConversationReader`] and writes with [`ConversationRater`].
 //! Work that falls due at a time (snoozes waking, unread-reply emails) is [`DueWork`].
 //! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
 //! throttle is [`TypingGate`].
@@ -40,6 +41,7 @@ mod erasure;
 mod files;
 mod pages;
 mod publishing;
+mod ratings;
 mod read_marks;
 mod ticket_numbers;
 mod typing;
@@ -68,6 +70,7 @@ pub use files::{
 };
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
+pub use ratings::ConversationRater;
 pub use read_marks::{MARK_ATTEMPTS, MarkedRead, ReadMark, ReadMarker, ReadState};
 pub use ticket_numbers::TicketNumbers;
 pub use typing::TypingGate;

@@ -7,20 +7,22 @@
 
 use super::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer,
-    ConnectTicketRedeemer, ConversationCreator, ConversationReader, CustomerProfile,
-    CustomerReader, Due, DueWork, EmailPreferences, InboxFilter, MarkedRead, MessageAppender,
-    MessageWindow, NewConversation, Page, ReadMarker, Reader, StoreError, StoredConversation,
-    StoredMessage, TicketNumbers, UploadRecord, UploadRegistry, UserReader, WebhookRegistry,
+    ConnectTicketRedeemer, ConversationCreator, ConversationRater, ConversationReader,
+    CustomerProfile, CustomerReader, Due, DueWork, EmailPreferences, InboxFilter, MarkedRead,
+    MessageAppender, MessageWindow, NewConversation, Page, ReadMarker, Reader, SecretChange,
+    StoreError, StoredConversation, StoredMessage, TicketNumbers, UploadRecord, UploadRegistry,
+    UserProvisioner, UserReader, WebhookRegistry,
 };
-use crate::auth::UserRecord;
+use crate::auth::{Secret, UserRecord};
 use crate::domain::{
-    Agent, AgentId, AttachmentId, ConversationId, Kind, MessageId, NewMessage, Status, UserId,
-    now_millis,
+    Agent, AgentId, AttachmentId, ConversationId, Kind, MessageId, NewMessage, Rating, Status,
+    UserId, now_millis,
 };
 use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
+use std::time::Duration;
 
 /// Where committed changes' events go: realtime connections, the webhook outbox.
 pub trait EventSink: Send + Sync {
@@ -240,6 +242,35 @@ impl<S: EmailPreferences + Sync, K: Sync> EmailPreferences for Publishing<S, K> 
 
     fn unsubscribed(&self, user: &UserId) -> impl Future<Output = Result<bool, StoreError>> + Send {
         self.store.unsubscribed(user)
+    }
+}
+
+impl<S: ConversationRater + Sync, K: EventSink> ConversationRater for Publishing<S, K> {
+    async fn rate(&self, seen: &StoredConversation, rating: &Rating) -> Result<(), StoreError> {
+        self.store.rate(seen, rating).await?;
+        let before = ConversationState::from(seen);
+        let after = ConversationState {
+            rating: Some(rating.clone()),
+            ..before.clone()
+        };
+        self.publish(Change::ConversationChanged {
+            before: &before,
+            after: &after,
+            at: rating.rated_at,
+        })
+        .await;
+        Ok(())
+    }
+}
+
+impl<S: UserProvisioner + Sync, K: Sync> UserProvisioner for Publishing<S, K> {
+    fn put_secret(
+        &self,
+        user: &UserId,
+        secret: &Secret,
+        grace: Duration,
+    ) -> impl Future<Output = Result<SecretChange, StoreError>> + Send {
+        self.store.put_secret(user, secret, grace)
     }
 }
 

@@ -6,8 +6,8 @@ use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, params};
 use supportzen_shared::auth::UserRecord;
 use supportzen_shared::domain::{
-    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, Kind, MessageId, Status,
-    UserId,
+    Agent, AgentId, Author, ConversationId, ConversationKey, DisplayName, Kind, MessageId, Rating,
+    Status, UserId,
 };
 use supportzen_shared::store::{
     ActivityCursor, ConversationAdmin, ConversationReader, MessagePreview, MessageWindow, Page,
@@ -17,7 +17,8 @@ use supportzen_shared::store::{
 pub(crate) const SELECT_CONVERSATION: &str = "SELECT id, kind, owner, status, created_at_ms,
      last_activity_ms, last_message_id, last_message_author, last_message_preview, assignee,
      snoozed_until_ms, follow_up_of, customer_messages, agent_replies, customer_read_up_to,
-     customer_read, agents_read_up_to, agents_read, agents_read_by_id, agents_read_by_name
+     customer_read, agents_read_up_to, agents_read, agents_read_by_id, agents_read_by_name,
+     rating, rating_comment, rated_at_ms, rating_first_at_ms
      FROM conversations";
 
 /// A stored read mark, or none when its message id is absent.
@@ -60,6 +61,8 @@ pub(crate) fn read_conversation(
     let customer_mark: (Option<String>, Option<i64>) = (row.get(14)?, row.get(15)?);
     let agents_mark: (Option<String>, Option<i64>) = (row.get(16)?, row.get(17)?);
     let agents_by: (Option<String>, Option<String>) = (row.get(18)?, row.get(19)?);
+    let rating: (Option<i64>, Option<String>, Option<i64>, Option<i64>) =
+        (row.get(20)?, row.get(21)?, row.get(22)?, row.get(23)?);
     Ok((|| {
         let reads = ReadState {
             customer_messages,
@@ -101,6 +104,8 @@ pub(crate) fn read_conversation(
             last_activity_at,
             last_message,
             reads,
+            rating: Rating::from_stored(rating.0, rating.1, rating.2, rating.3)
+                .map_err(StoreError::Internal)?,
         })
     })())
 }

@@ -21,6 +21,7 @@ mod customers;
 mod due_work;
 mod erasure;
 pub mod outbox;
+mod ratings;
 mod read_marks;
 mod receipts;
 mod schema;

@@ -40,7 +40,11 @@ CREATE TABLE IF NOT EXISTS conversations (
     agents_read_up_to TEXT,                     -- the agents' read mark
     agents_read       INTEGER,                  -- customer_messages less those after it
     agents_read_by_id   TEXT,                   -- the agent who moved it
-    agents_read_by_name TEXT
+    agents_read_by_name TEXT,
+    rating            INTEGER CHECK (rating BETWEEN 1 AND 5),  -- the customer's, once given
+    rating_comment    TEXT,
+    rated_at_ms       INTEGER,                  -- when given or last changed
+    rating_first_at_ms INTEGER                  -- when first given: the 24 h window's start
 );
 CREATE INDEX IF NOT EXISTS conversations_by_owner ON conversations (owner, created_at_ms DESC);
 CREATE INDEX IF NOT EXISTS conversations_by_owner_activity
@@ -141,7 +145,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 25] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 29] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -198,6 +202,15 @@ const ADDED_COLUMNS: [(&str, &str, &str); 25] = [
     ("conversations", "agents_read_by_name", "TEXT"),
     // Agents' names on connect tickets, for their typing signals.
     ("connect_tickets", "subscriber_name", "TEXT"),
+    // Satisfaction ratings.
+    (
+        "conversations",
+        "rating",
+        "INTEGER CHECK (rating BETWEEN 1 AND 5)",
+    ),
+    ("conversations", "rating_comment", "TEXT"),
+    ("conversations", "rated_at_ms", "INTEGER"),
+    ("conversations", "rating_first_at_ms", "INTEGER"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
