@@ -46,6 +46,8 @@ LINES = [
     ("dynamodb_reads", "DynamoDB on-demand reads"),
     ("kms", "KMS requests for the table's key (upper bound)"),
     ("sqs", "SQS (webhook queue)"),
+    ("scheduler", "EventBridge Scheduler (due-work, every minute)"),
+    ("ses", "SES v2 emails (unread replies)"),
     ("logs", "CloudWatch Logs ingestion"),
     ("xray", "X-Ray traces recorded (every invocation: upper bound)"),
     ("alarms", "CloudWatch alarms"),
@@ -137,7 +139,9 @@ class Model:
             op = call["op"]
             if op in ("GetItem", "BatchGetItem"):
                 factor = 1.0 if call["read"] == "strong" else 0.5
-                reads += math.ceil(self.kb[call["item"]] / 4) * factor
+                # A batch is billed item by item, each rounded up to 4 KB.
+                for item in call.get("items", [call.get("item")]):
+                    reads += math.ceil(self.kb[item] / 4) * factor
             elif op == "Query":
                 factor = 1.0 if call["read"] == "strong" else 0.5
                 kb = self.kb[call["item"]] * self.count(call["count"], agents)
@@ -157,16 +161,20 @@ class Model:
 
     # --- Lambda duration ----------------------------------------------------------------
 
+    def posts(self, route, agents):
+        """Sockets one call of the route posts to (PostToConnection, 32 at a time)."""
+        audience = self.i["routes"][route].get("posts")
+        return {None: 0, "everyone": agents + 1, "agents": agents, "customer": 1}[audience]
+
     def cpu_ms(self):
         return self.m["warm_p50_ms_upper"] * self.a["vcpu_mb"] / self.a["memory_mb"]
 
     def billed_ms(self, route, agents, cold):
         spec = self.i["routes"][route]
         trips = spec["round_trips"]
-        if route == "events-stream":
-            trips += math.ceil((agents + 1) / 32)  # PostToConnection, 32 at a time
-            if self.a["webhook_endpoints"] > 0:
-                trips += 1  # SendMessageBatch
+        trips += math.ceil(self.posts(route, agents) / 32)  # PostToConnection, 32 at a time
+        if spec.get("webhooks") and self.a["webhook_endpoints"] > 0:
+            trips += 1  # SendMessageBatch
         ms = self.cpu_ms() + trips * self.a["dynamodb_round_trip_ms"]
         if "extra_ms" in spec:
             ms += self.a[spec["extra_ms"]]
@@ -198,6 +206,19 @@ class Model:
                        + mb / 1024 * self.p["s3_storage_gb_month"])
             log_lines = 1
             touches_dynamodb = True
+        elif spec["entry"] == "notice":
+            # A notice is handled inside a due-work sweep's invocation: it adds that
+            # invocation's time for its calls (and SES's), not a request or a trace.
+            rtt = self.a["dynamodb_round_trip_ms"]
+            ms = math.ceil(self.cpu_ms() + (spec["round_trips"] + 1) * rtt)
+            c["lambda_duration"] = gb * ms / 1000 * self.p["lambda_gb_second_x86"]
+            emailed = self.a["notices_emailed_share"]
+            c["ses"] = emailed * self.p["ses_email"]
+            c["dynamodb_reads"] = reads * self.p["dynamodb_read_request_unit"]
+            c["dynamodb_writes"] = writes * self.p["dynamodb_write_request_unit"]
+            # One log line per email sent ("unread-replies email sent").
+            c["logs"] = emailed * self.a["log_line_bytes"] / GIB * self.p["cloudwatch_logs_ingest_gb"]
+            return c
         else:
             ms = self.billed_ms(route, agents, cold)
             c["lambda_requests"] = self.p["lambda_request"]
@@ -206,17 +227,20 @@ class Model:
             if spec["entry"] == "http":
                 c["http_api"] = self.p["http_api_request"]
                 log_lines += 1  # the HTTP API's access log
-            if route == "ws-connection":
+            if spec["entry"] == "schedule":
+                c["scheduler"] = self.p["scheduler_invocation"]
+            if spec.get("ws_route"):
+                # A route of the WebSocket API: its access-log line, and the message in
+                # (a frame; $connect and $disconnect as the assumption says).
                 log_lines += self.a["websocket_access_log_lines"]
-                if self.a["websocket_connect_counts_as_message"]:
+                if route != "ws-connection" or self.a["websocket_connect_counts_as_message"]:
                     c["ws_messages"] = self.p["websocket_message"]
             touches_dynamodb = bool(spec["calls"])
-            if route == "events-stream":
-                c["ws_messages"] = (agents + 1) * self.p["websocket_message"]
-                endpoints = self.a["webhook_endpoints"]
-                if endpoints:
-                    # SendMessageBatch, then the mapping's receive and delete.
-                    c["sqs"] = (math.ceil(endpoints / 10) + 2 * endpoints) * self.p["sqs_request"]
+            c["ws_messages"] += self.posts(route, agents) * self.p["websocket_message"]
+            endpoints = self.a["webhook_endpoints"]
+            if spec.get("webhooks") and endpoints:
+                # SendMessageBatch, then the mapping's receive and delete.
+                c["sqs"] = (math.ceil(endpoints / 10) + 2 * endpoints) * self.p["sqs_request"]
         c["dynamodb_reads"] = reads * self.p["dynamodb_read_request_unit"]
         c["dynamodb_writes"] = writes * self.p["dynamodb_write_request_unit"]
         c["logs"] = log_lines * self.a["log_line_bytes"] / GIB * self.p["cloudwatch_logs_ingest_gb"]
@@ -233,13 +257,24 @@ class Model:
         a = self.a
         messages = conversations * 10
         customer = a["customer_messages_per_conversation"]
+        replies = conversations * (10 - customer)
+        keyed = a["agent_replies_keyed_share"]
         connects = agents * a["working_days_per_month"] * a["agent_hours_per_day"] / a["agent_reconnect_hours"]
         sockets = conversations + connects
+        marks = conversations * (a["customer_read_marks_per_conversation"] + a["agent_read_marks_per_conversation"])
+        ratings = conversations * a["ratings_per_conversation"]
+        notices = conversations * a["notices_per_conversation"]
+        frames = a["typing_frames_per_message"]
         create, follow = ("live-create", "live-chat") if a["conversation_kind"] == "chat" else ("ticket-create", "ticket-append")
         return {
             create: conversations,
             follow: conversations * (customer - 1),
-            "agent-reply": conversations * (10 - customer),
+            "agent-reply": replies * (1 - keyed),
+            "agent-reply (Idempotency-Key)": replies * keyed,
+            "conversation-read": conversations * a["customer_read_marks_per_conversation"],
+            "agent-read": conversations * a["agent_read_marks_per_conversation"],
+            "conversation-rating": ratings,
+            "agent-customer": conversations * a["agent_customer_lookups_per_conversation"],
             "agent-inbox": conversations * a["agent_reads_per_conversation"],
             "agent-messages": conversations * a["agent_reads_per_conversation"],
             "realtime-ticket": conversations,
@@ -247,7 +282,13 @@ class Model:
             "ws-authorize": sockets,
             "ws-connection": 2 * sockets,
             "events-stream": messages * a["events_stream_invocations_per_message"],
+            "events-stream (read mark, rating)": marks + ratings,
+            "events-stream (notice taken)": notices,
             "webhook-deliver": messages * a["webhook_endpoints"],
+            "ws-typing (customer)": conversations * customer * frames,
+            "ws-typing (agent)": replies * frames,
+            "due-work (sweep)": a["due_work_sweeps_per_month"],
+            "unread-reply notice": notices,
             "attachment (1 file)": conversations * a["attachments_per_conversation"],
         }
 
@@ -276,9 +317,14 @@ class Model:
         kms_requests = bill["kms"] / self.p["kms_request"]
         line = self.a["log_line_bytes"] / GIB
         emf_gib = sum(calls[route] * n for route, n in self.emf.items() if route in calls) * line
-        ws_access_gib = calls["ws-connection"] * self.a["websocket_access_log_lines"] * line
+        ws_access_gib = (sum(n for route, n in calls.items() if self.i["routes"][route].get("ws_route"))
+                         * self.a["websocket_access_log_lines"] * line)
+        scheduled = bill["scheduler"] / self.p["scheduler_invocation"]
+        emails = bill["ses"] / self.p["ses_email"]
         free = self.i["free_tiers"]
         after = dict(bill)
+        after["scheduler"] = (max(0.0, scheduled - free["scheduler_invocations"]["amount"])
+                              * self.p["scheduler_invocation"])
         after["lambda_requests"] = max(0.0, requests - free["lambda_requests"]["amount"]) * self.p["lambda_request"]
         after["lambda_duration"] = max(0.0, gb_seconds - free["lambda_gb_seconds"]["amount"]) * self.p["lambda_gb_second_x86"]
         after["sqs"] = max(0.0, sqs_requests - free["sqs_requests"]["amount"]) * self.p["sqs_request"]
@@ -300,7 +346,7 @@ class Model:
         usage = {"requests": requests, "gb_seconds": gb_seconds, "ws_minutes": minutes,
                  "sqs_requests": sqs_requests, "log_gb": log_gb, "stored_gib": stored_kb * 1024 / GIB,
                  "traces": traces, "kms_requests": kms_requests, "emf_gib": emf_gib,
-                 "ws_access_gib": ws_access_gib}
+                 "ws_access_gib": ws_access_gib, "emails": emails}
         return bill, after, usage
 
 
@@ -333,6 +379,8 @@ def routes_table(model):
         cold = model.invocation(route, agents, cold=True)
         if route == "attachment (1 file)":
             ms = "(two calls)"
+        elif model.i["routes"][route]["entry"] == "notice":
+            ms = "(in a sweep)"
         else:
             ms = f"{model.billed_ms(route, agents, False)} / {model.billed_ms(route, agents, True)}"
         rows.append([
@@ -405,13 +453,14 @@ def usage_table(model):
             f"{u['ws_access_gib']:.4f}",
             f"{u['traces']:,.0f}",
             f"{u['kms_requests']:,.0f}",
+            f"{u['emails']:,.0f}",
             f"{u['stored_gib']:.3f}",
         ])
     return table(
         ["conversations", "Lambda requests", "Lambda GB-seconds", "WebSocket connection minutes",
          "SQS requests", "log GiB", "of which EMF GiB", "of which socket access log GiB",
-         "X-Ray traces", "KMS requests", "new table data GiB"],
-        rows, "rrrrrrrrrrr")
+         "X-Ray traces", "KMS requests", "emails", "new table data GiB"],
+        rows, "rrrrrrrrrrrr")
 
 
 def seats_table(model):

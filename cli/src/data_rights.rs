@@ -95,40 +95,55 @@ fn message_json(message: &StoredMessage) -> Value {
     })
 }
 
-/// Deletes the files an erasure named: from `serve`'s directory with a SQLite store, from
-/// S3 (`ATTACHMENTS_BUCKET`) with DynamoDB. How many were deleted. Uploads never attached
-/// to a DynamoDB store's message are not named (nothing indexes them by uploader): the
-/// bucket's lifecycle rule deletes them a day after upload.
-pub async fn delete_files(store: &StoreUrl, dir: &Path, keys: &[String]) -> Result<u64, String> {
-    if keys.is_empty() {
-        return Ok(0);
-    }
-    match store {
-        StoreUrl::Sqlite(_) => {
-            let files = FileStore::open(dir, "http://127.0.0.1")?;
-            for key in keys {
-                files
-                    .delete(key)
-                    .await
-                    .map_err(|e| format!("cannot delete the file {key}: {e}"))?;
+/// Where an erasure's files are deleted: `serve`'s directory with a SQLite store, S3
+/// (`ATTACHMENTS_BUCKET`) with DynamoDB. Opened before the store is touched, so that a
+/// bucket or directory that cannot be reached stops the erasure before anything is
+/// deleted (the file keys are read from the items the erasure deletes).
+pub enum Files {
+    Local(FileStore),
+    S3(S3Objects),
+}
+
+impl Files {
+    pub fn open(store: &StoreUrl, dir: &Path) -> Result<Self, String> {
+        match store {
+            StoreUrl::Sqlite(_) => {
+                if !dir.is_dir() {
+                    return Err(format!(
+                        "there is no files directory {} (supportzen serve --files names it): give the one serve uses, with --files",
+                        dir.display()
+                    ));
+                }
+                Ok(Files::Local(FileStore::open(dir, "http://127.0.0.1")?))
             }
-        }
-        StoreUrl::Dynamo(_) => {
-            let bucket = S3Objects::from_env().map_err(|e| {
-                format!(
-                    "cannot reach the attachments bucket to delete {} files: {e}",
-                    keys.len()
-                )
-            })?;
-            for key in keys {
-                bucket
-                    .delete(key)
-                    .await
-                    .map_err(|e| format!("cannot delete the file {key}: {e}"))?;
-            }
+            StoreUrl::Dynamo(_) => S3Objects::from_env().map(Files::S3).map_err(|e| {
+                format!("cannot reach the attachments bucket, so nothing was erased: {e}")
+            }),
         }
     }
-    Ok(keys.len() as u64)
+
+    /// Deletes `keys`; how many files were there (locally) or asked to go (S3 answers the
+    /// same whether a key was there). A failure names the keys left, for the operator.
+    pub async fn delete(&self, keys: &[String]) -> Result<u64, String> {
+        let mut deleted = 0;
+        for (done, key) in keys.iter().enumerate() {
+            let removed = match self {
+                Files::Local(files) => files.remove(key).await,
+                Files::S3(bucket) => bucket.delete(key).await.map(|()| true),
+            };
+            match removed {
+                Ok(true) => deleted += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    return Err(format!(
+                        "the customer's items are erased, but the file {key} could not be deleted ({err}); delete these by hand: {}",
+                        keys[done..].join(" ")
+                    ));
+                }
+            }
+        }
+        Ok(deleted)
+    }
 }
 
 /// The counts an erasure prints.

@@ -160,6 +160,15 @@ impl FileStore {
     }
 
     /// Deletes what is stored under `key`, if anything.
+    /// Deletes the file under `key`: whether there was one.
+    pub async fn remove(&self, key: &str) -> Result<bool, String> {
+        match tokio::fs::remove_file(self.path(key)).await {
+            Ok(()) => Ok(true),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+
     pub async fn delete(&self, key: &str) -> Result<(), String> {
         match tokio::fs::remove_file(self.path(key)).await {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err.to_string()),

@@ -151,9 +151,10 @@ async fn run(command: Command) -> Result<(), String> {
             command: UsersCommand::Erase { email, store, files },
         } => {
             let email = Email::parse(&email).map_err(|e| format!("--email {e}"))?;
+            let files = data_rights::Files::open(&store.store, &files)?;
             let erased = with_store!(&store.store, backend => backend.erase_customer(email.user_id()).await)
                 .map_err(|e| store_error("cannot erase the customer", &e, &store.store))?;
-            let deleted = data_rights::delete_files(&store.store, &files, &erased.files).await?;
+            let deleted = files.delete(&erased.files).await?;
             println!("{}", data_rights::erased_json(email.user_id(), &erased, deleted));
             Ok(())
         }

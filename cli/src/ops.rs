@@ -19,6 +19,7 @@ struct Totals {
     stale: u64,
     rewritten: u64,
     changed_meanwhile: u64,
+    undecodable: u64,
 }
 
 impl Totals {
@@ -28,6 +29,7 @@ impl Totals {
         self.stale += page.stale;
         self.rewritten += page.rewritten;
         self.changed_meanwhile += page.changed_meanwhile;
+        self.undecodable += page.undecodable;
     }
 }
 
@@ -79,6 +81,7 @@ pub async fn backfill(
         "stale": totals.stale,
         "rewritten": totals.rewritten,
         "changedMeanwhile": totals.changed_meanwhile,
+        "undecodable": totals.undecodable,
         "seconds": started.elapsed().as_secs(),
     })
     .to_string())
@@ -152,6 +155,11 @@ pub async fn sqs_client_from_env() -> aws_sdk_sqs::Client {
 /// waits up to 2 seconds for any server to have one, finds nothing. Returns how many.
 pub async fn redrive_queue(sqs: &aws_sdk_sqs::Client, from: &str, to: &str) -> Result<u64, String> {
     use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+    if from == to {
+        return Err(
+            "--from-queue and --to-queue are the same queue: nothing would ever be moved".into(),
+        );
+    }
     let mut moved = 0;
     loop {
         let received = sqs
@@ -202,7 +210,8 @@ pub async fn redrive_queue(sqs: &aws_sdk_sqs::Client, from: &str, to: &str) -> R
             .collect::<Vec<_>>();
         let sent_count = deletes.len() as u64;
         if !deletes.is_empty() {
-            sqs.delete_message_batch()
+            let deleted = sqs
+                .delete_message_batch()
                 .queue_url(from)
                 .set_entries(Some(deletes))
                 .send()
@@ -213,6 +222,13 @@ pub async fn redrive_queue(sqs: &aws_sdk_sqs::Client, from: &str, to: &str) -> R
                         DisplayErrorContext(e)
                     )
                 })?;
+            if !deleted.failed.is_empty() {
+                return Err(format!(
+                    "{} moved; {} more sent to {to} but not deleted from {from}: they come back there in a minute and would be sent again (delivered twice, under one webhook-id)",
+                    moved + sent_count - deleted.failed.len() as u64,
+                    deleted.failed.len()
+                ));
+            }
         }
         moved += sent_count;
         if let Some(failed) = sent.failed.first() {

@@ -629,7 +629,7 @@ fn agent_functions_touch_conversations_and_the_inbox_only() {
             }
         }
     }
-    assert_eq!(agents, 9);
+    assert_eq!(agents, 10);
 }
 
 /// Finding a customer reads the by-owner index (conversations only) and, in the user
@@ -1710,8 +1710,22 @@ fn due_work_runs_every_minute_with_exactly_its_grants_and_a_dead_letter_queue() 
     .into_iter()
     .collect();
     assert_eq!(role_grants, expected_role);
-    // No other role in the stack, and nothing else may invoke the function.
-    assert_eq!(resources_of(&template, "AWS::IAM::Role").len(), 1);
+    // No other role in the stack that anything could assume to invoke the function: the
+    // only other is API Gateway's logging role (docs/operations.md), which can push logs.
+    let roles = resources_of(&template, "AWS::IAM::Role");
+    assert_eq!(roles.len(), 2);
+    let logging = &template["Resources"]["ApiGatewayLoggingRole"]["Properties"];
+    assert_eq!(
+        logging["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        Yaml::String("apigateway.amazonaws.com".into())
+    );
+    assert!(logging["Policies"].is_badvalue());
+    assert_eq!(
+        logging["ManagedPolicyArns"],
+        yaml(
+            r#"[{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"}]"#
+        )
+    );
 
     // Asynchronous invocations: retried, bounded in age, then dead-lettered.
     let configs = resources_of(&template, "AWS::Lambda::EventInvokeConfig");

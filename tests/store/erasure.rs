@@ -6,8 +6,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
-    Author, ChatId, ConversationId, Email, MessageText, NewMessage, Profile, UnixSeconds, UserId,
-    now_seconds,
+    Agent, AgentId, Author, ChatId, ConversationId, DisplayName, Email, MessageText, NewMessage,
+    Profile, UnixSeconds, UserId, now_millis, now_seconds,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
@@ -74,6 +74,22 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
         chat_of(&store, ANN, false).await,
     );
     let bobs = chat_of(&store, BOB, true).await;
+    // An agent's reply, with the email due if it stays unread: a notice that goes too.
+    let seen = store.find_conversation(&first).await.unwrap().unwrap();
+    let reply = NewMessage::by_agent(
+        Agent {
+            id: AgentId::parse("agent-7").unwrap(),
+            name: DisplayName::parse("Sam").unwrap(),
+        },
+        text("on it"),
+        None,
+        None,
+        false,
+    );
+    store
+        .add_agent_message(&seen, &reply, Some(now_millis() + 60_000), None)
+        .await
+        .unwrap();
 
     let erased = store.erase_customer(&user(ANN)).await.unwrap();
 
@@ -82,10 +98,10 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
         Erased {
             user: true,
             conversations: 2,
-            messages: 4,
+            messages: 5,
             receipts: 2,
             uploads: 0,
-            other: 0,
+            other: 1,
             files: vec![],
         }
     );

@@ -243,6 +243,31 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
     );
 
     let files = dir.path().join("files");
+    // Files it cannot reach stop an erasure before anything is deleted.
+    let refused = run(&[
+        "users",
+        "erase",
+        "--email",
+        "demo@example.com",
+        "--store",
+        &store,
+        "--files",
+        files.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no files directory"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(
+        export("demo@example.com")["conversations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    std::fs::create_dir_all(&files).unwrap();
     let erase = || -> serde_json::Value {
         serde_json::from_str(&stdout(&run(&[
             "users",

@@ -282,8 +282,8 @@ impl ConversationItem {
         (!set.is_empty() || needs_preview).then_some(Rewrite { set, needs_preview })
     }
 
-    /// The condition that the item still has the activity, status and assignee it was
-    /// read with (names from [`super::backfill::UNCHANGED_NAMES`]), and its values.
+    /// The condition that the item still has the activity, status, assignee and newest
+    /// message it was read with (names from [`super::backfill::UNCHANGED_NAMES`]), and its values.
     pub(super) fn unchanged_condition(&self) -> (String, ReadValues) {
         let mut condition = vec![
             "#read_activity = :read_activity".to_string(),
@@ -306,6 +306,15 @@ impl ConversationItem {
                 read.push((":read_assignee", s(agent.clone())));
             }
             None => condition.push("attribute_not_exists(#read_assignee)".into()),
+        }
+        // Two messages may share a millisecond: the newest message read must be it still,
+        // or a rewrite of the preview could put back an older one.
+        match &self.last_message_id {
+            Some(newest) => {
+                condition.push("#read_newest = :read_newest".into());
+                read.push((":read_newest", s(newest.clone())));
+            }
+            None => condition.push("attribute_not_exists(#read_newest)".into()),
         }
         (condition.join(" AND "), read)
     }

@@ -1,5 +1,6 @@
 //! Erasing a customer from the table (`store::CustomerEraser`): their conversations
-//! (found on the by-owner index), each conversation's every item, the uploads their
+//! (found on the by-owner index), each conversation's every item (its messages, notes and
+//! due email) and its typing claims, the uploads their
 //! messages carried, their receipts on every endpoint, their listed connections, and
 //! their user item last. Deletes go out 25 at a time (`BatchWriteItem`), a
 //! conversation's `META` item after its messages, so that an erasure that stops half way
@@ -35,6 +36,9 @@ impl CustomerEraser for DynamoStore {
             let Some(pk) = text(&conversation, "pk") else {
                 continue;
             };
+            // Its typing throttle's claims (they expire within a minute, but name senders).
+            let typing = pk.replacen("CONV#", "TYPING#", 1);
+            erased.other += self.delete_partition(typing).await?;
             self.erase_conversation(pk, &mut erased).await?;
         }
         for endpoint in Endpoint::ALL {

@@ -1,6 +1,7 @@
 //! Erasing a customer (`store::CustomerEraser`) in one transaction: their conversations'
-//! messages and notes, the conversations, their receipts, their uploads (declared by them,
-//! or carried by a message of theirs), their connect tickets, and their user row. The
+//! messages and notes, the conversations with their due emails and typing claims, their
+//! receipts, their uploads (declared by them, or carried by a message of theirs), their
+//! connect tickets, and their user row. The
 //! files it names are those the messages carried and those the customer uploaded.
 
 use crate::uploads::decode_attachments;
@@ -33,6 +34,22 @@ impl CustomerEraser for SqliteStore {
                 }
             }
             let count = |n: usize| n as u64;
+            // What hangs off their conversations: due emails and typing claims.
+            let mut other = tx
+                .execute(
+                    "DELETE FROM reply_notices
+                     WHERE conversation_id IN (SELECT id FROM conversations WHERE owner = ?1)",
+                    params![customer],
+                )
+                .map_err(internal)?;
+            other += tx
+                .execute(
+                    "DELETE FROM typing_claims
+                     WHERE conversation_id IN (SELECT id FROM conversations WHERE owner = ?1)
+                        OR sender = 'customer#' || ?1",
+                    params![customer],
+                )
+                .map_err(internal)?;
             erased.messages = count(
                 tx.execute(
                     "DELETE FROM messages
@@ -77,14 +94,14 @@ impl CustomerEraser for SqliteStore {
                     .map_err(internal)?;
             }
             erased.uploads = count(uploads);
-            erased.other = count(
-                tx.execute(
+            other += tx
+                .execute(
                     "DELETE FROM connect_tickets
                      WHERE subscriber_kind = 'customer' AND subscriber_id = ?1",
                     params![customer],
                 )
-                .map_err(internal)?,
-            );
+                .map_err(internal)?;
+            erased.other = count(other);
             erased.user = tx
                 .execute("DELETE FROM users WHERE id = ?1", params![customer])
                 .map_err(internal)?
