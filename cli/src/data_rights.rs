@@ -101,7 +101,7 @@ fn message_json(message: &StoredMessage) -> Value {
 /// deleted (the file keys are read from the items the erasure deletes).
 pub enum Files {
     Local(FileStore),
-    S3(S3Objects),
+    S3(Box<S3Objects>),
 }
 
 impl Files {
@@ -116,9 +116,11 @@ impl Files {
                 }
                 Ok(Files::Local(FileStore::open(dir, "http://127.0.0.1")?))
             }
-            StoreUrl::Dynamo(_) => S3Objects::from_env().map(Files::S3).map_err(|e| {
-                format!("cannot reach the attachments bucket, so nothing was erased: {e}")
-            }),
+            StoreUrl::Dynamo(_) => S3Objects::from_env()
+                .map(|bucket| Files::S3(Box::new(bucket)))
+                .map_err(|e| {
+                    format!("cannot reach the attachments bucket, so nothing was erased: {e}")
+                }),
         }
     }
 
