@@ -139,6 +139,10 @@ def chat_items(chat, owner, message_id, text, sent_at):
         "last_message_id": S(message_id),
         "last_message_author": S("customer"),
         "last_message_preview": S(text[:PREVIEW_CHARS]),
+        # The read counters (docs/data-model.md, "Read marks"): the first message is the
+        # customer's.
+        "customer_messages": N(1),
+        "agent_replies": N(0),
     }
     message = {
         "pk": S(f"CONV#{chat}"),
