@@ -382,6 +382,10 @@ export class SupportZenMessenger extends HTMLElement {
     } catch {
       return;
     }
+    // The conversation on screen is being read: a list read before its mark reached the
+    // server must not count it again.
+    const reading = this.#open && this.#view === 'conversation' && this.#current && this.#item(this.#current.id);
+    if (reading && typeof reading.unread === 'number') reading.unread = 0;
     this.#renderBadge();
     if (this.#view === 'list') this.#renderBody();
     if (this.#current) {
@@ -493,7 +497,7 @@ export class SupportZenMessenger extends HTMLElement {
     }
     if (!this.#readRoute || current.readSent === newest) return;
     current.readSent = newest;
-    this.#client.markRead(current.id, newest).catch((error) => {
+    this.#client.markRead(current.id, newest).then(() => this.#refreshLists(), (error) => {
       // A server without read receipts (issue 23): stop asking.
       if (error.status === 404 && error.code === 'route_not_found') this.#readRoute = false;
     });

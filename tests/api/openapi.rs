@@ -401,7 +401,7 @@ fn the_documented_limits_are_the_enforced_ones() {
 /// The documented `Idempotency-Key` is the header the handlers read, on every route, with
 /// the limits the parser enforces; its documented pattern accepts exactly what the parser
 /// accepts, over every single-byte key; 422 and `Idempotent-Replayed` are on every
-/// customer POST route. Agents' routes read no such header, so document none.
+/// customer POST route. Agents' routes read no such header but the reply, so document none on the others.
 #[test]
 fn the_documented_idempotency_key_is_the_one_enforced() {
     let doc = document();

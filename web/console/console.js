@@ -1,8 +1,9 @@
 // The agent console: a client of the public agent routes and the realtime socket, and
 // of nothing else but its sign-in (web/client.js does the calls). Plain module, no build.
 //
-// Not here yet, waiting for the API (no fake UI until then): unread counts and the
-// customer's "Seen" mark and typing indicator (issue 23: see renderItem and onEvent).
+// Not here yet (no fake UI until then): unread counts and the customer's "Seen" mark and
+// typing indicator. The API has them (issue 23: the read routes, `unread` and
+// `customerReadUpTo`, typing frames); see renderItem and onEvent.
 
 import {
   AgentClient, ApiError, RealtimeConnection, ShownMessages, catchUp, newId, socketUrl,
@@ -312,7 +313,7 @@ function renderItem(conversation) {
   when.dateTime = new Date(conversation.lastActivityAt).toISOString();
   const preview = el('span', 'preview', last ? `${last.author === 'customer' ? '' : `${last.author}: `}${last.message}` : '');
   const snoozed = conversation.snoozedUntil ? ` · snoozed until ${new Date(conversation.snoozedUntil).toLocaleString()}` : '';
-  // Seam (issue 23): an unread count goes in these tags once the API has one.
+  // Seam (issue 23): the conversation's unread count goes in these tags.
   const tags = el('span', 'tags', `${conversation.kind === 'chat' ? 'Chat' : 'Ticket'} ${id} · ${conversation.status} · ${assignee}${snoozed}`);
   button.replaceChildren(who, when, preview, tags);
   button.setAttribute('aria-current', id === state.selected ? 'true' : 'false');
@@ -917,7 +918,7 @@ function onEvent(event) {
   } else if (event.type === 'conversation.status_changed' || event.type === 'conversation.assigned') {
     refreshConversation(id);
   }
-  // Seam (issue 23): typing and read-mark events are handled here once the API sends them.
+  // Seam (issue 23): typing and conversation.read events are handled here (the API sends them).
 }
 
 function notify(id, message) {

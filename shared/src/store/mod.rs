@@ -14,17 +14,15 @@
 //! | [`TicketNumbers`] | | | yes | |
 //!
 //! The read routes add [`ConversationReader`]; the agent routes [`AgentReader`] (all
-//! of them) and [`AgentWriter`] (the three that write). Realtime delivery and webhooks
-//! use [`ConnectTicketIssuer`] and [`ConnectTicketRedeemer`], [`ConnectionWriter`] and
-//! [`ConnectionReader`] (production's sockets) and [`WebhookRegistry`]. The rating route
-//! reads with [`ConversationReader`] and writes with [`ConversationRater`].
-//! Work that falls due at a time (snoozes waking, unread-reply emails) is [`DueWork`].
-//! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
-//! throttle is [`TypingGate`].
 //! but finding a customer, which has [`CustomerReader`] alone) and [`AgentWriter`] (the
 //! three that write). Realtime delivery and webhooks use [`ConnectTicketIssuer`] and
 //! [`ConnectTicketRedeemer`], [`ConnectionWriter`] and [`ConnectionReader`] (production's
-//! sockets) and [`WebhookRegistry`].
+//! sockets) and [`WebhookRegistry`]. The rating route reads with [`ConversationReader`]
+//! and writes with [`ConversationRater`].
+//! Work that falls due at a time (snoozes waking, unread-reply emails) is [`DueWork`].
+//! Read marks and unread counts are [`ReadMarker`] and [`ReadState`]; production's typing
+//! throttle is [`TypingGate`]. An agent's reply with an `Idempotency-Key` reads its
+//! receipt with [`AgentReceipts`]; an erasure is [`CustomerEraser`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
 //! local server's counterpart of the table's change stream).
 //!
