@@ -16,7 +16,7 @@
 use super::DynamoStore;
 use super::conversations::{ConversationItem, MessageItem};
 use super::errors::{classify, unless_condition_failed};
-use super::items::{Item, MESSAGE_PREFIX, META, s};
+use super::items::{Item, MESSAGE_PREFIX, META, s, text};
 use crate::store::{MessagePreview, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -74,10 +74,9 @@ impl ResumeKey {
     }
 
     fn from_item(key: &Item) -> Option<Self> {
-        let text = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned();
         Some(ResumeKey {
-            pk: text("pk")?,
-            sk: text("sk")?,
+            pk: text(key, "pk")?.to_string(),
+            sk: text(key, "sk")?.to_string(),
         })
     }
 
@@ -140,7 +139,10 @@ impl DynamoStore {
         };
         for item in scanned.items.unwrap_or_default() {
             page.conversations += 1;
-            let key = (text_of(&item, "pk"), text_of(&item, "sk"));
+            let key = (
+                text(&item, "pk").unwrap_or_default().to_string(),
+                text(&item, "sk").unwrap_or_default().to_string(),
+            );
             let conversation: ConversationItem = match super::items::from_item(item) {
                 Ok(conversation) => conversation,
                 // Left alone, and counted: one item this release cannot read must not stop
@@ -251,13 +253,6 @@ pub(super) const UNCHANGED_NAMES: [(&str, &str); 5] = [
     ("#read_assignee", "assignee"),
     ("#read_newest", "last_message_id"),
 ];
-
-fn text_of(item: &Item, name: &str) -> String {
-    item.get(name)
-        .and_then(|value| value.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
-}
 
 /// Expression values of the fields a rewrite is conditional on.
 pub(super) type ReadValues = Vec<(&'static str, AttributeValue)>;

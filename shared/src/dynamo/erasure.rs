@@ -8,7 +8,9 @@
 
 use super::DynamoStore;
 use super::errors::classify;
-use super::items::{Item, MESSAGE_PREFIX, META, NOTE_PREFIX, PROFILE, key, s, user_pk, watch_pk};
+use super::items::{
+    Item, MESSAGE_PREFIX, META, NOTE_PREFIX, PROFILE, key, s, text, user_pk, watch_pk,
+};
 use super::schema;
 use super::uploads::upload_pk;
 use crate::domain::UserId;
@@ -33,7 +35,7 @@ impl CustomerEraser for DynamoStore {
             .query_all(owned, "Query customer's conversations")
             .await?
         {
-            let Some(pk) = text(&conversation, "pk") else {
+            let Some(pk) = text(&conversation, "pk").map(str::to_string) else {
                 continue;
             };
             // Its typing throttle's claims (they expire within a minute, but name senders).
@@ -74,7 +76,7 @@ impl DynamoStore {
         let items = self.query_all(query, "Query conversation items").await?;
         let (mut keys, mut uploads, mut meta) = (Vec::new(), Vec::new(), None);
         for item in items {
-            let Some(sk) = text(&item, "sk") else {
+            let Some(sk) = text(&item, "sk").map(str::to_string) else {
                 continue;
             };
             if sk == META {
@@ -116,7 +118,7 @@ impl DynamoStore {
             .query_all(query, "Query partition")
             .await?
             .into_iter()
-            .filter_map(|item| Some(key(pk.clone(), &text(&item, "sk")?)))
+            .filter_map(|item| Some(key(pk.clone(), text(&item, "sk")?)))
             .collect();
         let count = keys.len() as u64;
         self.delete_keys(keys).await?;
@@ -161,8 +163,4 @@ impl DynamoStore {
         }
         Ok(())
     }
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }

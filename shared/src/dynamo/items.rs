@@ -259,6 +259,14 @@ pub fn from_item<'a, T: Deserialize<'a>>(item: Item) -> Result<T, StoreError> {
         .map_err(|e| StoreError::Internal(format!("decoding item: {e}")))
 }
 
+/// A string attribute of an item, if it has one (`None` for an absent or other-typed one).
+pub fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value),
+        _ => None,
+    }
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }

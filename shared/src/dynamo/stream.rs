@@ -15,13 +15,12 @@
 //! Pure: no I/O. It lives with the store because it reads the store's own item layout.
 
 use super::conversations::{ConversationItem, MessageItem};
-use super::items::{Item, MESSAGE_PREFIX, META, NOTE_PREFIX};
+use super::items::{Item, MESSAGE_PREFIX, META, NOTE_PREFIX, text};
 use crate::domain::{ClientMessageId, ConversationId, ConversationKey, ImageUrl, MessageText};
 use crate::domain::{NewMessage, UserId};
 use crate::events::changes::{self, Change as Committed, ConversationState};
 use crate::events::{Event, EventType};
 use crate::store::StoredConversation;
-use aws_sdk_dynamodb::types::AttributeValue;
 use sha2::{Digest, Sha256};
 
 /// What the stream says happened to an item.
@@ -208,13 +207,6 @@ pub fn event_id(record: &str, kind: EventType) -> String {
     format!("evt_{}", hex::encode(&digest[..16]))
 }
 
-fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +217,7 @@ mod tests {
     use crate::dynamo::items::to_item;
     use crate::events::Visibility;
     use crate::store::NewConversation;
+    use aws_sdk_dynamodb::types::AttributeValue;
 
     const RECORD: &str = "c8e3f0a1b2d4e5f60718293a4b5c6d7e";
     const AT: i64 = 1_795_341_600_000;
