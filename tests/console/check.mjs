@@ -13,46 +13,16 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { WAIT, check, figures, finish, printFigures, test, until } from '../support/browser.mjs';
 import {
   AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm,
 } from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const [BINARY, CHROMIUM, SHOTS] = process.argv.slice(2);
-const WAIT = 15_000;
 const work = mkdtempSync(join(tmpdir(), 'supportzen-console-'));
 const store = `sqlite:${join(work, 'console.db')}`;
 const agentKey = join(work, 'agent-key.pem');
-
-let passed = 0;
-let failed = 0;
-const figures = [];
-
-async function test(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok     ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAILED ${name}\n       ${String(error.stack ?? error).split('\n').slice(0, 6).join('\n       ')}`);
-  }
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-/** Polls `probe` until it returns a truthy value, or fails after WAIT. */
-async function until(what, probe) {
-  const deadline = Date.now() + WAIT;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function startServer() {
   const server = spawn(BINARY, ['serve', '--listen', '127.0.0.1:0', '--store', store, '--agent-key', agentKey], {
@@ -693,9 +663,8 @@ await test('production mode: OIDC code flow with PKCE, no local sign-in, and a f
   await oidc.close();
 });
 
-for (const figure of figures) console.log(`figure: ${figure}`);
+printFigures();
 await browser.close();
 server.kill('SIGTERM');
 rmSync(work, { recursive: true, force: true });
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

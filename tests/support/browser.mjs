@@ -1,0 +1,48 @@
+// What the browser checks (tests/console/check.mjs, tests/messenger/check.mjs) share:
+// named checks counted as they pass or fail, figures printed at the end, polling with a
+// deadline instead of sleeping, and the "N passed, M failed" line their run scripts read.
+
+/** How long a check waits for something to happen in the page. */
+export const WAIT = 15_000;
+
+let passed = 0;
+let failed = 0;
+/** Measured figures, printed (`figure: …`) by `printFigures`. */
+export const figures = [];
+
+/** Runs one named check; a throw fails it, and the next one runs all the same. */
+export async function test(name, body) {
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok     ${name}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAILED ${name}\n       ${String(error.stack ?? error).split('\n').slice(0, 6).join('\n       ')}`);
+  }
+}
+
+export function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** Polls `probe` until it returns a truthy value, or fails after WAIT. */
+export async function until(what, probe) {
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function printFigures() {
+  for (const figure of figures) console.log(`figure: ${figure}`);
+}
+
+/** Prints the counts, last, and exits with 1 if any check failed. */
+export function finish() {
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
