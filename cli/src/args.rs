@@ -10,6 +10,7 @@ use supportzen::webhooks::default_outbox;
 use supportzen::{agent_tokens, files};
 use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::{ContentType, Email, Scope};
+use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::events::EventType;
 
@@ -303,6 +304,11 @@ pub(crate) enum OpsCommand {
         /// Resume an interrupted run where it stopped: the token its progress lines print.
         #[arg(long)]
         from: Option<String>,
+        /// The inbox's partitions per kind: the stack's InboxShards. After changing that
+        /// parameter, run the backfill with the new count to file every conversation
+        /// again (docs/data-model.md).
+        #[arg(long, env = "INBOX_SHARDS", default_value = "1", value_parser = InboxShards::parse)]
+        inbox_shards: InboxShards,
     },
     /// Put webhook deliveries whose retries ran out back to be delivered, each under its
     /// original webhook-id, with a fresh retry schedule. Locally: the outbox's dead

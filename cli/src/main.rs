@@ -29,6 +29,7 @@ use supportzen_shared::Config;
 use supportzen_shared::auth::sign;
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, now_millis};
 use supportzen_shared::dynamo::backfill::ResumeKey;
+use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::dynamo::schema::TableCreated;
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 use supportzen_shared::events::webhooks::RETRY_DELAYS;
@@ -91,7 +92,9 @@ macro_rules! with_store {
             StoreUrl::Dynamo(table) => {
                 let client = client::client_from_env().await?;
                 $check(&client, table.as_str()).await?;
-                let $store = DynamoStore::new(client, table.as_str());
+                // The inbox's partitions, as the stack's functions have them.
+                let shards = InboxShards::from_env(|name| std::env::var(name).ok())?;
+                let $store = DynamoStore::new(client, table.as_str()).with_inbox_shards(shards);
                 $body
             }
         }
@@ -166,6 +169,7 @@ async fn run(command: Command) -> Result<(), String> {
                     dry_run,
                     writes_per_second,
                     from,
+                    inbox_shards,
                 },
         } => match &store {
             StoreUrl::Dynamo(table) => {
@@ -176,7 +180,8 @@ async fn run(command: Command) -> Result<(), String> {
                     .map_err(|e| format!("--from {e}"))?;
                 let client = client::client_from_env().await?;
                 dynamodb::wait_until_reachable(&client, table).await?;
-                let done = ops::backfill(client, table, dry_run, writes_per_second, from).await?;
+                let store = DynamoStore::new(client, table.as_str()).with_inbox_shards(inbox_shards);
+                let done = ops::backfill(store, dry_run, writes_per_second, from).await?;
                 println!("{done}");
                 Ok(())
             }

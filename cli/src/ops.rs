@@ -36,22 +36,21 @@ impl Totals {
 /// Runs the backfill over `table` from `from` (the start if `None`) to the end, at most
 /// `writes_per_second` rewrites a second; the counts as JSON.
 pub async fn backfill(
-    client: aws_sdk_dynamodb::Client,
-    table: &str,
+    store: DynamoStore,
     dry_run: bool,
     writes_per_second: u32,
     mut from: Option<ResumeKey>,
 ) -> Result<String, String> {
     // DynamoDB's item count is refreshed about every six hours: good enough for a bar.
-    let estimate = client
+    let estimate = store
+        .client()
         .describe_table()
-        .table_name(table)
+        .table_name(store.table())
         .send()
         .await
         .ok()
         .and_then(|d| d.table.and_then(|t| t.item_count))
         .and_then(|count| u64::try_from(count).ok());
-    let store = DynamoStore::new(client, table);
     let mut budget = WriteBudget::per_second(writes_per_second);
     let (mut totals, started) = (Totals::default(), Instant::now());
     let progress = Progress::new(estimate);

@@ -105,11 +105,11 @@ def N(value):
 
 
 PREVIEW_CHARS = 200  # shared/src/store/conversations.rs
-INBOX_SHARDS = 4  # shared/src/dynamo/items.rs
+INBOX_SHARDS = 1  # template.yaml's InboxShards default (shared/src/dynamo/items.rs)
 
 
 def inbox_shard(conversation):
-    """items.rs's inbox_shard: the first byte of the id's SHA-256, modulo INBOX_SHARDS."""
+    """items.rs's InboxShards::of: the first byte of the id's SHA-256, modulo INBOX_SHARDS."""
     return hashlib.sha256(conversation.encode()).digest()[0] % INBOX_SHARDS
 
 

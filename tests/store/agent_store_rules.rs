@@ -1,5 +1,6 @@
 //! The agents' store rules, run against each store like `store_rules.rs`: the inbox
-//! pages every conversation once in activity order (across DynamoDB's shards), filters
+//! pages every conversation once in activity order, every page but the last full (on
+//! DynamoDB also with the inbox over four shards), filters
 //! by status and assignee, notes never take a place in a customer's page, and every
 //! agent write refuses a conversation that changed since the agent read it. Finding a
 //! customer lists theirs alone, with their profile.
@@ -9,7 +10,7 @@ use supportzen_shared::domain::{
     Agent, AgentId, Author, ChatId, ConversationId, DisplayName, Email, Kind, MessageText,
     NewMessage, Profile, Status, UnixSeconds, UserId,
 };
-use supportzen_shared::dynamo::items::{INBOX_SHARDS, inbox_shard};
+use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::store::{
     ActivityCursor, AssigneeFilter, InboxFilter, MessageWindow, NewConversation, StoreError,
     StoredConversation,
@@ -81,6 +82,9 @@ async fn whole_inbox<S: TestStore>(
             .await
             .unwrap();
         assert!(page.items.len() <= limit);
+        if page.has_more {
+            assert_eq!(page.items.len(), limit, "a page before the last is full");
+        }
         from = page.items.last().map(ActivityCursor::after);
         all.extend(page.items);
         if !page.has_more {
@@ -109,14 +113,11 @@ fn ids_of(conversations: &[StoredConversation]) -> Vec<ConversationId> {
 }
 
 async fn the_inbox_pages_two_hundred_conversations_once_each_in_activity_order<S: TestStore>() {
-    let store = S::fresh().await;
+    pages_two_hundred_conversations(S::fresh().await).await;
+}
+
+async fn pages_two_hundred_conversations<S: TestStore>(store: S) {
     let (ann, ids) = chats(&store, 200).await;
-    let shards: std::collections::BTreeSet<u8> = ids.iter().map(inbox_shard).collect();
-    assert_eq!(
-        shards.len(),
-        usize::from(INBOX_SHARDS),
-        "every shard holds some"
-    );
     // Later messages to some of the oldest move them to the top.
     for id in ids.iter().take(30).step_by(3) {
         let message = NewMessage::now(Author::Customer, text("again"), None, None);
@@ -413,3 +414,46 @@ for_each_store!(
     agent_writes_refuse_a_conversation_that_changed_since_it_was_read,
     a_follow_up_must_name_one_of_the_owners_conversations,
 );
+
+/// The inbox as a desk past 1,000 messages a second would deploy it: four partitions per
+/// kind, merged into pages that are full whenever enough remain.
+mod four_shards {
+    use super::*;
+    use supportzen_shared::dynamo::DynamoStore;
+    use supportzen_shared::store::AgentReader;
+
+    async fn store() -> DynamoStore {
+        let shards = InboxShards::parse("4").unwrap();
+        supportzen_tests::dynamo::fresh_dynamo_store()
+            .await
+            .0
+            .with_inbox_shards(shards)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_inbox_pages_two_hundred_conversations_once_each_in_activity_order() {
+        let store = store().await;
+        pages_two_hundred_conversations(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn thirty_one_open_chats_come_four_to_a_page_from_every_shard() {
+        let store = store().await;
+        let (_, ids) = chats(&store, 31).await;
+        let shards = store.inbox_shards();
+        let used: std::collections::BTreeSet<u8> = ids.iter().map(|id| shards.of(id)).collect();
+        assert_eq!(used.len(), 4, "every shard holds some");
+        let filter = inbox(Status::Open, AssigneeFilter::Any);
+        let all = whole_inbox(&store, &filter, 4).await;
+        assert_eq!(all.len(), 31);
+        let mut stored = Vec::new();
+        for id in &ids {
+            stored.push(store.find_conversation(id).await.unwrap().unwrap());
+        }
+        assert_eq!(
+            ids_of(&all),
+            in_inbox_order(stored),
+            "newest first, each once"
+        );
+    }
+}

@@ -231,3 +231,80 @@ async fn conversations_of_older_releases_are_listed_and_in_the_inbox_after_one_b
         (5, 0, 0)
     );
 }
+
+/// A stack deployed when the inbox had four shards, deployed again with one (the default):
+/// until the backfill runs, one shard's inbox misses every conversation outside shard 0
+/// (and an assignee's too); the backfill with the new count files them all again; a
+/// second run rewrites nothing. Raising the count hides nothing meanwhile: the old
+/// partitions are among the new ones.
+#[tokio::test]
+async fn a_new_shard_count_files_every_conversation_again() {
+    let (one, _) = fresh_dynamo_store().await;
+    let four = one
+        .clone()
+        .with_inbox_shards(supportzen_shared::dynamo::items::InboxShards::parse("4").unwrap());
+    let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
+    let mut ids = vec![chat(&four, Caller::New { user: ann(), pin }, "chat 0").await];
+    for n in 1..12 {
+        ids.push(chat(&four, Caller::Known(ann()), &format!("chat {n}")).await);
+    }
+    let agent = AgentId::parse("agent-7").unwrap();
+    four.assign(&ids[0], Some(&agent)).await.unwrap();
+    four.assign(&ids[1], Some(&agent)).await.unwrap();
+    let theirs = |store: DynamoStore| {
+        let agent = agent.clone();
+        async move {
+            let filter = InboxFilter {
+                kind: Kind::Chat,
+                status: Status::Open,
+                assignee: AssigneeFilter::Agent(agent),
+            };
+            store
+                .inbox_page(&filter, None, 10)
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+
+    let outside_shard_0 = ids
+        .iter()
+        .filter(|id| four.inbox_shards().of(id) != 0)
+        .count();
+    assert!(outside_shard_0 > 0, "some conversations move");
+    assert_eq!(
+        in_inbox(&one, Status::Open).await.len(),
+        ids.len() - outside_shard_0,
+        "before the backfill, one shard finds only shard 0's"
+    );
+
+    let done = backfill(&one, false).await;
+    assert_eq!(done.conversations, ids.len() as u64);
+    assert_eq!(
+        (done.rewritten, done.changed_meanwhile),
+        (outside_shard_0 as u64, 0)
+    );
+    let mut open: Vec<ConversationId> = in_inbox(&one, Status::Open)
+        .await
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    open.sort_by_key(ConversationId::key);
+    ids.sort_by_key(ConversationId::key);
+    assert_eq!(open, ids);
+    assert_eq!(
+        theirs(one.clone()).await,
+        2,
+        "the assignee's inbox moved too"
+    );
+    let again = backfill(&one, false).await;
+    assert_eq!((again.stale, again.rewritten), (0, 0));
+
+    // Back to four: every conversation stays in view before the backfill spreads them.
+    assert_eq!(in_inbox(&four, Status::Open).await.len(), ids.len());
+    assert_eq!(theirs(four.clone()).await, 2);
+    let spread = backfill(&four, false).await;
+    assert_eq!(spread.rewritten, outside_shard_0 as u64);
+    assert_eq!(in_inbox(&four, Status::Open).await.len(), ids.len());
+}

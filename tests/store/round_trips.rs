@@ -17,7 +17,7 @@ use supportzen_shared::Config;
 use supportzen_shared::auth::Secret;
 use supportzen_shared::domain::Email;
 use supportzen_shared::dynamo::DynamoStore;
-use supportzen_shared::dynamo::items::INBOX_SHARDS;
+use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::http::handlers::{
     agent_assign, agent_conversation, agent_customer, agent_inbox, agent_messages, agent_read,
     agent_reply, agent_status, conversation_messages, conversation_read, conversations_list,
@@ -365,11 +365,10 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
         data(inbox)["conversations"][0]["conversationId"],
         chat.as_str()
     );
-    let shards = usize::from(INBOX_SHARDS);
     assert_eq!(
         trips.take(),
-        vec!["Query"; shards],
-        "agent-inbox: one query per shard"
+        ["Query"],
+        "agent-inbox: one query (one inbox partition per kind, the default)"
     );
 
     data(agent_conversation(&store, agent_request("GET", &base, id, Value::Null)).await);
@@ -483,4 +482,37 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
         ["BatchGetItem", "Query", "UpdateItem"],
         "conversation-read: the user with the conversation, the count, the write"
     );
+}
+
+/// With the inbox over four partitions per kind, a page is a query per shard, at most
+/// two at a time: a cold container opens at most two connections for it.
+#[tokio::test]
+async fn an_inbox_over_four_shards_queries_each_two_at_a_time() {
+    let (store, trips) = provisioned_store().await;
+    let store = store.with_inbox_shards(InboxShards::parse("4").unwrap());
+    let token = token("s3cret", EMAIL);
+    let created = live_create(
+        &store,
+        &NoFiles,
+        &Config::default(),
+        request(&token, &create_body(EMAIL, "hi")),
+    )
+    .await;
+    let chat = data(created)["chatId"].as_str().unwrap().to_string();
+    trips.take();
+    trips.take_peak();
+    let inbox = agent_inbox(
+        &store,
+        agent_request(
+            "GET",
+            "/api/agent/conversations?kind=chat",
+            None,
+            Value::Null,
+        ),
+    )
+    .await;
+    assert_eq!(data(inbox)["conversations"][0]["conversationId"], chat);
+    assert_eq!(trips.take(), ["Query"; 4], "one query per shard");
+    let peak = trips.take_peak();
+    assert!(peak <= 2, "{peak} queries in flight at once: two at most");
 }

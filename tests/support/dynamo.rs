@@ -1,21 +1,35 @@
 //! DynamoDB Local for tests: a fresh table per test, and an interceptor that records
 //! every round trip the SDK makes.
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use std::sync::{Arc, Mutex};
 use supportzen_shared::dynamo::{DynamoStore, client, schema};
 
-/// Every attempt (HTTP round trip) the client made, by operation name, in order.
+/// Every attempt (HTTP round trip) the client made, by operation name, in order, and
+/// the most that were under way at once.
 #[derive(Clone, Debug, Default)]
-pub struct RoundTrips(Arc<Mutex<Vec<String>>>);
+pub struct RoundTrips {
+    calls: Arc<Mutex<Vec<String>>>,
+    /// Attempts under way now, and the most at once since the last `take_peak`.
+    in_flight: Arc<Mutex<(usize, usize)>>,
+}
 
 impl RoundTrips {
     /// Takes the calls recorded so far, leaving the record empty.
     pub fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.0.lock().unwrap())
+        std::mem::take(&mut self.calls.lock().unwrap())
+    }
+
+    /// The most attempts under way at once since the last call (what a cold client
+    /// opens as many connections for).
+    pub fn take_peak(&self) -> usize {
+        let (now, peak) = &mut *self.in_flight.lock().unwrap();
+        std::mem::replace(peak, *now)
     }
 }
 
@@ -34,7 +48,21 @@ impl Intercept for RoundTrips {
             .load::<Metadata>()
             .map(|m| m.name().to_string())
             .unwrap_or_default();
-        self.0.lock().unwrap().push(operation);
+        self.calls.lock().unwrap().push(operation);
+        let mut in_flight = self.in_flight.lock().unwrap();
+        in_flight.0 += 1;
+        in_flight.1 = in_flight.1.max(in_flight.0);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let mut in_flight = self.in_flight.lock().unwrap();
+        in_flight.0 = in_flight.0.saturating_sub(1);
         Ok(())
     }
 }

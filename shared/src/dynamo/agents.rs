@@ -6,9 +6,8 @@ use super::conversation_reads::{in_time_order, one_more};
 use super::conversations::{ConversationItem, MessageItem};
 use super::errors::classify;
 use super::items::{
-    INBOX_SHARDS, IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk,
-    due_pk, due_shard, due_sk, inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s,
-    to_item,
+    IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk, due_pk, due_shard,
+    due_sk, inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s, to_item,
 };
 use super::receipts::ReceiptItem;
 use super::schema;
@@ -26,6 +25,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
+use futures_util::{StreamExt, TryStreamExt};
 use std::cmp::Reverse;
 use std::collections::HashMap;
 
@@ -81,13 +81,11 @@ impl AgentReader for DynamoStore {
             filter.kind.as_str(),
         );
         let status_prefix = format!("{}#", filter.status.as_str());
-        // Each shard is asked for its share of the page (and one more), so that a page
-        // reads about `limit` items, not `limit` per shard. When activity is uneven
-        // across shards the merge returns fewer than `limit`, never a wrong order: it
-        // stops where the first shard with more stopped.
-        let share = limit.div_ceil(usize::from(INBOX_SHARDS));
-        // Every shard's query at once: a page costs one round trip of time.
-        let shards = (0..INBOX_SHARDS).map(|shard| {
+        let shards = self.inbox_shards.count();
+        // Each shard is asked for a whole page (and one more), so that the merge holds
+        // `limit` conversations whenever that many remain, however unevenly activity is
+        // spread; with one shard (the default) that is the only query.
+        let shard_queries = (0..shards).map(|shard| {
             let partition = match &filter.assignee {
                 AssigneeFilter::Any => inbox_pk(kind, shard),
                 AssigneeFilter::Unassigned => assignee_pk(None, kind, shard),
@@ -108,12 +106,12 @@ impl AgentReader for DynamoStore {
                 None => query
                     .key_condition_expression("#pk = :pk AND begins_with(#sk, :status)")
                     .expression_attribute_values(":status", s(&status_prefix))
-                    .limit(one_more(share)),
+                    .limit(one_more(limit)),
                 Some(end) => query
                     .key_condition_expression("#pk = :pk AND #sk BETWEEN :status AND :end")
                     .expression_attribute_values(":status", s(&status_prefix))
                     .expression_attribute_values(":end", s(end))
-                    .limit(one_more(share + 1)),
+                    .limit(one_more(limit + 1)),
             };
             async move {
                 let page = self.query_page(query, None, "Query inbox shard").await?;
@@ -133,10 +131,12 @@ impl AgentReader for DynamoStore {
                 Ok::<_, StoreError>((items, more))
             }
         });
-        let sources = futures_util::future::join_all(shards)
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()?;
+        // At most two shard queries in flight: a cold container opens at most two
+        // connections, and a page of many shards costs a round trip per two.
+        let sources = futures_util::stream::iter(shard_queries)
+            .buffered(SHARDS_IN_FLIGHT)
+            .try_collect::<Vec<_>>()
+            .await?;
         Ok(merge_pages(
             sources,
             |c: &StoredConversation| Reverse((c.last_activity_at, c.id.key())),
@@ -173,6 +173,10 @@ impl AgentReader for DynamoStore {
     }
 }
 
+/// Inbox shard queries a page has in flight at once (and so the connections a cold
+/// container opens for it).
+const SHARDS_IN_FLIGHT: usize = 2;
+
 impl DynamoStore {
     /// The update that makes `message` (a public reply) the newest activity of `seen`,
     /// on condition that its status is still the one seen.
@@ -183,7 +187,7 @@ impl DynamoStore {
     ) -> Result<TransactWriteItem, StoreError> {
         let id = &seen.id;
         let preview = MessagePreview::of(message);
-        let index = IndexKeys::new(id, seen.status, message.sent_at);
+        let index = IndexKeys::new(id, seen.status, message.sent_at, self.inbox_shards);
         let Condition {
             expression: condition,
             names: condition_names,
@@ -296,7 +300,7 @@ impl AgentWriter for DynamoStore {
         snoozed_until: Option<i64>,
     ) -> Result<(), StoreError> {
         let id = &seen.id;
-        let index = IndexKeys::new(id, status, seen.last_activity_at);
+        let index = IndexKeys::new(id, status, seen.last_activity_at, self.inbox_shards);
         let Condition {
             expression: condition,
             names: mut condition_names,
@@ -362,7 +366,14 @@ impl AgentWriter for DynamoStore {
         assignee: Option<&AgentId>,
     ) -> Result<StoredConversation, StoreError> {
         let mut attribute_values = values(vec![
-            (":pk", s(IndexKeys::assignee_pk(conversation, assignee))),
+            (
+                ":pk",
+                s(IndexKeys::assignee_pk(
+                    conversation,
+                    assignee,
+                    self.inbox_shards,
+                )),
+            ),
             (":true", AttributeValue::Bool(true)),
         ]);
         let expression = match assignee {

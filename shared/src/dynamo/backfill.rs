@@ -2,8 +2,8 @@
 //! `supportzen ops backfill`. Items written before the read routes have an old by-owner
 //! sort key and no preview, so the list route does not find them; items written before
 //! the agent routes have no inbox or assignee keys (or the old `OPEN#<kind>` one), so no
-//! inbox does; and changing [`INBOX_SHARDS`](super::items::INBOX_SHARDS) moves every
-//! conversation to another inbox partition. A conversation's next write would fix it; a
+//! inbox does; and changing the inbox's [`InboxShards`](super::items::InboxShards) moves
+//! conversations to other inbox partitions. A conversation's next write would fix it; a
 //! closed one never gets one. docs/data-model.md, "Backfill".
 //!
 //! One [`DynamoStore::backfill_page`] reads one page of the table (a `Scan`) and rewrites
@@ -153,7 +153,7 @@ impl DynamoStore {
                     continue;
                 }
             };
-            let Some(rewrite) = conversation.rewrite() else {
+            let Some(rewrite) = conversation.rewrite(self.inbox_shards) else {
                 continue;
             };
             page.stale += 1;

@@ -5,7 +5,7 @@
 use super::DynamoStore;
 use super::backfill::{ReadValues, Rewrite};
 use super::items::{
-    IndexKeys, Item, META, conversation_pk, from_item, key, message_sk, n, note_sk,
+    InboxShards, IndexKeys, Item, META, conversation_pk, from_item, key, message_sk, n, note_sk,
     owner_activity_key, s, to_item, user_pk,
 };
 use super::table::{Cancelled, Part, Transaction, names, values};
@@ -129,11 +129,11 @@ fn decode_mark(
 
 impl ConversationItem {
     /// A new, open, unassigned conversation whose only message is `first`.
-    pub(super) fn new(new: &NewConversation) -> Self {
+    pub(super) fn new(new: &NewConversation, shards: InboxShards) -> Self {
         let (id, owner, first) = (&new.id, new.owner.user(), &new.first_message);
         let now = first.sent_at;
         let preview = MessagePreview::of(first);
-        let index = IndexKeys::new(id, Status::Open, now);
+        let index = IndexKeys::new(id, Status::Open, now, shards);
         ConversationItem {
             pk: conversation_pk(id),
             sk: META.to_string(),
@@ -249,14 +249,14 @@ impl ConversationItem {
     /// What an older release left out or got different from what this release writes,
     /// computed from the item's own fields: `None` when it is current. Items that do not
     /// decode are left alone (`None`): the read routes report them.
-    pub(super) fn rewrite(&self) -> Option<Rewrite> {
+    pub(super) fn rewrite(&self, shards: InboxShards) -> Option<Rewrite> {
         let id = ConversationId::from_stored(&self.kind, &self.id).ok()?;
         let status = Status::from_stored(self.status.as_deref(), self.open).ok()?;
         let assignee = match &self.assignee {
             Some(agent) => Some(AgentId::parse(agent).ok()?),
             None => None,
         };
-        let index = IndexKeys::new(&id, status, self.last_activity_at);
+        let index = IndexKeys::new(&id, status, self.last_activity_at, shards);
         let wanted = [
             ("status", status.as_str().to_string(), self.status.as_ref()),
             (
@@ -268,7 +268,7 @@ impl ConversationItem {
             ("gsi2sk", index.sort_key.clone(), self.gsi2sk.as_ref()),
             (
                 "gsi3pk",
-                IndexKeys::assignee_pk(&id, assignee.as_ref()),
+                IndexKeys::assignee_pk(&id, assignee.as_ref(), shards),
                 self.gsi3pk.as_ref(),
             ),
             ("gsi3sk", index.sort_key, self.gsi3sk.as_ref()),
@@ -445,7 +445,7 @@ impl DynamoStore {
     /// without I/O.
     pub fn create_actions(&self, new: &NewConversation) -> Result<Transaction, StoreError> {
         let now = new.first_message.sent_at;
-        let conversation = ConversationItem::new(new);
+        let conversation = ConversationItem::new(new, self.inbox_shards);
         let mut transaction = Transaction::default()
             .with(Part::Owner, self.owner_action(new, now)?)
             .with(Part::Conversation, self.put_new(to_item(&conversation)?)?)
@@ -483,7 +483,12 @@ impl DynamoStore {
         receipt: Option<&NewReceipt>,
     ) -> Result<Transaction, StoreError> {
         let preview = MessagePreview::of(message);
-        let index = IndexKeys::new(conversation, Status::Open, message.sent_at);
+        let index = IndexKeys::new(
+            conversation,
+            Status::Open,
+            message.sent_at,
+            self.inbox_shards,
+        );
         let mut attribute_values = vec![
             (":now", n(message.sent_at)),
             (":reopened", s(Status::Open.as_str())),

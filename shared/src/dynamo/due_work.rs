@@ -119,7 +119,12 @@ impl DueWork for DynamoStore {
         let id = &snoozed.id;
         // The inbox keys follow the activity read, so the write is conditional on it too
         // (a reply since then moved it: the next sweep reads the conversation again).
-        let index = IndexKeys::new(id, Status::Open, snoozed.last_activity_at);
+        let index = IndexKeys::new(
+            id,
+            Status::Open,
+            snoozed.last_activity_at,
+            self.inbox_shards,
+        );
         let mut attribute_values = vec![
             (":open", s(Status::Open.as_str())),
             (":true", AttributeValue::Bool(true)),

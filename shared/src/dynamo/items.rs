@@ -21,10 +21,10 @@
 //! Times are milliseconds since the epoch, zero-padded to 13 digits in sort keys so
 //! that string order is time order.
 //!
-//! The agents' inbox is spread over [`INBOX_SHARDS`] partitions per kind (a conversation's
-//! shard is fixed by its id), because every message rewrites its conversation's index
-//! entry and one partition takes at most 1,000 writes a second. A page queries every
-//! shard and merges them (`store::merge_pages`). Notes sort apart from messages, so a
+//! The agents' inbox is one partition per kind, or [`InboxShards`] partitions per kind for
+//! a desk whose messages would pass a partition's 1,000 writes a second (every message
+//! rewrites its conversation's index entry; a conversation's shard is fixed by its id).
+//! With more than one, a page queries every shard and merges them (`store::merge_pages`). Notes sort apart from messages, so a
 //! customer's page is one query over `MSG#` that never meets a note.
 
 use crate::domain::{AgentId, ConversationId, MessageId, Status, UserId};
@@ -44,9 +44,53 @@ pub const NOTE_PREFIX: &str = "NOTE#";
 /// partition, in the due-work index while pending.
 pub const NOTICE_SK: &str = "NOTICE#REPLIES";
 
-/// Partitions per kind of the agents' inbox: 4,000 index writes a second per kind.
-/// Changing it moves conversations between partitions; see docs/data-model.md.
-pub const INBOX_SHARDS: u8 = 4;
+/// Partitions per kind of the agents' inbox (and of each agent's assigned conversations):
+/// a deployment's choice, the stack's `InboxShards` (`INBOX_SHARDS`), sized by the
+/// messages a second it must take, 1,000 per shard; docs/data-model.md gives the
+/// arithmetic. One (the default) makes an inbox page one query; each shard more adds a
+/// query to every page. Changing it moves conversations between partitions: `supportzen
+/// ops backfill` with the new count files them again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InboxShards(u8);
+
+impl InboxShards {
+    pub const ONE: InboxShards = InboxShards(1);
+    /// More would make every inbox page that many queries, for a desk of more than
+    /// 16,000 messages a second.
+    pub const MAX: u8 = 16;
+
+    /// A count from configuration: 1 to [`InboxShards::MAX`].
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim().parse::<u8>() {
+            Ok(count) if (1..=Self::MAX).contains(&count) => Ok(InboxShards(count)),
+            _ => Err(format!(
+                "INBOX_SHARDS must be a whole number from 1 to {}, not {value:?}",
+                Self::MAX
+            )),
+        }
+    }
+
+    /// `INBOX_SHARDS` as `lookup` finds it, one when it is unset.
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        lookup("INBOX_SHARDS").map_or(Ok(Self::ONE), |value| Self::parse(&value))
+    }
+
+    pub fn count(self) -> u8 {
+        self.0
+    }
+
+    /// A conversation's shard: the first byte of its id's SHA-256, modulo the count.
+    /// Stable across releases and processes (no `Hash` randomness).
+    pub fn of(self, id: &ConversationId) -> u8 {
+        id_byte(id) % self.0
+    }
+}
+
+impl Default for InboxShards {
+    fn default() -> Self {
+        Self::ONE
+    }
+}
 
 /// Partitions of the due-work index. Each index partition takes 1,000 writes a second;
 /// an item enters the index once and leaves it once per due time (a snooze set, then
@@ -54,9 +98,10 @@ pub const INBOX_SHARDS: u8 = 4;
 /// beyond a support desk's snoozes. A sweep queries every shard (four queries a minute).
 pub const DUE_SHARDS: u8 = 4;
 
-/// A conversation's due-work shard (from its inbox shard: stable, evenly spread).
+/// A conversation's due-work shard: from the first byte of its id's SHA-256, as the
+/// inbox's (stable, evenly spread), and independent of the inbox's count.
 pub fn due_shard(id: &ConversationId) -> u8 {
-    inbox_shard(id) % DUE_SHARDS
+    id_byte(id) % DUE_SHARDS
 }
 
 /// A shard of the due-work index.
@@ -158,11 +203,10 @@ pub fn time_key(millis: i64, id: &str) -> String {
     format!("{millis:013}#{id}")
 }
 
-/// A conversation's inbox shard: the first byte of its id's SHA-256, modulo
-/// [`INBOX_SHARDS`]. Stable across releases and processes (no `Hash` randomness).
-pub fn inbox_shard(id: &ConversationId) -> u8 {
+/// The first byte of the SHA-256 of a conversation's id: what its shards are taken from.
+fn id_byte(id: &ConversationId) -> u8 {
     use sha2::Digest;
-    sha2::Sha256::digest(id.key().as_bytes())[0] % INBOX_SHARDS
+    sha2::Sha256::digest(id.key().as_bytes())[0]
 }
 
 /// A shard of the inbox of one kind: every conversation, by status and activity.
@@ -198,8 +242,13 @@ impl IndexKeys {
     pub const SET: &'static str = "gsi2pk = :inbox, gsi2sk = :inbox_sk, \
          gsi3pk = if_not_exists(gsi3pk, :unassigned), gsi3sk = :inbox_sk";
 
-    pub fn new(id: &ConversationId, status: Status, last_activity_at: i64) -> Self {
-        let shard = inbox_shard(id);
+    pub fn new(
+        id: &ConversationId,
+        status: Status,
+        last_activity_at: i64,
+        shards: InboxShards,
+    ) -> Self {
+        let shard = shards.of(id);
         IndexKeys {
             inbox_pk: inbox_pk(id.kind(), shard),
             sort_key: inbox_sk(status, last_activity_at, id),
@@ -208,8 +257,12 @@ impl IndexKeys {
     }
 
     /// The gsi3 partition of `id` assigned to `assignee`, or to nobody.
-    pub fn assignee_pk(id: &ConversationId, assignee: Option<&AgentId>) -> String {
-        assignee_pk(assignee, id.kind(), inbox_shard(id))
+    pub fn assignee_pk(
+        id: &ConversationId,
+        assignee: Option<&AgentId>,
+        shards: InboxShards,
+    ) -> String {
+        assignee_pk(assignee, id.kind(), shards.of(id))
     }
 
     /// The expression values [`IndexKeys::SET`] names.
@@ -273,4 +326,35 @@ pub fn s(value: impl Into<String>) -> AttributeValue {
 
 pub fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbox_shard_count_is_one_to_sixteen_and_one_when_unset() {
+        assert_eq!(InboxShards::from_env(|_| None), Ok(InboxShards::ONE));
+        let four = InboxShards::from_env(|name| (name == "INBOX_SHARDS").then(|| "4".into()));
+        assert_eq!(four.map(InboxShards::count), Ok(4));
+        for bad in ["0", "17", "-1", "two", ""] {
+            let err = InboxShards::parse(bad).unwrap_err();
+            assert!(err.starts_with("INBOX_SHARDS must be"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_conversation_keeps_its_due_shard_whatever_the_inbox_count() {
+        let id = ConversationId::Chat(crate::domain::ChatId::generate());
+        let one = IndexKeys::new(&id, Status::Open, 1, InboxShards::ONE);
+        assert_eq!(one.inbox_pk, "INBOX#chat#0");
+        let four = InboxShards::parse("4").unwrap();
+        assert_eq!(
+            IndexKeys::new(&id, Status::Open, 1, four).inbox_pk,
+            format!("INBOX#chat#{}", four.of(&id))
+        );
+        // The due-work index's partitions did not move when the inbox's count became a
+        // setting: the shard four inbox partitions gave, modulo DUE_SHARDS.
+        assert_eq!(due_shard(&id), four.of(&id) % DUE_SHARDS);
+    }
 }

@@ -50,6 +50,7 @@ pub use customers::PROFILE_ATTRIBUTES;
 pub use table::{Part, Transaction};
 
 use aws_sdk_dynamodb::Client;
+use items::InboxShards;
 use std::sync::Arc;
 
 /// A DynamoDB-backed store. Cloning is cheap: the SDK client is shared.
@@ -57,23 +58,47 @@ use std::sync::Arc;
 pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
+    inbox_shards: InboxShards,
 }
 
 impl DynamoStore {
+    /// A store on `table` with the inbox in one partition per kind.
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
         DynamoStore {
             client,
             table: table.into(),
+            inbox_shards: InboxShards::ONE,
+        }
+    }
+
+    /// The same store with the inbox spread over `shards` partitions per kind: every
+    /// process writing or reading one table must use the same count.
+    pub fn with_inbox_shards(self, shards: InboxShards) -> Self {
+        DynamoStore {
+            inbox_shards: shards,
+            ..self
         }
     }
 
     /// A Lambda function's store: the client from Lambda's environment
-    /// ([`client::lambda_config`]) and the table named by `TABLE_NAME`.
+    /// ([`client::lambda_config`]), the table named by `TABLE_NAME` and the inbox's
+    /// `INBOX_SHARDS`.
     pub fn from_lambda_env() -> Result<Self, String> {
         let lookup = |name: &str| std::env::var(name).ok();
         let table = lookup("TABLE_NAME").ok_or_else(|| "TABLE_NAME is not set".to_string())?;
+        let shards = InboxShards::from_env(lookup)?;
         let config = client::lambda_config(lookup)?.build();
-        Ok(Self::new(Client::from_conf(config), table))
+        Ok(Self::new(Client::from_conf(config), table).with_inbox_shards(shards))
+    }
+
+    /// The inbox's partitions per kind.
+    pub fn inbox_shards(&self) -> InboxShards {
+        self.inbox_shards
+    }
+
+    /// The SDK client, for what is not the store's (describing the table).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     pub fn table(&self) -> &str {

@@ -214,7 +214,7 @@ mod tests {
     use crate::domain::{
         Agent, AgentId, Author, ChatId, DisplayName, Email, MessageId, Profile, Status, UnixSeconds,
     };
-    use crate::dynamo::items::to_item;
+    use crate::dynamo::items::{InboxShards, to_item};
     use crate::events::Visibility;
     use crate::store::NewConversation;
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -258,7 +258,7 @@ mod tests {
             receipt: None,
         };
         (
-            to_item(&ConversationItem::new(&new)).unwrap(),
+            to_item(&ConversationItem::new(&new, InboxShards::ONE)).unwrap(),
             to_item(&MessageItem::new(chat, message)).unwrap(),
         )
     }
