@@ -13,6 +13,7 @@ use supportzen_shared::domain::{ContentType, Email, Scope};
 use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::events::EventType;
+use supportzen_shared::store::MessageLimit;
 
 /// SupportZen's API on one machine: the Lambda handlers over an embedded store.
 #[derive(Parser)]
@@ -55,6 +56,11 @@ pub(crate) enum Command {
         /// unread replies), as production's due-work function does every minute.
         #[arg(long = "due-every", value_name = "SECONDS", env = "SUPPORTZEN_DUE_EVERY", default_value_t = supportzen::due::DEFAULT_EVERY.as_secs_f64(), value_parser = positive_seconds)]
         due_every: f64,
+        /// Messages one customer may send a minute, first messages of new conversations
+        /// included; past it a send is refused with 429 and Retry-After until the next
+        /// minute (the stack's CustomerMessagesPerMinute).
+        #[arg(long, env = "CUSTOMER_MESSAGES_PER_MINUTE", default_value = "30", value_parser = MessageLimit::parse)]
+        messages_per_minute: MessageLimit,
         #[command(flatten)]
         email: EmailArgs,
     },

@@ -251,6 +251,7 @@ async fn run(command: Command) -> Result<(), String> {
             outbox,
             files,
             due_every,
+            messages_per_minute,
             email,
         } => {
             let mut config = Config::from_env()?;
@@ -291,6 +292,7 @@ async fn run(command: Command) -> Result<(), String> {
             let cors = cors::layer(cors_origins);
             // The key is read (or created) only once the store is known to be usable.
             with_store!(&store.store, dynamodb::check_table, backend => {
+                let backend = backend.with_message_limit(messages_per_minute);
                 let agents = AgentKey::load_or_create(&agent_key.agent_key)?;
                 let hub = Arc::new(Hub::new());
                 let path = outbox.path(&store.store);

@@ -49,6 +49,12 @@ pub enum ApiError {
     /// The body is larger than [`crate::http::request::MAX_BODY_BYTES`].
     #[error("request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The customer sent `per_minute` messages this minute; this one was not written.
+    #[error("you sent {per_minute} messages this minute: send this one again after {}", seconds(*retry_after))]
+    TooManyMessages {
+        per_minute: u32,
+        retry_after: Duration,
+    },
     /// The store is throttling or briefly unavailable; the client should retry.
     /// `reason` is for the logs only.
     #[error("the service is busy, retry after {}", seconds(*retry_after))]
@@ -93,6 +99,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyMessages { .. } => "too_many_messages",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -110,7 +117,8 @@ impl ApiError {
     /// Seconds the client should wait before retrying, for a `Retry-After` header.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            ApiError::Unavailable { retry_after, .. } => Some(*retry_after),
+            ApiError::Unavailable { retry_after, .. }
+            | ApiError::TooManyMessages { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -134,6 +142,13 @@ impl ApiError {
             StoreError::ReceiptExists => ApiError::Unavailable {
                 retry_after: Duration::from_secs(1),
                 reason: "idempotency key raced".into(),
+            },
+            StoreError::RateLimited {
+                per_minute,
+                retry_after,
+            } => ApiError::TooManyMessages {
+                per_minute,
+                retry_after,
             },
             StoreError::Unavailable {
                 retry_after,

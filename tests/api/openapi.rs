@@ -565,6 +565,10 @@ fn every_error_is_in_the_documented_envelope() {
         supportzen_shared::flows::rating::RATING_FINAL,
         ApiError::IdempotencyKeyReused,
         ApiError::PayloadTooLarge { limit: 1 },
+        ApiError::TooManyMessages {
+            per_minute: 30,
+            retry_after: Duration::from_secs(1),
+        },
         ApiError::Unavailable {
             retry_after: Duration::from_secs(1),
             reason: String::new(),
@@ -583,6 +587,7 @@ fn every_error_is_in_the_documented_envelope() {
             | ApiError::Conflict { .. }
             | ApiError::IdempotencyKeyReused
             | ApiError::PayloadTooLarge { .. }
+            | ApiError::TooManyMessages { .. }
             | ApiError::Unavailable { .. }
             | ApiError::Internal(_) => {}
         }

@@ -1757,3 +1757,38 @@ fn due_work_runs_every_minute_with_exactly_its_grants_and_a_dead_letter_queue() 
             < 60
     );
 }
+
+/// The message limit is counted in the customer's own write: the four functions that
+/// store a customer's message may update message counts (`RATE#`), and no other function
+/// may touch them.
+#[test]
+fn only_the_customer_writers_count_messages() {
+    let template = template();
+    let writers = [
+        Endpoint::LiveCreate,
+        Endpoint::LiveChat,
+        Endpoint::TicketCreate,
+        Endpoint::TicketAppend,
+    ];
+    for (endpoint, function) in functions(&template) {
+        let counts = statements(function)
+            .into_iter()
+            .filter(|statement| {
+                one_or_many(&statement["Resource"]).contains(&&table_arn())
+                    && leading_keys(statement)
+                        .iter()
+                        .any(|p| like(p, "RATE#ann@example.com"))
+            })
+            .map(actions)
+            .collect::<Vec<_>>();
+        if writers.contains(&endpoint) {
+            assert_eq!(counts, [["dynamodb:UpdateItem"]], "{}", endpoint.name());
+        } else {
+            assert!(
+                counts.is_empty(),
+                "{} may touch message counts",
+                endpoint.name()
+            );
+        }
+    }
+}

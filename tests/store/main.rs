@@ -7,6 +7,7 @@ mod backfill;
 mod due_work_rules;
 mod erasure;
 mod handler_race;
+mod message_limits;
 mod parity;
 mod production_files;
 mod production_mail;

@@ -516,3 +516,44 @@ async fn an_inbox_over_four_shards_queries_each_two_at_a_time() {
     let peak = trips.take_peak();
     assert!(peak <= 2, "{peak} queries in flight at once: two at most");
 }
+
+/// A customer past their minute's messages gets 429 with `Retry-After`, from the same
+/// two round trips a send costs: the count is in the message's transaction.
+#[tokio::test]
+async fn a_send_past_the_limit_is_a_429_for_no_extra_round_trip() {
+    let (store, trips) = provisioned_store().await;
+    let limit = supportzen_shared::store::MessageLimit::parse("1").unwrap();
+    let store = store.with_message_limit(limit);
+    let config = Config::default();
+    let token = token("s3cret", EMAIL);
+    // The conversation's first message is the minute's one.
+    let created = live_create(
+        &store,
+        &NoFiles,
+        &config,
+        request(&token, &create_body(EMAIL, "hi")),
+    )
+    .await;
+    let chat = data(created)["chatId"].clone();
+    let body = json!({"chat_id": chat, "email": EMAIL, "message": "more"});
+    for _ in 0..2 {
+        trips.take();
+        let answer = live_chat(&store, &NoFiles, &config, request(&token, &body)).await;
+        if answer.status() == 200 {
+            // The minute ended between the two writes: this one was the next minute's.
+            continue;
+        }
+        assert_eq!(answer.status(), 429, "{:?}", answer.body());
+        let wait: u64 = answer.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let error: Value = serde_json::from_slice(answer.body().as_ref()).unwrap();
+        assert_eq!(error["error"]["code"], "too_many_messages", "{error}");
+        assert_eq!(trips.take(), ["GetItem", "TransactWriteItems"]);
+        return;
+    }
+    panic!("neither send past the limit was refused");
+}

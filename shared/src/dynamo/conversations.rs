@@ -468,6 +468,7 @@ impl DynamoStore {
             );
         }
         let transaction = self.claims(transaction, &new.first_message)?;
+        let transaction = self.counted(transaction, new.owner.user(), now)?;
         self.with_receipt(transaction, new.receipt.as_ref())
     }
 
@@ -538,6 +539,7 @@ impl DynamoStore {
                 self.put_new(to_item(&MessageItem::new(conversation, message))?)?,
             );
         let transaction = self.claims(transaction, message)?;
+        let transaction = self.counted(transaction, owner, message.sent_at)?;
         self.with_receipt(transaction, receipt)
     }
 
@@ -568,6 +570,7 @@ impl ConversationCreator for DynamoStore {
         // receipt whatever else changed.
         Err(match &new.owner {
             _ if failed.failed(Part::Receipt) => StoreError::ReceiptExists,
+            _ if failed.failed(Part::Rate) => self.limited(new.first_message.sent_at),
             _ if failed.failed(Part::FollowUp) => StoreError::NotFound,
             _ if !failed.failed(Part::Owner) && !failed.failed(Part::Conversation) => {
                 match failed_claim(&new.first_message, &failed) {
@@ -606,6 +609,9 @@ impl MessageAppender for DynamoStore {
         };
         if failed.failed(Part::Receipt) {
             return Err(StoreError::ReceiptExists);
+        }
+        if failed.failed(Part::Rate) {
+            return Err(self.limited(message.sent_at));
         }
         if !failed.failed(Part::Conversation) {
             return Err(failed_claim(message, &failed)

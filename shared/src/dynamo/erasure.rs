@@ -11,6 +11,7 @@ use super::errors::classify;
 use super::items::{
     Item, MESSAGE_PREFIX, META, NOTE_PREFIX, PROFILE, key, s, text, user_pk, watch_pk,
 };
+use super::rate_limits::rate_pk;
 use super::schema;
 use super::uploads::upload_pk;
 use crate::domain::UserId;
@@ -50,6 +51,8 @@ impl CustomerEraser for DynamoStore {
         erased.other += self
             .delete_partition(watch_pk(&Audience::Customer(customer.clone())))
             .await?;
+        // Their message counts (TTL removes them within a day or two; they name them).
+        erased.other += self.delete_partition(rate_pk(customer)).await?;
         let user = self
             .client
             .delete_item()

@@ -34,6 +34,7 @@ mod due_work;
 mod erasure;
 pub mod errors;
 pub mod items;
+mod rate_limits;
 mod ratings;
 mod read_marks;
 mod receipts;
@@ -49,6 +50,7 @@ mod webhooks;
 pub use customers::PROFILE_ATTRIBUTES;
 pub use table::{Part, Transaction};
 
+use crate::store::MessageLimit;
 use aws_sdk_dynamodb::Client;
 use items::InboxShards;
 use std::sync::Arc;
@@ -59,6 +61,8 @@ pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
     inbox_shards: InboxShards,
+    /// Customers' messages a minute, counted in each message's write; none: no limit.
+    message_limit: Option<MessageLimit>,
 }
 
 impl DynamoStore {
@@ -68,6 +72,16 @@ impl DynamoStore {
             client,
             table: table.into(),
             inbox_shards: InboxShards::ONE,
+            message_limit: None,
+        }
+    }
+
+    /// The same store counting each customer's messages a minute, refusing those past
+    /// `limit` ([`StoreError::RateLimited`]).
+    pub fn with_message_limit(self, limit: MessageLimit) -> Self {
+        DynamoStore {
+            message_limit: Some(limit),
+            ..self
         }
     }
 
@@ -81,14 +95,17 @@ impl DynamoStore {
     }
 
     /// A Lambda function's store: the client from Lambda's environment
-    /// ([`client::lambda_config`]), the table named by `TABLE_NAME` and the inbox's
-    /// `INBOX_SHARDS`.
+    /// ([`client::lambda_config`]), the table named by `TABLE_NAME`, the inbox's
+    /// `INBOX_SHARDS` and the customers' `CUSTOMER_MESSAGES_PER_MINUTE`.
     pub fn from_lambda_env() -> Result<Self, String> {
         let lookup = |name: &str| std::env::var(name).ok();
         let table = lookup("TABLE_NAME").ok_or_else(|| "TABLE_NAME is not set".to_string())?;
         let shards = InboxShards::from_env(lookup)?;
+        let limit = MessageLimit::from_env(lookup)?;
         let config = client::lambda_config(lookup)?.build();
-        Ok(Self::new(Client::from_conf(config), table).with_inbox_shards(shards))
+        Ok(Self::new(Client::from_conf(config), table)
+            .with_inbox_shards(shards)
+            .with_message_limit(limit))
     }
 
     /// The inbox's partitions per kind.

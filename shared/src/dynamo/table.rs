@@ -36,6 +36,8 @@ pub enum Part {
     Attachment(usize),
     /// A reply's unread-replies notice, set unless one is pending (never a condition).
     Notice,
+    /// The customer's message count for the minute, on condition it is below the limit.
+    Rate,
 }
 
 /// The actions of one `TransactWriteItems`, each named by the [`Part`] it writes.

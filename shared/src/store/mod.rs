@@ -37,6 +37,7 @@ mod customers;
 mod due_work;
 mod erasure;
 mod files;
+mod limits;
 mod pages;
 mod publishing;
 mod ratings;
@@ -66,6 +67,7 @@ pub use files::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, Stored, StoredFile, UPLOAD_FORM_LIFETIME,
     UploadForm, disposition,
 };
+pub use limits::{MessageLimit, Window};
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
 pub use ratings::ConversationRater;
@@ -106,6 +108,13 @@ pub enum StoreError {
     /// customer, one they cannot see: a note).
     #[error("message not in the conversation")]
     UnknownMessage,
+    /// The customer sent their minute's messages ([`MessageLimit`]): nothing was
+    /// written; the next window opens after `retry_after`.
+    #[error("message limit reached")]
+    RateLimited {
+        per_minute: u32,
+        retry_after: Duration,
+    },
     /// Throttled or briefly unavailable; safe to retry after the given time.
     #[error("store unavailable: {reason}")]
     Unavailable {

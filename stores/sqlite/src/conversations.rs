@@ -1,6 +1,7 @@
 //! Conversations (chats and tickets) and their messages, written together in
 //! transactions. Reading them is `conversation_reads.rs`.
 
+use crate::rate_limits::count_message;
 use crate::receipts::insert_receipt;
 use crate::uploads::claim_uploads;
 use crate::users::refresh_owner;
@@ -83,7 +84,7 @@ pub(crate) fn record_activity(
 
 impl ConversationCreator for SqliteStore {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
-        let new = new.clone();
+        let (new, limit) = (new.clone(), self.message_limit);
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -93,6 +94,7 @@ impl ConversationCreator for SqliteStore {
             if let Some(receipt) = &new.receipt {
                 insert_receipt(&tx, receipt)?;
             }
+            count_message(&tx, limit, new.owner.user(), new.first_message.sent_at)?;
             refresh_owner(&tx, &new)?;
             if let Some(earlier) = &new.follow_up_of {
                 let theirs: bool = tx
@@ -146,6 +148,7 @@ impl MessageAppender for SqliteStore {
             message.clone(),
             receipt.cloned(),
         );
+        let limit = self.message_limit;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -153,6 +156,7 @@ impl MessageAppender for SqliteStore {
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;
             }
+            count_message(&tx, limit, &owner, message.sent_at)?;
             let found: Option<(String, String)> = tx
                 .query_row(
                     "SELECT owner, status FROM conversations WHERE id = ?1 AND kind = ?2",

@@ -69,6 +69,12 @@ impl CustomerEraser for SqliteStore {
                 tx.execute("DELETE FROM receipts WHERE user_id = ?1", params![customer])
                     .map_err(internal)?,
             );
+            other += tx
+                .execute(
+                    "DELETE FROM message_counts WHERE owner = ?1",
+                    params![customer],
+                )
+                .map_err(internal)?;
             let folder = Uploader::customer(&UserId::from_stored(customer.clone()));
             {
                 // Their own uploads' files, attached or not (an attached one's kept copy

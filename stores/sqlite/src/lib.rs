@@ -21,6 +21,7 @@ mod customers;
 mod due_work;
 mod erasure;
 pub mod outbox;
+mod rate_limits;
 mod ratings;
 mod read_marks;
 mod receipts;
@@ -34,7 +35,7 @@ mod webhooks;
 use rusqlite::{Connection, ErrorCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use supportzen_shared::store::StoreError;
+use supportzen_shared::store::{MessageLimit, StoreError};
 
 pub use outbox::Outbox;
 
@@ -42,6 +43,8 @@ pub use outbox::Outbox;
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Customers' messages a minute, counted in each message's write; none: no limit.
+    message_limit: Option<MessageLimit>,
 }
 
 impl SqliteStore {
@@ -54,7 +57,17 @@ impl SqliteStore {
         schema::migrate(&conn).map_err(internal)?;
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
+            message_limit: None,
         })
+    }
+
+    /// The same store counting each customer's messages a minute, refusing those past
+    /// `limit` ([`StoreError::RateLimited`]).
+    pub fn with_message_limit(self, limit: MessageLimit) -> Self {
+        SqliteStore {
+            message_limit: Some(limit),
+            ..self
+        }
     }
 
     /// Runs `work` with the connection: see [`with_conn`].

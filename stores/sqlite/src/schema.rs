@@ -98,6 +98,12 @@ CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
     created_at_ms  INTEGER NOT NULL,
     attached_to    TEXT                       -- the message that claimed it
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS message_counts (  -- a customer's messages this minute (MessageLimit)
+    owner            TEXT NOT NULL,             -- the customer's email
+    window_start_ms  INTEGER NOT NULL,
+    sent             INTEGER NOT NULL,
+    PRIMARY KEY (owner, window_start_ms)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS typing_claims (   -- the typing throttle (TypingGate)
     conversation_id  TEXT NOT NULL,
     sender           TEXT NOT NULL,             -- customer#<email> or agent#<id>

@@ -1,0 +1,154 @@
+//! The customers' message limit, on both stores: of 12 messages a customer sends at once
+//! with 4 left of a limit of 5 a minute, exactly 4 are stored and 8 refused with the wait
+//! until the next minute; a refused message leaves nothing behind; the next minute counts
+//! anew; another customer has a count of their own; and erasing the customer removes
+//! their count.
+
+use std::time::Duration;
+use supportzen_shared::auth::Caller;
+use supportzen_shared::domain::{
+    Author, ChatId, ConversationId, Email, MessageText, NewMessage, Profile, UnixSeconds, UserId,
+};
+use supportzen_shared::store::{
+    CustomerEraser, MessageLimit, MessageWindow, NewConversation, StoreError,
+};
+use supportzen_sqlite::SqliteStore;
+use supportzen_tests::TestStore;
+
+/// The first millisecond of a minute.
+const MINUTE: i64 = 1_800_000_000_000;
+
+fn user(email: &str) -> UserId {
+    Email::parse(email).unwrap().user_id().clone()
+}
+
+fn message_at(body: &str, sent_at: i64) -> NewMessage {
+    let mut message = NewMessage::now(
+        Author::Customer,
+        MessageText::parse(body).unwrap(),
+        None,
+        None,
+    );
+    message.sent_at = sent_at;
+    message
+}
+
+fn chat_of(owner: Caller, sent_at: i64) -> NewConversation {
+    NewConversation {
+        id: ConversationId::Chat(ChatId::generate()),
+        owner,
+        profile: Profile {
+            name: None,
+            plan_id: None,
+            account_created_at: UnixSeconds::parse(1_679_223_400).unwrap(),
+        },
+        first_message: message_at("first", sent_at),
+        follow_up_of: None,
+        receipt: None,
+    }
+}
+
+fn first_use(email: &str) -> Caller {
+    let pin = supportzen_shared::auth::BearerToken::from_hex(&"01".repeat(32))
+        .unwrap()
+        .digest();
+    Caller::New {
+        user: user(email),
+        pin,
+    }
+}
+
+async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
+    let ann = user("ann@example.com");
+    // The conversation's first message is the minute's first of five.
+    let chat = chat_of(first_use("ann@example.com"), MINUTE + 1_000);
+    store.create_conversation(&chat).await.unwrap();
+
+    let sends = (0..12).map(|n| {
+        let (store, ann, id) = (store.clone(), ann.clone(), chat.id.clone());
+        tokio::spawn(async move {
+            let message = message_at(&format!("burst {n}"), MINUTE + 5_000 + n);
+            store.append_message(&id, &ann, &message, None).await
+        })
+    });
+    let mut stored = 0;
+    for send in futures_util::future::join_all(sends).await {
+        match send.unwrap() {
+            Ok(()) => stored += 1,
+            Err(StoreError::RateLimited {
+                per_minute,
+                retry_after,
+            }) => {
+                assert_eq!(per_minute, 5);
+                assert_eq!(
+                    retry_after,
+                    Duration::from_secs(55),
+                    "until the next minute"
+                );
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(stored, 4, "four were left of the minute's five");
+    let page = store
+        .message_page(&chat.id, &MessageWindow::Latest, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 5, "the refused messages left nothing");
+
+    // A new conversation is a message too.
+    let refused = chat_of(Caller::Known(ann.clone()), MINUTE + 30_000);
+    assert!(matches!(
+        store.create_conversation(&refused).await,
+        Err(StoreError::RateLimited { .. })
+    ));
+    assert!(
+        store
+            .find_conversation(&refused.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "no conversation without its message"
+    );
+
+    // Another customer counts their own.
+    let bob = chat_of(first_use("bob@example.com"), MINUTE + 30_000);
+    store.create_conversation(&bob).await.unwrap();
+
+    // The next minute counts anew.
+    let next = message_at("a minute later", MINUTE + 60_000);
+    store
+        .append_message(&chat.id, &ann, &next, None)
+        .await
+        .unwrap();
+
+    let erased = store.erase_customer(&ann).await.unwrap();
+    assert!(erased.user);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_stores_exactly_the_limit() {
+    let store = SqliteStore::fresh().await;
+    exactly_the_limit_is_stored(store.with_message_limit(MessageLimit::parse("5").unwrap())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_stores_exactly_the_limit() {
+    let (store, _) = supportzen_tests::dynamo::fresh_dynamo_store().await;
+    let store = store.with_message_limit(MessageLimit::parse("5").unwrap());
+    exactly_the_limit_is_stored(store.clone()).await;
+    // Erasure took the counter items with the rest (the scan erasure.rs makes of the
+    // whole table finds none left naming Ann).
+    let left = supportzen_tests::dynamo::local_client(&Default::default())
+        .scan()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap();
+    let names_ann = left
+        .items()
+        .iter()
+        .filter(|item| format!("{item:?}").contains("ann@example.com"))
+        .count();
+    assert_eq!(names_ann, 0, "no item names the erased customer");
+}
