@@ -25,7 +25,7 @@ export class ApiError extends Error {
    * @param {string=} fields.field the field at fault, when one is
    * @param {boolean=} fields.followUpAllowed true on conversation_closed
    * @param {string=} fields.requestId the answer's x-request-id, to quote to support
-   * @param {number=} fields.retryAfter seconds, from Retry-After (503)
+   * @param {number=} fields.retryAfter seconds, from Retry-After (429, 503)
    */
   constructor({ status, code, message, field, followUpAllowed, requestId, retryAfter }) {
     super(field ? `${message} (${code}, field ${field})` : `${message} (${code})`);
@@ -40,7 +40,9 @@ export class ApiError extends Error {
 
   /** Whether sending the same request again (with its Idempotency-Key) may succeed. */
   get retryable() {
-    return this.status === 0 || this.status === 503 || this.status >= 500;
+    // 429: the customer's minute of messages is used up; the same send goes through
+    // after Retry-After, when the next minute opens.
+    return this.status === 0 || this.status === 429 || this.status >= 500;
   }
 }
 
