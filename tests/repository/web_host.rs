@@ -254,6 +254,13 @@ fn the_web_host_is_https_only_and_the_console_has_a_strict_policy() {
     assert!(
         created.contains("https://${AgentUserPoolDomain}.auth.${AWS::Region}.amazoncognito.com")
     );
+    assert_eq!(
+        issuer[2],
+        yaml(
+            r#"{"Fn::Sub": ["https://${Host}", {"Host": {"Fn::Select": [2, {"Fn::Split": ["/", {"Fn::Sub": "${AgentJwtIssuer}//"}]}]}}]}"#
+        ),
+        "your own issuer's origin"
+    );
 
     for id in ["WebConsoleHeaders", "WebScriptHeaders"] {
         let security =
