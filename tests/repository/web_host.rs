@@ -67,6 +67,42 @@ fn the_web_host_exists_only_with_host_web_on() {
             "{id}"
         );
     }
+    // Their names are unique per account and CloudFront takes at most 64 characters (128
+    // for a headers policy): each is a prefix and the stack's UUID (36), whatever the
+    // stack's name.
+    for (id, path, limit) in [
+        (
+            "WebOriginAccessControl",
+            ["OriginAccessControlConfig", "Name"],
+            64,
+        ),
+        ("WebIndexFunction", ["Name", ""], 64),
+        (
+            "WebConsoleHeaders",
+            ["ResponseHeadersPolicyConfig", "Name"],
+            128,
+        ),
+        (
+            "WebScriptHeaders",
+            ["ResponseHeadersPolicyConfig", "Name"],
+            128,
+        ),
+    ] {
+        let mut name = &template["Resources"][id]["Properties"][path[0]];
+        if !path[1].is_empty() {
+            name = &name[path[1]];
+        }
+        let sub = name["Fn::Sub"]
+            .as_vec()
+            .expect("a !Sub of the stack's UUID");
+        let uuid = &sub[1]["StackUuid"];
+        assert_eq!(
+            *uuid,
+            yaml(r#"{"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}"#)
+        );
+        let longest = text(&sub[0]).replace("${StackUuid}", &"x".repeat(36));
+        assert!(longest.len() <= limit, "{id}: {longest}");
+    }
     // Outputs naming them exist only with them; ConsoleUrl is what AgentConsoleUrls takes.
     for output in [
         "ConsoleUrl",
