@@ -5,6 +5,7 @@ mod agent_api;
 mod attachments;
 mod cors;
 mod customers;
+mod deploy_web;
 mod due_work;
 mod emails;
 mod http_api;

@@ -6,3 +6,4 @@ mod docs;
 mod layers;
 mod operations;
 mod template;
+mod web_host;
