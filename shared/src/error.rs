@@ -55,6 +55,13 @@ pub enum ApiError {
         per_minute: u32,
         retry_after: Duration,
     },
+    /// The request's address opened `per_hour` new accounts this hour (by trust on first
+    /// request); this one was not created.
+    #[error("{per_hour} new accounts were opened from this address this hour: try again after {}", seconds(*retry_after))]
+    TooManyNewAccounts {
+        per_hour: u32,
+        retry_after: Duration,
+    },
     /// The store is throttling or briefly unavailable; the client should retry.
     /// `reason` is for the logs only.
     #[error("the service is busy, retry after {}", seconds(*retry_after))]
@@ -100,6 +107,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyMessages { .. } => "too_many_messages",
+            ApiError::TooManyNewAccounts { .. } => "too_many_new_accounts",
             ApiError::Unavailable { .. } => "unavailable",
             ApiError::Internal(_) => "internal_error",
         }
@@ -118,7 +126,8 @@ impl ApiError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::Unavailable { retry_after, .. }
-            | ApiError::TooManyMessages { retry_after, .. } => Some(*retry_after),
+            | ApiError::TooManyMessages { retry_after, .. }
+            | ApiError::TooManyNewAccounts { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -148,6 +157,13 @@ impl ApiError {
                 retry_after,
             } => ApiError::TooManyMessages {
                 per_minute,
+                retry_after,
+            },
+            StoreError::AccountsLimited {
+                per_hour,
+                retry_after,
+            } => ApiError::TooManyNewAccounts {
+                per_hour,
                 retry_after,
             },
             StoreError::Unavailable {

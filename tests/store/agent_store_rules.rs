@@ -44,7 +44,9 @@ fn new_chat(owner: Caller, first: &str) -> NewConversation {
         first_message: NewMessage::now(Author::Customer, text(first), None, None),
         follow_up_of: None,
         receipt: None,
+        source: None,
     }
+    source: None,
 }
 
 /// `n` chats of one customer (created first by a first-use write), oldest first.

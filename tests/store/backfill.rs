@@ -38,6 +38,7 @@ async fn chat(store: &DynamoStore, owner: Caller, first: &str) -> ConversationId
         ),
         follow_up_of: None,
         receipt: None,
+        source: None,
     };
     store.create_conversation(&new).await.unwrap();
     new.id

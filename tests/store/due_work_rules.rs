@@ -48,6 +48,7 @@ async fn chats<S: TestStore>(store: &S, n: usize) -> Vec<ConversationId> {
             first_message: message(Author::Customer, &format!("chat {i}")),
             follow_up_of: None,
             receipt: None,
+            source: None,
         };
         store.create_conversation(&chat).await.unwrap();
         ids.push(chat.id);

@@ -45,7 +45,9 @@ fn chat_of(owner: Caller, sent_at: i64) -> NewConversation {
         first_message: message_at("first", sent_at),
         follow_up_of: None,
         receipt: None,
+        source: None,
     }
+    source: None,
 }
 
 fn first_use(email: &str) -> Caller {

@@ -132,6 +132,7 @@ impl Scenario {
             first_message: self.first.clone(),
             follow_up_of: None,
             receipt: None,
+            source: None,
         };
         store.create_conversation(&new).await.unwrap();
         let append = move |message: &NewMessage| {

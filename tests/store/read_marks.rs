@@ -54,6 +54,7 @@ async fn new_chat<S: TestStore>(store: &S, email: &str) -> (UserId, NewConversat
         first_message: customer_message("first"),
         follow_up_of: None,
         receipt: None,
+        source: None,
     };
     store.create_conversation(&new).await.unwrap();
     (owner, new)

@@ -58,6 +58,7 @@ fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Er
         first_message: message()?,
         follow_up_of: None,
         receipt: None,
+        source: None,
     })
 }
 

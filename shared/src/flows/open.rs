@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::idempotency::Retry;
 use crate::store::{
     ConversationCreator, FileStorage, NewConversation, StoreError, TicketNumbers, UploadRegistry,
-    UserReader,
+    SourceAddress, UserReader,
 };
 use std::future::Future;
 
@@ -28,6 +28,8 @@ pub struct OpenConversation {
     pub follow_up_of: Option<ConversationKey>,
     /// Uploads of the customer's that the first message carries.
     pub attachments: Vec<AttachmentId>,
+    /// Where the request came from (a new account counts against its address).
+    pub source: Option<SourceAddress>,
 }
 
 /// Opens a live chat, whose id is a fresh `chat-<uuidv7>`.
@@ -138,6 +140,7 @@ where
                 .map(|retry| retry.receipt(&answer, now_seconds()))
                 .transpose()?,
             id,
+            source: command.source,
         };
         match store.create_conversation(&new).await {
             // Another request won a race: the first request for this email (created the user)

@@ -8,6 +8,7 @@
 
 use super::request::{
     CreateConversation, CustomerBody, SendMessage, UploadBody, customer_request, rating_request,
+    source_address,
 };
 use super::response::{failure, status, success};
 use super::{agent, query};
@@ -43,7 +44,8 @@ where
     let endpoint = Endpoint::LiveCreate;
     let message = "Live chat session created successfully.";
     answer(&request, endpoint, message, async {
-        let read = customer_request::<CreateConversation>(&request, endpoint)?;
+        let mut read = customer_request::<CreateConversation>(&request, endpoint)?;
+        read.command.source = source_address(&request);
         let retry = read.retry.as_ref();
         flows::open_chat(store, files, config, &read.customer, read.command, retry).await
     })
@@ -87,7 +89,8 @@ where
     let endpoint = Endpoint::TicketCreate;
     let message = "Ticket created successfully.";
     answer(&request, endpoint, message, async {
-        let read = customer_request::<CreateConversation>(&request, endpoint)?;
+        let mut read = customer_request::<CreateConversation>(&request, endpoint)?;
+        read.command.source = source_address(&request);
         let retry = read.retry.as_ref();
         flows::open_ticket(store, files, config, &read.customer, read.command, retry).await
     })

@@ -58,7 +58,9 @@ pub fn status(err: &ApiError) -> StatusCode {
         ApiError::Closed(_) | ApiError::Conflict { .. } => StatusCode::CONFLICT,
         ApiError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        ApiError::TooManyMessages { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::TooManyMessages { .. } | ApiError::TooManyNewAccounts { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -25,6 +25,9 @@ pub struct NewConversation {
     pub follow_up_of: Option<ConversationId>,
     /// Written in the same transaction when the request carries an idempotency key.
     pub receipt: Option<NewReceipt>,
+    /// Where the request came from: a [`Caller::New`] is counted against its address's
+    /// [`AccountLimit`](super::AccountLimit) in the same transaction.
+    pub source: Option<super::SourceAddress>,
 }
 
 /// Creates a chat or ticket, its first message and (for a new user) the user, atomically.

@@ -67,7 +67,7 @@ pub use files::{
     DOWNLOAD_LINK_LIFETIME, FileStorage, Kept, NoFiles, Stored, StoredFile, UPLOAD_FORM_LIFETIME,
     UploadForm, disposition,
 };
-pub use limits::{MessageLimit, Window};
+pub use limits::{AccountLimit, Hour, MessageLimit, SourceAddress, Window};
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
 pub use publishing::{EventSink, Publishing};
 pub use ratings::ConversationRater;
@@ -113,6 +113,13 @@ pub enum StoreError {
     #[error("message limit reached")]
     RateLimited {
         per_minute: u32,
+        retry_after: Duration,
+    },
+    /// The request's source address created its hour's accounts by trust on first use
+    /// ([`AccountLimit`]): nothing was written.
+    #[error("account limit reached")]
+    AccountsLimited {
+        per_hour: u32,
         retry_after: Duration,
     },
     /// Throttled or briefly unavailable; safe to retry after the given time.
