@@ -1,7 +1,6 @@
 // The agent console: a client of the public agent routes and the realtime socket, and
 // of nothing else but its sign-in (web/client.js does the calls). Plain module, no build.
 //
-//
 // Read marks and typing (issue 23): the inbox shows each conversation's `unread` (the
 // customer's messages after the agents' mark), kept live from the socket's events; the
 // open conversation marks itself read once its newest customer message is on screen,
