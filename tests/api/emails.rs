@@ -1,9 +1,10 @@
-//! Emails of unread replies over HTTP, on both stores, with a real SMTP server
-//! (aiosmtpd) and the server's timer sweeping every 100 ms with a 2-second quiet period:
-//! one email for an unread reply, with the agent's name, the reply (escaped in the HTML
-//! part), a link and a one-click List-Unsubscribe; none when the customer read the reply
-//! in time; none after unsubscribing through the List-Unsubscribe URL; one email for a
-//! burst of five replies. The "none" cases are checked once the sweep has reported
+//! Emails of unread replies over HTTP, on both stores, with a real SMTP server (aiosmtpd)
+//! and the server's timer sweeping every 100 ms with a 2-second quiet period: one email for
+//! an unread reply, with the agent's name, the reply (escaped in the HTML part), a link and
+//! a one-click List-Unsubscribe; none when the customer read the reply in time; none after
+//! unsubscribing through the List-Unsubscribe URL; one email for a burst of five replies.
+//! The body's unsubscribe link answers a confirmation page on GET (unsubscribing nobody)
+//! whose form post unsubscribes. The "none" cases are checked once the sweep has reported
 //! deciding them, and once a later email (Ann's second) has arrived.
 
 use serde_json::json;
@@ -168,6 +169,85 @@ async fn unread_replies_are_emailed_once_unless_read_or_unsubscribed<S: TestStor
         )
         .await;
     forged.bad_field("token");
+
+    // The body's link is the same URL; opened (a GET, as a mail scanner would) it
+    // answers a confirmation page and unsubscribes nobody: Ann gets her second email.
+    let text = anns[0].part("text/plain");
+    let link = text
+        .lines()
+        .find_map(|line| line.strip_prefix("No more of these emails: "))
+        .unwrap_or_else(|| panic!("no unsubscribe link in {text}"))
+        .trim();
+    assert!(
+        anns[0]
+            .part("text/html")
+            .contains(&format!("<a href=\"{}\">", link.replace('&', "&amp;"))),
+        "the HTML part links it too"
+    );
+    let path = link.strip_prefix("http://127.0.0.1:1").unwrap();
+    let page = reqwest::get(format!("{}{path}", app.base_url))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    let token = path.split_once("token=").unwrap().1;
+    assert!(html.contains("<form method=\"post\""), "{html}");
+    assert!(
+        html.contains(&format!("action=\"?token={token}\"")),
+        "{html}"
+    );
+    assert!(!html.contains("<script"), "{html}");
+    let ann_id = supportzen_shared::domain::Email::parse(CUSTOMERS[0])
+        .unwrap()
+        .user_id()
+        .clone();
+    assert!(!app.store.unsubscribed(&ann_id).await.unwrap());
+    // A bad token's page is a 400 naming the field.
+    let bad = reqwest::get(format!(
+        "{}{}?token=%3Cb%3Enope",
+        app.base_url,
+        Endpoint::Unsubscribe.path()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(bad.status(), 400);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("token is not an unsubscribe token"), "{html}");
+    // The page's button: a browser's form post (asking for HTML) unsubscribes and says
+    // so in a page. Dan's, who has had his email.
+    let dans_text = dans[0].part("text/plain");
+    let dans_link = dans_text
+        .lines()
+        .find_map(|line| line.strip_prefix("No more of these emails: "))
+        .unwrap()
+        .trim();
+    let done = reqwest::Client::new()
+        .post(format!(
+            "{}{}",
+            app.base_url,
+            dans_link.strip_prefix("http://127.0.0.1:1").unwrap()
+        ))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    assert!(done.text().await.unwrap().contains("no more emails"));
+    let dan_id = supportzen_shared::domain::Email::parse(CUSTOMERS[3])
+        .unwrap()
+        .user_id()
+        .clone();
+    assert!(app.store.unsubscribed(&dan_id).await.unwrap());
 
     reply(&app, &agent, cat, "Anything else, Cat?").await;
     reply(&app, &agent, ann, "Anything else, Ann?").await;

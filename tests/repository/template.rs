@@ -254,6 +254,27 @@ fn every_function_has_its_binary_and_route() {
             endpoint.path(),
             "{binary}"
         );
+        // A second method on the same path (the unsubscribe link's page) is the
+        // `Page` event; no function has any other event.
+        let page = &resource["Properties"]["Events"]["Page"];
+        match endpoint.page_method() {
+            Some(method) => {
+                assert_eq!(text(&page["Type"]), "HttpApi", "{binary}");
+                assert_eq!(text(&page["Properties"]["Method"]), method, "{binary}");
+                assert_eq!(
+                    text(&page["Properties"]["Path"]),
+                    endpoint.path(),
+                    "{binary}"
+                );
+                assert!(page["Properties"]["Auth"].is_badvalue(), "{binary}");
+            }
+            None => assert!(page.is_badvalue(), "{binary}"),
+        }
+        assert_eq!(
+            resource["Properties"]["Events"].as_hash().unwrap().len(),
+            endpoint.methods().len(),
+            "{binary}"
+        );
         let description = text(&resource["Properties"]["Description"]);
         assert!(
             description.starts_with(&format!("{} {} - ", endpoint.method(), endpoint.path())),

@@ -203,15 +203,16 @@ pub fn compose(
             escape_html(&reply.text)
         ));
     }
-    // The unsubscribe link is in the List-Unsubscribe header only: it must be POSTed
-    // (RFC 8058: a GET, which link scanners send, must not unsubscribe), and mail apps
-    // show it as their own Unsubscribe button.
+    // The same link as the List-Unsubscribe header's: opened in a browser (a GET) it
+    // shows a confirmation page whose button unsubscribes, so a mail scanner that
+    // fetches it changes nothing; mail apps POST it from their own Unsubscribe.
     text.push_str(&format!(
-        "Read and answer: {link}\n\nNo more of these emails: your mail app's Unsubscribe.\n"
+        "Read and answer: {link}\n\nNo more of these emails: {unsubscribe}\n"
     ));
     html.push_str(&format!(
-        "<p><a href=\"{}\">Read and answer</a></p>\n<p style=\"font-size: small\">No more of these emails: your mail app's Unsubscribe.</p>\n</body></html>\n",
-        escape_html(&link)
+        "<p><a href=\"{}\">Read and answer</a></p>\n<p style=\"font-size: small\"><a href=\"{}\">No more of these emails</a></p>\n</body></html>\n",
+        escape_html(&link),
+        escape_html(&unsubscribe)
     ));
 
     Message::builder()
@@ -303,5 +304,14 @@ mod tests {
         assert!(
             raw.contains("List-Unsubscribe: <https://api.example/api/client/unsubscribe?token=")
         );
+        // The body links the same URL (its confirmation page), in both parts.
+        let link = settings().unsubscribe_link(&ann);
+        assert!(html.contains(&format!("<a href=\"{link}\">")), "{html}");
+        let (text, _) = raw.split_once("Content-Type: text/html").unwrap();
+        let text = text
+            .replace("=\r\n", "")
+            .replace("=\n", "")
+            .replace("=3D", "=");
+        assert!(text.contains(&link), "{text}");
     }
 }
