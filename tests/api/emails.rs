@@ -9,6 +9,7 @@
 
 use serde_json::json;
 use std::time::Duration;
+use supportzen::agent_tokens::{Claims, LOCAL_AUDIENCE, LOCAL_ISSUER};
 use supportzen_shared::domain::{ConversationKey, MessageId, Reader, Scope};
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::notify::NoticeSettings;
@@ -271,4 +272,155 @@ async fn unread_replies_are_emailed_once_unless_read_or_unsubscribed<S: TestStor
     );
 }
 
-for_each_store!(unread_replies_are_emailed_once_unless_read_or_unsubscribed);
+/// Waits until the server's timer has emailed agents `emailed` times and decided `read`
+/// agents' or customers' notices as read.
+async fn agents_decided<S>(app: &TestApp<S>, emailed: usize, read: usize) {
+    let mut reports = app.due_work.as_ref().unwrap().reports();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        reports.wait_for(|swept| swept.total.agents_emailed >= emailed && swept.total.read >= read),
+    )
+    .await
+    .expect("the sweep decides the agents' notices within 30 s")
+    .unwrap();
+}
+
+/// A customer's messages nobody on the team read within the quiet period: one email to
+/// the assignee's address (their token's `email` claim, recorded when they assigned the
+/// conversation to themselves), or to the team's address when nobody is assigned; none
+/// when an agent read them in time; a burst of five is one email; what the customer
+/// wrote is escaped in the HTML part, and the email links the console's conversation.
+async fn unread_customer_messages_email_the_assignee_or_the_team<S: TestStore>() {
+    let sink = SmtpSink::start();
+    let settings = settings()
+        .with_agents(
+            Some("team@example.com"),
+            Some("https://console.example/#{id}"),
+        )
+        .unwrap();
+    let app = TestApp::<S>::spawn_with_emails(
+        Duration::from_millis(100),
+        Duration::from_secs(2),
+        &sink.url(),
+        settings,
+    )
+    .await;
+    // Sam's token carries his address, as Cognito's do.
+    let now = supportzen_shared::domain::now_seconds() as u64;
+    let sam = app.signed(&Claims {
+        iss: LOCAL_ISSUER.into(),
+        aud: LOCAL_AUDIENCE.into(),
+        sub: "agent-7".into(),
+        name: Some("Sam".into()),
+        email: Some("sam@example.com".into()),
+        scope: "agent.read agent.write".into(),
+        iat: now,
+        exp: now + 600,
+    });
+    let mut chats = Vec::new();
+    let mut tokens = Vec::new();
+    for customer in CUSTOMERS {
+        app.provision(customer, &format!("{customer}-secret")).await;
+        let token = token(&format!("{customer}-secret"), customer);
+        let opened = app
+            .post(LIVE_CREATE, Some(&token), &create_body(customer, "Hello?"))
+            .await;
+        chats.push(opened.ok()["chatId"].as_str().unwrap().to_string());
+        tokens.push(token);
+    }
+    let send = |i: usize, text: String| {
+        let (chat, token) = (chats[i].clone(), tokens[i].clone());
+        let app = &app;
+        async move {
+            app.post(
+                LIVE_CHAT,
+                Some(&token),
+                &json!({"chat_id": chat, "email": CUSTOMERS[i], "message": text}),
+            )
+            .await
+            .ok()["messageId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    // Ann's chat: Sam takes it (his address is recorded); she writes something hostile.
+    app.agent_post(
+        &agent_path(Endpoint::AgentAssign, &chats[0]),
+        &sam,
+        &json!({"assignee": "agent-7"}),
+    )
+    .await
+    .ok();
+    send(0, "Is <script>alert('x')</script> & this normal?".into()).await;
+    // Bob's: nobody's. Cat's: Sam reads her message in time. Dan's: five at once.
+    send(1, "Bob here".into()).await;
+    let cats = send(2, "Cat here".into()).await;
+    app.agent_post(
+        &agent_path(Endpoint::AgentRead, &chats[2]),
+        &sam,
+        &json!({"up_to": cats}),
+    )
+    .await
+    .ok();
+    for i in 1..=5 {
+        send(3, format!("Dan, part {i} of 5")).await;
+    }
+
+    let sams = sink.wait_for("sam@example.com", 1).await;
+    let teams = sink.wait_for("team@example.com", 2).await;
+    agents_decided(&app, 3, 1).await;
+
+    let email = &sams[0];
+    let subject = email.header("Subject").unwrap();
+    assert!(subject.contains(CUSTOMERS[0]), "{subject}");
+    let html = email.part("text/html");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(
+        html.contains("Is &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; this normal?"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Hello?"),
+        "the opening message is unread too: {html}"
+    );
+    assert!(
+        html.contains(&format!("https://console.example/#{}", chats[0])),
+        "{html}"
+    );
+    assert!(
+        email
+            .part("text/plain")
+            .contains("Is <script>alert('x')</script> & this normal?")
+    );
+    assert_eq!(email.header("List-Unsubscribe"), None, "staff: no opt-out");
+
+    let about = |customer: &str| {
+        sink.to("team@example.com")
+            .into_iter()
+            .filter(|m| m.header("Subject").unwrap().contains(customer))
+            .count()
+    };
+    assert_eq!(teams.len(), 2, "{teams:?}");
+    assert_eq!(about(CUSTOMERS[1]), 1, "Bob's chat is nobody's: the team's");
+    assert_eq!(about(CUSTOMERS[3]), 1, "Dan: five messages, one email");
+    let dans = teams
+        .iter()
+        .find(|m| m.header("Subject").unwrap().contains(CUSTOMERS[3]))
+        .unwrap()
+        .part("text/plain");
+    for i in 1..=5 {
+        assert!(dans.contains(&format!("Dan, part {i} of 5")), "{dans}");
+    }
+    assert_eq!(about(CUSTOMERS[2]), 0, "Sam read Cat's in time");
+    assert_eq!(sink.to("sam@example.com").len(), 1);
+    // Customers get nothing of this.
+    for customer in CUSTOMERS {
+        assert!(sink.to(customer).is_empty(), "{customer}");
+    }
+}
+
+for_each_store!(
+    unread_replies_are_emailed_once_unless_read_or_unsubscribed,
+    unread_customer_messages_email_the_assignee_or_the_team,
+);

@@ -1663,6 +1663,24 @@ fn due_work_runs_every_minute_with_exactly_its_grants_and_a_dead_letter_queue() 
         send["Condition"]["StringEquals"]["ses:FromAddress"],
         intrinsic("Ref", "NoticeFrom")
     );
+    // The agents' emails (customers' unread messages) go from the same sender, to a
+    // team address and with a console link that are both optional; no other grant.
+    let variables = &function(&template, "due-work")["Properties"]["Environment"]["Variables"];
+    for (variable, parameter) in [
+        ("AGENT_NOTICE_EMAIL", "AgentNoticeEmail"),
+        ("AGENT_CONVERSATION_URL", "AgentConversationUrl"),
+    ] {
+        assert_eq!(
+            variables[variable],
+            intrinsic("Ref", parameter),
+            "{variable}"
+        );
+        assert_eq!(
+            text(&template["Parameters"][parameter]["Default"]),
+            "",
+            "{parameter} is optional"
+        );
+    }
     // The one-click unsubscribe: the user item's unsubscribed_at, nothing else.
     let unsubscribe: BTreeSet<String> = [
         r#"dynamodb:UpdateItem on Table.Arn ["USER#*"] attributes ["pk", "sk", "unsubscribed_at"]"#

@@ -395,12 +395,14 @@ def replay(urls):
         print("FAILED: RIE_TABLE unset or the WebSocket functions missing: not replayed")
         failed += 1
     # The scheduler's event: a sweep of the seeded table, where nothing is due yet (the
-    # agent's snooze and reply notice are in the future): a report of nothing done.
+    # agent's snooze, the reply notice and the customer messages' agents' notices are in
+    # the future): a report of nothing done.
     if "due-work" in urls:
         event = json.loads((EVENTS / "scheduled" / "due-work.json").read_text())
         try:
             answer = invoke_event(urls["due-work"], event)
-            counts = ["woken", "emailed", "read", "unsubscribed", "failed", "skipped"]
+            counts = ["woken", "emailed", "read", "unsubscribed", "failed", "skipped",
+                      "agents_emailed", "no_address"]
             if isinstance(answer, dict) and all(answer.get(k) == 0 for k in counts):
                 print("ok: scheduled/due-work.json -> a sweep, nothing due", flush=True)
                 passed += 1

@@ -57,11 +57,12 @@ async fn chat_of<S: TestStore>(store: &S, email: &str, first: bool) -> Conversat
         first_message: NewMessage::now(Author::Customer, text("hello"), None, None),
         follow_up_of: None,
         receipt: Some(retry.receipt(&id.key(), now_seconds()).unwrap()),
+        notice_at: None,
     };
     store.create_conversation(&new).await.unwrap();
     let again = NewMessage::now(Author::Customer, text("anyone?"), None, None);
     store
-        .append_message(&id, &user(email), &again, None)
+        .append_message(&id, &user(email), &again, None, None)
         .await
         .unwrap();
     id

@@ -92,6 +92,7 @@ async fn replied_chat(
         ),
         follow_up_of: None,
         receipt: None,
+        notice_at: None,
     };
     store.create_conversation(&chat).await.unwrap();
     let mut reply = NewMessage::now(

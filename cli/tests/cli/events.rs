@@ -110,6 +110,7 @@ async fn seed<S: ConversationCreator>(store: &str, direct: &S) {
         ),
         follow_up_of: None,
         receipt: None,
+        notice_at: None,
     };
     direct.create_conversation(&chat).await.unwrap();
 }

@@ -301,8 +301,9 @@ pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Respon
     let endpoint = Endpoint::AgentAssign;
     let message = "Conversation assigned successfully.";
     answer(&request, endpoint, message, async {
-        agent::agent(&request, endpoint)?;
-        flows::agent::assign(store, agent::assign(&request)?).await
+        let caller = agent::agent(&request, endpoint)?;
+        let email = agent::email_claim(&request);
+        flows::agent::assign(store, agent::assign(&request)?, &caller, email).await
     })
     .await
 }
@@ -674,6 +675,7 @@ mod tests {
             _: &ConversationId,
             _: &UserId,
             _: &NewMessage,
+            _: Option<i64>,
             _: Option<&NewReceipt>,
         ) -> Result<(), StoreError> {
             std::future::pending().await
