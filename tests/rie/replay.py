@@ -243,6 +243,18 @@ class Failure(Exception):
 
 def check(file, expectation, status, headers, text):
     """The checks of events.rs's replay_all, on one response."""
+    if "contentType" in expectation:
+        # A page (the unsubscribe link's): its status, type, CSP and the text it holds.
+        if status != expectation["status"]:
+            raise Failure(f"{status}, expected {expectation['status']}: {text}")
+        if not (headers.get("content-type") or "").startswith(expectation["contentType"]):
+            raise Failure(f"content-type {headers.get('content-type')!r}: {text}")
+        if "default-src 'none'" not in (headers.get("content-security-policy") or ""):
+            raise Failure(f"no strict content-security-policy: {headers}")
+        for wanted in expectation.get("contains", []):
+            if wanted not in text:
+                raise Failure(f"{wanted!r} not in the page: {text}")
+        return None
     try:
         body = json.loads(text)
     except ValueError:
