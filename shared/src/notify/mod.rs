@@ -1,9 +1,11 @@
-//! Emails to customers whose agent replies stayed unread (`flows::due` decides when):
-//! the message itself ([`compose`]: text and HTML parts, every supplied string escaped
-//! in the HTML, RFC 8058 one-click `List-Unsubscribe`), the unsubscribe links
-//! (an HMAC over the user id, checked without a sign-in), and the
-//! [`Mailer`] port: SMTP for `supportzen serve` (the CLI's), SES v2 in production
-//! (`crate::ses`). The token key is a domain value (`domain::UnsubscribeKey`).
+//! Emails to customers whose agent replies stayed unread (`flows::due` decides when): the
+//! message itself ([`compose`]: text and HTML parts, every supplied string escaped in the
+//! HTML, RFC 8058 one-click `List-Unsubscribe`), the unsubscribe links (an HMAC over the
+//! user id, checked without a sign-in; the body links the same URL, whose GET is a
+//! confirmation page), the agents' emails of customers' unread messages
+//! ([`compose_for_agents`]: no `List-Unsubscribe`, staff), and the [`Mailer`] port: SMTP
+//! for `supportzen serve` (the CLI's), SES v2 in production (`crate::ses`). The token key
+//! is a domain value (`domain::UnsubscribeKey`).
 
 use crate::domain::{ConversationId, UnsubscribeKey, UserId};
 use crate::store::StoredMessage;
@@ -394,6 +396,65 @@ mod tests {
         let forged = format!("{}.{tag}", key.token(&bob).split_once('.').unwrap().0);
         assert_eq!(key.verify(&forged), None);
         assert!(UnsubscribeKey::new("short").is_err());
+    }
+
+    #[test]
+    fn the_agents_email_escapes_the_customer_and_links_the_console_or_names_the_id() {
+        let ann = Email::parse("ann@example.com").unwrap().user_id().clone();
+        let message = StoredMessage {
+            id: MessageId::generate(),
+            author: Author::Customer,
+            text: "<img src=x onerror=alert(1)> & help".into(),
+            image_url: None,
+            client_message_id: None,
+            sent_at: 1,
+            agent: None,
+            internal: false,
+            attachments: vec![],
+        };
+        let id = ConversationId::from_stored("ticket", "TKT-001").unwrap();
+        let team: Mailbox = "team@example.com".parse().unwrap();
+        let html_of = |settings: &NoticeSettings| {
+            let email = compose_for_agents(
+                settings,
+                &id,
+                &ann,
+                team.clone(),
+                std::slice::from_ref(&message),
+            )
+            .unwrap();
+            let raw = String::from_utf8(email.formatted()).unwrap();
+            assert!(!raw.contains("List-Unsubscribe"), "staff: {raw}");
+            assert!(raw.contains("Subject: ann@example.com is waiting: 1 unread message"));
+            let (_, html) = raw.split_once("Content-Type: text/html").unwrap();
+            html.replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=")
+        };
+        let linked = settings()
+            .with_agents(
+                Some("team@example.com"),
+                Some("https://console.example/#{id}"),
+            )
+            .unwrap();
+        let html = html_of(&linked);
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; help"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://console.example/#TKT-001\">"),
+            "{html}"
+        );
+        let html = html_of(&settings());
+        assert!(html.contains("Open TKT-001 in the console."), "{html}");
+        assert!(
+            settings()
+                .with_agents(None, Some("https://console.example/"))
+                .is_err(),
+            "a template without {{id}}"
+        );
     }
 
     #[test]
