@@ -44,6 +44,7 @@ fn new_chat(owner: Caller, first: &str) -> NewConversation {
         first_message: NewMessage::now(Author::Customer, text(first), None, None),
         follow_up_of: None,
         receipt: None,
+        notice_at: None,
     }
 }
 
@@ -122,7 +123,7 @@ async fn pages_two_hundred_conversations<S: TestStore>(store: S) {
     for id in ids.iter().take(30).step_by(3) {
         let message = NewMessage::now(Author::Customer, text("again"), None, None);
         store
-            .append_message(id, &ann, &message, None)
+            .append_message(id, &ann, &message, None, None)
             .await
             .unwrap();
     }
@@ -136,7 +137,7 @@ async fn pages_two_hundred_conversations<S: TestStore>(store: S) {
             .unwrap();
     }
     for id in &ids[150..160] {
-        store.assign(id, Some(&agent_7)).await.unwrap();
+        store.assign(id, Some(&agent_7), None).await.unwrap();
     }
     let mut stored = Vec::new();
     for id in &ids {
@@ -192,7 +193,7 @@ async fn notes_never_take_a_place_in_a_customers_page<S: TestStore>() {
             .unwrap();
         let message = NewMessage::now(Author::Customer, text(&format!("more {n}")), None, None);
         store
-            .append_message(chat, &ann, &message, None)
+            .append_message(chat, &ann, &message, None, None)
             .await
             .unwrap();
     }
@@ -243,7 +244,7 @@ async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: Te
     assert_eq!(pending.status, Status::Pending);
     let message = NewMessage::now(Author::Customer, text("hello?"), None, None);
     store
-        .append_message(chat, &ann, &message, None)
+        .append_message(chat, &ann, &message, None, None)
         .await
         .unwrap();
     let reply = NewMessage::by_agent(agent("a"), text("late"), None, None, false);
@@ -257,7 +258,7 @@ async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: Te
     // A status change checks the activity it saw, too: a message in between is news.
     let message = NewMessage::now(Author::Customer, text("and another"), None, None);
     store
-        .append_message(chat, &ann, &message, None)
+        .append_message(chat, &ann, &message, None, None)
         .await
         .unwrap();
     let refused = store.set_status(&now, Status::Solved, None).await;
@@ -276,7 +277,7 @@ async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: Te
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     let refused = store.set_status(&ghost, Status::Solved, None).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
-    let refused = store.assign(&missing.id, None).await;
+    let refused = store.assign(&missing.id, None, None).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert!(
         store
@@ -290,7 +291,7 @@ async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: Te
     let seen = store.find_conversation(chat).await.unwrap().unwrap();
     store.set_status(&seen, Status::Closed, None).await.unwrap();
     let refused = store
-        .assign(chat, Some(&AgentId::parse("b").unwrap()))
+        .assign(chat, Some(&AgentId::parse("b").unwrap()), None)
         .await;
     assert!(matches!(refused, Err(StoreError::Closed)), "{refused:?}");
     let closed = store.find_conversation(chat).await.unwrap().unwrap();
@@ -353,7 +354,7 @@ async fn a_customers_page_lists_theirs_alone_with_their_profile<S: TestStore>() 
     for id in ids.iter().take(10).step_by(4) {
         let message = NewMessage::now(Author::Customer, text("again"), None, None);
         store
-            .append_message(id, &ann, &message, None)
+            .append_message(id, &ann, &message, None, None)
             .await
             .unwrap();
     }

@@ -45,6 +45,7 @@ fn chat_of(owner: Caller, sent_at: i64) -> NewConversation {
         first_message: message_at("first", sent_at),
         follow_up_of: None,
         receipt: None,
+        notice_at: None,
     }
 }
 
@@ -68,7 +69,7 @@ async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
         let (store, ann, id) = (store.clone(), ann.clone(), chat.id.clone());
         tokio::spawn(async move {
             let message = message_at(&format!("burst {n}"), MINUTE + 5_000 + n);
-            store.append_message(&id, &ann, &message, None).await
+            store.append_message(&id, &ann, &message, None, None).await
         })
     });
     let mut stored = 0;
@@ -118,7 +119,7 @@ async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
     // The next minute counts anew.
     let next = message_at("a minute later", MINUTE + 60_000);
     store
-        .append_message(&chat.id, &ann, &next, None)
+        .append_message(&chat.id, &ann, &next, None, None)
         .await
         .unwrap();
 

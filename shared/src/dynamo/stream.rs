@@ -256,6 +256,7 @@ mod tests {
             first_message: message.clone(),
             follow_up_of: None,
             receipt: None,
+            notice_at: None,
         };
         (
             to_item(&ConversationItem::new(&new, InboxShards::ONE)).unwrap(),

@@ -123,6 +123,7 @@ where
         )
     };
     let message = first_message.id.clone();
+    let notice_at = config.notice_at(first_message.sent_at);
     let outcome = async {
         let id = allocate().await?;
         let kind = id.kind();
@@ -138,6 +139,7 @@ where
                 .map(|retry| retry.receipt(&answer, now_seconds()))
                 .transpose()?,
             id,
+            notice_at,
         };
         match store.create_conversation(&new).await {
             // Another request won a race: the first request for this email (created the user)

@@ -25,6 +25,10 @@ pub struct NewConversation {
     pub follow_up_of: Option<ConversationId>,
     /// Written in the same transaction when the request carries an idempotency key.
     pub receipt: Option<NewReceipt>,
+    /// With it, the write also sets the conversation's agents' notice for that time
+    /// (`Due::UnreadMessages`: an email to the assignee or the team unless an agent
+    /// reads the message first).
+    pub notice_at: Option<i64>,
 }
 
 /// Creates a chat or ticket, its first message and (for a new user) the user, atomically.
@@ -43,11 +47,14 @@ pub trait MessageAppender {
     /// [`StoreError::NotFound`] if the conversation is missing or someone else's,
     /// [`StoreError::Closed`] if it is closed, [`StoreError::ReceiptExists`] if the
     /// receipt's key has a live receipt. `receipt` is written in the same transaction.
+    /// With `notice_at`, the same write sets the conversation's agents' notice for that
+    /// time unless one is pending (`Due::UnreadMessages`: one email per quiet period).
     fn append_message(
         &self,
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -7,7 +7,7 @@ use crate::uploads::claim_uploads;
 use crate::users::refresh_owner;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{Author, ConversationId, NewMessage, Status, UserId};
+use supportzen_shared::domain::{Author, ConversationId, NewMessage, Reader, Status, UserId};
 use supportzen_shared::idempotency::NewReceipt;
 use supportzen_shared::store::{
     ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
@@ -127,6 +127,9 @@ impl ConversationCreator for SqliteStore {
             )
             .map_err(internal)?;
             insert_message(&tx, &key, &new.first_message)?;
+            if let Some(due_at) = new.notice_at {
+                crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
+            }
             tx.commit().map_err(internal)
         })
         .await
@@ -139,6 +142,7 @@ impl MessageAppender for SqliteStore {
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         let (key, kind, owner, message, receipt) = (
@@ -183,6 +187,9 @@ impl MessageAppender for SqliteStore {
             )
             .map_err(internal)?;
             record_activity(&tx, &key, &message)?;
+            if let Some(due_at) = notice_at {
+                crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
+            }
             tx.commit().map_err(internal)
         })
         .await
