@@ -312,10 +312,11 @@ pub(crate) enum OpsCommand {
         /// Resume an interrupted run where it stopped: the token its progress lines print.
         #[arg(long)]
         from: Option<String>,
-        /// The inbox's partitions per kind: the stack's InboxShards. After changing that
-        /// parameter, run the backfill with the new count to file every conversation
-        /// again (docs/data-model.md).
-        #[arg(long, env = "INBOX_SHARDS", default_value = "1", value_parser = InboxShards::parse)]
+        /// The inbox's partitions per kind: the stack's InboxShards, required (a wrong
+        /// count would move conversations to partitions the API does not read as many).
+        /// After changing that parameter, run the backfill with the new count to file
+        /// every conversation again (docs/data-model.md).
+        #[arg(long, env = "INBOX_SHARDS", value_parser = InboxShards::parse)]
         inbox_shards: InboxShards,
     },
     /// Put webhook deliveries whose retries ran out back to be delivered, each under its

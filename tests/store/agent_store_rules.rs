@@ -440,13 +440,23 @@ mod four_shards {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn thirty_one_open_chats_come_four_to_a_page_from_every_shard() {
         let store = store().await;
-        let (_, ids) = chats(&store, 31).await;
+        let (ann, mut ids) = chats(&store, 31).await;
         let shards = store.inbox_shards();
-        let used: std::collections::BTreeSet<u8> = ids.iter().map(|id| shards.of(id)).collect();
-        assert_eq!(used.len(), 4, "every shard holds some");
+        let used = |ids: &[ConversationId]| {
+            ids.iter()
+                .map(|id| shards.of(id))
+                .collect::<std::collections::BTreeSet<u8>>()
+                .len()
+        };
+        // 31 random ids miss a shard about once in 2,000 runs: one more chat until not.
+        while used(&ids) < 4 {
+            let chat = new_chat(Caller::Known(ann.clone()), "one more");
+            store.create_conversation(&chat).await.unwrap();
+            ids.push(chat.id);
+        }
         let filter = inbox(Status::Open, AssigneeFilter::Any);
         let all = whole_inbox(&store, &filter, 4).await;
-        assert_eq!(all.len(), 31);
+        assert_eq!(all.len(), ids.len());
         let mut stored = Vec::new();
         for id in &ids {
             stored.push(store.find_conversation(id).await.unwrap().unwrap());

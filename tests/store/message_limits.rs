@@ -1,6 +1,7 @@
 //! The customers' message limit, on both stores: of 12 messages a customer sends at once
 //! with 4 left of a limit of 5 a minute, exactly 4 are stored and 8 refused with the wait
-//! until the next minute; a refused message leaves nothing behind; the next minute counts
+//! until the next minute, while a message that would fail anyway is told why; a refused
+//! message leaves nothing behind; the next minute counts
 //! anew; another customer has a count of their own; and erasing the customer removes
 //! their count.
 
@@ -91,6 +92,15 @@ async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
         }
     }
     assert_eq!(stored, 4, "four were left of the minute's five");
+    // What would fail anyway is told so, not to wait: a conversation not theirs.
+    let elsewhere = ConversationId::Chat(ChatId::generate());
+    let late = message_at("to nowhere", MINUTE + 6_000);
+    assert!(matches!(
+        store
+            .append_message(&elsewhere, &ann, &late, None, None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
     let page = store
         .message_page(&chat.id, &MessageWindow::Latest, 50)
         .await

@@ -581,17 +581,11 @@ impl ConversationCreator for DynamoStore {
             Err(Cancelled::Conditions(failed)) => failed,
         };
         // The receipt first: a retry that lost the race is answered from the winner's
-        // receipt whatever else changed.
+        // receipt whatever else changed. The message limit last: a request that would
+        // fail anyway (a follow-up not theirs, a file not theirs) is told so, not to wait.
         Err(match &new.owner {
             _ if failed.failed(Part::Receipt) => StoreError::ReceiptExists,
-            _ if failed.failed(Part::Rate) => self.limited(new.first_message.sent_at),
             _ if failed.failed(Part::FollowUp) => StoreError::NotFound,
-            _ if !failed.failed(Part::Owner) && !failed.failed(Part::Conversation) => {
-                match failed_claim(&new.first_message, &failed) {
-                    Some(err) => err,
-                    None => StoreError::Internal(format!("create cancelled: {failed:?}")),
-                }
-            }
             Caller::New { .. } if failed.failed(Part::Owner) => StoreError::UserExists,
             Caller::Known(_) if failed.failed(Part::Owner) => {
                 StoreError::Internal("authenticated user vanished".into())
@@ -599,7 +593,11 @@ impl ConversationCreator for DynamoStore {
             _ if failed.failed(Part::Conversation) => {
                 StoreError::Internal(format!("conversation {} already exists", new.id.key()))
             }
-            _ => StoreError::Internal(format!("create cancelled: {failed:?}")),
+            _ => match failed_claim(&new.first_message, &failed) {
+                Some(err) => err,
+                None if failed.failed(Part::Rate) => self.limited(new.first_message.sent_at),
+                None => StoreError::Internal(format!("create cancelled: {failed:?}")),
+            },
         })
     }
 }
@@ -625,12 +623,14 @@ impl MessageAppender for DynamoStore {
         if failed.failed(Part::Receipt) {
             return Err(StoreError::ReceiptExists);
         }
-        if failed.failed(Part::Rate) {
-            return Err(self.limited(message.sent_at));
-        }
+        // The message limit after everything that would fail anyway (closed, not theirs,
+        // a file not theirs): only a message that could be stored is told to wait.
         if !failed.failed(Part::Conversation) {
-            return Err(failed_claim(message, &failed)
-                .unwrap_or_else(|| StoreError::Internal(format!("append cancelled: {failed:?}"))));
+            return Err(match failed_claim(message, &failed) {
+                Some(err) => err,
+                None if failed.failed(Part::Rate) => self.limited(message.sent_at),
+                None => StoreError::Internal(format!("append cancelled: {failed:?}")),
+            });
         }
         // Tell "closed" apart from "missing or not yours" with the item as it was; only
         // its owner learns that it is closed.

@@ -74,7 +74,8 @@ where
 
 /// Authenticates, answers a retry from its receipt, asks `allocate` for the new
 /// conversation's id (only once the caller is authenticated and the request is new, so
-/// rejected requests and retries use up no ticket numbers), and writes the conversation
+/// invalid requests and retries use up no ticket numbers; one refused by the write, such
+/// as a message past the customer's limit, has used one), and writes the conversation
 /// with its first message (and the receipt) atomically.
 #[allow(clippy::too_many_arguments)]
 async fn open<S, Files, F, Fut>(

@@ -94,7 +94,6 @@ impl ConversationCreator for SqliteStore {
             if let Some(receipt) = &new.receipt {
                 insert_receipt(&tx, receipt)?;
             }
-            count_message(&tx, limit, new.owner.user(), new.first_message.sent_at)?;
             refresh_owner(&tx, &new)?;
             if let Some(earlier) = &new.follow_up_of {
                 let theirs: bool = tx
@@ -127,6 +126,8 @@ impl ConversationCreator for SqliteStore {
             )
             .map_err(internal)?;
             insert_message(&tx, &key, &new.first_message)?;
+            // Last, as DynamoDB reports it: a request that fails anyway is told so.
+            count_message(&tx, limit, new.owner.user(), new.first_message.sent_at)?;
             if let Some(due_at) = new.notice_at {
                 crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
             }
@@ -160,7 +161,6 @@ impl MessageAppender for SqliteStore {
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;
             }
-            count_message(&tx, limit, &owner, message.sent_at)?;
             let found: Option<(String, String)> = tx
                 .query_row(
                     "SELECT owner, status FROM conversations WHERE id = ?1 AND kind = ?2",
@@ -187,6 +187,7 @@ impl MessageAppender for SqliteStore {
             )
             .map_err(internal)?;
             record_activity(&tx, &key, &message)?;
+            count_message(&tx, limit, &owner, message.sent_at)?;
             if let Some(due_at) = notice_at {
                 crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
             }
