@@ -421,7 +421,7 @@ for_each_store!(
 mod four_shards {
     use super::*;
     use supportzen_shared::dynamo::DynamoStore;
-    use supportzen_shared::store::AgentReader;
+    use supportzen_shared::store::{AgentReader, ConversationCreator};
 
     async fn store() -> DynamoStore {
         let shards = InboxShards::parse("4").unwrap();
