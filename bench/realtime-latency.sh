@@ -6,8 +6,11 @@
 # server on a fresh SQLite file (with --dynamodb: on a fresh table in DynamoDB Local, which
 # it starts and stops), a fresh agent key and a free port, runs the benchmark, stops the
 # server. Prints a Markdown table. Sends traffic to 127.0.0.1 only.
+# Builds into CARGO_TARGET_DIR if it is set (else target/). Raises the open-files limit to
+# the hard limit, since the benchmark and the server each hold one descriptor per socket.
 #   usage: bench/realtime-latency.sh [--dynamodb] [OPTIONS]
-#   OPTIONS go to the benchmark, e.g. --messages 2000 --rate 100
+#   OPTIONS go to the benchmark, e.g. --messages 2000 --rate 100, or
+#   --customers 1800 --agent-sockets 200 for 2,000 sockets
 #   (target/release/realtime-latency --help lists them).
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
@@ -25,7 +28,11 @@ fi
 # other's features.
 cargo build --quiet --release -p supportzen
 cargo build --quiet --release -p realtime-latency
-bin=target/release/supportzen
+release="${CARGO_TARGET_DIR:-target}/release"
+bin="$release/supportzen"
+# Each socket is a descriptor on both ends, and both processes start from this limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "open-files limit: $(ulimit -n)"
 work=$(mktemp -d)
 pids=()
 stop() {
@@ -62,7 +69,7 @@ base=$(sed -n 's/^listening on //p' "$work/serve.out")
 echo "store: $store"
 # Other work on the machine moves the tail: note how busy it was.
 [ -r /proc/loadavg ] && echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-if ! target/release/realtime-latency --url "$base" "$@"; then
+if ! "$release/realtime-latency" --url "$base" "$@"; then
     echo "the server's warnings and errors:" >&2
     grep -E '(WARN|ERROR)' "$work/serve.log" | tail -n 20 >&2 || true
     exit 1

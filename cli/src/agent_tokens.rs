@@ -33,6 +33,10 @@ pub struct Claims {
     pub sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The agent's address, for the emails about customers' unread messages in the
+    /// conversations they assign themselves (Cognito's tokens carry it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     #[serde(default)]
     pub scope: String,
     pub iat: u64,
@@ -52,6 +56,9 @@ impl Claims {
         ]);
         if let Some(name) = &self.name {
             claims.insert("name".to_string(), name.clone());
+        }
+        if let Some(email) = &self.email {
+            claims.insert("email".to_string(), email.clone());
         }
         claims
     }
@@ -120,6 +127,7 @@ impl AgentKey {
             aud: LOCAL_AUDIENCE.to_string(),
             sub: agent.as_str().to_string(),
             name: name.map(|n| n.as_str().to_string()),
+            email: None,
             scope: scopes
                 .iter()
                 .map(|s| s.as_str())

@@ -23,6 +23,8 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+// Parsed once per run: the size of `serve`'s arguments costs nothing worth boxing them.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Serve the whole API over HTTP with the Lambda functions' handlers: the customer
@@ -310,10 +312,11 @@ pub(crate) enum OpsCommand {
         /// Resume an interrupted run where it stopped: the token its progress lines print.
         #[arg(long)]
         from: Option<String>,
-        /// The inbox's partitions per kind: the stack's InboxShards. After changing that
-        /// parameter, run the backfill with the new count to file every conversation
-        /// again (docs/data-model.md).
-        #[arg(long, env = "INBOX_SHARDS", default_value = "1", value_parser = InboxShards::parse)]
+        /// The inbox's partitions per kind: the stack's InboxShards, required (a wrong
+        /// count would move conversations to partitions the API does not read as many).
+        /// After changing that parameter, run the backfill with the new count to file
+        /// every conversation again (docs/data-model.md).
+        #[arg(long, env = "INBOX_SHARDS", value_parser = InboxShards::parse)]
         inbox_shards: InboxShards,
     },
     /// Put webhook deliveries whose retries ran out back to be delivered, each under its
@@ -470,4 +473,18 @@ pub(crate) struct EmailArgs {
         hide_env_values = true
     )]
     pub(crate) unsubscribe_secret: Option<String>,
+    /// Where emails about customers' unread messages go for conversations with no
+    /// assignee's address (one recorded from the email claim of an agent who assigned it
+    /// to themselves): the team's address, as AgentNoticeEmail in production. Without
+    /// it, those conversations get no agents' email.
+    #[arg(
+        long = "agent-notice-email",
+        value_name = "MAILBOX",
+        env = "SUPPORTZEN_AGENT_NOTICE_EMAIL"
+    )]
+    pub(crate) agent_notice_email: Option<String>,
+    /// The link to the conversation in the agents' console in those emails; {id} is its
+    /// id. Without it, the emails name the conversation without a link.
+    #[arg(long = "agent-conversation-url", value_name = "TEMPLATE")]
+    pub(crate) agent_conversation_url: Option<String>,
 }

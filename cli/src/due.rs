@@ -57,6 +57,8 @@ impl Sweeper {
                         unsubscribed = done.unsubscribed,
                         failed = done.failed,
                         skipped = done.skipped,
+                        agents_emailed = done.agents_emailed,
+                        no_address = done.no_address,
                         "due work done"
                     ),
                     Ok(_) => {}
@@ -74,6 +76,8 @@ impl Sweeper {
                         total.unsubscribed += done.unsubscribed;
                         total.failed += done.failed;
                         total.skipped += done.skipped;
+                        total.agents_emailed += done.agents_emailed;
+                        total.no_address += done.no_address;
                     }
                 });
             }

@@ -275,6 +275,10 @@ async fn run(command: Command) -> Result<(), String> {
                         &email.conversation_url,
                         &api_url,
                         &secret,
+                    )?
+                    .with_agents(
+                        email.agent_notice_email.as_deref(),
+                        email.agent_conversation_url.as_deref(),
                     )?;
                     config.unsubscribe_key = Some(settings.unsubscribe.clone());
                     config.unread_email_after =

@@ -69,9 +69,13 @@ impl MessageAppender for BuildOnly {
         id: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        black_box(self.dynamo.append_actions(id, owner, message, receipt)?);
+        black_box(
+            self.dynamo
+                .append_actions(id, owner, message, notice_at, receipt)?,
+        );
         Ok(())
     }
 }

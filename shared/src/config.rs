@@ -27,6 +27,17 @@ pub struct Config {
     pub unsubscribe_key: Option<UnsubscribeKey>,
 }
 
+impl Config {
+    /// When the email about a message sent at `sent_at` (milliseconds) falls due if it
+    /// stays unread: `sent_at` + [`Config::unread_email_after`], the same quiet period
+    /// for agents' replies (to the customer) and customers' messages (to the agents).
+    pub fn notice_at(&self, sent_at: i64) -> Option<i64> {
+        self.unread_email_after.map(|after| {
+            sent_at.saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+        })
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {

@@ -105,15 +105,33 @@ impl Endpoint {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 
+    /// A second method the same function answers on the same path, if any: the
+    /// unsubscribe link's confirmation page (`GET`), which changes nothing (mail
+    /// scanners fetch links) and whose form POSTs the same token.
+    pub const fn page_method(self) -> Option<&'static str> {
+        match self {
+            Endpoint::Unsubscribe => Some("GET"),
+            _ => None,
+        }
+    }
+
+    /// The methods its function answers: [`Endpoint::method`], then
+    /// [`Endpoint::page_method`] if any.
+    pub fn methods(self) -> Vec<&'static str> {
+        let mut methods = vec![self.method()];
+        methods.extend(self.page_method());
+        methods
+    }
+
     /// The endpoint `method` and `path` name, with the path's parameters.
     pub fn route(method: &str, path: &str) -> Route {
         let mut methods = Vec::new();
         for &endpoint in Self::ALL {
             if let Some(parameters) = path_parameters(endpoint.path(), path) {
-                if endpoint.method() == method {
+                if endpoint.methods().contains(&method) {
                     return Route::To(endpoint, parameters);
                 }
-                methods.push(endpoint.method());
+                methods.extend(endpoint.methods());
             }
         }
         if methods.is_empty() {
@@ -252,6 +270,18 @@ mod tests {
         assert_eq!(
             Endpoint::route("DELETE", agent_messages),
             Route::WrongMethod(vec!["GET", "POST"])
+        );
+        // The unsubscribe link: POSTed by mail apps, its page fetched by people.
+        let unsubscribe = Endpoint::Unsubscribe.path();
+        for method in ["POST", "GET"] {
+            assert!(matches!(
+                Endpoint::route(method, unsubscribe),
+                Route::To(Endpoint::Unsubscribe, _)
+            ));
+        }
+        assert_eq!(
+            Endpoint::route("PUT", unsubscribe),
+            Route::WrongMethod(vec!["POST", "GET"])
         );
     }
 }

@@ -319,6 +319,7 @@ async fn tokens_are_refused_as_api_gateway_refuses_them<S: TestStore>() {
         aud: LOCAL_AUDIENCE.into(),
         sub: "agent-7".into(),
         name: None,
+        email: None,
         scope: "agent.read agent.write".into(),
         iat: now,
         exp: now + 600,

@@ -219,7 +219,7 @@ async fn an_expired_key_is_a_new_request<S: TestStore>() {
         None,
     );
     app.store
-        .append_message(&chat_id, &user(ANN), &yesterday, Some(&old))
+        .append_message(&chat_id, &user(ANN), &yesterday, None, Some(&old))
         .await
         .unwrap();
 

@@ -331,8 +331,11 @@ impl Client {
 /// A socket whose client stops answering pings is closed by the server, and one whose
 /// client vanishes is forgotten: neither is counted as open any more.
 async fn stale_and_vanished_sockets_are_removed<S: TestStore>() {
+    // Pings every half second: a socket that never answers is closed within a second or
+    // so, long after both are open even on a loaded machine (at 50 ms the stale one was
+    // sometimes closed before the second had opened, and the count never reached 2).
     let (app, ann, agent, _chat) =
-        desk::<S>(Hub::with_ping_interval(Duration::from_millis(50))).await;
+        desk::<S>(Hub::with_ping_interval(Duration::from_millis(500))).await;
     let mut open = app.hub.open_sockets();
 
     // Never read from: its client never answers the server's pings.

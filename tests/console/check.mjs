@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { WAIT, check, figures, finish, printFigures, test, until } from '../support/browser.mjs';
 import {
-  AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm,
+  AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm, socketUrl,
 } from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,7 @@ page.on('console', (message) => {
 
 // The socket passes through the test, which can cut it and refuse new ones for a while,
 // as a network outage would.
-const sockets = { cut: false, open: [], refused: 0 };
+const sockets = { cut: false, open: [], refused: 0, received: [] };
 await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
   if (sockets.cut) {
     sockets.refused += 1;
@@ -90,6 +90,12 @@ await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
     return;
   }
   const upstream = socket.connectToServer();
+  // Passed on by hand, so the test knows what reached the page, and in which order.
+  upstream.onMessage((message) => {
+    sockets.received.push(JSON.parse(message));
+    socket.send(message);
+  });
+  socket.onMessage((message) => upstream.send(message));
   sockets.open.push({ socket, upstream });
 });
 
@@ -473,6 +479,178 @@ await test("a customer's picture that arrives live is previewed (its link read f
   check(await bubbles('This is what I see.').count() === 1, 'shown once');
 });
 
+// --- Read marks, "Seen", typing and ratings (issues 23 and 26) -----------------------
+
+/** A customer's own socket, opened in a tab of its own (the customer's side of typing). */
+async function customerSocket(client) {
+  const { ticket } = await client.realtimeTicket();
+  const tab = await context.newPage();
+  await tab.goto(`${base}/console/config.json`);
+  await tab.evaluate((url) => new Promise((resolve, reject) => {
+    globalThis.received = [];
+    const socket = new WebSocket(url);
+    globalThis.customerSocket = socket;
+    socket.onmessage = (message) => globalThis.received.push(JSON.parse(message.data));
+    socket.onopen = () => resolve();
+    socket.onerror = () => reject(new Error('the customer socket failed'));
+  }), socketUrl(base, ticket));
+  return {
+    received: () => tab.evaluate(() => globalThis.received),
+    typing: (id) => tab.evaluate((conversationId) => globalThis.customerSocket.send(JSON.stringify({ action: 'typing', conversationId })), id),
+    close: () => tab.close(),
+  };
+}
+
+const readMarks = [];
+page.on('request', (request) => {
+  const path = new URL(request.url()).pathname;
+  if (request.method() === 'POST' && /^\/api\/agent\/conversations\/[^/]+\/read$/.test(path)) readMarks.push(path.split('/')[4]);
+});
+const marksOf = (id) => readMarks.filter((marked) => marked === id).length;
+const unreadBadge = (id) => list(id).locator('.unread');
+const cleo = customer(base, 'cleo@example.com', 'cl3osecret');
+let waiting;
+let elsewhere;
+
+await test('a customer message shows an unread badge live; opening the conversation marks it read once, forward only', async () => {
+  await page.check('input[name=assignee][value=any]');
+  await page.selectOption('#filter-kind', 'chat');
+  await page.selectOption('#filter-status', 'open');
+  ({ chatId: elsewhere } = await cleo.createChat({ message: 'Another question first.', createdAt: nowSeconds(), name: 'Cleo' }));
+  await list(elsewhere).click();
+  await bubbles('Another question first.').waitFor({ timeout: WAIT });
+  ({ chatId: waiting } = await cleo.createChat({ message: 'Has my order shipped?', createdAt: nowSeconds() }));
+  await until('"1 unread" on the new row', async () => (await unreadBadge(waiting).count()) === 1
+    && (await unreadBadge(waiting).textContent()) === '1 unread');
+  await cleo.sendChat(waiting, { message: 'It was due yesterday.' });
+  await until('"2 unread"', async () => (await unreadBadge(waiting).textContent()) === '2 unread');
+  const api = await agentApi();
+  check((await api.conversation(waiting)).unread === 2, 'the API counts 2 unread');
+  check(marksOf(waiting) === 0, 'marked read before it was opened');
+  await list(waiting).click();
+  await bubbles('It was due yesterday.').waitFor({ timeout: WAIT });
+  await until('the badge to clear', async () => (await unreadBadge(waiting).count()) === 0);
+  const newest = (await cleo.messages(waiting)).messages.at(-1);
+  check(newest.message === 'It was due yesterday.', newest.message);
+  const mark = await until("the customer's list to show the agents' mark", async () => {
+    const { conversations } = await cleo.conversations({ kind: 'chat' });
+    const mine = conversations.find((c) => c.conversationId === waiting);
+    return mine.agentsReadUpTo === newest.messageId && mine;
+  });
+  check(mark.agentsReadUpTo === newest.messageId, JSON.stringify(mark));
+  check((await api.conversation(waiting)).unread === 0, 'the API still counts unread');
+  // Drawing it again (an assignment, another agent's note arriving) marks nothing more.
+  await page.click('#assign-me');
+  await page.locator('#thread-meta', { hasText: 'assigned to me' }).waitFor({ timeout: WAIT });
+  await api.send(waiting, { message: 'Warehouse ticket WH-7.', internal: true });
+  await bubbles('Warehouse ticket WH-7.').waitFor({ timeout: WAIT });
+  check(marksOf(waiting) === 1, `${marksOf(waiting)} read marks for one opening`);
+  // A message that arrives while it is on screen moves the mark forward, once.
+  await cleo.sendChat(waiting, { message: 'Order 1234.' });
+  await bubbles('Order 1234.').waitFor({ timeout: WAIT });
+  await until('a second mark', () => marksOf(waiting) === 2);
+  await until('the API to count 0 unread', async () => (await api.conversation(waiting)).unread === 0);
+  check(await unreadBadge(waiting).count() === 0, 'a badge on the conversation on screen');
+  check(marksOf(waiting) === 2, `${marksOf(waiting)} read marks for two customer messages`);
+});
+
+await test('"Seen" appears live under the reply once the customer marks it read', async () => {
+  await page.fill('#composer-text', 'It ships today.');
+  await page.click('#send');
+  const reply = page.locator('#messages li.message.agent[data-id]', { hasText: 'It ships today.' });
+  await reply.waitFor({ timeout: WAIT });
+  check(await page.locator('#messages .seen').count() === 0, '"Seen" before the customer read it');
+  await cleo.markRead(waiting, await reply.getAttribute('data-id'));
+  await reply.locator('.seen', { hasText: 'Seen' }).waitFor({ timeout: WAIT });
+  check(await page.locator('#messages .seen').count() === 1, 'one "Seen"');
+  // A newer reply the customer has not read: no "Seen" under it, until they mark it.
+  await page.fill('#composer-text', 'The tracking link follows.');
+  await page.click('#send');
+  const newer = page.locator('#messages li.message.agent[data-id]', { hasText: 'The tracking link follows.' });
+  await newer.waitFor({ timeout: WAIT });
+  await until('"Seen" to leave the older reply', async () => (await page.locator('#messages .seen').count()) === 0);
+  await cleo.markRead(waiting, await newer.getAttribute('data-id'));
+  await newer.locator('.seen').waitFor({ timeout: WAIT });
+  check(await page.locator('#messages .seen').count() === 1, 'one "Seen"');
+  // Read again with the conversation: still there.
+  await list(elsewhere).click();
+  await bubbles('Another question first.').waitFor({ timeout: WAIT });
+  await list(waiting).click();
+  await page.locator('#messages li.message.agent[data-id]', { hasText: 'The tracking link follows.' }).locator('.seen').waitFor({ timeout: WAIT });
+});
+
+await test('"Customer is typing…" shows only in the conversation the customer types in, and hides again', async () => {
+  const socket = await customerSocket(cleo);
+  try {
+    await list(elsewhere).click();
+    await bubbles('Another question first.').waitFor({ timeout: WAIT });
+    // Typing in the other conversation reaches the page, then a note here does: by then
+    // the typing was handled, and shows nothing here.
+    const from = sockets.received.length;
+    await socket.typing(waiting);
+    await until('the typing frame to reach the page', () => sockets.received.slice(from).some((e) => e.type === 'typing' && e.conversationId === waiting));
+    await (await agentApi()).send(elsewhere, { message: 'Checking with the carrier.', internal: true });
+    await bubbles('Checking with the carrier.').waitFor({ timeout: WAIT });
+    check(await page.textContent('#typing') === '', `"${await page.textContent('#typing')}" for another conversation's typing`);
+    await socket.typing(elsewhere);
+    await page.locator('#typing', { hasText: 'Customer is typing…' }).waitFor({ timeout: WAIT });
+    check(await page.getAttribute('#typing', 'aria-live') === 'polite', 'a polite live region');
+    await until('the indicator to hide without another frame', async () => (await page.textContent('#typing')) === '');
+  } finally {
+    await socket.close();
+  }
+});
+
+await test("the agent's typing in the reply box reaches the customer's socket, at most one frame per 2 s; a note's never", async () => {
+  const socket = await customerSocket(cleo);
+  try {
+    // What the page's socket sends, counted as it sends it.
+    await page.evaluate(() => {
+      globalThis.typingSent = [];
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function record(data) {
+        if (String(data).includes('"typing"')) globalThis.typingSent.push(JSON.parse(data));
+        return send.call(this, data);
+      };
+    });
+    const sent = () => page.evaluate(() => globalThis.typingSent);
+    await page.check('input[name=mode][value=note]');
+    for (const text of ['C', 'Ca', 'Carrier says Monday']) await page.fill('#composer-text', text);
+    check((await sent()).length === 0, `a note sent typing frames: ${JSON.stringify(await sent())}`);
+    await page.fill('#composer-text', '');
+    await page.check('input[name=mode][value=reply]');
+    const started = Date.now();
+    await page.fill('#composer-text', 'L');
+    check((await sent()).length === 1 && (await sent())[0].conversationId === elsewhere, `frames ${JSON.stringify(await sent())}`);
+    for (const text of ['Lo', 'Loo', 'Look', 'Looki', 'Lookin', 'Looking']) await page.fill('#composer-text', text);
+    const frames = await sent();
+    check(frames.length <= 1 + Math.floor((Date.now() - started) / 2000), `${frames.length} typing frames in ${Date.now() - started} ms`);
+    const got = await until("the agent's typing on the customer's socket", async () => (await socket.received()).find((e) => e.type === 'typing'));
+    check(got.conversationId === elsewhere && got.data.from === 'agent' && got.data.agent?.id === 'agent-7', JSON.stringify(got));
+    await page.fill('#composer-text', '');
+  } finally {
+    await socket.close();
+  }
+});
+
+await test("the customer's rating shows in the conversation and its inbox row, live", async () => {
+  await list(waiting).click();
+  await bubbles('Order 1234.').waitFor({ timeout: WAIT });
+  check(await page.isHidden('#thread-rating'), 'a rating before one was given');
+  await page.click('#set-solved');
+  await badge().filter({ hasText: 'solved' }).waitFor({ timeout: WAIT });
+  await cleo.rate(waiting, { rating: 4, comment: 'Quick and kind.' });
+  const rating = page.locator('#thread-rating', { hasText: '4 out of 5' });
+  await rating.waitFor({ timeout: WAIT });
+  check((await rating.textContent()).includes('“Quick and kind.”'), await rating.textContent());
+  await list(waiting).locator('.tags', { hasText: 'rated 4/5' }).waitFor({ timeout: WAIT });
+  check((await (await agentApi()).conversation(waiting)).rating?.rating === 4, 'the API has the rating');
+  // With an unread row in the inbox too.
+  const { chatId } = await cleo.createChat({ message: 'A new one, unread.', createdAt: nowSeconds() });
+  await unreadBadge(chatId).waitFor({ timeout: WAIT });
+  await axe('a conversation with "Seen" and a rating, and an unread badge in the inbox');
+});
+
 await test('screenshots of the inbox and a conversation at 1280x720', async () => {
   const dir = SHOTS ?? join(work, 'images');
   mkdirSync(dir, { recursive: true });
@@ -482,6 +660,8 @@ await test('screenshots of the inbox and a conversation at 1280x720', async () =
   await page.selectOption('#filter-status', 'open');
   await list(chatId).click();
   await bubbles('change the card').waitFor({ timeout: WAIT });
+  // Opened, it is read: the other new one keeps its badge.
+  await until('the open row to lose its unread badge', async () => (await unreadBadge(chatId).count()) === 0);
   await page.screenshot({ path: join(dir, 'console-inbox.png') });
   await page.check('input[name=assignee][value=any]');
   await page.selectOption('#filter-status', 'closed');

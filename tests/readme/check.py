@@ -23,8 +23,8 @@ The README's conventions, which this enforces:
   started before (as the README tells a reader to do), and waits until it listens. The
   block's other commands run as usual.
 - The ports the README uses (3000 for `serve`, 8000 for DynamoDB Local, 8787 for the
-  webhook receiver) are replaced everywhere, in commands and expected output, by free
-  ones.
+  webhook receiver, 8025 for the SMTP sink) are replaced everywhere, in commands and
+  expected output, by free ones.
 - `cargo run [-q] -p supportzen --` runs the binary tests/readme/run built before the
   run (what cargo would run), so that a source edited during the run cannot make a
   command rebuild it; the session's PATH starts with a directory holding `supportzen`,
@@ -55,7 +55,7 @@ import tempfile
 import time
 import uuid
 
-README_PORTS = (3000, 8000, 8787)
+README_PORTS = (3000, 8000, 8787, 8025)
 SERVER_PORT = 3000
 MARKER = re.compile(r"^<!-- readme-check: (?P<kind>[a-z-]+) \((?P<why>[^()]*(?:\([^()]*\)[^()]*)*)\) -->$")
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<ticks>```+)(?P<lang>.*)$")

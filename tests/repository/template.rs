@@ -254,6 +254,27 @@ fn every_function_has_its_binary_and_route() {
             endpoint.path(),
             "{binary}"
         );
+        // A second method on the same path (the unsubscribe link's page) is the
+        // `Page` event; no function has any other event.
+        let page = &resource["Properties"]["Events"]["Page"];
+        match endpoint.page_method() {
+            Some(method) => {
+                assert_eq!(text(&page["Type"]), "HttpApi", "{binary}");
+                assert_eq!(text(&page["Properties"]["Method"]), method, "{binary}");
+                assert_eq!(
+                    text(&page["Properties"]["Path"]),
+                    endpoint.path(),
+                    "{binary}"
+                );
+                assert!(page["Properties"]["Auth"].is_badvalue(), "{binary}");
+            }
+            None => assert!(page.is_badvalue(), "{binary}"),
+        }
+        assert_eq!(
+            resource["Properties"]["Events"].as_hash().unwrap().len(),
+            endpoint.methods().len(),
+            "{binary}"
+        );
         let description = text(&resource["Properties"]["Description"]);
         assert!(
             description.starts_with(&format!("{} {} - ", endpoint.method(), endpoint.path())),
@@ -1643,6 +1664,24 @@ fn due_work_runs_every_minute_with_exactly_its_grants_and_a_dead_letter_queue() 
         send["Condition"]["StringEquals"]["ses:FromAddress"],
         intrinsic("Ref", "NoticeFrom")
     );
+    // The agents' emails (customers' unread messages) go from the same sender, to a
+    // team address and with a console link that are both optional; no other grant.
+    let variables = &function(&template, "due-work")["Properties"]["Environment"]["Variables"];
+    for (variable, parameter) in [
+        ("AGENT_NOTICE_EMAIL", "AgentNoticeEmail"),
+        ("AGENT_CONVERSATION_URL", "AgentConversationUrl"),
+    ] {
+        assert_eq!(
+            variables[variable],
+            intrinsic("Ref", parameter),
+            "{variable}"
+        );
+        assert_eq!(
+            text(&template["Parameters"][parameter]["Default"]),
+            "",
+            "{parameter} is optional"
+        );
+    }
     // The one-click unsubscribe: the user item's unsubscribed_at, nothing else.
     let unsubscribe: BTreeSet<String> = [
         r#"dynamodb:UpdateItem on Table.Arn ["USER#*"] attributes ["pk", "sk", "unsubscribed_at"]"#

@@ -243,6 +243,18 @@ class Failure(Exception):
 
 def check(file, expectation, status, headers, text):
     """The checks of events.rs's replay_all, on one response."""
+    if "contentType" in expectation:
+        # A page (the unsubscribe link's): its status, type, CSP and the text it holds.
+        if status != expectation["status"]:
+            raise Failure(f"{status}, expected {expectation['status']}: {text}")
+        if not (headers.get("content-type") or "").startswith(expectation["contentType"]):
+            raise Failure(f"content-type {headers.get('content-type')!r}: {text}")
+        if "default-src 'none'" not in (headers.get("content-security-policy") or ""):
+            raise Failure(f"no strict content-security-policy: {headers}")
+        for wanted in expectation.get("contains", []):
+            if wanted not in text:
+                raise Failure(f"{wanted!r} not in the page: {text}")
+        return None
     try:
         body = json.loads(text)
     except ValueError:
@@ -395,12 +407,14 @@ def replay(urls):
         print("FAILED: RIE_TABLE unset or the WebSocket functions missing: not replayed")
         failed += 1
     # The scheduler's event: a sweep of the seeded table, where nothing is due yet (the
-    # agent's snooze and reply notice are in the future): a report of nothing done.
+    # agent's snooze, the reply notice and the customer messages' agents' notices are in
+    # the future): a report of nothing done.
     if "due-work" in urls:
         event = json.loads((EVENTS / "scheduled" / "due-work.json").read_text())
         try:
             answer = invoke_event(urls["due-work"], event)
-            counts = ["woken", "emailed", "read", "unsubscribed", "failed", "skipped"]
+            counts = ["woken", "emailed", "read", "unsubscribed", "failed", "skipped",
+                      "agents_emailed", "no_address"]
             if isinstance(answer, dict) and all(answer.get(k) == 0 for k in counts):
                 print("ok: scheduled/due-work.json -> a sweep, nothing due", flush=True)
                 passed += 1

@@ -39,6 +39,7 @@ async fn chat(store: &DynamoStore, owner: Caller, first: &str) -> ConversationId
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at: None,
     };
     store.create_conversation(&new).await.unwrap();
     new.id
@@ -118,7 +119,7 @@ async fn conversations_of_older_releases_are_listed_and_in_the_inbox_after_one_b
     // An assigned one written before the agent routes' inbox keys: its assignee stays.
     let assigned = chat(&store, Caller::Known(ann()), "assigned, then aged").await;
     let agent = AgentId::parse("agent-7").unwrap();
-    store.assign(&assigned, Some(&agent)).await.unwrap();
+    store.assign(&assigned, Some(&agent), None).await.unwrap();
 
     // As the releases before the read routes wrote it: sort key `<created>#<id>`, no preview.
     age(
@@ -250,8 +251,8 @@ async fn a_new_shard_count_files_every_conversation_again() {
         ids.push(chat(&four, Caller::Known(ann()), &format!("chat {n}")).await);
     }
     let agent = AgentId::parse("agent-7").unwrap();
-    four.assign(&ids[0], Some(&agent)).await.unwrap();
-    four.assign(&ids[1], Some(&agent)).await.unwrap();
+    four.assign(&ids[0], Some(&agent), None).await.unwrap();
+    four.assign(&ids[1], Some(&agent), None).await.unwrap();
     let theirs = |store: DynamoStore| {
         let agent = agent.clone();
         async move {

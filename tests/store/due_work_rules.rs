@@ -5,7 +5,7 @@
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
     Agent, AgentId, Author, ChatId, ConversationId, DisplayName, Email, Kind, MessageText,
-    NewMessage, Profile, Status, UnixSeconds, UserId, now_millis,
+    NewMessage, Profile, Reader, Status, UnixSeconds, UserId, now_millis,
 };
 use supportzen_shared::flows::due::sweep;
 use supportzen_shared::store::{
@@ -49,6 +49,7 @@ async fn chats<S: TestStore>(store: &S, n: usize) -> Vec<ConversationId> {
             follow_up_of: None,
             receipt: None,
             source: None,
+            notice_at: None,
         };
         store.create_conversation(&chat).await.unwrap();
         ids.push(chat.id);
@@ -71,7 +72,7 @@ fn woken(due: &[Due]) -> Vec<ConversationId> {
     due.iter()
         .filter_map(|item| match item {
             Due::Wake(conversation) => Some(conversation.id.clone()),
-            Due::UnreadReplies { .. } => None,
+            Due::UnreadReplies { .. } | Due::UnreadMessages { .. } => None,
         })
         .collect()
 }
@@ -83,9 +84,25 @@ fn notices(due: &[Due]) -> Vec<(ConversationId, i64)> {
                 conversation,
                 due_at,
             } => Some((conversation.clone(), *due_at)),
-            Due::Wake(_) => None,
+            Due::Wake(_) | Due::UnreadMessages { .. } => None,
         })
         .collect()
+}
+
+/// The agents' notices among `due`, sorted by conversation.
+fn agents_notices(due: &[Due]) -> Vec<(ConversationId, i64)> {
+    let mut found: Vec<_> = due
+        .iter()
+        .filter_map(|item| match item {
+            Due::UnreadMessages {
+                conversation,
+                due_at,
+            } => Some((conversation.clone(), *due_at)),
+            Due::Wake(_) | Due::UnreadReplies { .. } => None,
+        })
+        .collect();
+    found.sort_by_key(|(id, _)| id.key());
+    found
 }
 
 async fn snoozes_fall_due_at_their_time_and_wake_once<S: TestStore>() {
@@ -106,6 +123,7 @@ async fn snoozes_fall_due_at_their_time_and_wake_once<S: TestStore>() {
             &ids[3],
             &ann(),
             &message(Author::Customer, "still there?"),
+            None,
             None,
         )
         .await
@@ -240,11 +258,25 @@ async fn a_burst_of_replies_is_one_notice_taken_once<S: TestStore>() {
     assert_eq!(notices(&due), vec![(ids[0].clone(), first)]);
 
     assert!(
-        !store.take_notice(&ids[0], first + 1000).await.unwrap(),
+        !store
+            .take_notice(Reader::Customer, &ids[0], first + 1000)
+            .await
+            .unwrap(),
         "another time"
     );
-    assert!(store.take_notice(&ids[0], first).await.unwrap());
-    assert!(!store.take_notice(&ids[0], first).await.unwrap(), "once");
+    assert!(
+        store
+            .take_notice(Reader::Customer, &ids[0], first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_notice(Reader::Customer, &ids[0], first)
+            .await
+            .unwrap(),
+        "once"
+    );
     assert!(store.due(first + 10_000, 10).await.unwrap().is_empty());
 
     // A new period: the next reply's time; scheduling again keeps the pending one.
@@ -254,23 +286,147 @@ async fn a_burst_of_replies_is_one_notice_taken_once<S: TestStore>() {
         .add_agent_message(&seen(&store, &ids[0]).await, &reply, Some(later), None)
         .await
         .unwrap();
-    store.schedule_notice(&ids[0], later + 5).await.unwrap();
+    store
+        .schedule_notice(Reader::Customer, &ids[0], later + 5)
+        .await
+        .unwrap();
     assert_eq!(
         notices(&store.due(later + 10, 10).await.unwrap()),
         vec![(ids[0].clone(), later)]
     );
     // Two sweepers taking it at once: one wins.
     let (a, b) = tokio::join!(
-        store.take_notice(&ids[0], later),
-        store.take_notice(&ids[0], later)
+        store.take_notice(Reader::Customer, &ids[0], later),
+        store.take_notice(Reader::Customer, &ids[0], later)
     );
     assert!(a.unwrap() ^ b.unwrap());
     // Scheduling with none pending sets one.
-    store.schedule_notice(&ids[1], later).await.unwrap();
+    store
+        .schedule_notice(Reader::Customer, &ids[1], later)
+        .await
+        .unwrap();
     assert_eq!(
         notices(&store.due(later, 10).await.unwrap()),
         vec![(ids[1].clone(), later)]
     );
+}
+
+/// A customer's message (an opening one too) sets the agents' notice unless one is
+/// pending: a burst is one notice at the first message's time, apart from the
+/// customer's; taking it succeeds once. A sweep without a mailer takes it and sends
+/// nothing. The assignee's address is kept with their assignment only.
+async fn customer_messages_set_one_agents_notice_per_quiet_period<S: TestStore>() {
+    let store = S::fresh().await;
+    let ids = chats(&store, 2).await;
+    let first = now_millis() + 3_600_000;
+    let opened = NewConversation {
+        id: ConversationId::Chat(ChatId::generate()),
+        owner: Caller::Known(ann()),
+        profile: Profile {
+            name: None,
+            plan_id: None,
+            account_created_at: UnixSeconds::parse(1_679_223_400).unwrap(),
+        },
+        first_message: message(Author::Customer, "hello?"),
+        follow_up_of: None,
+        receipt: None,
+        notice_at: Some(first),
+    };
+    store.create_conversation(&opened).await.unwrap();
+    for i in 0..5 {
+        store
+            .append_message(
+                &ids[0],
+                &ann(),
+                &message(Author::Customer, &format!("message {i}")),
+                Some(first + i * 1000),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    assert!(store.due(first - 1, 10).await.unwrap().is_empty());
+    let due = store.due(first + 10_000, 10).await.unwrap();
+    let mut expected = vec![(ids[0].clone(), first), (opened.id.clone(), first)];
+    expected.sort_by_key(|(id, _)| id.key());
+    assert_eq!(agents_notices(&due), expected);
+    assert!(notices(&due).is_empty(), "no customer's notice");
+
+    assert!(
+        !store
+            .take_notice(Reader::Customer, &ids[0], first)
+            .await
+            .unwrap(),
+        "the customer's notice is another"
+    );
+    assert!(
+        !store
+            .take_notice(Reader::Agents, &ids[0], first + 1000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_notice(Reader::Agents, &ids[0], first)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_notice(Reader::Agents, &ids[0], first)
+            .await
+            .unwrap(),
+        "once"
+    );
+    // A new period starts with the next message; retrying keeps the pending one.
+    let later = first + 600_000;
+    store
+        .append_message(
+            &ids[0],
+            &ann(),
+            &message(Author::Customer, "anyone?"),
+            Some(later),
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .schedule_notice(Reader::Agents, &ids[0], later + 5)
+        .await
+        .unwrap();
+    let due = store.due(later + 10, 10).await.unwrap();
+    assert!(agents_notices(&due).contains(&(ids[0].clone(), later)));
+    // A sweep with no mailer takes the due notices and sends nothing.
+    let report = sweep(&store, later + 10).await.unwrap();
+    assert_eq!((report.agents_emailed, report.skipped), (0, 2));
+    assert!(store.due(later + 10, 10).await.unwrap().is_empty());
+
+    // The assignee's address: set with the assignment, gone with another one.
+    let sam = AgentId::parse("agent-7").unwrap();
+    let sams = Email::parse("sam@example.com").unwrap();
+    assert_eq!(store.assignee_email(&ids[1]).await.unwrap(), None);
+    store
+        .assign(&ids[1], Some(&sam), Some(&sams))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .assignee_email(&ids[1])
+            .await
+            .unwrap()
+            .map(|e| e.user_id().clone()),
+        Some(sams.user_id().clone())
+    );
+    let kim = AgentId::parse("agent-8").unwrap();
+    store.assign(&ids[1], Some(&kim), None).await.unwrap();
+    assert_eq!(store.assignee_email(&ids[1]).await.unwrap(), None);
+    store
+        .assign(&ids[1], Some(&sam), Some(&sams))
+        .await
+        .unwrap();
+    store.assign(&ids[1], None, Some(&sams)).await.unwrap();
+    assert_eq!(store.assignee_email(&ids[1]).await.unwrap(), None);
+    assert_eq!(seen(&store, &ids[1]).await.assignee, None);
 }
 
 /// Opting out is recorded once and read back; an unknown user is not created.
@@ -291,6 +447,7 @@ async fn unsubscribing_is_kept_and_repeats_harmlessly<S: TestStore>() {
 
 for_each_store!(
     a_burst_of_replies_is_one_notice_taken_once,
+    customer_messages_set_one_agents_notice_per_quiet_period,
     unsubscribing_is_kept_and_repeats_harmlessly,
     snoozes_fall_due_at_their_time_and_wake_once,
     overlapping_sweeps_wake_each_snooze_once,

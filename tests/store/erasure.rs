@@ -58,11 +58,13 @@ async fn chat_of<S: TestStore>(store: &S, email: &str, first: bool) -> Conversat
         follow_up_of: None,
         receipt: Some(retry.receipt(&id.key(), now_seconds()).unwrap()),
         source: None,
+        // As the routes write it: the agents' email due if the message stays unread.
+        notice_at: Some(now_millis() + 60_000),
     };
     store.create_conversation(&new).await.unwrap();
     let again = NewMessage::now(Author::Customer, text("anyone?"), None, None);
     store
-        .append_message(&id, &user(email), &again, None)
+        .append_message(&id, &user(email), &again, Some(now_millis() + 60_000), None)
         .await
         .unwrap();
     id
@@ -102,7 +104,8 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
             messages: 5,
             receipts: 2,
             uploads: 0,
-            other: 1,
+            // The reply's notice and each chat's agents' notice.
+            other: 3,
             files: vec![],
         }
     );

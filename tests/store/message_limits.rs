@@ -1,6 +1,7 @@
 //! The customers' message limit, on both stores: of 12 messages a customer sends at once
 //! with 4 left of a limit of 5 a minute, exactly 4 are stored and 8 refused with the wait
-//! until the next minute; a refused message leaves nothing behind; the next minute counts
+//! until the next minute, while a message that would fail anyway is told why; a refused
+//! message leaves nothing behind; the next minute counts
 //! anew; another customer has a count of their own; and erasing the customer removes
 //! their count.
 
@@ -46,6 +47,7 @@ fn chat_of(owner: Caller, sent_at: i64) -> NewConversation {
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at: None,
     }
     source: None,
 }
@@ -70,7 +72,7 @@ async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
         let (store, ann, id) = (store.clone(), ann.clone(), chat.id.clone());
         tokio::spawn(async move {
             let message = message_at(&format!("burst {n}"), MINUTE + 5_000 + n);
-            store.append_message(&id, &ann, &message, None).await
+            store.append_message(&id, &ann, &message, None, None).await
         })
     });
     let mut stored = 0;
@@ -92,6 +94,15 @@ async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
         }
     }
     assert_eq!(stored, 4, "four were left of the minute's five");
+    // What would fail anyway is told so, not to wait: a conversation not theirs.
+    let elsewhere = ConversationId::Chat(ChatId::generate());
+    let late = message_at("to nowhere", MINUTE + 6_000);
+    assert!(matches!(
+        store
+            .append_message(&elsewhere, &ann, &late, None, None)
+            .await,
+        Err(StoreError::NotFound)
+    ));
     let page = store
         .message_page(&chat.id, &MessageWindow::Latest, 50)
         .await
@@ -120,7 +131,7 @@ async fn exactly_the_limit_is_stored<S: TestStore + CustomerEraser>(store: S) {
     // The next minute counts anew.
     let next = message_at("a minute later", MINUTE + 60_000);
     store
-        .append_message(&chat.id, &ann, &next, None)
+        .append_message(&chat.id, &ann, &next, None, None)
         .await
         .unwrap();
 

@@ -133,13 +133,14 @@ impl Scenario {
             follow_up_of: None,
             receipt: None,
             source: None,
+            notice_at: None,
         };
         store.create_conversation(&new).await.unwrap();
         let append = move |message: &NewMessage| {
             let message = message.clone();
             async move {
                 store
-                    .append_message(&self.chat, &self.owner, &message, None)
+                    .append_message(&self.chat, &self.owner, &message, None, None)
                     .await
                     .unwrap()
             }
@@ -185,9 +186,15 @@ impl Scenario {
             .set_status(&seen().await, pending.0, pending.1)
             .await
             .unwrap();
-        store.assign(&self.chat, Some(&self.agent)).await.unwrap();
+        store
+            .assign(&self.chat, Some(&self.agent), None)
+            .await
+            .unwrap();
         // The same assignment again changes nothing, and is no event.
-        store.assign(&self.chat, Some(&self.agent)).await.unwrap();
+        store
+            .assign(&self.chat, Some(&self.agent), None)
+            .await
+            .unwrap();
         // The snooze's time comes: a sweep reopens it (a status change), and a second
         // sweep at the same time finds nothing to do.
         let woken = sweep(store, self.snooze_until).await.unwrap();
@@ -206,7 +213,7 @@ impl Scenario {
         store.rate(&seen().await, &changed).await.unwrap();
         // A customer's message reopens it: the message's event only.
         append(&self.reopening).await;
-        store.assign(&self.chat, None).await.unwrap();
+        store.assign(&self.chat, None, None).await.unwrap();
         store
             .set_status(&seen().await, Status::Closed, None)
             .await

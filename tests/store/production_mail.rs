@@ -1,9 +1,10 @@
-//! Unread-reply emails as production sends them: the sweep on DynamoDB Local with
-//! `SesMailer` (SES v2 `SendEmail`, raw MIME, signed with SigV4) on an SES-compatible
-//! server: moto's, which ./scripts/test starts and names in `AWS_ENDPOINT_URL_SESV2`.
-//! moto keeps SES's rule that the sender must be a verified identity, and counts what it
-//! accepted (`GetSendQuota`'s `SentLast24Hours`); it does not deliver. The test runs
-//! alone against this count: no other test sends through SES.
+//! Unread-reply emails (and an agents' email of a customer's unread message) as production
+//! sends them: the sweep on DynamoDB Local with `SesMailer` (SES v2 `SendEmail`, raw MIME,
+//! signed with SigV4) on an SES-compatible server: moto's, which ./scripts/test starts and
+//! names in `AWS_ENDPOINT_URL_SESV2`. moto keeps SES's rule that the sender must be a
+//! verified identity, and counts what it accepted (`GetSendQuota`'s `SentLast24Hours`); it
+//! does not deliver. The test runs alone against this count: no other test sends through
+//! SES.
 
 use serde_json::json;
 use supportzen_shared::auth::{BearerToken, Caller};
@@ -74,6 +75,32 @@ async fn replied_chat(
     owner: &str,
     due_at: i64,
 ) -> ConversationId {
+    let chat = opened_chat(store, owner, None).await;
+    let mut reply = NewMessage::now(
+        Author::Agent,
+        MessageText::parse("Here to help <b>").unwrap(),
+        None,
+        None,
+    );
+    reply.agent = Some(Agent {
+        id: AgentId::parse("agent-7").unwrap(),
+        name: DisplayName::parse("Sam").unwrap(),
+    });
+    let seen = store.find_conversation(&chat).await.unwrap().unwrap();
+    store
+        .add_agent_message(&seen, &reply, Some(due_at), None)
+        .await
+        .unwrap();
+    chat
+}
+
+/// An open chat of `owner`'s (a new user), its opening message's agents' notice due at
+/// `notice_at`, if given.
+async fn opened_chat(
+    store: &supportzen_shared::dynamo::DynamoStore,
+    owner: &str,
+    notice_at: Option<i64>,
+) -> ConversationId {
     let user = Email::parse(owner).unwrap().user_id().clone();
     let pin = BearerToken::from_hex(&"01".repeat(32)).unwrap().digest();
     let chat = NewConversation {
@@ -93,23 +120,9 @@ async fn replied_chat(
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at,
     };
     store.create_conversation(&chat).await.unwrap();
-    let mut reply = NewMessage::now(
-        Author::Agent,
-        MessageText::parse("Here to help <b>").unwrap(),
-        None,
-        None,
-    );
-    reply.agent = Some(Agent {
-        id: AgentId::parse("agent-7").unwrap(),
-        name: DisplayName::parse("Sam").unwrap(),
-    });
-    let seen = store.find_conversation(&chat.id).await.unwrap().unwrap();
-    store
-        .add_agent_message(&seen, &reply, Some(due_at), None)
-        .await
-        .unwrap();
     chat.id
 }
 
@@ -152,6 +165,24 @@ async fn the_sweep_sends_through_ses_v2_from_a_verified_sender_only() {
         store.due(now + 60_000, 10).await.unwrap().is_empty(),
         "{chat:?}"
     );
+
+    // A customer's message no agent read: one email to the team's address, through the
+    // same mailer from the same sender.
+    opened_chat(&store, "cat@example.com", Some(now)).await;
+    let team = Notices {
+        mailer: mailer.clone(),
+        settings: settings(&format!("Support <{sender}>"))
+            .with_agents(
+                Some("team@example.com"),
+                Some("https://console.example/#{id}"),
+            )
+            .unwrap(),
+    };
+    let report = sweep_with(&store, Some(&team), now).await.unwrap();
+    assert_eq!((report.agents_emailed, report.failed), (1, 0), "{report:?}");
+    let before = after;
+    let after = sent().await;
+    assert!(after > before, "{before} then {after}");
 
     // From an address SES has not verified, SendEmail is refused: counted as failed,
     // and the notice is set again a minute later.

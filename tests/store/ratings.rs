@@ -38,6 +38,7 @@ async fn solved_chat<S: TestStore>(store: &S) -> (StoredConversation, Customer) 
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at: None,
     };
     store.create_conversation(&chat).await.unwrap();
     let seen = store.find_conversation(&chat.id).await.unwrap().unwrap();

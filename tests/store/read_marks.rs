@@ -55,6 +55,7 @@ async fn new_chat<S: TestStore>(store: &S, email: &str) -> (UserId, NewConversat
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at: None,
     };
     store.create_conversation(&new).await.unwrap();
     (owner, new)
@@ -65,7 +66,10 @@ async fn read<S: TestStore>(store: &S, id: &ConversationId) -> StoredConversatio
 }
 
 async fn send<S: TestStore>(store: &S, id: &ConversationId, owner: &UserId, m: &NewMessage) {
-    store.append_message(id, owner, m, None).await.unwrap();
+    store
+        .append_message(id, owner, m, None, None)
+        .await
+        .unwrap();
 }
 
 async fn answer<S: TestStore>(store: &S, id: &ConversationId, m: &NewMessage) {
@@ -237,7 +241,10 @@ pub async fn unread_counts_are_exact_after_concurrent_sends_replies_notes_and_ma
                     match n % 5 {
                         0 | 2 | 4 => {
                             let m = customer_message(&format!("c{n}"));
-                            store.append_message(&id, &ann, &m, None).await.map(|()| m)
+                            store
+                                .append_message(&id, &ann, &m, None, None)
+                                .await
+                                .map(|()| m)
                         }
                         1 => {
                             let m = reply(&format!("r{n}"), false);

@@ -71,7 +71,12 @@ async fn provisioned_store() -> (DynamoStore, RoundTrips) {
 #[tokio::test]
 async fn each_endpoint_stays_within_its_round_trip_budget() {
     let (store, trips) = provisioned_store().await;
-    let config = Config::default();
+    // As in production: each customer message also sets the agents' notice (an unread
+    // message's email), in the same transaction.
+    let config = Config {
+        unread_email_after: Some(supportzen_shared::config::DEFAULT_UNREAD_EMAIL_AFTER),
+        ..Config::default()
+    };
     let token = token("s3cret", EMAIL);
 
     let chat = data(
@@ -133,6 +138,17 @@ async fn each_endpoint_stays_within_its_round_trip_budget() {
         ["GetItem", "TransactWriteItems"],
         "live-create, first use"
     );
+    // Those transactions did set the agents' notices: one per conversation.
+    use supportzen_shared::store::{Due, DueWork};
+    let due = store
+        .due(supportzen_shared::domain::now_millis() + 400_000, 10)
+        .await
+        .unwrap();
+    let notices = due
+        .iter()
+        .filter(|item| matches!(item, Due::UnreadMessages { .. }))
+        .count();
+    assert_eq!(notices, 3, "{due:?}");
 }
 
 /// A GET as API Gateway hands it over: path and query parameters already parsed.

@@ -49,6 +49,7 @@ fn new_chat(owner: Caller, text: &str) -> NewConversation {
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at: None,
     }
     source: None,
 }
@@ -82,7 +83,7 @@ pub async fn a_conversation_and_its_messages_are_stored_in_order<S: TestStore>()
     assert_eq!(record.credential, Credential::Pinned(pin(1)));
     for text in ["second", "third"] {
         store
-            .append_message(&chat.id, &ann, &message(text), None)
+            .append_message(&chat.id, &ann, &message(text), None, None)
             .await
             .unwrap();
     }
@@ -116,7 +117,7 @@ pub async fn each_message_keeps_its_author<S: TestStore>() {
         let mut reply = message(author.as_str());
         reply.author = author;
         store
-            .append_message(&chat.id, ann.user(), &reply, None)
+            .append_message(&chat.id, ann.user(), &reply, None, None)
             .await
             .unwrap();
     }
@@ -146,12 +147,12 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
     store.create_conversation(&chat).await.unwrap();
 
     let refused = store
-        .append_message(&chat.id, bob.user(), &message("bob's"), None)
+        .append_message(&chat.id, bob.user(), &message("bob's"), None, None)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     let missing = ConversationId::Chat(ChatId::generate());
     let refused = store
-        .append_message(&missing, ann.user(), &message("nowhere"), None)
+        .append_message(&missing, ann.user(), &message("nowhere"), None, None)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert!(store.messages(&missing).await.unwrap().is_empty());
@@ -159,12 +160,12 @@ pub async fn only_the_owner_can_append_to_an_open_conversation<S: TestStore>() {
 
     assert!(close(&store, &chat.id).await);
     let refused = store
-        .append_message(&chat.id, ann.user(), &message("late"), None)
+        .append_message(&chat.id, ann.user(), &message("late"), None, None)
         .await;
     assert!(matches!(refused, Err(StoreError::Closed)), "{refused:?}");
     // Closed is only revealed to the owner.
     let refused = store
-        .append_message(&chat.id, bob.user(), &message("late"), None)
+        .append_message(&chat.id, bob.user(), &message("late"), None, None)
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
     assert_eq!(texts(&store, &chat.id).await, ["ann's"]);
@@ -361,7 +362,7 @@ pub async fn fifty_concurrent_sends_are_all_stored_in_order<S: TestStore>() {
             tokio::spawn(async move {
                 let sent = message(&format!("m{n}"));
                 store
-                    .append_message(&id, &owner, &sent, None)
+                    .append_message(&id, &owner, &sent, None, None)
                     .await
                     .map(|()| sent.id)
             })
@@ -472,7 +473,11 @@ pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>()
             ..message(&format!("with the file {n}"))
         };
         let (store, chat, ann) = (store.clone(), chat.id.clone(), ann.user().clone());
-        tokio::spawn(async move { store.append_message(&chat, &ann, &message, None).await })
+        tokio::spawn(async move {
+            store
+                .append_message(&chat, &ann, &message, None, None)
+                .await
+        })
     });
     let mut won = 0;
     for send in sends.collect::<Vec<_>>() {
@@ -504,7 +509,7 @@ pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>()
         ..message("not mine")
     };
     let refused = store
-        .append_message(&bobs_chat.id, bob.user(), &message, None)
+        .append_message(&bobs_chat.id, bob.user(), &message, None, None)
         .await;
     assert!(
         matches!(refused, Err(StoreError::AttachmentUnavailable(_))),

@@ -1,9 +1,12 @@
 // The agent console: a client of the public agent routes and the realtime socket, and
 // of nothing else but its sign-in (web/client.js does the calls). Plain module, no build.
 //
-// Not here yet (no fake UI until then): unread counts and the customer's "Seen" mark and
-// typing indicator. The API has them (issue 23: the read routes, `unread` and
-// `customerReadUpTo`, typing frames); see renderItem and onEvent.
+// Read marks and typing (issue 23): the inbox shows each conversation's `unread` (the
+// customer's messages after the agents' mark), kept live from the socket's events; the
+// open conversation marks itself read once its newest customer message is on screen,
+// shows "Seen" under the agent's latest reply once the customer's mark reaches it, sends
+// typing frames from the reply box (never from a note) and says when the customer types.
+// Ratings (issue 26) show in the conversation and its row.
 
 import {
   AgentClient, ApiError, RealtimeConnection, ShownMessages, catchUp, newId, socketUrl,
@@ -12,6 +15,10 @@ import {
 const $ = (id) => document.getElementById(id);
 const PAGE = 50;
 const HISTORY_PAGE = 30;
+/** The least time between two typing frames the console sends for one conversation. */
+const TYPING_EVERY_MS = 2_000;
+/** How long "Customer is typing…" stays without another typing frame. */
+const TYPING_SHOWN_MS = 5_000;
 
 const state = {
   config: null,
@@ -36,6 +43,9 @@ const state = {
   search: null,
   /** Ids of conversations events changed while the inbox was being read again. */
   touched: null,
+  /** Conversation id → when (performance.now()) a read mark of ours was last answered. */
+  marked: new Map(),
+  typingTimer: null,
 };
 
 // --- Signing in -----------------------------------------------------------------
@@ -302,7 +312,7 @@ function renderItem(conversation) {
   const button = item.firstChild;
   // A row is rebuilt only when what it shows changed: a 1,000-row list re-sorts on each
   // event without touching the rest.
-  const shown = `${conversation.lastActivityAt}|${conversation.status}|${conversation.assignee}|${conversation.snoozedUntil}|${conversation.lastMessage?.messageId}|${id === state.selected}|${Math.floor(Date.now() / 60_000)}`;
+  const shown = `${conversation.lastActivityAt}|${conversation.status}|${conversation.assignee}|${conversation.snoozedUntil}|${conversation.lastMessage?.messageId}|${conversation.unread}|${conversation.rating?.rating}|${id === state.selected}|${Math.floor(Date.now() / 60_000)}`;
   if (item.dataset.shown === shown) return item;
   item.dataset.shown = shown;
   const last = conversation.lastMessage;
@@ -313,9 +323,10 @@ function renderItem(conversation) {
   when.dateTime = new Date(conversation.lastActivityAt).toISOString();
   const preview = el('span', 'preview', last ? `${last.author === 'customer' ? '' : `${last.author}: `}${last.message}` : '');
   const snoozed = conversation.snoozedUntil ? ` · snoozed until ${new Date(conversation.snoozedUntil).toLocaleString()}` : '';
-  // Seam (issue 23): the conversation's unread count goes in these tags.
-  const tags = el('span', 'tags', `${conversation.kind === 'chat' ? 'Chat' : 'Ticket'} ${id} · ${conversation.status} · ${assignee}${snoozed}`);
+  const rated = conversation.rating ? ` · rated ${conversation.rating.rating}/5` : '';
+  const tags = el('span', 'tags', `${conversation.kind === 'chat' ? 'Chat' : 'Ticket'} ${id} · ${conversation.status} · ${assignee}${snoozed}${rated}`);
   button.replaceChildren(who, when, preview, tags);
+  if (conversation.unread > 0) tags.prepend(el('span', 'unread', `${conversation.unread} unread`), ' ');
   button.setAttribute('aria-current', id === state.selected ? 'true' : 'false');
   return item;
 }
@@ -337,8 +348,11 @@ function relativeTime(ms) {
 
 /** Fetches one conversation and puts it where it belongs. */
 async function refreshConversation(id) {
+  const started = performance.now();
   try {
     const conversation = await state.client.conversation(id);
+    // Read before one of our read marks was answered: its unread count is stale.
+    if ((state.marked.get(id) ?? -1) > started) return refreshConversation(id);
     upsert(conversation);
     upsertSearch(conversation);
     if (state.open?.id === id) {
@@ -375,8 +389,15 @@ async function select(id, { focus = true } = {}) {
     hasEarlier: false,
     pending: new Map(),
     loadingEarlier: false,
+    /** The newest customer message shown: {key, id}. */
+    newestCustomer: null,
+    /** The key of the message the agents' mark was last moved to (or found at). */
+    markedKey: '',
+    /** When the last typing frame went out for this conversation. */
+    typingSentAt: 0,
   };
   state.open = open;
+  showTyping(false);
   $('empty').hidden = true;
   $('thread').hidden = false;
   $('messages').replaceChildren();
@@ -395,8 +416,11 @@ async function select(id, { focus = true } = {}) {
     open.before = page.nextCursor;
     open.hasEarlier = page.hasMore;
     for (const message of open.shown.add(page.messages)) insertMessage(message);
+    // Nothing unread: the agents' mark is already past what was read.
+    if (conversation.unread === 0 && open.newestCustomer) open.markedKey = open.newestCustomer.key;
     renderHead();
     scrollToEnd();
+    markRead();
   } catch (error) {
     announce(`Cannot open ${id}: ${error.message}`);
     return;
@@ -573,6 +597,17 @@ function renderHead() {
     const snoozed = c.snoozedUntil ? ` · snoozed until ${new Date(c.snoozedUntil).toLocaleString()}` : '';
     meta.append(`${c.kind === 'chat' ? 'Chat' : 'Ticket'} ${c.conversationId} · `, badge, ` · ${assignee}${snoozed}`);
   }
+  const rating = $('thread-rating');
+  rating.hidden = !c?.rating;
+  if (c?.rating) {
+    const { rating: score, comment } = c.rating;
+    rating.replaceChildren(
+      el('span', 'stars', `${'★'.repeat(score)}${'☆'.repeat(5 - score)}`),
+      ` Customer rating: ${score} out of 5${comment ? `: “${comment}”` : ' (no comment)'}`,
+    );
+    rating.firstChild.setAttribute('aria-hidden', 'true');
+  }
+  renderSeen();
   const closed = c?.status === 'closed';
   $('closed-note').hidden = !closed;
   $('assign-me').disabled = closed || c?.assignee === state.agent.id;
@@ -604,6 +639,10 @@ function insertMessage(message, { pending = null } = {}) {
   // Sends still under way stay last; new messages come last far more often than not,
   // so the place is looked for from the end.
   const key = item.dataset.key;
+  const open = state.open;
+  if (open && message.author === 'customer' && message.messageId && key > (open.newestCustomer?.key ?? '')) {
+    open.newestCustomer = { key, id: message.messageId };
+  }
   let after = list.lastElementChild;
   while (after && (after.classList.contains('pending') || after.dataset.key > key)) after = after.previousElementSibling;
   list.insertBefore(item, after ? after.nextSibling : list.firstChild);
@@ -715,7 +754,76 @@ function showMessages(messages) {
     if (message.attachments?.some((file) => !file.url)) unlinked.add(message.messageId);
   }
   if (stick) scrollToEnd();
+  renderSeen();
+  markRead();
   if (unlinked.size > 0) readLinks(open, unlinked);
+}
+
+// --- Read marks, "Seen" and typing ---------------------------------------------------
+
+/** Whether any part of `node` is inside the history's visible area, in a visible tab. */
+function onScreen(node) {
+  if (!node || document.hidden) return false;
+  const box = node.getBoundingClientRect();
+  const view = $('history-scroll').getBoundingClientRect();
+  return box.height > 0 && box.bottom > view.top && box.top < view.bottom;
+}
+
+/**
+ * Moves the agents' read mark to the open conversation's newest customer message once it
+ * is on screen: once per message (the key is taken before the call), forward only.
+ */
+async function markRead() {
+  const open = state.open;
+  const newest = open?.newestCustomer;
+  if (!newest || newest.key <= open.markedKey) return;
+  const node = $('messages').querySelector(`li[data-id="${CSS.escape(newest.id)}"]`);
+  if (!onScreen(node)) return;
+  const before = open.markedKey;
+  open.markedKey = newest.key;
+  try {
+    const mark = await state.client.markRead(open.id, newest.id);
+    state.marked.set(open.id, performance.now());
+    // Counted after the mark: a customer message stored since is counted, as it should be.
+    for (const conversation of [state.list.find((c) => c.conversationId === open.id), open.conversation]) {
+      if (conversation) conversation.unread = mark.unread;
+    }
+    const listed = state.list.find((c) => c.conversationId === open.id);
+    if (listed) renderItem(listed);
+  } catch (error) {
+    if (open.markedKey === newest.key) open.markedKey = before;
+    announce(`Cannot mark ${open.id} read: ${error.message}`);
+  }
+}
+
+/** "Seen" under the agent's latest reply, once the customer's read mark reaches it. */
+function renderSeen() {
+  const open = state.open;
+  for (const old of $('messages').querySelectorAll('.seen')) old.remove();
+  const upTo = open?.conversation?.customerReadUpTo;
+  if (!upTo) return;
+  const replies = $('messages').querySelectorAll('li.message.agent[data-id]');
+  const latest = replies[replies.length - 1];
+  // Message ids sort by creation (UUIDv7), as the read marks compare them.
+  if (latest && latest.dataset.id <= upTo) latest.append(el('p', 'seen', 'Seen by the customer'));
+}
+
+/** Shows (or hides) "Customer is typing…"; it hides itself unless another frame comes. */
+function showTyping(typing) {
+  clearTimeout(state.typingTimer);
+  const line = $('typing');
+  const text = typing ? 'Customer is typing…' : '';
+  if (line.textContent !== text) line.textContent = text;
+  if (typing) state.typingTimer = setTimeout(() => showTyping(false), TYPING_SHOWN_MS);
+}
+
+/** The reply box's input: a typing frame, at most one per TYPING_EVERY_MS. Never for a note. */
+function typed() {
+  const open = state.open;
+  if (!open || mode() !== 'reply' || open.conversation?.status === 'closed' || !$('composer-text').value) return;
+  const now = Date.now();
+  if (now - open.typingSentAt < TYPING_EVERY_MS) return;
+  if (state.realtime?.typing(open.id)) open.typingSentAt = now;
 }
 
 async function loadEarlier() {
@@ -805,6 +913,7 @@ async function attempt(open, pending) {
     } else {
       settle(message);
     }
+    if (state.open === open) renderSeen();
   } catch (error) {
     if (!open.pending.has(pending.clientMessageId)) return;
     item.classList.add('failed');
@@ -890,6 +999,8 @@ async function catchUpAll() {
           insertMessage(message);
         }
         if (stick) scrollToEnd();
+        renderSeen();
+        markRead();
       }
     }
   } catch (error) {
@@ -899,11 +1010,18 @@ async function catchUpAll() {
 
 function onEvent(event) {
   const id = event.conversationId;
+  const fromCustomer = event.data?.author === 'customer';
   if (event.type === 'message.created') {
     const message = { ...event.data };
-    if (state.open?.id === id) showMessages([message]);
+    if (state.open?.id === id) {
+      if (fromCustomer) showTyping(false);
+      showMessages([message]);
+    }
     const known = state.list.find((c) => c.conversationId === id);
     if (known) {
+      // Counted until a mark says otherwise (the open conversation's may be marked already).
+      const marked = state.open?.id === id && state.open.markedKey >= messageKey(message);
+      if (fromCustomer && !marked) known.unread = (known.unread ?? 0) + 1;
       known.lastActivityAt = Math.max(known.lastActivityAt, message.createdAt);
       known.lastMessage = { messageId: message.messageId, author: message.author, message: message.message.slice(0, 200), createdAt: message.createdAt };
       renderItem(known);
@@ -917,8 +1035,31 @@ function onEvent(event) {
     if (message.author === 'customer') notify(id, message);
   } else if (event.type === 'conversation.status_changed' || event.type === 'conversation.assigned') {
     refreshConversation(id);
+  } else if (event.type === 'conversation.read' && event.data.reader === 'customer') {
+    for (const conversation of conversationsOf(id)) {
+      // A mark only moves forward; ids sort by creation.
+      if (!conversation.customerReadUpTo || conversation.customerReadUpTo < event.data.upTo) conversation.customerReadUpTo = event.data.upTo;
+    }
+    if (state.open?.id === id) renderSeen();
+  } else if (event.type === 'conversation.read') {
+    // The agents' mark moved (here or in another agent's console): the count is read again.
+    refreshConversation(id);
+  } else if (event.type === 'conversation.rated') {
+    const { rating, comment, ratedAt } = event.data;
+    for (const conversation of conversationsOf(id)) conversation.rating = { rating, comment, ratedAt };
+    const known = state.list.find((c) => c.conversationId === id);
+    if (known) renderItem(known);
+    if (state.open?.id === id) renderHead();
+  } else if (event.type === 'typing' && event.data?.from === 'customer' && state.open?.id === id) {
+    showTyping(true);
   }
-  // Seam (issue 23): typing and conversation.read events are handled here (the API sends them).
+}
+
+/** The copies of conversation `id` the console holds: its inbox row's and the open one's. */
+function conversationsOf(id) {
+  const copies = [state.list.find((c) => c.conversationId === id)];
+  if (state.open?.id === id) copies.push(state.open.conversation);
+  return copies.filter((c, i) => c && copies.indexOf(c) === i);
 }
 
 function notify(id, message) {
@@ -1008,7 +1149,10 @@ function wireStatic() {
   }, { passive: true });
   $('history-scroll').addEventListener('scroll', () => {
     if ($('history-scroll').scrollTop < 60) loadEarlier();
+    markRead();
   }, { passive: true });
+  document.addEventListener('visibilitychange', () => markRead());
+  $('composer-text').addEventListener('input', () => typed());
   $('load-earlier').addEventListener('click', () => loadEarlier());
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener('change', () => setMode(radio.value, { focus: false }));

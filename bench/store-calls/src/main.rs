@@ -37,6 +37,9 @@ const WS_TICKET: &str = "wst_5f2b8c1e9a7d4036b1e8c2f94d6a0b3e7c5d1f8a2b9e4c6d0a3
 const CONNECTION: &str = "Kx3aBcDeIAMCJfQ=";
 const CONNECTED_AT: i64 = 1_795_341_600_000;
 
+/// The routes' default quiet period before an unread message's email (milliseconds).
+const NOTICE_AFTER_MS: i64 = 300_000;
+
 fn message() -> Result<NewMessage, Error> {
     Ok(NewMessage::now(
         Author::Customer,
@@ -59,6 +62,8 @@ fn conversation(id: ConversationId, owner: &Email) -> Result<NewConversation, Er
         follow_up_of: None,
         receipt: None,
         source: None,
+        // As the routes write it: the agents' notice, in the same transaction.
+        notice_at: Some(now_millis() + NOTICE_AFTER_MS),
     })
 }
 
@@ -118,7 +123,9 @@ async fn agent_calls(store: &DynamoStore, endpoint: &str) -> Result<(), Error> {
             store.set_status(&seen, Status::Pending, None).await?;
         }
         "agent-assign" => {
-            store.assign(&chat, Some(&AgentId::parse(AGENT)?)).await?;
+            store
+                .assign(&chat, Some(&AgentId::parse(AGENT)?), None)
+                .await?;
         }
         other => return Err(format!("BENCH_CALLS={other:?} is not an endpoint").into()),
     }
@@ -224,14 +231,26 @@ async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Val
         "live-chat" => {
             let chat = chat()?;
             store
-                .append_message(&chat, email.user_id(), &message()?, None)
+                .append_message(
+                    &chat,
+                    email.user_id(),
+                    &message()?,
+                    Some(now_millis() + NOTICE_AFTER_MS),
+                    None,
+                )
                 .await?
         }
         "ticket-append" => {
             let ticket =
                 ConversationId::Ticket(TicketId::from_number(1).ok_or("1 is a ticket number")?);
             store
-                .append_message(&ticket, email.user_id(), &message()?, None)
+                .append_message(
+                    &ticket,
+                    email.user_id(),
+                    &message()?,
+                    Some(now_millis() + NOTICE_AFTER_MS),
+                    None,
+                )
                 .await?
         }
         "conversations-list" => {

@@ -42,6 +42,17 @@ fn supportzen(args: &[&str]) -> String {
 
 /// `invoke` one events file: the Lambda response's status and parsed body.
 fn invoke(function: &str, file: &str, store: &str) -> (u64, Value) {
+    let (status, response) = invoke_raw(function, file, store);
+    assert_eq!(
+        response["headers"]["content-type"], "application/json",
+        "{file}"
+    );
+    let body = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    (status, body)
+}
+
+/// `invoke` one events file: the Lambda response's status and the response itself.
+fn invoke_raw(function: &str, file: &str, store: &str) -> (u64, Value) {
     let path = events_dir().join(file);
     let response: Value = serde_json::from_str(&supportzen(&[
         "invoke",
@@ -51,10 +62,6 @@ fn invoke(function: &str, file: &str, store: &str) -> (u64, Value) {
         store,
     ]))
     .unwrap();
-    assert_eq!(
-        response["headers"]["content-type"], "application/json",
-        "{file}"
-    );
     // Every answer carries the request id a client can quote to support: Lambda's, or
     // here (`supportzen invoke` has no Lambda context) API Gateway's, from the event.
     let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -62,8 +69,7 @@ fn invoke(function: &str, file: &str, store: &str) -> (u64, Value) {
         response["headers"]["x-request-id"], event["requestContext"]["requestId"],
         "{file}"
     );
-    let body = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    (response["statusCode"].as_u64().unwrap(), body)
+    (response["statusCode"].as_u64().unwrap(), response)
 }
 
 /// The state events/README.md documents, built with the CLI wherever the CLI can.
@@ -111,6 +117,7 @@ async fn seed<S: ConversationCreator>(store: &str, direct: &S) {
         follow_up_of: None,
         receipt: None,
         source: None,
+        notice_at: None,
     };
     direct.create_conversation(&chat).await.unwrap();
 }
@@ -133,6 +140,35 @@ fn replay_all(store: &str) {
     );
 
     for (file, expectation) in &expected {
+        // A page (the unsubscribe link's): its status, type, CSP and the text it holds.
+        if let Some(kind) = expectation.get("contentType") {
+            let function = expectation["function"].as_str().unwrap();
+            let (status, response) = invoke_raw(function, file, store);
+            let page = response["body"].as_str().unwrap();
+            assert_eq!(
+                status,
+                expectation["status"].as_u64().unwrap(),
+                "{file}: {page}"
+            );
+            let content_type = response["headers"]["content-type"].as_str().unwrap();
+            assert!(
+                content_type.starts_with(kind.as_str().unwrap()),
+                "{file}: {content_type}"
+            );
+            assert!(
+                response["headers"]["content-security-policy"]
+                    .as_str()
+                    .is_some_and(|csp| csp.contains("default-src 'none'")),
+                "{file}: {response}"
+            );
+            for text in expectation["contains"].as_array().unwrap() {
+                assert!(
+                    page.contains(text.as_str().unwrap()),
+                    "{file}: {text} in {page}"
+                );
+            }
+            continue;
+        }
         let (status, body) = invoke(expectation["function"].as_str().unwrap(), file, store);
         assert_eq!(
             status,

@@ -1,6 +1,7 @@
 //! The `unsubscribe` Lambda function: `POST /api/client/unsubscribe?token=…`, the
-//! one-click unsubscribe of the unread-reply emails (RFC 8058). No sign-in: the token
-//! is an HMAC over the user id with `UNSUBSCRIBE_SECRET`.
+//! one-click unsubscribe of the unread-reply emails (RFC 8058), and `GET` of the same
+//! route, the body link's confirmation page (which changes nothing). No sign-in: the
+//! token is an HMAC over the user id with `UNSUBSCRIBE_SECRET`.
 
 use supportzen_shared::http::handlers::unsubscribe;
 

@@ -13,7 +13,7 @@ use super::receipts::ReceiptItem;
 use super::schema;
 use super::table::{Cancelled, Part, Transaction, names, values};
 use super::uploads::failed_claim;
-use crate::domain::{AgentId, ConversationId, NewMessage, Status};
+use crate::domain::{AgentId, ConversationId, Email, NewMessage, Reader, Status};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use crate::store::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter,
@@ -263,9 +263,10 @@ impl AgentWriter for DynamoStore {
                 self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
             );
         let transaction = match notice_at {
-            Some(due_at) if !message.internal => {
-                transaction.with(Part::Notice, self.notice_action(&seen.id, due_at)?)
-            }
+            Some(due_at) if !message.internal => transaction.with(
+                Part::Notice,
+                self.notice_action(Reader::Customer, &seen.id, due_at)?,
+            ),
             _ => transaction,
         };
         let transaction = self.claims(transaction, message)?;
@@ -364,6 +365,7 @@ impl AgentWriter for DynamoStore {
         &self,
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
+        assignee_email: Option<&Email>,
     ) -> Result<StoredConversation, StoreError> {
         let mut attribute_values = values(vec![
             (
@@ -376,12 +378,18 @@ impl AgentWriter for DynamoStore {
             ),
             (":true", AttributeValue::Bool(true)),
         ]);
-        let expression = match assignee {
-            Some(agent) => {
+        // The assignee's address goes with them: set with it, removed otherwise.
+        let expression = match (assignee, assignee_email) {
+            (Some(agent), Some(email)) => {
                 attribute_values.insert(":assignee".into(), s(agent.as_str()));
-                "SET assignee = :assignee, gsi3pk = :pk"
+                attribute_values.insert(":email".into(), s(email.user_id().as_str()));
+                "SET assignee = :assignee, assignee_email = :email, gsi3pk = :pk"
             }
-            None => "SET gsi3pk = :pk REMOVE assignee",
+            (Some(agent), None) => {
+                attribute_values.insert(":assignee".into(), s(agent.as_str()));
+                "SET assignee = :assignee, gsi3pk = :pk REMOVE assignee_email"
+            }
+            (None, _) => "SET gsi3pk = :pk REMOVE assignee, assignee_email",
         };
         let result = self
             .client

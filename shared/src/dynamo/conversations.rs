@@ -13,7 +13,7 @@ use super::uploads::failed_claim;
 use crate::auth::Caller;
 use crate::domain::{
     Agent, AgentId, Attachment, AttachmentId, Author, ContentType, ConversationId, ConversationKey,
-    DisplayName, FileName, MessageId, NewMessage, Rating, Status, UserId,
+    DisplayName, FileName, MessageId, NewMessage, Rating, Reader, Status, UserId,
 };
 use crate::idempotency::NewReceipt;
 use crate::store::{
@@ -467,6 +467,12 @@ impl DynamoStore {
                 TransactWriteItem::builder().condition_check(check).build(),
             );
         }
+        if let Some(due_at) = new.notice_at {
+            transaction = transaction.with(
+                Part::Notice,
+                self.notice_action(Reader::Agents, &new.id, due_at)?,
+            );
+        }
         let transaction = self.claims(transaction, &new.first_message)?;
         let transaction = self.counted(transaction, new.owner.user(), now)?;
         self.with_receipt(transaction, new.receipt.as_ref())
@@ -475,12 +481,14 @@ impl DynamoStore {
     /// The transaction an append sends: touch the conversation on condition that it is
     /// the owner's, of the right kind and not closed, reopening it (a customer's message
     /// to a pending or solved conversation needs an agent again); put the message (and
-    /// the receipt). Built without I/O.
+    /// the receipt; with `notice_at`, the agents' notice, unless one is pending). Built
+    /// without I/O.
     pub fn append_actions(
         &self,
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<Transaction, StoreError> {
         let preview = MessagePreview::of(message);
@@ -529,7 +537,7 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        let transaction = Transaction::default()
+        let mut transaction = Transaction::default()
             .with(
                 Part::Conversation,
                 TransactWriteItem::builder().update(touch).build(),
@@ -538,6 +546,12 @@ impl DynamoStore {
                 Part::Message,
                 self.put_new(to_item(&MessageItem::new(conversation, message))?)?,
             );
+        if let Some(due_at) = notice_at {
+            transaction = transaction.with(
+                Part::Notice,
+                self.notice_action(Reader::Agents, conversation, due_at)?,
+            );
+        }
         let transaction = self.claims(transaction, message)?;
         let transaction = self.counted(transaction, owner, message.sent_at)?;
         self.with_receipt(transaction, receipt)
@@ -567,17 +581,11 @@ impl ConversationCreator for DynamoStore {
             Err(Cancelled::Conditions(failed)) => failed,
         };
         // The receipt first: a retry that lost the race is answered from the winner's
-        // receipt whatever else changed.
+        // receipt whatever else changed. The message limit last: a request that would
+        // fail anyway (a follow-up not theirs, a file not theirs) is told so, not to wait.
         Err(match &new.owner {
             _ if failed.failed(Part::Receipt) => StoreError::ReceiptExists,
-            _ if failed.failed(Part::Rate) => self.limited(new.first_message.sent_at),
             _ if failed.failed(Part::FollowUp) => StoreError::NotFound,
-            _ if !failed.failed(Part::Owner) && !failed.failed(Part::Conversation) => {
-                match failed_claim(&new.first_message, &failed) {
-                    Some(err) => err,
-                    None => StoreError::Internal(format!("create cancelled: {failed:?}")),
-                }
-            }
             Caller::New { .. } if failed.failed(Part::Owner) => StoreError::UserExists,
             Caller::Known(_) if failed.failed(Part::Owner) => {
                 StoreError::Internal("authenticated user vanished".into())
@@ -585,7 +593,11 @@ impl ConversationCreator for DynamoStore {
             _ if failed.failed(Part::Conversation) => {
                 StoreError::Internal(format!("conversation {} already exists", new.id.key()))
             }
-            _ => StoreError::Internal(format!("create cancelled: {failed:?}")),
+            _ => match failed_claim(&new.first_message, &failed) {
+                Some(err) => err,
+                None if failed.failed(Part::Rate) => self.limited(new.first_message.sent_at),
+                None => StoreError::Internal(format!("create cancelled: {failed:?}")),
+            },
         })
     }
 }
@@ -596,9 +608,10 @@ impl MessageAppender for DynamoStore {
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let transaction = self.append_actions(conversation, owner, message, receipt)?;
+        let transaction = self.append_actions(conversation, owner, message, notice_at, receipt)?;
         let failed = match self
             .transact("TransactWriteItems append", transaction)
             .await
@@ -610,12 +623,14 @@ impl MessageAppender for DynamoStore {
         if failed.failed(Part::Receipt) {
             return Err(StoreError::ReceiptExists);
         }
-        if failed.failed(Part::Rate) {
-            return Err(self.limited(message.sent_at));
-        }
+        // The message limit after everything that would fail anyway (closed, not theirs,
+        // a file not theirs): only a message that could be stored is told to wait.
         if !failed.failed(Part::Conversation) {
-            return Err(failed_claim(message, &failed)
-                .unwrap_or_else(|| StoreError::Internal(format!("append cancelled: {failed:?}"))));
+            return Err(match failed_claim(message, &failed) {
+                Some(err) => err,
+                None if failed.failed(Part::Rate) => self.limited(message.sent_at),
+                None => StoreError::Internal(format!("append cancelled: {failed:?}")),
+            });
         }
         // Tell "closed" apart from "missing or not yours" with the item as it was; only
         // its owner learns that it is closed.

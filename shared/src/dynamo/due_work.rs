@@ -6,29 +6,31 @@ use super::DynamoStore;
 use super::conversations::ConversationItem;
 use super::errors::classify;
 use super::items::{
-    DUE_SHARDS, IndexKeys, META, NOTICE_SK, PROFILE, conversation_pk, due_bound, due_pk, due_shard,
-    due_sk, key, n, s, user_pk,
+    AGENTS_NOTICE_SK, DUE_SHARDS, IndexKeys, META, NOTICE_SK, PROFILE, conversation_pk, due_bound,
+    due_pk, due_shard, due_sk, key, n, notice_sk, s, user_pk,
 };
 use super::schema::DUE_WORK;
 use super::table::{names, values};
-use crate::domain::{ConversationId, Status, UserId, now_millis};
+use crate::domain::{ConversationId, Email, Reader, Status, UserId, now_millis};
 use crate::store::{Due, DueWork, EmailPreferences, StoreError, StoredConversation};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 impl DynamoStore {
-    /// The update that sets `conversation`'s unread-replies notice for `due_at` unless
-    /// one is pending: every attribute `if_not_exists`, so the first reply of a quiet
-    /// period decides its time and later ones change nothing.
+    /// The update that sets `conversation`'s notice for `reader` (unread replies for
+    /// the customer, unread messages for the agents) for `due_at` unless one is
+    /// pending: every attribute `if_not_exists`, so the first message of a quiet period
+    /// decides its time and later ones change nothing.
     pub(super) fn notice_update(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<Update, StoreError> {
         Update::builder()
             .table_name(&*self.table)
-            .set_key(Some(key(conversation_pk(conversation), NOTICE_SK)))
+            .set_key(Some(key(conversation_pk(conversation), notice_sk(reader))))
             .update_expression(
                 "SET due_at = if_not_exists(due_at, :due), \
                  gsi4pk = if_not_exists(gsi4pk, :due_pk), \
@@ -49,17 +51,18 @@ impl DynamoStore {
     /// [`DynamoStore::notice_update`] as a transaction's action.
     pub(super) fn notice_action(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         Ok(TransactWriteItem::builder()
-            .update(self.notice_update(conversation, due_at)?)
+            .update(self.notice_update(reader, conversation, due_at)?)
             .build())
     }
 }
 
-/// A notice item as the due-work index returns it.
-fn decode_notice(item: &super::items::Item) -> Result<Due, StoreError> {
+/// A notice item as the due-work index returns it, for `reader`.
+fn decode_notice(reader: Reader, item: &super::items::Item) -> Result<Due, StoreError> {
     let text = |name: &str| match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value.clone()),
         _ => Err(StoreError::Internal(format!("notice item without {name}"))),
@@ -70,10 +73,17 @@ fn decode_notice(item: &super::items::Item) -> Result<Due, StoreError> {
             .map_err(|_| StoreError::Internal(format!("notice due_at {value:?}")))?,
         _ => return Err(StoreError::Internal("notice item without due_at".into())),
     };
-    Ok(Due::UnreadReplies {
-        conversation: ConversationId::from_stored(&text("kind")?, &text("id")?)
-            .map_err(StoreError::Internal)?,
-        due_at,
+    let conversation =
+        ConversationId::from_stored(&text("kind")?, &text("id")?).map_err(StoreError::Internal)?;
+    Ok(match reader {
+        Reader::Customer => Due::UnreadReplies {
+            conversation,
+            due_at,
+        },
+        Reader::Agents => Due::UnreadMessages {
+            conversation,
+            due_at,
+        },
     })
 }
 
@@ -101,7 +111,10 @@ impl DueWork for DynamoStore {
                         due.push(Due::Wake(Box::new(ConversationItem::decode(item)?)))
                     }
                     Some(AttributeValue::S(sk)) if sk == NOTICE_SK => {
-                        due.push(decode_notice(&item)?)
+                        due.push(decode_notice(Reader::Customer, &item)?)
+                    }
+                    Some(AttributeValue::S(sk)) if sk == AGENTS_NOTICE_SK => {
+                        due.push(decode_notice(Reader::Agents, &item)?)
                     }
                     _ => {}
                 }
@@ -164,6 +177,7 @@ impl DueWork for DynamoStore {
 
     async fn take_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<bool, StoreError> {
@@ -171,7 +185,7 @@ impl DueWork for DynamoStore {
             .client
             .delete_item()
             .table_name(&*self.table)
-            .set_key(Some(key(conversation_pk(conversation), NOTICE_SK)))
+            .set_key(Some(key(conversation_pk(conversation), notice_sk(reader))))
             .condition_expression("due_at = :due")
             .expression_attribute_values(":due", n(due_at))
             .send()
@@ -187,10 +201,11 @@ impl DueWork for DynamoStore {
 
     async fn schedule_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<(), StoreError> {
-        let update = self.notice_update(conversation, due_at)?;
+        let update = self.notice_update(reader, conversation, due_at)?;
         self.client
             .update_item()
             .table_name(&*self.table)
@@ -202,6 +217,26 @@ impl DueWork for DynamoStore {
             .await
             .map(|_| ())
             .map_err(|e| classify("UpdateItem notice", e))
+    }
+
+    /// One `GetItem` of the conversation's `assignee_email` only.
+    async fn assignee_email(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<Email>, StoreError> {
+        let item = self
+            .get(
+                key(conversation_pk(conversation), META),
+                Some("assignee_email"),
+                "GetItem assignee email",
+            )
+            .await?;
+        Ok(
+            match item.as_ref().and_then(|item| item.get("assignee_email")) {
+                Some(AttributeValue::S(email)) => Email::parse(email).ok(),
+                _ => None,
+            },
+        )
     }
 }
 

@@ -43,6 +43,17 @@ pub const NOTE_PREFIX: &str = "NOTE#";
 /// A conversation's unread-replies notice: an item of its own in the conversation's
 /// partition, in the due-work index while pending.
 pub const NOTICE_SK: &str = "NOTICE#REPLIES";
+/// A conversation's agents' notice (customer messages no agent has read), the same way.
+pub const AGENTS_NOTICE_SK: &str = "NOTICE#MESSAGES";
+
+/// The sort key of the notice for `reader`: the customer's (unread replies) or the
+/// agents' (unread customer messages).
+pub fn notice_sk(reader: crate::domain::Reader) -> &'static str {
+    match reader {
+        crate::domain::Reader::Customer => NOTICE_SK,
+        crate::domain::Reader::Agents => AGENTS_NOTICE_SK,
+    }
+}
 
 /// Partitions per kind of the agents' inbox (and of each agent's assigned conversations):
 /// a deployment's choice, the stack's `InboxShards` (`INBOX_SHARDS`), sized by the

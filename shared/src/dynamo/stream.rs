@@ -257,6 +257,7 @@ mod tests {
             follow_up_of: None,
             receipt: None,
             source: None,
+            notice_at: None,
         };
         (
             to_item(&ConversationItem::new(&new, InboxShards::ONE)).unwrap(),

@@ -34,7 +34,8 @@ pub enum Part {
     FollowUp,
     /// The claim of a message's attachment, by its place in the message's list.
     Attachment(usize),
-    /// A reply's unread-replies notice, set unless one is pending (never a condition).
+    /// A reply's unread-replies notice, or a customer message's agents' notice, set
+    /// unless one is pending (never a condition).
     Notice,
     /// The customer's message count for the minute, on condition it is below the limit.
     Rate,

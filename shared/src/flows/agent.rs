@@ -340,11 +340,7 @@ where
                 let receipt = retry
                     .map(|retry| retry.receipt(&answer, now_millis() / 1000))
                     .transpose()?;
-                let notice_at = config.unread_email_after.map(|after| {
-                    message
-                        .sent_at
-                        .saturating_add(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
-                });
+                let notice_at = config.notice_at(message.sent_at);
                 Ok(
                     match store
                         .add_agent_message(&seen, message, notice_at, receipt.as_ref())
@@ -422,13 +418,23 @@ pub async fn change_status<S: AgentReader + AgentWriter>(
     Ok(Answer::fresh(updated.into()))
 }
 
-/// Assigns a conversation to an agent, or to nobody.
+/// Assigns a conversation to an agent, or to nobody. An agent who assigns it to
+/// themselves has their token's `email` claim (`caller_email`) recorded as the address
+/// of the emails about the customer's unread messages; assigned by someone else, the
+/// assignee's address is not known and those emails go to the team's address.
 pub async fn assign<S: AgentWriter>(
     store: &S,
     command: Assign,
+    caller: &Agent,
+    caller_email: Option<Email>,
 ) -> Result<Answer<AgentConversation>, ApiError> {
+    let email = caller_email.filter(|_| command.assignee.as_ref() == Some(&caller.id));
     let assigned = store
-        .assign(&resolve(&command.conversation)?, command.assignee.as_ref())
+        .assign(
+            &resolve(&command.conversation)?,
+            command.assignee.as_ref(),
+            email.as_ref(),
+        )
         .await
         .map_err(|e| ApiError::from_store(e, "conversation"))?;
     Ok(Answer::fresh(assigned.into()))

@@ -8,9 +8,13 @@
 //!   customer gets one email of the replies after their read mark, unless the mark moved
 //!   past them meanwhile or they opted out. An email the mail service refused is tried
 //!   again a minute later (the notice is set again); one accepted is not sent again.
+//! - The quiet period after a customer's message ended: the agents' notice is taken
+//!   (once), and one email of the customer's messages after the agents' read mark goes
+//!   to the assignee's recorded address, or else the team's address, unless an agent
+//!   read them meanwhile. With neither address, no email (counted as `no_address`).
 
 use crate::domain::{Author, Reader};
-use crate::notify::{Mailer, NoticeSettings, compose};
+use crate::notify::{Mailer, NoticeSettings, compose, compose_for_agents};
 use crate::store::{
     AgentReader, ConversationReader, Due, DueWork, EmailPreferences, MessageWindow, StoreError,
     StoredConversation, StoredMessage,
@@ -48,9 +52,27 @@ pub struct SweepReport {
     pub unsubscribed: usize,
     /// Emails the mail service refused (tried again a minute later).
     pub failed: usize,
+    /// Emails of customers' unread messages to an assignee or the team, accepted.
+    pub agents_emailed: usize,
+    /// Agents' notices that came due with the customer's messages unread but no address
+    /// to send to (no assignee's address recorded, no team address): no email.
+    pub no_address: usize,
     /// Items found due that another sweep (or a change) had already dealt with, and
     /// notices taken where no mailer is configured.
     pub skipped: usize,
+}
+
+impl SweepReport {
+    /// Items decided: everything but the skipped.
+    fn done(&self) -> usize {
+        self.woken
+            + self.emailed
+            + self.read
+            + self.unsubscribed
+            + self.failed
+            + self.agents_emailed
+            + self.no_address
+    }
 }
 
 /// A mailer for sweeps that send no email.
@@ -99,7 +121,10 @@ where
                     conversation,
                     due_at,
                 } => {
-                    if !store.take_notice(conversation, *due_at).await? {
+                    if !store
+                        .take_notice(Reader::Customer, conversation, *due_at)
+                        .await?
+                    {
                         report.skipped += 1;
                         continue;
                     }
@@ -113,16 +138,32 @@ where
                     };
                     notify(store, notices, &found, now, &mut report).await?;
                 }
+                Due::UnreadMessages {
+                    conversation,
+                    due_at,
+                } => {
+                    if !store
+                        .take_notice(Reader::Agents, conversation, *due_at)
+                        .await?
+                    {
+                        report.skipped += 1;
+                        continue;
+                    }
+                    let Some(notices) = notices else {
+                        report.skipped += 1;
+                        continue;
+                    };
+                    let Some(found) = store.find_conversation(conversation).await? else {
+                        report.skipped += 1;
+                        continue;
+                    };
+                    notify_agents(store, notices, &found, now, &mut report).await?;
+                }
             }
         }
         // A short batch was all there is; a batch with nothing done would come back the
         // same (the index catches up with a concurrent sweep's writes on the next run).
-        let done = report.woken
-            + report.emailed
-            + report.read
-            + report.unsubscribed
-            + report.failed
-            - (before.woken + before.emailed + before.read + before.unsubscribed + before.failed);
+        let done = report.done() - before.done();
         if found < SWEEP_BATCH || done == 0 {
             break;
         }
@@ -151,7 +192,7 @@ where
         report.unsubscribed += 1;
         return Ok(());
     }
-    let replies = unread_replies(store, conversation).await?;
+    let replies = unread_of(store, conversation, Reader::Customer).await?;
     if replies.is_empty() {
         report.read += 1;
         return Ok(());
@@ -178,7 +219,11 @@ where
         Err(err) => {
             tracing::warn!(conversation = %conversation.id.key(), %err, "unread-replies email refused; tried again in a minute");
             store
-                .schedule_notice(&conversation.id, now.saturating_add(RETRY_AFTER_MS))
+                .schedule_notice(
+                    Reader::Customer,
+                    &conversation.id,
+                    now.saturating_add(RETRY_AFTER_MS),
+                )
                 .await?;
             report.failed += 1;
         }
@@ -186,17 +231,100 @@ where
     Ok(())
 }
 
-/// The agents' replies after the customer's mark (all of them without one), oldest
-/// first, at most [`REPLIES_PER_EMAIL`] (the newest).
-async fn unread_replies<S: ConversationReader>(
+/// The decision for one taken agents' notice: no email if the agents' mark moved past
+/// the customer's messages; else one to the assignee's recorded address or the team's,
+/// or none (counted) when there is neither.
+async fn notify_agents<S, M>(
+    store: &S,
+    notices: &Notices<M>,
+    conversation: &StoredConversation,
+    now: i64,
+    report: &mut SweepReport,
+) -> Result<(), StoreError>
+where
+    S: DueWork + ConversationReader + Sync,
+    M: Mailer,
+{
+    if conversation.reads.unread(Reader::Agents) == 0 {
+        report.read += 1;
+        return Ok(());
+    }
+    let assignee = match &conversation.assignee {
+        Some(_) => store.assignee_email(&conversation.id).await?,
+        None => None,
+    };
+    let to = match assignee {
+        Some(email) => match email.user_id().as_str().parse::<lettre::message::Mailbox>() {
+            Ok(mailbox) => Some(mailbox),
+            Err(_) => notices.settings.team.clone(),
+        },
+        None => notices.settings.team.clone(),
+    };
+    let Some(to) = to else {
+        tracing::info!(conversation = %conversation.id.key(), "customer's unread messages: no assignee address and no team address, no email");
+        report.no_address += 1;
+        return Ok(());
+    };
+    let messages = unread_of(store, conversation, Reader::Agents).await?;
+    if messages.is_empty() {
+        report.read += 1;
+        return Ok(());
+    }
+    let email = match compose_for_agents(
+        &notices.settings,
+        &conversation.id,
+        &conversation.owner,
+        to,
+        &messages,
+    ) {
+        Ok(email) => email,
+        Err(err) => {
+            tracing::error!(conversation = %conversation.id.key(), %err, "unread-messages email not composed");
+            report.failed += 1;
+            return Ok(());
+        }
+    };
+    match notices.mailer.send(&email).await {
+        Ok(()) => {
+            tracing::info!(conversation = %conversation.id.key(), messages = messages.len(), "unread-messages email sent to agents");
+            report.agents_emailed += 1;
+        }
+        Err(err) => {
+            tracing::warn!(conversation = %conversation.id.key(), %err, "unread-messages email refused; tried again in a minute");
+            store
+                .schedule_notice(
+                    Reader::Agents,
+                    &conversation.id,
+                    now.saturating_add(RETRY_AFTER_MS),
+                )
+                .await?;
+            report.failed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// What `reader` has not read: for the customer, the agents' replies after their mark;
+/// for the agents, the customer's messages after theirs (all of them without a mark),
+/// oldest first, at most [`REPLIES_PER_EMAIL`] (the newest).
+async fn unread_of<S: ConversationReader>(
     store: &S,
     conversation: &StoredConversation,
+    reader: Reader,
 ) -> Result<Vec<StoredMessage>, StoreError> {
-    let window = match &conversation.reads.customer {
+    let mark = match reader {
+        Reader::Customer => &conversation.reads.customer,
+        Reader::Agents => &conversation.reads.agents,
+    };
+    let window = match mark {
         Some(mark) => MessageWindow::After(mark.up_to.clone()),
         None => MessageWindow::Latest,
     };
-    // Customer messages come between replies; a page of several times the replies
+    let wanted = |m: &StoredMessage| match reader {
+        Reader::Customer => m.author == Author::Agent && !m.internal,
+        Reader::Agents => m.author == Author::Customer,
+    };
+    // The other side's messages come between; a page of several times the messages
     // wanted finds them in all but a very long exchange since the mark.
     let mut window = window;
     let mut replies = Vec::new();
@@ -205,11 +333,7 @@ async fn unread_replies<S: ConversationReader>(
             .message_page(&conversation.id, &window, REPLIES_PER_EMAIL * 2)
             .await?;
         let next = page.items.last().map(|m| m.id.clone());
-        replies.extend(
-            page.items
-                .into_iter()
-                .filter(|m| m.author == Author::Agent && !m.internal),
-        );
+        replies.extend(page.items.into_iter().filter(|m| wanted(m)));
         match (&window, next, page.has_more) {
             (MessageWindow::After(_), Some(last), true) => window = MessageWindow::After(last),
             _ => break,

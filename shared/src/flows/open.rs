@@ -76,7 +76,8 @@ where
 
 /// Authenticates, answers a retry from its receipt, asks `allocate` for the new
 /// conversation's id (only once the caller is authenticated and the request is new, so
-/// rejected requests and retries use up no ticket numbers), and writes the conversation
+/// invalid requests and retries use up no ticket numbers; one refused by the write, such
+/// as a message past the customer's limit, has used one), and writes the conversation
 /// with its first message (and the receipt) atomically.
 #[allow(clippy::too_many_arguments)]
 async fn open<S, Files, F, Fut>(
@@ -125,6 +126,7 @@ where
         )
     };
     let message = first_message.id.clone();
+    let notice_at = config.notice_at(first_message.sent_at);
     let outcome = async {
         let id = allocate().await?;
         let kind = id.kind();
@@ -141,6 +143,7 @@ where
                 .transpose()?,
             id,
             source: command.source,
+            notice_at,
         };
         match store.create_conversation(&new).await {
             // Another request won a race: the first request for this email (created the user)

@@ -81,7 +81,13 @@ where
             .map(|retry| retry.receipt(&answer, now_seconds()))
             .transpose()?;
         match store
-            .append_message(&conversation, &owner, &message, receipt.as_ref())
+            .append_message(
+                &conversation,
+                &owner,
+                &message,
+                config.notice_at(message.sent_at),
+                receipt.as_ref(),
+            )
             .await
         {
             // A retry with the same key was answered meanwhile: give its answer.

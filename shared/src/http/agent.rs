@@ -63,6 +63,18 @@ pub fn agent(request: &Request, endpoint: Endpoint) -> Result<Agent, ApiError> {
     Ok(Agent { id, name })
 }
 
+/// The agent's address from their token's `email` claim, if it has one that is an
+/// address and not marked unverified (`email_verified` = `false`, as Cognito says).
+pub fn email_claim(request: &Request) -> Option<Email> {
+    let claims = &jwt(request)?.claims;
+    if claims.get("email_verified").map(String::as_str) == Some("false") {
+        return None;
+    }
+    claims
+        .get("email")
+        .and_then(|email| Email::parse(email).ok())
+}
+
 /// `GET /api/agent/conversations?kind=&status=&assignee=&limit=&cursor=`.
 pub fn list_inbox(request: &Request, agent: &Agent) -> Result<ListInbox, ApiError> {
     let (kind, from) = kind_and_cursor(request)?;

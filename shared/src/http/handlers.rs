@@ -13,7 +13,7 @@ use super::request::{
 use super::response::{failure, status, success};
 use super::{agent, query};
 use crate::config::Config;
-use crate::domain::{ChatId, TicketId, now_millis};
+use crate::domain::{ChatId, TicketId, UserId, now_millis};
 use crate::endpoint::Endpoint;
 use crate::error::ApiError;
 use crate::flows::{self, Answer};
@@ -304,8 +304,9 @@ pub async fn agent_assign<S: AgentWriter>(store: &S, request: Request) -> Respon
     let endpoint = Endpoint::AgentAssign;
     let message = "Conversation assigned successfully.";
     answer(&request, endpoint, message, async {
-        agent::agent(&request, endpoint)?;
-        flows::agent::assign(store, agent::assign(&request)?).await
+        let caller = agent::agent(&request, endpoint)?;
+        let email = agent::email_claim(&request);
+        flows::agent::assign(store, agent::assign(&request)?, &caller, email).await
     })
     .await
 }
@@ -368,26 +369,25 @@ pub async fn agent_realtime_ticket<S: ConnectTicketIssuer>(
 /// `POST /api/client/unsubscribe?token=…`: the one-click unsubscribe of an email's
 /// `List-Unsubscribe` header (RFC 8058: the mail client POSTs
 /// `List-Unsubscribe=One-Click`, whatever the body). No sign-in: the token is an HMAC
-/// over the user id. Unsubscribing again answers the same.
+/// over the user id. Unsubscribing again answers the same. `GET` on the same route (the
+/// link in the email's body) answers a confirmation page whose button POSTs the token:
+/// the GET itself changes nothing, as mail scanners fetch links. A POST from that page
+/// (a browser, asking for `text/html`) is answered with a page too.
 pub async fn unsubscribe<S: EmailPreferences>(
     store: &S,
     config: &Config,
     request: Request,
 ) -> Response<Body> {
     let endpoint = Endpoint::Unsubscribe;
-    answer(&request, endpoint, "Unsubscribed.", async {
-        let token = query::parameter(&request, "token")?
-            .ok_or_else(|| ApiError::field("token", "is required"))?;
-        // A server with no unsubscribe secret sends no emails, so no token is one of its.
-        let key = config.unsubscribe_key.as_ref().ok_or_else(|| {
-            ApiError::field(
-                "token",
-                "is not an unsubscribe token of ours (this server sends no emails)",
-            )
-        })?;
-        let user = key
-            .verify(token)
-            .ok_or_else(|| ApiError::field("token", "is not an unsubscribe token of ours"))?;
+    if request.method() == lambda_http::http::Method::GET {
+        let outcome = unsubscribe_token(config, &request).map(|user| Answer {
+            data: user,
+            replayed: false,
+        });
+        return unsubscribe_page(&request, endpoint, outcome, false);
+    }
+    let flow = async {
+        let user = unsubscribe_token(config, &request)?;
         if !store
             .unsubscribe(&user)
             .await
@@ -396,11 +396,126 @@ pub async fn unsubscribe<S: EmailPreferences>(
             return Err(ApiError::NotFound("user"));
         }
         Ok(Answer {
-            data: Unsubscribed { unsubscribed: true },
+            data: user,
             replayed: false,
         })
-    })
-    .await
+    };
+    let outcome = tokio::time::timeout(REQUEST_DEADLINE, flow)
+        .await
+        .unwrap_or_else(|_| Err(deadline_passed()));
+    if wants_html(&request) {
+        return unsubscribe_page(&request, endpoint, outcome, true);
+    }
+    let outcome = outcome.map(|_| Answer {
+        data: Unsubscribed { unsubscribed: true },
+        replayed: false,
+    });
+    respond(&request, endpoint, "Unsubscribed.", outcome)
+}
+
+/// The user an unsubscribe request's `token` names, if it is one of ours.
+fn unsubscribe_token(config: &Config, request: &Request) -> Result<UserId, ApiError> {
+    let token = query::parameter(request, "token")?
+        .ok_or_else(|| ApiError::field("token", "is required"))?;
+    // A server with no unsubscribe secret sends no emails, so no token is one of its.
+    let key = config.unsubscribe_key.as_ref().ok_or_else(|| {
+        ApiError::field(
+            "token",
+            "is not an unsubscribe token of ours (this server sends no emails)",
+        )
+    })?;
+    key.verify(token)
+        .ok_or_else(|| ApiError::field("token", "is not an unsubscribe token of ours"))
+}
+
+/// Whether a request asks for HTML before JSON (a browser's form post does; mail
+/// apps' one-click posts and API clients do not).
+fn wants_html(request: &Request) -> bool {
+    request
+        .headers()
+        .get(lambda_http::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// The unsubscribe page's `Content-Security-Policy`: nothing loads, no script runs, and
+/// its one form may only post back to this site.
+pub const UNSUBSCRIBE_PAGE_CSP: &str =
+    "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The unsubscribe route's HTML answers: the confirmation form (GET), the result of its
+/// post (`done`), or the error, naming the field, with the error's status.
+fn unsubscribe_page(
+    request: &Request,
+    endpoint: Endpoint,
+    outcome: Result<Answer<UserId>, ApiError>,
+    done: bool,
+) -> Response<Body> {
+    use crate::notify::escape_html;
+    use lambda_http::http::{StatusCode, header};
+    let (code, title, body) = match outcome {
+        Ok(Answer { data: user, .. }) if done => (
+            StatusCode::OK,
+            "Unsubscribed",
+            format!(
+                "<p>{} will get no more emails about unread replies.</p>",
+                escape_html(user.as_str())
+            ),
+        ),
+        Ok(Answer { data: user, .. }) => {
+            // The form posts to this same URL (its token included): a relative action.
+            let token = query::parameter(request, "token")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let action: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("token", token)
+                .finish();
+            (
+                StatusCode::OK,
+                "Unsubscribe",
+                format!(
+                    "<p>Stop the emails about unread replies to {}?</p>\n\
+                     <form method=\"post\" action=\"?{}\">\n\
+                     <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\n\
+                     <button type=\"submit\">Unsubscribe</button>\n</form>",
+                    escape_html(user.as_str()),
+                    escape_html(&action)
+                ),
+            )
+        }
+        Err(err) => {
+            log_failure(&request_id(request), endpoint, &err);
+            // The message names the field at fault (`token …`).
+            (
+                status(&err),
+                "Cannot unsubscribe",
+                format!("<p>{}</p>", escape_html(&err.to_string())),
+            )
+        }
+    };
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n{body}\n</body></html>\n"
+    );
+    let mut response = Response::new(Body::Text(html));
+    *response.status_mut() = code;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CONTENT_SECURITY_POLICY, UNSUBSCRIBE_PAGE_CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CACHE_CONTROL, "no-store"),
+        // The token is in the URL: no page this one links to may see it.
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id(request)) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    response
 }
 
 /// What an unsubscribe answers.
@@ -563,6 +678,7 @@ mod tests {
             _: &ConversationId,
             _: &UserId,
             _: &NewMessage,
+            _: Option<i64>,
             _: Option<&NewReceipt>,
         ) -> Result<(), StoreError> {
             std::future::pending().await

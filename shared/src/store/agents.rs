@@ -1,7 +1,7 @@
 //! What the agent routes read and write.
 
 use super::{ActivityCursor, MessageWindow, Page, StoreError, StoredConversation, StoredMessage};
-use crate::domain::{AgentId, ConversationId, Kind, NewMessage, Status};
+use crate::domain::{AgentId, ConversationId, Email, Kind, NewMessage, Status};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
 
@@ -78,12 +78,15 @@ pub trait AgentWriter {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Assigns the conversation to `assignee`, or to nobody, and returns it as it is now.
-    /// [`StoreError::NotFound`] if there is no such conversation, [`StoreError::Closed`]
-    /// if it is closed.
+    /// `assignee_email` (the agents' emails' address for it: their token's `email`
+    /// claim, known when agents assign themselves) is recorded with it, or the one
+    /// recorded before removed. [`StoreError::NotFound`] if there is no such
+    /// conversation, [`StoreError::Closed`] if it is closed.
     fn assign(
         &self,
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
+        assignee_email: Option<&Email>,
     ) -> impl Future<Output = Result<StoredConversation, StoreError>> + Send;
 }
 

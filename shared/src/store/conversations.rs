@@ -28,6 +28,10 @@ pub struct NewConversation {
     /// Where the request came from: a [`Caller::New`] is counted against its address's
     /// [`AccountLimit`](super::AccountLimit) in the same transaction.
     pub source: Option<super::SourceAddress>,
+    /// With it, the write also sets the conversation's agents' notice for that time
+    /// (`Due::UnreadMessages`: an email to the assignee or the team unless an agent
+    /// reads the message first).
+    pub notice_at: Option<i64>,
 }
 
 /// Creates a chat or ticket, its first message and (for a new user) the user, atomically.
@@ -46,11 +50,14 @@ pub trait MessageAppender {
     /// [`StoreError::NotFound`] if the conversation is missing or someone else's,
     /// [`StoreError::Closed`] if it is closed, [`StoreError::ReceiptExists`] if the
     /// receipt's key has a live receipt. `receipt` is written in the same transaction.
+    /// With `notice_at`, the same write sets the conversation's agents' notice for that
+    /// time unless one is pending (`Due::UnreadMessages`: one email per quiet period).
     fn append_message(
         &self,
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

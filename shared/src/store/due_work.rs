@@ -1,11 +1,12 @@
 //! Work that falls due at a time rather than on a request: snoozed conversations that
-//! wake, and agents' replies the customer may not have read (an email, unless they
-//! read them or opted out). Production's `due-work` function (every minute, from an EventBridge schedule)
+//! wake, agents' replies the customer may not have read (an email, unless they read
+//! them or opted out), and customers' messages the agents may not have read (an email
+//! to the assignee or the team's address, unless an agent read them). Production's `due-work` function (every minute, from an EventBridge schedule)
 //! and `supportzen serve`'s timer both run `flows::due::sweep` over this trait, so the
 //! decisions are one piece of code on both stores.
 
 use super::{StoreError, StoredConversation};
-use crate::domain::{ConversationId, UserId};
+use crate::domain::{ConversationId, Email, Reader, UserId};
 use std::future::Future;
 
 /// One item of due work, as the due-work index (or SQLite's query) found it.
@@ -20,6 +21,14 @@ pub enum Due {
         conversation: ConversationId,
         due_at: i64,
     },
+    /// The quiet period after a customer's message is over: the assignee (or the team's
+    /// address) gets an email of the customer's messages no agent has read, if any (the
+    /// notice set by the first customer message of the period, in its own write:
+    /// `MessageAppender::append_message`'s and `NewConversation`'s `notice_at`).
+    UnreadMessages {
+        conversation: ConversationId,
+        due_at: i64,
+    },
 }
 
 impl Due {
@@ -27,7 +36,22 @@ impl Due {
     pub fn due_at(&self) -> i64 {
         match self {
             Due::Wake(conversation) => conversation.snoozed_until.unwrap_or(0),
-            Due::UnreadReplies { due_at, .. } => *due_at,
+            Due::UnreadReplies { due_at, .. } | Due::UnreadMessages { due_at, .. } => *due_at,
+        }
+    }
+
+    /// A notice's reader (whose unread messages it is about), conversation and time.
+    pub fn notice(&self) -> Option<(Reader, &ConversationId, i64)> {
+        match self {
+            Due::Wake(_) => None,
+            Due::UnreadReplies {
+                conversation,
+                due_at,
+            } => Some((Reader::Customer, conversation, *due_at)),
+            Due::UnreadMessages {
+                conversation,
+                due_at,
+            } => Some((Reader::Agents, conversation, *due_at)),
         }
     }
 }
@@ -51,22 +75,33 @@ pub trait DueWork {
         snoozed: &StoredConversation,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Takes the conversation's unread-replies notice if it is still the one due at
-    /// `due_at`: `Ok(true)` once, `Ok(false)` to every other taker. Taking it ends the
-    /// quiet period: the next reply sets a new notice.
+    /// Takes the conversation's notice for `reader` (the customer's: unread replies;
+    /// the agents': unread customer messages) if it is still the one due at `due_at`:
+    /// `Ok(true)` once, `Ok(false)` to every other taker. Taking it ends the quiet
+    /// period: the next message for that reader sets a new notice.
     fn take_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Sets the conversation's unread-replies notice for `due_at` unless one is pending
-    /// (what a reply does in its own write; this is for a notice to try again).
+    /// Sets the conversation's notice for `reader` for `due_at` unless one is pending
+    /// (what a message does in its own write; this is for a notice to try again).
     fn schedule_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The address recorded for the conversation's assignee (their token's `email`
+    /// claim, when they assigned it to themselves), if any: agent data, for the agents'
+    /// emails only.
+    fn assignee_email(
+        &self,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<Option<Email>, StoreError>> + Send;
 }
 
 /// Customers who opted out of emails (the one-click `List-Unsubscribe`).

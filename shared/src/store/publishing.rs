@@ -15,8 +15,8 @@ use super::{
 };
 use crate::auth::{Secret, UserRecord};
 use crate::domain::{
-    Agent, AgentId, AttachmentId, ConversationId, Kind, MessageId, NewMessage, Rating, Status,
-    UserId, now_millis,
+    Agent, AgentId, AttachmentId, ConversationId, Email, Kind, MessageId, NewMessage, Rating,
+    Status, UserId, now_millis,
 };
 use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
@@ -70,10 +70,11 @@ impl<S: MessageAppender + Sync, K: EventSink> MessageAppender for Publishing<S, 
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         self.store
-            .append_message(conversation, owner, message, receipt)
+            .append_message(conversation, owner, message, notice_at, receipt)
             .await?;
         self.publish(Change::MessageAdded {
             conversation,
@@ -134,9 +135,13 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         &self,
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
+        assignee_email: Option<&Email>,
     ) -> Result<StoredConversation, StoreError> {
         let before = self.store.find_conversation(conversation).await?;
-        let assigned = self.store.assign(conversation, assignee).await?;
+        let assigned = self
+            .store
+            .assign(conversation, assignee, assignee_email)
+            .await?;
         let after = ConversationState::from(&assigned);
         let before = ConversationState {
             assignee: before.and_then(|before| before.assignee),
@@ -163,18 +168,27 @@ impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
 
     fn take_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        self.store.take_notice(conversation, due_at)
+        self.store.take_notice(reader, conversation, due_at)
     }
 
     fn schedule_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.store.schedule_notice(conversation, due_at)
+        self.store.schedule_notice(reader, conversation, due_at)
+    }
+
+    fn assignee_email(
+        &self,
+        conversation: &ConversationId,
+    ) -> impl Future<Output = Result<Option<Email>, StoreError>> + Send {
+        self.store.assignee_email(conversation)
     }
 
     /// A woken conversation's status changed while its newest message did not: the

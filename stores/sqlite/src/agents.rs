@@ -9,7 +9,7 @@ use crate::conversations::{insert_message, record_activity};
 use crate::receipts::{find_receipt, insert_receipt};
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{AgentId, ConversationId, NewMessage, Status};
+use supportzen_shared::domain::{AgentId, ConversationId, Email, NewMessage, Reader, Status};
 use supportzen_shared::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use supportzen_shared::store::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter,
@@ -123,7 +123,7 @@ impl AgentWriter for SqliteStore {
             if !message.internal {
                 record_activity(&tx, &key, &message)?;
                 if let Some(due_at) = notice_at {
-                    crate::due_work::set_notice(&tx, &key, due_at)?;
+                    crate::due_work::set_notice(&tx, Reader::Customer, &key, due_at)?;
                 }
             }
             if let Some(receipt) = &receipt {
@@ -164,8 +164,13 @@ impl AgentWriter for SqliteStore {
         &self,
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
+        assignee_email: Option<&Email>,
     ) -> Result<StoredConversation, StoreError> {
         let (key, assignee) = (conversation.key(), assignee.cloned());
+        // The assignee's address goes with them: set with it, cleared otherwise.
+        let email = assignee_email
+            .filter(|_| assignee.is_some())
+            .map(|email| email.user_id().as_str().to_string());
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -186,8 +191,8 @@ impl AgentWriter for SqliteStore {
                 Some(_) => {}
             }
             tx.execute(
-                "UPDATE conversations SET assignee = ?2 WHERE id = ?1",
-                params![key, assignee.as_ref().map(AgentId::as_str)],
+                "UPDATE conversations SET assignee = ?2, assignee_email = ?3 WHERE id = ?1",
+                params![key, assignee.as_ref().map(AgentId::as_str), email],
             )
             .map_err(internal)?;
             let assigned = conversation_by_id(&tx, &key)?

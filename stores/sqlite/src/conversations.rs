@@ -7,7 +7,7 @@ use crate::uploads::claim_uploads;
 use crate::users::refresh_owner;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{Author, ConversationId, NewMessage, Status, UserId};
+use supportzen_shared::domain::{Author, ConversationId, NewMessage, Reader, Status, UserId};
 use supportzen_shared::idempotency::NewReceipt;
 use supportzen_shared::store::{
     ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
@@ -94,7 +94,6 @@ impl ConversationCreator for SqliteStore {
             if let Some(receipt) = &new.receipt {
                 insert_receipt(&tx, receipt)?;
             }
-            count_message(&tx, limit, new.owner.user(), new.first_message.sent_at)?;
             refresh_owner(&tx, &new)?;
             if let Some(earlier) = &new.follow_up_of {
                 let theirs: bool = tx
@@ -127,6 +126,11 @@ impl ConversationCreator for SqliteStore {
             )
             .map_err(internal)?;
             insert_message(&tx, &key, &new.first_message)?;
+            // Last, as DynamoDB reports it: a request that fails anyway is told so.
+            count_message(&tx, limit, new.owner.user(), new.first_message.sent_at)?;
+            if let Some(due_at) = new.notice_at {
+                crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
+            }
             tx.commit().map_err(internal)
         })
         .await
@@ -139,6 +143,7 @@ impl MessageAppender for SqliteStore {
         conversation: &ConversationId,
         owner: &UserId,
         message: &NewMessage,
+        notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         let (key, kind, owner, message, receipt) = (
@@ -156,7 +161,6 @@ impl MessageAppender for SqliteStore {
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;
             }
-            count_message(&tx, limit, &owner, message.sent_at)?;
             let found: Option<(String, String)> = tx
                 .query_row(
                     "SELECT owner, status FROM conversations WHERE id = ?1 AND kind = ?2",
@@ -183,6 +187,10 @@ impl MessageAppender for SqliteStore {
             )
             .map_err(internal)?;
             record_activity(&tx, &key, &message)?;
+            count_message(&tx, limit, &owner, message.sent_at)?;
+            if let Some(due_at) = notice_at {
+                crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
+            }
             tx.commit().map_err(internal)
         })
         .await

@@ -4,17 +4,32 @@
 use crate::conversation_reads::{SELECT_CONVERSATION, read_conversation};
 use crate::{SqliteStore, internal};
 use rusqlite::params;
-use supportzen_shared::domain::{ConversationId, ConversationKey, UserId, now_millis};
+use supportzen_shared::domain::{
+    ConversationId, ConversationKey, Email, Reader, UserId, now_millis,
+};
 use supportzen_shared::store::{Due, DueWork, EmailPreferences, StoreError, StoredConversation};
 
-/// Sets the conversation's unread-replies notice for `due_at` unless one is pending.
+/// The table of the notices for `reader`: the customer's (unread replies) or the
+/// agents' (unread customer messages).
+fn notices(reader: Reader) -> &'static str {
+    match reader {
+        Reader::Customer => "reply_notices",
+        Reader::Agents => "message_notices",
+    }
+}
+
+/// Sets the conversation's notice for `reader` for `due_at` unless one is pending.
 pub(crate) fn set_notice(
     conn: &rusqlite::Connection,
+    reader: Reader,
     key: &str,
     due_at: i64,
 ) -> Result<(), StoreError> {
     conn.execute(
-        "INSERT OR IGNORE INTO reply_notices (conversation_id, due_at_ms) VALUES (?1, ?2)",
+        &format!(
+            "INSERT OR IGNORE INTO {} (conversation_id, due_at_ms) VALUES (?1, ?2)",
+            notices(reader)
+        ),
         params![key, due_at],
     )
     .map_err(internal)?;
@@ -39,27 +54,36 @@ impl DueWork for SqliteStore {
             for row in rows {
                 due.push(Due::Wake(Box::new(row.map_err(internal)??)));
             }
-            let mut statement = conn
-                .prepare(
-                    "SELECT conversation_id, due_at_ms FROM reply_notices WHERE due_at_ms <= ?1
-                     ORDER BY due_at_ms, conversation_id LIMIT ?2",
-                )
-                .map_err(internal)?;
-            let rows = statement
-                .query_map(params![now, limit], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(internal)?;
-            for row in rows {
-                let (key, due_at) = row.map_err(internal)?;
-                let conversation = ConversationKey::parse(&key)
-                    .ok()
-                    .and_then(|key| key.resolve_any())
-                    .ok_or_else(|| StoreError::Internal(format!("stored notice {key:?}")))?;
-                due.push(Due::UnreadReplies {
-                    conversation,
-                    due_at,
-                });
+            for reader in [Reader::Customer, Reader::Agents] {
+                let mut statement = conn
+                    .prepare(&format!(
+                        "SELECT conversation_id, due_at_ms FROM {} WHERE due_at_ms <= ?1
+                         ORDER BY due_at_ms, conversation_id LIMIT ?2",
+                        notices(reader)
+                    ))
+                    .map_err(internal)?;
+                let rows = statement
+                    .query_map(params![now, limit], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .map_err(internal)?;
+                for row in rows {
+                    let (key, due_at) = row.map_err(internal)?;
+                    let conversation = ConversationKey::parse(&key)
+                        .ok()
+                        .and_then(|key| key.resolve_any())
+                        .ok_or_else(|| StoreError::Internal(format!("stored notice {key:?}")))?;
+                    due.push(match reader {
+                        Reader::Customer => Due::UnreadReplies {
+                            conversation,
+                            due_at,
+                        },
+                        Reader::Agents => Due::UnreadMessages {
+                            conversation,
+                            due_at,
+                        },
+                    });
+                }
             }
             due.sort_by_key(Due::due_at);
             due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -89,6 +113,7 @@ impl DueWork for SqliteStore {
 
     async fn take_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<bool, StoreError> {
@@ -96,7 +121,10 @@ impl DueWork for SqliteStore {
         self.with_conn(move |conn| {
             let taken = conn
                 .execute(
-                    "DELETE FROM reply_notices WHERE conversation_id = ?1 AND due_at_ms = ?2",
+                    &format!(
+                        "DELETE FROM {} WHERE conversation_id = ?1 AND due_at_ms = ?2",
+                        notices(reader)
+                    ),
                     params![key, due_at],
                 )
                 .map_err(internal)?;
@@ -107,12 +135,33 @@ impl DueWork for SqliteStore {
 
     async fn schedule_notice(
         &self,
+        reader: Reader,
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<(), StoreError> {
         let key = conversation.key();
-        self.with_conn(move |conn| set_notice(conn, &key, due_at))
+        self.with_conn(move |conn| set_notice(conn, reader, &key, due_at))
             .await
+    }
+
+    async fn assignee_email(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<Email>, StoreError> {
+        let key = conversation.key();
+        self.with_conn(move |conn| {
+            use rusqlite::OptionalExtension;
+            let email: Option<Option<String>> = conn
+                .query_row(
+                    "SELECT assignee_email FROM conversations WHERE id = ?1",
+                    [key],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(internal)?;
+            Ok(email.flatten().and_then(|email| Email::parse(&email).ok()))
+        })
+        .await
     }
 }
 

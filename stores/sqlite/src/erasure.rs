@@ -44,6 +44,13 @@ impl CustomerEraser for SqliteStore {
                 .map_err(internal)?;
             other += tx
                 .execute(
+                    "DELETE FROM message_notices
+                     WHERE conversation_id IN (SELECT id FROM conversations WHERE owner = ?1)",
+                    params![customer],
+                )
+                .map_err(internal)?;
+            other += tx
+                .execute(
                     "DELETE FROM typing_claims
                      WHERE conversation_id IN (SELECT id FROM conversations WHERE owner = ?1)
                         OR sender = 'customer#' || ?1",

@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     status            TEXT NOT NULL DEFAULT 'open'
                       CHECK (status IN ('open', 'pending', 'solved', 'closed')),
     assignee          TEXT,                     -- the agent's id (their token's sub)
+    assignee_email    TEXT,                     -- their token's email, for agents' emails
     snoozed_until_ms  INTEGER,                  -- pending until then
     follow_up_of      TEXT,                     -- the closed conversation this follows up
     customer_messages INTEGER NOT NULL DEFAULT 0,  -- the customer's public messages
@@ -54,6 +55,11 @@ CREATE TABLE IF NOT EXISTS reply_notices (  -- an email due unless the replies a
     due_at_ms        INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reply_notices_by_due ON reply_notices (due_at_ms);
+CREATE TABLE IF NOT EXISTS message_notices (  -- an agents' email due unless an agent reads
+    conversation_id  TEXT PRIMARY KEY REFERENCES conversations(id),
+    due_at_ms        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS message_notices_by_due ON message_notices (due_at_ms);
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id  TEXT NOT NULL REFERENCES conversations(id),
     id               TEXT NOT NULL,              -- msg-<uuidv7>: sorts by time
@@ -151,7 +157,7 @@ CREATE TABLE IF NOT EXISTS dead_deliveries (     -- retries exhausted
 
 /// Columns added since the first release, with their definitions: a database created
 /// before them gets them on open, with defaults that describe its existing rows.
-const ADDED_COLUMNS: [(&str, &str, &str); 29] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 30] = [
     // Secret rotation.
     ("users", "previous_secret", "TEXT"),
     ("users", "previous_until_ms", "INTEGER"),
@@ -217,6 +223,8 @@ const ADDED_COLUMNS: [(&str, &str, &str); 29] = [
     ("conversations", "rating_comment", "TEXT"),
     ("conversations", "rated_at_ms", "INTEGER"),
     ("conversations", "rating_first_at_ms", "INTEGER"),
+    // The assignee's address for the agents' emails (their token's email claim).
+    ("conversations", "assignee_email", "TEXT"),
 ];
 
 /// Indexes over added columns, created once the columns exist.
