@@ -13,7 +13,7 @@ use supportzen_shared::domain::{ContentType, Email, Scope};
 use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::events::EventType;
-use supportzen_shared::store::MessageLimit;
+use supportzen_shared::store::{AccountLimit, MessageLimit};
 
 /// SupportZen's API on one machine: the Lambda handlers over an embedded store.
 #[derive(Parser)]
@@ -63,6 +63,12 @@ pub(crate) enum Command {
         /// minute (the stack's CustomerMessagesPerMinute).
         #[arg(long, env = "CUSTOMER_MESSAGES_PER_MINUTE", default_value = "30", value_parser = MessageLimit::parse)]
         messages_per_minute: MessageLimit,
+        /// Accounts one source address may create an hour by trust on first request (an
+        /// email's first request creates it, TRUST_FIRST_REQUEST); past it the create is
+        /// refused with 429 and Retry-After until the next hour (the stack's
+        /// NewAccountsPerAddressPerHour).
+        #[arg(long, env = "NEW_ACCOUNTS_PER_ADDRESS_PER_HOUR", default_value = "20", value_parser = AccountLimit::parse)]
+        new_accounts_per_hour: AccountLimit,
         #[command(flatten)]
         email: EmailArgs,
     },

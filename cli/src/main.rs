@@ -252,6 +252,7 @@ async fn run(command: Command) -> Result<(), String> {
             files,
             due_every,
             messages_per_minute,
+            new_accounts_per_hour,
             email,
         } => {
             let mut config = Config::from_env()?;
@@ -296,7 +297,9 @@ async fn run(command: Command) -> Result<(), String> {
             let cors = cors::layer(cors_origins);
             // The key is read (or created) only once the store is known to be usable.
             with_store!(&store.store, dynamodb::check_table, backend => {
-                let backend = backend.with_message_limit(messages_per_minute);
+                let backend = backend
+                    .with_message_limit(messages_per_minute)
+                    .with_account_limit(new_accounts_per_hour);
                 let agents = AgentKey::load_or_create(&agent_key.agent_key)?;
                 let hub = Arc::new(Hub::new());
                 let path = outbox.path(&store.store);

@@ -75,7 +75,7 @@ pub async fn serve<S: Backend>(
     });
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(err) => {
@@ -88,7 +88,9 @@ pub async fn serve<S: Backend>(
         let (store, settings) = (Arc::clone(&store), Arc::clone(&config));
         let service = ServiceBuilder::new()
             .layer(cors.clone())
-            .service_fn(move |request| route(Arc::clone(&store), Arc::clone(&settings), request));
+            .service_fn(move |request| {
+                route(Arc::clone(&store), Arc::clone(&settings), peer, request)
+            });
         tokio::spawn(async move {
             if let Err(err) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
@@ -119,6 +121,7 @@ struct Settings {
 async fn route<S: Backend>(
     store: Arc<S>,
     settings: Arc<Settings>,
+    peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<FileBody>, Infallible> {
     let started = Instant::now();
@@ -238,10 +241,16 @@ async fn route<S: Backend>(
             Ok(context) => match Limited::new(body, MAX_BODY_BYTES).collect().await {
                 Ok(collected) => {
                     let body = lambda_http::Body::Binary(collected.to_bytes().to_vec());
-                    let mut request = lambda_http::Request::from_parts(parts, body);
-                    if let Some(context) = context {
-                        request = request.with_request_context(context);
+                    let mut context = context.unwrap_or_else(|| {
+                        RequestContext::ApiGatewayV2(ApiGatewayV2httpRequestContext::default())
+                    });
+                    // As API Gateway's requestContext.http.sourceIp: the peer's address
+                    // (the accounts-per-address limit counts by it).
+                    if let RequestContext::ApiGatewayV2(context) = &mut context {
+                        context.http.source_ip = Some(peer.ip().to_string());
                     }
+                    let request =
+                        lambda_http::Request::from_parts(parts, body).with_request_context(context);
                     let request = with_route_parameters(request, parameters);
                     let files = &*settings.files;
                     dispatch(endpoint, &*store, files, &settings.config, request).await

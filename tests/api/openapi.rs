@@ -573,6 +573,10 @@ fn every_error_is_in_the_documented_envelope() {
             per_minute: 30,
             retry_after: Duration::from_secs(1),
         },
+        ApiError::TooManyNewAccounts {
+            per_hour: 20,
+            retry_after: Duration::from_secs(1),
+        },
         ApiError::Unavailable {
             retry_after: Duration::from_secs(1),
             reason: String::new(),
@@ -592,6 +596,7 @@ fn every_error_is_in_the_documented_envelope() {
             | ApiError::IdempotencyKeyReused
             | ApiError::PayloadTooLarge { .. }
             | ApiError::TooManyMessages { .. }
+            | ApiError::TooManyNewAccounts { .. }
             | ApiError::Unavailable { .. }
             | ApiError::Internal(_) => {}
         }

@@ -47,7 +47,6 @@ fn new_chat(owner: Caller, first: &str) -> NewConversation {
         source: None,
         notice_at: None,
     }
-    source: None,
 }
 
 /// `n` chats of one customer (created first by a first-use write), oldest first.

@@ -331,6 +331,7 @@ async fn customer_messages_set_one_agents_notice_per_quiet_period<S: TestStore>(
         follow_up_of: None,
         receipt: None,
         notice_at: Some(first),
+        source: None,
     };
     store.create_conversation(&opened).await.unwrap();
     for i in 0..5 {

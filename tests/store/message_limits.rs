@@ -11,7 +11,8 @@ use supportzen_shared::domain::{
     Author, ChatId, ConversationId, Email, MessageText, NewMessage, Profile, UnixSeconds, UserId,
 };
 use supportzen_shared::store::{
-    CustomerEraser, MessageLimit, MessageWindow, NewConversation, StoreError,
+    AccountLimit, CustomerEraser, MessageLimit, MessageWindow, NewConversation, SourceAddress,
+    StoreError,
 };
 use supportzen_sqlite::SqliteStore;
 use supportzen_tests::TestStore;
@@ -49,7 +50,6 @@ fn chat_of(owner: Caller, sent_at: i64) -> NewConversation {
         source: None,
         notice_at: None,
     }
-    source: None,
 }
 
 fn first_use(email: &str) -> Caller {
@@ -164,4 +164,81 @@ async fn dynamodb_stores_exactly_the_limit() {
         .filter(|item| format!("{item:?}").contains("ann@example.com"))
         .count();
     assert_eq!(names_ann, 0, "no item names the erased customer");
+}
+
+/// Of 6 first requests of new emails from one address with 3 accounts an hour left, exactly
+/// 3 create their account (and conversation); the others are refused with the wait until
+/// the next hour and leave no user behind. A known customer from that address, and a new
+/// one from another address or from none, are not held to it.
+async fn accounts_per_address_are_exact<S: TestStore>(store: S) {
+    let here = SourceAddress::parse("203.0.113.9");
+    let opens = (0..6).map(|n| {
+        let store = store.clone();
+        let mut chat = chat_of(
+            first_use(&format!("new{n}@example.com")),
+            MINUTE + 1_000 + n,
+        );
+        chat.source = here.clone();
+        tokio::spawn(async move { (n, store.create_conversation(&chat).await) })
+    });
+    let (mut created, mut refused) = (Vec::new(), Vec::new());
+    for open in futures_util::future::join_all(opens).await {
+        match open.unwrap() {
+            (n, Ok(())) => created.push(n),
+            (
+                n,
+                Err(StoreError::AccountsLimited {
+                    per_hour,
+                    retry_after,
+                }),
+            ) => {
+                assert_eq!(per_hour, 3);
+                assert_eq!(
+                    retry_after,
+                    Duration::from_secs(3599),
+                    "until the next hour"
+                );
+                refused.push(n);
+            }
+            (_, Err(other)) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        (created.len(), refused.len()),
+        (3, 3),
+        "{created:?} {refused:?}"
+    );
+    for n in &refused {
+        let email = user(&format!("new{n}@example.com"));
+        assert!(
+            store.find_user(&email).await.unwrap().is_none(),
+            "a refused first request leaves no user"
+        );
+    }
+
+    // A known customer from the same address opens another conversation.
+    let known = user(&format!("new{}@example.com", created[0]));
+    let mut again = chat_of(Caller::Known(known), MINUTE + 20_000);
+    again.source = here.clone();
+    store.create_conversation(&again).await.unwrap();
+    // Another address, and a request whose address is not known, are not counted here.
+    let mut elsewhere = chat_of(first_use("far@example.com"), MINUTE + 20_000);
+    elsewhere.source = SourceAddress::parse("2001:db8::1");
+    store.create_conversation(&elsewhere).await.unwrap();
+    let unknown = chat_of(first_use("nowhere@example.com"), MINUTE + 20_000);
+    store.create_conversation(&unknown).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_creates_exactly_the_accounts_an_address_may() {
+    let store = SqliteStore::fresh().await;
+    accounts_per_address_are_exact(store.with_account_limit(AccountLimit::parse("3").unwrap()))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dynamodb_creates_exactly_the_accounts_an_address_may() {
+    let (store, _) = supportzen_tests::dynamo::fresh_dynamo_store().await;
+    accounts_per_address_are_exact(store.with_account_limit(AccountLimit::parse("3").unwrap()))
+        .await;
 }

@@ -573,3 +573,58 @@ async fn a_send_past_the_limit_is_a_429_for_no_extra_round_trip() {
     }
     panic!("neither send past the limit was refused");
 }
+
+/// A new email's first request past its address's hour of new accounts gets 429 with
+/// `Retry-After`, from the same two round trips: the count is in the create's transaction.
+#[tokio::test]
+async fn a_new_account_past_its_address_limit_is_a_429_for_no_extra_round_trip() {
+    let (store, trips) = fresh_dynamo_store().await;
+    let limit = supportzen_shared::store::AccountLimit::parse("1").unwrap();
+    let store = store.with_account_limit(limit);
+    let config = Config::default();
+    let from = |email: &str, address: &str| {
+        use lambda_http::RequestExt;
+        let mut context =
+            lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        context.http.source_ip = Some(address.to_string());
+        request(&token("first-token", email), &create_body(email, "hi"))
+            .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(context))
+    };
+    data(
+        live_create(
+            &store,
+            &NoFiles,
+            &config,
+            from("one@example.com", "198.51.100.1"),
+        )
+        .await,
+    );
+    trips.take();
+    let refused = live_create(
+        &store,
+        &NoFiles,
+        &config,
+        from("two@example.com", "198.51.100.1"),
+    )
+    .await;
+    assert_eq!(refused.status(), 429, "{:?}", refused.body());
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    let error: Value = serde_json::from_slice(refused.body().as_ref()).unwrap();
+    assert_eq!(error["error"]["code"], "too_many_new_accounts", "{error}");
+    assert_eq!(trips.take(), ["GetItem", "TransactWriteItems"]);
+    // From another address the same email is welcome.
+    data(
+        live_create(
+            &store,
+            &NoFiles,
+            &config,
+            from("two@example.com", "198.51.100.2"),
+        )
+        .await,
+    );
+}

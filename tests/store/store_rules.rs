@@ -51,7 +51,6 @@ fn new_chat(owner: Caller, text: &str) -> NewConversation {
         source: None,
         notice_at: None,
     }
-    source: None,
 }
 
 /// A known user, created by a first request with pin 1.
@@ -207,7 +206,6 @@ pub async fn a_conversation_id_is_never_overwritten<S: TestStore>() {
         owner: bob.clone(),
         first_message: message("clash"),
         ..original.clone()
-        source: None,
     };
     assert!(store.create_conversation(&clash).await.is_err());
     let stored = store
@@ -235,7 +233,6 @@ pub async fn creating_updates_the_profile_with_what_was_sent<S: TestStore>() {
     let upgrade = NewConversation {
         profile: profile(Some("Premium Plan"), None),
         ..new_chat(ann.clone(), "upgrade")
-        source: None,
     };
     store.create_conversation(&upgrade).await.unwrap();
     let p = store.profile(ann.user()).await.unwrap().unwrap();
@@ -344,7 +341,6 @@ pub async fn ticket_numbers_count_up_from_one<S: TestStore>() {
     let ticket = NewConversation {
         id: ConversationId::Ticket(TicketId::from_number(4).unwrap()),
         ..new_chat(ann.clone(), "ticket")
-        source: None,
     };
     store.create_conversation(&ticket).await.unwrap();
     let stored = store.find_conversation(&ticket.id).await.unwrap().unwrap();

@@ -475,6 +475,7 @@ impl DynamoStore {
         }
         let transaction = self.claims(transaction, &new.first_message)?;
         let transaction = self.counted(transaction, new.owner.user(), now)?;
+        let transaction = self.accounts_counted(transaction, new)?;
         self.with_receipt(transaction, new.receipt.as_ref())
     }
 
@@ -595,6 +596,9 @@ impl ConversationCreator for DynamoStore {
             }
             _ => match failed_claim(&new.first_message, &failed) {
                 Some(err) => err,
+                None if failed.failed(Part::AddressRate) => {
+                    self.accounts_limited(new.first_message.sent_at)
+                }
                 None if failed.failed(Part::Rate) => self.limited(new.first_message.sent_at),
                 None => StoreError::Internal(format!("create cancelled: {failed:?}")),
             },

@@ -50,7 +50,7 @@ mod webhooks;
 pub use customers::PROFILE_ATTRIBUTES;
 pub use table::{Part, Transaction};
 
-use crate::store::MessageLimit;
+use crate::store::{AccountLimit, MessageLimit};
 use aws_sdk_dynamodb::Client;
 use items::InboxShards;
 use std::sync::Arc;
@@ -63,6 +63,8 @@ pub struct DynamoStore {
     inbox_shards: InboxShards,
     /// Customers' messages a minute, counted in each message's write; none: no limit.
     message_limit: Option<MessageLimit>,
+    /// Accounts a source address may create an hour by trust on first request.
+    account_limit: Option<AccountLimit>,
 }
 
 impl DynamoStore {
@@ -73,6 +75,17 @@ impl DynamoStore {
             table: table.into(),
             inbox_shards: InboxShards::ONE,
             message_limit: None,
+            account_limit: None,
+        }
+    }
+
+    /// The same store counting the accounts each source address creates an hour by
+    /// trust on first request, refusing those past `limit`
+    /// ([`StoreError::AccountsLimited`]).
+    pub fn with_account_limit(self, limit: AccountLimit) -> Self {
+        DynamoStore {
+            account_limit: Some(limit),
+            ..self
         }
     }
 
@@ -96,16 +109,19 @@ impl DynamoStore {
 
     /// A Lambda function's store: the client from Lambda's environment
     /// ([`client::lambda_config`]), the table named by `TABLE_NAME`, the inbox's
-    /// `INBOX_SHARDS` and the customers' `CUSTOMER_MESSAGES_PER_MINUTE`.
+    /// `INBOX_SHARDS`, the customers' `CUSTOMER_MESSAGES_PER_MINUTE` and
+    /// `NEW_ACCOUNTS_PER_ADDRESS_PER_HOUR`.
     pub fn from_lambda_env() -> Result<Self, String> {
         let lookup = |name: &str| std::env::var(name).ok();
         let table = lookup("TABLE_NAME").ok_or_else(|| "TABLE_NAME is not set".to_string())?;
         let shards = InboxShards::from_env(lookup)?;
         let limit = MessageLimit::from_env(lookup)?;
+        let accounts = AccountLimit::from_env(lookup)?;
         let config = client::lambda_config(lookup)?.build();
         Ok(Self::new(Client::from_conf(config), table)
             .with_inbox_shards(shards)
-            .with_message_limit(limit))
+            .with_message_limit(limit)
+            .with_account_limit(accounts))
     }
 
     /// The inbox's partitions per kind.

@@ -8,8 +8,9 @@
 use super::DynamoStore;
 use super::items::{n, s};
 use super::table::{Part, Transaction, names, values};
+use crate::auth::Caller;
 use crate::domain::UserId;
-use crate::store::{StoreError, Window};
+use crate::store::{Hour, NewConversation, SourceAddress, StoreError, Window};
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 /// A counter's life after its minute, for the table's TTL.
@@ -21,6 +22,16 @@ pub fn rate_pk(user: &UserId) -> String {
 
 pub fn rate_sk(window: Window) -> String {
     format!("MSG#{:013}", window.start_ms)
+}
+
+/// A source address's accounts created by trust on first request, one item an hour. An
+/// email holds an `@`, an address never does, so the two kinds of partition cannot meet.
+pub fn address_pk(address: &SourceAddress) -> String {
+    format!("RATE#ADDR#{}", address.as_str())
+}
+
+pub fn address_sk(hour: Hour) -> String {
+    format!("NEW#{:013}", hour.start_ms)
 }
 
 impl DynamoStore {
@@ -54,6 +65,48 @@ impl DynamoStore {
             Part::Rate,
             TransactWriteItem::builder().update(count).build(),
         ))
+    }
+
+    /// `transaction` with the count of the account `new` creates by trust on first
+    /// request against its source address, when the store has a limit and the request an
+    /// address.
+    pub(super) fn accounts_counted(
+        &self,
+        transaction: Transaction,
+        new: &NewConversation,
+    ) -> Result<Transaction, StoreError> {
+        let (Some(limit), Caller::New { .. }, Some(address)) =
+            (self.account_limit, &new.owner, &new.source)
+        else {
+            return Ok(transaction);
+        };
+        let hour = Hour::of(new.first_message.sent_at);
+        let count = Update::builder()
+            .table_name(&*self.table)
+            .key("pk", s(address_pk(address)))
+            .key("sk", s(address_sk(hour)))
+            .update_expression("ADD #created :one SET expires_at = :expires")
+            .condition_expression("attribute_not_exists(#created) OR #created < :limit")
+            .set_expression_attribute_names(Some(names(&[("#created", "created")])))
+            .set_expression_attribute_values(Some(values(vec![
+                (":one", n(1)),
+                (":limit", n(i64::from(limit.per_hour()))),
+                (":expires", n(hour.end_ms() / 1000 + KEPT_SECS)),
+            ])))
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        Ok(transaction.with(
+            Part::AddressRate,
+            TransactWriteItem::builder().update(count).build(),
+        ))
+    }
+
+    /// The error for a transaction cancelled on its address's account count.
+    pub(super) fn accounts_limited(&self, created_at: i64) -> StoreError {
+        match self.account_limit {
+            Some(limit) => limit.refused(created_at),
+            None => StoreError::Internal("cancelled on an account count without a limit".into()),
+        }
     }
 
     /// The error for a transaction cancelled on its count.

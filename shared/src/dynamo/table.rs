@@ -39,6 +39,9 @@ pub enum Part {
     Notice,
     /// The customer's message count for the minute, on condition it is below the limit.
     Rate,
+    /// The source address's count of accounts created by trust on first request this
+    /// hour, on condition it is below the limit.
+    AddressRate,
 }
 
 /// The actions of one `TransactWriteItems`, each named by the [`Part`] it writes.

@@ -11,8 +11,8 @@ use crate::domain::{
 use crate::error::ApiError;
 use crate::idempotency::Retry;
 use crate::store::{
-    ConversationCreator, FileStorage, NewConversation, StoreError, TicketNumbers, UploadRegistry,
-    SourceAddress, UserReader,
+    ConversationCreator, FileStorage, NewConversation, SourceAddress, StoreError, TicketNumbers,
+    UploadRegistry, UserReader,
 };
 use std::future::Future;
 

@@ -209,7 +209,10 @@ mod tests {
             SourceAddress::parse("::ffff:192.0.2.7").unwrap().as_str(),
             "192.0.2.7"
         );
-        assert_eq!(SourceAddress::parse("192.0.2.7").unwrap().as_str(), "192.0.2.7");
+        assert_eq!(
+            SourceAddress::parse("192.0.2.7").unwrap().as_str(),
+            "192.0.2.7"
+        );
         assert_eq!(SourceAddress::parse("not an address"), None);
         assert_eq!(AccountLimit::from_env(|_| None), Ok(AccountLimit::DEFAULT));
         assert!(AccountLimit::parse("0").is_err());

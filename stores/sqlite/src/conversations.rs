@@ -1,7 +1,7 @@
 //! Conversations (chats and tickets) and their messages, written together in
 //! transactions. Reading them is `conversation_reads.rs`.
 
-use crate::rate_limits::count_message;
+use crate::rate_limits::{count_account, count_message};
 use crate::receipts::insert_receipt;
 use crate::uploads::claim_uploads;
 use crate::users::refresh_owner;
@@ -84,7 +84,7 @@ pub(crate) fn record_activity(
 
 impl ConversationCreator for SqliteStore {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
-        let (new, limit) = (new.clone(), self.message_limit);
+        let (new, limit, accounts) = (new.clone(), self.message_limit, self.account_limit);
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -127,6 +127,7 @@ impl ConversationCreator for SqliteStore {
             .map_err(internal)?;
             insert_message(&tx, &key, &new.first_message)?;
             // Last, as DynamoDB reports it: a request that fails anyway is told so.
+            count_account(&tx, accounts, &new)?;
             count_message(&tx, limit, new.owner.user(), new.first_message.sent_at)?;
             if let Some(due_at) = new.notice_at {
                 crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;

@@ -35,7 +35,7 @@ mod webhooks;
 use rusqlite::{Connection, ErrorCode};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use supportzen_shared::store::{MessageLimit, StoreError};
+use supportzen_shared::store::{AccountLimit, MessageLimit, StoreError};
 
 pub use outbox::Outbox;
 
@@ -45,6 +45,8 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Customers' messages a minute, counted in each message's write; none: no limit.
     message_limit: Option<MessageLimit>,
+    /// Accounts a source address may create an hour by trust on first request.
+    account_limit: Option<AccountLimit>,
 }
 
 impl SqliteStore {
@@ -58,7 +60,18 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             message_limit: None,
+            account_limit: None,
         })
+    }
+
+    /// The same store counting the accounts each source address creates an hour by
+    /// trust on first request, refusing those past `limit`
+    /// ([`StoreError::AccountsLimited`]).
+    pub fn with_account_limit(self, limit: AccountLimit) -> Self {
+        SqliteStore {
+            account_limit: Some(limit),
+            ..self
+        }
     }
 
     /// The same store counting each customer's messages a minute, refusing those past

@@ -2,12 +2,16 @@
 //! their current minute, counted in the transaction that stores the message, on
 //! condition that it is below the limit. A refused message rolls the transaction back,
 //! so only stored messages are counted; the write that opens a new minute deletes the
-//! customer's older one.
+//! customer's older one. The accounts a source address creates by trust on first request
+//! are counted the same way, by the hour ([`AccountLimit`]).
 
 use crate::internal;
 use rusqlite::{Transaction, params};
+use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::UserId;
-use supportzen_shared::store::{MessageLimit, StoreError, Window};
+use supportzen_shared::store::{
+    AccountLimit, Hour, MessageLimit, NewConversation, StoreError, Window,
+};
 
 /// Counts `owner`'s message sent at `sent_at`, or refuses it past `limit`.
 pub(crate) fn count_message(
@@ -34,6 +38,37 @@ pub(crate) fn count_message(
         .map_err(internal)?;
     if counted == 0 {
         return Err(limit.refused(sent_at));
+    }
+    Ok(())
+}
+
+/// Counts the account `new` creates by trust on first request against its source
+/// address, or refuses it past `limit`: the same one-row-per-key counter, by the hour.
+pub(crate) fn count_account(
+    tx: &Transaction<'_>,
+    limit: Option<AccountLimit>,
+    new: &NewConversation,
+) -> Result<(), StoreError> {
+    let (Some(limit), Caller::New { .. }, Some(address)) = (limit, &new.owner, &new.source) else {
+        return Ok(());
+    };
+    let created_at = new.first_message.sent_at;
+    let hour = Hour::of(created_at);
+    tx.execute(
+        "DELETE FROM account_counts WHERE address = ?1 AND hour_start_ms < ?2",
+        params![address.as_str(), hour.start_ms],
+    )
+    .map_err(internal)?;
+    let counted = tx
+        .execute(
+            "INSERT INTO account_counts (address, hour_start_ms, created) VALUES (?1, ?2, 1)
+             ON CONFLICT (address, hour_start_ms) DO UPDATE SET created = created + 1
+             WHERE created < ?3",
+            params![address.as_str(), hour.start_ms, limit.per_hour()],
+        )
+        .map_err(internal)?;
+    if counted == 0 {
+        return Err(limit.refused(created_at));
     }
     Ok(())
 }

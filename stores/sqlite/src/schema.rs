@@ -110,6 +110,12 @@ CREATE TABLE IF NOT EXISTS message_counts (  -- a customer's messages this minut
     sent             INTEGER NOT NULL,
     PRIMARY KEY (owner, window_start_ms)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS account_counts (  -- accounts an address created this hour (AccountLimit)
+    address        TEXT NOT NULL,               -- an IPv4 address or an IPv6 /64
+    hour_start_ms  INTEGER NOT NULL,
+    created        INTEGER NOT NULL,
+    PRIMARY KEY (address, hour_start_ms)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS typing_claims (   -- the typing throttle (TypingGate)
     conversation_id  TEXT NOT NULL,
     sender           TEXT NOT NULL,             -- customer#<email> or agent#<id>
