@@ -60,7 +60,7 @@ export TRUST_FIRST_REQUEST=true
 SUPPORTZEN_AGENT_TOKEN=$("$bin" agents token --id bench-agent --name "Bench Agent" --agent-key "$work/agent-key.pem" 2>"$work/token.log") ||
     { cat "$work/token.log" >&2; exit 1; }
 export SUPPORTZEN_AGENT_TOKEN
-"$bin" serve --listen 127.0.0.1:0 --store "$store_url" --agent-key "$work/agent-key.pem" --files "$work/files" --messages-per-minute 100000 >"$work/serve.out" 2>"$work/serve.log" &
+"$bin" serve --listen 127.0.0.1:0 --store "$store_url" --agent-key "$work/agent-key.pem" --files "$work/files" --messages-per-minute 100000 --new-accounts-per-hour 100000 >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 for _ in $(seq 1 100); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 base=$(sed -n 's/^listening on //p' "$work/serve.out")
