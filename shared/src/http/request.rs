@@ -420,6 +420,18 @@ impl Fields {
     }
 }
 
+/// Where the request came from: API Gateway's `requestContext.http.sourceIp` (the local
+/// server sets the peer's address there), for the accounts-per-address limit.
+pub fn source_address(request: &Request) -> Option<crate::store::SourceAddress> {
+    use lambda_http::RequestExt;
+    match request.request_context_ref()? {
+        lambda_http::request::RequestContext::ApiGatewayV2(context) => {
+            crate::store::SourceAddress::parse(context.http.source_ip.as_deref()?)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -632,17 +644,5 @@ mod tests {
             HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
         );
         assert_eq!(field_error(idempotency_key(&headers)).0, "Idempotency-Key");
-    }
-}
-
-/// Where the request came from: API Gateway's `requestContext.http.sourceIp` (the local
-/// server sets the peer's address there), for the accounts-per-address limit.
-pub fn source_address(request: &Request) -> Option<crate::store::SourceAddress> {
-    use lambda_http::RequestExt;
-    match request.request_context_ref()? {
-        lambda_http::request::RequestContext::ApiGatewayV2(context) => {
-            crate::store::SourceAddress::parse(context.http.source_ip.as_deref()?)
-        }
-        _ => None,
     }
 }
