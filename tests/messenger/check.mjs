@@ -422,7 +422,10 @@ await test('a ticket of 46 messages: the latest 30 first, earlier ones paged in 
   await m('.item', { hasText: ticketId }).click();
   await bubble('ticket message 45').waitFor({ timeout: WAIT });
   check((await m('.bubble').count()) === 30, `${await m('.bubble').count()} shown first`);
-  await m('button', { hasText: 'Load earlier messages' }).click();
+  // Not .click(): it scrolls the button into view first, and near the top the messenger
+  // pages in by itself, so on a slow machine the page may arrive and hide the button
+  // before the click lands (it then waits for the button until it times out).
+  await m('button', { hasText: 'Load earlier messages' }).dispatchEvent('click');
   await bubble('ticket message 0').waitFor({ timeout: WAIT });
   const shown = await m('.bubble').allTextContents();
   const expected = Array.from({ length: 46 }, (_, i) => `ticket message ${i}`);
@@ -462,18 +465,23 @@ await test('a host stylesheet restyling *, div and button leaves the messenger a
     if (x.width !== y.width || x.height !== y.height) return { size: [x.width, x.height, y.width, y.height] };
     const pixels = (img) => { const c = document.createElement('canvas'); c.width = img.width; c.height = img.height; const g = c.getContext('2d'); g.drawImage(img, 0, 0); return g.getImageData(0, 0, img.width, img.height).data; };
     const [p, q] = [pixels(x), pixels(y)];
+    // Under load the rasterizer now and then draws an edge's pixel 1 of 255 lighter (seen:
+    // 2 pixels at the panel's edges, 254 for 255): a channel off by more than 2 counts.
     let differing = 0;
+    let inexact = 0;
     const where = [];
     for (let i = 0; i < p.length; i += 4) {
-      if (p[i] !== q[i] || p[i + 1] !== q[i + 1] || p[i + 2] !== q[i + 2] || p[i + 3] !== q[i + 3]) {
+      const off = Math.max(...[0, 1, 2, 3].map((c) => Math.abs(p[i + c] - q[i + c])));
+      if (off > 0) inexact += 1;
+      if (off > 2) {
         differing += 1;
         if (where.length < 5) where.push(`(${(i / 4) % x.width},${Math.floor(i / 4 / x.width)}) ${[...p.slice(i, i + 4)]} vs ${[...q.slice(i, i + 4)]}`);
       }
     }
-    return { differing, where, total: p.length / 4, width: x.width, height: x.height };
+    return { differing, inexact, where, total: p.length / 4, width: x.width, height: x.height };
   }, [plain.png.toString('base64'), hostile.png.toString('base64')]);
   check(!diff.size, `the messenger's size changed: ${JSON.stringify(diff.size)}`);
-  figures.push(`hostile stylesheet: ${diff.differing} of ${diff.total} pixels differ (${diff.width}x${diff.height})`);
+  figures.push(`hostile stylesheet: ${diff.differing} of ${diff.total} pixels differ (${diff.width}x${diff.height}), ${diff.inexact} by any amount`);
   // Where, and what each page listed: enough to tell a rendering race from a changed list.
   check(diff.differing === 0, `${diff.differing} pixels differ, first at ${diff.where.join('; ')}; listed ${JSON.stringify(plain.items)} then ${JSON.stringify(hostile.items)}`);
 });
