@@ -1,9 +1,10 @@
 // The agent console in headless Chromium (Debian's, driven by playwright-core) against a
-// real `supportzen serve` on a loopback port with a fresh SQLite store. Customers act
+// real `supportzen serve` on a loopback port with a fresh store (SQLite, or a table in
+// DynamoDB Local). Customers act
 // through the API with web/client.js, the module the console itself uses; the agent acts
 // in the browser. Run by tests/console/run; prints "N passed, M failed" last.
 //
-// usage: node check.mjs SUPPORTZEN_BINARY CHROMIUM [SCREENSHOT_DIR]
+// usage: node check.mjs SUPPORTZEN_BINARY CHROMIUM sqlite|dynamodb:TABLE [SCREENSHOT_DIR]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, createHash } from 'node:crypto';
@@ -19,9 +20,15 @@ import {
 } from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const [BINARY, CHROMIUM, SHOTS] = process.argv.slice(2);
+const [BINARY, CHROMIUM, STORE, SHOTS] = process.argv.slice(2);
 const work = mkdtempSync(join(tmpdir(), 'supportzen-console-'));
-const store = `sqlite:${join(work, 'console.db')}`;
+// `sqlite`: a fresh SQLite file in the temporary directory; `dynamodb:TABLE`: a fresh,
+// empty table the run script created (the AWS_* variables point at DynamoDB Local).
+if (STORE !== 'sqlite' && !/^dynamodb:[A-Za-z0-9_.-]{3,255}$/.test(STORE ?? '')) {
+  console.error(`the store must be sqlite or dynamodb:TABLE, not ${STORE}`);
+  process.exit(2);
+}
+const store = STORE === 'sqlite' ? `sqlite:${join(work, 'console.db')}` : STORE;
 const agentKey = join(work, 'agent-key.pem');
 
 function startServer() {
