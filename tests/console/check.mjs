@@ -357,6 +357,20 @@ await test('desktop notifications: offered, turned on by the agent, shown for a 
   await other.close();
 });
 
+await test("an email's link (#conversation=<id>) opens its conversation after signing in, and a new fragment opens another", async () => {
+  const { chatId } = await ann.createChat({ message: 'Linked from an email', createdAt: nowSeconds() });
+  const { chatId: next } = await ann.createChat({ message: 'The next link', createdAt: nowSeconds() });
+  const linked = await context.newPage();
+  await linked.goto(`${base}/console/#conversation=${chatId}`);
+  await linked.fill('#agent-id', 'agent-11');
+  await linked.click('#local-sign-in button[type=submit]');
+  await linked.locator('#messages li.message', { hasText: 'Linked from an email' }).waitFor({ timeout: WAIT });
+  check(await linked.locator('#messages li.message', { hasText: 'The next link' }).count() === 0, 'only the linked conversation is open');
+  await linked.evaluate((id) => { location.hash = `#conversation=${id}`; }, next);
+  await linked.locator('#messages li.message', { hasText: 'The next link' }).waitFor({ timeout: WAIT });
+  await linked.close();
+});
+
 const axeSource = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 async function axe(what) {
   await page.evaluate(axeSource);

@@ -67,10 +67,15 @@ async function start() {
     const config = oidcConfig(state.config);
     $('oidc-sign-in').hidden = false;
     $('oidc-start').addEventListener('click', () => {
+      // The provider sends the agent back without the fragment: keep an email's link.
+      if (linkedConversation()) sessionStorage.setItem(LINK_KEY, location.hash);
       oidc.startSignIn(config).catch((error) => showSignInError(error.message));
     });
     try {
       const session = await oidc.completeSignIn(config, () => signOut('Your session ended: sign in again.'));
+      const kept = sessionStorage.getItem(LINK_KEY);
+      sessionStorage.removeItem(LINK_KEY);
+      if (session && kept && !location.hash) history.replaceState(null, '', `${location.pathname}${kept}`);
       if (session) await signedIn(session.agent, () => session.accessToken());
     } catch (error) {
       showSignInError(error.message);
@@ -155,6 +160,23 @@ async function signedIn(agent, token) {
   $('agent-label').textContent = agent.name ? `${agent.name} (${agent.id})` : agent.id;
   if ('Notification' in window && Notification.permission !== 'granted') $('notify').hidden = false;
   connect();
+  // An email's link (AgentConversationUrl, `…/console/#conversation={id}`) opens its
+  // conversation, now and whenever the fragment changes.
+  const openLinked = () => {
+    const id = linkedConversation();
+    if (id && state.client) select(id);
+  };
+  window.addEventListener('hashchange', openLinked);
+  openLinked();
+}
+
+/** Where an email's link keeps its fragment across the identity provider's redirect. */
+const LINK_KEY = 'supportzen.console.link';
+
+/** The conversation `#conversation=<id>` names, if the fragment is one. */
+function linkedConversation() {
+  const match = /^#conversation=([A-Za-z0-9._-]{1,100})$/.exec(location.hash);
+  return match ? match[1] : null;
 }
 
 /** Forgets the token (it was only in memory) by loading the page afresh. */
