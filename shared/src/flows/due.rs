@@ -211,24 +211,35 @@ where
             return Ok(());
         }
     };
-    match notices.mailer.send(&email).await {
-        Ok(()) => {
-            tracing::info!(conversation = %conversation.id.key(), replies = replies.len(), "unread-replies email sent");
-            report.emailed += 1;
-        }
-        Err(err) => {
-            tracing::warn!(conversation = %conversation.id.key(), %err, "unread-replies email refused; tried again in a minute");
-            store
-                .schedule_notice(
-                    Reader::Customer,
-                    &conversation.id,
-                    now.saturating_add(RETRY_AFTER_MS),
-                )
-                .await?;
-            report.failed += 1;
-        }
+    if send_or_retry(store, notices, &email, Reader::Customer, conversation, now).await? {
+        tracing::info!(conversation = %conversation.id.key(), replies = replies.len(), "unread-replies email sent");
+        report.emailed += 1;
+    } else {
+        report.failed += 1;
     }
     Ok(())
+}
+
+/// Hands `email` to the mailer; a refused one is tried again a minute later (`reader`'s
+/// notice set anew). True when it was accepted.
+async fn send_or_retry<S: DueWork + Sync, M: Mailer>(
+    store: &S,
+    notices: &Notices<M>,
+    email: &lettre::Message,
+    reader: Reader,
+    conversation: &StoredConversation,
+    now: i64,
+) -> Result<bool, StoreError> {
+    match notices.mailer.send(email).await {
+        Ok(()) => Ok(true),
+        Err(err) => {
+            tracing::warn!(conversation = %conversation.id.key(), ?reader, %err, "email refused; tried again in a minute");
+            store
+                .schedule_notice(reader, &conversation.id, now.saturating_add(RETRY_AFTER_MS))
+                .await?;
+            Ok(false)
+        }
+    }
 }
 
 /// The decision for one taken agents' notice: no email if the agents' mark moved past
@@ -284,22 +295,11 @@ where
             return Ok(());
         }
     };
-    match notices.mailer.send(&email).await {
-        Ok(()) => {
-            tracing::info!(conversation = %conversation.id.key(), messages = messages.len(), "unread-messages email sent to agents");
-            report.agents_emailed += 1;
-        }
-        Err(err) => {
-            tracing::warn!(conversation = %conversation.id.key(), %err, "unread-messages email refused; tried again in a minute");
-            store
-                .schedule_notice(
-                    Reader::Agents,
-                    &conversation.id,
-                    now.saturating_add(RETRY_AFTER_MS),
-                )
-                .await?;
-            report.failed += 1;
-        }
+    if send_or_retry(store, notices, &email, Reader::Agents, conversation, now).await? {
+        tracing::info!(conversation = %conversation.id.key(), messages = messages.len(), "unread-messages email sent to agents");
+        report.agents_emailed += 1;
+    } else {
+        report.failed += 1;
     }
     Ok(())
 }
