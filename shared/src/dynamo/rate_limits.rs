@@ -47,24 +47,13 @@ impl DynamoStore {
             return Ok(transaction);
         };
         let window = Window::of(sent_at);
-        let count = Update::builder()
-            .table_name(&*self.table)
-            .key("pk", s(rate_pk(owner)))
-            .key("sk", s(rate_sk(window)))
-            .update_expression("ADD #sent :one SET expires_at = :expires")
-            .condition_expression("attribute_not_exists(#sent) OR #sent < :limit")
-            .set_expression_attribute_names(Some(names(&[("#sent", "sent")])))
-            .set_expression_attribute_values(Some(values(vec![
-                (":one", n(1)),
-                (":limit", n(i64::from(limit.per_minute()))),
-                (":expires", n(window.end_ms() / 1000 + KEPT_SECS)),
-            ])))
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(transaction.with(
-            Part::Rate,
-            TransactWriteItem::builder().update(count).build(),
-        ))
+        let count = self.count_below(
+            rate_pk(owner),
+            rate_sk(window),
+            limit.per_minute(),
+            window.end_ms(),
+        )?;
+        Ok(transaction.with(Part::Rate, count))
     }
 
     /// `transaction` with the count of the account `new` creates by trust on first
@@ -81,24 +70,39 @@ impl DynamoStore {
             return Ok(transaction);
         };
         let hour = Hour::of(new.first_message.sent_at);
+        let count = self.count_below(
+            address_pk(address),
+            address_sk(hour),
+            limit.per_hour(),
+            hour.end_ms(),
+        )?;
+        Ok(transaction.with(Part::AddressRate, count))
+    }
+
+    /// One more in the counter item `pk`/`sk` (its `count`), on condition that it is
+    /// below `limit`; the item expires a day after `window_end_ms`.
+    fn count_below(
+        &self,
+        pk: String,
+        sk: String,
+        limit: u32,
+        window_end_ms: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
         let count = Update::builder()
             .table_name(&*self.table)
-            .key("pk", s(address_pk(address)))
-            .key("sk", s(address_sk(hour)))
-            .update_expression("ADD #created :one SET expires_at = :expires")
-            .condition_expression("attribute_not_exists(#created) OR #created < :limit")
-            .set_expression_attribute_names(Some(names(&[("#created", "created")])))
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("ADD #count :one SET expires_at = :expires")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .set_expression_attribute_names(Some(names(&[("#count", "count")])))
             .set_expression_attribute_values(Some(values(vec![
                 (":one", n(1)),
-                (":limit", n(i64::from(limit.per_hour()))),
-                (":expires", n(hour.end_ms() / 1000 + KEPT_SECS)),
+                (":limit", n(i64::from(limit))),
+                (":expires", n(window_end_ms / 1000 + KEPT_SECS)),
             ])))
             .build()
             .map_err(|e| StoreError::Internal(e.to_string()))?;
-        Ok(transaction.with(
-            Part::AddressRate,
-            TransactWriteItem::builder().update(count).build(),
-        ))
+        Ok(TransactWriteItem::builder().update(count).build())
     }
 
     /// The error for a transaction cancelled on its address's account count.

@@ -78,8 +78,8 @@ impl CustomerEraser for SqliteStore {
             );
             other += tx
                 .execute(
-                    "DELETE FROM message_counts WHERE owner = ?1",
-                    params![customer],
+                    "DELETE FROM rate_counts WHERE key = ?1",
+                    params![crate::rate_limits::message_key(&customer)],
                 )
                 .map_err(internal)?;
             let folder = Uploader::customer(&UserId::from_stored(customer.clone()));

@@ -1,9 +1,9 @@
-//! The customers' message limit on SQLite ([`MessageLimit`]): one row per customer for
-//! their current minute, counted in the transaction that stores the message, on
-//! condition that it is below the limit. A refused message rolls the transaction back,
-//! so only stored messages are counted; the write that opens a new minute deletes the
-//! customer's older one. The accounts a source address creates by trust on first request
-//! are counted the same way, by the hour ([`AccountLimit`]).
+//! The customers' message limit ([`MessageLimit`]) and the accounts per source address
+//! ([`AccountLimit`]) on SQLite: one row of `rate_counts` per key for its current window
+//! (`message#<email>` by the minute, `account#<address>` by the hour), counted in the
+//! transaction that stores the message or creates the account, on condition that it is
+//! below the limit. A refusal rolls the transaction back, so only what was stored is
+//! counted; the write that opens a new window deletes the key's older one.
 
 use crate::internal;
 use rusqlite::{Transaction, params};
@@ -12,6 +12,11 @@ use supportzen_shared::domain::UserId;
 use supportzen_shared::store::{
     AccountLimit, Hour, MessageLimit, NewConversation, StoreError, Window,
 };
+
+/// The key of a customer's message count (what erasure deletes).
+pub(crate) fn message_key(owner: &str) -> String {
+    format!("message#{owner}")
+}
 
 /// Counts `owner`'s message sent at `sent_at`, or refuses it past `limit`.
 pub(crate) fn count_message(
@@ -23,27 +28,15 @@ pub(crate) fn count_message(
     let Some(limit) = limit else {
         return Ok(());
     };
-    let window = Window::of(sent_at);
-    tx.execute(
-        "DELETE FROM message_counts WHERE owner = ?1 AND window_start_ms < ?2",
-        params![owner.as_str(), window.start_ms],
-    )
-    .map_err(internal)?;
-    let counted = tx
-        .execute(
-            "INSERT INTO message_counts (owner, window_start_ms, sent) VALUES (?1, ?2, 1)
-             ON CONFLICT (owner, window_start_ms) DO UPDATE SET sent = sent + 1 WHERE sent < ?3",
-            params![owner.as_str(), window.start_ms, limit.per_minute()],
-        )
-        .map_err(internal)?;
-    if counted == 0 {
+    let window = Window::of(sent_at).start_ms;
+    if !count_below(tx, &message_key(owner.as_str()), window, limit.per_minute())? {
         return Err(limit.refused(sent_at));
     }
     Ok(())
 }
 
 /// Counts the account `new` creates by trust on first request against its source
-/// address, or refuses it past `limit`: the same one-row-per-key counter, by the hour.
+/// address, or refuses it past `limit`.
 pub(crate) fn count_account(
     tx: &Transaction<'_>,
     limit: Option<AccountLimit>,
@@ -53,22 +46,33 @@ pub(crate) fn count_account(
         return Ok(());
     };
     let created_at = new.first_message.sent_at;
-    let hour = Hour::of(created_at);
+    let key = format!("account#{}", address.as_str());
+    if !count_below(tx, &key, Hour::of(created_at).start_ms, limit.per_hour())? {
+        return Err(limit.refused(created_at));
+    }
+    Ok(())
+}
+
+/// One more for `key` in the window starting at `window_start_ms` if its count is below
+/// `limit`; false (nothing written) if it is not.
+fn count_below(
+    tx: &Transaction<'_>,
+    key: &str,
+    window_start_ms: i64,
+    limit: u32,
+) -> Result<bool, StoreError> {
     tx.execute(
-        "DELETE FROM account_counts WHERE address = ?1 AND hour_start_ms < ?2",
-        params![address.as_str(), hour.start_ms],
+        "DELETE FROM rate_counts WHERE key = ?1 AND window_start_ms < ?2",
+        params![key, window_start_ms],
     )
     .map_err(internal)?;
     let counted = tx
         .execute(
-            "INSERT INTO account_counts (address, hour_start_ms, created) VALUES (?1, ?2, 1)
-             ON CONFLICT (address, hour_start_ms) DO UPDATE SET created = created + 1
-             WHERE created < ?3",
-            params![address.as_str(), hour.start_ms, limit.per_hour()],
+            "INSERT INTO rate_counts (key, window_start_ms, count) VALUES (?1, ?2, 1)
+             ON CONFLICT (key, window_start_ms) DO UPDATE SET count = count + 1
+             WHERE count < ?3",
+            params![key, window_start_ms, limit],
         )
         .map_err(internal)?;
-    if counted == 0 {
-        return Err(limit.refused(created_at));
-    }
-    Ok(())
+    Ok(counted == 1)
 }

@@ -104,17 +104,11 @@ CREATE TABLE IF NOT EXISTS uploads (          -- declared attachments
     created_at_ms  INTEGER NOT NULL,
     attached_to    TEXT                       -- the message that claimed it
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS message_counts (  -- a customer's messages this minute (MessageLimit)
-    owner            TEXT NOT NULL,             -- the customer's email
-    window_start_ms  INTEGER NOT NULL,
-    sent             INTEGER NOT NULL,
-    PRIMARY KEY (owner, window_start_ms)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS account_counts (  -- accounts an address created this hour (AccountLimit)
-    address        TEXT NOT NULL,               -- an IPv4 address or an IPv6 /64
-    hour_start_ms  INTEGER NOT NULL,
-    created        INTEGER NOT NULL,
-    PRIMARY KEY (address, hour_start_ms)
+CREATE TABLE IF NOT EXISTS rate_counts (     -- MessageLimit and AccountLimit counters
+    key              TEXT NOT NULL,             -- message#<email> or account#<address>
+    window_start_ms  INTEGER NOT NULL,          -- the minute's or the hour's first ms
+    count            INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start_ms)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS typing_claims (   -- the typing throttle (TypingGate)
     conversation_id  TEXT NOT NULL,
