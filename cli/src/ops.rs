@@ -144,11 +144,19 @@ pub async fn sqs_client_from_env() -> aws_sdk_sqs::Client {
 }
 
 /// The SDK's full configuration chain (the operator's credentials), with the HTTPS client
-/// and timeouts the DynamoDB client has: for the SQS and DynamoDB Streams clients.
+/// the DynamoDB client has: for the SQS and DynamoDB Streams clients. Not the DynamoDB
+/// client's timeouts: their 2-second attempt is no longer than the receives' 2-second
+/// long poll, which an empty queue holds for all of it, so the last receive of every run
+/// timed out. An attempt here may take 10 seconds, an operation (with its retries) 30.
 pub async fn operator_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(30))
+        .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(client::https_client())
-        .timeout_config(client::timeouts())
+        .timeout_config(timeouts)
         .load()
         .await
 }
