@@ -343,6 +343,29 @@ pub(crate) enum OpsCommand {
         #[arg(long, requires = "from_queue")]
         to_queue: Option<String>,
     },
+    /// Queue again the webhooks of table changes the events function gave up on. Each
+    /// message of the events dead-letter queue (the stack's EventsDeadLetterQueueUrl
+    /// output) is Lambda's record of a stream batch; its records are read back from the
+    /// table's stream (which holds them for 24 hours) and their webhook deliveries queued
+    /// as the events function queues them, each under its original webhook-id, to the
+    /// endpoints subscribed now; nothing is posted to sockets. A message is deleted once
+    /// all its deliveries are queued; one whose records the stream no longer holds is
+    /// reported and kept (exit status 1). Prints the counts as one JSON object.
+    ReplayEvents {
+        /// The table: dynamodb:TABLE (its conversations' owners and the webhook
+        /// subscriptions are read from it).
+        #[arg(long, env = "SUPPORTZEN_STORE")]
+        store: StoreUrl,
+        /// The events dead-letter queue's URL (EventsDeadLetterQueueUrl).
+        #[arg(long)]
+        from_queue: String,
+        /// The webhook queue's URL (WebhookQueueUrl).
+        #[arg(long)]
+        to_queue: String,
+        /// Read the batches and count the deliveries; queue nothing, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]

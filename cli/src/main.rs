@@ -7,6 +7,7 @@ use args::{
     TableCommand, UsersCommand, WebhooksCommand,
 };
 use clap::Parser;
+use events_stream::sdk::SqsQueue;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
 use supportzen::webhooks::WebhookOutbox;
-use supportzen::{attachments, data_rights, invoke, listen, ops, server};
+use supportzen::{attachments, data_rights, invoke, listen, ops, replay, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::sign;
 use supportzen_shared::domain::{AgentId, ConversationKey, DisplayName, Email, now_millis};
@@ -221,6 +222,49 @@ async fn run(command: Command) -> Result<(), String> {
             };
             println!("{moved} deliveries redriven");
             Ok(())
+        }
+        Command::Ops {
+            command:
+                OpsCommand::ReplayEvents {
+                    store,
+                    from_queue,
+                    to_queue,
+                    dry_run,
+                },
+        } => {
+            let StoreUrl::Dynamo(table) = &store else {
+                return Err("ops replay-events is for dynamodb:TABLE: the local server publishes events at commit and has no stream to replay".into());
+            };
+            if from_queue == to_queue {
+                return Err("--from-queue and --to-queue are the same queue".into());
+            }
+            let config = ops::operator_config().await;
+            let sqs = aws_sdk_sqs::Client::new(&config);
+            // DynamoDB Local serves the stream on the table's endpoint.
+            let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&config);
+            if std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB_STREAMS").is_none()
+                && let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+            {
+                streams = streams.endpoint_url(endpoint);
+            }
+            let streams = aws_sdk_dynamodbstreams::Client::from_conf(streams.build());
+            let client = client::client_from_env().await?;
+            let store = DynamoStore::new(client, table.as_str());
+            let replayed = if dry_run {
+                replay::replay_events(&sqs, &streams, &store, &replay::NoQueue, &from_queue, true).await?
+            } else {
+                let queue = SqsQueue::with_client(sqs.clone(), to_queue);
+                replay::replay_events(&sqs, &streams, &store, &queue, &from_queue, false).await?
+            };
+            println!("{}", replayed.to_json(dry_run));
+            if replayed.kept.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} messages kept in {from_queue} (their records are not in the stream any more, or not all of them; see above)",
+                    replayed.kept.len()
+                ))
+            }
         }
         Command::Table {
             command: TableCommand::Create { store },

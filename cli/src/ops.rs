@@ -2,7 +2,8 @@
 //! `backfill` walks the table a page at a time (`shared/src/dynamo/backfill.rs` decides and
 //! writes), keeps to a write budget, and shows how far it got and where to resume;
 //! `redrive-webhooks` puts dead webhook deliveries back (the local outbox's, in
-//! `supportzen-sqlite`, or production's dead-letter queue, here).
+//! `supportzen-sqlite`, or production's dead-letter queue, here); `replay-events`
+//! (`replay.rs`) queues the webhooks of stream batches the events function gave up on.
 
 use aws_sdk_sqs::error::DisplayErrorContext;
 use serde_json::json;
@@ -139,12 +140,25 @@ impl Progress {
 /// An SQS client from the SDK's full configuration chain (the operator's credentials),
 /// with the HTTPS client and timeouts the DynamoDB client has.
 pub async fn sqs_client_from_env() -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    aws_sdk_sqs::Client::new(&operator_config().await)
+}
+
+/// The SDK's full configuration chain (the operator's credentials), with the HTTPS client
+/// the DynamoDB client has: for the SQS and DynamoDB Streams clients. Not the DynamoDB
+/// client's timeouts: their 2-second attempt is no longer than the receives' 2-second
+/// long poll, which an empty queue holds for all of it, so the last receive of every run
+/// timed out. An attempt here may take 10 seconds, an operation (with its retries) 30.
+pub async fn operator_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(10))
+        .operation_timeout(std::time::Duration::from_secs(30))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(client::https_client())
-        .timeout_config(client::timeouts())
+        .timeout_config(timeouts)
         .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
+        .await
 }
 
 /// Moves every message of the queue at `from` (the webhook dead-letter queue) to the one

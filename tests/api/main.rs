@@ -16,4 +16,5 @@ mod read_api;
 mod read_marks;
 mod realtime;
 mod redrive_queue;
+mod replay_events;
 mod webhooks;

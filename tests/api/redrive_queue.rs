@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use supportzen::ops::redrive_queue;
 use supportzen_shared::dynamo::client;
 
-fn sqs() -> aws_sdk_sqs::Client {
+pub(crate) fn sqs() -> aws_sdk_sqs::Client {
     let moto = std::env::var("AWS_ENDPOINT_URL_S3").expect(
         "AWS_ENDPOINT_URL_S3 names no moto server: run these tests with ./scripts/test, which starts one",
     );
@@ -23,14 +23,14 @@ fn sqs() -> aws_sdk_sqs::Client {
     aws_sdk_sqs::Client::from_conf(config)
 }
 
-async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+pub(crate) async fn queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
     let name = format!("{name}-{}", uuid::Uuid::now_v7().simple());
     let created = sqs.create_queue().queue_name(name).send().await.unwrap();
     created.queue_url.unwrap()
 }
 
 /// Every body in the queue, each received once and deleted.
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+pub(crate) async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
     let mut bodies = Vec::new();
     loop {
         let received = sqs

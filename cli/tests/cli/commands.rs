@@ -63,6 +63,7 @@ fn every_command_has_help() {
         vec!["ops", "--help"],
         vec!["ops", "backfill", "--help"],
         vec!["ops", "redrive-webhooks", "--help"],
+        vec!["ops", "replay-events", "--help"],
         vec!["users", "put", "--help"],
         vec!["sign", "--help"],
         vec!["invoke", "--help"],
@@ -321,7 +322,7 @@ fn invoke_runs_each_function_on_its_sample_event() {
 
 #[test]
 fn bad_arguments_fail_with_a_message() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &[
                 "invoke",
@@ -353,6 +354,32 @@ fn bad_arguments_fail_with_a_message() {
         (
             &["table", "create", "--store", "sqlite::memory:"],
             "table create is for dynamodb:TABLE",
+        ),
+        (
+            &[
+                "ops",
+                "replay-events",
+                "--store",
+                "sqlite::memory:",
+                "--from-queue",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/events-dead",
+                "--to-queue",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/webhooks",
+            ],
+            "ops replay-events is for dynamodb:TABLE",
+        ),
+        (
+            &[
+                "ops",
+                "replay-events",
+                "--store",
+                "dynamodb:support",
+                "--from-queue",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+                "--to-queue",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/q",
+            ],
+            "--from-queue and --to-queue are the same queue",
         ),
     ];
     for (args, expected) in cases {

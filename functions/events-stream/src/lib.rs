@@ -107,13 +107,9 @@ where
     Q: Queue + Sync,
 {
     let mut batch = Batch {
-        store,
+        webhooks: Webhooks::new(store, queue, now),
         poster,
-        queue,
-        now,
         counters,
-        owners: HashMap::new(),
-        subscriptions: None,
     };
     let mut response = DynamoDbEventResponse::default();
     for record in records {
@@ -130,16 +126,12 @@ where
     response
 }
 
-/// One batch's work, with what it read once for all its records.
+/// One batch's work: its webhooks (with what they read once for all its records) and
+/// its posts.
 struct Batch<'a, S, P, Q> {
-    store: &'a S,
+    webhooks: Webhooks<'a, S, Q>,
     poster: &'a P,
-    queue: &'a Q,
-    now: i64,
     counters: &'a Counters,
-    owners: HashMap<ConversationId, UserId>,
-    /// The webhook endpoints' subscriptions, read at the first event that needs them.
-    subscriptions: Option<Vec<WebhookSubscription>>,
 }
 
 impl<S, P, Q> Batch<'_, S, P, Q>
@@ -149,34 +141,16 @@ where
     Q: Queue + Sync,
 {
     async fn record(&mut self, record: EventRecord) -> Result<(), Undelivered> {
-        let decoded = change(record, self.now)
-            .and_then(|change| stream::events(&change).map_err(|e| e.to_string()));
-        let pending = match decoded {
-            Ok(pending) => pending,
-            Err(reason) => {
-                tracing::error!(reason, "stream record makes no event; passed over");
-                return Ok(());
-            }
-        };
+        let events = self
+            .webhooks
+            .events(change(record, self.webhooks.now))
+            .await?;
         // Every read and queue send of the record's events first: once they are done
         // nothing can fail the record, so a retry never posts an event twice.
         let mut posts = Vec::new();
-        for pending in pending {
-            let event = match pending {
-                Pending::Event(event) => event,
-                Pending::Message(added) => match self.owner(added.conversation()).await? {
-                    Some(owner) => added.into_event(&owner),
-                    None => {
-                        tracing::error!(
-                            conversation = added.conversation().key(),
-                            "a message of a conversation with no META item; passed over"
-                        );
-                        continue;
-                    }
-                },
-            };
+        for event in events {
             let connections = self.connections(&event).await?;
-            self.enqueue(&event).await?;
+            self.webhooks.enqueue(&event).await?;
             posts.push((event, connections));
         }
         for (event, connections) in posts {
@@ -188,24 +162,6 @@ where
         Ok(())
     }
 
-    async fn owner(
-        &mut self,
-        conversation: &ConversationId,
-    ) -> Result<Option<UserId>, Undelivered> {
-        if let Some(owner) = self.owners.get(conversation) {
-            return Ok(Some(owner.clone()));
-        }
-        let owner = self
-            .store
-            .owner(conversation)
-            .await
-            .map_err(|e| Undelivered::Store(e.to_string()))?;
-        if let Some(owner) = &owner {
-            self.owners.insert(conversation.clone(), owner.clone());
-        }
-        Ok(owner)
-    }
-
     /// The connections the event goes to, each with the audience it is listed under.
     async fn connections(&self, event: &Event) -> Result<Vec<(Audience, String)>, Undelivered> {
         let mut audiences = vec![Audience::Agents];
@@ -215,8 +171,9 @@ where
         let mut connections = Vec::new();
         for audience in audiences {
             let listed = self
+                .webhooks
                 .store
-                .connections(&audience, self.now)
+                .connections(&audience, self.webhooks.now)
                 .await
                 .map_err(|e| Undelivered::Store(e.to_string()))?;
             connections.extend(listed.into_iter().map(|id| (audience.clone(), id)));
@@ -255,8 +212,9 @@ where
     /// (or the item's time-to-live) removes it.
     async fn unlist(&self, connection: &str, audience: &Audience) {
         match self
+            .webhooks
             .store
-            .remove_gone_connection(connection, audience, self.now)
+            .remove_gone_connection(connection, audience, self.webhooks.now)
             .await
         {
             Ok(true) => {}
@@ -271,9 +229,83 @@ where
             ),
         }
     }
+}
+
+/// A batch's webhooks: its events made from its changes (a message's owner read once per
+/// conversation) and queued, one message per endpoint that wants each. `handle` and
+/// [`requeue`] (the replay of records Lambda gave up on) both queue through it, so a
+/// replayed record's deliveries are the ones `handle` would have queued.
+struct Webhooks<'a, S, Q> {
+    store: &'a S,
+    queue: &'a Q,
+    now: i64,
+    owners: HashMap<ConversationId, UserId>,
+    /// The webhook endpoints' subscriptions, read at the first event that needs them.
+    subscriptions: Option<Vec<WebhookSubscription>>,
+}
+
+impl<'a, S, Q> Webhooks<'a, S, Q>
+where
+    S: WebhookRegistry + Owners + Sync,
+    Q: Queue + Sync,
+{
+    fn new(store: &'a S, queue: &'a Q, now: i64) -> Self {
+        Webhooks {
+            store,
+            queue,
+            now,
+            owners: HashMap::new(),
+            subscriptions: None,
+        }
+    }
+
+    /// The events of a change, in order. A change that can never make an event (not
+    /// what the table's items look like) makes none: logged and passed over.
+    async fn events(&mut self, change: Result<Change, String>) -> Result<Vec<Event>, Undelivered> {
+        let decoded = change.and_then(|change| stream::events(&change).map_err(|e| e.to_string()));
+        let pending = match decoded {
+            Ok(pending) => pending,
+            Err(reason) => {
+                tracing::error!(reason, "stream record makes no event; passed over");
+                return Ok(Vec::new());
+            }
+        };
+        let mut events = Vec::new();
+        for pending in pending {
+            match pending {
+                Pending::Event(event) => events.push(event),
+                Pending::Message(added) => match self.owner(added.conversation()).await? {
+                    Some(owner) => events.push(added.into_event(&owner)),
+                    None => tracing::error!(
+                        conversation = added.conversation().key(),
+                        "a message of a conversation with no META item; passed over"
+                    ),
+                },
+            }
+        }
+        Ok(events)
+    }
+
+    async fn owner(
+        &mut self,
+        conversation: &ConversationId,
+    ) -> Result<Option<UserId>, Undelivered> {
+        if let Some(owner) = self.owners.get(conversation) {
+            return Ok(Some(owner.clone()));
+        }
+        let owner = self
+            .store
+            .owner(conversation)
+            .await
+            .map_err(|e| Undelivered::Store(e.to_string()))?;
+        if let Some(owner) = &owner {
+            self.owners.insert(conversation.clone(), owner.clone());
+        }
+        Ok(owner)
+    }
 
     /// One queue message per endpoint that wants the event.
-    async fn enqueue(&mut self, event: &Event) -> Result<(), Undelivered> {
+    async fn enqueue(&mut self, event: &Event) -> Result<usize, Undelivered> {
         let subscriptions = match &self.subscriptions {
             Some(subscriptions) => subscriptions,
             None => {
@@ -289,11 +321,43 @@ where
             .iter()
             .map(|delivery| serde_json::to_string(delivery).expect("a delivery is plain JSON"))
             .collect();
-        if bodies.is_empty() {
-            return Ok(());
+        let count = bodies.len();
+        if count == 0 {
+            return Ok(0);
         }
-        self.queue.send(bodies).await.map_err(Undelivered::Queue)
+        self.queue.send(bodies).await.map_err(Undelivered::Queue)?;
+        Ok(count)
     }
+}
+
+/// `supportzen ops replay-events`: queues again the webhooks of stream records Lambda
+/// gave up on (read back from the stream), exactly as [`handle`] queues them: the
+/// same events (their ids come from the records' `eventID`s, so each delivery keeps its
+/// `webhook-id`), to the endpoints subscribed now. Nothing is posted to sockets: the
+/// clients have caught up by reading. Returns how many deliveries were queued; a failure
+/// may leave some queued (a later replay queues them again, under the same ids).
+pub async fn requeue<S, Q>(
+    store: &S,
+    queue: &Q,
+    records: Vec<EventRecord>,
+    now: i64,
+) -> Result<usize, String>
+where
+    S: WebhookRegistry + Owners + Sync,
+    Q: Queue + Sync,
+{
+    let mut webhooks = Webhooks::new(store, queue, now);
+    let mut queued = 0;
+    for record in records {
+        for event in webhooks
+            .events(change(record, now))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            queued += webhooks.enqueue(&event).await.map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(queued)
 }
 
 /// A stream record as the change it describes; `now` (ms) stands in for a missing

@@ -58,10 +58,12 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(config: &aws_config::SdkConfig, url: String) -> Self {
-        SqsQueue {
-            client: aws_sdk_sqs::Client::new(config),
-            url,
-        }
+        Self::with_client(aws_sdk_sqs::Client::new(config), url)
+    }
+
+    /// On a client of the caller's (`supportzen ops replay-events`, its tests).
+    pub fn with_client(client: aws_sdk_sqs::Client, url: String) -> Self {
+        SqsQueue { client, url }
     }
 }
 
