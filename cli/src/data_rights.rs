@@ -178,7 +178,10 @@ fn counts_json(erased: &Erased, files: u64) -> Value {
 /// `webhook-deliver` function drains.
 pub enum WebhookTarget {
     Outbox(String),
-    Queue(String),
+    Queue {
+        sqs: aws_sdk_sqs::Client,
+        url: String,
+    },
 }
 
 /// Queues one `customer.erased` delivery per endpoint subscribed to it, and says how
@@ -194,7 +197,7 @@ pub async fn notify_erased<R: WebhookRegistry>(
     let now = now_millis();
     let (kind, to) = match target {
         WebhookTarget::Outbox(path) => ("outbox", path),
-        WebhookTarget::Queue(url) => ("queue", url),
+        WebhookTarget::Queue { url, .. } => ("queue", url),
     };
     if erased.is_empty() && files == 0 {
         return Ok(json!({ "queued": 0, kind: to }));
@@ -216,9 +219,8 @@ pub async fn notify_erased<R: WebhookRegistry>(
                     .await
                     .map_err(|e| format!("{remedy} (cannot queue in the outbox {path}: {e})"))?;
             }
-            WebhookTarget::Queue(url) => {
-                let sqs = crate::ops::sqs_client_from_env().await;
-                send_to_queue(&sqs, url, &deliveries)
+            WebhookTarget::Queue { sqs, url } => {
+                send_to_queue(sqs, url, &deliveries)
                     .await
                     .map_err(|e| format!("{remedy} ({e})"))?;
             }

@@ -164,7 +164,10 @@ async fn run(command: Command) -> Result<(), String> {
             let files = data_rights::Files::open(&store.store, &files)?;
             let target = match webhook_queue {
                 Some(url) if url.is_empty() => return Err("--webhook-queue must not be empty".into()),
-                Some(url) => data_rights::WebhookTarget::Queue(url),
+                Some(url) => data_rights::WebhookTarget::Queue {
+                    sqs: ops::sqs_client_from_env().await,
+                    url,
+                },
                 None => data_rights::WebhookTarget::Outbox(outbox.path(&store.store)),
             };
             with_store!(&store.store, backend => {
