@@ -231,10 +231,12 @@ pub(crate) enum UsersCommand {
     },
     /// Delete everything stored about a customer (a data subject's erasure request):
     /// their conversations with every message and note, their profile and secret, their
-    /// idempotency receipts, their uploads and the files those stored. Prints the counts
-    /// as JSON. Running it again finishes an erasure that stopped half way. Have the host
-    /// app stop sending for them first: with trust on first request, their next request
-    /// would start them afresh.
+    /// idempotency receipts, their uploads and the files those stored, their connect
+    /// tickets (on DynamoDB the uploads and tickets are found by one scan of the table).
+    /// Prints the counts as JSON, then queues a customer.erased webhook for each endpoint
+    /// subscribed to it (none when nothing was left to erase). Running it again finishes
+    /// an erasure that stopped half way. Have the host app stop sending for them first:
+    /// with trust on first request, their next request would start them afresh.
     Erase {
         /// The customer's email address.
         #[arg(long)]
@@ -246,6 +248,14 @@ pub(crate) enum UsersCommand {
         /// ATTACHMENTS_BUCKET, with AWS_REGION and the operator's keys in the environment.
         #[arg(long = "files", value_name = "DIR", env = "SUPPORTZEN_FILES", default_value = files::DEFAULT_DIR)]
         files: PathBuf,
+        #[command(flatten)]
+        outbox: OutboxArg,
+        /// Production's webhook queue (the stack's WebhookQueue URL, as the events-stream
+        /// function has it in WEBHOOK_QUEUE_URL): customer.erased is queued there, for
+        /// webhook-deliver, instead of in the local outbox. Give it when erasing from a
+        /// deployed table, or the event waits in a local outbox no server delivers.
+        #[arg(long, value_name = "URL", env = "WEBHOOK_QUEUE_URL")]
+        webhook_queue: Option<String>,
     },
 }
 

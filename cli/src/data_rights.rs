@@ -1,17 +1,21 @@
 //! A customer's data rights: `supportzen users export` (GDPR Article 15) writes what the
 //! store holds about them as one JSON document; `supportzen users erase` (Article 17)
-//! deletes it (`store::CustomerEraser`) and then the files their conversations carried.
+//! deletes it (`store::CustomerEraser`), then the files their conversations carried, and
+//! queues a `customer.erased` webhook ([`notify_erased`]).
 
 use crate::files::FileStore;
 use crate::store_url::StoreUrl;
 use serde_json::{Value, json};
 use std::path::Path;
 use supportzen_shared::domain::{ConversationId, MessageId, UserId, now_millis};
+use supportzen_shared::events::CustomerEvent;
+use supportzen_shared::events::delivery::Delivery;
 use supportzen_shared::s3::S3Objects;
 use supportzen_shared::store::{
     AgentReader, ConversationAdmin, Erased, MessageWindow, StoreError, StoredConversation,
-    StoredMessage,
+    StoredMessage, WebhookRegistry,
 };
+use supportzen_sqlite::Outbox;
 
 /// Messages read a page at a time.
 const PAGE: usize = 100;
@@ -150,8 +154,14 @@ impl Files {
 
 /// The counts an erasure prints.
 pub fn erased_json(customer: &UserId, erased: &Erased, files: u64) -> Value {
+    let mut counts = counts_json(erased, files);
+    counts["email"] = customer.as_str().into();
+    counts
+}
+
+/// What an erasure removed, by kind: numbers and a flag, nothing that names anyone.
+fn counts_json(erased: &Erased, files: u64) -> Value {
     json!({
-        "email": customer.as_str(),
         "user": erased.user,
         "conversations": erased.conversations,
         "messages": erased.messages,
@@ -160,4 +170,105 @@ pub fn erased_json(customer: &UserId, erased: &Erased, files: u64) -> Value {
         "other": erased.other,
         "files": files,
     })
+}
+
+/// Where `users erase` queues its `customer.erased` webhooks: the outbox `supportzen
+/// serve` delivers from (a SQLite file named after the store unless `--outbox` names
+/// it), or production's webhook queue (`--webhook-queue URL`), which the
+/// `webhook-deliver` function drains.
+pub enum WebhookTarget {
+    Outbox(String),
+    Queue {
+        sqs: aws_sdk_sqs::Client,
+        url: String,
+    },
+}
+
+/// Queues one `customer.erased` delivery per endpoint subscribed to it, and says how
+/// many, and where. Nothing when the erasure removed nothing (an unknown customer, or one
+/// erased already): receivers heard of it the first time.
+pub async fn notify_erased<R: WebhookRegistry>(
+    registry: &R,
+    target: &WebhookTarget,
+    customer: &UserId,
+    erased: &Erased,
+    files: u64,
+) -> Result<Value, String> {
+    let now = now_millis();
+    let (kind, to) = match target {
+        WebhookTarget::Outbox(path) => ("outbox", path),
+        WebhookTarget::Queue { url, .. } => ("queue", url),
+    };
+    if erased.is_empty() && files == 0 {
+        return Ok(json!({ "queued": 0, kind: to }));
+    }
+    let remedy = "the customer is erased, but webhooks were not told (running the erasure again finds nothing left and sends nothing): tell the receivers by hand";
+    let subscriptions = registry
+        .subscriptions()
+        .await
+        .map_err(|e| format!("{remedy} (the webhook endpoints could not be read: {e})"))?;
+    let event = CustomerEvent::erased(customer, counts_json(erased, files), now);
+    let deliveries = Delivery::for_subscriptions(&subscriptions, &event, now);
+    if !deliveries.is_empty() {
+        match target {
+            WebhookTarget::Outbox(path) => {
+                let outbox = Outbox::open(path)
+                    .map_err(|e| format!("{remedy} (cannot open the outbox {path}: {e})"))?;
+                outbox
+                    .enqueue(deliveries.clone(), now)
+                    .await
+                    .map_err(|e| format!("{remedy} (cannot queue in the outbox {path}: {e})"))?;
+            }
+            WebhookTarget::Queue { sqs, url } => {
+                send_to_queue(sqs, url, &deliveries)
+                    .await
+                    .map_err(|e| format!("{remedy} ({e})"))?;
+            }
+        }
+    }
+    Ok(json!({ "queued": deliveries.len(), kind: to }))
+}
+
+/// The deliveries as production's events-stream function queues them: one message each,
+/// its body the delivery's JSON, ten to a `SendMessageBatch`.
+async fn send_to_queue(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    deliveries: &[Delivery],
+) -> Result<(), String> {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+    for chunk in deliveries.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(index, delivery)| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .message_body(serde_json::to_string(delivery).map_err(|e| e.to_string())?)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let sent = sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "the webhook queue refused them: {}",
+                    aws_sdk_sqs::error::DisplayErrorContext(&e)
+                )
+            })?;
+        if let Some(refused) = sent.failed().first() {
+            return Err(format!(
+                "the webhook queue refused {} of {} (first: {})",
+                sent.failed().len(),
+                chunk.len(),
+                refused.code()
+            ));
+        }
+    }
+    Ok(())
 }

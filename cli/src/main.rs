@@ -152,14 +152,43 @@ async fn run(command: Command) -> Result<(), String> {
             Ok(())
         }
         Command::Users {
-            command: UsersCommand::Erase { email, store, files },
+            command:
+                UsersCommand::Erase {
+                    email,
+                    store,
+                    files,
+                    outbox,
+                    webhook_queue,
+                },
         } => {
             let email = Email::parse(&email).map_err(|e| format!("--email {e}"))?;
             let files = data_rights::Files::open(&store.store, &files)?;
-            let erased = with_store!(&store.store, backend => backend.erase_customer(email.user_id()).await)
-                .map_err(|e| store_error("cannot erase the customer", &e, &store.store))?;
-            let deleted = files.delete(&erased.files).await?;
-            println!("{}", data_rights::erased_json(email.user_id(), &erased, deleted));
+            let target = match webhook_queue {
+                Some(url) if url.is_empty() => return Err("--webhook-queue must not be empty".into()),
+                Some(url) => data_rights::WebhookTarget::Queue {
+                    sqs: ops::sqs_client_from_env().await,
+                    url,
+                },
+                None => data_rights::WebhookTarget::Outbox(outbox.path(&store.store)),
+            };
+            with_store!(&store.store, backend => {
+                let erased = backend
+                    .erase_customer(email.user_id())
+                    .await
+                    .map_err(|e| store_error("cannot erase the customer", &e, &store.store))?;
+                let deleted = files.delete(&erased.files).await?;
+                let mut report = data_rights::erased_json(email.user_id(), &erased, deleted);
+                report["webhooks"] = data_rights::notify_erased(
+                    &backend,
+                    &target,
+                    email.user_id(),
+                    &erased,
+                    deleted,
+                )
+                .await?;
+                println!("{report}");
+                Ok::<(), String>(())
+            })?;
             Ok(())
         }
         Command::Webhooks { command } => webhooks(command).await,

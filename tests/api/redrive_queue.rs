@@ -2,7 +2,9 @@
 //! redrive, on an SQS-compatible server (moto's, which ./scripts/test starts and names in
 //! `AWS_ENDPOINT_URL_S3`; one moto server answers every service): every dead delivery is
 //! moved back to the webhook queue once, its body (the delivery, with its event id: the
-//! `webhook-id` it is sent under) unchanged.
+//! `webhook-id` it is sent under) unchanged. And `supportzen users erase --webhook-queue`
+//! on a DynamoDB table: its `customer.erased` goes on the webhook queue as events-stream
+//! queues deliveries, one per subscribed endpoint.
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use std::collections::BTreeSet;
@@ -82,4 +84,66 @@ async fn every_dead_delivery_goes_back_to_the_webhook_queue_once_unchanged() {
     assert_eq!(back.into_iter().collect::<BTreeSet<_>>(), bodies);
     assert!(drain(&sqs, &dead).await.is_empty());
     assert_eq!(redrive_queue(&sqs, &dead, &webhooks).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn an_erasure_queues_customer_erased_for_subscribed_endpoints_only() {
+    use supportzen::data_rights::{WebhookTarget, notify_erased};
+    use supportzen_shared::domain::{
+        AttachmentId, ContentType, Email, FileName, Uploader, now_millis,
+    };
+    use supportzen_shared::events::delivery::Delivery;
+    use supportzen_shared::events::{EventType, WebhookEndpoint, WebhookUrl};
+    use supportzen_shared::store::{CustomerEraser, UploadRecord, UploadRegistry, WebhookRegistry};
+
+    let sqs = sqs();
+    let webhooks = queue(&sqs, "webhooks").await;
+    let (store, _) = supportzen_tests::dynamo::fresh_dynamo_store().await;
+    let url = WebhookUrl::parse("https://example.com/hooks").unwrap();
+    let subscribed = WebhookEndpoint::new(url.clone(), vec![EventType::CustomerErased]);
+    let other = WebhookEndpoint::new(url, vec![EventType::MessageCreated]);
+    store.add_webhook(&subscribed).await.unwrap();
+    store.add_webhook(&other).await.unwrap();
+    // Ann's only item: an upload she never attached, which the erasure's scan finds.
+    let ann = Email::parse("ann@example.com").unwrap().user_id().clone();
+    store
+        .record_upload(&UploadRecord {
+            id: AttachmentId::generate(),
+            uploader: Uploader::customer(&ann),
+            name: FileName::parse("receipt.png").unwrap(),
+            content_type: ContentType::Png,
+            size: 42,
+            created_at: now_millis(),
+            attached_to: None,
+        })
+        .await
+        .unwrap();
+    let target = WebhookTarget::Queue {
+        sqs: sqs.clone(),
+        url: webhooks.clone(),
+    };
+
+    let erased = store.erase_customer(&ann).await.unwrap();
+    assert_eq!(erased.uploads, 1, "{erased:?}");
+    let report = notify_erased(&store, &target, &ann, &erased, 1)
+        .await
+        .unwrap();
+    assert_eq!(report["queued"], 1, "{report}");
+    let again = store.erase_customer(&ann).await.unwrap();
+    let report = notify_erased(&store, &target, &ann, &again, 0)
+        .await
+        .unwrap();
+    assert_eq!(report["queued"], 0, "nothing was left to erase: {report}");
+
+    let bodies = drain(&sqs, &webhooks).await;
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let delivery: Delivery = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(delivery.endpoint_id, subscribed.id);
+    assert_eq!(delivery.event_type, EventType::CustomerErased);
+    assert_eq!(delivery.attempts, 0);
+    let event: serde_json::Value = serde_json::from_str(&delivery.body).unwrap();
+    assert_eq!(event["id"], delivery.event_id.as_str());
+    assert_eq!(event["data"]["customer"]["email"], "ann@example.com");
+    assert_eq!(event["data"]["erased"]["uploads"], 1);
+    assert_eq!(event["data"]["erased"]["files"], 1);
 }

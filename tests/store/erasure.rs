@@ -1,18 +1,21 @@
 //! Erasing a customer, on each store: everything that names them goes (conversations,
 //! messages, receipts, the user), another customer's data stays, the counts say what went,
-//! and erasing again removes nothing. On DynamoDB Local a scan of the whole table then
-//! finds no item that names them.
+//! and erasing again removes nothing. Their upload never attached and their connect
+//! ticket go too (on DynamoDB found by a scan: no index has them). On DynamoDB Local a
+//! scan of the whole table then finds no item that names them.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
-    Agent, AgentId, Author, ChatId, ConversationId, DisplayName, Email, MessageText, NewMessage,
-    Profile, UnixSeconds, UserId, now_millis, now_seconds,
+    Agent, AgentId, AttachmentId, Author, ChatId, ContentType, ConversationId, DisplayName, Email,
+    FileName, MessageText, NewMessage, Profile, UnixSeconds, Uploader, UserId, now_millis,
+    now_seconds,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::events::{ConnectTicket, Subscriber};
 use supportzen_shared::idempotency::{BodyDigest, IdempotencyKey, Retry};
-use supportzen_shared::store::{CustomerEraser, Erased, NewConversation};
+use supportzen_shared::store::{CustomerEraser, Erased, NewConversation, UploadRecord};
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store, local_client};
 use supportzen_tests::{TestStore, for_each_store};
 
@@ -70,6 +73,34 @@ async fn chat_of<S: TestStore>(store: &S, email: &str, first: bool) -> Conversat
     id
 }
 
+/// `email` declares an upload they never attach and asks for a connect ticket they never
+/// redeem: items that name them (by their folder's hash, and by email) outside any
+/// conversation. The upload's id.
+async fn loose_items_of<S: TestStore>(store: &S, email: &str) -> AttachmentId {
+    let id = AttachmentId::generate();
+    store
+        .record_upload(&UploadRecord {
+            id: id.clone(),
+            uploader: Uploader::customer(&user(email)),
+            name: FileName::parse("receipt.png").unwrap(),
+            content_type: ContentType::Png,
+            size: 42,
+            created_at: now_millis(),
+            attached_to: None,
+        })
+        .await
+        .unwrap();
+    store
+        .put_ticket(
+            &ConnectTicket::generate().digest(),
+            &Subscriber::Customer(user(email)),
+            now_millis() + 60_000,
+        )
+        .await
+        .unwrap();
+    id
+}
+
 async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + CustomerEraser>() {
     let store = S::fresh().await;
     let (first, second) = (
@@ -77,6 +108,8 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
         chat_of(&store, ANN, false).await,
     );
     let bobs = chat_of(&store, BOB, true).await;
+    let upload = loose_items_of(&store, ANN).await;
+    let bobs_upload = loose_items_of(&store, BOB).await;
     // An agent's reply, with the email due if it stays unread: a notice that goes too.
     let seen = store.find_conversation(&first).await.unwrap().unwrap();
     let reply = NewMessage::by_agent(
@@ -103,12 +136,14 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
             conversations: 2,
             messages: 5,
             receipts: 2,
-            uploads: 0,
-            // The reply's notice and each chat's agents' notice.
-            other: 3,
-            files: vec![],
+            uploads: 1,
+            // The reply's notice, each chat's agents' notice, and the ticket.
+            other: 4,
+            files: vec![Uploader::customer(&user(ANN)).key(&upload)],
         }
     );
+    assert!(store.find_uploads(&[upload]).await.unwrap().is_empty());
+    assert_eq!(store.find_uploads(&[bobs_upload]).await.unwrap().len(), 1);
     assert!(store.conversations_of(&user(ANN)).await.unwrap().is_empty());
     assert!(store.profile(&user(ANN)).await.unwrap().is_none());
     for gone in [&first, &second] {
@@ -163,17 +198,31 @@ async fn after_an_erasure_no_item_in_the_table_names_the_customer() {
     chat_of(&store, ANN, true).await;
     chat_of(&store, ANN, false).await;
     chat_of(&store, BOB, true).await;
+    loose_items_of(&store, ANN).await;
+    loose_items_of(&store, BOB).await;
+    let uploader = |email: &str| {
+        Uploader::customer(&user(email))
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
     let names = |email: &str, items: &[Vec<String>]| {
         items
             .iter()
-            .filter(|strings| strings.iter().any(|s| s.contains(email)))
+            .filter(|strings| {
+                strings
+                    .iter()
+                    .any(|s| s.contains(email) || s.contains(&uploader(email)))
+            })
             .count()
     };
     let before = scan_strings(&store).await;
     assert_eq!(
         names(ANN, &before),
-        5,
-        "the user, two conversations' META items and two receipts name her"
+        7,
+        "the user, two conversations' META items, two receipts, her upload and her ticket"
     );
 
     store.erase_customer(&user(ANN)).await.unwrap();

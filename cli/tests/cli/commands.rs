@@ -1,6 +1,7 @@
 //! The `supportzen` binary as a user runs it: every command, its help, and its errors.
 
-use std::io::{BufRead, BufReader};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -18,6 +19,7 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .env_remove("SUPPORTZEN_STORE")
         .env_remove("TRUST_FIRST_REQUEST")
+        .env_remove("WEBHOOK_QUEUE_URL")
         .output()
         .expect("supportzen runs")
 }
@@ -205,6 +207,8 @@ fn invoke_each_sample_event(store: &str) {
 
 #[test]
 fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
+    use supportzen_shared::events::WebhookSecret;
+    use supportzen_sqlite::Outbox;
     let dir = tempfile::tempdir().unwrap();
     let store = store_arg(dir.path());
     put_demo_user(&store, "demo-secret");
@@ -269,6 +273,11 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
         2
     );
     std::fs::create_dir_all(&files).unwrap();
+    // An endpoint subscribed to customer.erased, on a receiver `serve` will deliver to,
+    // and one that is not.
+    let receiver = OneRequest::listen();
+    let subscribed = add_webhook(&store, &receiver.url(), "customer.erased");
+    let other_endpoint = add_webhook(&store, "https://example.com/hooks", "message.created");
     let erase = || -> serde_json::Value {
         serde_json::from_str(&stdout(&run(&[
             "users",
@@ -292,6 +301,7 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
         (&true.into(), &2.into(), &3.into()),
         "{erased}"
     );
+    assert_eq!(erased["webhooks"]["queued"], 1, "{erased}");
     let after = export("demo@example.com");
     assert_eq!(after["conversations"], serde_json::json!([]));
     assert_eq!(after["profile"], serde_json::Value::Null);
@@ -300,6 +310,56 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
         (&again["user"], &again["messages"]),
         (&false.into(), &0.into())
     );
+    // Nothing was left to erase: receivers heard of it the first time.
+    assert_eq!(again["webhooks"]["queued"], 0, "{again}");
+    let outbox = dir.path().join("test-outbox.db");
+    assert_eq!(again["webhooks"]["outbox"], outbox.to_str().unwrap());
+    let pending = || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let outbox = Outbox::open(outbox.to_str().unwrap()).unwrap();
+            outbox.pending().await.unwrap()
+        })
+    };
+    let pending_now = pending();
+    assert_eq!(pending_now.len(), 1, "{pending_now:?}");
+    assert_eq!(pending_now[0].delivery.endpoint_id, subscribed.0);
+    assert_ne!(pending_now[0].delivery.endpoint_id, other_endpoint.0);
+
+    // `serve` on that store delivers it from the outbox, signed with the endpoint's secret.
+    let key = format!("{}/erase-agent-key.pem", env!("CARGO_TARGET_TMPDIR"));
+    let (child, _) = start_serve_with(&["--store", &store, "--agent-key", &key], Stdio::null());
+    let _server = Server(child);
+    let (headers, body) = receiver.take();
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .unwrap_or_else(|| panic!("{name}: {headers:?}"))
+            .clone()
+    };
+    let secret = WebhookSecret::parse(&subscribed.1).unwrap();
+    let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
+    let signature = secret.sign(&header("webhook-id"), timestamp, &body);
+    assert!(
+        header("webhook-signature")
+            .split(' ')
+            .any(|one| one == signature),
+        "{headers:?}"
+    );
+    let event: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(event["type"], "customer.erased");
+    assert_eq!(event["id"], header("webhook-id").as_str());
+    assert_eq!(event["data"]["customer"]["email"], "demo@example.com");
+    assert_eq!(event["data"]["erased"]["conversations"], 2);
+    assert_eq!(event["data"]["erased"]["messages"], 3);
+    assert!(event.get("conversationId").is_none(), "{event}");
+    assert!(!body.contains("demo-secret"), "{body}");
+    // Delivered once: once the outbox has nothing pending, nothing else is coming.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !pending().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "still pending");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(receiver.received.try_recv().is_err(), "delivered once");
     // The other customer is still there.
     let put = stdout(&run(&[
         "users",
@@ -312,6 +372,75 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
         &store,
     ]));
     assert!(put.contains("nothing changed"), "{put}");
+}
+
+/// `webhooks add` for `events`; the endpoint's id and secret.
+fn add_webhook(store: &str, url: &str, events: &str) -> (String, String) {
+    let added = stdout(&run(&[
+        "webhooks", "add", "--url", url, "--events", events, "--store", store,
+    ]));
+    let line = |prefix: &str| {
+        added
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("{prefix}: {added}"))
+            .to_string()
+    };
+    (line("id: "), line("secret: "))
+}
+
+/// A webhook receiver on a free loopback port that answers 200 to every request and
+/// hands over the first one's headers (lower-cased names) and body.
+struct OneRequest {
+    address: std::net::SocketAddr,
+    received: std::sync::mpsc::Receiver<(HashMap<String, String>, String)>,
+}
+
+impl OneRequest {
+    fn listen() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let (sender, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = HashMap::new();
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                loop {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    let Some((name, value)) = line.trim_end().split_once(':') else {
+                        break;
+                    };
+                    headers.insert(name.to_ascii_lowercase(), value.trim().to_string());
+                }
+                let length: usize = headers
+                    .get("content-length")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .unwrap();
+                let _ = sender.send((headers, String::from_utf8(body).unwrap()));
+            }
+        });
+        OneRequest { address, received }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/hooks", self.address)
+    }
+
+    /// The first request, within a minute.
+    fn take(&self) -> (HashMap<String, String>, String) {
+        self.received
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the webhook arrives")
+    }
 }
 
 #[test]

@@ -5,6 +5,14 @@
 //! their user item last. Deletes go out 25 at a time (`BatchWriteItem`), a
 //! conversation's `META` item after its messages, so that an erasure that stops half way
 //! still finds what is left through the index when it is run again.
+//!
+//! Two kinds of item name the customer but are on no index by them: the uploads they
+//! declared and never attached (`UPLOAD#<id>`, whose `uploader` is their folder) and
+//! their connect tickets (`TICKET#<digest>`, `subscriber_id` their email). One scan of
+//! the table finds them ([`DynamoStore::erase_unindexed`]): a page of [`SCAN_PAGE`]
+//! items at a time, one page after another, eventually consistent. It reads the whole
+//! table once (half a read unit per 4 KB read, whatever the filter keeps), which is
+//! acceptable for a rare operator command and not for a request path.
 
 use super::DynamoStore;
 use super::errors::classify;
@@ -14,13 +22,16 @@ use super::items::{
 use super::rate_limits::rate_pk;
 use super::schema;
 use super::uploads::upload_pk;
-use crate::domain::UserId;
+use crate::domain::{AttachmentId, Uploader, UserId};
 use crate::endpoint::Endpoint;
 use crate::store::{Audience, CustomerEraser, Erased, StoreError};
 use aws_sdk_dynamodb::types::{DeleteRequest, ReturnValue, WriteRequest};
 
 /// Items one `BatchWriteItem` takes.
 const BATCH: usize = 25;
+
+/// Items one page of the erasure's scan reads at most.
+const SCAN_PAGE: i32 = 1000;
 
 impl CustomerEraser for DynamoStore {
     async fn erase_customer(&self, customer: &UserId) -> Result<Erased, StoreError> {
@@ -53,6 +64,7 @@ impl CustomerEraser for DynamoStore {
             .await?;
         // Their message counts (TTL removes them within a day or two; they name them).
         erased.other += self.delete_partition(rate_pk(customer)).await?;
+        self.erase_unindexed(customer, &mut erased).await?;
         let user = self
             .client
             .delete_item()
@@ -68,6 +80,59 @@ impl CustomerEraser for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The customer's items no index finds, by one scan of the table: the uploads they
+    /// declared (and their files, for the caller to delete) and their connect tickets.
+    async fn erase_unindexed(
+        &self,
+        customer: &UserId,
+        erased: &mut Erased,
+    ) -> Result<(), StoreError> {
+        let folder = Uploader::customer(customer);
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&*self.table)
+                .limit(SCAN_PAGE)
+                .set_exclusive_start_key(start)
+                .filter_expression(
+                    "(sk = :upload AND uploader = :folder) OR \
+                     (sk = :ticket AND subscriber_kind = :customer AND subscriber_id = :email)",
+                )
+                .expression_attribute_values(":upload", s(super::uploads::UPLOAD))
+                .expression_attribute_values(":folder", s(folder.as_str()))
+                .expression_attribute_values(":ticket", s("TICKET"))
+                .expression_attribute_values(":customer", s("customer"))
+                .expression_attribute_values(":email", s(customer.as_str()))
+                .projection_expression("pk, sk, id")
+                .send()
+                .await
+                .map_err(|e| classify("Scan for the customer's uploads and tickets", e))?;
+            let mut keys = Vec::new();
+            for item in page.items.unwrap_or_default() {
+                let (Some(pk), Some(sk)) = (text(&item, "pk"), text(&item, "sk")) else {
+                    continue;
+                };
+                if sk == super::uploads::UPLOAD {
+                    erased.uploads += 1;
+                    if let Some(id) = text(&item, "id").and_then(|id| AttachmentId::parse(id).ok())
+                    {
+                        erased.files.push(folder.key(&id));
+                    }
+                } else {
+                    erased.other += 1;
+                }
+                keys.push(key(pk.to_string(), sk));
+            }
+            self.delete_keys(keys).await?;
+            match page.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// One conversation's items, its messages' uploads, then its `META`.
     async fn erase_conversation(&self, pk: String, erased: &mut Erased) -> Result<(), StoreError> {
         let query = self

@@ -7,7 +7,8 @@
 //! [`Next::after`] once it has ended. Carrying that out (an outbox row, an SQS message)
 //! is theirs; making the attempt is the webhook client's (`crate::webhook_client`).
 
-use super::envelope::{Event, EventType};
+use super::customer::WebhookEvent;
+use super::envelope::EventType;
 use super::webhooks::{WebhookEndpoint, WebhookSubscription, retry_delay};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -25,7 +26,7 @@ pub struct Delivery {
     pub event_id: String,
     #[serde(with = "event_type_name")]
     pub event_type: EventType,
-    /// The thin envelope ([`Event::to_webhook_json`]): the bytes signed and sent, the same
+    /// The thin envelope ([`WebhookEvent::webhook_body`]): the bytes signed and sent, the same
     /// on every attempt.
     pub body: String,
     /// When the first attempt was due, in milliseconds since the Unix epoch.
@@ -35,13 +36,14 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// `event` for `endpoint_id`, not attempted yet, due at `now` (ms).
-    pub fn new(endpoint_id: &str, event: &Event, now: i64) -> Self {
+    /// `event` (about a conversation or a customer) for `endpoint_id`, not attempted
+    /// yet, due at `now` (ms).
+    pub fn new(endpoint_id: &str, event: &impl WebhookEvent, now: i64) -> Self {
         Delivery {
             endpoint_id: endpoint_id.to_string(),
-            event_id: event.id.clone(),
-            event_type: event.kind,
-            body: event.to_webhook_json(),
+            event_id: event.event_id().to_string(),
+            event_type: event.event_type(),
+            body: event.webhook_body(),
             first_attempt_at: now,
             attempts: 0,
         }
@@ -50,12 +52,12 @@ impl Delivery {
     /// One delivery of `event` per subscription that wants its type, due at `now` (ms).
     pub fn for_subscriptions(
         subscriptions: &[WebhookSubscription],
-        event: &Event,
+        event: &impl WebhookEvent,
         now: i64,
     ) -> Vec<Self> {
         subscriptions
             .iter()
-            .filter(|subscription| subscription.wants(event.kind))
+            .filter(|subscription| subscription.wants(event.event_type()))
             .map(|subscription| Delivery::new(&subscription.id, event, now))
             .collect()
     }
@@ -157,6 +159,7 @@ mod event_type_name {
 mod tests {
     use super::*;
     use crate::domain::{Author, ChatId, ConversationId, Email, MessageText, NewMessage};
+    use crate::events::Event;
     use crate::events::webhooks::{RETRY_DELAYS, WebhookUrl};
 
     fn event() -> Event {

@@ -21,15 +21,19 @@ pub enum EventType {
     Read,
     /// The customer rated the solved conversation, or changed their rating.
     Rated,
+    /// An operator erased everything stored about a customer (`supportzen users
+    /// erase`): an event about a customer, not a conversation ([`super::CustomerEvent`]).
+    CustomerErased,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::MessageCreated,
         EventType::StatusChanged,
         EventType::Assigned,
         EventType::Read,
         EventType::Rated,
+        EventType::CustomerErased,
     ];
 
     /// The envelope's `type`, and the name webhooks subscribe to.
@@ -40,6 +44,7 @@ impl EventType {
             EventType::Assigned => "conversation.assigned",
             EventType::Read => "conversation.read",
             EventType::Rated => "conversation.rated",
+            EventType::CustomerErased => "customer.erased",
         }
     }
 
@@ -49,7 +54,8 @@ impl EventType {
             .find(|kind| kind.as_str() == raw)
             .ok_or_else(|| {
                 "must be one of message.created, conversation.status_changed, \
-                 conversation.assigned, conversation.read, conversation.rated"
+                 conversation.assigned, conversation.read, conversation.rated, \
+                 customer.erased"
                     .to_string()
             })
     }

@@ -1,6 +1,6 @@
 //! Events, as pure values and rules (no I/O, no store): the one event envelope
 //! ([`envelope`]), the connect tickets realtime sockets open with ([`connect_ticket`]),
-//! Standard Webhooks signing and the retry schedule ([`webhooks`]), what comes of a
+//! events about a customer rather than a conversation ([`customer`]), Standard Webhooks signing and the retry schedule ([`webhooks`]), what comes of a
 //! webhook delivery's attempt ([`delivery`]), and which committed change yields which
 //! events ([`changes`]); typing indicators, which are never events ([`typing`]).
 //!
@@ -10,6 +10,7 @@
 
 pub mod changes;
 pub mod connect_ticket;
+pub mod customer;
 pub mod delivery;
 pub mod envelope;
 pub mod typing;
@@ -17,6 +18,7 @@ pub mod webhooks;
 
 pub use changes::{Change, ConversationState};
 pub use connect_ticket::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
+pub use customer::{CustomerEvent, WebhookEvent};
 pub use envelope::{Event, EventType, Visibility};
 pub use typing::{ClientFrame, TYPING_INTERVAL_MS, Typing, TypingThrottle};
 pub use webhooks::{WebhookEndpoint, WebhookSecret, WebhookSubscription, WebhookUrl};

@@ -1,7 +1,7 @@
 //! Erasing a customer (GDPR Article 17): `supportzen users erase`. Everything the store
 //! holds that names them goes: their conversations with every message and note, their
-//! profile and secret, their idempotency receipts, their uploads' records and, locally,
-//! their connect tickets. The files those uploads stored are the caller's to delete
+//! profile and secret, their idempotency receipts, their uploads' records (attached or
+//! not) and their connect tickets. The files those uploads stored are the caller's to delete
 //! ([`Erased::files`]), through its [`super::FileStorage`].
 
 use super::StoreError;
@@ -17,12 +17,20 @@ pub struct Erased {
     /// Messages and agents' notes.
     pub messages: u64,
     pub receipts: u64,
+    /// Upload records: those their messages carried and those they declared.
     pub uploads: u64,
-    /// Every other item (connections, tickets).
+    /// Every other item (connections, connect tickets, due notices).
     pub other: u64,
-    /// The stored files the erased messages carried (their keys), for the caller to
-    /// delete; the uploads never attached are under [`crate::domain::Uploader`]'s folder.
+    /// The stored files the erased messages carried and the customer's own uploads
+    /// (their keys, under [`crate::domain::Uploader`]'s folder), for the caller to delete.
     pub files: Vec<String>,
+}
+
+impl Erased {
+    /// Whether it removed nothing at all: the customer was unknown, or erased already.
+    pub fn is_empty(&self) -> bool {
+        *self == Erased::default()
+    }
 }
 
 /// Deletes everything stored about one customer.

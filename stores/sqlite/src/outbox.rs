@@ -609,7 +609,8 @@ mod tests {
         assert_eq!(
             dead[0].3,
             "unreadable by this version: event_type must be one of message.created, \
-             conversation.status_changed, conversation.assigned, conversation.read, conversation.rated"
+             conversation.status_changed, conversation.assigned, conversation.read, conversation.rated, \
+             customer.erased"
         );
         assert_eq!((dead[1].0.as_str(), dead[1].1.as_str()), ("evt_3", "many"));
         assert!(
