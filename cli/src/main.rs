@@ -176,7 +176,12 @@ async fn run(command: Command) -> Result<(), String> {
                     .erase_customer(email.user_id())
                     .await
                     .map_err(|e| store_error("cannot erase the customer", &e, &store.store))?;
-                let deleted = files.delete(&erased.files).await?;
+                // A file that could not be deleted is reported after the webhook is queued:
+                // a second run finds no items, so it would never send it.
+                let (deleted, files_left) = match files.delete(&erased.files).await {
+                    Ok(deleted) => (deleted, None),
+                    Err(left) => (0, Some(left)),
+                };
                 let mut report = data_rights::erased_json(email.user_id(), &erased, deleted);
                 report["webhooks"] = data_rights::notify_erased(
                     &backend,
@@ -187,7 +192,7 @@ async fn run(command: Command) -> Result<(), String> {
                 )
                 .await?;
                 println!("{report}");
-                Ok::<(), String>(())
+                files_left.map_or(Ok::<(), String>(()), Err)
             })?;
             Ok(())
         }

@@ -295,7 +295,7 @@ async fn unread_customer_messages_email_the_assignee_or_the_team<S: TestStore>()
     let settings = settings()
         .with_agents(
             Some("team@example.com"),
-            Some("https://console.example/#{id}"),
+            Some("https://console.example/console/#conversation={id}"),
         )
         .unwrap();
     let app = TestApp::<S>::spawn_with_emails(
@@ -366,10 +366,26 @@ async fn unread_customer_messages_email_the_assignee_or_the_team<S: TestStore>()
     for i in 1..=5 {
         send(3, format!("Dan, part {i} of 5")).await;
     }
+    // Eve's: Sam answers through the API without reading in the console (no mark moves):
+    // answered is dealt with, so no agents' email.
+    let eve = "eve@example.com";
+    app.provision(eve, "eve-secret").await;
+    let eves = app
+        .post(
+            LIVE_CREATE,
+            Some(&token("eve-secret", eve)),
+            &create_body(eve, "Eve here"),
+        )
+        .await
+        .ok()["chatId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    reply(&app, &sam, &eves, "Answered without opening it").await;
 
     let sams = sink.wait_for("sam@example.com", 1).await;
     let teams = sink.wait_for("team@example.com", 2).await;
-    agents_decided(&app, 3, 1).await;
+    agents_decided(&app, 3, 2).await;
 
     let email = &sams[0];
     let subject = email.header("Subject").unwrap();
@@ -385,7 +401,10 @@ async fn unread_customer_messages_email_the_assignee_or_the_team<S: TestStore>()
         "the opening message is unread too: {html}"
     );
     assert!(
-        html.contains(&format!("https://console.example/#{}", chats[0])),
+        html.contains(&format!(
+            "https://console.example/console/#conversation={}",
+            chats[0]
+        )),
         "{html}"
     );
     assert!(
@@ -413,6 +432,7 @@ async fn unread_customer_messages_email_the_assignee_or_the_team<S: TestStore>()
         assert!(dans.contains(&format!("Dan, part {i} of 5")), "{dans}");
     }
     assert_eq!(about(CUSTOMERS[2]), 0, "Sam read Cat's in time");
+    assert_eq!(about(eve), 0, "Sam answered Eve's");
     assert_eq!(sink.to("sam@example.com").len(), 1);
     // Customers get nothing of this.
     for customer in CUSTOMERS {

@@ -174,7 +174,7 @@ async fn the_sweep_sends_through_ses_v2_from_a_verified_sender_only() {
         settings: settings(&format!("Support <{sender}>"))
             .with_agents(
                 Some("team@example.com"),
-                Some("https://console.example/#{id}"),
+                Some("https://console.example/console/#conversation={id}"),
             )
             .unwrap(),
     };

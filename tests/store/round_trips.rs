@@ -599,14 +599,18 @@ async fn a_new_account_past_its_address_limit_is_a_429_for_no_extra_round_trip()
         )
         .await,
     );
-    trips.take();
-    let refused = live_create(
-        &store,
-        &NoFiles,
-        &config,
-        from("two@example.com", "198.51.100.1"),
-    )
-    .await;
+    // The next new email from there is refused, unless the hour ended in between: then
+    // the one after it is.
+    let mut refused = None;
+    for newcomer in ["two@example.com", "three@example.com"] {
+        trips.take();
+        let answer = live_create(&store, &NoFiles, &config, from(newcomer, "198.51.100.1")).await;
+        if answer.status() != 200 {
+            refused = Some(answer);
+            break;
+        }
+    }
+    let refused = refused.expect("a second new email from one address in an hour is refused");
     assert_eq!(refused.status(), 429, "{:?}", refused.body());
     let wait: u64 = refused.headers()["retry-after"]
         .to_str()

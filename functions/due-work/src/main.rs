@@ -1,8 +1,8 @@
 //! The `due-work` Lambda function: invoked every minute by an EventBridge schedule
 //! (asynchronously: a failed run is retried, then sent to the dead-letter queue), it
 //! runs `flows::due::sweep_with` at the invocation's time, as `supportzen serve`'s timer
-//! does locally: snoozes wake, and customers get an email (SES v2) of agent replies
-//! they left unread. It answers what the sweep did (`flows::due::SweepReport`); a store
+//! does locally: snoozes wake, customers get an email (SES v2) of agent replies they
+//! left unread, and the assignee or the team one of customer messages no agent read. It answers what the sweep did (`flows::due::SweepReport`); a store
 //! failure fails the invocation (what was done stays done, and the next sweep finds the
 //! rest).
 
@@ -30,6 +30,8 @@ async fn main() -> Result<(), Error> {
             tracing::info!(
                 woken = report.woken,
                 emailed = report.emailed,
+                agents_emailed = report.agents_emailed,
+                no_address = report.no_address,
                 read = report.read,
                 unsubscribed = report.unsubscribed,
                 failed = report.failed,

@@ -13,7 +13,7 @@
 //!   to the assignee's recorded address, or else the team's address, unless an agent
 //!   read them meanwhile. With neither address, no email (counted as `no_address`).
 
-use crate::domain::{Author, Reader};
+use crate::domain::{Author, Reader, Status};
 use crate::notify::{Mailer, NoticeSettings, compose, compose_for_agents};
 use crate::store::{
     AgentReader, ConversationReader, Due, DueWork, EmailPreferences, MessageWindow, StoreError,
@@ -256,7 +256,14 @@ where
     S: DueWork + ConversationReader + Sync,
     M: Mailer,
 {
-    if conversation.reads.unread(Reader::Agents) == 0 {
+    // Read, or dealt with without reading it here (a reply through the API or an
+    // integration, which moves no mark; a solve or close): no email.
+    let answered = conversation
+        .last_message
+        .as_ref()
+        .is_some_and(|newest| newest.author == Author::Agent);
+    let settled = matches!(conversation.status, Status::Solved | Status::Closed);
+    if conversation.reads.unread(Reader::Agents) == 0 || answered || settled {
         report.read += 1;
         return Ok(());
     }

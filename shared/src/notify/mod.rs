@@ -36,7 +36,8 @@ pub struct NoticeSettings {
     /// one, those conversations get no agents' email.
     pub team: Option<Mailbox>,
     /// The link to a conversation in the agents' console: `{id}` is replaced by its id,
-    /// e.g. `https://console.example/#{id}`. Without it, agents' emails name the
+    /// e.g. `https://console.example/console/#conversation={id}` (the console opens it).
+    /// Without it, agents' emails name the
     /// conversation without a link.
     pub console_url: Option<String>,
 }
