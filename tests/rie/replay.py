@@ -171,9 +171,14 @@ def check_layout(binary, table, owner, secret):
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": S(f"CONV#{chat}")},
     })["Items"]
-    written = {item["sk"]["S"].split("#")[0]: item for item in stored}
-    if sorted(written) != ["META", "MSG"] or len(stored) != 2:
-        sys.exit(f"layout check: live-create wrote {stored}, not one META and one MSG item")
+    # The agents' notice (NOTICE#MESSAGES: an email if no agent reads the message in
+    # time, docs/due-work.md) is the due work's, not the chat's: the seeded chats leave it
+    # out, as a chat opened before notices has none.
+    notices = [item for item in stored if item["sk"]["S"] == "NOTICE#MESSAGES"]
+    chat_items_stored = [item for item in stored if item not in notices]
+    written = {item["sk"]["S"].split("#")[0]: item for item in chat_items_stored}
+    if sorted(written) != ["META", "MSG"] or len(chat_items_stored) != 2 or len(notices) > 1:
+        sys.exit(f"layout check: live-create wrote {stored}, not one META and one MSG item (and at most one agents' notice)")
     message = written["MSG"]
     built = chat_items(chat, owner, message["id"]["S"], text, int(message["sent_at"]["N"]))
     for mine, theirs in zip(built, (written["META"], message)):
