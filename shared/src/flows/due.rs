@@ -120,32 +120,18 @@ where
                 Due::UnreadReplies {
                     conversation,
                     due_at,
-                } => {
-                    if !store
-                        .take_notice(Reader::Customer, conversation, *due_at)
-                        .await?
-                    {
-                        report.skipped += 1;
-                        continue;
-                    }
-                    let Some(notices) = notices else {
-                        report.skipped += 1;
-                        continue;
-                    };
-                    let Some(found) = store.find_conversation(conversation).await? else {
-                        report.skipped += 1;
-                        continue;
-                    };
-                    notify(store, notices, &found, now, &mut report).await?;
                 }
-                Due::UnreadMessages {
+                | Due::UnreadMessages {
                     conversation,
                     due_at,
                 } => {
-                    if !store
-                        .take_notice(Reader::Agents, conversation, *due_at)
-                        .await?
-                    {
+                    // The customer's notice (replies they left unread) or the agents'
+                    // (messages no agent read): taken once, then decided by its side.
+                    let reader = match item {
+                        Due::UnreadReplies { .. } => Reader::Customer,
+                        _ => Reader::Agents,
+                    };
+                    if !store.take_notice(reader, conversation, *due_at).await? {
                         report.skipped += 1;
                         continue;
                     }
@@ -157,7 +143,14 @@ where
                         report.skipped += 1;
                         continue;
                     };
-                    notify_agents(store, notices, &found, now, &mut report).await?;
+                    match reader {
+                        Reader::Customer => {
+                            notify(store, notices, &found, now, &mut report).await?
+                        }
+                        Reader::Agents => {
+                            notify_agents(store, notices, &found, now, &mut report).await?
+                        }
+                    }
                 }
             }
         }
