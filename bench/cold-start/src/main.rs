@@ -43,6 +43,14 @@ struct Args {
     /// Warm invocations after each cold start.
     #[arg(long, default_value_t = 100)]
     warm: usize,
+    /// Measure only this function (and its calls, and the empty function); repeatable.
+    /// All of them when not given.
+    #[arg(long = "only", value_name = "FUNCTION")]
+    only: Vec<String>,
+    /// Let the bootstraps write their logs where this process writes its own (for finding
+    /// out why one fails; the logging then costs time too).
+    #[arg(long)]
+    show_logs: bool,
 }
 
 /// One bootstrap under test.
@@ -91,6 +99,13 @@ impl Subject {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|o| !FUNCTIONS.iter().any(|function| function.name == o.as_str()))
+    {
+        return Err(format!("--only {unknown}: the harness does not run such a function"));
+    }
     let dynamodb = dynamodb_stub::start().await.map_err(|e| e.to_string())?;
     let mut subjects = vec![Subject::new(
         "empty-function".into(),
@@ -98,7 +113,10 @@ async fn main() -> Result<(), String> {
         None,
         "{}".into(),
     )];
-    for function in &FUNCTIONS {
+    let chosen = FUNCTIONS
+        .iter()
+        .filter(|function| args.only.is_empty() || args.only.iter().any(|o| o == function.name));
+    for function in chosen {
         let name = function.name;
         let path = args.events.join(function.event);
         let event =
@@ -123,7 +141,7 @@ async fn main() -> Result<(), String> {
             .collect();
         for index in order {
             let subject = &mut subjects[index];
-            measure(&args.bin_dir, dynamodb, subject, args.warm)
+            measure(&args.bin_dir, dynamodb, subject, args.warm, args.show_logs)
                 .await
                 .map_err(|e| format!("{} (round {round}): {e}", subject.label))?;
         }
@@ -140,6 +158,7 @@ async fn measure(
     dynamodb: SocketAddr,
     subject: &mut Subject,
     warm: usize,
+    show_logs: bool,
 ) -> Result<(), String> {
     let mut api = RuntimeApi::start().await.map_err(|e| e.to_string())?;
     let spawned = Instant::now();
@@ -151,8 +170,8 @@ async fn measure(
         .env_clear()
         .envs(environment)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(logs(show_logs))
+        .stderr(logs(show_logs))
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| {
@@ -186,6 +205,10 @@ async fn measure(
     }
     child.kill().await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+fn logs(shown: bool) -> Stdio {
+    if shown { Stdio::inherit() } else { Stdio::null() }
 }
 
 async fn step(api: &mut RuntimeApi) -> Result<Note, String> {
@@ -305,11 +328,9 @@ fn report(args: &Args, subjects: &[Subject]) {
         us(percentile(&empty.warm, 50)),
         us(percentile(&empty.warm, 99))
     );
-    for name in FUNCTIONS.map(|function| function.name) {
-        let function = subjects
-            .iter()
-            .find(|s| s.label == name)
-            .expect("every function is measured");
+    let measured = subjects.iter().skip(1).filter(|s| s.calls.is_none());
+    for function in measured {
+        let name = function.binary;
         let calls = subjects
             .iter()
             .find(|s| s.calls == Some(name))
