@@ -1,11 +1,15 @@
 //! A DynamoDB endpoint on loopback that answers instantly and successfully, so the
 //! harness measures the functions, not a database. Every user is provisioned with the
-//! sample events' secret; every write succeeds; the ticket counter counts; every
-//! conversation exists, is open and is the demo user's (whatever id is asked for), and a
-//! read answers a full page: 20 conversations for a customer's list, a full page from
-//! each shard of the agents' inbox, 50 messages, and 10 agents' notes (newer than the
-//! messages) for the agents' message page. Every connect ticket asked for is there to be
-//! redeemed, the demo user's and unexpired, so that the WebSocket authorizer allows.
+//! sample events' secret and a profile (for the agents' customer lookup); every write
+//! succeeds; the ticket counter counts; every conversation exists, is open (but
+//! [`SOLVED_TICKET`], solved, for the rating route) and is the demo user's (whatever id is
+//! asked for), and a read answers a full page: 20 conversations for a customer's list, a
+//! full page from each shard of the agents' inbox, 50 messages, and 10 agents' notes
+//! (newer than the messages) for the agents' message page. A read mark's count of the
+//! messages from its `up_to` on finds those of the 50 that sort from it, so a mark up to
+//! the newest (`…000000000050`) is found, with none after it. Every connect ticket asked
+//! for is there to be redeemed, the demo user's and unexpired, so that the WebSocket
+//! authorizer allows.
 //!
 //! Requests are read by looking for the few strings that matter in the SDK's compact
 //! JSON (no JSON parser: the harness needs none otherwise).
@@ -24,6 +28,9 @@ use tokio::net::TcpListener;
 
 /// The secret the sample events in events/ are signed with.
 pub const DEMO_SECRET: &str = "demo-secret";
+
+/// The demo user's ticket an agent has solved: the one the harness's rating event rates.
+pub const SOLVED_TICKET: &str = "TKT-003";
 
 /// Starts the stub; returns its address.
 pub async fn start() -> std::io::Result<SocketAddr> {
@@ -65,14 +72,22 @@ async fn answer(
     // The conversation a GetItem or UpdateItem keys (`CONV#<id>` / `META`), if any.
     let conversation_key = string_after(&sent, r#"{"S":"CONV#"#);
     let body = match (operation.as_str(), conversation_key) {
-        ("GetItem", Some(id)) => format!(r#"{{"Item":{}}}"#, conversation_item(id, None)),
+        ("GetItem", Some(id)) => format!(r#"{{"Item":{}}}"#, conversation_item(id)),
         ("GetItem", None) => format!(r#"{{"Item":{{"secret":{{"S":"{DEMO_SECRET}"}}}}}}"#),
-        // An agent's assignment asks for the conversation as it now is.
+        // An agent's assignment and a read mark ask for the conversation as it now is.
         ("UpdateItem", Some(id)) if sent.contains(r#""ReturnValues":"ALL_NEW""#) => format!(
             r#"{{"Attributes":{}}}"#,
-            conversation_item(id, string_after(&sent, r#"":assignee":{"S":""#))
+            conversation_at(
+                id,
+                1_764_547_200_000,
+                0,
+                string_after(&sent, r#"":assignee":{"S":""#),
+                &read_mark(&sent),
+            )
         ),
         ("UpdateItem", Some(_)) => "{}".to_string(),
+        // The unsubscribe link's mark on the user item.
+        ("UpdateItem", None) if sent.contains("unsubscribed_at") => "{}".to_string(),
         ("UpdateItem", None) => format!(
             r#"{{"Attributes":{{"value":{{"N":"{}"}}}}}}"#,
             counter.fetch_add(1, Ordering::Relaxed) + 1
@@ -97,10 +112,12 @@ fn string_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     rest.split('"').next()
 }
 
-/// A page for a Query: by the index it reads, or the table's messages or notes.
+/// A page for a Query: by the index it reads, or the table's profile, messages or notes.
 fn query(sent: &str) -> String {
     let partition = string_after(sent, r#"":pk":{"S":""#).unwrap_or_default();
     match string_after(sent, r#""IndexName":""#) {
+        // The agents' customer lookup: the user item's profile attributes.
+        None if partition.starts_with("USER#") => page(std::iter::once(profile(partition))),
         // A customer's list: their tickets.
         Some("by-owner") => page((1..=20).map(conversation)),
         // A shard of the agents' inbox (`INBOX#<kind>#<shard>`, or by assignee, which
@@ -117,6 +134,14 @@ fn query(sent: &str) -> String {
             let conversation = partition.strip_prefix("CONV#").unwrap_or("TKT-001");
             if string_after(sent, r#"":prefix":{"S":""#) == Some("NOTE#") {
                 page((1..=10).map(|n| note(conversation, n)))
+            } else if let Some(from) = string_after(sent, r#"":from":{"S":""#) {
+                // A read mark's count: the messages from its `up_to` on, keys and authors
+                // only, as it projects them.
+                page((1..=50).filter_map(|n| {
+                    let sk = format!("MSG#{}", message_id(n));
+                    (sk.as_str() >= from)
+                        .then(|| format!(r#"{{"sk":{{"S":"{sk}"}},"author":{{"S":"customer"}}}}"#))
+                }))
             } else {
                 page((1..=50).map(|n| message(conversation, n)))
             }
@@ -130,14 +155,57 @@ fn number_after(text: &str, marker: &str) -> Option<usize> {
     digits.parse().ok()
 }
 
-/// The user (with the demo secret) and the conversation `TKT-001`, owned by them.
+/// The user (with the demo secret) and the conversation `TKT-001`, owned by them, or
+/// [`SOLVED_TICKET`] when that is asked for.
 fn batch_get(sent: &str) -> String {
     // The table is the only key of RequestItems: {"RequestItems":{"<table>":{...}}}.
     let table = string_after(sent, r#""RequestItems":{""#).unwrap_or("bench");
+    let conversation = match string_after(sent, r#"{"S":"CONV#"#) {
+        Some(SOLVED_TICKET) => solved_ticket(),
+        _ => conversation(1),
+    };
     format!(
-        r#"{{"Responses":{{"{table}":[{{"pk":{{"S":"USER#demo@example.com"}},"secret":{{"S":"{DEMO_SECRET}"}}}},{}]}},"UnprocessedKeys":{{}}}}"#,
-        conversation(1)
+        r#"{{"Responses":{{"{table}":[{{"pk":{{"S":"USER#demo@example.com"}},"secret":{{"S":"{DEMO_SECRET}"}}}},{conversation}]}},"UnprocessedKeys":{{}}}}"#
     )
+}
+
+/// The user item's profile attributes, as the agents' lookup asks for them by name.
+fn profile(partition: &str) -> String {
+    format!(
+        r#"{{"pk":{{"S":"{partition}"}},"sk":{{"S":"PROFILE"}},"name":{{"S":"Basic Plan"}},"plan_id":{{"N":"1"}},"account_created_at":{{"N":"1679223400"}},"created_at":{{"N":"1764547200000"}}}}"#
+    )
+}
+
+/// [`SOLVED_TICKET`]'s `META` item: solved by an agent, not rated yet.
+fn solved_ticket() -> String {
+    format!(
+        r#"{{"pk":{{"S":"CONV#{SOLVED_TICKET}"}},"sk":{{"S":"META"}},"id":{{"S":"{SOLVED_TICKET}"}},"kind":{{"S":"ticket"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"status":{{"S":"solved"}},"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"1764547200000"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"ticket#1764547200000#{SOLVED_TICKET}"}},"last_message_id":{{"S":"{}"}},"last_message_author":{{"S":"agent"}},"last_message_preview":{{"S":"The duplicate charge is refunded."}}}}"#,
+        message_id(50)
+    )
+}
+
+/// The attributes a read mark's update sets (`#up_to`, `#read` and, for the agents', who
+/// marked), as the conversation's item holds them after it; none for any other update.
+fn read_mark(sent: &str) -> String {
+    let (Some(up_to_name), Some(up_to)) = (
+        string_after(sent, r##""#up_to":""##),
+        string_after(sent, r#"":up_to":{"S":""#),
+    ) else {
+        return String::new();
+    };
+    let read_name = string_after(sent, r##""#read":""##).unwrap_or("agents_read");
+    let read = string_after(sent, r#"":read":{"N":""#).unwrap_or("0");
+    let mut attributes =
+        format!(r#""{up_to_name}":{{"S":"{up_to}"}},"{read_name}":{{"N":"{read}"}},"#);
+    if let (Some(id), Some(name)) = (
+        string_after(sent, r#"":by_id":{"S":""#),
+        string_after(sent, r#"":by_name":{"S":""#),
+    ) {
+        attributes.push_str(&format!(
+            r#""agents_read_by_id":{{"S":"{id}"}},"agents_read_by_name":{{"S":"{name}"}},"#
+        ));
+    }
+    attributes
 }
 
 /// The ticket item a `DeleteItem` of `TICKET#<digest>` removes: the demo user's, valid
@@ -166,10 +234,10 @@ fn conversation(n: usize) -> String {
 }
 
 /// A conversation's `META` item as the store now writes it: open, in the inbox and the
-/// unassigned inbox (or `assignee`'s), with its newest message. `id` is a chat's or a
-/// ticket's id, as asked for.
-fn conversation_item(id: &str, assignee: Option<&str>) -> String {
-    conversation_at(id, 1_764_547_200_000, 0, assignee)
+/// unassigned inbox, with its newest message. `id` is a chat's or a ticket's id, as asked
+/// for.
+fn conversation_item(id: &str) -> String {
+    conversation_at(id, 1_764_547_200_000, 0, None, "")
 }
 
 /// The `n`th newest open conversation of one inbox shard.
@@ -180,10 +248,18 @@ fn inbox_conversation(kind: &str, shard: usize, n: usize) -> String {
     };
     // Newest first across shards, as each shard's query returns them.
     let millis = 1_764_547_200_000 - i64::try_from(n * 4 + shard).unwrap_or(0) * 1000;
-    conversation_at(&id, millis, shard, None)
+    conversation_at(&id, millis, shard, None, "")
 }
 
-fn conversation_at(id: &str, millis: i64, shard: usize, assignee: Option<&str>) -> String {
+/// An open conversation's `META` item, assigned to `assignee` (or unassigned), with
+/// `extra` attributes (each followed by a comma).
+fn conversation_at(
+    id: &str,
+    millis: i64,
+    shard: usize,
+    assignee: Option<&str>,
+    extra: &str,
+) -> String {
     let kind = if id.starts_with("TKT-") {
         "ticket"
     } else {
@@ -198,14 +274,20 @@ fn conversation_at(id: &str, millis: i64, shard: usize, assignee: Option<&str>) 
         None => (String::new(), format!("UNASSIGNED#{kind}#{shard}")),
     };
     format!(
-        r#"{{"pk":{{"S":"CONV#{id}"}},"sk":{{"S":"META"}},"id":{{"S":"{id}"}},"kind":{{"S":"{kind}"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"status":{{"S":"open"}},{assignee}"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"{millis}"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"{kind}#{activity}"}},"gsi2pk":{{"S":"INBOX#{kind}#{shard}"}},"gsi2sk":{{"S":"open#{activity}"}},"gsi3pk":{{"S":"{by_assignee}"}},"gsi3sk":{{"S":"open#{activity}"}},"last_message_id":{{"S":"msg-019aa6f0-0000-7000-8000-000000000050"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#
+        r#"{{"pk":{{"S":"CONV#{id}"}},"sk":{{"S":"META"}},"id":{{"S":"{id}"}},"kind":{{"S":"{kind}"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"status":{{"S":"open"}},{assignee}{extra}"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"{millis}"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"{kind}#{activity}"}},"gsi2pk":{{"S":"INBOX#{kind}#{shard}"}},"gsi2sk":{{"S":"open#{activity}"}},"gsi3pk":{{"S":"{by_assignee}"}},"gsi3sk":{{"S":"open#{activity}"}},"last_message_id":{{"S":"msg-019aa6f0-0000-7000-8000-000000000050"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#
     )
+}
+
+/// The id of the `n`th of a conversation's 50 messages, in the order they sort.
+fn message_id(n: usize) -> String {
+    format!("msg-019aa6f0-0000-7000-8000-{n:012}")
 }
 
 /// A customer's message in `conversation`, as the store writes it.
 fn message(conversation: &str, n: usize) -> String {
+    let id = message_id(n);
     format!(
-        r#"{{"pk":{{"S":"CONV#{conversation}"}},"sk":{{"S":"MSG#msg-019aa6f0-0000-7000-8000-{n:012}"}},"id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"author":{{"S":"customer"}},"body":{{"S":"Here is the receipt for the second charge, as you asked."}},"sent_at":{{"N":"1764547200000"}}}}"#
+        r#"{{"pk":{{"S":"CONV#{conversation}"}},"sk":{{"S":"MSG#{id}"}},"id":{{"S":"{id}"}},"author":{{"S":"customer"}},"body":{{"S":"Here is the receipt for the second charge, as you asked."}},"sent_at":{{"N":"1764547200000"}}}}"#
     )
 }
 

@@ -15,7 +15,7 @@ mod functions;
 mod runtime_api;
 
 use clap::Parser;
-use functions::{FUNCTIONS, SIZE_ONLY};
+use functions::{Event, FUNCTIONS, SIZE_ONLY};
 use runtime_api::{Note, RuntimeApi};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ struct Args {
     #[arg(long, default_value = "target/release")]
     bin_dir: PathBuf,
     /// Directory holding the sample events (one success event per function, see
-    /// `functions.rs`).
+    /// `functions.rs`; the harness's own are built in).
     #[arg(long, default_value = "events")]
     events: PathBuf,
     /// Cold starts per function.
@@ -43,7 +43,8 @@ struct Args {
     /// Warm invocations after each cold start.
     #[arg(long, default_value_t = 100)]
     warm: usize,
-    /// Measure only this function (and its calls, and the empty function); repeatable.
+    /// Measure only this function (and its calls, and the empty function), named as the
+    /// report names it (`unsubscribe-page` for the unsubscribe link's page); repeatable.
     /// All of them when not given.
     #[arg(long = "only", value_name = "FUNCTION")]
     only: Vec<String>,
@@ -104,7 +105,9 @@ async fn main() -> Result<(), String> {
         .iter()
         .find(|o| !FUNCTIONS.iter().any(|function| function.name == o.as_str()))
     {
-        return Err(format!("--only {unknown}: the harness does not run such a function"));
+        return Err(format!(
+            "--only {unknown}: the harness does not run such a function"
+        ));
     }
     let dynamodb = dynamodb_stub::start().await.map_err(|e| e.to_string())?;
     let mut subjects = vec![Subject::new(
@@ -118,9 +121,13 @@ async fn main() -> Result<(), String> {
         .filter(|function| args.only.is_empty() || args.only.iter().any(|o| o == function.name));
     for function in chosen {
         let name = function.name;
-        let path = args.events.join(function.event);
-        let event =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let event = match function.event {
+            Event::Sample(file) => {
+                let path = args.events.join(file);
+                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            Event::Bench(event) => event.to_string(),
+        };
         // The same event for both, so the difference is what the function does with it.
         subjects.push(Subject::new(
             format!("store-calls ({name})"),
@@ -130,7 +137,7 @@ async fn main() -> Result<(), String> {
         ));
         subjects.push(Subject {
             success: Some(function.success),
-            ..Subject::new(name.into(), name, None, event)
+            ..Subject::new(name.into(), function.binary, None, event)
         });
     }
 
@@ -208,7 +215,11 @@ async fn measure(
 }
 
 fn logs(shown: bool) -> Stdio {
-    if shown { Stdio::inherit() } else { Stdio::null() }
+    if shown {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
 }
 
 async fn step(api: &mut RuntimeApi) -> Result<Note, String> {
@@ -227,14 +238,19 @@ async fn expect_next(api: &mut RuntimeApi) -> Result<Instant, String> {
     }
 }
 
+/// The secret the sample unsubscribe events' tokens are signed with (events/README.md),
+/// not production's.
+const DEMO_UNSUBSCRIBE_SECRET: &str = "demo-unsubscribe-secret-0123456789abcdef";
+
 /// What Lambda sets for a function with 256 MB (its documented variables; notably no
-/// `SSL_CERT_FILE`), plus the table and the stub's address.
+/// `SSL_CERT_FILE`), plus the table and the stub's address, and the variables
+/// `template.yaml` gives the function that its success needs.
 fn lambda_environment(
     name: &str,
     runtime_api: SocketAddr,
     dynamodb: SocketAddr,
 ) -> Vec<(&'static str, String)> {
-    vec![
+    let mut environment = vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
         ("AWS_LAMBDA_FUNCTION_NAME", name.to_string()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
@@ -257,7 +273,12 @@ fn lambda_environment(
         ("_HANDLER", "bootstrap".into()),
         ("TZ", ":UTC".into()),
         ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
-    ]
+    ];
+    // The unsubscribe route checks its token's signature with it (503 without).
+    if name == "unsubscribe" {
+        environment.push(("UNSUBSCRIBE_SECRET", DEMO_UNSUBSCRIBE_SECRET.into()));
+    }
+    environment
 }
 
 fn percentile(values: &[Duration], p: usize) -> Duration {
@@ -278,11 +299,18 @@ fn report(args: &Args, subjects: &[Subject]) {
     let empty_cold = percentile(&subjects[0].cold(), 50);
     println!("Binaries (stripped):\n");
     println!("| binary | bytes | MiB |\n|---|---:|---:|");
+    // Each bootstrap once, though one may be run on two events.
+    let mut binaries: Vec<&str> = vec![];
     let measured = subjects
         .iter()
         .filter(|s| s.calls.is_none())
         .map(|s| s.binary);
     for binary in measured.chain(SIZE_ONLY) {
+        if !binaries.contains(&binary) {
+            binaries.push(binary);
+        }
+    }
+    for binary in binaries {
         let size = std::fs::metadata(args.bin_dir.join(binary))
             .map(|m| m.len())
             .unwrap_or(0);
@@ -293,7 +321,7 @@ fn report(args: &Args, subjects: &[Subject]) {
     }
     println!(
         "\n({} weighed only: the harness does not stub the services they call.)",
-        SIZE_ONLY.join(" and ")
+        SIZE_ONLY.join(", ")
     );
     println!(
         "\nCold starts, medians of {} rounds (init = spawn to first GET /next; cold = init + first invocation):\n",
@@ -330,7 +358,7 @@ fn report(args: &Args, subjects: &[Subject]) {
     );
     let measured = subjects.iter().skip(1).filter(|s| s.calls.is_none());
     for function in measured {
-        let name = function.binary;
+        let name = function.label.as_str();
         let calls = subjects
             .iter()
             .find(|s| s.calls == Some(name))

@@ -7,7 +7,9 @@
 //! The calls are those of each function's success event in `events/` (the same ids,
 //! page sizes and bodies); `tests/store/round_trips.rs` pins how many each endpoint makes.
 //! For the WebSocket API's functions (`ws-authorize`, `ws-connection`), those of their
-//! events in `events/realtime/`.
+//! events in `events/realtime/`; for the read marks and the rating, those of the
+//! harness's own events in `bench/cold-start/events/`; for `unsubscribe-page` (the
+//! unsubscribe link's page), none.
 
 use lambda_http::Error;
 use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
@@ -15,16 +17,17 @@ use serde_json::Value;
 use supportzen_shared::auth::Caller;
 use supportzen_shared::domain::{
     Agent, AgentId, AttachmentId, Author, ChatId, ClientMessageId, ContentType, ConversationId,
-    DisplayName, Email, FileName, Kind, MessageText, NewMessage, Profile, Status, TicketId,
-    UnixSeconds, Uploader, now_millis,
+    DisplayName, Email, FileName, Kind, MessageId, MessageText, NewMessage, Profile, Rating,
+    RatingComment, RatingScore, Reader, Status, TicketId, UnixSeconds, Uploader, now_millis,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::events::{ConnectTicket, Subscriber, TICKET_LIFETIME_MS};
 use supportzen_shared::store::{
     AgentReader, AgentWriter, AssigneeFilter, CONNECTION_LIFETIME_MS, ConnectTicketIssuer,
-    ConnectTicketRedeemer, ConnectionWriter, ConversationCreator, ConversationReader, InboxFilter,
-    MessageAppender, MessageWindow, NewConversation, StoredConversation, TicketNumbers,
-    UploadRecord, UploadRegistry, UserReader,
+    ConnectTicketRedeemer, ConnectionWriter, ConversationCreator, ConversationRater,
+    ConversationReader, CustomerReader, EmailPreferences, InboxFilter, MessageAppender,
+    MessageWindow, NewConversation, ReadMarker, StoredConversation, TicketNumbers, UploadRecord,
+    UploadRegistry, UserReader,
 };
 
 /// The chat the sample events use (events/README.md).
@@ -36,6 +39,11 @@ const WS_TICKET: &str = "wst_5f2b8c1e9a7d4036b1e8c2f94d6a0b3e7c5d1f8a2b9e4c6d0a3
 /// The connection and its `connectedAt` in `events/realtime/ws-connection-connect.json`.
 const CONNECTION: &str = "Kx3aBcDeIAMCJfQ=";
 const CONNECTED_AT: i64 = 1_795_341_600_000;
+
+/// The message the harness's read-mark events mark up to: the stub's newest.
+const UP_TO: &str = "msg-019aa6f0-0000-7000-8000-000000000050";
+/// The solved ticket the harness's rating event rates (the stub's `SOLVED_TICKET`).
+const SOLVED_TICKET: u64 = 3;
 
 /// The routes' default quiet period before an unread message's email (milliseconds).
 const NOTICE_AFTER_MS: i64 = 300_000;
@@ -71,6 +79,14 @@ fn chat() -> Result<ConversationId, Error> {
     Ok(ConversationId::Chat(ChatId::parse(CHAT)?))
 }
 
+/// The agent the agent events name.
+fn agent() -> Result<Agent, Error> {
+    Ok(Agent {
+        id: AgentId::parse(AGENT)?,
+        name: DisplayName::parse("Alex Rivera")?,
+    })
+}
+
 /// An agent's read of the conversation, which each of their writes but assign starts with.
 async fn find(store: &DynamoStore, id: &ConversationId) -> Result<StoredConversation, Error> {
     Ok(store
@@ -101,12 +117,8 @@ async fn agent_calls(store: &DynamoStore, endpoint: &str) -> Result<(), Error> {
                 .await?;
         }
         "agent-reply" => {
-            let agent = Agent {
-                id: AgentId::parse(AGENT)?,
-                name: DisplayName::parse("Alex Rivera")?,
-            };
             let reply = NewMessage::by_agent(
-                agent,
+                agent()?,
                 MessageText::parse(
                     "Hi! Your subscription URL is under Account > Subscription; \
                      I've also emailed it to you.",
@@ -125,6 +137,24 @@ async fn agent_calls(store: &DynamoStore, endpoint: &str) -> Result<(), Error> {
         "agent-assign" => {
             store
                 .assign(&chat, Some(&AgentId::parse(AGENT)?), None)
+                .await?;
+        }
+        "agent-read" => {
+            let seen = find(store, &chat).await?;
+            store
+                .mark_read(
+                    &seen,
+                    Reader::Agents,
+                    &MessageId::parse(UP_TO)?,
+                    Some(&agent()?),
+                )
+                .await?;
+        }
+        // The profile and one page of the customer's tickets (`kind=ticket&limit=20`).
+        "agent-customer" => {
+            let customer = Email::parse("demo@example.com")?;
+            store
+                .customer_page(customer.user_id(), Kind::Ticket, None, 20)
                 .await?;
         }
         other => return Err(format!("BENCH_CALLS={other:?} is not an endpoint").into()),
@@ -173,6 +203,43 @@ async fn realtime_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> R
     Ok(())
 }
 
+/// The customer's read mark and rating (each the user read with the conversation, then
+/// the write), and the unsubscribe link's (no user read: the token is the credential).
+async fn mark_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<(), Error> {
+    let user = email.user_id();
+    match endpoint {
+        "conversation-read" => {
+            let ticket = ConversationId::Ticket(TicketId::from_number(1).ok_or("a ticket")?);
+            let (_, seen) = store.find_user_and_conversation(user, &ticket).await?;
+            let seen = seen.ok_or("the stub has every conversation")?;
+            store
+                .mark_read(&seen, Reader::Customer, &MessageId::parse(UP_TO)?, None)
+                .await?;
+        }
+        "conversation-rating" => {
+            let ticket =
+                ConversationId::Ticket(TicketId::from_number(SOLVED_TICKET).ok_or("a ticket")?);
+            let (_, seen) = store.find_user_and_conversation(user, &ticket).await?;
+            let seen = seen.ok_or("the stub has every conversation")?;
+            let now = now_millis();
+            let rating = Rating {
+                score: RatingScore::from_integer(5)?,
+                comment: Some(RatingComment::parse("Sorted in minutes.")?),
+                rated_at: now,
+                first_rated_at: now,
+            };
+            store.rate(&seen, &rating).await?;
+        }
+        "unsubscribe" => {
+            store.unsubscribe(user).await?;
+        }
+        // The link's confirmation page reads nothing.
+        "unsubscribe-page" => {}
+        other => return Err(format!("BENCH_CALLS={other:?} is not an endpoint").into()),
+    }
+    Ok(())
+}
+
 /// The upload routes' calls: the customer's user read, then the upload's record.
 async fn upload_calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<(), Error> {
     let uploader = match endpoint {
@@ -206,6 +273,12 @@ async fn calls(store: &DynamoStore, endpoint: &str, email: &Email) -> Result<Val
     }
     if endpoint.starts_with("agent-") {
         agent_calls(store, endpoint).await?;
+        return Ok(Value::Null);
+    }
+    if matches!(endpoint, "conversation-read" | "conversation-rating")
+        || endpoint.starts_with("unsubscribe")
+    {
+        mark_calls(store, endpoint, email).await?;
         return Ok(Value::Null);
     }
     // The messages route reads the user with the conversation instead.
