@@ -141,6 +141,7 @@ async fn main() -> Result<(), String> {
         });
     }
 
+    let copies = Copies::of(&args.bin_dir, &subjects)?;
     for round in 0..args.rounds {
         // Rotate the order every round so no function always runs first.
         let order: Vec<usize> = (0..subjects.len())
@@ -148,7 +149,7 @@ async fn main() -> Result<(), String> {
             .collect();
         for index in order {
             let subject = &mut subjects[index];
-            measure(&args.bin_dir, dynamodb, subject, args.warm, args.show_logs)
+            measure(&copies.dir, dynamodb, subject, args.warm, args.show_logs)
                 .await
                 .map_err(|e| format!("{} (round {round}): {e}", subject.label))?;
         }
@@ -157,6 +158,41 @@ async fn main() -> Result<(), String> {
 
     report(&args, &subjects);
     Ok(())
+}
+
+/// The bootstraps run, copied into a directory of their own for the run (removed after).
+///
+/// A binary the linker has just written starts measurably slower than a copy of it (its
+/// init 0.1-0.2 ms longer in docs/performance.md's runs, issue 21): the kernel's cached
+/// pages of a file written piece by piece are not those of a file written in one go.
+/// Lambda runs bootstraps unpacked from the deployment package, and a copy puts every
+/// binary, the empty function's too, in the same state whenever each was built.
+struct Copies {
+    dir: PathBuf,
+}
+
+impl Copies {
+    fn of(bin_dir: &Path, subjects: &[Subject]) -> Result<Self, String> {
+        let dir = std::env::temp_dir().join(format!("cold-start-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let copies = Copies { dir };
+        for subject in subjects {
+            let (from, to) = (
+                bin_dir.join(subject.binary),
+                copies.dir.join(subject.binary),
+            );
+            if !to.exists() {
+                std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+            }
+        }
+        Ok(copies)
+    }
+}
+
+impl Drop for Copies {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// One cold start, its first invocation, then `warm` invocations.
@@ -281,7 +317,11 @@ fn lambda_environment(
     environment
 }
 
+/// Zero for no values (`--warm 0`).
 fn percentile(values: &[Duration], p: usize) -> Duration {
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
     let mut sorted = values.to_vec();
     sorted.sort();
     sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
