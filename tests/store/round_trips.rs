@@ -5,9 +5,10 @@
 //! one query per shard, sent at once; a conversation 1 read, its messages 1 read + a
 //! query for messages and one for notes; a reply or status change 1 read + 1 write; an
 //! assignment 1 write; a read mark 1 read + a query + 1 write (the customer's read is
-//! the user with the conversation), none when it does not move.
-//! assignment 1 write; finding a customer 2 queries sent at once (the profile, and one
-//! page of the by-owner index).
+//! the user with the conversation), none when it does not move; finding a customer 2
+//! queries sent at once (the profile, and one page of the by-owner index). A customer's
+//! rating is the user with the conversation + 1 write; an unsubscribe link's form post
+//! 1 write, its page none.
 //! The tests pin the exact calls, which are the access-pattern table in docs/data-model.md.
 
 use lambda_http::{Body, Request, Response};
@@ -20,8 +21,8 @@ use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::dynamo::items::InboxShards;
 use supportzen_shared::http::handlers::{
     agent_assign, agent_conversation, agent_customer, agent_inbox, agent_messages, agent_read,
-    agent_reply, agent_status, conversation_messages, conversation_read, conversations_list,
-    live_chat, live_create, ticket_append, ticket_create,
+    agent_reply, agent_status, conversation_messages, conversation_rating, conversation_read,
+    conversations_list, live_chat, live_create, ticket_append, ticket_create, unsubscribe,
 };
 use supportzen_shared::http::with_route_parameters;
 use supportzen_shared::store::NoFiles;
@@ -455,6 +456,17 @@ async fn each_agent_route_stays_within_its_round_trip_budget() {
     );
     assert_eq!(trips.take(), ["GetItem", "UpdateItem"], "agent-status");
 
+    // The customer rates the solved chat: the user with the conversation, one write.
+    let body = json!({"email": EMAIL, "rating": 5});
+    let rated = with_route_parameters(request(&token, &body), vec![("id", chat.clone())]);
+    let rated = data(conversation_rating(&store, &Config::default(), rated).await);
+    assert_eq!(rated["rating"]["rating"], 5);
+    assert_eq!(
+        trips.take(),
+        ["BatchGetItem", "UpdateItem"],
+        "conversation-rating"
+    );
+
     let path = format!("{base}/assign");
     data(
         agent_assign(
@@ -630,5 +642,38 @@ async fn a_new_account_past_its_address_limit_is_a_429_for_no_extra_round_trip()
             from("two@example.com", "198.51.100.2"),
         )
         .await,
+    );
+}
+
+/// The unsubscribe link: its page (GET) reads and writes nothing; the form's post is one
+/// write, with no authentication read (the token is the proof).
+#[tokio::test]
+async fn unsubscribing_is_one_write_and_its_page_none() {
+    let (store, trips) = provisioned_store().await;
+    let key = supportzen_shared::domain::UnsubscribeKey::new(&"k".repeat(32)).unwrap();
+    let user = Email::parse(EMAIL).unwrap();
+    let link = format!(
+        "/api/client/unsubscribe?token={}",
+        key.token(user.user_id())
+    );
+    let config = Config {
+        unsubscribe_key: Some(key),
+        ..Config::default()
+    };
+    for (method, calls) in [("GET", vec![]), ("POST", vec!["UpdateItem"])] {
+        let request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{link}"))
+            .body(Body::Empty)
+            .unwrap();
+        let request = with_route_parameters(request, vec![]);
+        let answered = unsubscribe(&store, &config, request).await;
+        assert_eq!(answered.status(), 200, "{method}: {:?}", answered.body());
+        assert_eq!(trips.take(), calls, "unsubscribe, {method}");
+    }
+    assert!(
+        supportzen_shared::store::EmailPreferences::unsubscribed(&store, user.user_id())
+            .await
+            .unwrap()
     );
 }
