@@ -9,8 +9,9 @@
 //! also drains on start what a previous server left (one killed between a commit and the
 //! outbox loses no webhook), and looks again every 30 s all the same. If the outbox
 //! cannot be written, the events stay in the journal; the relay logs an error with how
-//! many wait, and retries every second. The hub is not relayed: its sockets live in the
-//! process, and die with it, so it gets each event once, at the commit, as before.
+//! many wait, and tries again a second after each failure. The hub is not relayed: its
+//! sockets live in the process, and die with it, so it gets each event once, at the
+//! commit, as before.
 //!
 //! A relay that dies after queuing events and before forgetting them queues them again,
 //! under the same event ids: a delivery still pending is not added twice (the outbox is
