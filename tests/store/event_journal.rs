@@ -15,8 +15,8 @@ use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::events::{Event, EventType};
 use supportzen_shared::idempotency::{BodyDigest, IdempotencyKey, Retry};
 use supportzen_shared::store::{
-    AgentReader, AgentWriter, ConversationCreator, DueWork, MessageAppender, MessageLimit,
-    NewConversation, Publishing, ReadMarker, StoreError,
+    AgentReader, AgentWriter, ConversationCreator, CustomerEraser, DueWork, MessageAppender,
+    MessageLimit, NewConversation, Publishing, ReadMarker, StoreError,
 };
 use supportzen_sqlite::SqliteStore;
 
@@ -92,6 +92,28 @@ async fn committed_writes_journal_what_the_decorator_would_publish_in_commit_ord
         .unwrap();
     let (next, _) = journaled(&store).await[0].clone();
     assert!(next > entries.last().unwrap().0);
+}
+
+/// An erasure takes the customer's events not yet relayed with it (they carry the
+/// message text), and leaves another customer's.
+#[tokio::test]
+async fn an_erasure_takes_the_customers_journaled_events() {
+    let (store, _) = journaling();
+    for email in ["ann@example.com", "bob@example.com"] {
+        let chat = ConversationId::Chat(ChatId::generate());
+        store
+            .create_conversation(&new_chat(&chat, email, None))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.journal_len().await.unwrap(), 2);
+    store
+        .erase_customer(&user("ann@example.com"))
+        .await
+        .unwrap();
+    let left = journaled(&store).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1.owner, user("bob@example.com"));
 }
 
 /// The journal is off unless turned on: the other commands' writes leave nothing.
