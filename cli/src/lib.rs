@@ -20,6 +20,7 @@ pub mod messenger;
 pub mod ops;
 pub mod output;
 pub mod realtime;
+pub mod relay;
 pub mod replay;
 pub mod server;
 pub mod sinks;

@@ -21,6 +21,7 @@ use supportzen::output::{
     DeliveryView, WebhookView, print_json_lines, secret_change, webhook_added,
 };
 use supportzen::realtime::Hub;
+use supportzen::relay::LocalEvents;
 use supportzen::sinks::LocalSinks;
 use supportzen::store_url::StoreUrl;
 use supportzen::store_url::store_error;
@@ -385,6 +386,8 @@ async fn run(command: Command) -> Result<(), String> {
                 let webhooks = WebhookOutbox::new(backend.clone(), outbox);
                 let worker = webhooks.start_worker(WebhookClient::new()?, &RETRY_DELAYS);
                 let sinks = LocalSinks { realtime: Arc::clone(&hub), webhooks: Some(webhooks) };
+                // On SQLite each write journals its events and a relay hands them on.
+                let (backend, relay) = backend.relay_to(sinks.clone());
                 let sweeper = Sweeper::start(
                     Arc::new(Publishing::new(backend.clone(), sinks.clone())),
                     notices,
@@ -393,6 +396,9 @@ async fn run(command: Command) -> Result<(), String> {
                 let backend = Publishing::new(backend, sinks);
                 let served = server::listen_and_serve(backend, &files, config, agents, cors, hub, listen, &store.store).await;
                 sweeper.stop().await;
+                if let Some(relay) = relay {
+                    relay.stop().await;
+                }
                 worker.stop().await;
                 served
             })

@@ -1,7 +1,7 @@
 //! The local server's realtime socket, `GET /ws?ticket=…`: what API Gateway's WebSocket
 //! API, its `$connect` authorizer and the `events-stream` fan-out do in production, in
-//! one process. Events come from the store's commit ([`supportzen_shared::store::Publishing`])
-//! into the [`Hub`], which hands each one to the sockets of its audience only: every
+//! one process. Events come from the store's commit (the SQLite store's event journal, see
+//! [`crate::relay`]; [`supportzen_shared::store::Publishing`] on DynamoDB) into the [`Hub`], which hands each one to the sockets of its audience only: every
 //! agent's socket, and the sockets of the conversation's customer when the event is
 //! public. Each socket has its own inbox; a socket whose subscriber may not see an event
 //! is not woken for it. The socket forwards what it is handed, as the same envelope
@@ -309,11 +309,19 @@ impl Default for Hub {
     }
 }
 
-impl EventSink for Hub {
-    async fn publish(&self, event: Event) {
+impl Hub {
+    /// Hands `event` to the sockets that may see it, now (it never waits): what a
+    /// journaling store's commit calls (`crate::relay`).
+    pub fn publish_now(&self, event: Event) {
         let json = event.to_json();
         // No socket open is not an error: nobody is listening.
         self.pass_on(Signal::Event(event), json);
+    }
+}
+
+impl EventSink for Hub {
+    async fn publish(&self, event: Event) {
+        self.publish_now(event);
     }
 }
 

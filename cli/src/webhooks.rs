@@ -16,7 +16,7 @@ use std::time::Duration;
 use supportzen_shared::domain::now_millis;
 use supportzen_shared::events::delivery::{Delivery, Failed, Next, Outcome};
 use supportzen_shared::events::{Event, WebhookEndpoint};
-use supportzen_shared::store::{EventSink, WebhookRegistry};
+use supportzen_shared::store::{EventSink, StoreError, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::outbox::{Claim, Outbox};
 use tokio::sync::{Notify, broadcast, oneshot};
@@ -85,26 +85,29 @@ impl<S> WebhookOutbox<S> {
     }
 }
 
-impl<S: WebhookRegistry + Send + Sync> EventSink for WebhookOutbox<S> {
-    /// Reads the endpoints' subscriptions only: no URL, no secret.
-    async fn publish(&self, event: Event) {
-        let subscriptions = match self.registry.subscriptions().await {
-            Ok(subscriptions) => subscriptions,
-            Err(err) => {
-                tracing::error!(event = %event.id, %err, "webhook endpoints unreadable; the event is not delivered to them");
-                return;
-            }
-        };
+impl<S: WebhookRegistry + Send + Sync> WebhookOutbox<S> {
+    /// Enqueues `event` for the endpoints that want it, on disk when this returns, and
+    /// wakes the worker. Reads the endpoints' subscriptions only: no URL, no secret. A
+    /// delivery of the event to an endpoint still pending is not added twice.
+    pub async fn enqueue(&self, event: &Event) -> Result<(), StoreError> {
+        let subscriptions = self.registry.subscriptions().await?;
         let now = now_millis();
-        let deliveries = Delivery::for_subscriptions(&subscriptions, &event, now);
+        let deliveries = Delivery::for_subscriptions(&subscriptions, event, now);
         if deliveries.is_empty() {
-            return;
+            return Ok(());
         }
-        match self.outbox.enqueue(deliveries, now).await {
-            Ok(_) => self.wake.notify_one(),
-            Err(err) => {
-                tracing::error!(event = %event.id, %err, "webhook deliveries not queued")
-            }
+        self.outbox.enqueue(deliveries, now).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// For `store::Publishing` (a store without an event journal): an event the outbox
+/// cannot take is logged and lost.
+impl<S: WebhookRegistry + Send + Sync> EventSink for WebhookOutbox<S> {
+    async fn publish(&self, event: Event) {
+        if let Err(err) = self.enqueue(&event).await {
+            tracing::error!(event = %event.id, %err, "webhook deliveries not queued");
         }
     }
 }

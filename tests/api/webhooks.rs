@@ -116,6 +116,19 @@ async fn next_attempt(attempts: &mut broadcast::Receiver<Attempted>) -> Attempte
         .expect("the worker's reports keep up")
 }
 
+/// Waits until `outbox` holds `count` pending deliveries.
+async fn until_queued(outbox: &Outbox, count: usize) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while outbox.pending().await.unwrap().len() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} deliveries queued"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(outbox.pending().await.unwrap().len(), count);
+}
+
 /// Waits until the worker reports `count` deliveries that succeeded, and returns every
 /// attempt it reported up to then.
 async fn until_delivered(
@@ -468,8 +481,9 @@ async fn nothing_is_lost_while_the_receiver_is_down<S: TestStore>() {
     let chat = open_chat(&app, &ann, "one").await;
     ann_says(&app, &ann, &chat, "two").await;
     ann_says(&app, &ann, &chat, "three").await;
-    // Each was on disk before its request was answered.
-    assert_eq!(outbox.pending().await.unwrap().len(), 3);
+    // Each was on disk before its request was answered: in the outbox on DynamoDB, in
+    // the store's event journal on SQLite, whose relay then queues it in the outbox.
+    until_queued(&outbox, 3).await;
     // Down until each event has been refused twice.
     let mut refused: HashMap<String, u32> = HashMap::new();
     while refused.len() < 3 || refused.values().any(|&n| n < 2) {

@@ -6,6 +6,7 @@ mod agent_store_rules;
 mod backfill;
 mod due_work_rules;
 mod erasure;
+mod event_journal;
 mod handler_race;
 mod message_limits;
 mod parity;

@@ -29,7 +29,7 @@ use supportzen_sqlite::SqliteStore;
 use supportzen_tests::dynamo::{RoundTrips, local_client};
 
 /// What the scenario writes, made once so that both stores get the very same values.
-struct Scenario {
+pub(crate) struct Scenario {
     chat: ConversationId,
     owner: UserId,
     first: NewMessage,
@@ -52,7 +52,7 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let agent = Agent {
             id: AgentId::parse("agent-7").unwrap(),
             name: DisplayName::parse("Sam from Support").unwrap(),
@@ -103,7 +103,7 @@ impl Scenario {
 
     /// Runs the scenario's writes on `store`, reading the conversation before each of
     /// the agents' writes as the flows do.
-    async fn run<S>(&self, store: &S)
+    pub(crate) async fn run<S>(&self, store: &S)
     where
         S: ConversationCreator
             + MessageAppender
@@ -225,7 +225,7 @@ impl Scenario {
     }
 
     /// The events the scenario is meant to yield, in order.
-    fn expected_kinds() -> Vec<EventType> {
+    pub(crate) fn expected_kinds() -> Vec<EventType> {
         use EventType::{Assigned, MessageCreated, Rated, Read, StatusChanged};
         vec![
             MessageCreated,
@@ -258,7 +258,7 @@ fn message(author: Author, text: &str, agent: Option<&Agent>, internal: bool) ->
 
 /// Collects what the decorator publishes.
 #[derive(Clone, Default)]
-struct Collected(Arc<Mutex<Vec<Event>>>);
+pub(crate) struct Collected(pub(crate) Arc<Mutex<Vec<Event>>>);
 
 impl EventSink for Collected {
     async fn publish(&self, event: Event) {
@@ -269,7 +269,7 @@ impl EventSink for Collected {
 /// An event with its id blanked, and for a status change or an assignment its time (the
 /// decorator's clock at commit, the stream record's time): what must be alike on both
 /// sides. A message's event is timed by the message itself, on both.
-fn comparable(mut event: Event) -> Event {
+pub(crate) fn comparable(mut event: Event) -> Event {
     event.id = String::new();
     if event.kind != EventType::MessageCreated {
         event.occurred_at = 0;

@@ -14,6 +14,7 @@ use supportzen::agent_tokens::{AgentKey, Claims};
 use supportzen::due::Sweeper;
 use supportzen::mail::SmtpMailer;
 use supportzen::realtime::Hub;
+use supportzen::relay::{LocalEvents, Relay};
 use supportzen::sinks::LocalSinks;
 use supportzen::webhooks::{WebhookOutbox, Worker};
 use supportzen::{cors, server};
@@ -26,7 +27,7 @@ use supportzen_shared::flows::due::Notices;
 use supportzen_shared::http::Backend;
 use supportzen_shared::notify::NoticeSettings;
 use supportzen_shared::store::{ConversationAdmin, DueWork, UserProvisioner};
-use supportzen_shared::store::{Publishing, TypingGate, WebhookRegistry};
+use supportzen_shared::store::{EventJournal, Publishing, TypingGate, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
 use tokio::sync::oneshot;
@@ -34,7 +35,15 @@ use tokio::sync::oneshot;
 /// A store the suites can run against: everything the handlers need, plus reading back
 /// what was written. Each test gets a fresh, empty one.
 pub trait TestStore:
-    Backend + ConversationAdmin + UserProvisioner + WebhookRegistry + DueWork + TypingGate + Clone
+    Backend
+    + ConversationAdmin
+    + UserProvisioner
+    + WebhookRegistry
+    + DueWork
+    + TypingGate
+    + EventJournal
+    + LocalEvents
+    + Clone
 {
     fn fresh() -> impl Future<Output = Self> + Send;
 }
@@ -113,6 +122,8 @@ pub struct TestApp<S> {
     pub webhooks: Option<Worker>,
     /// The due-work timer of a server made by [`TestApp::spawn_with_due_work`].
     pub due_work: Option<Sweeper>,
+    /// On SQLite, the relay from the server's event journal to its sinks, as in `serve`.
+    _relay: Option<Relay>,
     client: reqwest::Client,
     _stop: oneshot::Sender<()>,
 }
@@ -198,9 +209,12 @@ impl<S: TestStore> TestApp<S> {
             realtime: Arc::clone(&hub),
             webhooks,
         };
+        // As `serve` does: on SQLite the server's writes journal their events and a
+        // relay hands them on; `store` itself stays as written.
+        let (served, relay) = store.clone().relay_to(sinks.clone());
         let due_work = due_work.map(|(every, notices)| {
             Sweeper::start(
-                Arc::new(Publishing::new(store.clone(), sinks.clone())),
+                Arc::new(Publishing::new(served.clone(), sinks.clone())),
                 notices,
                 every,
             )
@@ -222,7 +236,7 @@ impl<S: TestStore> TestApp<S> {
         );
         tokio::spawn(server::serve(
             listener,
-            Arc::new(Publishing::new(store.clone(), sinks)),
+            Arc::new(Publishing::new(served, sinks)),
             Arc::clone(&file_store),
             config,
             server_agents,
@@ -245,6 +259,7 @@ impl<S: TestStore> TestApp<S> {
             file_store,
             webhooks: worker,
             due_work,
+            _relay: relay,
             client: reqwest::Client::new(),
             _stop: stop,
         }

@@ -8,13 +8,14 @@ use std::process::{Child, Command, Output, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_supportzen");
 /// hex(HMAC-SHA256("demo-secret", "demo@example.com")), computed independently
 /// (Python's hmac module); the sample events in events/ carry it.
-const DEMO_TOKEN: &str = "48e7de1df76b71f57874f39a36600bf7ad2cb8adc7010ffb8be48c81bc872ffe";
+pub(crate) const DEMO_TOKEN: &str =
+    "48e7de1df76b71f57874f39a36600bf7ad2cb8adc7010ffb8be48c81bc872ffe";
 
 fn events(name: &str) -> String {
     format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("SUPPORTZEN_STORE")
@@ -24,7 +25,7 @@ fn run(args: &[&str]) -> Output {
         .expect("supportzen runs")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "exit {:?}: {}",
@@ -34,7 +35,7 @@ fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-fn store_arg(dir: &Path) -> String {
+pub(crate) fn store_arg(dir: &Path) -> String {
     format!("sqlite:{}", dir.join("test.db").display())
 }
 
@@ -110,7 +111,7 @@ fn sign_prints_the_hmac_of_the_email() {
 }
 
 /// Sets the demo user's secret in `store`.
-fn put_demo_user(store: &str, secret: &str) {
+pub(crate) fn put_demo_user(store: &str, secret: &str) {
     put_demo_user_with_grace(store, secret, Some("0"));
 }
 
@@ -207,7 +208,6 @@ fn invoke_each_sample_event(store: &str) {
 
 #[test]
 fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
-    use supportzen_shared::events::WebhookSecret;
     use supportzen_sqlite::Outbox;
     let dir = tempfile::tempdir().unwrap();
     let store = store_arg(dir.path());
@@ -330,24 +330,8 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
     let (child, _) = start_serve_with(&["--store", &store, "--agent-key", &key], Stdio::null());
     let _server = Server(child);
     let (headers, body) = receiver.take();
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .unwrap_or_else(|| panic!("{name}: {headers:?}"))
-            .clone()
-    };
-    let secret = WebhookSecret::parse(&subscribed.1).unwrap();
-    let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
-    let signature = secret.sign(&header("webhook-id"), timestamp, &body);
-    assert!(
-        header("webhook-signature")
-            .split(' ')
-            .any(|one| one == signature),
-        "{headers:?}"
-    );
-    let event: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let event = signed_event(&headers, &body, &subscribed.1);
     assert_eq!(event["type"], "customer.erased");
-    assert_eq!(event["id"], header("webhook-id").as_str());
     assert_eq!(event["data"]["customer"]["email"], "demo@example.com");
     assert_eq!(event["data"]["erased"]["conversations"], 2);
     assert_eq!(event["data"]["erased"]["messages"], 3);
@@ -374,8 +358,36 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
     assert!(put.contains("nothing changed"), "{put}");
 }
 
+/// The event a webhook request (`headers`, `body`) carries, once its Standard Webhooks
+/// signature by `secret` checks out and its id is its `webhook-id`.
+pub(crate) fn signed_event(
+    headers: &HashMap<String, String>,
+    body: &str,
+    secret: &str,
+) -> serde_json::Value {
+    use supportzen_shared::events::WebhookSecret;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .unwrap_or_else(|| panic!("{name}: {headers:?}"))
+            .clone()
+    };
+    let secret = WebhookSecret::parse(secret).unwrap();
+    let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
+    let signature = secret.sign(&header("webhook-id"), timestamp, body);
+    assert!(
+        header("webhook-signature")
+            .split(' ')
+            .any(|one| one == signature),
+        "{headers:?}"
+    );
+    let event: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(event["id"], header("webhook-id").as_str());
+    event
+}
+
 /// `webhooks add` for `events`; the endpoint's id and secret.
-fn add_webhook(store: &str, url: &str, events: &str) -> (String, String) {
+pub(crate) fn add_webhook(store: &str, url: &str, events: &str) -> (String, String) {
     let added = stdout(&run(&[
         "webhooks", "add", "--url", url, "--events", events, "--store", store,
     ]));
@@ -391,13 +403,13 @@ fn add_webhook(store: &str, url: &str, events: &str) -> (String, String) {
 
 /// A webhook receiver on a free loopback port that answers 200 to every request and
 /// hands over the first one's headers (lower-cased names) and body.
-struct OneRequest {
+pub(crate) struct OneRequest {
     address: std::net::SocketAddr,
-    received: std::sync::mpsc::Receiver<(HashMap<String, String>, String)>,
+    pub(crate) received: std::sync::mpsc::Receiver<(HashMap<String, String>, String)>,
 }
 
 impl OneRequest {
-    fn listen() -> Self {
+    pub(crate) fn listen() -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let (sender, received) = std::sync::mpsc::channel();
@@ -431,12 +443,12 @@ impl OneRequest {
         OneRequest { address, received }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}/hooks", self.address)
     }
 
     /// The first request, within a minute.
-    fn take(&self) -> (HashMap<String, String>, String) {
+    pub(crate) fn take(&self) -> (HashMap<String, String>, String) {
         self.received
             .recv_timeout(std::time::Duration::from_secs(60))
             .expect("the webhook arrives")
@@ -520,7 +532,7 @@ fn bad_arguments_fail_with_a_message() {
 }
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub(crate) struct Server(pub(crate) Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -547,7 +559,7 @@ fn start_serve(store: &str, stderr: Stdio) -> (Child, String) {
 }
 
 /// `supportzen serve --listen 127.0.0.1:0` with `args`.
-fn start_serve_with(args: &[&str], stderr: Stdio) -> (Child, String) {
+pub(crate) fn start_serve_with(args: &[&str], stderr: Stdio) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)

@@ -67,6 +67,10 @@ pub struct DynamoStore {
     account_limit: Option<AccountLimit>,
 }
 
+/// Its events come from the table's change stream, never from the write itself; locally
+/// `store::Publishing` publishes them after the write.
+impl crate::store::EventJournal for DynamoStore {}
+
 impl DynamoStore {
     /// A store on `table` with the inbox in one partition per kind.
     pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {

@@ -1,6 +1,7 @@
 //! Which committed change yields which events: the one definition both event sources
-//! use. The local server's store decorator (`store::Publishing`) describes each write it
-//! let through as a [`Change`]; production's stream consumer (`dynamo::stream`) decodes
+//! use. Locally, `store::committed` describes each write as a [`Change`] (for the store
+//! decorator `store::Publishing` and the SQLite store's event journal alike); production's
+//! stream consumer (`dynamo::stream`) decodes
 //! each record of the table's change stream into one. Both then call [`events`], so the
 //! two cannot drift apart (`tests/store/parity.rs` runs one scenario through both and
 //! compares).

@@ -13,6 +13,7 @@ pub mod connect_ticket;
 pub mod customer;
 pub mod delivery;
 pub mod envelope;
+mod journaled;
 pub mod typing;
 pub mod webhooks;
 

@@ -24,11 +24,14 @@
 //! throttle is [`TypingGate`]. An agent's reply with an `Idempotency-Key` reads its
 //! receipt with [`AgentReceipts`]; an erasure is [`CustomerEraser`].
 //! [`Publishing`] wraps a store so that its committed writes publish their events (the
-//! local server's counterpart of the table's change stream).
+//! local server's counterpart of the table's change stream); [`committed`] says which
+//! events each write yields, for it and for the SQLite store's event journal
+//! ([`EventJournal`]).
 //!
 //! The stores themselves are adapters: `crate::dynamo` and the `supportzen-sqlite` crate.
 
 mod agents;
+pub mod committed;
 mod connect_tickets;
 mod connections;
 mod conversation_reads;
@@ -69,7 +72,7 @@ pub use files::{
 };
 pub use limits::{AccountLimit, Hour, MessageLimit, SourceAddress, Window};
 pub use pages::{ActivityCursor, MessageWindow, Page, merge_pages};
-pub use publishing::{EventSink, Publishing};
+pub use publishing::{EventJournal, EventSink, Publishing};
 pub use ratings::ConversationRater;
 pub use read_marks::{MARK_ATTEMPTS, MarkedRead, ReadMark, ReadMarker, ReadState};
 pub use ticket_numbers::TicketNumbers;

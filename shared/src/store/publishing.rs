@@ -1,9 +1,14 @@
 //! Events produced at the store's commit, for the local server: [`Publishing`] wraps a
 //! store and, after each write it lets through succeeds, hands the events that change
-//! yields (`events::changes`, the one definition) to an [`EventSink`]. In production
-//! the same events come from the table's change stream instead (`functions/events-stream`,
-//! through `dynamo::stream` and the same definition), so a Lambda's write path has no
-//! extra work.
+//! yields ([`super::committed`], which describes each write as a change for
+//! `events::changes`, the one definition) to an [`EventSink`]. That publish is after the
+//! commit: a process that dies between the two loses the events. `supportzen serve` on
+//! DynamoDB Local runs so. On SQLite the store journals the events in the write's own
+//! transaction instead ([`EventJournal`]), hands them to the realtime hub once committed,
+//! and the server relays the journal to the webhook outbox; `Publishing` publishes
+//! nothing. In production the same events come from the table's
+//! change stream (`functions/events-stream`, through `dynamo::stream` and the same
+//! definition), so a Lambda's write path has no extra work.
 
 use super::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, ConnectTicketIssuer,
@@ -11,14 +16,13 @@ use super::{
     CustomerProfile, CustomerReader, Due, DueWork, EmailPreferences, InboxFilter, MarkedRead,
     MessageAppender, MessageWindow, NewConversation, Page, ReadMarker, Reader, SecretChange,
     StoreError, StoredConversation, StoredMessage, TicketNumbers, UploadRecord, UploadRegistry,
-    UserProvisioner, UserReader, WebhookRegistry,
+    UserProvisioner, UserReader, WebhookRegistry, committed,
 };
 use crate::auth::{Secret, UserRecord};
 use crate::domain::{
     Agent, AgentId, AttachmentId, ConversationId, Email, Kind, MessageId, NewMessage, Rating,
     Status, UserId, now_millis,
 };
-use crate::events::changes::{self, Change, ConversationState};
 use crate::events::{Event, Subscriber, WebhookEndpoint, WebhookSubscription};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use std::future::Future;
@@ -30,7 +34,17 @@ pub trait EventSink: Send + Sync {
     fn publish(&self, event: Event) -> impl Future<Output = ()> + Send;
 }
 
-/// A store whose successful writes publish their events to `sink`. Reads pass through.
+/// Whether a store writes each change's events itself, in the change's own transaction
+/// (the SQLite store with its event journal on: `SqliteStore::with_event_journal`). A
+/// [`Publishing`] around such a store publishes nothing, so no event goes out twice.
+pub trait EventJournal {
+    fn journals_events(&self) -> bool {
+        false
+    }
+}
+
+/// A store whose successful writes publish their events to `sink`, unless the store
+/// journals them itself ([`EventJournal`]). Reads pass through.
 pub struct Publishing<S, K> {
     pub store: S,
     pub sink: K,
@@ -42,29 +56,30 @@ impl<S, K> Publishing<S, K> {
     }
 }
 
-impl<S, K: EventSink> Publishing<S, K> {
-    /// Publishes what `change` yields ([`changes::events`]), under fresh ids.
-    async fn publish(&self, change: Change<'_>) {
-        for event in changes::events(change, |_| Event::new_id()) {
+impl<S: EventJournal, K: EventSink> Publishing<S, K> {
+    /// Publishes `events` (made by `events`, only if they are to be published).
+    async fn publish(&self, events: impl FnOnce() -> Vec<Event>) {
+        if self.store.journals_events() {
+            return;
+        }
+        for event in events() {
             self.sink.publish(event).await;
         }
     }
 }
 
-impl<S: ConversationCreator + Sync, K: EventSink> ConversationCreator for Publishing<S, K> {
+impl<S: ConversationCreator + EventJournal + Sync, K: EventSink> ConversationCreator
+    for Publishing<S, K>
+{
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
         self.store.create_conversation(new).await?;
-        self.publish(Change::MessageAdded {
-            conversation: &new.id,
-            owner: new.owner.user(),
-            message: &new.first_message,
-        })
-        .await;
+        self.publish(|| committed::message_added(&new.id, new.owner.user(), &new.first_message))
+            .await;
         Ok(())
     }
 }
 
-impl<S: MessageAppender + Sync, K: EventSink> MessageAppender for Publishing<S, K> {
+impl<S: MessageAppender + EventJournal + Sync, K: EventSink> MessageAppender for Publishing<S, K> {
     async fn append_message(
         &self,
         conversation: &ConversationId,
@@ -76,17 +91,15 @@ impl<S: MessageAppender + Sync, K: EventSink> MessageAppender for Publishing<S, 
         self.store
             .append_message(conversation, owner, message, notice_at, receipt)
             .await?;
-        self.publish(Change::MessageAdded {
-            conversation,
-            owner,
-            message,
-        })
-        .await;
+        self.publish(|| committed::message_added(conversation, owner, message))
+            .await;
         Ok(())
     }
 }
 
-impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishing<S, K> {
+impl<S: AgentReader + AgentWriter + EventJournal + Sync, K: EventSink> AgentWriter
+    for Publishing<S, K>
+{
     async fn add_agent_message(
         &self,
         seen: &StoredConversation,
@@ -97,12 +110,8 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         self.store
             .add_agent_message(seen, message, notice_at, receipt)
             .await?;
-        self.publish(Change::MessageAdded {
-            conversation: &seen.id,
-            owner: &seen.owner,
-            message,
-        })
-        .await;
+        self.publish(|| committed::message_added(&seen.id, &seen.owner, message))
+            .await;
         Ok(())
     }
 
@@ -113,51 +122,37 @@ impl<S: AgentReader + AgentWriter + Sync, K: EventSink> AgentWriter for Publishi
         snoozed_until: Option<i64>,
     ) -> Result<(), StoreError> {
         self.store.set_status(seen, status, snoozed_until).await?;
-        let before = ConversationState::from(seen);
-        let after = ConversationState {
-            status,
-            snoozed_until,
-            ..before.clone()
-        };
-        self.publish(Change::ConversationChanged {
-            before: &before,
-            after: &after,
-            at: now_millis(),
-        })
-        .await;
+        let at = now_millis();
+        self.publish(|| committed::status_set(seen, status, snoozed_until, at))
+            .await;
         Ok(())
     }
 
-    /// The assignment alone is the change (read first, locally only): an assignment that
-    /// changes nothing yields no event, as DynamoDB writes no stream record for an update
-    /// that changes nothing.
+    /// The assignee before is read first (locally only, and only when publishing here).
     async fn assign(
         &self,
         conversation: &ConversationId,
         assignee: Option<&AgentId>,
         assignee_email: Option<&Email>,
     ) -> Result<StoredConversation, StoreError> {
-        let before = self.store.find_conversation(conversation).await?;
+        let before = if self.store.journals_events() {
+            None
+        } else {
+            self.store.find_conversation(conversation).await?
+        };
         let assigned = self
             .store
             .assign(conversation, assignee, assignee_email)
             .await?;
-        let after = ConversationState::from(&assigned);
-        let before = ConversationState {
-            assignee: before.and_then(|before| before.assignee),
-            ..after.clone()
-        };
-        self.publish(Change::ConversationChanged {
-            before: &before,
-            after: &after,
-            at: now_millis(),
-        })
-        .await;
+        let at = now_millis();
+        let before = before.and_then(|before| before.assignee);
+        self.publish(|| committed::assigned(before, &assigned, at))
+            .await;
         Ok(assigned)
     }
 }
 
-impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
+impl<S: DueWork + EventJournal + Sync, K: EventSink> DueWork for Publishing<S, K> {
     fn due(
         &self,
         now: i64,
@@ -197,25 +192,15 @@ impl<S: DueWork + Sync, K: EventSink> DueWork for Publishing<S, K> {
         if !self.store.wake(snoozed).await? {
             return Ok(false);
         }
-        let before = ConversationState::from(snoozed);
-        let after = ConversationState {
-            status: Status::Open,
-            snoozed_until: None,
-            ..before.clone()
-        };
-        self.publish(Change::ConversationChanged {
-            before: &before,
-            after: &after,
-            at: now_millis(),
-        })
-        .await;
+        let at = now_millis();
+        self.publish(|| committed::woken(snoozed, at)).await;
         Ok(true)
     }
 }
 
 /// A mark that moved is the change: `conversation.read`, to the other side (and the
 /// marker's own). A mark that did not move publishes nothing.
-impl<S: ReadMarker + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
+impl<S: ReadMarker + EventJournal + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
     async fn mark_read(
         &self,
         seen: &StoredConversation,
@@ -224,25 +209,9 @@ impl<S: ReadMarker + Sync, K: EventSink> ReadMarker for Publishing<S, K> {
         by: Option<&Agent>,
     ) -> Result<MarkedRead, StoreError> {
         let marked = self.store.mark_read(seen, reader, up_to, by).await?;
-        if marked.moved {
-            let after = ConversationState::from(&marked.conversation);
-            let before = match reader {
-                Reader::Customer => ConversationState {
-                    customer_read: seen.reads.customer.as_ref().map(|m| m.up_to.clone()),
-                    ..after.clone()
-                },
-                Reader::Agents => ConversationState {
-                    agents_read: seen.reads.agents.as_ref().map(|m| m.up_to.clone()),
-                    ..after.clone()
-                },
-            };
-            self.publish(Change::ConversationChanged {
-                before: &before,
-                after: &after,
-                at: now_millis(),
-            })
+        let at = now_millis();
+        self.publish(|| committed::marked_read(seen, reader, &marked, at))
             .await;
-        }
         Ok(marked)
     }
 }
@@ -259,20 +228,12 @@ impl<S: EmailPreferences + Sync, K: Sync> EmailPreferences for Publishing<S, K> 
     }
 }
 
-impl<S: ConversationRater + Sync, K: EventSink> ConversationRater for Publishing<S, K> {
+impl<S: ConversationRater + EventJournal + Sync, K: EventSink> ConversationRater
+    for Publishing<S, K>
+{
     async fn rate(&self, seen: &StoredConversation, rating: &Rating) -> Result<(), StoreError> {
         self.store.rate(seen, rating).await?;
-        let before = ConversationState::from(seen);
-        let after = ConversationState {
-            rating: Some(rating.clone()),
-            ..before.clone()
-        };
-        self.publish(Change::ConversationChanged {
-            before: &before,
-            after: &after,
-            at: rating.rated_at,
-        })
-        .await;
+        self.publish(|| committed::rated(seen, rating)).await;
         Ok(())
     }
 }

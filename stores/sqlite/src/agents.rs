@@ -9,11 +9,13 @@ use crate::conversations::{insert_message, record_activity};
 use crate::receipts::{find_receipt, insert_receipt};
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{AgentId, ConversationId, Email, NewMessage, Reader, Status};
+use supportzen_shared::domain::{
+    AgentId, ConversationId, Email, NewMessage, Reader, Status, now_millis,
+};
 use supportzen_shared::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use supportzen_shared::store::{
     ActivityCursor, AgentReader, AgentReceipts, AgentWriter, AssigneeFilter, InboxFilter,
-    MessageWindow, Page, StoreError, StoredConversation, StoredMessage,
+    MessageWindow, Page, StoreError, StoredConversation, StoredMessage, committed,
 };
 
 /// Whether the row still has the status (and, if `same_activity`, the newest message)
@@ -109,7 +111,7 @@ impl AgentWriter for SqliteStore {
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
         let (seen, message, receipt) = (seen.clone(), message.clone(), receipt.cloned());
-        self.with_conn(move |conn| {
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
@@ -129,6 +131,9 @@ impl AgentWriter for SqliteStore {
             if let Some(receipt) = &receipt {
                 insert_receipt(&tx, receipt)?;
             }
+            journal.write(&tx, || {
+                committed::message_added(&seen.id, &seen.owner, &message)
+            })?;
             tx.commit().map_err(internal)
         })
         .await
@@ -141,7 +146,7 @@ impl AgentWriter for SqliteStore {
         snoozed_until: Option<i64>,
     ) -> Result<(), StoreError> {
         let seen = seen.clone();
-        self.with_conn(move |conn| {
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
@@ -155,6 +160,9 @@ impl AgentWriter for SqliteStore {
                 params![seen.id.key(), status.as_str(), snoozed_until],
             )
             .map_err(internal)?;
+            journal.write(&tx, || {
+                committed::status_set(&seen, status, snoozed_until, now_millis())
+            })?;
             tx.commit().map_err(internal)
         })
         .await
@@ -171,25 +179,25 @@ impl AgentWriter for SqliteStore {
         let email = assignee_email
             .filter(|_| assignee.is_some())
             .map(|email| email.user_id().as_str().to_string());
-        self.with_conn(move |conn| {
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
-            let status: Option<String> = tx
+            let found: Option<(String, Option<String>)> = tx
                 .query_row(
-                    "SELECT status FROM conversations WHERE id = ?1",
+                    "SELECT status, assignee FROM conversations WHERE id = ?1",
                     [&key],
-                    |row| row.get(0),
+                    |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .optional()
                 .map_err(internal)?;
-            match status.as_deref() {
+            let before = match found {
                 None => return Err(StoreError::NotFound),
-                Some(status) if status == Status::Closed.as_str() => {
+                Some((status, _)) if status == Status::Closed.as_str() => {
                     return Err(StoreError::Closed);
                 }
-                Some(_) => {}
-            }
+                Some((_, before)) => before,
+            };
             tx.execute(
                 "UPDATE conversations SET assignee = ?2, assignee_email = ?3 WHERE id = ?1",
                 params![key, assignee.as_ref().map(AgentId::as_str), email],
@@ -197,6 +205,11 @@ impl AgentWriter for SqliteStore {
             .map_err(internal)?;
             let assigned = conversation_by_id(&tx, &key)?
                 .ok_or_else(|| StoreError::Internal(format!("{key} vanished while assigned")))?;
+            let before = before
+                .map(|agent| AgentId::parse(&agent))
+                .transpose()
+                .map_err(StoreError::Internal)?;
+            journal.write(&tx, || committed::assigned(before, &assigned, now_millis()))?;
             tx.commit().map_err(internal)?;
             Ok(assigned)
         })

@@ -10,7 +10,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use supportzen_shared::domain::{Author, ConversationId, NewMessage, Reader, Status, UserId};
 use supportzen_shared::idempotency::NewReceipt;
 use supportzen_shared::store::{
-    ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError,
+    ConversationCreator, MessageAppender, MessagePreview, NewConversation, StoreError, committed,
 };
 
 pub(crate) fn insert_message(
@@ -85,7 +85,7 @@ pub(crate) fn record_activity(
 impl ConversationCreator for SqliteStore {
     async fn create_conversation(&self, new: &NewConversation) -> Result<(), StoreError> {
         let (new, limit, accounts) = (new.clone(), self.message_limit, self.account_limit);
-        self.with_conn(move |conn| {
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
@@ -132,6 +132,9 @@ impl ConversationCreator for SqliteStore {
             if let Some(due_at) = new.notice_at {
                 crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
             }
+            journal.write(&tx, || {
+                committed::message_added(&new.id, new.owner.user(), &new.first_message)
+            })?;
             tx.commit().map_err(internal)
         })
         .await
@@ -147,15 +150,15 @@ impl MessageAppender for SqliteStore {
         notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let (key, kind, owner, message, receipt) = (
-            conversation.key(),
-            conversation.kind(),
+        let (conversation, owner, message, receipt) = (
+            conversation.clone(),
             owner.clone(),
             message.clone(),
             receipt.cloned(),
         );
+        let (key, kind) = (conversation.key(), conversation.kind());
         let limit = self.message_limit;
-        self.with_conn(move |conn| {
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
@@ -192,6 +195,9 @@ impl MessageAppender for SqliteStore {
             if let Some(due_at) = notice_at {
                 crate::due_work::set_notice(&tx, Reader::Agents, &key, due_at)?;
             }
+            journal.write(&tx, || {
+                committed::message_added(&conversation, &owner, &message)
+            })?;
             tx.commit().map_err(internal)
         })
         .await

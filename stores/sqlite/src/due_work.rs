@@ -3,11 +3,13 @@
 
 use crate::conversation_reads::{SELECT_CONVERSATION, read_conversation};
 use crate::{SqliteStore, internal};
-use rusqlite::params;
+use rusqlite::{TransactionBehavior, params};
 use supportzen_shared::domain::{
     ConversationId, ConversationKey, Email, Reader, UserId, now_millis,
 };
-use supportzen_shared::store::{Due, DueWork, EmailPreferences, StoreError, StoredConversation};
+use supportzen_shared::store::{
+    Due, DueWork, EmailPreferences, StoreError, StoredConversation, committed,
+};
 
 /// The table of the notices for `reader`: the customer's (unread replies) or the
 /// agents' (unread customer messages).
@@ -96,9 +98,13 @@ impl DueWork for SqliteStore {
         let Some(until) = snoozed.snoozed_until else {
             return Ok(false);
         };
-        let (key, activity) = (snoozed.id.key(), snoozed.last_activity_at);
-        self.with_conn(move |conn| {
-            let changed = conn
+        let (key, activity, snoozed) =
+            (snoozed.id.key(), snoozed.last_activity_at, snoozed.clone());
+        self.write(move |conn, journal| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(internal)?;
+            let changed = tx
                 .execute(
                     "UPDATE conversations SET status = 'open', snoozed_until_ms = NULL
                      WHERE id = ?1 AND status = 'pending' AND snoozed_until_ms = ?2
@@ -106,7 +112,12 @@ impl DueWork for SqliteStore {
                     params![key, until, activity],
                 )
                 .map_err(internal)?;
-            Ok(changed == 1)
+            if changed != 1 {
+                return Ok(false);
+            }
+            journal.write(&tx, || committed::woken(&snoozed, now_millis()))?;
+            tx.commit().map_err(internal)?;
+            Ok(true)
         })
         .await
     }

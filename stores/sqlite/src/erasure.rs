@@ -1,7 +1,8 @@
 //! Erasing a customer (`store::CustomerEraser`) in one transaction: their conversations'
 //! messages and notes, the conversations with their due emails and typing claims, their
 //! receipts, their uploads (declared by them, or carried by a message of theirs), their
-//! connect tickets, and their user row. The
+//! connect tickets, the events about them still in the event journal (`journal.rs`: not
+//! yet relayed to the webhook outbox), and their user row. The
 //! files it names are those the messages carried and those the customer uploaded.
 
 use crate::uploads::decode_attachments;
@@ -111,6 +112,12 @@ impl CustomerEraser for SqliteStore {
                 .execute(
                     "DELETE FROM connect_tickets
                      WHERE subscriber_kind = 'customer' AND subscriber_id = ?1",
+                    params![customer],
+                )
+                .map_err(internal)?;
+            other += tx
+                .execute(
+                    "DELETE FROM event_journal WHERE json_extract(body, '$.owner') = ?1",
                     params![customer],
                 )
                 .map_err(internal)?;

@@ -10,8 +10,10 @@
 //! One file per aggregate, as in the DynamoDB store: `users.rs`, `conversations.rs`
 //! (with their messages; reading them is `conversation_reads.rs`), `agents.rs`,
 //! `ticket_numbers.rs`, `receipts.rs`, `connections.rs` (connect tickets), `webhooks.rs`
-//! (webhook endpoints), `customers.rs` (the agents' customer lookup); `schema.rs` holds the tables. `outbox.rs` is apart: the local
-//! server's webhook deliveries, in a file of their own.
+//! (webhook endpoints), `customers.rs` (the agents' customer lookup); `schema.rs` holds
+//! the tables; `journal.rs` is the event journal the local server relays its events
+//! from. `outbox.rs` is apart: the local server's webhook deliveries, in a file of
+//! their own.
 
 mod agents;
 mod connections;
@@ -20,6 +22,7 @@ mod conversations;
 mod customers;
 mod due_work;
 mod erasure;
+pub mod journal;
 pub mod outbox;
 mod rate_limits;
 mod ratings;
@@ -37,6 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use supportzen_shared::store::{AccountLimit, MessageLimit, StoreError};
 
+pub use journal::{JournalEntry, OnCommit};
 pub use outbox::Outbox;
 
 /// A cloneable handle to one SQLite database.
@@ -47,6 +51,8 @@ pub struct SqliteStore {
     message_limit: Option<MessageLimit>,
     /// Accounts a source address may create an hour by trust on first request.
     account_limit: Option<AccountLimit>,
+    /// Set: each write journals its events, then hands them to this ([`journal`]).
+    journal: Option<journal::OnCommit>,
 }
 
 impl SqliteStore {
@@ -61,6 +67,7 @@ impl SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             message_limit: None,
             account_limit: None,
+            journal: None,
         })
     }
 

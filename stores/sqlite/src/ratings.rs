@@ -4,13 +4,14 @@
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use supportzen_shared::domain::{Rating, Status};
-use supportzen_shared::store::{ConversationRater, StoreError, StoredConversation};
+use supportzen_shared::store::{ConversationRater, StoreError, StoredConversation, committed};
 
 impl ConversationRater for SqliteStore {
     async fn rate(&self, seen: &StoredConversation, rating: &Rating) -> Result<(), StoreError> {
         let (key, rating) = (seen.id.key(), rating.clone());
         let seen_first = seen.rating.as_ref().map(|r| r.first_rated_at);
-        self.with_conn(move |conn| {
+        let seen = seen.clone();
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
@@ -41,6 +42,7 @@ impl ConversationRater for SqliteStore {
                 ],
             )
             .map_err(internal)?;
+            journal.write(&tx, || committed::rated(&seen, &rating))?;
             tx.commit().map_err(internal)
         })
         .await

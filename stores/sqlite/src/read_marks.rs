@@ -4,8 +4,10 @@
 use crate::conversation_reads::conversation_by_id;
 use crate::{SqliteStore, internal};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
-use supportzen_shared::domain::{Agent, MessageId};
-use supportzen_shared::store::{MarkedRead, ReadMarker, Reader, StoreError, StoredConversation};
+use supportzen_shared::domain::{Agent, MessageId, now_millis};
+use supportzen_shared::store::{
+    MarkedRead, ReadMarker, Reader, StoreError, StoredConversation, committed,
+};
 
 impl ReadMarker for SqliteStore {
     async fn mark_read(
@@ -15,8 +17,8 @@ impl ReadMarker for SqliteStore {
         up_to: &MessageId,
         by: Option<&Agent>,
     ) -> Result<MarkedRead, StoreError> {
-        let (key, up_to, by) = (seen.id.key(), up_to.clone(), by.cloned());
-        self.with_conn(move |conn| {
+        let (key, up_to, by, seen) = (seen.id.key(), up_to.clone(), by.cloned(), seen.clone());
+        self.write(move |conn, journal| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
@@ -76,11 +78,15 @@ impl ReadMarker for SqliteStore {
             .map_err(internal)?;
             let conversation = conversation_by_id(&tx, &key)?
                 .ok_or_else(|| StoreError::Internal(format!("{key} vanished while marked")))?;
-            tx.commit().map_err(internal)?;
-            Ok(MarkedRead {
+            let marked = MarkedRead {
                 conversation,
                 moved: true,
-            })
+            };
+            journal.write(&tx, || {
+                committed::marked_read(&seen, reader, &marked, now_millis())
+            })?;
+            tx.commit().map_err(internal)?;
+            Ok(marked)
         })
         .await
     }

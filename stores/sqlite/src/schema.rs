@@ -124,6 +124,11 @@ CREATE TABLE IF NOT EXISTS webhooks (         -- registered webhook endpoints
     enabled        INTEGER NOT NULL CHECK (enabled IN (0, 1)),
     created_at_ms  INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS event_journal (  -- committed changes' events, until serve relays them
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order; never reused
+    event_id  TEXT NOT NULL,                      -- evt_...: the event's id (webhook-id)
+    body      TEXT NOT NULL                       -- the whole event, as JSON
+);
 ";
 
 /// The webhook outbox's own file (`outbox.rs`): pending deliveries and dead letters.

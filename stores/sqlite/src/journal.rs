@@ -1,0 +1,149 @@
+//! The event journal: with it on ([`SqliteStore::with_event_journal`], which `supportzen
+//! serve` turns on), each write that yields events writes them, serialized under their
+//! ids, into `event_journal` in the write's own transaction: a change and its events are
+//! committed together or not at all (a transactional outbox). After the commit the write
+//! hands the same events to the store's [`OnCommit`] (the server's realtime hub, and a
+//! wake-up for its relay). The relay reads the journal in commit order
+//! ([`SqliteStore::journaled_events`]), queues the webhooks, and only then forgets the
+//! events ([`SqliteStore::forget_events`]). Which write yields which events is
+//! `store::committed`, as for `store::Publishing`.
+//!
+//! Off (the default: the other commands, the tests of other things), nothing is
+//! journaled, so rows nobody relays cannot pile up.
+
+use crate::{SqliteStore, internal};
+use rusqlite::{Connection, params};
+use std::sync::Arc;
+use supportzen_shared::events::Event;
+use supportzen_shared::store::{EventJournal, StoreError};
+
+/// Called after each write that committed, with the events it journaled (none for most
+/// writes), in the writer's task: it must not wait.
+pub type OnCommit = Arc<dyn Fn(Vec<Event>) + Send + Sync>;
+
+/// What a write journals: handed to each write's transaction.
+pub(crate) struct Journal {
+    on: bool,
+    /// The events journaled so far, for [`OnCommit`] once the write committed.
+    written: Vec<Event>,
+}
+
+impl Journal {
+    /// Journals the events `events` makes (made only if the journal is on), in `tx`.
+    pub(crate) fn write(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        events: impl FnOnce() -> Vec<Event>,
+    ) -> Result<(), StoreError> {
+        if !self.on {
+            return Ok(());
+        }
+        let events = events();
+        let mut insert = tx
+            .prepare_cached("INSERT INTO event_journal (event_id, body) VALUES (?1, ?2)")
+            .map_err(internal)?;
+        for event in &events {
+            insert
+                .execute(params![event.id, event.to_journal()])
+                .map_err(internal)?;
+        }
+        self.written.extend(events);
+        Ok(())
+    }
+}
+
+/// One journaled event: `seq` is its place in commit order.
+#[derive(Debug)]
+pub struct JournalEntry {
+    pub seq: i64,
+    /// The event, or why the row could not be read (a row written by another version).
+    pub event: Result<Event, String>,
+}
+
+impl SqliteStore {
+    /// The same store journaling each write's events ([`crate::journal`]) and handing
+    /// them to `on_commit` once the write committed.
+    pub fn with_event_journal(self, on_commit: OnCommit) -> Self {
+        SqliteStore {
+            journal: Some(on_commit),
+            ..self
+        }
+    }
+
+    /// Runs the write `work` (see [`crate::with_conn`]) with the [`Journal`] its
+    /// transaction writes its events to; once it succeeded, hands them to the store's
+    /// [`OnCommit`]. Every write journals (if at all) just before its commit, so a write
+    /// that succeeded committed what it journaled.
+    pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &mut Journal) -> Result<T, StoreError> + Send + 'static,
+    {
+        let on = self.journal.is_some();
+        let (value, written) = self
+            .with_conn(move |conn| {
+                let mut journal = Journal {
+                    on,
+                    written: Vec::new(),
+                };
+                let value = work(conn, &mut journal)?;
+                Ok((value, journal.written))
+            })
+            .await?;
+        if let Some(on_commit) = &self.journal {
+            on_commit(written);
+        }
+        Ok(value)
+    }
+
+    /// Up to `limit` journaled events, oldest commit first.
+    pub async fn journaled_events(&self, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_conn(move |conn| {
+            let mut select = conn
+                .prepare_cached("SELECT seq, body FROM event_journal ORDER BY seq LIMIT ?1")
+                .map_err(internal)?;
+            let rows = select
+                .query_map([limit], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                })
+                .map_err(internal)?;
+            rows.map(|row| {
+                let (seq, body) = row.map_err(internal)?;
+                Ok(JournalEntry {
+                    seq,
+                    event: Event::from_journal(&body),
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Forgets the journaled events up to and including `through` (a `seq`); returns
+    /// how many there were.
+    pub async fn forget_events(&self, through: i64) -> Result<usize, StoreError> {
+        self.with_conn(move |conn| {
+            conn.execute("DELETE FROM event_journal WHERE seq <= ?1", [through])
+                .map_err(internal)
+        })
+        .await
+    }
+
+    /// How many events the journal holds.
+    pub async fn journal_len(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .with_conn(|conn| {
+                conn.query_row("SELECT count(*) FROM event_journal", [], |row| row.get(0))
+                    .map_err(internal)
+            })
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+}
+
+impl EventJournal for SqliteStore {
+    fn journals_events(&self) -> bool {
+        self.journal.is_some()
+    }
+}
