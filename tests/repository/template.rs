@@ -212,20 +212,27 @@ fn the_table_matches_the_schema_the_code_creates() {
 fn every_function_has_its_binary_and_route() {
     let template = template();
     let resources = template["Resources"].as_hash().unwrap();
-    let functions: Vec<&Yaml> = resources
-        .values()
-        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+    let functions: Vec<(&Yaml, &Yaml)> = resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
         .collect();
     assert_eq!(functions.len(), Endpoint::ALL.len() + BACKGROUND.len());
 
     let mut seen = BTreeSet::new();
     let mut log_groups = BTreeSet::new();
-    for resource in functions {
-        assert_eq!(
-            text(&resource["Metadata"]["BuildMethod"]),
-            "rust-cargolambda"
-        );
+    for (logical_id, resource) in functions {
+        // The Makefile finds a function's crate from its logical id alone.
+        assert_eq!(text(&resource["Metadata"]["BuildMethod"]), "makefile");
         let binary = text(&resource["Metadata"]["BuildProperties"]["Binary"]);
+        assert_eq!(
+            text(logical_id),
+            format!("{}Function", camel_case(binary)),
+            "the Makefile would build another crate for {binary}"
+        );
+        assert!(
+            root().join("functions").join(binary).is_dir(),
+            "no crate functions/{binary}"
+        );
         let logs = &resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"];
         assert!(
             log_groups.insert(text(logs)),
@@ -429,6 +436,20 @@ fn function<'a>(template: &'a Yaml, binary: &str) -> &'a Yaml {
         .values()
         .find(|r| r["Metadata"]["BuildProperties"]["Binary"].as_str() == Some(binary))
         .unwrap_or_else(|| panic!("no function builds {binary}"))
+}
+
+/// `live-create` as `LiveCreate`: how the Makefile's `build-<LogicalId>` names a crate.
+fn camel_case(binary: &str) -> String {
+    binary
+        .split('-')
+        .map(|word| {
+            let mut letters = word.chars();
+            letters
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + letters.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Strings of a YAML list.
