@@ -52,6 +52,11 @@ struct Args {
     /// out why one fails; the logging then costs time too).
     #[arg(long)]
     show_logs: bool,
+    /// Make the copies the bootstraps run from in this directory, and keep them (for a
+    /// profiler that reads the binaries after the run). A new temporary directory,
+    /// removed after the run, when not given.
+    #[arg(long, value_name = "DIR")]
+    copies_in: Option<PathBuf>,
 }
 
 /// One bootstrap under test.
@@ -141,7 +146,7 @@ async fn main() -> Result<(), String> {
         });
     }
 
-    let copies = Copies::of(&args.bin_dir, &subjects)?;
+    let copies = Copies::of(&args.bin_dir, args.copies_in.clone(), &subjects)?;
     for round in 0..args.rounds {
         // Rotate the order every round so no function always runs first.
         let order: Vec<usize> = (0..subjects.len())
@@ -169,19 +174,26 @@ async fn main() -> Result<(), String> {
 /// binary, the empty function's too, in the same state whenever each was built.
 struct Copies {
     dir: PathBuf,
+    /// Whether the directory is removed after the run.
+    temporary: bool,
 }
 
 impl Copies {
-    fn of(bin_dir: &Path, subjects: &[Subject]) -> Result<Self, String> {
-        let dir = std::env::temp_dir().join(format!("cold-start-{}", std::process::id()));
+    fn of(bin_dir: &Path, keep_in: Option<PathBuf>, subjects: &[Subject]) -> Result<Self, String> {
+        let temporary = keep_in.is_none();
+        let dir = keep_in.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("cold-start-{}", std::process::id()))
+        });
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let copies = Copies { dir };
+        let copies = Copies { dir, temporary };
+        let mut copied = Vec::new();
         for subject in subjects {
             let (from, to) = (
                 bin_dir.join(subject.binary),
                 copies.dir.join(subject.binary),
             );
-            if !to.exists() {
+            if !copied.contains(&subject.binary) {
+                copied.push(subject.binary);
                 std::fs::copy(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
             }
         }
@@ -191,7 +203,9 @@ impl Copies {
 
 impl Drop for Copies {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
