@@ -35,16 +35,29 @@ impl Journal {
         tx: &rusqlite::Transaction<'_>,
         events: impl FnOnce() -> Vec<Event>,
     ) -> Result<(), StoreError> {
+        self.try_write(tx, || Ok(events()))
+    }
+
+    /// [`Journal::write`] for events whose making can fail (reading what the write
+    /// stored, say): `events` runs only if the journal is on.
+    pub(crate) fn try_write(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        events: impl FnOnce() -> Result<Vec<Event>, StoreError>,
+    ) -> Result<(), StoreError> {
         if !self.on {
             return Ok(());
         }
-        let events = events();
+        let events = events()?;
         let mut insert = tx
             .prepare_cached("INSERT INTO event_journal (event_id, body) VALUES (?1, ?2)")
             .map_err(internal)?;
         for event in &events {
             insert
-                .execute(params![event.id, event.to_journal()])
+                .execute(params![
+                    event.id,
+                    event.to_journal().map_err(StoreError::Internal)?
+                ])
                 .map_err(internal)?;
         }
         self.written.extend(events);
