@@ -57,6 +57,9 @@ impl LocalEvents for SqliteStore {
         let wake = Arc::new(Notify::new());
         let (hub, woken) = (Arc::clone(&sinks.realtime), Arc::clone(&wake));
         let store = self.with_event_journal(Arc::new(move |events: Vec<Event>| {
+            if events.is_empty() {
+                return;
+            }
             for event in events {
                 hub.publish_now(event);
             }

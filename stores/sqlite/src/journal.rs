@@ -84,29 +84,29 @@ impl SqliteStore {
     }
 
     /// Runs the write `work` (see [`crate::with_conn`]) with the [`Journal`] its
-    /// transaction writes its events to; once it succeeded, hands them to the store's
-    /// [`OnCommit`]. Every write journals (if at all) just before its commit, so a write
-    /// that succeeded committed what it journaled.
+    /// transaction writes its events to; once it committed, hands them to the store's
+    /// [`OnCommit`], still holding the connection: the hook sees writes in commit order,
+    /// and gets each one's events even if the caller stopped waiting (the write runs to
+    /// its end regardless). Every write journals (if at all) just before its commit, so
+    /// a write that succeeded committed what it journaled.
     pub(crate) async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection, &mut Journal) -> Result<T, StoreError> + Send + 'static,
     {
-        let on = self.journal.is_some();
-        let (value, written) = self
-            .with_conn(move |conn| {
-                let mut journal = Journal {
-                    on,
-                    written: Vec::new(),
-                };
-                let value = work(conn, &mut journal)?;
-                Ok((value, journal.written))
-            })
-            .await?;
-        if let Some(on_commit) = &self.journal {
-            on_commit(written);
-        }
-        Ok(value)
+        let on_commit = self.journal.clone();
+        self.with_conn(move |conn| {
+            let mut journal = Journal {
+                on: on_commit.is_some(),
+                written: Vec::new(),
+            };
+            let value = work(conn, &mut journal)?;
+            if let Some(on_commit) = on_commit {
+                on_commit(journal.written);
+            }
+            Ok(value)
+        })
+        .await
     }
 
     /// Up to `limit` journaled events, oldest commit first.
@@ -158,5 +158,61 @@ impl SqliteStore {
 impl EventJournal for SqliteStore {
     fn journals_events(&self) -> bool {
         self.journal.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+    use std::sync::{Arc, Mutex, mpsc};
+    use std::time::Duration;
+    use supportzen_shared::domain::{AgentId, ChatId, ConversationId};
+    use supportzen_shared::events::{Event, EventType};
+    use supportzen_shared::store::AgentWriter;
+
+    /// The hook is called by the write itself, right after its commit: a caller that
+    /// stops waiting once the write has started does not keep the events from the hub.
+    #[tokio::test]
+    async fn a_write_whose_caller_stopped_waiting_still_hands_its_events_on() {
+        let (handed, events) = mpsc::channel();
+        let handed = Mutex::new(handed);
+        let store = SqliteStore::open(":memory:")
+            .unwrap()
+            .with_event_journal(Arc::new(move |written: Vec<Event>| {
+                for event in written {
+                    handed.lock().unwrap().send(event).unwrap();
+                }
+            }));
+        let chat = ConversationId::Chat(ChatId::generate());
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute_batch(&format!(
+                "INSERT INTO users (id, secret, created_at_ms, updated_at_ms)
+                 VALUES ('ann@example.com', 's3cret', 1, 1);
+                 INSERT INTO conversations (id, kind, owner, created_at_ms, last_activity_ms)
+                 VALUES ('{}', 'chat', 'ann@example.com', 1, 1);",
+                chat.key()
+            ))
+            .unwrap();
+
+        // The connection is busy: the write starts, and waits for it.
+        let busy = store.conn.lock().unwrap();
+        let agent = AgentId::parse("agent-7").unwrap();
+        let mut write = Box::pin(store.assign(&chat, Some(&agent), None));
+        let mut started = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(
+            write.as_mut().poll(&mut started).is_pending(),
+            "the write cannot finish while the connection is busy"
+        );
+        drop(write);
+        drop(busy);
+
+        let event = events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the hook gets the assignment's event");
+        assert_eq!(event.kind, EventType::Assigned);
+        assert_eq!(event.conversation, chat);
     }
 }
