@@ -116,6 +116,43 @@ async fn an_erasure_takes_the_customers_journaled_events() {
     assert_eq!(left[0].1.owner, user("bob@example.com"));
 }
 
+/// The sweeper's wake of a snoozed conversation journals its reopening once
+/// (`conversation.status_changed`, status open) and hands that event to the hook; a
+/// second wake of what it read then changes nothing and journals nothing.
+#[tokio::test]
+async fn a_snoozed_conversation_woken_journals_its_reopening_once() {
+    let (store, handed) = journaling();
+    let chat = ConversationId::Chat(ChatId::generate());
+    store
+        .create_conversation(&new_chat(&chat, "ann@example.com", None))
+        .await
+        .unwrap();
+    let seen = store.find_conversation(&chat).await.unwrap().unwrap();
+    let until = now_millis() + 60_000;
+    store
+        .set_status(&seen, Status::Pending, Some(until))
+        .await
+        .unwrap();
+    let snoozed = store.find_conversation(&chat).await.unwrap().unwrap();
+    assert_eq!(snoozed.snoozed_until, Some(until));
+    let before = journaled(&store).await.len();
+    handed.lock().unwrap().clear();
+
+    assert!(store.wake(&snoozed).await.unwrap());
+    assert!(!store.wake(&snoozed).await.unwrap(), "woken already");
+    let woken: Vec<Event> = journaled(&store)
+        .await
+        .into_iter()
+        .skip(before)
+        .map(|(_, event)| event)
+        .collect();
+    assert_eq!(woken.len(), 1, "{woken:?}");
+    assert_eq!(woken[0].kind, EventType::StatusChanged);
+    assert_eq!(woken[0].data["status"], "open", "{:?}", woken[0].data);
+    assert_eq!(woken[0].conversation, chat);
+    assert_eq!(*handed.lock().unwrap(), woken, "the hook got it, once");
+}
+
 /// The journal is off unless turned on: the other commands' writes leave nothing.
 #[tokio::test]
 async fn a_store_without_the_journal_journals_nothing() {
