@@ -1,24 +1,27 @@
 //! The event journal: with it on ([`SqliteStore::with_event_journal`], which `supportzen
 //! serve` turns on), each write that yields events writes them, serialized under their
 //! ids, into `event_journal` in the write's own transaction: a change and its events are
-//! committed together or not at all (a transactional outbox). After the commit the write
-//! hands the same events to the store's [`OnCommit`] (the server's realtime hub, and a
-//! wake-up for its relay). The relay reads the journal in commit order
-//! ([`SqliteStore::journaled_events`]), queues the webhooks, and only then forgets the
-//! events ([`SqliteStore::forget_events`]). Which write yields which events is
+//! committed together or not at all (a transactional outbox). Right after the commit,
+//! still holding the connection, the write hands the same events to the store's
+//! [`OnCommit`] (the server's realtime hub, and a wake-up for its relay). The relay reads
+//! the journal in commit order ([`SqliteStore::journaled_events`]), queues the webhooks,
+//! and only then forgets the events ([`SqliteStore::forget_events`]), learning which of
+//! them an erasure took meanwhile; rows this version cannot read are set aside in
+//! `unreadable_events` for a newer one. Which write yields which events is
 //! `store::committed`, as for `store::Publishing`.
 //!
 //! Off (the default: the other commands, the tests of other things), nothing is
 //! journaled, so rows nobody relays cannot pile up.
 
 use crate::{SqliteStore, internal};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
 use std::sync::Arc;
 use supportzen_shared::events::Event;
 use supportzen_shared::store::{EventJournal, StoreError};
 
-/// Called after each write that committed, with the events it journaled (none for most
-/// writes), in the writer's task: it must not wait.
+/// Called right after each write committed, with the events it journaled (none for most
+/// writes), on the blocking thread that holds the store's connection: it must not wait.
 pub type OnCommit = Arc<dyn Fn(Vec<Event>) + Send + Sync>;
 
 /// What a write journals: handed to each write's transaction.
@@ -133,14 +136,62 @@ impl SqliteStore {
         .await
     }
 
-    /// Forgets the journaled events up to and including `through` (a `seq`); returns
-    /// how many there were.
-    pub async fn forget_events(&self, through: i64) -> Result<usize, StoreError> {
+    /// Forgets the journaled events at `relayed` (their `seq`s) and moves those at
+    /// `unreadable` (rows this version cannot read) to `unreadable_events`, where a
+    /// newer version can still relay them; in one transaction. Returns the `seq`s of
+    /// `relayed` that were still there: one that was not had been erased (the customer's
+    /// erasure deletes their journaled events) since it was read.
+    pub async fn forget_events(
+        &self,
+        relayed: Vec<i64>,
+        unreadable: Vec<i64>,
+    ) -> Result<HashSet<i64>, StoreError> {
         self.with_conn(move |conn| {
-            conn.execute("DELETE FROM event_journal WHERE seq <= ?1", [through])
-                .map_err(internal)
+            let tx = conn.transaction().map_err(internal)?;
+            let mut still = HashSet::new();
+            {
+                let mut forget = tx
+                    .prepare_cached("DELETE FROM event_journal WHERE seq = ?1 RETURNING seq")
+                    .map_err(internal)?;
+                for seq in relayed {
+                    let gone: Option<i64> = forget
+                        .query_row([seq], |row| row.get(0))
+                        .optional()
+                        .map_err(internal)?;
+                    still.extend(gone);
+                }
+                let mut keep = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO unreadable_events (seq, event_id, body)
+                         SELECT seq, event_id, body FROM event_journal WHERE seq = ?1",
+                    )
+                    .map_err(internal)?;
+                let mut set_aside = tx
+                    .prepare_cached("DELETE FROM event_journal WHERE seq = ?1")
+                    .map_err(internal)?;
+                for seq in &unreadable {
+                    keep.execute([seq]).map_err(internal)?;
+                    set_aside.execute([seq]).map_err(internal)?;
+                }
+            }
+            tx.commit().map_err(internal)?;
+            Ok(still)
         })
         .await
+    }
+
+    /// How many journaled events this version could not read were set aside in
+    /// `unreadable_events` ([`SqliteStore::forget_events`]).
+    pub async fn unreadable_events(&self) -> Result<u64, StoreError> {
+        let count: i64 = self
+            .with_conn(|conn| {
+                conn.query_row("SELECT count(*) FROM unreadable_events", [], |row| {
+                    row.get(0)
+                })
+                .map_err(internal)
+            })
+            .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// How many events the journal holds.

@@ -268,6 +268,44 @@ impl Outbox {
         .await
     }
 
+    /// Settles deliveries enqueued *held* (due at `held_until`, not before, so that no
+    /// worker attempts them yet), in one transaction: those of the events `release` are
+    /// made due at `now` (those still held so: one claimed since is left to its claim),
+    /// and every pending delivery of the events `drop` is removed. The local server's
+    /// relay holds what it queues until it knows an erasure did not take the events
+    /// meanwhile (`supportzen::relay`).
+    pub async fn settle_held(
+        &self,
+        held_until: i64,
+        now: i64,
+        release: Vec<String>,
+        drop: Vec<String>,
+    ) -> Result<(), StoreError> {
+        with_conn(&self.conn, move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            {
+                let mut due = tx
+                    .prepare_cached(
+                        "UPDATE pending_deliveries SET next_attempt_at_ms = ?2
+                         WHERE event_id = ?1 AND next_attempt_at_ms = ?3",
+                    )
+                    .map_err(internal)?;
+                for event_id in &release {
+                    due.execute(params![event_id, now, held_until])
+                        .map_err(internal)?;
+                }
+                let mut gone = tx
+                    .prepare_cached("DELETE FROM pending_deliveries WHERE event_id = ?1")
+                    .map_err(internal)?;
+                for event_id in &drop {
+                    gone.execute(params![event_id]).map_err(internal)?;
+                }
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
     /// Drops every pending delivery to `endpoint_id` (it answered 410, or was removed).
     /// Returns how many.
     pub async fn drop_endpoint(&self, endpoint_id: &str) -> Result<usize, StoreError> {
@@ -628,6 +666,45 @@ mod tests {
             event_ids(again.iter().map(|c| &c.delivery).collect()),
             ["evt_1", "evt_4"]
         );
+    }
+
+    #[tokio::test]
+    async fn held_deliveries_wait_until_released_and_dropped_ones_go() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        outbox
+            .enqueue(
+                vec![
+                    delivery("wh_a", "evt_1"),
+                    delivery("wh_b", "evt_1"),
+                    delivery("wh_a", "evt_2"),
+                ],
+                90_000,
+            )
+            .await
+            .unwrap();
+        assert!(
+            outbox
+                .claim_due(1_000, 61_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        outbox
+            .settle_held(90_000, 1_000, vec!["evt_1".into()], vec!["evt_2".into()])
+            .await
+            .unwrap();
+        let claims = outbox.claim_due(1_000, 61_000, 10).await.unwrap();
+        let claimed: Vec<_> = claims
+            .iter()
+            .map(|c| {
+                (
+                    c.delivery.endpoint_id.as_str(),
+                    c.delivery.event_id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(claimed, [("wh_a", "evt_1"), ("wh_b", "evt_1")]);
+        assert_eq!(outbox.pending().await.unwrap().len(), 2, "evt_2 is gone");
     }
 
     #[tokio::test]
