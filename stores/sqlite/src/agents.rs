@@ -231,7 +231,7 @@ impl AgentReceipts for SqliteStore {
 #[cfg(test)]
 mod tests {
     use crate::SqliteStore;
-    use supportzen_shared::domain::{AgentId, ChatId, ConversationId};
+    use supportzen_shared::domain::AgentId;
     use supportzen_shared::store::AgentWriter;
 
     /// The previous assignee is read for the event alone: one this version cannot read
@@ -239,20 +239,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreadable_previous_assignee_fails_no_assignment_that_journals_nothing() {
         let store = SqliteStore::open(":memory:").unwrap();
-        let chat = ConversationId::Chat(ChatId::generate());
-        store
-            .conn
-            .lock()
-            .unwrap()
-            .execute_batch(&format!(
-                "INSERT INTO users (id, secret, created_at_ms, updated_at_ms)
-                 VALUES ('ann@example.com', 's3cret', 1, 1);
-                 INSERT INTO conversations (id, kind, owner, created_at_ms, last_activity_ms,
-                                            assignee)
-                 VALUES ('{}', 'chat', 'ann@example.com', 1, 1, '');",
-                chat.key()
-            ))
-            .unwrap();
+        let chat = crate::insert_chat(&store, Some(""));
         let agent = AgentId::parse("agent-7").unwrap();
         let assigned = store.assign(&chat, Some(&agent), None).await.unwrap();
         assert_eq!(assigned.assignee, Some(agent));

@@ -217,7 +217,7 @@ mod tests {
     use crate::SqliteStore;
     use std::sync::{Arc, Mutex, mpsc};
     use std::time::Duration;
-    use supportzen_shared::domain::{AgentId, ChatId, ConversationId};
+    use supportzen_shared::domain::AgentId;
     use supportzen_shared::events::{Event, EventType};
     use supportzen_shared::store::AgentWriter;
 
@@ -234,19 +234,7 @@ mod tests {
                     handed.lock().unwrap().send(event).unwrap();
                 }
             }));
-        let chat = ConversationId::Chat(ChatId::generate());
-        store
-            .conn
-            .lock()
-            .unwrap()
-            .execute_batch(&format!(
-                "INSERT INTO users (id, secret, created_at_ms, updated_at_ms)
-                 VALUES ('ann@example.com', 's3cret', 1, 1);
-                 INSERT INTO conversations (id, kind, owner, created_at_ms, last_activity_ms)
-                 VALUES ('{}', 'chat', 'ann@example.com', 1, 1);",
-                chat.key()
-            ))
-            .unwrap();
+        let chat = crate::insert_chat(&store, None);
 
         // The connection is busy: the write starts, and waits for it.
         let busy = store.conn.lock().unwrap();
