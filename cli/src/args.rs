@@ -234,8 +234,10 @@ pub(crate) enum UsersCommand {
     /// idempotency receipts, their uploads and the files those stored, their connect
     /// tickets (on DynamoDB the uploads and tickets are found by one scan of the table).
     /// Prints the counts as JSON, then queues a customer.erased webhook for each endpoint
-    /// subscribed to it (none when nothing was left to erase). Running it again finishes
-    /// an erasure that stopped half way. Have the host app stop sending for them first:
+    /// subscribed to it (none when nothing was left to erase), and drops the webhook
+    /// deliveries about them still in the local outbox (not those already on a queue).
+    /// Running it again finishes an erasure that stopped half way. Have the host app stop
+    /// sending for them first:
     /// with trust on first request, their next request would start them afresh.
     Erase {
         /// The customer's email address.

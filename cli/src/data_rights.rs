@@ -1,7 +1,8 @@
 //! A customer's data rights: `supportzen users export` (GDPR Article 15) writes what the
 //! store holds about them as one JSON document; `supportzen users erase` (Article 17)
 //! deletes it (`store::CustomerEraser`), then the files their conversations carried, and
-//! queues a `customer.erased` webhook ([`notify_erased`]).
+//! queues a `customer.erased` webhook ([`notify_erased`]), and drops the deliveries about
+//! them still in the local outbox ([`drop_queued`]).
 
 use crate::files::FileStore;
 use crate::store_url::StoreUrl;
@@ -227,6 +228,31 @@ pub async fn notify_erased<R: WebhookRegistry>(
         }
     }
     Ok(json!({ "queued": deliveries.len(), kind: to }))
+}
+
+/// Drops the deliveries about `customer` still waiting in the local outbox, pending or
+/// dead (their bodies name them by email), but their `customer.erased`; returns how
+/// many, or `None` for production's queue, whose messages no one can pick out and
+/// delete (there `webhook-deliver` delivers them). Running the erasure again drops what
+/// a failed run left.
+pub async fn drop_queued(
+    target: &WebhookTarget,
+    customer: &UserId,
+) -> Result<Option<usize>, String> {
+    let WebhookTarget::Outbox(path) = target else {
+        return Ok(None);
+    };
+    if path != ":memory:" && !Path::new(path).exists() {
+        return Ok(Some(0));
+    }
+    let remedy = "the customer is erased, but the webhook deliveries about them still in the outbox were not dropped: run the erasure again";
+    let outbox =
+        Outbox::open(path).map_err(|e| format!("{remedy} (cannot open the outbox {path}: {e})"))?;
+    outbox
+        .drop_customer(customer.as_str())
+        .await
+        .map(Some)
+        .map_err(|e| format!("{remedy} (cannot drop them from the outbox {path}: {e})"))
 }
 
 /// The deliveries as production's events-stream function queues them: one message each,

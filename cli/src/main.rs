@@ -192,7 +192,12 @@ async fn run(command: Command) -> Result<(), String> {
                     deleted,
                 )
                 .await?;
+                let dropped = data_rights::drop_queued(&target, email.user_id()).await;
+                if let Ok(Some(dropped)) = &dropped {
+                    report["webhooks"]["dropped"] = (*dropped).into();
+                }
                 println!("{report}");
+                dropped?;
                 files_left.map_or(Ok::<(), String>(()), Err)
             })?;
             Ok(())

@@ -1,11 +1,12 @@
 //! The local server's realtime socket, `GET /ws?ticket=…`: what API Gateway's WebSocket
 //! API, its `$connect` authorizer and the `events-stream` fan-out do in production, in
-//! one process. Events come from the store's commit (the SQLite store's event journal, see
-//! [`crate::relay`]; [`supportzen_shared::store::Publishing`] on DynamoDB) into the [`Hub`], which hands each one to the sockets of its audience only: every
-//! agent's socket, and the sockets of the conversation's customer when the event is
-//! public. Each socket has its own inbox; a socket whose subscriber may not see an event
-//! is not woken for it. The socket forwards what it is handed, as the same envelope
-//! production sends.
+//! one process. Events come from the store's commit (the SQLite store's event journal,
+//! see [`crate::relay`]; [`supportzen_shared::store::Publishing`] on DynamoDB) into the
+//! [`Hub`], which hands each one to the sockets of its audience only: every agent's
+//! socket, and the sockets of the conversation's customer when the event is public.
+//! Each socket has its own inbox; a socket whose subscriber may not see an event is not
+//! woken for it. The socket forwards what it is handed, as the same envelope production
+//! sends.
 //!
 //! A client may send `{"action":"typing","conversationId":"…"}`: the other side of that
 //! conversation gets a `typing` frame (at most one per sender and conversation per 2 s;

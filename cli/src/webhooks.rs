@@ -90,15 +90,55 @@ impl<S: WebhookRegistry + Send + Sync> WebhookOutbox<S> {
     /// wakes the worker. Reads the endpoints' subscriptions only: no URL, no secret. A
     /// delivery of the event to an endpoint still pending is not added twice.
     pub async fn enqueue(&self, event: &Event) -> Result<(), StoreError> {
-        let subscriptions = self.registry.subscriptions().await?;
         let now = now_millis();
+        if self.enqueue_due_at(event, now, now).await? {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Enqueues `event` for the endpoints that want it, on disk when this returns, but
+    /// held: not due before `held_until` (ms), and the worker is not woken. The relay
+    /// then [`WebhookOutbox::settle`]s them.
+    pub async fn hold(&self, event: &Event, held_until: i64) -> Result<(), StoreError> {
+        self.enqueue_due_at(event, now_millis(), held_until)
+            .await
+            .map(|_| ())
+    }
+
+    /// Makes the held deliveries (see [`WebhookOutbox::hold`]) of the events `release`
+    /// due now and wakes the worker; drops every pending delivery of the events `drop`.
+    pub async fn settle(
+        &self,
+        held_until: i64,
+        release: Vec<String>,
+        drop: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let wake = !release.is_empty();
+        self.outbox
+            .settle_held(held_until, now_millis(), release, drop)
+            .await?;
+        if wake {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Enqueues `event`'s deliveries, first attempted at `now`, due at `due_at`; `true`
+    /// if there were any.
+    async fn enqueue_due_at(
+        &self,
+        event: &Event,
+        now: i64,
+        due_at: i64,
+    ) -> Result<bool, StoreError> {
+        let subscriptions = self.registry.subscriptions().await?;
         let deliveries = Delivery::for_subscriptions(&subscriptions, event, now);
         if deliveries.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
-        self.outbox.enqueue(deliveries, now).await?;
-        self.wake.notify_one();
-        Ok(())
+        self.outbox.enqueue(deliveries, due_at).await?;
+        Ok(true)
     }
 }
 

@@ -4,7 +4,8 @@
 //! moved back to the webhook queue once, its body (the delivery, with its event id: the
 //! `webhook-id` it is sent under) unchanged. And `supportzen users erase --webhook-queue`
 //! on a DynamoDB table: its `customer.erased` goes on the webhook queue as events-stream
-//! queues deliveries, one per subscribed endpoint.
+//! queues deliveries, one per subscribed endpoint, and `webhook-deliver` delivers it
+//! from there, signed.
 
 use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use std::collections::BTreeSet;
@@ -86,22 +87,40 @@ async fn every_dead_delivery_goes_back_to_the_webhook_queue_once_unchanged() {
     assert_eq!(redrive_queue(&sqs, &dead, &webhooks).await.unwrap(), 0);
 }
 
+/// The queue's `ChangeMessageVisibility` for `webhook-deliver`, which a delivered
+/// message never calls.
+struct NoRetry;
+
+impl webhook_deliver::Visibility for NoRetry {
+    async fn hide_for(&self, _: &str, wait: std::time::Duration) -> Result<(), String> {
+        panic!("a delivered message waits for no retry ({wait:?})")
+    }
+}
+
+/// `users erase --webhook-queue` queues `customer.erased` for the subscribed endpoint
+/// only, and production's `webhook-deliver`, handed that message as SQS would, delivers
+/// it to the endpoint signed (Standard Webhooks) under its event id.
 #[tokio::test]
 async fn an_erasure_queues_customer_erased_for_subscribed_endpoints_only() {
+    use crate::webhooks::{Receiver, assert_signed};
     use supportzen::data_rights::{WebhookTarget, notify_erased};
     use supportzen_shared::domain::{
         AttachmentId, ContentType, Email, FileName, Uploader, now_millis,
     };
     use supportzen_shared::events::delivery::Delivery;
     use supportzen_shared::events::{EventType, WebhookEndpoint, WebhookUrl};
+    use supportzen_shared::metrics::{Counter, Counters};
     use supportzen_shared::store::{CustomerEraser, UploadRecord, UploadRegistry, WebhookRegistry};
+    use supportzen_shared::webhook_client::WebhookClient;
 
     let sqs = sqs();
     let webhooks = queue(&sqs, "webhooks").await;
     let (store, _) = supportzen_tests::dynamo::fresh_dynamo_store().await;
-    let url = WebhookUrl::parse("https://example.com/hooks").unwrap();
-    let subscribed = WebhookEndpoint::new(url.clone(), vec![EventType::CustomerErased]);
-    let other = WebhookEndpoint::new(url, vec![EventType::MessageCreated]);
+    let mut receiver = Receiver::start(&[]).await;
+    let url = WebhookUrl::parse(&receiver.url).unwrap();
+    let subscribed = WebhookEndpoint::new(url, vec![EventType::CustomerErased]);
+    let elsewhere = WebhookUrl::parse("https://example.com/hooks").unwrap();
+    let other = WebhookEndpoint::new(elsewhere, vec![EventType::MessageCreated]);
     store.add_webhook(&subscribed).await.unwrap();
     store.add_webhook(&other).await.unwrap();
     // Ann's only item: an upload she never attached, which the erasure's scan finds.
@@ -146,4 +165,27 @@ async fn an_erasure_queues_customer_erased_for_subscribed_endpoints_only() {
     assert_eq!(event["data"]["customer"]["email"], "ann@example.com");
     assert_eq!(event["data"]["erased"]["uploads"], 1);
     assert_eq!(event["data"]["erased"]["files"], 1);
+
+    // The queued message, as SQS hands it to the function. Production's client refuses
+    // loopback hosts (the Runtime API is there); the receiver here is on one.
+    let message = serde_json::from_value(serde_json::json!({
+        "messageId": "059f36b4-87a3-44ab-83d2-661975970003",
+        "receiptHandle": "AQEBerased",
+        "body": bodies[0],
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+    }))
+    .unwrap();
+    let counters = Counters::default();
+    let client = WebhookClient::new().unwrap();
+    let response =
+        webhook_deliver::handle(&store, &client, &NoRetry, vec![message], &counters).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(counters.get(Counter::WebhookDelivered), 1);
+    let received = receiver.next().await;
+    assert_signed(&subscribed, &received);
+    assert_eq!(received.id, delivery.event_id);
+    let sent: serde_json::Value = serde_json::from_str(&received.body).unwrap();
+    assert_eq!(sent["type"], "customer.erased", "{sent}");
+    assert_eq!(sent, event, "the queued event, as queued");
 }

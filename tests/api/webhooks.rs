@@ -149,7 +149,7 @@ async fn until_delivered(
 
 /// How a test receiver answers one request.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     /// Never: the request hangs until the sender gives up.
     Hang,
@@ -157,24 +157,24 @@ enum Answer {
 
 /// One request as the receiver saw it.
 #[derive(Clone, Debug)]
-struct Received {
-    id: String,
+pub(crate) struct Received {
+    pub(crate) id: String,
     timestamp: String,
     signature: String,
     content_type: String,
-    body: String,
+    pub(crate) body: String,
     answer: Answer,
 }
 
 /// A webhook receiver in the test: records every request and answers as its script
 /// says, then 204 once the script is used up.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     requests: mpsc::UnboundedReceiver<Received>,
 }
 
 impl Receiver {
-    async fn start(script: &[Answer]) -> Self {
+    pub(crate) async fn start(script: &[Answer]) -> Self {
         Self::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), script)
     }
 
@@ -226,7 +226,7 @@ impl Receiver {
     }
 
     /// The next request it gets.
-    async fn next(&mut self) -> Received {
+    pub(crate) async fn next(&mut self) -> Received {
         tokio::time::timeout(PATIENCE, self.requests.recv())
             .await
             .expect("a delivery arrives")
@@ -240,7 +240,7 @@ impl Receiver {
 }
 
 /// Asserts that `received` carries a valid signature by `endpoint`'s secret.
-fn assert_signed(endpoint: &WebhookEndpoint, received: &Received) {
+pub(crate) fn assert_signed(endpoint: &WebhookEndpoint, received: &Received) {
     let timestamp: i64 = received.timestamp.parse().unwrap();
     assert_eq!(
         received.signature,

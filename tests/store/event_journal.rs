@@ -79,12 +79,21 @@ async fn committed_writes_journal_what_the_decorator_would_publish_in_commit_ord
     assert_eq!(ids.len(), entries.len());
     assert_eq!(store.journal_len().await.unwrap(), entries.len() as u64);
 
-    // Forgotten up to a place, the rest stays; a place is never given again.
-    let (middle, _) = entries[entries.len() / 2];
-    store.forget_events(middle).await.unwrap();
+    // Forgotten up to a place, the rest stays, and forgetting says which were still
+    // there (an erasure takes some meanwhile); a place is never given again.
+    let seqs = |entries: &[(i64, Event)]| -> Vec<i64> { entries.iter().map(|e| e.0).collect() };
+    let first_half = seqs(&entries[..=entries.len() / 2]);
+    let still = store
+        .forget_events(first_half.clone(), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(still, first_half.iter().copied().collect());
     let rest = journaled(&store).await;
     assert_eq!(rest, entries[entries.len() / 2 + 1..].to_vec());
-    store.forget_events(i64::MAX).await.unwrap();
+    let again = store.forget_events(first_half, Vec::new()).await.unwrap();
+    assert!(again.is_empty(), "forgotten already: {again:?}");
+    store.forget_events(seqs(&rest), Vec::new()).await.unwrap();
+    assert_eq!(store.journal_len().await.unwrap(), 0);
     let chat = ConversationId::Chat(ChatId::generate());
     store
         .create_conversation(&new_chat(&chat, "bob@example.com", None))
@@ -114,6 +123,43 @@ async fn an_erasure_takes_the_customers_journaled_events() {
     let left = journaled(&store).await;
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].1.owner, user("bob@example.com"));
+}
+
+/// The sweeper's wake of a snoozed conversation journals its reopening once
+/// (`conversation.status_changed`, status open) and hands that event to the hook; a
+/// second wake of what it read then changes nothing and journals nothing.
+#[tokio::test]
+async fn a_snoozed_conversation_woken_journals_its_reopening_once() {
+    let (store, handed) = journaling();
+    let chat = ConversationId::Chat(ChatId::generate());
+    store
+        .create_conversation(&new_chat(&chat, "ann@example.com", None))
+        .await
+        .unwrap();
+    let seen = store.find_conversation(&chat).await.unwrap().unwrap();
+    let until = now_millis() + 60_000;
+    store
+        .set_status(&seen, Status::Pending, Some(until))
+        .await
+        .unwrap();
+    let snoozed = store.find_conversation(&chat).await.unwrap().unwrap();
+    assert_eq!(snoozed.snoozed_until, Some(until));
+    let before = journaled(&store).await.len();
+    handed.lock().unwrap().clear();
+
+    assert!(store.wake(&snoozed).await.unwrap());
+    assert!(!store.wake(&snoozed).await.unwrap(), "woken already");
+    let woken: Vec<Event> = journaled(&store)
+        .await
+        .into_iter()
+        .skip(before)
+        .map(|(_, event)| event)
+        .collect();
+    assert_eq!(woken.len(), 1, "{woken:?}");
+    assert_eq!(woken[0].kind, EventType::StatusChanged);
+    assert_eq!(woken[0].data["status"], "open", "{:?}", woken[0].data);
+    assert_eq!(woken[0].conversation, chat);
+    assert_eq!(*handed.lock().unwrap(), woken, "the hook got it, once");
 }
 
 /// The journal is off unless turned on: the other commands' writes leave nothing.

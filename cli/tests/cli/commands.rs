@@ -278,6 +278,23 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
     let receiver = OneRequest::listen();
     let subscribed = add_webhook(&store, &receiver.url(), "customer.erased");
     let other_endpoint = add_webhook(&store, "https://example.com/hooks", "message.created");
+    // A delivery about them still waiting in the outbox (not due for a day): its body
+    // names them, so the erasure drops it.
+    let outbox = dir.path().join("test-outbox.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use supportzen_shared::events::{EventType, delivery::Delivery};
+        let waiting = Delivery {
+            endpoint_id: other_endpoint.0.clone(),
+            event_id: "evt_waiting".into(),
+            event_type: EventType::MessageCreated,
+            body: r#"{"id":"evt_waiting","type":"message.created","data":{"customer":{"email":"demo@example.com"}}}"#.into(),
+            first_attempt_at: 1_000,
+            attempts: 0,
+        };
+        let tomorrow = supportzen_shared::domain::now_millis() + 86_400_000;
+        let outbox = Outbox::open(outbox.to_str().unwrap()).unwrap();
+        outbox.enqueue(vec![waiting], tomorrow).await.unwrap();
+    });
     let erase = || -> serde_json::Value {
         serde_json::from_str(&stdout(&run(&[
             "users",
@@ -302,6 +319,7 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
         "{erased}"
     );
     assert_eq!(erased["webhooks"]["queued"], 1, "{erased}");
+    assert_eq!(erased["webhooks"]["dropped"], 1, "{erased}");
     let after = export("demo@example.com");
     assert_eq!(after["conversations"], serde_json::json!([]));
     assert_eq!(after["profile"], serde_json::Value::Null);
@@ -312,7 +330,7 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
     );
     // Nothing was left to erase: receivers heard of it the first time.
     assert_eq!(again["webhooks"]["queued"], 0, "{again}");
-    let outbox = dir.path().join("test-outbox.db");
+    assert_eq!(again["webhooks"]["dropped"], 0, "{again}");
     assert_eq!(again["webhooks"]["outbox"], outbox.to_str().unwrap());
     let pending = || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -321,7 +339,11 @@ fn a_customers_data_is_exported_then_erased_and_another_customers_kept() {
         })
     };
     let pending_now = pending();
-    assert_eq!(pending_now.len(), 1, "{pending_now:?}");
+    assert_eq!(
+        pending_now.len(),
+        1,
+        "only customer.erased: {pending_now:?}"
+    );
     assert_eq!(pending_now[0].delivery.endpoint_id, subscribed.0);
     assert_ne!(pending_now[0].delivery.endpoint_id, other_endpoint.0);
 

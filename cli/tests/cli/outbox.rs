@@ -38,15 +38,6 @@ fn a_message_committed_before_kill_9_is_delivered_once_by_the_next_server() {
         .send()
         .unwrap();
     let answered = sent.status();
-    let journal = dir.path().join("test.db");
-    let journaled = || -> i64 {
-        rusqlite::Connection::open(&journal)
-            .unwrap()
-            .query_row("SELECT count(*) FROM event_journal", [], |row| row.get(0))
-            .unwrap()
-    };
-    // Committed with the message, and not relayed: the outbox is locked.
-    assert_eq!(journaled(), 1);
     // SIGKILL: no shutdown, nothing flushed.
     first.0.kill().unwrap();
     first.0.wait().unwrap();
@@ -77,6 +68,13 @@ fn a_message_committed_before_kill_9_is_delivered_once_by_the_next_server() {
 
     // Once the journal is empty and the outbox has nothing pending, nothing else is
     // coming: the webhook arrived once.
+    let journal = dir.path().join("test.db");
+    let journaled = || -> i64 {
+        rusqlite::Connection::open(&journal)
+            .unwrap()
+            .query_row("SELECT count(*) FROM event_journal", [], |row| row.get(0))
+            .unwrap()
+    };
     let settled = || {
         let pending = tokio::runtime::Runtime::new().unwrap().block_on(async {
             let outbox = Outbox::open(outbox.to_str().unwrap()).unwrap();
@@ -94,7 +92,8 @@ fn a_message_committed_before_kill_9_is_delivered_once_by_the_next_server() {
     }
     assert!(receiver.received.try_recv().is_err(), "delivered once");
     // Answered as soon as it was committed: the outbox is not on the request's path.
-    // (Before the journal, the request waited on the locked outbox until its deadline
-    // and was answered 503, its message committed and its webhook lost.)
+    // (Before the journal, the request waited on the locked outbox for its busy timeout
+    // and was answered 200 all the same, the outbox's error logged and swallowed: its
+    // message committed, its webhook lost, which the delivery above catches.)
     assert_eq!(answered, 200);
 }

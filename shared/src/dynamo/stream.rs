@@ -1,8 +1,8 @@
 //! The table's change stream (DynamoDB Streams, `NEW_AND_OLD_IMAGES`) read as events:
 //! production's source of the events the local server produces at commit
-//! (`store::committed`, for `store::Publishing` and the SQLite store's event journal). This decodes each record into the committed change it is
-//! (`events::changes::Change`), and the one definition of which change yields which
-//! events makes them, as at commit:
+//! (`store::committed`, for `store::Publishing` and the SQLite store's event journal).
+//! This decodes each record into the committed change it is (`events::changes::Change`),
+//! and the one definition of which change yields which events makes them, as at commit:
 //!
 //! | record | change |
 //! |---|---|

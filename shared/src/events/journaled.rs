@@ -24,7 +24,9 @@ struct Journaled {
 
 impl Event {
     /// The event as one JSON text, for the journal; [`Event::from_journal`] reads it back.
-    pub fn to_journal(&self) -> String {
+    /// Fails (saying why, for the write's internal error) only if its data cannot be
+    /// written as JSON.
+    pub fn to_journal(&self) -> Result<String, String> {
         let journaled = Journaled {
             id: self.id.clone(),
             kind: self.kind.as_str().to_string(),
@@ -36,7 +38,8 @@ impl Event {
             message_id: self.message_id.as_ref().map(|id| id.as_str().to_string()),
             data: self.data.clone(),
         };
-        serde_json::to_string(&journaled).expect("an event serializes")
+        serde_json::to_string(&journaled)
+            .map_err(|e| format!("event {} not journaled: {e}", self.id))
     }
 
     /// Reads back what [`Event::to_journal`] wrote; the error is for logs.
@@ -88,7 +91,10 @@ mod tests {
         );
         message.internal = true;
         let event = message_event(Event::new_id(), &conversation, &owner, &message);
-        assert_eq!(Event::from_journal(&event.to_journal()), Ok(event.clone()));
+        assert_eq!(
+            Event::from_journal(&event.to_journal().unwrap()),
+            Ok(event.clone())
+        );
         assert!(Event::from_journal("{}").is_err());
     }
 }

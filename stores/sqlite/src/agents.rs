@@ -205,11 +205,15 @@ impl AgentWriter for SqliteStore {
             .map_err(internal)?;
             let assigned = conversation_by_id(&tx, &key)?
                 .ok_or_else(|| StoreError::Internal(format!("{key} vanished while assigned")))?;
-            let before = before
-                .map(|agent| AgentId::parse(&agent))
-                .transpose()
-                .map_err(StoreError::Internal)?;
-            journal.write(&tx, || committed::assigned(before, &assigned, now_millis()))?;
+            // The previous assignee is read only for the event: a write that journals
+            // nothing never fails on it.
+            journal.try_write(&tx, || {
+                let before = before
+                    .map(|agent| AgentId::parse(&agent))
+                    .transpose()
+                    .map_err(StoreError::Internal)?;
+                Ok(committed::assigned(before, &assigned, now_millis()))
+            })?;
             tx.commit().map_err(internal)?;
             Ok(assigned)
         })
@@ -221,5 +225,23 @@ impl AgentReceipts for SqliteStore {
     async fn find_receipt(&self, key: &ReceiptKey) -> Result<Option<Receipt>, StoreError> {
         let key = key.clone();
         self.with_conn(move |conn| find_receipt(conn, &key)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+    use supportzen_shared::domain::AgentId;
+    use supportzen_shared::store::AgentWriter;
+
+    /// The previous assignee is read for the event alone: one this version cannot read
+    /// (empty, as no write of its makes) fails no assignment while nothing is journaled.
+    #[tokio::test]
+    async fn an_unreadable_previous_assignee_fails_no_assignment_that_journals_nothing() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        let chat = crate::insert_chat(&store, Some(""));
+        let agent = AgentId::parse("agent-7").unwrap();
+        let assigned = store.assign(&chat, Some(&agent), None).await.unwrap();
+        assert_eq!(assigned.assignee, Some(agent));
     }
 }

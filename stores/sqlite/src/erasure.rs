@@ -2,8 +2,9 @@
 //! messages and notes, the conversations with their due emails and typing claims, their
 //! receipts, their uploads (declared by them, or carried by a message of theirs), their
 //! connect tickets, the events about them still in the event journal (`journal.rs`: not
-//! yet relayed to the webhook outbox), and their user row. The
-//! files it names are those the messages carried and those the customer uploaded.
+//! yet relayed to the webhook outbox; those set aside as unreadable too, when they name
+//! them), and their user row. The files it names are those the messages carried and
+//! those the customer uploaded.
 
 use crate::uploads::decode_attachments;
 use crate::{SqliteStore, internal};
@@ -115,12 +116,19 @@ impl CustomerEraser for SqliteStore {
                     params![customer],
                 )
                 .map_err(internal)?;
-            other += tx
-                .execute(
-                    "DELETE FROM event_journal WHERE json_extract(body, '$.owner') = ?1",
-                    params![customer],
-                )
-                .map_err(internal)?;
+            // A row that is not JSON (another version's) fails no erasure: it names
+            // nobody this version can tell.
+            for table in ["event_journal", "unreadable_events"] {
+                other += tx
+                    .execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE CASE WHEN json_valid(body)
+                             THEN json_extract(body, '$.owner') END = ?1"
+                        ),
+                        params![customer],
+                    )
+                    .map_err(internal)?;
+            }
             erased.other = count(other);
             erased.user = tx
                 .execute("DELETE FROM users WHERE id = ?1", params![customer])

@@ -147,3 +147,28 @@ pub(crate) fn internal(err: rusqlite::Error) -> StoreError {
 pub(crate) fn is_constraint_violation(err: &rusqlite::Error) -> bool {
     err.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
 }
+
+/// For unit tests: a chat of Ann's, written as rows (no event, no journal), assigned to
+/// `assignee` as stored (even a value no write of this version makes).
+#[cfg(test)]
+pub(crate) fn insert_chat(
+    store: &SqliteStore,
+    assignee: Option<&str>,
+) -> supportzen_shared::domain::ConversationId {
+    use supportzen_shared::domain::{ChatId, ConversationId};
+    let chat = ConversationId::Chat(ChatId::generate());
+    let conn = store.conn.lock().unwrap();
+    conn.execute(
+        "INSERT INTO users (id, secret, created_at_ms, updated_at_ms)
+         VALUES ('ann@example.com', 's3cret', 1, 1)",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO conversations (id, kind, owner, created_at_ms, last_activity_ms, assignee)
+         VALUES (?1, 'chat', 'ann@example.com', 1, 1, ?2)",
+        rusqlite::params![chat.key(), assignee],
+    )
+    .unwrap();
+    chat
+}

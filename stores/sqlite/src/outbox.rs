@@ -268,6 +268,70 @@ impl Outbox {
         .await
     }
 
+    /// Settles deliveries enqueued *held* (due at `held_until`, not before, so that no
+    /// worker attempts them yet), in one transaction: those of the events `release` are
+    /// made due at `now` (those still held so: one claimed since is left to its claim),
+    /// and every pending delivery of the events `drop` is removed. The local server's
+    /// relay holds what it queues until it knows an erasure did not take the events
+    /// meanwhile (`supportzen::relay`).
+    pub async fn settle_held(
+        &self,
+        held_until: i64,
+        now: i64,
+        release: Vec<String>,
+        drop: Vec<String>,
+    ) -> Result<(), StoreError> {
+        with_conn(&self.conn, move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            {
+                let mut due = tx
+                    .prepare_cached(
+                        "UPDATE pending_deliveries SET next_attempt_at_ms = ?2
+                         WHERE event_id = ?1 AND next_attempt_at_ms = ?3",
+                    )
+                    .map_err(internal)?;
+                for event_id in &release {
+                    due.execute(params![event_id, now, held_until])
+                        .map_err(internal)?;
+                }
+                let mut gone = tx
+                    .prepare_cached("DELETE FROM pending_deliveries WHERE event_id = ?1")
+                    .map_err(internal)?;
+                for event_id in &drop {
+                    gone.execute(params![event_id]).map_err(internal)?;
+                }
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
+    /// Drops every delivery about the customer `email` (its body's `data.customer.email`),
+    /// pending or dead, but their `customer.erased`: what an erasure of theirs removes
+    /// from the local outbox (the bodies name them). Returns how many.
+    pub async fn drop_customer(&self, email: &str) -> Result<usize, StoreError> {
+        let email = email.to_string();
+        with_conn(&self.conn, move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            let mut dropped = 0;
+            for table in ["pending_deliveries", "dead_deliveries"] {
+                dropped += tx
+                    .execute(
+                        &format!(
+                            "DELETE FROM {table} WHERE event_type <> 'customer.erased'
+                             AND CASE WHEN json_valid(body)
+                                 THEN json_extract(body, '$.data.customer.email') END = ?1"
+                        ),
+                        params![email],
+                    )
+                    .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)?;
+            Ok(dropped)
+        })
+        .await
+    }
+
     /// Drops every pending delivery to `endpoint_id` (it answered 410, or was removed).
     /// Returns how many.
     pub async fn drop_endpoint(&self, endpoint_id: &str) -> Result<usize, StoreError> {
@@ -627,6 +691,89 @@ mod tests {
         assert_eq!(
             event_ids(again.iter().map(|c| &c.delivery).collect()),
             ["evt_1", "evt_4"]
+        );
+    }
+
+    #[tokio::test]
+    async fn held_deliveries_wait_until_released_and_dropped_ones_go() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        outbox
+            .enqueue(
+                vec![
+                    delivery("wh_a", "evt_1"),
+                    delivery("wh_b", "evt_1"),
+                    delivery("wh_a", "evt_2"),
+                ],
+                90_000,
+            )
+            .await
+            .unwrap();
+        assert!(
+            outbox
+                .claim_due(1_000, 61_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        outbox
+            .settle_held(90_000, 1_000, vec!["evt_1".into()], vec!["evt_2".into()])
+            .await
+            .unwrap();
+        let claims = outbox.claim_due(1_000, 61_000, 10).await.unwrap();
+        let claimed: Vec<_> = claims
+            .iter()
+            .map(|c| {
+                (
+                    c.delivery.endpoint_id.as_str(),
+                    c.delivery.event_id.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(claimed, [("wh_a", "evt_1"), ("wh_b", "evt_1")]);
+        assert_eq!(outbox.pending().await.unwrap().len(), 2, "evt_2 is gone");
+    }
+
+    #[tokio::test]
+    async fn a_customers_deliveries_pending_or_dead_are_dropped_but_their_erasure() {
+        let outbox = Outbox::open(":memory:").unwrap();
+        let about = |event: &str, email: &str, event_type: EventType| Delivery {
+            event_type,
+            body: format!(r#"{{"id":"{event}","data":{{"customer":{{"email":"{email}"}}}}}}"#),
+            ..delivery("wh_a", event)
+        };
+        outbox
+            .enqueue(
+                vec![
+                    about("evt_1", "ann@example.com", EventType::MessageCreated),
+                    about("evt_2", "bob@example.com", EventType::MessageCreated),
+                    about("evt_3", "ann@example.com", EventType::StatusChanged),
+                    about("evt_4", "ann@example.com", EventType::CustomerErased),
+                    delivery("wh_a", "evt_5"),
+                ],
+                1_000,
+            )
+            .await
+            .unwrap();
+        let claims = outbox.claim_due(1_000, 2_000, 10).await.unwrap();
+        assert!(
+            outbox
+                .bury(&claims[2], 8, 1_500, "answered 500")
+                .await
+                .unwrap()
+        );
+
+        assert_eq!(outbox.drop_customer("ann@example.com").await.unwrap(), 2);
+        let left: Vec<String> = outbox
+            .pending()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.delivery.event_id)
+            .collect();
+        assert_eq!(left, ["evt_2", "evt_4", "evt_5"]);
+        assert!(
+            outbox.dead().await.unwrap().is_empty(),
+            "evt_3's dead letter"
         );
     }
 

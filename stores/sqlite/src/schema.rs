@@ -129,6 +129,11 @@ CREATE TABLE IF NOT EXISTS event_journal (  -- committed changes' events, until 
     event_id  TEXT NOT NULL,                      -- evt_...: the event's id (webhook-id)
     body      TEXT NOT NULL                       -- the whole event, as JSON
 );
+CREATE TABLE IF NOT EXISTS unreadable_events (  -- journaled events this version could not read
+    seq       INTEGER PRIMARY KEY,                -- its place in event_journal
+    event_id  TEXT NOT NULL,
+    body      TEXT NOT NULL                       -- as journaled, for a newer version to relay
+);
 ";
 
 /// The webhook outbox's own file (`outbox.rs`): pending deliveries and dead letters.
