@@ -159,8 +159,8 @@ impl<S: WebhookRegistry + Send + Sync> Run<S> {
     }
 
     /// Queues every journaled event's deliveries, oldest first, a batch at a time
-    /// ([`Run::queue`], then [`Run::settle`]). On an error, those queued are settled
-    /// first.
+    /// ([`Run::queue`], then [`Run::settle`]). A batch the outbox does not take stays in
+    /// the journal whole, for the next try.
     async fn drain(&self) -> Result<(), StoreError> {
         loop {
             let batch = self.store.journaled_events(BATCH).await?;
@@ -168,34 +168,22 @@ impl<S: WebhookRegistry + Send + Sync> Run<S> {
                 return Ok(());
             }
             let held_until = now_millis().saturating_add(millis(HOLD));
-            let (queued, failed) = self.queue(&batch, held_until).await;
-            let settled = self.settle(&queued, held_until).await;
-            match (failed, settled) {
-                (None, settled) => settled?,
-                (Some(failed), Ok(())) => return Err(failed),
-                (Some(failed), Err(err)) => {
-                    // The caller logs `failed`; this one would be lost otherwise.
-                    tracing::error!(%err, "and the journaled events queued before that failure were not settled either");
-                    return Err(failed);
-                }
-            }
+            let queued = self.queue(&batch, held_until).await?;
+            self.settle(&queued, held_until).await?;
         }
     }
 
-    /// Queues the deliveries of `batch`'s events, held until `held_until` (a worker
-    /// attempts none yet), oldest first; stops at the first the outbox does not take,
-    /// returning its error with what was done until then.
-    async fn queue(&self, batch: &[JournalEntry], held_until: i64) -> (Queued, Option<StoreError>) {
+    /// Queues the deliveries of `batch`'s events in one outbox transaction, held until
+    /// `held_until` (a worker attempts none yet); notes the rows this version cannot
+    /// read, to be set aside.
+    async fn queue(&self, batch: &[JournalEntry], held_until: i64) -> Result<Queued, StoreError> {
         let mut queued = Queued::default();
+        let mut events = Vec::new();
         for entry in batch {
             match &entry.event {
                 Ok(event) => {
-                    if let Some(webhooks) = &self.webhooks
-                        && let Err(err) = webhooks.hold(event, held_until).await
-                    {
-                        return (queued, Some(err));
-                    }
                     queued.events.push((entry.seq, event.id.clone()));
+                    events.push(event);
                 }
                 Err(reason) => {
                     tracing::error!(seq = entry.seq, %reason, "a journaled event this version cannot read: set aside in unreadable_events for a newer version to relay");
@@ -203,7 +191,10 @@ impl<S: WebhookRegistry + Send + Sync> Run<S> {
                 }
             }
         }
-        (queued, None)
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.hold(&events, held_until).await?;
+        }
+        Ok(queued)
     }
 
     /// Forgets what [`Run::queue`] queued (and sets aside what it could not read), then
@@ -347,8 +338,7 @@ mod tests {
         let ann = Email::parse("ann@example.com").unwrap().user_id().clone();
         run.store.erase_customer(&ann).await.unwrap();
         let held_until = now_millis() + 60_000;
-        let (queued, failed) = run.queue(&batch, held_until).await;
-        assert!(failed.is_none());
+        let queued = run.queue(&batch, held_until).await.unwrap();
         // Queued, both, and held: no worker may attempt them yet.
         let (owners, due) = pending(&outbox).await;
         assert_eq!((owners.len(), due), (2, 0), "{owners:?}");

@@ -91,17 +91,17 @@ impl<S: WebhookRegistry + Send + Sync> WebhookOutbox<S> {
     /// delivery of the event to an endpoint still pending is not added twice.
     pub async fn enqueue(&self, event: &Event) -> Result<(), StoreError> {
         let now = now_millis();
-        if self.enqueue_due_at(event, now, now).await? {
+        if self.enqueue_due_at(&[event], now, now).await? {
             self.wake.notify_one();
         }
         Ok(())
     }
 
-    /// Enqueues `event` for the endpoints that want it, on disk when this returns, but
-    /// held: not due before `held_until` (ms), and the worker is not woken. The relay
-    /// then [`WebhookOutbox::settle`]s them.
-    pub async fn hold(&self, event: &Event, held_until: i64) -> Result<(), StoreError> {
-        self.enqueue_due_at(event, now_millis(), held_until)
+    /// Enqueues `events` for the endpoints that want them, in one transaction, on disk
+    /// when this returns, but held: not due before `held_until` (ms), and the worker is
+    /// not woken. The relay then [`WebhookOutbox::settle`]s them.
+    pub async fn hold(&self, events: &[&Event], held_until: i64) -> Result<(), StoreError> {
+        self.enqueue_due_at(events, now_millis(), held_until)
             .await
             .map(|_| ())
     }
@@ -124,16 +124,20 @@ impl<S: WebhookRegistry + Send + Sync> WebhookOutbox<S> {
         Ok(())
     }
 
-    /// Enqueues `event`'s deliveries, first attempted at `now`, due at `due_at`; `true`
-    /// if there were any.
+    /// Enqueues the deliveries of `events`, first attempted at `now`, due at `due_at`:
+    /// one read of the subscriptions and one outbox transaction for them all. `true` if
+    /// there were any.
     async fn enqueue_due_at(
         &self,
-        event: &Event,
+        events: &[&Event],
         now: i64,
         due_at: i64,
     ) -> Result<bool, StoreError> {
         let subscriptions = self.registry.subscriptions().await?;
-        let deliveries = Delivery::for_subscriptions(&subscriptions, event, now);
+        let deliveries: Vec<Delivery> = events
+            .iter()
+            .flat_map(|&event| Delivery::for_subscriptions(&subscriptions, event, now))
+            .collect();
         if deliveries.is_empty() {
             return Ok(false);
         }
