@@ -318,11 +318,11 @@ impl Outbox {
                 dropped += tx
                     .execute(
                         &format!(
-                            "DELETE FROM {table} WHERE event_type <> 'customer.erased'
+                            "DELETE FROM {table} WHERE event_type <> ?2
                              AND CASE WHEN json_valid(body)
                                  THEN json_extract(body, '$.data.customer.email') END = ?1"
                         ),
-                        params![email],
+                        params![email, EventType::CustomerErased.as_str()],
                     )
                     .map_err(internal)?;
             }
