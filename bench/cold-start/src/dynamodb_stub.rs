@@ -229,7 +229,8 @@ fn page(items: impl Iterator<Item = String>) -> String {
 /// A ticket's `META` item, as the store writes it (before statuses and the inbox).
 fn conversation(n: usize) -> String {
     format!(
-        r#"{{"pk":{{"S":"CONV#TKT-{n:03}"}},"sk":{{"S":"META"}},"id":{{"S":"TKT-{n:03}"}},"kind":{{"S":"ticket"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"1764547200000"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"ticket#1764547200000#TKT-{n:03}"}},"last_message_id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#
+        r#"{{"pk":{{"S":"CONV#TKT-{n:03}"}},"sk":{{"S":"META"}},"id":{{"S":"TKT-{n:03}"}},"kind":{{"S":"ticket"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"1764547200000"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"ticket#1764547200000#TKT-{n:03}"}},"last_message_id":{{"S":"{newest}"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#,
+        newest = message_id(n)
     )
 }
 
@@ -274,11 +275,12 @@ fn conversation_at(
         None => (String::new(), format!("UNASSIGNED#{kind}#{shard}")),
     };
     format!(
-        r#"{{"pk":{{"S":"CONV#{id}"}},"sk":{{"S":"META"}},"id":{{"S":"{id}"}},"kind":{{"S":"{kind}"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"status":{{"S":"open"}},{assignee}{extra}"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"{millis}"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"{kind}#{activity}"}},"gsi2pk":{{"S":"INBOX#{kind}#{shard}"}},"gsi2sk":{{"S":"open#{activity}"}},"gsi3pk":{{"S":"{by_assignee}"}},"gsi3sk":{{"S":"open#{activity}"}},"last_message_id":{{"S":"msg-019aa6f0-0000-7000-8000-000000000050"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#
+        r#"{{"pk":{{"S":"CONV#{id}"}},"sk":{{"S":"META"}},"id":{{"S":"{id}"}},"kind":{{"S":"{kind}"}},"owner":{{"S":"demo@example.com"}},"open":{{"BOOL":true}},"status":{{"S":"open"}},{assignee}{extra}"created_at":{{"N":"1764547200000"}},"last_activity_at":{{"N":"{millis}"}},"gsi1pk":{{"S":"USER#demo@example.com"}},"gsi1sk":{{"S":"{kind}#{activity}"}},"gsi2pk":{{"S":"INBOX#{kind}#{shard}"}},"gsi2sk":{{"S":"open#{activity}"}},"gsi3pk":{{"S":"{by_assignee}"}},"gsi3sk":{{"S":"open#{activity}"}},"last_message_id":{{"S":"{newest}"}},"last_message_author":{{"S":"customer"}},"last_message_preview":{{"S":"I was charged twice for my subscription this month."}}}}"#,
+        newest = message_id(50)
     )
 }
 
-/// The id of the `n`th of a conversation's 50 messages, in the order they sort.
+/// The id of a conversation's `n`th message (1 to 50, in the order they sort; notes from 101).
 fn message_id(n: usize) -> String {
     format!("msg-019aa6f0-0000-7000-8000-{n:012}")
 }
@@ -293,8 +295,8 @@ fn message(conversation: &str, n: usize) -> String {
 
 /// An agents' note in `conversation`, newer than every message of [`message`].
 fn note(conversation: &str, n: usize) -> String {
-    let n = 100 + n;
+    let id = message_id(100 + n);
     format!(
-        r#"{{"pk":{{"S":"CONV#{conversation}"}},"sk":{{"S":"NOTE#msg-019aa6f0-0000-7000-8000-{n:012}"}},"id":{{"S":"msg-019aa6f0-0000-7000-8000-{n:012}"}},"author":{{"S":"agent"}},"agent_id":{{"S":"agent-7"}},"agent_name":{{"S":"Ada Agent"}},"internal":{{"BOOL":true}},"body":{{"S":"Refund approved; waiting for finance to confirm."}},"sent_at":{{"N":"1764547200000"}}}}"#
+        r#"{{"pk":{{"S":"CONV#{conversation}"}},"sk":{{"S":"NOTE#{id}"}},"id":{{"S":"{id}"}},"author":{{"S":"agent"}},"agent_id":{{"S":"agent-7"}},"agent_name":{{"S":"Ada Agent"}},"internal":{{"BOOL":true}},"body":{{"S":"Refund approved; waiting for finance to confirm."}},"sent_at":{{"N":"1764547200000"}}}}"#
     )
 }
