@@ -11,6 +11,10 @@
 //! for is there to be redeemed, the demo user's and unexpired, so that the WebSocket
 //! authorizer allows.
 //!
+//! With [`Pages::Empty`] every page of conversations, messages or notes is empty instead
+//! (a diagnostic: what a read route costs when its page takes nothing to read); a read
+//! mark's count still finds its message.
+//!
 //! Requests are read by looking for the few strings that matter in the SDK's compact
 //! JSON (no JSON parser: the harness needs none otherwise).
 
@@ -32,8 +36,17 @@ pub const DEMO_SECRET: &str = "demo-secret";
 /// The demo user's ticket an agent has solved: the one the harness's rating event rates.
 pub const SOLVED_TICKET: &str = "TKT-003";
 
+/// What the pages of conversations, messages and notes hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Pages {
+    /// As many items as the query asks for (or the fixed counts above).
+    Full,
+    /// None.
+    Empty,
+}
+
 /// Starts the stub; returns its address.
-pub async fn start() -> std::io::Result<SocketAddr> {
+pub async fn start(pages: Pages) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let counter = Arc::new(AtomicU64::new(0));
@@ -41,7 +54,7 @@ pub async fn start() -> std::io::Result<SocketAddr> {
         while let Ok((stream, _)) = listener.accept().await {
             let counter = counter.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |request| answer(request, counter.clone()));
+                let service = service_fn(move |request| answer(request, counter.clone(), pages));
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
@@ -54,6 +67,7 @@ pub async fn start() -> std::io::Result<SocketAddr> {
 async fn answer(
     request: Request<Incoming>,
     counter: Arc<AtomicU64>,
+    pages: Pages,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let operation = request
         .headers()
@@ -97,7 +111,7 @@ async fn answer(
             format!(r#"{{"Attributes":{}}}"#, ticket_item(&sent))
         }
         ("BatchGetItem", _) => batch_get(&sent),
-        ("Query", _) => query(&sent),
+        ("Query", _) => query(&sent, pages),
         _ => "{}".to_string(),
     };
     Ok(Response::builder()
@@ -113,11 +127,15 @@ fn string_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
 }
 
 /// A page for a Query: by the index it reads, or the table's profile, messages or notes.
-fn query(sent: &str) -> String {
+fn query(sent: &str, pages: Pages) -> String {
     let partition = string_after(sent, r#"":pk":{"S":""#).unwrap_or_default();
     match string_after(sent, r#""IndexName":""#) {
         // The agents' customer lookup: the user item's profile attributes.
         None if partition.starts_with("USER#") => page(std::iter::once(profile(partition))),
+        // A read mark's count (below) is not a page: the mark needs its message found.
+        _ if pages == Pages::Empty && string_after(sent, r#"":from":{"S":""#).is_none() => {
+            page(std::iter::empty())
+        }
         // A customer's list: their tickets.
         Some("by-owner") => page((1..=20).map(conversation)),
         // A shard of the agents' inbox (`INBOX#<kind>#<shard>`, or by assignee, which

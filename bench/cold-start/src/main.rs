@@ -57,6 +57,11 @@ struct Args {
     /// removed after the run, when not given.
     #[arg(long, value_name = "DIR")]
     copies_in: Option<PathBuf>,
+    /// Answer every query for conversations, messages or notes with an empty page: what
+    /// the read routes would cost if a page took nothing to read. A diagnostic; the
+    /// figures it gives are not the functions'.
+    #[arg(long)]
+    empty_pages: bool,
 }
 
 /// One bootstrap under test.
@@ -114,7 +119,14 @@ async fn main() -> Result<(), String> {
             "--only {unknown}: the harness does not run such a function"
         ));
     }
-    let dynamodb = dynamodb_stub::start().await.map_err(|e| e.to_string())?;
+    let pages = if args.empty_pages {
+        dynamodb_stub::Pages::Empty
+    } else {
+        dynamodb_stub::Pages::Full
+    };
+    let dynamodb = dynamodb_stub::start(pages)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut subjects = vec![Subject::new(
         "empty-function".into(),
         "empty-function",
