@@ -55,7 +55,9 @@ pub async fn run(handler: Handler) -> Result<(), Error> {
 /// Logs as `lambda_runtime`'s default subscriber does, without its `EnvFilter`: JSON lines
 /// when Lambda's `LoggingConfig` says `AWS_LAMBDA_LOG_FORMAT=JSON`, at the level of
 /// `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, else INFO). Only a level, no per-module
-/// directives: that filter's regex engine added 0.32 MiB to every bootstrap.
+/// directives: that filter's regex engine added 0.32 MiB to every bootstrap. The
+/// functions' release builds leave lines below INFO out altogether (this crate's `lambda`
+/// feature), so there DEBUG and TRACE write what INFO writes.
 pub fn init_logging() {
     let lookup = |name: &str| std::env::var(name).ok();
     let level = log_level(lookup);

@@ -313,6 +313,12 @@ fn every_function_has_its_binary_and_route() {
             manifest.contains(&format!("name = \"{name}\"")),
             "functions/{name} builds {name}"
         );
+        // The shared crate's `lambda` feature: log lines below INFO left out of the
+        // bootstrap (0.4 MiB of each; docs/performance.md).
+        assert!(
+            manifest.contains(r#"supportzen-shared = { workspace = true, features = ["lambda"] }"#),
+            "functions/{name} builds with the shared crate's `lambda` feature"
+        );
     }
     let globals = &template["Globals"]["Function"];
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
