@@ -11,9 +11,9 @@
 //! for is there to be redeemed, the demo user's and unexpired, so that the WebSocket
 //! authorizer allows.
 //!
-//! With [`Pages::Empty`] every page of conversations, messages or notes is empty instead
-//! (a diagnostic: what a read route costs when its page takes nothing to read); a read
-//! mark's count still finds its message.
+//! With [`Pages::Empty`] every query's page is empty instead (a diagnostic: what a read
+//! route costs when its page takes nothing to read), but the agents' customer lookup
+//! still finds the profile and a read mark's count its message.
 //!
 //! Requests are read by looking for the few strings that matter in the SDK's compact
 //! JSON (no JSON parser: the harness needs none otherwise).
@@ -36,7 +36,7 @@ pub const DEMO_SECRET: &str = "demo-secret";
 /// The demo user's ticket an agent has solved: the one the harness's rating event rates.
 pub const SOLVED_TICKET: &str = "TKT-003";
 
-/// What the pages of conversations, messages and notes hold.
+/// What the queries' pages hold.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Pages {
     /// As many items as the query asks for (or the fixed counts above).

@@ -57,9 +57,10 @@ struct Args {
     /// removed after the run, when not given.
     #[arg(long, value_name = "DIR")]
     copies_in: Option<PathBuf>,
-    /// Answer every query for conversations, messages or notes with an empty page: what
-    /// the read routes would cost if a page took nothing to read. A diagnostic; the
-    /// figures it gives are not the functions'.
+    /// Answer every query with an empty page (but the agents' customer lookup, and a read
+    /// mark's count, which must find its message): what the read routes would cost if a
+    /// page took nothing to read. A diagnostic; the figures it gives are not the
+    /// functions'.
     #[arg(long)]
     empty_pages: bool,
 }
@@ -393,6 +394,11 @@ fn report(args: &Args, subjects: &[Subject]) {
         "\nCold starts, medians of {} rounds (init = spawn to first GET /next; cold = init + first invocation):\n",
         args.rounds
     );
+    if args.empty_pages {
+        println!(
+            "(--empty-pages: every page was answered empty, so these are not the functions' figures.)\n"
+        );
+    }
     println!(
         "| bootstrap | init ms | first invocation ms | cold ms | cold / empty |\n|---|---:|---:|---:|---:|"
     );

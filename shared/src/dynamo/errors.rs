@@ -2,7 +2,8 @@
 //! and what is a bug or misconfiguration (500). Each is described in one line (the
 //! service's code and message, or what kept the call from being answered); the SDK's
 //! full error context, which holds raw responses and debug structs, is logged at
-//! `debug` level only.
+//! `debug` level only: by the CLI with `RUST_LOG=debug`, never by the functions, whose
+//! builds leave lines below INFO out (the crate's `lambda` feature).
 
 use crate::store::StoreError;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
