@@ -129,13 +129,13 @@ fn string_after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
 /// A page for a Query: by the index it reads, or the table's profile, messages or notes.
 fn query(sent: &str, pages: Pages) -> String {
     let partition = string_after(sent, r#"":pk":{"S":""#).unwrap_or_default();
+    // A read mark's count asks for the messages from its `up_to` on.
+    let counted_from = string_after(sent, r#"":from":{"S":""#);
     match string_after(sent, r#""IndexName":""#) {
         // The agents' customer lookup: the user item's profile attributes.
         None if partition.starts_with("USER#") => page(std::iter::once(profile(partition))),
         // A read mark's count (below) is not a page: the mark needs its message found.
-        _ if pages == Pages::Empty && string_after(sent, r#"":from":{"S":""#).is_none() => {
-            page(std::iter::empty())
-        }
+        _ if pages == Pages::Empty && counted_from.is_none() => page(std::iter::empty()),
         // A customer's list: their tickets.
         Some("by-owner") => page((1..=20).map(conversation)),
         // A shard of the agents' inbox (`INBOX#<kind>#<shard>`, or by assignee, which
@@ -152,7 +152,7 @@ fn query(sent: &str, pages: Pages) -> String {
             let conversation = partition.strip_prefix("CONV#").unwrap_or("TKT-001");
             if string_after(sent, r#"":prefix":{"S":""#) == Some("NOTE#") {
                 page((1..=10).map(|n| note(conversation, n)))
-            } else if let Some(from) = string_after(sent, r#"":from":{"S":""#) {
+            } else if let Some(from) = counted_from {
                 // A read mark's count: the messages from its `up_to` on, keys and authors
                 // only, as it projects them.
                 page((1..=50).filter_map(|n| {
