@@ -3,10 +3,11 @@
 
 No SupportZen code is involved: 16 threads send two-item TransactWriteItems (or single
 PutItems) straight to DynamoDB Local's JSON API, remembering every key answered with
-200; after 4 s the process gets the signal, is started again on the same files, and a
-consistent Scan shows which acknowledged keys are missing and whether any transaction
-is half there. tests/faults/run stops DynamoDB Local with SIGTERM because of what this
-finds for SIGKILL (docs/security.md)."""
+200; after 4 s the process gets the signal, the threads go on sending until it has
+exited (so a write answered while it shuts down counts too), it is started again on the
+same files, and a consistent Scan shows which acknowledged keys are missing and whether
+any transaction is half there. tests/faults/run leaves DynamoDB Local running and fails
+the store in a proxy instead, because of what this finds (docs/security.md)."""
 
 import argparse
 import json
@@ -97,10 +98,10 @@ def load_kill_and_check(db, operation, signal_number):
     time.sleep(4)
     signalled = time.monotonic()
     db.process.send_signal(signal_number)
+    db.process.wait()
     stop.set()
     for thread in threads:
         thread.join()
-    db.process.wait()
     db.start()
     stored, start = set(), None
     while True:

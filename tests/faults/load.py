@@ -1,6 +1,6 @@
-"""Clients sending messages while DynamoDB Local is stopped and restarted, then frozen
-and thawed; then a check of what was stored. Run by tests/faults/run, which starts the
-services; see its header.
+"""Clients sending messages while the store goes down and comes back, then freezes and
+thaws (tests/faults/proxy.py does both); then a check of what was stored. Run by
+tests/faults/run, which starts the services; see its header.
 
 Each client behaves as the README tells a client to: every request carries an
 Idempotency-Key, and a request that got a 503 or no answer is sent again, with the same
@@ -12,8 +12,6 @@ import hmac
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,9 +19,13 @@ import urllib.error
 import urllib.request
 import uuid
 
-BASE, DYNAMODB, TABLE, DB_PID, START_DB = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+if len(sys.argv) != 5:
+    print(__doc__ + "\n    usage: python3 tests/faults/load.py API_BASE DYNAMODB_URL TABLE PROXY_PID",
+          file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
+    sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
+BASE, DYNAMODB, TABLE, PROXY_PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 CLIENTS, SECONDS, TIMEOUT = 16, 18.0, 10.0
-FREEZE_SECONDS = 3.0
+DOWN_SECONDS, FREEZE_SECONDS = 2.0, 3.0
 SECRET = b"fault-secret"
 
 lock = threading.Lock()
@@ -33,7 +35,6 @@ missing_retry_after = 0
 replayed = 0           # 200s that repeated an earlier answer
 acknowledged = {}      # chat id -> {message id: (text, monotonic time of the 200)}
 events = {}            # fault name -> monotonic time
-restarted = []         # the DynamoDB Local this script started, to stop whatever happens
 
 
 def post(path, email, key, body):
@@ -117,48 +118,23 @@ def all_items():
             return items
 
 
-def port_closed():
-    host, port = DYNAMODB.rsplit("/", 1)[-1].split(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=0.2).close()
-        return False
-    except OSError:
-        return True
-
-
 def faults():
-    """At a third of the run, stop DynamoDB Local (SIGTERM: the process exits, its
-    connections drop, requests in flight fail) and start it again 2 s later on the same
-    data; at two thirds, freeze it (SIGSTOP: connections stay open, nothing answers) for
-    3 s and thaw it. Returns the running database process."""
+    """At a third of the run, take the store down (its connections reset, new ones
+    refused) for 2 s; at two thirds, freeze it (connections open, nothing answers) for
+    3 s. The proxy toggles each fault on its signal."""
     time.sleep(SECONDS / 3)
-    events["stopped"] = time.monotonic()
-    os.kill(DB_PID, signal.SIGTERM)
-    while not port_closed():
-        time.sleep(0.05)
-    time.sleep(max(0.0, events["stopped"] + 2 - time.monotonic()))
-    database = subprocess.Popen(START_DB)
-    restarted.append(database)
-    events["restarted"] = time.monotonic()
-    time.sleep(SECONDS / 3 - 2)
+    events["down"] = time.monotonic()
+    os.kill(PROXY_PID, signal.SIGUSR1)
+    time.sleep(DOWN_SECONDS)
+    os.kill(PROXY_PID, signal.SIGUSR1)
+    events["back"] = time.monotonic()
+    time.sleep(SECONDS / 3 - DOWN_SECONDS)
     events["frozen"] = time.monotonic()
-    database.send_signal(signal.SIGSTOP)
+    os.kill(PROXY_PID, signal.SIGUSR2)
     time.sleep(FREEZE_SECONDS)
-    database.send_signal(signal.SIGCONT)
+    os.kill(PROXY_PID, signal.SIGUSR2)
     events["thawed"] = time.monotonic()
     time.sleep(SECONDS / 3 - FREEZE_SECONDS)
-    return database
-
-
-def main():
-    try:
-        check()
-    finally:
-        for database in restarted:
-            if database.poll() is None:
-                database.send_signal(signal.SIGCONT)
-                database.kill()
-                database.wait()
 
 
 def check():
@@ -166,14 +142,12 @@ def check():
     threads = [threading.Thread(target=client, args=(n, stop)) for n in range(CLIENTS)]
     for thread in threads:
         thread.start()
-    database = faults()
+    faults()
     stop.set()
     for thread in threads:
         thread.join()
 
     items = all_items()
-    database.terminate()
-    database.wait(timeout=15)
     by_conversation = {}
     for item in items:
         pk, sk = item["pk"]["S"], item["sk"]["S"]
@@ -198,8 +172,8 @@ def check():
         duplicated = {t for t in texts if texts.count(t) > 1}
         if duplicated:
             problems.append(f"{chat}: stored more than once: {sorted(duplicated)}")
-    print(f"clients: {CLIENTS}, seconds: {SECONDS:.0f}, faults: DynamoDB Local stopped (SIGTERM) and restarted 2 s later, "
-          f"then frozen (SIGSTOP) for {FREEZE_SECONDS:.0f} s")
+    print(f"clients: {CLIENTS}, seconds: {SECONDS:.0f}, faults: the store down (connections reset, new ones refused) "
+          f"for {DOWN_SECONDS:.0f} s, then frozen for {FREEZE_SECONDS:.0f} s")
     print(f"responses by status: {dict(sorted(statuses.items()))}; timeouts (>{TIMEOUT:.0f} s): {hangs}; "
           f"answers repeated for a retry: {replayed}")
     print(f"acknowledged messages: {total}; lost: {lost}; conversations: {len(by_conversation)}; "
@@ -219,4 +193,4 @@ def check():
     sys.exit(1 if problems else 0)
 
 
-main()
+check()
