@@ -32,7 +32,9 @@ const store = STORE === 'sqlite' ? `sqlite:${join(work, 'console.db')}` : STORE;
 const agentKey = join(work, 'agent-key.pem');
 
 function startServer() {
-  const server = spawn(BINARY, ['serve', '--listen', '127.0.0.1:0', '--store', store, '--agent-key', agentKey], {
+  // Attachments' files and the webhook outbox stay in the temporary directory too.
+  const server = spawn(BINARY, ['serve', '--listen', '127.0.0.1:0', '--store', store, '--agent-key', agentKey,
+    '--files', join(work, 'files'), '--outbox', join(work, 'outbox.db')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: 'warn' },
   });

@@ -33,7 +33,7 @@ statuses = {}          # status -> count
 hangs = 0
 missing_retry_after = 0
 replayed = 0           # 200s that repeated an earlier answer
-acknowledged = {}      # chat id -> {message id: (text, monotonic time of the 200)}
+acknowledged = {}      # chat id -> {message id: (text, monotonic times the answered attempt was sent, and of its 200)}
 events = {}            # fault name -> monotonic time
 
 
@@ -66,13 +66,15 @@ def record(result):
 
 
 def until_answered(path, email, body, stop):
-    """Sends one request until it gets a 200, as a retrying client does; None if stopped."""
+    """Sends one request until it gets a 200, as a retrying client does; returns the
+    answer and when the answered attempt was sent, or None if stopped."""
     key = str(uuid.uuid4())
     while not stop.is_set():
+        sent_at = time.monotonic()
         result = post(path, email, key, body)
         record(result)
         if result and result[0] == 200:
-            return result[1]["data"]
+            return result[1]["data"], sent_at
         if result and result[0] != 503:
             return None  # a client error: record() counted it, retrying cannot help
         time.sleep(0.2)
@@ -85,17 +87,18 @@ def client(n, stop):
                             {"email": email, "created_at": 1679223400, "message": "hello"}, stop)
     if opened is None:
         return
-    chat = opened["chatId"]
+    chat = opened[0]["chatId"]
     with lock:
         acknowledged[chat] = {}
     sent = 0
     while not stop.is_set():
         sent += 1
         text = f"{n}-{sent}"
-        answer = until_answered("/api/client/live/chat", email, {"chat_id": chat, "email": email, "message": text}, stop)
-        if answer is not None:
+        answered = until_answered("/api/client/live/chat", email, {"chat_id": chat, "email": email, "message": text}, stop)
+        if answered is not None:
+            answer, sent_at = answered
             with lock:
-                acknowledged[chat][answer["messageId"]] = (text, time.monotonic())
+                acknowledged[chat][answer["messageId"]] = (text, sent_at, time.monotonic())
 
 
 def dynamodb(target, body):
@@ -118,21 +121,28 @@ def all_items():
             return items
 
 
+def signal_proxy(signal_number):
+    try:
+        os.kill(PROXY_PID, signal_number)
+    except ProcessLookupError:
+        raise SystemExit(f"FAIL: the proxy (process {PROXY_PID}) is gone; its log is printed below") from None
+
+
 def faults():
     """At a third of the run, take the store down (its connections reset, new ones
     refused) for 2 s; at two thirds, freeze it (connections open, nothing answers) for
     3 s. The proxy toggles each fault on its signal."""
     time.sleep(SECONDS / 3)
     events["down"] = time.monotonic()
-    os.kill(PROXY_PID, signal.SIGUSR1)
+    signal_proxy(signal.SIGUSR1)
     time.sleep(DOWN_SECONDS)
-    os.kill(PROXY_PID, signal.SIGUSR1)
+    signal_proxy(signal.SIGUSR1)
     events["back"] = time.monotonic()
     time.sleep(SECONDS / 3 - DOWN_SECONDS)
     events["frozen"] = time.monotonic()
-    os.kill(PROXY_PID, signal.SIGUSR2)
+    signal_proxy(signal.SIGUSR2)
     time.sleep(FREEZE_SECONDS)
-    os.kill(PROXY_PID, signal.SIGUSR2)
+    signal_proxy(signal.SIGUSR2)
     events["thawed"] = time.monotonic()
     time.sleep(SECONDS / 3 - FREEZE_SECONDS)
 
@@ -142,10 +152,12 @@ def check():
     threads = [threading.Thread(target=client, args=(n, stop)) for n in range(CLIENTS)]
     for thread in threads:
         thread.start()
-    faults()
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:
+        faults()
+    finally:  # the clients stop whatever happened to the faults
+        stop.set()
+        for thread in threads:
+            thread.join()
 
     items = all_items()
     by_conversation = {}
@@ -164,7 +176,7 @@ def check():
                   if item["sk"]["S"].startswith("MSG#")}
         texts = list(stored.values())
         total += len(acks)
-        for message_id, (text, at) in acks.items():
+        for message_id, (text, _, at) in acks.items():
             if message_id not in stored:
                 lost += 1
                 when = ", ".join(f"{at - t:+.3f} s after {name}" for name, t in events.items())
@@ -186,6 +198,11 @@ def check():
         problems.append(f"{missing_retry_after} 503s lacked Retry-After")
     if total == 0:
         problems.append("no message was acknowledged: the load never got through")
+    # A message sent before a fault can be answered 200 during it (its write committed,
+    # and what follows it waited on the store): recovery is a message sent after it.
+    for name, start, end in [("back", events["back"], events["frozen"]), ("thawed", events["thawed"], float("inf"))]:
+        if not any(start < sent < end for acks in acknowledged.values() for _, sent, _ in acks.values()):
+            problems.append(f"no message sent after the store was {name} was acknowledged: it never recovered")
     if not statuses.get(503):
         problems.append("no 503 seen: the faults did not reach the clients")
     for problem in problems:

@@ -41,26 +41,35 @@ def listener():
 
 
 def reset(sock):
-    """Closes a socket with a reset rather than an orderly end, and wakes a thread reading it."""
+    """Closes a socket with a reset rather than an orderly end, and wakes a thread reading
+    it. Only its reading side is shut down first: shutting down the writing side would send
+    the peer an orderly end (FIN) before the reset."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
     sock.close()
 
 
+def forwarding(source):
+    """Waits while the store is frozen; then whether this connection may still forward
+    (not once the store went down, which reset it). Called with `state` held."""
+    state.wait_for(lambda: not frozen)
+    return not down and source in open_sockets
+
+
 def pump(source, target):
-    """Copies bytes one way until either side ends or the connection is reset."""
+    """Copies bytes one way until either side ends or the connection is reset. An orderly
+    end is passed on as bytes are: not while frozen, never once down."""
     try:
         while True:
             data = source.recv(65536)
-            if not data:
-                target.shutdown(socket.SHUT_WR)
-                return
             with state:
-                state.wait_for(lambda: not frozen)
-                if down or source not in open_sockets:
+                if not forwarding(source):
+                    return
+                if not data:
+                    target.shutdown(socket.SHUT_WR)
                     return
             target.sendall(data)
     except OSError:
@@ -94,6 +103,7 @@ def toggle_down(_signum, _frame):
     global down
     with state:
         down = not down
+        print(f"store {'down' if down else 'back'}", flush=True)
         if down:
             for sock in list(open_sockets):
                 reset(sock)
@@ -105,6 +115,7 @@ def toggle_frozen(_signum, _frame):
     global frozen
     with state:
         frozen = not frozen
+        print(f"store {'frozen' if frozen else 'thawed'}", flush=True)
         state.notify_all()
 
 

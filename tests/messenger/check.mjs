@@ -33,7 +33,7 @@ const agentKey = join(work, 'agent-key.pem');
 
 function startServer() {
   const server = spawn(BINARY, ['serve', '--listen', '127.0.0.1:0', '--store', store, '--agent-key', agentKey,
-    '--files', join(work, 'files')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
+    '--files', join(work, 'files'), '--outbox', join(work, 'outbox.db')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: 'warn' } });
   server.stderr.on('data', (chunk) => process.stderr.write(chunk));
   return new Promise((resolve, reject) => {
     let out = '';
