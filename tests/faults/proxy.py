@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 if len(sys.argv) != 3 or not all(arg.isdigit() for arg in sys.argv[1:]):
     print(__doc__, file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
@@ -133,7 +134,11 @@ def main():
                 state.wait_for(lambda: not (down or frozen), timeout=0.05)
             continue
         if sock is None:
-            sock = listener()
+            try:
+                sock = listener()
+            except OSError:  # the port, free while down, was taken meanwhile: keep trying
+                time.sleep(0.05)
+                continue
         try:
             client, _ = sock.accept()
         except TimeoutError:
