@@ -20,9 +20,10 @@ import urllib.request
 import uuid
 
 if len(sys.argv) != 5:
+    asked = sys.argv[1:2] in (["-h"], ["--help"])
     print(__doc__ + "\n    usage: python3 tests/faults/load.py API_BASE DYNAMODB_URL TABLE PROXY_PID",
-          file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
-    sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
+          file=sys.stdout if asked else sys.stderr)
+    sys.exit(0 if asked else 2)
 BASE, DYNAMODB, TABLE, PROXY_PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 CLIENTS, SECONDS, TIMEOUT = 16, 18.0, 10.0
 DOWN_SECONDS, FREEZE_SECONDS = 2.0, 3.0
@@ -33,7 +34,7 @@ statuses = {}          # status -> count
 hangs = 0
 missing_retry_after = 0
 replayed = 0           # 200s that repeated an earlier answer
-acknowledged = {}      # chat id -> {message id: (text, monotonic times the answered attempt was sent, and of its 200)}
+acknowledged = {}      # chat id -> {message id: (text, when its answered attempt was sent, when the 200 came)}
 events = {}            # fault name -> monotonic time
 
 
@@ -128,22 +129,24 @@ def signal_proxy(signal_number):
         raise SystemExit(f"FAIL: the proxy (process {PROXY_PID}) is gone; its log is printed below") from None
 
 
+def fault(signal_number, seconds, started, ended):
+    """Turns one of the proxy's faults on for `seconds` (its signal toggles it), noting
+    when under the names `started` and `ended`."""
+    events[started] = time.monotonic()
+    signal_proxy(signal_number)
+    time.sleep(seconds)
+    signal_proxy(signal_number)
+    events[ended] = time.monotonic()
+
+
 def faults():
     """At a third of the run, take the store down (its connections reset, new ones
     refused) for 2 s; at two thirds, freeze it (connections open, nothing answers) for
-    3 s. The proxy toggles each fault on its signal."""
+    3 s."""
     time.sleep(SECONDS / 3)
-    events["down"] = time.monotonic()
-    signal_proxy(signal.SIGUSR1)
-    time.sleep(DOWN_SECONDS)
-    signal_proxy(signal.SIGUSR1)
-    events["back"] = time.monotonic()
+    fault(signal.SIGUSR1, DOWN_SECONDS, "down", "back")
     time.sleep(SECONDS / 3 - DOWN_SECONDS)
-    events["frozen"] = time.monotonic()
-    signal_proxy(signal.SIGUSR2)
-    time.sleep(FREEZE_SECONDS)
-    signal_proxy(signal.SIGUSR2)
-    events["thawed"] = time.monotonic()
+    fault(signal.SIGUSR2, FREEZE_SECONDS, "frozen", "thawed")
     time.sleep(SECONDS / 3 - FREEZE_SECONDS)
 
 

@@ -22,8 +22,9 @@ import threading
 import time
 
 if len(sys.argv) != 3 or not all(arg.isdigit() for arg in sys.argv[1:]):
-    print(__doc__, file=sys.stdout if sys.argv[1:2] in (["-h"], ["--help"]) else sys.stderr)
-    sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)
+    asked = sys.argv[1:2] in (["-h"], ["--help"])
+    print(__doc__, file=sys.stdout if asked else sys.stderr)
+    sys.exit(0 if asked else 2)
 LISTEN_PORT, UPSTREAM_PORT = int(sys.argv[1]), int(sys.argv[2])
 
 state = threading.Condition()
