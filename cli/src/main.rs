@@ -92,11 +92,11 @@ macro_rules! with_store {
                 $body
             }
             StoreUrl::Dynamo(table) => {
-                let client = client::client_from_env().await?;
-                $check(&client, table.as_str()).await?;
+                let dynamo = client::client_from_env().await?;
+                $check(&dynamo.client, table.as_str()).await?;
                 // The inbox's partitions, as the stack's functions have them.
                 let shards = InboxShards::from_env(|name| std::env::var(name).ok())?;
-                let $store = DynamoStore::new(client, table.as_str()).with_inbox_shards(shards);
+                let $store = DynamoStore::new(dynamo, table.as_str()).with_inbox_shards(shards);
                 $body
             }
         }
@@ -167,7 +167,7 @@ async fn run(command: Command) -> Result<(), String> {
             let target = match webhook_queue {
                 Some(url) if url.is_empty() => return Err("--webhook-queue must not be empty".into()),
                 Some(url) => data_rights::WebhookTarget::Queue {
-                    sqs: ops::sqs_client_from_env().await,
+                    sqs: ops::sqs_client_from_env().await?,
                     url,
                 },
                 None => data_rights::WebhookTarget::Outbox(outbox.path(&store.store)),
@@ -219,9 +219,9 @@ async fn run(command: Command) -> Result<(), String> {
                     .map(ResumeKey::parse)
                     .transpose()
                     .map_err(|e| format!("--from {e}"))?;
-                let client = client::client_from_env().await?;
-                dynamodb::wait_until_reachable(&client, table).await?;
-                let store = DynamoStore::new(client, table.as_str()).with_inbox_shards(inbox_shards);
+                let dynamo = client::client_from_env().await?;
+                dynamodb::wait_until_reachable(&dynamo.client, table).await?;
+                let store = DynamoStore::new(dynamo, table.as_str()).with_inbox_shards(inbox_shards);
                 let done = ops::backfill(store, dry_run, writes_per_second, from).await?;
                 println!("{done}");
                 Ok(())
@@ -241,7 +241,7 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             let moved = match (from_queue, to_queue) {
                 (Some(from), Some(to)) => {
-                    let sqs = ops::sqs_client_from_env().await;
+                    let sqs = ops::sqs_client_from_env().await?;
                     ops::redrive_queue(&sqs, &from, &to).await?
                 }
                 _ => {
@@ -278,7 +278,7 @@ async fn run(command: Command) -> Result<(), String> {
             if from_queue == to_queue {
                 return Err("--from-queue and --to-queue are the same queue".into());
             }
-            let config = ops::operator_config().await;
+            let config = ops::operator_config().await?;
             let sqs = aws_sdk_sqs::Client::new(&config);
             // DynamoDB Local serves the stream on the table's endpoint.
             let mut streams = aws_sdk_dynamodbstreams::config::Builder::from(&config);
@@ -288,8 +288,7 @@ async fn run(command: Command) -> Result<(), String> {
                 streams = streams.endpoint_url(endpoint);
             }
             let streams = aws_sdk_dynamodbstreams::Client::from_conf(streams.build());
-            let client = client::client_from_env().await?;
-            let store = DynamoStore::new(client, table.as_str());
+            let store = DynamoStore::new(client::client_from_env().await?, table.as_str());
             let replayed = if dry_run {
                 replay::replay_events(&sqs, &streams, &store, &replay::NoQueue, &from_queue, true).await?
             } else {
@@ -310,7 +309,7 @@ async fn run(command: Command) -> Result<(), String> {
             command: TableCommand::Create { store },
         } => match &store {
             StoreUrl::Dynamo(table) => {
-                let client = client::client_from_env().await?;
+                let client = client::client_from_env().await?.client;
                 dynamodb::wait_until_reachable(&client, table).await?;
                 let created = schema::create_table(&client, table)
                     .await

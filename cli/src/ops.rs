@@ -139,26 +139,26 @@ impl Progress {
 
 /// An SQS client from the SDK's full configuration chain (the operator's credentials),
 /// with the HTTPS client and timeouts the DynamoDB client has.
-pub async fn sqs_client_from_env() -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&operator_config().await)
+pub async fn sqs_client_from_env() -> Result<aws_sdk_sqs::Client, String> {
+    Ok(aws_sdk_sqs::Client::new(&operator_config().await?))
 }
 
 /// The SDK's full configuration chain (the operator's credentials), with the HTTPS client
 /// the DynamoDB client has: for the SQS and DynamoDB Streams clients. Not the DynamoDB
 /// client's timeouts: their 2-second attempt is no longer than the receives' 2-second
 /// long poll, which an empty queue holds for all of it, so the last receive of every run
-/// timed out. An attempt here may take 10 seconds, an operation (with its retries) 30.
-pub async fn operator_config() -> aws_config::SdkConfig {
+/// timed out. An attempt here may take 10 seconds, an operation (with its retries) 30;
+/// a connection opens within the HTTPS client's second, as the DynamoDB client's does.
+pub async fn operator_config() -> Result<aws_config::SdkConfig, String> {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(std::time::Duration::from_secs(3))
         .operation_attempt_timeout(std::time::Duration::from_secs(10))
         .operation_timeout(std::time::Duration::from_secs(30))
         .build();
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(client::https_client())
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(client::https_client()?)
         .timeout_config(timeouts)
         .load()
-        .await
+        .await)
 }
 
 /// Moves every message of the queue at `from` (the webhook dead-letter queue) to the one

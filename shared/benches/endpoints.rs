@@ -5,7 +5,6 @@
 //!
 //! `cargo bench -p supportzen-shared --bench endpoints`
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +12,7 @@ use supportzen_shared::Config;
 use supportzen_shared::auth::{Credential, Secret, UserRecord};
 use supportzen_shared::domain::AttachmentId;
 use supportzen_shared::domain::{ConversationId, NewMessage, UserId};
-use supportzen_shared::dynamo::DynamoStore;
+use supportzen_shared::dynamo::{DynamoStore, client};
 use supportzen_shared::http::handlers::{live_chat, live_create, ticket_append, ticket_create};
 use supportzen_shared::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use supportzen_shared::store::{
@@ -99,13 +98,16 @@ fn with_idempotency_key(raw: &str) -> String {
 }
 
 fn endpoints(c: &mut Criterion) {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKID", "secret", None, None, "bench"))
-        .build();
+    // A Lambda function's configuration; nothing is sent (the store only builds actions).
+    let lambda = |name: &str| match name {
+        "AWS_REGION" => Some("us-east-1".to_string()),
+        "AWS_ACCESS_KEY_ID" => Some("AKID".to_string()),
+        "AWS_SECRET_ACCESS_KEY" => Some("secret".to_string()),
+        _ => None,
+    };
+    let dynamo = client::lambda_config(lambda).unwrap().build().unwrap();
     let store = BuildOnly {
-        dynamo: DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "bench"),
+        dynamo: DynamoStore::new(dynamo, "bench"),
         tickets: AtomicU64::new(0),
     };
     let settings = Config::default();

@@ -1,8 +1,7 @@
 //! What the adapters that speak HTTPS share, below all of them: Amazon Trust Services'
 //! roots (what DynamoDB's and S3's certificates chain to) and the choice between them and
-//! the platform's store, and the hyper client over rustls on *ring* that the S3 adapter
-//! and the webhook client send on. (The DynamoDB SDK takes the same roots through its own
-//! TLS context.)
+//! the platform's store, and the hyper client over rustls on *ring* that DynamoDB, S3,
+//! SES and the webhook client send on.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -11,6 +10,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Amazon Root CA 1-4 and Starfield Services Root CA G2 (Amazon Trust Services), as
 /// Mozilla's root store (Debian's ca-certificates) ships them; valid until 2037-2040.
@@ -65,6 +65,19 @@ pub type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// `roots`, its idle connections pooled and expired on Tokio's timer. Fails if the roots
 /// do not load.
 pub fn https_client(roots: Roots) -> Result<HttpsClient, String> {
+    build(roots, None)
+}
+
+/// The same, giving up on a connection that takes longer than `timeout` to open, and
+/// sending each write at once (no Nagle delay): for DynamoDB's short requests.
+pub fn https_client_connecting_within(
+    roots: Roots,
+    timeout: Duration,
+) -> Result<HttpsClient, String> {
+    build(roots, Some(timeout))
+}
+
+fn build(roots: Roots, connect_timeout: Option<Duration>) -> Result<HttpsClient, String> {
     let provider = || rustls::crypto::ring::default_provider();
     let builder = HttpsConnectorBuilder::new();
     let builder = match roots {
@@ -73,7 +86,17 @@ pub fn https_client(roots: Roots) -> Result<HttpsClient, String> {
             .map_err(|e| format!("cannot load the platform's root certificates: {e}"))?,
         Roots::Amazon => builder.with_tls_config(amazon_roots_config(Arc::new(provider()))?),
     };
-    let connector = builder.https_or_http().enable_http1().build();
+    let builder = builder.https_or_http().enable_http1();
+    let connector = match connect_timeout {
+        None => builder.build(),
+        Some(timeout) => {
+            let mut http = HttpConnector::new();
+            http.enforce_http(false);
+            http.set_connect_timeout(Some(timeout));
+            http.set_nodelay(true);
+            builder.wrap_connector(http)
+        }
+    };
     Ok(Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .build(connector))
@@ -85,6 +108,13 @@ mod tests {
 
     #[test]
     fn the_embedded_amazon_roots_make_a_tls_configuration() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let roots = CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS).count();
+        assert_eq!(
+            roots, 5,
+            "Amazon Root CA 1-4 and Starfield Services Root CA G2"
+        );
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         amazon_roots_config(provider).unwrap();
     }

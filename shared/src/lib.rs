@@ -17,7 +17,8 @@
 //! - the transports: [`http`] (requests in, the documented envelope out, the endpoint
 //!   handlers) and [`ws`] (production's WebSocket handshake through API Gateway);
 //! - [`https_client`]: what the adapters that speak HTTPS share (Amazon's roots, the
-//!   hyper client);
+//!   hyper client); [`aws_http`]: that client as the AWS SDK's, beside a store's own
+//!   DynamoDB reads;
 //! - the adapters: [`dynamo`], the production store; [`s3`], where attachments live in
 //!   production (signed uploads, checks and downloads); [`ses`], production's mailer
 //!   (SES v2, signed as S3's calls are); and [`webhook_client`], webhook
@@ -29,6 +30,7 @@
 //! this crate; the embedded SQLite store is the `supportzen-sqlite` crate.
 
 pub mod auth;
+pub mod aws_http;
 pub mod config;
 pub mod domain;
 pub mod dynamo;

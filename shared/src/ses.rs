@@ -4,12 +4,11 @@
 //! earn `aws-sdk-sesv2`, which would add its own megabyte to the function's bootstrap and
 //! its initialisation to every cold start.
 
+use crate::aws_http;
 use crate::https_client::{HttpsClient, Roots, https_client};
 use crate::notify::Mailer;
 use crate::s3::Credentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity;
+use aws_sigv4::http_request::{SignableBody, SigningSettings};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full, Limited};
@@ -84,41 +83,14 @@ impl SesMailer {
     }
 
     fn sign(&self, request: &mut Request<Full<Bytes>>, body: &[u8]) -> Result<(), String> {
-        let identity: Identity = aws_credential_types::Credentials::new(
-            &self.credentials.access_key_id,
-            &self.credentials.secret_access_key,
-            self.credentials.session_token.clone(),
-            None,
-            "supportzen",
-        )
-        .into();
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("ses")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| format!("cannot sign for SES: {e}"))?
-            .into();
-        let headers: Vec<(&str, &str)> = request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-            .collect();
-        let uri = request.uri().to_string();
-        let signable = SignableRequest::new(
-            request.method().as_str(),
-            uri,
-            headers.into_iter(),
+        aws_http::sign(
+            request,
             SignableBody::Bytes(body),
+            &self.credentials.identity(),
+            ("ses", &self.region),
+            SigningSettings::default(),
+            SystemTime::now(),
         )
-        .map_err(|e| format!("cannot sign for SES: {e}"))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| format!("cannot sign for SES: {e}"))?
-            .into_parts();
-        instructions.apply_to_request_http1x(request);
-        Ok(())
     }
 }
 

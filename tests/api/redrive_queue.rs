@@ -21,7 +21,7 @@ pub(crate) fn sqs() -> aws_sdk_sqs::Client {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
         .endpoint_url(moto)
-        .http_client(client::https_client())
+        .http_client(client::https_client().unwrap())
         .build();
     aws_sdk_sqs::Client::from_conf(config)
 }

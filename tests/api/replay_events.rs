@@ -25,14 +25,15 @@ use supportzen_shared::events::{EventType, WebhookEndpoint, WebhookUrl};
 use supportzen_shared::metrics::Counters;
 use supportzen_shared::store::WebhookRegistry;
 use supportzen_shared::store::{ConversationCreator, MessageAppender, NewConversation};
-use supportzen_tests::dynamo::{RoundTrips, local_client};
+use supportzen_tests::dynamo::{RoundTrips, local_dynamo};
 
 /// A fresh table on DynamoDB Local with its stream on, as template.yaml has it; a
 /// Streams client; the stream's ARN.
 async fn table_with_stream() -> (DynamoStore, aws_sdk_dynamodbstreams::Client, String) {
-    let dynamodb = local_client(&RoundTrips::default());
+    let dynamo = local_dynamo(&RoundTrips::default());
+    let dynamodb = &dynamo.client;
     let table = format!("replay-{}", uuid::Uuid::now_v7().simple());
-    schema::create_table(&dynamodb, &table).await.unwrap();
+    schema::create_table(dynamodb, &table).await.unwrap();
     let stream = StreamSpecification::builder()
         .stream_enabled(true)
         .stream_view_type(StreamViewType::NewAndOldImages)
@@ -63,7 +64,7 @@ async fn table_with_stream() -> (DynamoStore, aws_sdk_dynamodbstreams::Client, S
         .endpoint_url(endpoint)
         .build();
     let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
-    (DynamoStore::new(dynamodb, table), streams, arn)
+    (DynamoStore::new(dynamo.clone(), table), streams, arn)
 }
 
 /// The stream's one shard and its records, once it holds at least `count` (polled for

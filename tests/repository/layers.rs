@@ -1,7 +1,8 @@
 //! The shared crate's layers, as `shared/src/lib.rs` lists them: each module imports only
 //! the ones before it (so there is no import circle either), the adapters (`dynamo`,
 //! `s3`, `ses`, `webhook_client`) are imported by nothing in the crate but the Lambda wiring
-//! (not by each other either: what they share is `https_client`, below them all),
+//! (not by each other either: what they share is `https_client` and `aws_http`, below
+//! them all),
 //! and `lambda_http` appears only in the transports and the Lambda wiring. Read from the
 //! sources' `use` paths outside their `#[cfg(test)]` modules; comments do not count.
 
@@ -25,6 +26,7 @@ const LAYERS: &[&str] = &[
     "http",
     "ws",
     "https_client",
+    "aws_http",
     "dynamo",
     "s3",
     // SES v2 (signed as S3's calls are): the mailer of production's due-work.

@@ -26,7 +26,7 @@ use supportzen_shared::store::{
     UploadRecord, UploadRegistry,
 };
 use supportzen_sqlite::SqliteStore;
-use supportzen_tests::dynamo::{RoundTrips, local_client};
+use supportzen_tests::dynamo::{RoundTrips, local_dynamo};
 
 /// What the scenario writes, made once so that both stores get the very same values.
 pub(crate) struct Scenario {
@@ -324,9 +324,10 @@ async fn the_decorator_and_the_stream_yield_the_same_events() {
 /// A store on a fresh table of DynamoDB Local with its stream on (`NEW_AND_OLD_IMAGES`,
 /// as `template.yaml` has it), a Streams client, and the stream's ARN.
 async fn dynamo_store_with_stream() -> (DynamoStore, aws_sdk_dynamodbstreams::Client, String) {
-    let dynamodb = local_client(&RoundTrips::default());
+    let dynamo = local_dynamo(&RoundTrips::default());
+    let dynamodb = &dynamo.client;
     let table = format!("parity-{}", uuid::Uuid::now_v7().simple());
-    schema::create_table(&dynamodb, &table).await.unwrap();
+    schema::create_table(dynamodb, &table).await.unwrap();
     let stream = StreamSpecification::builder()
         .stream_enabled(true)
         .stream_view_type(StreamViewType::NewAndOldImages)
@@ -357,7 +358,7 @@ async fn dynamo_store_with_stream() -> (DynamoStore, aws_sdk_dynamodbstreams::Cl
         .endpoint_url(endpoint)
         .build();
     let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
-    (DynamoStore::new(dynamodb, table), streams, arn)
+    (DynamoStore::new(dynamo.clone(), table), streams, arn)
 }
 
 /// Every event the stream's records make, as `events-stream` makes them (a message's

@@ -12,6 +12,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use supportzen_shared::Config;
@@ -43,20 +44,25 @@ type Requests = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// A DynamoDB endpoint on loopback that answers by operation and records the operations.
 async fn stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
-    let (url, seen, _) = recording_stub(answer).await;
+    let (url, seen, _, _) = recording_stub(answer).await;
     (url, seen)
 }
 
-/// [`stub`], also keeping each request's body.
-async fn recording_stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>, Requests) {
+/// [`stub`], also keeping each request's body and counting the connections it accepted.
+async fn recording_stub(
+    answer: fn(&str) -> Answer,
+) -> (String, Arc<Mutex<Vec<String>>>, Requests, Arc<AtomicUsize>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
     let requests: Requests = Arc::new(Mutex::new(Vec::new()));
     let (record, keep) = (seen.clone(), requests.clone());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let accepted = connections.clone();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
+            accepted.fetch_add(1, Ordering::SeqCst);
             let (record, keep) = (record.clone(), keep.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request: hyper::Request<Incoming>| {
@@ -93,7 +99,7 @@ async fn recording_stub(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<St
             });
         }
     });
-    (url, seen, requests)
+    (url, seen, requests, connections)
 }
 
 /// A store configured as a Lambda function's (`client::lambda_config`), talking to
@@ -106,15 +112,12 @@ fn store_at(endpoint: &str) -> DynamoStore {
         "AWS_ENDPOINT_URL_DYNAMODB" => Some(endpoint.clone()),
         _ => None,
     };
-    let config = client::lambda_config(lambda)
-        .unwrap()
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(2)
-                .with_initial_backoff(Duration::from_millis(1)),
-        )
-        .build();
-    DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), "table")
+    let config = client::lambda_config(lambda).unwrap().with_retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(2)
+            .with_initial_backoff(Duration::from_millis(1)),
+    );
+    DynamoStore::new(config.build().unwrap(), "table")
 }
 
 fn send_request() -> Request {
@@ -126,9 +129,14 @@ fn send_request() -> Request {
         .unwrap()
 }
 
+/// Sends a message through live-chat's handler.
+async fn send_message(store: &DynamoStore) -> lambda_http::Response<Body> {
+    live_chat(store, &NoFiles, &Config::default(), send_request()).await
+}
+
 /// Sends a message through the handler and asserts a retryable 503.
 async fn assert_retryable(store: &DynamoStore) {
-    let response = live_chat(store, &NoFiles, &Config::default(), send_request()).await;
+    let response = send_message(store).await;
     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
     assert_eq!(response.status(), 503, "{body}");
     assert_eq!(response.headers()["retry-after"], "1");
@@ -136,7 +144,7 @@ async fn assert_retryable(store: &DynamoStore) {
 }
 
 #[tokio::test]
-async fn throttling_and_service_errors_are_503_after_the_sdk_retries() {
+async fn throttling_and_service_errors_are_503_after_the_configured_retries() {
     let answers: [fn(&str) -> Answer; 5] = [
         |_| error(400, "ProvisionedThroughputExceededException"),
         |_| error(400, "ThrottlingException"),
@@ -150,7 +158,7 @@ async fn throttling_and_service_errors_are_503_after_the_sdk_retries() {
         assert_eq!(
             *seen.lock().unwrap(),
             ["GetItem", "GetItem"],
-            "the SDK retried once"
+            "retried once, as the client's retry settings say"
         );
     }
 }
@@ -208,10 +216,33 @@ async fn a_dynamodb_that_accepts_but_never_answers_is_503_not_a_hang() {
 }
 
 #[tokio::test]
+async fn a_read_dynamodb_refuses_is_a_500_and_not_retried() {
+    let (url, seen) = stub(|_| error(400, "ValidationException")).await;
+    let response = send_message(&store_at(&url)).await;
+    assert_eq!(response.status(), 500);
+    assert_eq!(*seen.lock().unwrap(), ["GetItem"], "not retried");
+}
+
+/// The store's reads (ours) and writes (the SDK's) share one HTTP client, so a request
+/// that reads then writes opens one connection, as it did when the SDK sent both.
+#[tokio::test]
+async fn a_read_then_a_write_go_over_one_connection() {
+    let (url, seen, _, connections) = recording_stub(|operation| match operation {
+        "GetItem" => known_user(),
+        _ => (200, json!({})),
+    })
+    .await;
+    let response = send_message(&store_at(&url)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(*seen.lock().unwrap(), ["GetItem", "TransactWriteItems"]);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn a_table_lost_while_serving_is_503_not_500() {
     let (url, seen) = stub(|_| error(400, "ResourceNotFoundException")).await;
     assert_retryable(&store_at(&url)).await;
-    assert_eq!(*seen.lock().unwrap(), ["GetItem"], "not retried by the SDK");
+    assert_eq!(*seen.lock().unwrap(), ["GetItem"], "not retried");
 }
 
 #[tokio::test]
@@ -221,13 +252,7 @@ async fn a_non_retryable_error_is_a_500_that_reveals_nothing() {
         _ => error(400, "ValidationException"),
     })
     .await;
-    let response = live_chat(
-        &store_at(&url),
-        &NoFiles,
-        &Config::default(),
-        send_request(),
-    )
-    .await;
+    let response = send_message(&store_at(&url)).await;
     let text = String::from_utf8_lossy(response.body().as_ref()).to_string();
     assert_eq!(response.status(), 500, "{text}");
     assert!(
@@ -249,7 +274,7 @@ async fn a_non_retryable_error_is_a_500_that_reveals_nothing() {
 /// request release the files of a message it wrote.
 #[tokio::test]
 async fn a_transaction_retried_by_the_sdk_keeps_its_client_request_token() {
-    let (url, _, requests) = recording_stub(|operation| match operation {
+    let (url, _, requests, _) = recording_stub(|operation| match operation {
         "GetItem" => known_user(),
         _ => error(500, "InternalServerError"),
     })

@@ -104,32 +104,21 @@ where
             match (inner.code(), inner.message()) {
                 (Some(code), Some(message)) => format!("{code}: {message}"),
                 (Some(code), None) => code.to_string(),
-                _ => innermost_cause(err),
+                _ => crate::aws_http::innermost(err),
             }
         }
         SdkError::TimeoutError(_) => "DynamoDB did not answer in time".to_string(),
         SdkError::DispatchFailure(failure) if failure.is_io() => {
-            format!("cannot connect to DynamoDB: {}", innermost_cause(err))
+            format!(
+                "cannot connect to DynamoDB: {}",
+                crate::aws_http::innermost(err)
+            )
         }
         SdkError::DispatchFailure(failure) if failure.is_timeout() => {
             "timed out connecting to DynamoDB".to_string()
         }
-        _ => innermost_cause(err),
+        _ => crate::aws_http::innermost(err),
     }
-}
-
-/// The first line of the deepest error in `err`'s source chain.
-fn innermost_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut deepest = err;
-    while let Some(source) = deepest.source() {
-        deepest = source;
-    }
-    let text = deepest.to_string();
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches(':')
-        .to_string()
 }
 
 /// True when any reason says the transaction was throttled or collided with another one.

@@ -46,6 +46,7 @@ mod typing;
 mod uploads;
 mod users;
 mod webhooks;
+pub mod wire;
 
 pub use customers::PROFILE_ATTRIBUTES;
 pub use table::{Part, Transaction};
@@ -65,6 +66,8 @@ pub struct DynamoStore {
     message_limit: Option<MessageLimit>,
     /// Accounts a source address may create an hour by trust on first request.
     account_limit: Option<AccountLimit>,
+    /// The store's reads, sent by us ([`wire`]); its writes go through `client`.
+    reads: wire::WireReads,
 }
 
 /// Its events come from the table's change stream, never from the write itself; locally
@@ -73,9 +76,10 @@ impl crate::store::EventJournal for DynamoStore {}
 
 impl DynamoStore {
     /// A store on `table` with the inbox in one partition per kind.
-    pub fn new(client: Client, table: impl Into<Arc<str>>) -> Self {
+    pub fn new(dynamo: client::Dynamo, table: impl Into<Arc<str>>) -> Self {
         DynamoStore {
-            client,
+            client: dynamo.client,
+            reads: dynamo.reads,
             table: table.into(),
             inbox_shards: InboxShards::ONE,
             message_limit: None,
@@ -121,8 +125,8 @@ impl DynamoStore {
         let shards = InboxShards::from_env(lookup)?;
         let limit = MessageLimit::from_env(lookup)?;
         let accounts = AccountLimit::from_env(lookup)?;
-        let config = client::lambda_config(lookup)?.build();
-        Ok(Self::new(Client::from_conf(config), table)
+        let dynamo = client::lambda_config(lookup)?.build()?;
+        Ok(Self::new(dynamo, table)
             .with_inbox_shards(shards)
             .with_message_limit(limit)
             .with_account_limit(accounts))

@@ -1,4 +1,5 @@
-//! Table plumbing every aggregate shares: strongly consistent reads, conditional puts,
+//! Table plumbing every aggregate shares: strongly consistent reads (sent by `wire`),
+//! conditional puts,
 //! transactions whose actions are found again by what they write, and queries page by page.
 
 use super::DynamoStore;
@@ -7,9 +8,7 @@ use super::items::Item;
 use crate::store::StoreError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, KeysAndAttributes, Put, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -121,16 +120,9 @@ impl DynamoStore {
         projection: Option<&str>,
         operation: &str,
     ) -> Result<Option<Item>, StoreError> {
-        self.client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .set_projection_expression(projection.map(str::to_string))
-            .send()
+        self.reads
+            .get_item(&self.table, &key, projection, operation)
             .await
-            .map(|output| output.item)
-            .map_err(|e| classify(operation, e))
     }
 
     /// Strongly consistent reads of several items (or of the attributes in `projection`)
@@ -142,44 +134,24 @@ impl DynamoStore {
         projection: Option<String>,
         operation: &str,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut pending = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .consistent_read(true)
-            .set_projection_expression(projection)
-            .build()
-            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut pending = keys;
         let mut found = Vec::new();
-        for attempt in 1..=ATTEMPTS {
-            let mut output = self
-                .client
-                .batch_get_item()
-                .request_items(&*self.table, pending)
-                .send()
-                .await
-                .map_err(|e| classify(operation, e))?;
-            found.extend(
-                output
-                    .responses
-                    .as_mut()
-                    .and_then(|tables| tables.remove(&*self.table))
-                    .unwrap_or_default(),
-            );
-            match output
-                .unprocessed_keys
-                .as_mut()
-                .and_then(|tables| tables.remove(&*self.table))
-            {
-                Some(rest) if !rest.keys().is_empty() && attempt < ATTEMPTS => {
-                    pending = rest;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Some(rest) if !rest.keys().is_empty() => {
-                    return Err(unavailable(format!(
-                        "{operation}: keys unprocessed after {attempt} attempts"
-                    )));
-                }
-                _ => break,
+        for attempt in 1.. {
+            let (got, rest) = self
+                .reads
+                .batch_get_item(&self.table, &pending, projection.as_deref(), operation)
+                .await?;
+            found.extend(got);
+            if rest.is_empty() {
+                break;
             }
+            if attempt == ATTEMPTS {
+                return Err(unavailable(format!(
+                    "{operation}: keys unprocessed after {attempt} attempts"
+                )));
+            }
+            pending = rest;
+            tokio::time::sleep(backoff(attempt)).await;
         }
         Ok(found)
     }
@@ -257,22 +229,21 @@ impl DynamoStore {
     }
 
     /// One page of `query`, starting after `start` (from the beginning if `None`). The
-    /// caller sets the key condition, index, order and page size.
+    /// caller sets the key condition, index, order and page size on the SDK's builder,
+    /// which only describes the query: [`wire`](super::wire) sends it.
     pub(super) async fn query_page(
         &self,
         query: QueryFluentBuilder,
         start: Option<Item>,
         operation: &str,
     ) -> Result<QueryPage, StoreError> {
-        let output = query
-            .table_name(&*self.table)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify(operation, e))?;
+        let page = self
+            .reads
+            .query(&self.table, query.as_input(), start.as_ref(), operation)
+            .await?;
         Ok(QueryPage {
-            items: output.items.unwrap_or_default(),
-            next: output.last_evaluated_key,
+            items: page.items,
+            next: page.next,
         })
     }
 

@@ -7,6 +7,7 @@
 
 use super::sigv4::Credentials;
 use super::upload_form::{Bucket, UNATTACHED_TAGGING, upload_form};
+use crate::aws_http;
 use crate::domain::{ContentType, FileName, SNIFF_BYTES};
 use crate::https_client::{HttpsClient, Roots, https_client};
 use crate::store::{
@@ -14,11 +15,9 @@ use crate::store::{
     UploadForm, disposition,
 };
 use aws_sigv4::http_request::{
-    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation,
-    SigningSettings, UriPathNormalizationMode, sign,
+    PayloadChecksumKind, PercentEncodingMode, SignableBody, SignatureLocation, SigningSettings,
+    UriPathNormalizationMode,
 };
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -283,14 +282,6 @@ impl S3Objects {
         now: SystemTime,
         presigned: Option<Duration>,
     ) -> Result<(), String> {
-        let identity: Identity = aws_credential_types::Credentials::new(
-            &self.credentials.access_key_id,
-            &self.credentials.secret_access_key,
-            self.credentials.session_token.clone(),
-            None,
-            "supportzen",
-        )
-        .into();
         let mut settings = SigningSettings::default();
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -300,37 +291,13 @@ impl S3Objects {
         } else {
             settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         }
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(&self.bucket.region)
-            .name("s3")
-            .time(now)
-            .settings(settings)
-            .build()
-            .map_err(|e| format!("cannot sign for S3: {e}"))?
-            .into();
-        let headers: Vec<(&str, &str)> = request
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)))
-            .collect();
-        let uri = request.uri().to_string();
-        let signable_body = match presigned {
+        let body = match presigned {
             Some(_) => SignableBody::UnsignedPayload,
             None => SignableBody::Bytes(body),
         };
-        let signable = SignableRequest::new(
-            request.method().as_str(),
-            uri,
-            headers.into_iter(),
-            signable_body,
-        )
-        .map_err(|e| format!("cannot sign for S3: {e}"))?;
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| format!("cannot sign for S3: {e}"))?
-            .into_parts();
-        instructions.apply_to_request_http1x(request);
-        Ok(())
+        let identity = self.credentials.identity();
+        let scope = ("s3", self.bucket.region.as_str());
+        aws_http::sign(request, body, &identity, scope, settings, now)
     }
 }
 
