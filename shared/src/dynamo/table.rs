@@ -1,6 +1,6 @@
 //! Table plumbing every aggregate shares: strongly consistent reads (sent by `wire`),
-//! conditional puts,
-//! transactions whose actions are found again by what they write, and queries page by page.
+//! conditional puts, transactions whose actions are found again by what they write, and
+//! queries page by page.
 
 use super::DynamoStore;
 use super::errors::{cancelled_for_retryable_reason, classify, unavailable};
@@ -237,14 +237,9 @@ impl DynamoStore {
         start: Option<Item>,
         operation: &str,
     ) -> Result<QueryPage, StoreError> {
-        let page = self
-            .reads
+        self.reads
             .query(&self.table, query.as_input(), start.as_ref(), operation)
-            .await?;
-        Ok(QueryPage {
-            items: page.items,
-            next: page.next,
-        })
+            .await
     }
 
     /// Every item `query` matches, page by page.
@@ -267,11 +262,15 @@ impl DynamoStore {
 }
 
 /// Full-jitter backoff: a random wait below a ceiling that doubles from 10 ms to 200 ms.
-/// The randomness is the random bits of a UUIDv7 (no extra dependency for a number).
 pub(super) fn backoff(attempt: u32) -> Duration {
     let ceiling = (5u64 << attempt.min(6)).min(200);
-    let random = uuid::Uuid::now_v7().as_u128() as u64;
-    Duration::from_millis(1 + random % ceiling)
+    Duration::from_millis(1 + random_below(ceiling))
+}
+
+/// A random number below `bound` (not 0), from the random bits of a UUIDv7 (no extra
+/// dependency for a number): what the backoffs draw their waits with.
+pub(super) fn random_below(bound: u64) -> u64 {
+    uuid::Uuid::now_v7().as_u128() as u64 % bound
 }
 
 /// Expression attribute names from pairs.

@@ -18,6 +18,7 @@
 
 use super::errors::{is_retryable_code, unavailable};
 use super::items::Item;
+use super::table::{QueryPage, random_below};
 use crate::aws_http::{self, AwsHttp, Unanswered};
 use crate::store::StoreError;
 use aws_credential_types::Credentials;
@@ -80,8 +81,7 @@ impl Patience {
             .initial_backoff
             .saturating_mul(1 << retry.saturating_sub(1).min(16))
             .min(self.max_backoff);
-        let random = (uuid::Uuid::now_v7().as_u128() as u64 % 1_000_000) as f64 / 1_000_000.0;
-        ceiling.mul_f64(random)
+        ceiling.mul_f64(random_below(1_000_000) as f64 / 1_000_000.0)
     }
 }
 
@@ -89,7 +89,8 @@ impl Patience {
 #[derive(Clone)]
 pub struct WireReads {
     http: AwsHttp,
-    endpoint: Arc<str>,
+    /// Where every request goes: the endpoint's root, `https://…/`.
+    url: Arc<str>,
     region: Arc<str>,
     credentials: SharedCredentialsProvider,
     /// The last credentials the provider gave, until they are near their expiry.
@@ -100,17 +101,11 @@ pub struct WireReads {
 impl fmt::Debug for WireReads {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WireReads")
-            .field("endpoint", &self.endpoint)
+            .field("url", &self.url)
             .field("region", &self.region)
             .field("patience", &self.patience)
             .finish_non_exhaustive()
     }
-}
-
-/// A query page as DynamoDB answers it: its items, and where the next page starts.
-pub struct WirePage {
-    pub items: Vec<Item>,
-    pub next: Option<Item>,
 }
 
 impl WireReads {
@@ -125,7 +120,7 @@ impl WireReads {
     ) -> Self {
         WireReads {
             http,
-            endpoint: endpoint.trim_end_matches('/').into(),
+            url: format!("{}/", endpoint.trim_end_matches('/')).into(),
             region: region.into(),
             credentials,
             cached: Arc::default(),
@@ -134,7 +129,7 @@ impl WireReads {
     }
 
     /// `GetItem`, strongly consistent.
-    pub async fn get_item(
+    pub(super) async fn get_item(
         &self,
         table: &str,
         key: &Item,
@@ -167,7 +162,7 @@ impl WireReads {
 
     /// `BatchGetItem` of `keys` in `table`, strongly consistent: what it found, and the
     /// keys DynamoDB left unprocessed.
-    pub async fn batch_get_item(
+    pub(super) async fn batch_get_item(
         &self,
         table: &str,
         keys: &[Item],
@@ -223,13 +218,13 @@ impl WireReads {
     }
 
     /// One page of the query `input` describes, from `start`.
-    pub async fn query(
+    pub(super) async fn query(
         &self,
         table: &str,
         input: &QueryInputBuilder,
         start: Option<&Item>,
         operation: &str,
-    ) -> Result<WirePage, StoreError> {
+    ) -> Result<QueryPage, StoreError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Answer {
@@ -240,7 +235,7 @@ impl WireReads {
         let body = QueryRequest::of(table, input, start)
             .map_err(|e| StoreError::Internal(format!("{operation}: {e}")))?;
         let answer: Answer = self.call("Query", &body, operation).await?;
-        Ok(WirePage {
+        Ok(QueryPage {
             items: answer.items.into_iter().map(|i| i.0).collect(),
             next: answer.last_evaluated_key.map(|i| i.0),
         })
@@ -301,7 +296,7 @@ impl WireReads {
 
     /// One signed request and its whole answer.
     async fn attempt(&self, target: &str, body: &Bytes) -> Result<Bytes, Failure> {
-        let mut request = Request::post(format!("{}/", self.endpoint))
+        let mut request = Request::post(&*self.url)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", format!("DynamoDB_20120810.{target}"))
             .body(Full::new(body.clone()))
