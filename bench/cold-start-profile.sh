@@ -40,12 +40,15 @@ path, names = sys.argv[1], sys.argv[2:]
 period_ms = 1000 / 20000
 line_re = re.compile(r"\s*(\S+)\s+(\d+)\s+[0-9a-f]+\s+(.*?)\s+\(([^)]*)\)\s*$")
 by_comm = collections.defaultdict(lambda: (collections.Counter(), collections.Counter(), set()))
+# The kernel keeps a process's name to its first 15 bytes (conversation-re...).
+by_short_name = {name[:15]: name for name in names}
 for line in open(path):
     m = line_re.match(line)
     if not m:
         continue
     comm, pid, sym, dso = m.groups()
-    if comm not in names:
+    comm = by_short_name.get(comm)
+    if comm is None:
         continue
     where, symbols, pids = by_comm[comm]
     pids.add(pid)

@@ -1,8 +1,8 @@
-//! The HTTP client of AWS calls: a store's DynamoDB reads (`dynamo::wire`, sent by us)
-//! and the AWS SDK's calls (DynamoDB writes, SQS, the API Gateway Management API),
-//! which reach it through the smithy `HttpClient` trait. A store's reads and writes
-//! share one, so one pool: a cold container opens one connection for a read then a
-//! write, not one each. It is the hyper client over rustls on *ring* that S3, SES and
+//! The HTTP client of AWS calls: a store's DynamoDB reads and writes (`dynamo::wire`,
+//! sent by us) and the AWS SDK's calls (creating and describing tables, SQS, the API
+//! Gateway Management API), which reach it through the smithy `HttpClient` trait. A
+//! store's calls share one, so one pool: a cold container opens one connection for a
+//! read then a write, not one each. It is the hyper client over rustls on *ring* that S3, SES and
 //! webhooks send on ([`crate::https_client`]), so the SDK's own HTTP client and its
 //! second TLS stack are not in the bootstraps.
 

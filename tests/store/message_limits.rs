@@ -161,7 +161,7 @@ async fn dynamodb_stores_exactly_the_limit() {
     let (store, _) = supportzen_tests::dynamo::fresh_dynamo_store().await;
     let store = store.with_message_limit(MessageLimit::DEFAULT);
     // 25 at once: DynamoDB Local on a busy two-core machine answers 100 transactions
-    // that all conflict on two items more slowly than the SDK's timeout (a 503 the
+    // that all conflict on two items more slowly than the store's timeout (a 503 the
     // client would retry); 25 contend as hard for the same items, within it.
     exactly_the_limit_is_stored(store.clone(), 25).await;
     // Erasure took the counter items with the rest (the scan erasure.rs makes of the

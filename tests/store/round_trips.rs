@@ -1,5 +1,5 @@
-//! DynamoDB round trips per request, counted at the store's HTTP client (`aws_http::Watch`:
-//! its own reads and the SDK's writes) on DynamoDB Local.
+//! DynamoDB round trips per request, counted at the store's HTTP client (`aws_http::Watch`)
+//! on DynamoDB Local.
 //! Budget: live-create ≤ 2, live-chat ≤ 2, ticket-create ≤ 3, ticket-append ≤ 2, with or
 //! without an idempotency key; each read route's page: the authentication read + 1 query.
 //! Agents (no authentication read: API Gateway verified their token): an inbox page is

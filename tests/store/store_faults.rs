@@ -209,7 +209,7 @@ async fn a_dynamodb_that_accepts_but_never_answers_is_503_not_a_hang() {
             held.push(stream);
         }
     });
-    // The guard only turns a hang into a failure; the SDK's own timeouts end the request.
+    // The guard only turns a hang into a failure; the store's own timeouts end the request.
     tokio::time::timeout(Duration::from_secs(60), assert_retryable(&store_at(&url)))
         .await
         .expect("the request ended");
@@ -223,8 +223,8 @@ async fn a_read_dynamodb_refuses_is_a_500_and_not_retried() {
     assert_eq!(*seen.lock().unwrap(), ["GetItem"], "not retried");
 }
 
-/// The store's reads (ours) and writes (the SDK's) share one HTTP client, so a request
-/// that reads then writes opens one connection, as it did when the SDK sent both.
+/// The store's reads and writes go over one HTTP client, so a request that reads then
+/// writes opens one connection.
 #[tokio::test]
 async fn a_read_then_a_write_go_over_one_connection() {
     let (url, seen, _, connections) = recording_stub(|operation| match operation {
@@ -267,13 +267,13 @@ async fn a_non_retryable_error_is_a_500_that_reveals_nothing() {
     );
 }
 
-/// A transaction the SDK sends again (its first attempt timed out or failed on the way,
+/// A transaction the store sends again (its first attempt timed out or failed on the way,
 /// perhaps after DynamoDB committed it) carries the same `ClientRequestToken`: DynamoDB
 /// then answers the retry of a committed transaction with success rather than failing
 /// it on its own conditions (its upload claims, its receipt), which would have the
 /// request release the files of a message it wrote.
 #[tokio::test]
-async fn a_transaction_retried_by_the_sdk_keeps_its_client_request_token() {
+async fn a_transaction_sent_again_keeps_its_client_request_token() {
     let (url, _, requests, _) = recording_stub(|operation| match operation {
         "GetItem" => known_user(),
         _ => error(500, "InternalServerError"),
@@ -286,7 +286,7 @@ async fn a_transaction_retried_by_the_sdk_keeps_its_client_request_token() {
         .filter(|(operation, _)| operation == "TransactWriteItems")
         .map(|(_, body)| body["ClientRequestToken"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(tokens.len(), 2, "sent, then retried once by the SDK");
+    assert_eq!(tokens.len(), 2, "sent, then retried once");
     assert!(!tokens[0].is_empty() && tokens[0].len() <= 36, "{tokens:?}");
     assert_eq!(tokens[0], tokens[1], "the retry is the same transaction");
 }

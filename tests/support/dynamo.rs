@@ -1,5 +1,5 @@
 //! DynamoDB Local for tests: a fresh table per test, and a record of every round trip
-//! the store's HTTP client makes (the SDK's writes and our reads alike).
+//! the store's HTTP client makes (the store's calls, and the SDK's for tables).
 
 use std::sync::{Arc, Mutex};
 use supportzen_shared::aws_http::Watch;

@@ -4,7 +4,6 @@
 use super::DynamoStore;
 use super::conversation_reads::{in_time_order, one_more};
 use super::conversations::{ConversationItem, MessageItem};
-use super::errors::classify;
 use super::items::{
     IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk, due_pk, due_shard,
     due_sk, inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s, to_item,
@@ -13,6 +12,7 @@ use super::receipts::ReceiptItem;
 use super::schema;
 use super::table::{Cancelled, Part, Transaction, names, values};
 use super::uploads::failed_claim;
+use super::wire::Written;
 use crate::domain::{AgentId, ConversationId, Email, NewMessage, Reader, Status};
 use crate::idempotency::{NewReceipt, Receipt, ReceiptKey};
 use crate::store::{
@@ -20,7 +20,6 @@ use crate::store::{
     MessagePreview, MessageWindow, Page, StoreError, StoredConversation, StoredMessage,
     merge_pages,
 };
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -331,7 +330,7 @@ impl AgentWriter for DynamoStore {
             None => "attribute_not_exists(last_message_id)",
         };
         let set = format!("SET #status = :status, #open = :open, {}", IndexKeys::SET);
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -347,17 +346,10 @@ impl AgentWriter for DynamoStore {
             ))
             .set_expression_attribute_names(Some(names(&condition_names)))
             .set_expression_attribute_values(Some(values(attribute_values)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(changed_or_gone(failed.item()))
-                }
-                _ => Err(classify("UpdateItem status", err)),
-            },
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match self.send_update(update, "UpdateItem status").await? {
+            Written::Done(_) => Ok(()),
+            Written::ConditionFailed(old) => Err(changed_or_gone(old.as_ref())),
         }
     }
 
@@ -391,7 +383,7 @@ impl AgentWriter for DynamoStore {
             }
             (None, _) => "SET gsi3pk = :pk REMOVE assignee, assignee_email",
         };
-        let result = self
+        let update = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -401,20 +393,11 @@ impl AgentWriter for DynamoStore {
             .expression_attribute_names("#open", "open")
             .set_expression_attribute_values(Some(attribute_values))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => ConversationItem::decode(output.attributes.unwrap_or_default()),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(match failed.item() {
-                        Some(_) => StoreError::Closed,
-                        None => StoreError::NotFound,
-                    })
-                }
-                _ => Err(classify("UpdateItem assign", err)),
-            },
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match self.send_update(update, "UpdateItem assign").await? {
+            Written::Done(new) => ConversationItem::decode(new.unwrap_or_default()),
+            Written::ConditionFailed(Some(_)) => Err(StoreError::Closed),
+            Written::ConditionFailed(None) => Err(StoreError::NotFound),
         }
     }
 }

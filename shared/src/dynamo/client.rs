@@ -1,5 +1,6 @@
-//! A store's DynamoDB, built once per container (or CLI run): the SDK's client for
-//! writes and our reads ([`super::wire`]), over one HTTP client ([`AwsHttp`]).
+//! A store's DynamoDB, built once per container (or CLI run): what sends the store's
+//! calls ([`super::wire`]) and the SDK's client for the rest, over one HTTP client
+//! ([`AwsHttp`]).
 //!
 //! The SDK's default HTTPS client uses rustls on aws-lc and trusts every root of the
 //! system's store. Ours is hyper and rustls on *ring*, trusting Amazon Trust Services'
@@ -12,7 +13,7 @@
 //! configuration chain (profiles, SSO, web identity, ...: [`client_from_env`]), which an
 //! operator's laptop needs and a function never uses.
 
-use super::wire::{Patience, WireReads};
+use super::wire::{Patience, Wire};
 use crate::aws_http::{AwsHttp, Watch};
 use crate::https_client::{Roots, https_client_connecting_within};
 use aws_config::BehaviorVersion;
@@ -50,29 +51,29 @@ pub fn timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// DynamoDB as a store reaches it: the SDK's client, for writes and for what is not
-/// the store's, and our reads ([`WireReads`]), over one HTTP client.
+/// DynamoDB as a store reaches it: what sends its reads and writes ([`Wire`]), and the
+/// SDK's client, for what is not a request's, over one HTTP client.
 #[derive(Clone, Debug)]
 pub struct Dynamo {
     pub client: Client,
-    pub reads: WireReads,
+    pub wire: Wire,
 }
 
 /// A DynamoDB configuration before it is built: the SDK's, the HTTP client both sides
 /// will share, and the endpoint if one is named. Only what both sides read alike can be
 /// changed ([`DynamoConfig::with_retry_config`], [`DynamoConfig::watched`]): an endpoint
-/// or credentials set on the SDK's side alone would send reads and writes apart.
+/// or credentials set on the SDK's side alone would send the store's calls and the SDK's apart.
 pub struct DynamoConfig {
     sdk: aws_sdk_dynamodb::config::Builder,
     http: AwsHttp,
     endpoint: Option<String>,
-    /// What signs the reads: the provider the SDK's configuration was given (a built
+    /// What signs the store's calls: the provider the SDK's configuration was given (a built
     /// configuration does not give it back).
     credentials: SharedCredentialsProvider,
 }
 
 impl DynamoConfig {
-    /// The same with `retry` (attempts and backoff), which the reads follow too.
+    /// The same with `retry` (attempts and backoff), which the store's calls follow too.
     pub fn with_retry_config(self, retry: aws_smithy_types::retry::RetryConfig) -> Self {
         DynamoConfig {
             sdk: self.sdk.retry_config(retry),
@@ -89,7 +90,7 @@ impl DynamoConfig {
         }
     }
 
-    /// The SDK's client and our reads, on one HTTP client, with the SDK's region,
+    /// The SDK's client and the store's calls, on one HTTP client, with the SDK's region,
     /// credentials, retries and timeouts. Fails without a region or credentials.
     pub fn build(self) -> Result<Dynamo, String> {
         let config = self.sdk.http_client(self.http.clone()).build();
@@ -99,7 +100,7 @@ impl DynamoConfig {
             None => default_endpoint(&region, false, false)?,
         };
         check_endpoint(&endpoint)?;
-        let reads = WireReads::new(
+        let wire = Wire::new(
             self.http,
             &endpoint,
             &region,
@@ -108,7 +109,7 @@ impl DynamoConfig {
         );
         Ok(Dynamo {
             client: Client::from_conf(config),
-            reads,
+            wire,
         })
     }
 }
@@ -293,7 +294,7 @@ fn lambda_identity(
     Ok((Region::new(required("AWS_REGION")?), credentials))
 }
 
-/// Refuses an endpoint the reads could not sign for: one without `http://` or
+/// Refuses an endpoint the store's calls could not be signed for: one without `http://` or
 /// `https://` and a host (the signer needs the host; e.g. `127.0.0.1:8000` alone).
 fn check_endpoint(endpoint: &str) -> Result<(), String> {
     let uri: http::Uri = endpoint
@@ -426,7 +427,7 @@ mod tests {
         let config = dynamo.client.config();
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(config.timeout_config(), Some(&timeouts()));
-        // The reads wait as long as the SDK's calls, and go to the region's endpoint.
+        // The store's calls wait as long as the SDK's, and go to the region's endpoint.
         let patience = Patience::of(config);
         assert_eq!(
             patience.attempt_timeout,
@@ -434,7 +435,7 @@ mod tests {
         );
         assert_eq!(patience.call_timeout, timeouts().operation_timeout());
         assert_eq!(patience.attempts, 3);
-        let shown = format!("{:?}", dynamo.reads);
+        let shown = format!("{:?}", dynamo.wire);
         assert!(
             shown.contains("https://dynamodb.eu-west-1.amazonaws.com"),
             "{shown}"

@@ -11,12 +11,12 @@
 //!   (`store::GONE_GRACE_MS`), a condition on its `expires_at_ms`.
 
 use super::DynamoStore;
-use super::errors::{classify, unless_condition_failed};
 use super::items::{
     CONNECTION_PREFIX, Item, TICKET, connection_sk, key, n, s, ticket_pk, watch_pk,
 };
 use super::schema::TTL_ATTRIBUTE;
 use super::table::values;
+use super::wire::Written;
 use crate::events::Subscriber;
 use crate::store::{
     Audience, ConnectTicketIssuer, ConnectTicketRedeemer, ConnectionReader, ConnectionWriter,
@@ -69,16 +69,17 @@ impl DynamoStore {
         key: Item,
         operation: &str,
     ) -> Result<Option<Item>, StoreError> {
-        let result = self
+        let delete = self
             .client
             .delete_item()
             .table_name(&*self.table)
             .set_key(Some(key))
             .condition_expression("attribute_exists(pk)")
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        Ok(unless_condition_failed(operation, result)?.and_then(|output| output.attributes))
+            .return_values(ReturnValue::AllOld);
+        Ok(match self.send_delete(delete, operation).await? {
+            Written::Done(old) => old,
+            Written::ConditionFailed(_) => None,
+        })
     }
 }
 
@@ -89,7 +90,8 @@ impl ConnectTicketIssuer for DynamoStore {
         subscriber: &Subscriber,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        self.client
+        let put = self
+            .client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(subscriber_item(
@@ -98,11 +100,12 @@ impl ConnectTicketIssuer for DynamoStore {
                 subscriber,
                 expires_at,
             )))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("put ticket", e))
+            .condition_expression("attribute_not_exists(pk)");
+        let operation = "PutItem ticket";
+        self.send_put(put, operation)
+            .await?
+            .unconditional(operation)?;
+        Ok(())
     }
 }
 
@@ -125,7 +128,8 @@ impl ConnectionWriter for DynamoStore {
         subscriber: &Subscriber,
         expires_at: i64,
     ) -> Result<(), StoreError> {
-        self.client
+        let put = self
+            .client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(subscriber_item(
@@ -133,11 +137,12 @@ impl ConnectionWriter for DynamoStore {
                 &connection_sk(connection_id),
                 subscriber,
                 expires_at,
-            )))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("PutItem connection", e))
+            )));
+        let operation = "PutItem connection";
+        self.send_put(put, operation)
+            .await?
+            .unconditional(operation)?;
+        Ok(())
     }
 
     async fn remove_connection(
@@ -145,14 +150,16 @@ impl ConnectionWriter for DynamoStore {
         connection_id: &str,
         audience: &Audience,
     ) -> Result<(), StoreError> {
-        self.client
+        let delete = self
+            .client
             .delete_item()
             .table_name(&*self.table)
-            .set_key(Some(key(watch_pk(audience), &connection_sk(connection_id))))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("DeleteItem connection", e))
+            .set_key(Some(key(watch_pk(audience), &connection_sk(connection_id))));
+        let operation = "DeleteItem connection";
+        self.send_delete(delete, operation)
+            .await?
+            .unconditional(operation)?;
+        Ok(())
     }
 
     /// One `DeleteItem`, on condition that the item's `expires_at_ms` is below
@@ -164,17 +171,18 @@ impl ConnectionWriter for DynamoStore {
         audience: &Audience,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
+        let delete = self
             .client
             .delete_item()
             .table_name(&*self.table)
             .set_key(Some(key(watch_pk(audience), &connection_sk(connection_id))))
             // An item that is not there fails the condition too: nothing to remove.
             .condition_expression("expires_at_ms < :cutoff")
-            .expression_attribute_values(":cutoff", n(gone_cutoff(now)))
-            .send()
-            .await;
-        Ok(unless_condition_failed("DeleteItem gone connection", result)?.is_some())
+            .expression_attribute_values(":cutoff", n(gone_cutoff(now)));
+        Ok(self
+            .send_delete(delete, "DeleteItem gone connection")
+            .await?
+            .is_done())
     }
 }
 

@@ -4,7 +4,6 @@
 
 use super::DynamoStore;
 use super::conversations::ConversationItem;
-use super::errors::classify;
 use super::items::{
     AGENTS_NOTICE_SK, DUE_SHARDS, IndexKeys, META, NOTICE_SK, PROFILE, conversation_pk, due_bound,
     due_pk, due_shard, due_sk, key, n, notice_sk, s, user_pk,
@@ -13,8 +12,6 @@ use super::schema::DUE_WORK;
 use super::table::{names, values};
 use crate::domain::{ConversationId, Email, Reader, Status, UserId, now_millis};
 use crate::store::{Due, DueWork, EmailPreferences, StoreError, StoredConversation};
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
 impl DynamoStore {
@@ -146,7 +143,7 @@ impl DueWork for DynamoStore {
             (":activity", n(snoozed.last_activity_at)),
         ];
         attribute_values.extend(index.values());
-        let result = self
+        let wake = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -163,16 +160,8 @@ impl DueWork for DynamoStore {
                 ("#status", "status"),
                 ("#open", "open"),
             ])))
-            .set_expression_attribute_values(Some(values(attribute_values)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(classify("UpdateItem wake", err)),
-            },
-        }
+            .set_expression_attribute_values(Some(values(attribute_values)));
+        Ok(self.send_update(wake, "UpdateItem wake").await?.is_done())
     }
 
     async fn take_notice(
@@ -181,22 +170,17 @@ impl DueWork for DynamoStore {
         conversation: &ConversationId,
         due_at: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
+        let write = self
             .client
             .delete_item()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(conversation), notice_sk(reader))))
             .condition_expression("due_at = :due")
-            .expression_attribute_values(":due", n(due_at))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(DeleteItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(classify("DeleteItem notice", err)),
-            },
-        }
+            .expression_attribute_values(":due", n(due_at));
+        Ok(self
+            .send_delete(write, "DeleteItem notice")
+            .await?
+            .is_done())
     }
 
     async fn schedule_notice(
@@ -206,17 +190,19 @@ impl DueWork for DynamoStore {
         due_at: i64,
     ) -> Result<(), StoreError> {
         let update = self.notice_update(reader, conversation, due_at)?;
-        self.client
+        let write = self
+            .client
             .update_item()
             .table_name(&*self.table)
             .set_key(Some(update.key))
             .update_expression(update.update_expression)
             .set_expression_attribute_names(update.expression_attribute_names)
-            .set_expression_attribute_values(update.expression_attribute_values)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("UpdateItem notice", e))
+            .set_expression_attribute_values(update.expression_attribute_values);
+        let operation = "UpdateItem notice";
+        self.send_update(write, operation)
+            .await?
+            .unconditional(operation)?;
+        Ok(())
     }
 
     /// One `GetItem` of the conversation's `assignee_email` only.
@@ -242,23 +228,18 @@ impl DueWork for DynamoStore {
 
 impl EmailPreferences for DynamoStore {
     async fn unsubscribe(&self, user: &UserId) -> Result<bool, StoreError> {
-        let result = self
+        let write = self
             .client
             .update_item()
             .table_name(&*self.table)
             .set_key(Some(key(user_pk(user), PROFILE)))
             .update_expression("SET unsubscribed_at = if_not_exists(unsubscribed_at, :now)")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", n(now_millis()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(classify("UpdateItem unsubscribe", err)),
-            },
-        }
+            .expression_attribute_values(":now", n(now_millis()));
+        Ok(self
+            .send_update(write, "UpdateItem unsubscribe")
+            .await?
+            .is_done())
     }
 
     async fn unsubscribed(&self, user: &UserId) -> Result<bool, StoreError> {

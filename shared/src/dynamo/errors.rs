@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Error codes that mean "busy or briefly unavailable; the same request may succeed later".
-const RETRYABLE_CODES: [&str; 9] = [
+const RETRYABLE_CODES: [&str; 10] = [
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
     "ThrottlingException",
@@ -22,6 +22,8 @@ const RETRYABLE_CODES: [&str; 9] = [
     "ServiceUnavailable",
     "TransactionConflictException",
     "TransactionInProgressException",
+    // A global table's write colliding with one in another region (the SDK retries it).
+    "ReplicatedWriteConflictException",
     // As they appear in a transaction's cancellation reasons:
     "ThrottlingError",
     "TransactionConflict",
@@ -40,9 +42,11 @@ pub fn unavailable(reason: String) -> StoreError {
     }
 }
 
-/// Maps any SDK failure the operation did not handle itself. Connection failures and
-/// timeouts (DynamoDB unreachable) are retryable; so are throttling and service errors,
-/// which the SDK has already retried with backoff by the time they get here. A missing
+/// Maps any failure of an SDK call (the operators' scans and batch deletes; the store's
+/// own calls are classed in `wire`) that the operation did not handle itself.
+/// Connection failures and timeouts (DynamoDB unreachable) are retryable; so are
+/// throttling and service errors, which the SDK has already retried with backoff by the
+/// time they get here. A missing
 /// table is a 503 too: the store is not there to answer, which no client can mend, but
 /// which is an outage rather than a bug (the cause goes to the log).
 pub fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError

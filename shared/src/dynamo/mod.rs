@@ -20,8 +20,11 @@
 //! agents' reads and writes), `ticket_numbers.rs`, `receipts.rs`, `connections.rs`
 //! (connect tickets and WebSocket connections), `webhooks.rs`, `customers.rs` (the agents'
 //! customer lookup); `items.rs` lays out the
-//! keys and `table.rs` holds the plumbing they share. `stream.rs` reads the table's change
-//! stream as the changes `events::changes` maps to events.
+//! keys and `table.rs` holds the plumbing they share, whose calls `wire/` sends (the
+//! SDK's builders describe them; its client serves only what is not a request's:
+//! creating and describing the table, the operators' scans and batch deletes in
+//! `backfill.rs` and `erasure.rs`). `stream.rs` reads the table's change stream as the
+//! changes `events::changes` maps to events.
 
 mod agents;
 pub mod backfill;
@@ -66,8 +69,9 @@ pub struct DynamoStore {
     message_limit: Option<MessageLimit>,
     /// Accounts a source address may create an hour by trust on first request.
     account_limit: Option<AccountLimit>,
-    /// The store's reads, sent by us ([`wire`]); its writes go through `client`.
-    reads: wire::WireReads,
+    /// What sends the store's reads and writes ([`wire`]); `client` describes them and
+    /// serves what is not a request's (tables, the operators' scans).
+    wire: wire::Wire,
 }
 
 /// Its events come from the table's change stream, never from the write itself; locally
@@ -79,7 +83,7 @@ impl DynamoStore {
     pub fn new(dynamo: client::Dynamo, table: impl Into<Arc<str>>) -> Self {
         DynamoStore {
             client: dynamo.client,
-            reads: dynamo.reads,
+            wire: dynamo.wire,
             table: table.into(),
             inbox_shards: InboxShards::ONE,
             message_limit: None,

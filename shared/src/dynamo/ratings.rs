@@ -3,12 +3,11 @@
 //! `rating_first_at`), which leaves its activity and inbox keys as they are.
 
 use super::DynamoStore;
-use super::errors::classify;
 use super::items::{META, conversation_pk, key, n, s};
 use super::table::values;
+use super::wire::Written;
 use crate::domain::{Rating, Status};
 use crate::store::{ConversationRater, StoreError, StoredConversation};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 impl ConversationRater for DynamoStore {
@@ -35,7 +34,7 @@ impl ConversationRater for DynamoStore {
             }
             None => format!("{set} REMOVE rating_comment"),
         };
-        let result = self
+        let rate = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -46,20 +45,11 @@ impl ConversationRater for DynamoStore {
             ))
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values(attribute_values)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    Err(match failed.item() {
-                        Some(_) => StoreError::Changed,
-                        None => StoreError::NotFound,
-                    })
-                }
-                _ => Err(classify("UpdateItem rating", err)),
-            },
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match self.send_update(rate, "UpdateItem rating").await? {
+            Written::Done(_) => Ok(()),
+            Written::ConditionFailed(Some(_)) => Err(StoreError::Changed),
+            Written::ConditionFailed(None) => Err(StoreError::NotFound),
         }
     }
 }

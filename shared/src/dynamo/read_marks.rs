@@ -6,12 +6,12 @@
 
 use super::DynamoStore;
 use super::conversations::ConversationItem;
-use super::errors::{classify, unavailable};
+use super::errors::unavailable;
 use super::items::{MESSAGE_PREFIX, META, conversation_pk, key, message_sk, n, note_sk, s};
 use super::table::{backoff, names, values};
+use super::wire::Written;
 use crate::domain::{Agent, Author, ConversationId, MessageId};
 use crate::store::{MARK_ATTEMPTS, MarkedRead, ReadMarker, Reader, StoreError, StoredConversation};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 /// The attributes of one side's mark and of the counter it is of.
@@ -121,7 +121,7 @@ impl DynamoStore {
         } else {
             "#counter = :counter"
         };
-        let result = self
+        let mark = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -138,22 +138,15 @@ impl DynamoStore {
             ])))
             .set_expression_attribute_values(Some(values(attribute_values)))
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Attempt::Written(ConversationItem::decode(
-                output.attributes.unwrap_or_default(),
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        match self.send_update(mark, "UpdateItem read mark").await? {
+            Written::Done(new) => Ok(Attempt::Written(ConversationItem::decode(
+                new.unwrap_or_default(),
             )?)),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                    match failed.item() {
-                        Some(old) => Ok(Attempt::Refused(ConversationItem::decode(old.clone())?)),
-                        None => Err(StoreError::NotFound),
-                    }
-                }
-                _ => Err(classify("UpdateItem read mark", err)),
-            },
+            Written::ConditionFailed(Some(old)) => {
+                Ok(Attempt::Refused(ConversationItem::decode(old)?))
+            }
+            Written::ConditionFailed(None) => Err(StoreError::NotFound),
         }
     }
 }

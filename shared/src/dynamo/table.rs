@@ -1,13 +1,16 @@
-//! Table plumbing every aggregate shares: strongly consistent reads (sent by `wire`),
-//! conditional puts, transactions whose actions are found again by what they write, and
-//! queries page by page.
+//! Table plumbing every aggregate shares: strongly consistent reads, conditional writes,
+//! transactions whose actions are found again by what they write, and queries page by
+//! page. Each is described with the SDK's builders and sent by [`wire`](super::wire).
 
 use super::DynamoStore;
-use super::errors::{cancelled_for_retryable_reason, classify, unavailable};
+use super::errors::{cancelled_for_retryable_reason, unavailable};
 use super::items::Item;
+use super::wire::Written;
 use crate::store::StoreError;
+use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
+use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, Put, TransactWriteItem};
 use std::collections::HashMap;
 use std::fmt;
@@ -120,7 +123,7 @@ impl DynamoStore {
         projection: Option<&str>,
         operation: &str,
     ) -> Result<Option<Item>, StoreError> {
-        self.reads
+        self.wire
             .get_item(&self.table, &key, projection, operation)
             .await
     }
@@ -138,7 +141,7 @@ impl DynamoStore {
         let mut found = Vec::new();
         for attempt in 1.. {
             let (got, rest) = self
-                .reads
+                .wire
                 .batch_get_item(&self.table, &pending, projection.as_deref(), operation)
                 .await?;
             found.extend(got);
@@ -181,12 +184,11 @@ impl DynamoStore {
     /// Runs a transaction, retrying with jittered backoff while it only collides with
     /// other transactions or is throttled.
     ///
-    /// Each attempt carries its own `ClientRequestToken`, which the SDK's retries of it
-    /// keep (the SDK would make one up itself; it is set here to be seen): an attempt
-    /// whose answer was lost after DynamoDB committed it is retried with the same token,
-    /// and DynamoDB answers that retry with success (within 10 minutes) instead of
-    /// failing it on its own conditions. A new attempt here gets a new token: it follows
-    /// a cancellation, so the one before certainly did not commit.
+    /// Each attempt carries its own `ClientRequestToken`, which [`wire`](super::wire)'s
+    /// retries of it keep: an attempt whose answer was lost after DynamoDB committed it is
+    /// retried with the same token, and DynamoDB answers that retry with success (within
+    /// 10 minutes) instead of failing it on its own conditions. A new attempt here gets a
+    /// new token: it follows a cancellation, so the one before certainly did not commit.
     pub(super) async fn transact(
         &self,
         operation: &str,
@@ -195,37 +197,56 @@ impl DynamoStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(transaction.actions.clone()))
-                .client_request_token(uuid::Uuid::now_v7().hyphenated().to_string())
-                .send()
-                .await;
-            let err = match result {
-                Ok(_) => return Ok(()),
-                Err(err) => err,
-            };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-                err.as_service_error()
+            let token = uuid::Uuid::now_v7().hyphenated().to_string();
+            let reasons = match self
+                .wire
+                .transact_write_items(&transaction.actions, &token, operation)
+                .await
             {
-                let reasons = cancelled.cancellation_reasons();
-                if !cancelled_for_retryable_reason(reasons) {
-                    return Err(Cancelled::Conditions(FailedConditions {
-                        parts: transaction.parts,
-                        reasons: reasons.to_vec(),
-                    }));
-                }
-                if attempt < ATTEMPTS {
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(reasons)) => reasons,
+                Err(err) => return Err(Cancelled::Store(err)),
+            };
+            if !cancelled_for_retryable_reason(&reasons) {
+                return Err(Cancelled::Conditions(FailedConditions {
+                    parts: transaction.parts,
+                    reasons,
+                }));
+            }
+            if attempt == ATTEMPTS {
                 return Err(Cancelled::Store(unavailable(format!(
                     "{operation}: still conflicting after {attempt} attempts"
                 ))));
             }
-            return Err(Cancelled::Store(classify(operation, err)));
+            tokio::time::sleep(backoff(attempt)).await;
         }
+    }
+
+    /// Sends the `UpdateItem` `update` describes.
+    pub(super) async fn send_update(
+        &self,
+        update: UpdateItemFluentBuilder,
+        operation: &str,
+    ) -> Result<Written, StoreError> {
+        self.wire.update_item(update.as_input(), operation).await
+    }
+
+    /// Sends the `PutItem` `put` describes.
+    pub(super) async fn send_put(
+        &self,
+        put: PutItemFluentBuilder,
+        operation: &str,
+    ) -> Result<Written, StoreError> {
+        self.wire.put_item(put.as_input(), operation).await
+    }
+
+    /// Sends the `DeleteItem` `delete` describes.
+    pub(super) async fn send_delete(
+        &self,
+        delete: DeleteItemFluentBuilder,
+        operation: &str,
+    ) -> Result<Written, StoreError> {
+        self.wire.delete_item(delete.as_input(), operation).await
     }
 
     /// One page of `query`, starting after `start` (from the beginning if `None`). The
@@ -237,7 +258,7 @@ impl DynamoStore {
         start: Option<Item>,
         operation: &str,
     ) -> Result<QueryPage, StoreError> {
-        self.reads
+        self.wire
             .query(&self.table, query.as_input(), start.as_ref(), operation)
             .await
     }

@@ -1,14 +1,13 @@
 //! Ticket numbers: one counter item, incremented atomically.
 
 use super::DynamoStore;
-use super::errors::classify;
 use super::items::{counter_pk, key, n};
 use crate::store::{StoreError, TicketNumbers};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 impl TicketNumbers for DynamoStore {
     async fn next_ticket_number(&self) -> Result<u64, StoreError> {
-        let output = self
+        let increment = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -16,11 +15,13 @@ impl TicketNumbers for DynamoStore {
             .update_expression("ADD #value :one")
             .expression_attribute_names("#value", "value")
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| classify("UpdateItem ticket counter", e))?;
-        match output.attributes.as_ref().and_then(|a| a.get("value")) {
+            .return_values(ReturnValue::UpdatedNew);
+        let operation = "UpdateItem ticket counter";
+        let new = self
+            .send_update(increment, operation)
+            .await?
+            .unconditional(operation)?;
+        match new.as_ref().and_then(|a| a.get("value")) {
             Some(AttributeValue::N(value)) => value
                 .parse()
                 .map_err(|_| StoreError::Internal(format!("ticket counter is {value:?}"))),

@@ -3,12 +3,10 @@
 //! the interval old. It expires a minute later (time-to-live): nothing else reads it.
 
 use super::DynamoStore;
-use super::errors::classify;
 use super::items::{key, n, typing_pk, typing_sk};
 use crate::domain::ConversationId;
 use crate::events::{Subscriber, TYPING_INTERVAL_MS};
 use crate::store::{StoreError, TypingGate};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 
 impl TypingGate for DynamoStore {
     async fn claim_typing(
@@ -17,7 +15,7 @@ impl TypingGate for DynamoStore {
         conversation: &ConversationId,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let result = self
+        let claim = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -26,15 +24,10 @@ impl TypingGate for DynamoStore {
             .condition_expression("attribute_not_exists(at_ms) OR at_ms <= :cutoff")
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":cutoff", n(now - TYPING_INTERVAL_MS))
-            .expression_attribute_values(":expires", n(now / 1000 + 60))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) => match err.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Ok(false),
-                _ => Err(classify("UpdateItem typing", err)),
-            },
-        }
+            .expression_attribute_values(":expires", n(now / 1000 + 60));
+        Ok(self
+            .send_update(claim, "UpdateItem typing")
+            .await?
+            .is_done())
     }
 }

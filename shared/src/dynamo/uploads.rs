@@ -3,7 +3,6 @@
 //! uploads in the same transaction ([`DynamoStore::claims`]).
 
 use super::DynamoStore;
-use super::errors::classify;
 use super::items::{Item, from_item, key, s, to_item};
 use super::table::{FailedConditions, Part, Transaction, values};
 use crate::domain::{AttachmentId, ContentType, FileName, MessageId, NewMessage, Uploader};
@@ -78,15 +77,17 @@ impl UploadItem {
 
 impl UploadRegistry for DynamoStore {
     async fn record_upload(&self, record: &UploadRecord) -> Result<(), StoreError> {
-        self.client
+        let write = self
+            .client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(to_item(&UploadItem::new(record))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("PutItem upload", e))
+            .condition_expression("attribute_not_exists(pk)");
+        let operation = "PutItem upload";
+        self.send_put(write, operation)
+            .await?
+            .unconditional(operation)?;
+        Ok(())
     }
 
     async fn find_uploads(&self, ids: &[AttachmentId]) -> Result<Vec<UploadRecord>, StoreError> {

@@ -1,7 +1,7 @@
 //! Users: who authenticates how (secret with rotation, or a pin), and their profile.
 
 use super::DynamoStore;
-use super::errors::{unavailable, unless_condition_failed};
+use super::errors::unavailable;
 use super::items::{Item, PROFILE, from_item, key, n, receipt_pk, s, to_item, user_pk};
 use super::receipts::{RECEIPT_ATTRIBUTES, ReceiptItem};
 use super::table::{ATTEMPTS, values};
@@ -226,7 +226,7 @@ impl UserProvisioner for DynamoStore {
                 }
                 None => "attribute_not_exists(secret)",
             };
-            let result = self
+            let update = self
                 .client
                 .update_item()
                 .table_name(&*self.table)
@@ -237,10 +237,12 @@ impl UserProvisioner for DynamoStore {
                     remove.join(", ")
                 ))
                 .condition_expression(condition)
-                .set_expression_attribute_values(Some(values(vals)))
-                .send()
-                .await;
-            if unless_condition_failed("UpdateItem user secret", result)?.is_some() {
+                .set_expression_attribute_values(Some(values(vals)));
+            if self
+                .send_update(update, "UpdateItem user secret")
+                .await?
+                .is_done()
+            {
                 return Ok(match old {
                     None => SecretChange::First,
                     Some(old) if old == secret.expose() => SecretChange::Unchanged,

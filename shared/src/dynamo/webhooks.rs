@@ -2,7 +2,6 @@
 //! endpoints an event goes to are one query (keys in `items.rs`).
 
 use super::DynamoStore;
-use super::errors::{classify, unless_condition_failed};
 use super::items::{
     Item, SUBSCRIPTION_ATTRIBUTES, WEBHOOK_PREFIX, WEBHOOKS_PK, from_item, key, s, to_item,
     webhook_sk,
@@ -70,15 +69,17 @@ impl WebhookItem {
 
 impl WebhookRegistry for DynamoStore {
     async fn add_webhook(&self, endpoint: &WebhookEndpoint) -> Result<(), StoreError> {
-        self.client
+        let write = self
+            .client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(to_item(&WebhookItem::new(endpoint))?))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify("PutItem webhook", e))
+            .condition_expression("attribute_not_exists(pk)");
+        let operation = "PutItem webhook";
+        self.send_put(write, operation)
+            .await?
+            .unconditional(operation)?;
+        Ok(())
     }
 
     /// One strongly consistent query of the partition, so that an endpoint just added,
@@ -143,7 +144,7 @@ impl WebhookRegistry for DynamoStore {
     }
 
     async fn disable_webhook(&self, id: &str) -> Result<bool, StoreError> {
-        let result = self
+        let disable = self
             .client
             .update_item()
             .table_name(&*self.table)
@@ -151,10 +152,11 @@ impl WebhookRegistry for DynamoStore {
             .update_expression("SET #enabled = :false")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#enabled", "enabled")
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .send()
-            .await;
-        Ok(unless_condition_failed("UpdateItem webhook", result)?.is_some())
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        Ok(self
+            .send_update(disable, "UpdateItem webhook")
+            .await?
+            .is_done())
     }
 
     async fn remove_webhook(&self, id: &str) -> Result<bool, StoreError> {
