@@ -126,7 +126,13 @@ fn error_envelope(
 const UNSERIALIZABLE: &str = r#"{"status":"error","message":"internal error","data":null,"error":{"code":"internal_error","message":"internal error"}}"#;
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
-    let (status, text) = match serde_json::to_string(body) {
+    // Room for most answers at once (a page of fifty messages is about 13 KB), rather
+    // than growing from 128 bytes by doubling, a copy each time.
+    let mut buffer = Vec::with_capacity(16 * 1024);
+    let written = serde_json::to_writer(&mut buffer, body)
+        .map_err(|e| e.to_string())
+        .and_then(|()| String::from_utf8(buffer).map_err(|e| e.to_string()));
+    let (status, text) = match written {
         Ok(text) => (status, text),
         Err(err) => {
             tracing::error!(%err, "response body does not serialize");
