@@ -43,7 +43,7 @@ stop() {
 trap stop EXIT
 
 if [ "$store" = dynamodb ]; then
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(scripts/free-port)
     # Returns once it accepts connections (after a first-time npm install, if needed).
     pids+=("$(scripts/dynamodb-local --background "$port")")
     export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"

@@ -48,7 +48,6 @@ import select
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -199,10 +198,10 @@ def matches(expected, actual):
     return re.fullmatch("".join(parts), "".join(l + "\n" for l in actual)) is not None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count):
+    """Distinct ports free now, below the ephemeral range (scripts/free-port says why)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "free-port")
+    return [int(port) for port in subprocess.check_output([script, str(count)], text=True).split()]
 
 
 def as_run(text, ports):
@@ -425,7 +424,7 @@ def main():
     except Refusal as refusal:
         sys.exit(f"README check: {refusal}")
 
-    ports = {port: free_port() for port in README_PORTS}
+    ports = dict(zip(README_PORTS, free_ports(len(README_PORTS))))
     work = tempfile.mkdtemp(prefix="readme-check-")
     token = uuid.uuid4().hex
     bin_dir = os.path.join(work, "bin")
