@@ -86,11 +86,19 @@ impl SmtpSink {
             "this test needs aiosmtpd in the project's .venv/: run scripts/venv (./scripts/test does)"
         );
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Below the ephemeral range: a port from binding 0 could become another
+        // connection's source port before the server binds it (scripts/free-port).
+        let port = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/free-port"))
+            .output()
+            .ok()
+            .and_then(|out| {
+                String::from_utf8(out.stdout)
+                    .ok()?
+                    .trim()
+                    .parse::<u16>()
+                    .ok()
+            })
+            .expect("a free port from scripts/free-port");
         let child = Command::new(python)
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
