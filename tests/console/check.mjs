@@ -153,10 +153,12 @@ await test('an agent signs in locally', async () => {
   });
   await page.goto(`${base}/console/`);
   await page.locator('#local-sign-in').waitFor({ timeout: WAIT });
-  firstPaint = await page.evaluate(() => {
+  // The paint entries are recorded when the frame is painted, which can be after the
+  // form is in the DOM: wait for them rather than read them once.
+  firstPaint = await until('the first contentful paint', () => page.evaluate(() => {
     const entries = performance.getEntriesByType('paint');
-    return Object.fromEntries(entries.map((e) => [e.name, e.startTime]));
-  });
+    return entries.some((e) => e.name === 'first-contentful-paint') && Object.fromEntries(entries.map((e) => [e.name, e.startTime]));
+  }));
   for (const response of scripts) {
     const body = await response.body();
     scriptBytes += body.length;
@@ -180,10 +182,9 @@ await test('first paint, five fresh loads of /console/ (a figure, not asserted: 
     const load = await fresh.newPage();
     await load.goto(`${base}/console/`);
     await load.locator('#local-sign-in').waitFor({ timeout: WAIT });
-    paints.push(await load.evaluate(() => performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint')?.startTime));
+    paints.push(await until('the first contentful paint', () => load.evaluate(() => performance.getEntriesByType('paint').find((e) => e.name === 'first-contentful-paint')?.startTime)));
     await fresh.close();
   }
-  check(paints.every((p) => typeof p === 'number'), `paint entries ${paints}`);
   figures.push(`first contentful paint in five fresh contexts: ${paints.map((p) => p.toFixed(0)).join(', ')} ms`);
 });
 
