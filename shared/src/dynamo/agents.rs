@@ -60,9 +60,9 @@ impl AgentReader for DynamoStore {
         &self,
         id: &ConversationId,
     ) -> Result<Option<StoredConversation>, StoreError> {
-        self.get(key(conversation_pk(id), META), None, "GetItem conversation")
+        self.get_as::<ConversationItem>(key(conversation_pk(id), META), "GetItem conversation")
             .await?
-            .map(ConversationItem::decode)
+            .map(ConversationItem::into_stored)
             .transpose()
     }
 
@@ -113,12 +113,14 @@ impl AgentReader for DynamoStore {
                     .limit(one_more(limit + 1)),
             };
             async move {
-                let page = self.query_page(query, None, "Query inbox shard").await?;
+                let page = self
+                    .query_page_as::<ConversationItem>(query, None, "Query inbox shard")
+                    .await?;
                 let more = page.next.is_some();
                 let items = page
                     .items
                     .into_iter()
-                    .map(ConversationItem::decode)
+                    .map(ConversationItem::into_stored)
                     .filter(|c| match (c, from) {
                         (Ok(c), Some(cursor)) => {
                             c.id != cursor.conversation

@@ -82,12 +82,14 @@ impl ConversationReader for DynamoStore {
             );
             start
         });
-        let page = self.query_page(query, start, "Query by-owner page").await?;
+        let page = self
+            .query_page_as::<ConversationItem>(query, start, "Query by-owner page")
+            .await?;
         let cut_short = page.next.is_some();
         let items = page
             .items
             .into_iter()
-            .map(ConversationItem::decode)
+            .map(ConversationItem::into_stored)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_one_more(items, limit, cut_short))
     }
@@ -150,12 +152,14 @@ impl DynamoStore {
             .limit(one_more(limit));
         // A start key need not name a stored item: the query resumes from its position.
         let start = from.map(|id| key(partition, &format!("{prefix}{}", id.as_str())));
-        let page = self.query_page(query, start, "Query messages page").await?;
+        let page = self
+            .query_page_as::<MessageItem>(query, start, "Query messages page")
+            .await?;
         let more = page.next.is_some();
         let items = page
             .items
             .into_iter()
-            .map(MessageItem::decode)
+            .map(MessageItem::into_stored)
             .collect::<Result<Vec<_>, _>>()?;
         Ok((items, more))
     }

@@ -174,7 +174,12 @@ impl ConversationItem {
     }
 
     pub(super) fn decode(item: Item) -> Result<StoredConversation, StoreError> {
-        let stored: ConversationItem = from_item(item)?;
+        from_item::<ConversationItem>(item)?.into_stored()
+    }
+
+    /// The conversation this item holds.
+    pub(super) fn into_stored(self) -> Result<StoredConversation, StoreError> {
+        let stored = self;
         let last_message = match (&stored.last_message_id, stored.last_message_preview) {
             (Some(id), Some(text)) => Some(MessagePreview {
                 id: MessageId::parse(id).map_err(StoreError::Internal)?,
@@ -413,7 +418,12 @@ impl MessageItem {
     }
 
     pub(super) fn decode(item: Item) -> Result<StoredMessage, StoreError> {
-        let stored: MessageItem = from_item(item)?;
+        from_item::<MessageItem>(item)?.into_stored()
+    }
+
+    /// The message this item holds.
+    pub(super) fn into_stored(self) -> Result<StoredMessage, StoreError> {
+        let stored = self;
         Ok(StoredMessage {
             id: MessageId::parse(&stored.id).map_err(StoreError::Internal)?,
             author: Author::from_stored(stored.author.as_deref()).map_err(StoreError::Internal)?,

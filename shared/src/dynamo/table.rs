@@ -115,6 +115,12 @@ pub(super) struct QueryPage {
     pub next: Option<Item>,
 }
 
+/// A [`QueryPage`] whose items were read straight into their aggregate's item struct.
+pub(super) struct TypedPage<T> {
+    pub items: Vec<T>,
+    pub next: Option<Item>,
+}
+
 impl DynamoStore {
     /// A strongly consistent read of one item, or of the attributes in `projection`.
     pub(super) async fn get(
@@ -260,6 +266,29 @@ impl DynamoStore {
     ) -> Result<QueryPage, StoreError> {
         self.wire
             .query(&self.table, query.as_input(), start.as_ref(), operation)
+            .await
+    }
+
+    /// [`get`](Self::get) of a whole item, read as `T` (an aggregate's item struct)
+    /// without building it as a map first.
+    pub(super) async fn get_as<T: serde::de::DeserializeOwned>(
+        &self,
+        key: Item,
+        operation: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.wire.get_item_as(&self.table, &key, operation).await
+    }
+
+    /// [`query_page`](Self::query_page), each item read as `T` (an aggregate's item
+    /// struct) without building it as a map first: for the pages the routes read.
+    pub(super) async fn query_page_as<T: serde::de::DeserializeOwned>(
+        &self,
+        query: QueryFluentBuilder,
+        start: Option<Item>,
+        operation: &str,
+    ) -> Result<TypedPage<T>, StoreError> {
+        self.wire
+            .query_as(&self.table, query.as_input(), start.as_ref(), operation)
             .await
     }
 

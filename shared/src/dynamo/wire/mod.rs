@@ -1,13 +1,16 @@
 //! DynamoDB's calls sent by us: the JSON protocol, signed with Signature Version 4, over
 //! the process's one HTTP client for AWS ([`AwsHttp`]). The reads are in [`reads`], the
 //! writes (conditions, returned values, transactions and their cancellation reasons) in
-//! [`writes`], the attribute values both carry in [`values`].
+//! [`writes`], the attribute values both carry in [`values`]. The pages the routes read
+//! most (messages, notes, inboxes, a customer's conversations) skip the SDK's types
+//! altogether: [`typed`] reads their items straight into the aggregates' item structs.
 //!
 //! Why not the SDK: on a cold container its first calls were most of a route's cold
 //! start (docs/performance.md, issue 21): its orchestrator, endpoint rules and identity
 //! cache run for the first time, and its JSON reader and writer go through code that
 //! nothing else touches. A call is a request body, a signature and a parse into the
-//! SDK's own `AttributeValue`s, so the aggregates' encoders and decoders are unchanged;
+//! SDK's own `AttributeValue`s (or, for those pages, into the structs the decoders
+//! take from `serde_dynamo`), so the aggregates' encoders and decoders are unchanged;
 //! they still describe each call with the SDK's builders, which are only read here. The
 //! SDK's client remains for what is not a store's request path (creating and
 //! describing the table, the operators' tools).
@@ -24,6 +27,7 @@
 //! failed condition, a cancelled transaction).
 
 mod reads;
+mod typed;
 mod values;
 mod writes;
 

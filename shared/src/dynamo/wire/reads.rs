@@ -2,11 +2,14 @@
 //! aggregates ask for them.
 
 use super::Wire;
+use super::typed::Decoded;
 use super::values::{ItemIn, ItemOut};
+use crate::dynamo::errors::unavailable;
 use crate::dynamo::items::Item;
-use crate::dynamo::table::QueryPage;
+use crate::dynamo::table::{QueryPage, TypedPage};
 use crate::store::StoreError;
 use aws_sdk_dynamodb::operation::query::builders::QueryInputBuilder;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -121,6 +124,86 @@ impl Wire {
         Ok(QueryPage {
             items: answer.items.into_iter().map(|i| i.0).collect(),
             next: answer.last_evaluated_key.map(|i| i.0),
+        })
+    }
+}
+
+impl Wire {
+    /// [`get_item`](Self::get_item), the item read straight into `T`
+    /// ([`typed`](super::typed)).
+    pub(in crate::dynamo) async fn get_item_as<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        key: &Item,
+        operation: &str,
+    ) -> Result<Option<T>, StoreError> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct GetItem<'a> {
+            table_name: &'a str,
+            key: ItemOut<'a>,
+            consistent_read: bool,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase", bound = "T: DeserializeOwned")]
+        struct Answer<T> {
+            item: Option<Decoded<T>>,
+        }
+        let body = GetItem {
+            table_name: table,
+            key: ItemOut(key),
+            consistent_read: true,
+        };
+        let answer: Answer<T> = self.call_typed("GetItem", &body, operation).await?;
+        Ok(answer.item.map(|i| i.0))
+    }
+
+    /// One page of the query `input` describes, from `start`, each item read straight
+    /// into `T` ([`typed`](super::typed)).
+    pub(in crate::dynamo) async fn query_as<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        input: &QueryInputBuilder,
+        start: Option<&Item>,
+        operation: &str,
+    ) -> Result<TypedPage<T>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase", bound = "T: DeserializeOwned")]
+        struct Answer<T> {
+            #[serde(default = "Vec::new")]
+            items: Vec<Decoded<T>>,
+            last_evaluated_key: Option<ItemIn>,
+        }
+        let body = QueryRequest::of(table, input, start)
+            .map_err(|e| StoreError::Internal(format!("{operation}: {e}")))?;
+        let answer: Answer<T> = self.call_typed("Query", &body, operation).await?;
+        Ok(TypedPage {
+            items: answer.items.into_iter().map(|i| i.0).collect(),
+            next: answer.last_evaluated_key.map(|i| i.0),
+        })
+    }
+
+    /// [`call`](Self::call) for an answer whose items are read as the aggregates' structs:
+    /// an item that does not decode is a 500 (as `from_item`'s failures are), an answer
+    /// that is not JSON a 503 (as any other unreadable answer). A well-formed answer of
+    /// the wrong shape is a 500 too: the two cannot be told apart without reading it twice.
+    async fn call_typed<B: Serialize, A: DeserializeOwned>(
+        &self,
+        target: &str,
+        body: &B,
+        operation: &str,
+    ) -> Result<A, StoreError> {
+        let answer = match self.exchange(target, body, operation).await? {
+            Ok(answer) => answer,
+            Err(refusal) => return Err(refusal.into_error(operation)),
+        };
+        serde_json::from_slice(&answer).map_err(|e| match e.classify() {
+            serde_json::error::Category::Data => {
+                StoreError::Internal(format!("{operation}: decoding item: {e}"))
+            }
+            _ => unavailable(format!(
+                "{operation}: DynamoDB's answer is not understood: {e}"
+            )),
         })
     }
 }
