@@ -22,26 +22,12 @@ impl Wire {
         projection: Option<&str>,
         operation: &str,
     ) -> Result<Option<Item>, StoreError> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct GetItem<'a> {
-            table_name: &'a str,
-            key: ItemOut<'a>,
-            consistent_read: bool,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            projection_expression: Option<&'a str>,
-        }
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct Answer {
             item: Option<ItemIn>,
         }
-        let body = GetItem {
-            table_name: table,
-            key: ItemOut(key),
-            consistent_read: true,
-            projection_expression: projection,
-        };
+        let body = GetItem::of(table, key, projection);
         let answer: Answer = self.call("GetItem", &body, operation).await?;
         Ok(answer.item.map(|i| i.0))
     }
@@ -137,23 +123,12 @@ impl Wire {
         key: &Item,
         operation: &str,
     ) -> Result<Option<T>, StoreError> {
-        #[derive(Serialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct GetItem<'a> {
-            table_name: &'a str,
-            key: ItemOut<'a>,
-            consistent_read: bool,
-        }
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase", bound = "T: DeserializeOwned")]
         struct Answer<T> {
             item: Option<Decoded<T>>,
         }
-        let body = GetItem {
-            table_name: table,
-            key: ItemOut(key),
-            consistent_read: true,
-        };
+        let body = GetItem::of(table, key, None);
         let answer: Answer<T> = self.call_typed("GetItem", &body, operation).await?;
         Ok(answer.item.map(|i| i.0))
     }
@@ -205,6 +180,28 @@ impl Wire {
                 "{operation}: DynamoDB's answer is not understood: {e}"
             )),
         })
+    }
+}
+
+/// A `GetItem` request, strongly consistent.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetItem<'a> {
+    table_name: &'a str,
+    key: ItemOut<'a>,
+    consistent_read: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    projection_expression: Option<&'a str>,
+}
+
+impl<'a> GetItem<'a> {
+    fn of(table: &'a str, key: &'a Item, projection: Option<&'a str>) -> Self {
+        GetItem {
+            table_name: table,
+            key: ItemOut(key),
+            consistent_read: true,
+            projection_expression: projection,
+        }
     }
 }
 
