@@ -179,66 +179,63 @@ impl ConversationItem {
 
     /// The conversation this item holds.
     pub(super) fn into_stored(self) -> Result<StoredConversation, StoreError> {
-        let stored = self;
-        let last_message = match (&stored.last_message_id, stored.last_message_preview) {
+        let last_message = match (&self.last_message_id, self.last_message_preview) {
             (Some(id), Some(text)) => Some(MessagePreview {
                 id: MessageId::parse(id).map_err(StoreError::Internal)?,
-                author: Author::from_stored(stored.last_message_author.as_deref())
+                author: Author::from_stored(self.last_message_author.as_deref())
                     .map_err(StoreError::Internal)?,
                 text,
-                sent_at: stored.last_activity_at,
+                sent_at: self.last_activity_at,
             }),
             _ => None,
         };
-        let follow_up_of = match &stored.follow_up_of {
+        let follow_up_of = match &self.follow_up_of {
             Some(key) => Some(
                 ConversationKey::parse(key)
                     .ok()
                     .and_then(|key| key.resolve_any())
-                    .ok_or_else(|| StoreError::Internal(format!("stored follow_up_of {key:?}")))?,
+                    .ok_or_else(|| StoreError::Internal(format!("self follow_up_of {key:?}")))?,
             ),
             None => None,
         };
         let reads = ReadState {
-            customer_messages: stored.customer_messages,
-            agent_replies: stored.agent_replies,
+            customer_messages: self.customer_messages,
+            agent_replies: self.agent_replies,
             customer: decode_mark(
-                stored.customer_read_up_to.as_deref(),
-                stored.customer_read,
+                self.customer_read_up_to.as_deref(),
+                self.customer_read,
                 None,
             )?,
             agents: decode_mark(
-                stored.agents_read_up_to.as_deref(),
-                stored.agents_read,
-                stored
-                    .agents_read_by_id
+                self.agents_read_up_to.as_deref(),
+                self.agents_read,
+                self.agents_read_by_id
                     .as_deref()
-                    .map(|id| (id, stored.agents_read_by_name.as_deref())),
+                    .map(|id| (id, self.agents_read_by_name.as_deref())),
             )?,
         };
         let rating = Rating::from_stored(
-            stored.rating_score,
-            stored.rating_comment,
-            stored.rated_at,
-            stored.rating_first_at,
+            self.rating_score,
+            self.rating_comment,
+            self.rated_at,
+            self.rating_first_at,
         )
         .map_err(StoreError::Internal)?;
         Ok(StoredConversation {
             reads,
-            id: ConversationId::from_stored(&stored.kind, &stored.id)
+            id: ConversationId::from_stored(&self.kind, &self.id).map_err(StoreError::Internal)?,
+            owner: UserId::from_stored(self.owner),
+            status: Status::from_stored(self.status.as_deref(), self.open)
                 .map_err(StoreError::Internal)?,
-            owner: UserId::from_stored(stored.owner),
-            status: Status::from_stored(stored.status.as_deref(), stored.open)
-                .map_err(StoreError::Internal)?,
-            assignee: stored
+            assignee: self
                 .assignee
                 .map(|a| AgentId::parse(&a))
                 .transpose()
                 .map_err(StoreError::Internal)?,
-            snoozed_until: stored.snoozed_until,
+            snoozed_until: self.snoozed_until,
             follow_up_of,
-            created_at: stored.created_at,
-            last_activity_at: stored.last_activity_at,
+            created_at: self.created_at,
+            last_activity_at: self.last_activity_at,
             last_message,
             rating,
         })
@@ -423,15 +420,14 @@ impl MessageItem {
 
     /// The message this item holds.
     pub(super) fn into_stored(self) -> Result<StoredMessage, StoreError> {
-        let stored = self;
         Ok(StoredMessage {
-            id: MessageId::parse(&stored.id).map_err(StoreError::Internal)?,
-            author: Author::from_stored(stored.author.as_deref()).map_err(StoreError::Internal)?,
-            text: stored.body,
-            image_url: stored.image_url,
-            client_message_id: stored.client_message_id,
-            sent_at: stored.sent_at,
-            agent: match (stored.agent_id, stored.agent_name) {
+            id: MessageId::parse(&self.id).map_err(StoreError::Internal)?,
+            author: Author::from_stored(self.author.as_deref()).map_err(StoreError::Internal)?,
+            text: self.body,
+            image_url: self.image_url,
+            client_message_id: self.client_message_id,
+            sent_at: self.sent_at,
+            agent: match (self.agent_id, self.agent_name) {
                 (Some(id), name) => Some(Agent {
                     id: AgentId::parse(&id).map_err(StoreError::Internal)?,
                     name: DisplayName::parse(name.as_deref().unwrap_or(&id))
@@ -439,8 +435,8 @@ impl MessageItem {
                 }),
                 (None, _) => None,
             },
-            internal: stored.internal,
-            attachments: stored
+            internal: self.internal,
+            attachments: self
                 .attachments
                 .into_iter()
                 .map(AttachmentItem::decode)

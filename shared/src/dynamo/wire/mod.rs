@@ -1,9 +1,10 @@
 //! DynamoDB's calls sent by us: the JSON protocol, signed with Signature Version 4, over
 //! the process's one HTTP client for AWS ([`AwsHttp`]). The reads are in [`reads`], the
 //! writes (conditions, returned values, transactions and their cancellation reasons) in
-//! [`writes`], the attribute values both carry in [`values`]. The pages the routes read
-//! most (messages, notes, inboxes, a customer's conversations) skip the SDK's types
-//! altogether: [`typed`] reads their items straight into the aggregates' item structs.
+//! [`writes`], the attribute values both carry in [`values`]. The items of the pages the
+//! routes read most (messages, notes, inboxes, a customer's conversations, an agent's
+//! conversation) skip the SDK's types: [`typed`] reads them straight into the
+//! aggregates' item structs.
 //!
 //! Why not the SDK: on a cold container its first calls were most of a route's cold
 //! start (docs/performance.md, issue 21): its orchestrator, endpoint rules and identity
@@ -22,7 +23,8 @@
 //! keeps its client request token across them): what the SDK's standard retries take,
 //! and the conflicts and expired tokens it leaves to the caller, which here would
 //! retry them anyway. After the last attempt those are 503s, as a missing table is at
-//! once. An answer that cannot be read is a 503 too, as the SDK's `ResponseError` is;
+//! once. An answer that cannot be read is a 503 too, as the SDK's `ResponseError` is
+//! (but an item that does not decode into its struct is a 500, as before);
 //! anything else DynamoDB refuses is a 500, unless the caller reads the refusal (a
 //! failed condition, a cancelled transaction).
 
@@ -143,8 +145,19 @@ impl Wire {
         body: &B,
         operation: &str,
     ) -> Result<A, StoreError> {
+        self.call_reading(target, body, operation, understood).await
+    }
+
+    /// [`call`](Self::call), the answer read by `read`.
+    async fn call_reading<B: Serialize, A>(
+        &self,
+        target: &str,
+        body: &B,
+        operation: &str,
+        read: fn(&[u8], &str) -> Result<A, StoreError>,
+    ) -> Result<A, StoreError> {
         match self.exchange(target, body, operation).await? {
-            Ok(answer) => understood(&answer, operation),
+            Ok(answer) => read(&answer, operation),
             Err(refusal) => Err(refusal.into_error(operation)),
         }
     }

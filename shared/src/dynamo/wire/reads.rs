@@ -129,7 +129,9 @@ impl Wire {
             item: Option<Decoded<T>>,
         }
         let body = GetItem::of(table, key, None);
-        let answer: Answer<T> = self.call_typed("GetItem", &body, operation).await?;
+        let answer: Answer<T> = self
+            .call_reading("GetItem", &body, operation, items_understood)
+            .await?;
         Ok(answer.item.map(|i| i.0))
     }
 
@@ -145,42 +147,35 @@ impl Wire {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase", bound = "T: DeserializeOwned")]
         struct Answer<T> {
-            #[serde(default = "Vec::new")]
+            #[serde(default)]
             items: Vec<Decoded<T>>,
             last_evaluated_key: Option<ItemIn>,
         }
         let body = QueryRequest::of(table, input, start)
             .map_err(|e| StoreError::Internal(format!("{operation}: {e}")))?;
-        let answer: Answer<T> = self.call_typed("Query", &body, operation).await?;
+        let answer: Answer<T> = self
+            .call_reading("Query", &body, operation, items_understood)
+            .await?;
         Ok(TypedPage {
             items: answer.items.into_iter().map(|i| i.0).collect(),
             next: answer.last_evaluated_key.map(|i| i.0),
         })
     }
+}
 
-    /// [`call`](Self::call) for an answer whose items are read as the aggregates' structs:
-    /// an item that does not decode is a 500 (as `from_item`'s failures are), an answer
-    /// that is not JSON a 503 (as any other unreadable answer). A well-formed answer of
-    /// the wrong shape is a 500 too: the two cannot be told apart without reading it twice.
-    async fn call_typed<B: Serialize, A: DeserializeOwned>(
-        &self,
-        target: &str,
-        body: &B,
-        operation: &str,
-    ) -> Result<A, StoreError> {
-        let answer = match self.exchange(target, body, operation).await? {
-            Ok(answer) => answer,
-            Err(refusal) => return Err(refusal.into_error(operation)),
-        };
-        serde_json::from_slice(&answer).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                StoreError::Internal(format!("{operation}: decoding item: {e}"))
-            }
-            _ => unavailable(format!(
-                "{operation}: DynamoDB's answer is not understood: {e}"
-            )),
-        })
-    }
+/// An answer whose items are read as the aggregates' structs: an item that does not
+/// decode is a 500 (as `from_item`'s failures are), an answer that is not JSON a 503 (as
+/// any other unreadable answer). A well-formed answer of the wrong shape is a 500 too:
+/// the two cannot be told apart without reading it twice.
+fn items_understood<A: DeserializeOwned>(answer: &[u8], operation: &str) -> Result<A, StoreError> {
+    serde_json::from_slice(answer).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            StoreError::Internal(format!("{operation}: decoding item: {e}"))
+        }
+        _ => unavailable(format!(
+            "{operation}: DynamoDB's answer is not understood: {e}"
+        )),
+    })
 }
 
 /// A `GetItem` request, strongly consistent.
@@ -275,6 +270,28 @@ impl<'a> QueryRequest<'a> {
 mod tests {
     use super::*;
     use aws_sdk_dynamodb::types::AttributeValue;
+
+    #[test]
+    fn an_item_that_does_not_decode_is_a_500_and_an_answer_that_is_not_json_a_503() {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Answer {
+            #[allow(dead_code)]
+            item: Option<Decoded<HashMap<String, i64>>>,
+        }
+        let read = |answer: &str| items_understood::<Answer>(answer.as_bytes(), "GetItem x");
+        assert!(read(r#"{"Item": {"n": {"N": "1"}}}"#).is_ok());
+        assert!(matches!(
+            read(r#"{"Item": {"n": {"S": "one"}}}"#),
+            Err(StoreError::Internal(reason)) if reason.contains("decoding item")
+        ));
+        for broken in [r#"{"Item": {"n": {"N": "1"#, "<html>", ""] {
+            assert!(
+                matches!(read(broken), Err(StoreError::Unavailable { .. })),
+                "{broken}"
+            );
+        }
+    }
 
     #[test]
     fn a_query_is_sent_with_everything_its_builder_set() {

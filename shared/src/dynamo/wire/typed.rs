@@ -1,18 +1,21 @@
-//! Items read from DynamoDB's JSON straight into the aggregates' item structs (the
-//! `Deserialize` ones [`to_item`](crate::dynamo::items::to_item) writes through
-//! `serde_dynamo`), for the pages the routes read most: a page's items are not built as
-//! the SDK's map of attribute values, then as `serde_dynamo`'s own map, then as the
-//! struct. For a page of fifty messages those two maps per item (each key hashed and
-//! allocated twice) were most of the time its calls took (docs/performance.md).
+//! Items read from DynamoDB's JSON straight into the aggregates' item structs (whose
+//! `Serialize` [`to_item`](crate::dynamo::items::to_item) writes through `serde_dynamo`,
+//! and whose `Deserialize` reads them here), for the pages the routes read most. A page's
+//! items are not built as the SDK's map of attribute values, then as `serde_dynamo`'s
+//! own map, then as the struct: for a page of fifty messages those two maps per item
+//! (each key hashed and allocated twice) were a large part of the time its calls took
+//! (docs/performance.md).
 //!
 //! What a struct reads is what `serde_dynamo` gives it from the same item: `S` as a
 //! string, `N` as the number its string holds, `BOOL`, `NULL` as none, `M` as a struct or
-//! map, `L`, `SS` and `NS` as sequences, `B` and `BS` as bytes (base64 on the wire). The
-//! conformance is a test below, item by item against `serde_dynamo`.
+//! map, `L`, `SS` and `NS` as sequences, `B` and `BS` as bytes (base64 on the wire). Each
+//! type tag's payload must be of its type (`{"S": 1}` is refused). An attribute no field
+//! names is skipped, and an `M` or `L` one is not looked into. The conformance is a test
+//! below, item by item against `serde_dynamo`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::de::value::{BytesDeserializer, UnitDeserializer};
+use serde::de::value::UnitDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 use std::fmt;
@@ -112,14 +115,17 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Tagged<S> {
             .next_key()?
             .ok_or_else(|| de::Error::custom("an attribute value with no type"))?;
         let value = match tag {
-            // The payload is what the value is: a JSON string, boolean or string array.
-            Tag::S | Tag::Bool | Tag::Ss => map.next_value_seed(self.0)?,
+            Tag::S => map.next_value_seed(AsScalar(self.0, Scalar::Text))?,
+            Tag::Bool => map.next_value_seed(AsScalar(self.0, Scalar::Boolean))?,
+            Tag::Ss => map.next_value_seed(AsList(self.0, PhantomData::<Scalar>))?,
             Tag::N => {
                 let number: Number = map.next_value()?;
                 self.0.deserialize(number.value())?
             }
             Tag::Null => {
-                map.next_value::<IgnoredAny>()?;
+                if !map.next_value::<bool>()? {
+                    return Err(de::Error::custom("a NULL attribute value that is not true"));
+                }
                 self.0.deserialize(UnitDeserializer::new())?
             }
             Tag::M => map.next_value_seed(AsAttributes(self.0))?,
@@ -127,7 +133,7 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Tagged<S> {
             Tag::Ns => map.next_value_seed(AsList(self.0, PhantomData::<Number>))?,
             Tag::B => {
                 let bytes: Binary = map.next_value()?;
-                self.0.deserialize(BytesDeserializer::new(&bytes.0))?
+                self.0.deserialize(bytes.value())?
             }
             Tag::Bs => map.next_value_seed(AsList(self.0, PhantomData::<Binary>))?,
         };
@@ -180,6 +186,51 @@ impl<'de> Deserialize<'de> for Tag {
     }
 }
 
+/// What an `S` or `BOOL` payload must be, and an `SS`'s elements: the JSON string or
+/// boolean, whatever the field reading it would take.
+#[derive(Clone, Copy)]
+enum Scalar {
+    Text,
+    Boolean,
+}
+
+/// `seed` reading a payload that must be a [`Scalar`].
+struct AsScalar<S>(S, Scalar);
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for AsScalar<S> {
+    type Value = S::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<S::Value, D::Error> {
+        self.0.deserialize(ScalarValue(deserializer, self.1))
+    }
+}
+
+struct ScalarValue<D>(D, Scalar);
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for ScalarValue<D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        match self.1 {
+            Scalar::Text => self.0.deserialize_string(visitor),
+            Scalar::Boolean => self.0.deserialize_bool(visitor),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_some(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.0.deserialize_ignored_any(visitor)
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+    }
+}
+
 /// `seed` reading an `M` value's attributes.
 struct AsAttributes<S>(S);
 
@@ -220,6 +271,15 @@ impl<'de> Element<'de> for Attribute<()> {
     }
 }
 
+impl<'de> Element<'de> for Scalar {
+    fn read<A: SeqAccess<'de>, S: DeserializeSeed<'de>>(
+        seq: &mut A,
+        seed: S,
+    ) -> Result<Option<S::Value>, A::Error> {
+        seq.next_element_seed(AsScalar(seed, Scalar::Text))
+    }
+}
+
 impl<'de> Element<'de> for Number {
     fn read<A: SeqAccess<'de>, S: DeserializeSeed<'de>>(
         seq: &mut A,
@@ -237,7 +297,7 @@ impl<'de> Element<'de> for Binary {
         seed: S,
     ) -> Result<Option<S::Value>, A::Error> {
         seq.next_element::<Binary>()?
-            .map(|bytes| seed.deserialize(BytesDeserializer::new(&bytes.0)))
+            .map(|bytes| seed.deserialize(bytes.value()))
             .transpose()
     }
 }
@@ -366,6 +426,33 @@ impl<'de, E: de::Error> Deserializer<'de> for NumberValue<E> {
 
 /// A `B` value, or an element of a `BS`: base64 on the wire.
 struct Binary(Vec<u8>);
+
+impl Binary {
+    /// The bytes as a deserializer whose errors are `E`s.
+    fn value<E>(self) -> BinaryValue<E> {
+        BinaryValue(self.0, PhantomData)
+    }
+}
+
+struct BinaryValue<E>(Vec<u8>, PhantomData<E>);
+
+impl<'de, E: de::Error> Deserializer<'de> for BinaryValue<E> {
+    type Error = E;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_byte_buf(self.0)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_some(self)
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct newtype_struct seq tuple tuple_struct map struct enum identifier
+        ignored_any
+    }
+}
 
 impl<'de> Deserialize<'de> for Binary {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -499,10 +586,17 @@ mod tests {
             }),
         })
         .unwrap();
-        // Absent on the item, `NULL` on it, and an attribute no field names (skipped).
+        // Absent on the item, `NULL` on it, and attributes no field names (skipped).
         item.remove("absent");
         item.insert("null".into(), AttributeValue::Null(true));
         item.insert("unknown".into(), AttributeValue::M(item.clone()));
+        item.insert("unknown_n".into(), AttributeValue::N("-7.25".into()));
+        item.insert("unknown_null".into(), AttributeValue::Null(true));
+        item.insert("unknown_b".into(), AttributeValue::B(Blob::new(vec![7])));
+        item.insert(
+            "unknown_l".into(),
+            AttributeValue::L(vec![AttributeValue::Bool(true)]),
+        );
         let (here, theirs) = both::<EveryKind>(&item);
         assert_eq!(here, theirs);
         assert_eq!(here["large"], json!(u64::MAX));
@@ -573,6 +667,16 @@ mod tests {
         .unwrap();
         let (here, theirs) = both::<MessageItem>(&to_item(&legacy).unwrap());
         assert_eq!(here, theirs);
+        // As stored before statuses, counts, read marks and ratings: the defaults.
+        let legacy: ConversationItem = serde_json::from_value(json!({
+            "pk": "CONV#TKT-001", "sk": "META", "id": "TKT-001", "kind": "ticket",
+            "owner": "ann@example.com", "open": false, "created_at": 1, "last_activity_at": 1,
+            "gsi1pk": "USER#ann@example.com", "gsi1sk": "ticket#1#TKT-001",
+        }))
+        .unwrap();
+        let (here, theirs) = both::<ConversationItem>(&to_item(&legacy).unwrap());
+        assert_eq!(here, theirs);
+        assert_eq!(here["customer_messages"], json!(0));
         let conversation: ConversationItem = serde_json::from_value(json!({
             "pk": "CONV#chat-1", "sk": "META", "id": "chat-1", "kind": "chat",
             "owner": "ann@example.com", "open": true, "status": "open", "assignee": "agent-7",
@@ -611,6 +715,12 @@ mod tests {
             r#"{"count": {"N": "1"}, "label": {"X": "a"}}"#,
             r#"{"count": {"N": "99999999999999999999"}, "label": {"S": "a"}}"#,
             r#"{"label": {"S": "a"}}"#,
+            // A payload that is not its tag's type.
+            r#"{"count": {"N": "1"}, "label": {"S": 1}}"#,
+            r#"{"count": {"N": "1"}, "label": {"BOOL": "a"}}"#,
+            r#"{"count": {"N": "1"}, "label": {"SS": ["a"]}}"#,
+            r#"{"count": {"N": "1"}, "label": {"S": null}}"#,
+            r#"{"count": {"N": "1"}, "label": {"NULL": false}}"#,
         ] {
             assert!(
                 serde_json::from_str::<Decoded<Small>>(bad).is_err(),
