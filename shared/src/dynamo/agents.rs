@@ -116,7 +116,7 @@ impl AgentReader for DynamoStore {
                 let page = self
                     .query_page_as::<ConversationItem>(query, None, "Query inbox shard")
                     .await?;
-                let more = page.next.is_some();
+                let more = page.more;
                 let items = page
                     .items
                     .into_iter()

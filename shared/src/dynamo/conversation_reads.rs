@@ -85,7 +85,7 @@ impl ConversationReader for DynamoStore {
         let page = self
             .query_page_as::<ConversationItem>(query, start, "Query by-owner page")
             .await?;
-        let cut_short = page.next.is_some();
+        let cut_short = page.more;
         let items = page
             .items
             .into_iter()
@@ -155,7 +155,7 @@ impl DynamoStore {
         let page = self
             .query_page_as::<MessageItem>(query, start, "Query messages page")
             .await?;
-        let more = page.next.is_some();
+        let more = page.more;
         let items = page
             .items
             .into_iter()

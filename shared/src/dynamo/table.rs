@@ -115,10 +115,12 @@ pub(super) struct QueryPage {
     pub next: Option<Item>,
 }
 
-/// A [`QueryPage`] whose items were read straight into their aggregate's item struct.
+/// A [`QueryPage`] whose items were read straight into their aggregate's item struct,
+/// and whether another page follows: the routes reading these pages start the next one
+/// from their own cursor, not from DynamoDB's key.
 pub(super) struct TypedPage<T> {
     pub items: Vec<T>,
-    pub next: Option<Item>,
+    pub more: bool,
 }
 
 impl DynamoStore {

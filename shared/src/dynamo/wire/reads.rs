@@ -9,7 +9,7 @@ use crate::dynamo::items::Item;
 use crate::dynamo::table::{QueryPage, TypedPage};
 use crate::store::StoreError;
 use aws_sdk_dynamodb::operation::query::builders::QueryInputBuilder;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -149,7 +149,7 @@ impl Wire {
         struct Answer<T> {
             #[serde(default)]
             items: Vec<Decoded<T>>,
-            last_evaluated_key: Option<ItemIn>,
+            last_evaluated_key: Option<IgnoredAny>,
         }
         let body = QueryRequest::of(table, input, start)
             .map_err(|e| StoreError::Internal(format!("{operation}: {e}")))?;
@@ -158,7 +158,7 @@ impl Wire {
             .await?;
         Ok(TypedPage {
             items: answer.items.into_iter().map(|i| i.0).collect(),
-            next: answer.last_evaluated_key.map(|i| i.0),
+            more: answer.last_evaluated_key.is_some(),
         })
     }
 }

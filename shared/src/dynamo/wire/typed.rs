@@ -13,8 +13,7 @@
 //! names is skipped, and an `M` or `L` one is not looked into. The conformance is a test
 //! below, item by item against `serde_dynamo`.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use super::values::{Tag, base64_bytes};
 use serde::de::value::UnitDeserializer;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
@@ -141,48 +140,6 @@ impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for Tagged<S> {
             return Err(de::Error::custom("an attribute value with two types"));
         }
         Ok(value)
-    }
-}
-
-/// An attribute value's type tag.
-enum Tag {
-    S,
-    N,
-    B,
-    Bool,
-    Null,
-    M,
-    L,
-    Ss,
-    Ns,
-    Bs,
-}
-
-impl<'de> Deserialize<'de> for Tag {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct TagVisitor;
-        impl Visitor<'_> for TagVisitor {
-            type Value = Tag;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an attribute value's type")
-            }
-            fn visit_str<E: de::Error>(self, tag: &str) -> Result<Tag, E> {
-                Ok(match tag {
-                    "S" => Tag::S,
-                    "N" => Tag::N,
-                    "B" => Tag::B,
-                    "BOOL" => Tag::Bool,
-                    "NULL" => Tag::Null,
-                    "M" => Tag::M,
-                    "L" => Tag::L,
-                    "SS" => Tag::Ss,
-                    "NS" => Tag::Ns,
-                    "BS" => Tag::Bs,
-                    other => return Err(E::custom(format!("an attribute of type {other}"))),
-                })
-            }
-        }
-        deserializer.deserialize_identifier(TagVisitor)
     }
 }
 
@@ -463,10 +420,7 @@ impl<'de> Deserialize<'de> for Binary {
                 f.write_str("binary in base64")
             }
             fn visit_str<E: de::Error>(self, text: &str) -> Result<Binary, E> {
-                STANDARD
-                    .decode(text)
-                    .map(Binary)
-                    .map_err(|e| E::custom(format!("binary that is not base64: {e}")))
+                base64_bytes(text).map(Binary)
             }
         }
         deserializer.deserialize_str(BinaryVisitor)

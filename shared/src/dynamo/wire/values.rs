@@ -50,31 +50,32 @@ impl<'de> Deserialize<'de> for ValueIn {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ValueIn, A::Error> {
                 use serde::de::Error;
-                let tag: String = map
+                let tag: Tag = map
                     .next_key()?
                     .ok_or_else(|| A::Error::custom("an attribute value with no type"))?;
-                let value = match tag.as_str() {
-                    "S" => AttributeValue::S(map.next_value()?),
-                    "N" => AttributeValue::N(map.next_value()?),
-                    "B" => AttributeValue::B(blob::<A::Error>(&map.next_value::<String>()?)?),
-                    "BOOL" => AttributeValue::Bool(map.next_value()?),
-                    "NULL" => AttributeValue::Null(map.next_value()?),
-                    "M" => AttributeValue::M(map.next_value::<ItemIn>()?.0),
-                    "L" => AttributeValue::L(
+                let value = match tag {
+                    Tag::S => AttributeValue::S(map.next_value()?),
+                    Tag::N => AttributeValue::N(map.next_value()?),
+                    Tag::B => AttributeValue::B(Blob::new(base64_bytes::<A::Error>(
+                        &map.next_value::<String>()?,
+                    )?)),
+                    Tag::Bool => AttributeValue::Bool(map.next_value()?),
+                    Tag::Null => AttributeValue::Null(map.next_value()?),
+                    Tag::M => AttributeValue::M(map.next_value::<ItemIn>()?.0),
+                    Tag::L => AttributeValue::L(
                         map.next_value::<Vec<ValueIn>>()?
                             .into_iter()
                             .map(|v| v.0)
                             .collect(),
                     ),
-                    "SS" => AttributeValue::Ss(map.next_value()?),
-                    "NS" => AttributeValue::Ns(map.next_value()?),
-                    "BS" => AttributeValue::Bs(
+                    Tag::Ss => AttributeValue::Ss(map.next_value()?),
+                    Tag::Ns => AttributeValue::Ns(map.next_value()?),
+                    Tag::Bs => AttributeValue::Bs(
                         map.next_value::<Vec<String>>()?
                             .iter()
-                            .map(|b| blob::<A::Error>(b))
+                            .map(|b| base64_bytes::<A::Error>(b).map(Blob::new))
                             .collect::<Result<_, _>>()?,
                     ),
-                    other => return Err(A::Error::custom(format!("an attribute of type {other}"))),
                 };
                 if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
                     return Err(A::Error::custom("an attribute value with two types"));
@@ -86,11 +87,53 @@ impl<'de> Deserialize<'de> for ValueIn {
     }
 }
 
-fn blob<E: serde::de::Error>(base64: &str) -> Result<Blob, E> {
+/// A `B` value or a `BS` element's bytes, from their base64.
+pub(super) fn base64_bytes<E: serde::de::Error>(base64: &str) -> Result<Vec<u8>, E> {
     STANDARD
         .decode(base64)
-        .map(Blob::new)
         .map_err(|e| E::custom(format!("binary that is not base64: {e}")))
+}
+
+/// An attribute value's type tag: the one key of `{"S": "..."}`.
+pub(super) enum Tag {
+    S,
+    N,
+    B,
+    Bool,
+    Null,
+    M,
+    L,
+    Ss,
+    Ns,
+    Bs,
+}
+
+impl<'de> Deserialize<'de> for Tag {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TagVisitor;
+        impl Visitor<'_> for TagVisitor {
+            type Value = Tag;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an attribute value's type")
+            }
+            fn visit_str<E: serde::de::Error>(self, tag: &str) -> Result<Tag, E> {
+                Ok(match tag {
+                    "S" => Tag::S,
+                    "N" => Tag::N,
+                    "B" => Tag::B,
+                    "BOOL" => Tag::Bool,
+                    "NULL" => Tag::Null,
+                    "M" => Tag::M,
+                    "L" => Tag::L,
+                    "SS" => Tag::Ss,
+                    "NS" => Tag::Ns,
+                    "BS" => Tag::Bs,
+                    other => return Err(E::custom(format!("an attribute of type {other}"))),
+                })
+            }
+        }
+        deserializer.deserialize_identifier(TagVisitor)
+    }
 }
 
 /// An item written in DynamoDB's JSON.
