@@ -64,6 +64,13 @@ impl S3Objects {
     }
 
     /// The object's size and type, or `None` if nothing is stored under `key`.
+    ///
+    /// S3 answers a HEAD of a missing key with 404 only to a caller that may also list
+    /// the bucket, and with 403 to any other. The functions' roles may read objects under
+    /// their own prefix and list nothing (template.yaml), so on AWS a key that was never
+    /// uploaded is a 403: both are read as nothing stored, which the attach turns into
+    /// its 400 naming the file. (A HEAD's answer has no body to tell a refused signature
+    /// from a missing key; a signature S3 refused would also fail the links it signs.)
     pub async fn head(&self, key: &str) -> Result<Option<ObjectFacts>, String> {
         let (status, headers, _) = self.send("HEAD", key, "", Bytes::new(), &[], 0).await?;
         match status.as_u16() {
@@ -78,7 +85,7 @@ impl S3Objects {
                     etag: header("etag").map(String::from),
                 }))
             }
-            404 => Ok(None),
+            404 | 403 => Ok(None),
             status => Err(format!("S3 answered HEAD with {status}")),
         }
     }
@@ -490,6 +497,25 @@ mod tests {
         let read = objects_at(&server).stored("uploads/k").await;
         assert_eq!(read, Ok(Stored::Changing));
         assert_eq!(heads.lock().unwrap().len(), 2 * READ_ATTEMPTS);
+    }
+
+    /// A key never uploaded is nothing stored, whether S3 says so with a 404 (to a caller
+    /// that may list the bucket) or a 403 (to the functions' roles, which may not); any
+    /// other failure is an error, never taken for a missing file.
+    #[tokio::test]
+    async fn a_missing_object_is_a_404_or_the_403_of_a_role_that_cannot_list() {
+        for status in ["404 Not Found", "403 Forbidden"] {
+            let server = answering(status, Vec::new(), 1).await;
+            let read = objects_at(&server)
+                .stored("uploads/customer/ab/att-1")
+                .await;
+            assert_eq!(read, Ok(Stored::Missing), "{status}");
+        }
+        for status in ["500 Internal Server Error", "400 Bad Request"] {
+            let server = answering(status, Vec::new(), 1).await;
+            let read = objects_at(&server).head("uploads/customer/ab/att-1").await;
+            assert!(read.is_err(), "{status}: {read:?}");
+        }
     }
 
     /// CopyObject names the source and the version checked, both signed; a 412 is
