@@ -387,16 +387,28 @@ async fn earlier_answer<S: AgentReceipts>(
         }))
 }
 
+/// How far ahead a snooze may end. A year is more than any desk snoozes for, and keeps
+/// out a time in microseconds or nanoseconds, which the due-work index (whose keys are
+/// 13-digit milliseconds compared as text) would take for a time already past.
+const LONGEST_SNOOZE_MS: i64 = 366 * 24 * 3_600_000;
+
 /// Moves a conversation to another status. Asking for the status it has (with the same
 /// snooze) changes nothing and succeeds; a closed conversation stays closed.
 pub async fn change_status<S: AgentReader + AgentWriter>(
     store: &S,
     command: ChangeStatus,
 ) -> Result<Answer<AgentConversation>, ApiError> {
-    if let Some(until) = command.snooze_until
-        && until <= now_millis()
-    {
-        return Err(ApiError::field("snooze_until", "must be in the future"));
+    if let Some(until) = command.snooze_until {
+        let now = now_millis();
+        if until <= now {
+            return Err(ApiError::field("snooze_until", "must be in the future"));
+        }
+        if until - now > LONGEST_SNOOZE_MS {
+            return Err(ApiError::field(
+                "snooze_until",
+                "must be within a year (Unix milliseconds)",
+            ));
+        }
     }
     let updated = with_fresh_read(store, &command.conversation, |mut seen| async move {
         if seen.status == command.status && seen.snoozed_until == command.snooze_until {
