@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use supportzen_shared::Config;
 use supportzen_shared::domain::{ChatId, TicketId};
+use supportzen_shared::http::request::MAX_BODY_BYTES;
 use supportzen_tests::*;
 
 const ANN: &str = "ann@example.com";
@@ -537,17 +538,22 @@ async fn bodies_that_are_not_json_or_too_large_are_rejected<S: TestStore>() {
                 .err(400, "invalid_json");
         }
         let mut huge = create_body(ANN, "x");
-        huge["padding"] = json!("p".repeat(64 * 1024));
+        huge["padding"] = json!("p".repeat(MAX_BODY_BYTES));
         let reply = app
             .post_bytes(path, Some(&token), huge.to_string().into_bytes())
             .await;
         reply.err(413, "payload_too_large");
     }
-    // Exactly at the limit is fine: a 10,000-character message of 4-byte characters fits.
+    // The longest message fits, in 4-byte characters and even with each of them written
+    // as a JSON escape pair (12 bytes: what Python's `json.dumps` sends by default).
     let emoji = create_body(ANN, &"🎧".repeat(10_000));
-    assert!(emoji.to_string().len() <= 64 * 1024);
     app.post(LIVE_CREATE, Some(&token), &emoji).await.ok();
-    assert_eq!(conversation_count(&app, ANN).await, 1);
+    let escaped = emoji.to_string().replace('🎧', "\\ud83c\\udfa7");
+    assert!(escaped.len() > 120_000 && escaped.len() <= MAX_BODY_BYTES);
+    app.post_bytes(LIVE_CREATE, Some(&token), escaped.into_bytes())
+        .await
+        .ok();
+    assert_eq!(conversation_count(&app, ANN).await, 2);
 }
 
 async fn unknown_routes_are_404_and_other_methods_405<S: TestStore>() {

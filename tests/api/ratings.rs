@@ -187,7 +187,8 @@ async fn a_solved_conversation_is_rated_once_and_agents_see_it<S: TestStore>() {
     );
 }
 
-/// The email may come in the `X-SupportZen-Email` header instead of the body, and a
+/// The email may come in the `X-SupportZen-Email` header instead of the body (a
+/// malformed one is refused naming the header, not taken for a missing email), and a
 /// malformed `Idempotency-Key` is refused as on every write.
 async fn the_email_may_come_in_the_header<S: TestStore>() {
     let app = TestApp::<S>::spawn().await;
@@ -213,6 +214,15 @@ async fn the_email_may_come_in_the_header<S: TestStore>() {
     };
     let bad = Reply::read(send("bad key with spaces").await.unwrap()).await;
     bad.bad_field("Idempotency-Key");
+    let malformed = app
+        .raw(reqwest::Method::POST, &rating_path(&ticket))
+        .header("Authorization", format!("Bearer {ann}"))
+        .header("X-SupportZen-Email", "not-an-email")
+        .body(json!({"rating": 3}).to_string())
+        .send()
+        .await
+        .unwrap();
+    Reply::read(malformed).await.bad_field("X-SupportZen-Email");
     let ok = Reply::read(send("9f0c6a52-rating").await.unwrap()).await;
     assert_eq!(ok.ok()["rating"]["rating"], 3);
 }

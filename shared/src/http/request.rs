@@ -22,8 +22,11 @@ use lambda_http::http::header::AUTHORIZATION;
 use serde_json::{Map, Value};
 use std::marker::PhantomData;
 
-/// Largest body we read: 64 KiB holds a 10,000-character message even in 4-byte UTF-8.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest body we read. 160 KiB holds a 10,000-character message even when every
+/// character lies outside the BMP and is written as a `\uXXXX\uXXXX` escape pair, 12
+/// bytes (as Python's `json.dumps` writes anything not ASCII by default), with room for
+/// the other fields.
+pub const MAX_BODY_BYTES: usize = 160 * 1024;
 
 /// The request header that carries an idempotency key.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -217,15 +220,15 @@ pub fn rating_request(request: &Request) -> Result<(Customer, RateConversation),
     idempotency_key(request.headers())?;
     let email = match fields.optional("email", Email::parse)? {
         Some(email) => email,
+        // A header that is there but wrong gets its own reason, naming the header.
+        None if request.headers().contains_key(super::query::EMAIL_HEADER) => {
+            super::query::customer(request)?.email
+        }
         None => {
-            super::query::customer(request)
-                .map_err(|_| {
-                    ApiError::field(
-                        "email",
-                        "is required (in the body, or in the X-SupportZen-Email header)",
-                    )
-                })?
-                .email
+            return Err(ApiError::field(
+                "email",
+                "is required (in the body, or in the X-SupportZen-Email header)",
+            ));
         }
     };
     let score = fields
