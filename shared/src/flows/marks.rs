@@ -2,7 +2,7 @@
 //! conversation. A mark only moves forward: one at or before the current mark changes
 //! nothing and answers the current mark. The answer's `unread` is the caller's side's.
 
-use super::{Answer, authenticated};
+use super::{Answer, authenticated, own_conversation};
 use crate::auth::Customer;
 use crate::config::Config;
 use crate::domain::{Agent, ConversationKey, MessageId, Reader, now_millis};
@@ -56,10 +56,9 @@ where
         Some(id) => store.find_user_and_conversation(user, id).await,
         None => store.find_user(user).await.map(|found| (found, None)),
     };
-    let (_, conversation) = authenticated(config, customer, "conversation", read, now_millis())?;
-    let seen = conversation
-        .filter(|c| &c.owner == user)
-        .ok_or(ApiError::NotFound("conversation"))?;
+    let (caller, conversation) =
+        authenticated(config, customer, "conversation", read, now_millis())?;
+    let seen = own_conversation(&caller, conversation)?;
     let marked = store
         .mark_read(&seen, Reader::Customer, &command.up_to, None)
         .await

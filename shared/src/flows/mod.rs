@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::domain::now_millis;
 use crate::error::ApiError;
 use crate::idempotency::Retry;
-use crate::store::{StoreError, UserReader};
+use crate::store::{StoreError, StoredConversation, UserReader};
 use serde::de::DeserializeOwned;
 
 /// A flow's successful outcome: the response's `data`, and whether it repeats an answer
@@ -75,6 +75,21 @@ fn authenticated<T>(
     Ok((caller, rest))
 }
 
+/// The caller's own conversation from a read of it, or a 404 for a missing one, someone
+/// else's, and any at all for a caller with no record yet (whom trust-on-first-use
+/// accepts): a conversation can outlive its user (an erasure whose by-owner read missed
+/// it), and whoever presents that email next owns none of it.
+fn own_conversation(
+    caller: &Caller,
+    conversation: Option<StoredConversation>,
+) -> Result<StoredConversation, ApiError> {
+    match caller {
+        Caller::Known(user) => conversation.filter(|c| &c.owner == user),
+        Caller::New { .. } => None,
+    }
+    .ok_or(ApiError::NotFound("conversation"))
+}
+
 /// The customer's record alone, for [`authenticated`].
 async fn user_only<S: UserReader>(
     store: &S,
@@ -115,4 +130,53 @@ async fn identify<S: UserReader, T: DeserializeOwned>(
         }));
     }
     Ok(Identified::Caller(caller))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::TokenDigest;
+    use crate::domain::{ChatId, ConversationId, Email, Status};
+    use crate::store::ReadState;
+
+    fn conversation_of(owner: &Email) -> StoredConversation {
+        StoredConversation {
+            id: ConversationId::Chat(ChatId::generate()),
+            owner: owner.user_id().clone(),
+            status: Status::Open,
+            assignee: None,
+            snoozed_until: None,
+            follow_up_of: None,
+            created_at: 1_764_547_200_000,
+            last_activity_at: 1_764_547_200_000,
+            last_message: None,
+            reads: ReadState::default(),
+            rating: None,
+        }
+    }
+
+    /// A known caller reads their own conversation only; one trust-on-first-use accepts
+    /// reads none, not even one still stored under their id.
+    #[test]
+    fn only_a_known_owner_has_a_conversation() {
+        let ann = Email::parse("ann@example.com").unwrap();
+        let bob = Email::parse("bob@example.com").unwrap();
+        let anns = conversation_of(&ann);
+        let known = Caller::Known(ann.user_id().clone());
+        let not_found = |read: Result<StoredConversation, ApiError>| {
+            matches!(read, Err(ApiError::NotFound("conversation")))
+        };
+        assert_eq!(
+            own_conversation(&known, Some(anns.clone())).ok(),
+            Some(anns.clone())
+        );
+        assert!(not_found(own_conversation(&known, None)));
+        let bobs = Caller::Known(bob.user_id().clone());
+        assert!(not_found(own_conversation(&bobs, Some(anns.clone()))));
+        let newcomer = Caller::New {
+            user: ann.user_id().clone(),
+            pin: TokenDigest::from_stored(&[7; 32]).unwrap(),
+        };
+        assert!(not_found(own_conversation(&newcomer, Some(anns))));
+    }
 }

@@ -3,7 +3,7 @@
 //! first gave it, and it is final after that. Rating the same way again changes nothing.
 
 use super::agent::ATTEMPTS;
-use super::{Answer, authenticated};
+use super::{Answer, authenticated, own_conversation};
 use crate::auth::Customer;
 use crate::config::Config;
 use crate::domain::{ConversationKey, Rating, RatingComment, RatingScore, Status};
@@ -79,10 +79,8 @@ where
             Some(id) => store.find_user_and_conversation(user, id).await,
             None => store.find_user(user).await.map(|found| (found, None)),
         };
-        let (_, conversation) = authenticated(config, customer, "conversation", read, now)?;
-        let seen = conversation
-            .filter(|c| &c.owner == user)
-            .ok_or(ApiError::NotFound("conversation"))?;
+        let (caller, conversation) = authenticated(config, customer, "conversation", read, now)?;
+        let seen = own_conversation(&caller, conversation)?;
         if seen.status != Status::Solved {
             return Err(NOT_SOLVED);
         }

@@ -2,7 +2,7 @@
 //! conversation's messages, oldest first within a page, paged in either direction. Each
 //! page is one store query after the authentication read.
 
-use super::{Answer, authenticated, user_only};
+use super::{Answer, authenticated, own_conversation, user_only};
 use crate::auth::{Caller, Customer};
 use crate::config::Config;
 use crate::domain::{
@@ -420,14 +420,14 @@ where
     F: FileStorage,
 {
     let user = customer.email.user_id();
-    let not_found = ApiError::NotFound("conversation");
     let resolved = query.conversation.resolve_any();
     let read = match &resolved {
         Some(id) => store.find_user_and_conversation(user, id).await,
         None => store.find_user(user).await.map(|found| (found, None)),
     };
-    let (_, conversation) = authenticated(config, customer, "conversation", read, now_millis())?;
-    let conversation = conversation.filter(|c| &c.owner == user).ok_or(not_found)?;
+    let (caller, conversation) =
+        authenticated(config, customer, "conversation", read, now_millis())?;
+    let conversation = own_conversation(&caller, conversation)?;
     let page = store
         .message_page(&conversation.id, &query.window, query.limit)
         .await
