@@ -1,8 +1,9 @@
 //! Erasing a customer, on each store: everything that names them goes (conversations,
 //! messages, receipts, the user), another customer's data stays, the counts say what went,
 //! and erasing again removes nothing. Their upload never attached and their connect
-//! ticket go too (on DynamoDB found by a scan: no index has them). On DynamoDB Local a
-//! scan of the whole table then finds no item that names them.
+//! ticket go too (on DynamoDB found by a scan: no index has them), and of a file they
+//! attached both the kept copy and the upload it was copied from are named for deleting.
+//! On DynamoDB Local a scan of the whole table then finds no item that names them.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use supportzen_shared::auth::{BearerToken, Caller};
@@ -110,6 +111,26 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
     let bobs = chat_of(&store, BOB, true).await;
     let upload = loose_items_of(&store, ANN).await;
     let bobs_upload = loose_items_of(&store, BOB).await;
+    // A file Ann attached: its upload's record goes with the message that claimed it.
+    let attached = UploadRecord {
+        id: AttachmentId::generate(),
+        uploader: Uploader::customer(&user(ANN)),
+        name: FileName::parse("shot.png").unwrap(),
+        content_type: ContentType::Png,
+        size: 64,
+        created_at: now_millis(),
+        attached_to: None,
+    };
+    store.record_upload(&attached).await.unwrap();
+    let file = attached.attachment(attached.uploader.kept_key(&attached.id));
+    let with_file = NewMessage {
+        attachments: vec![file.clone()],
+        ..NewMessage::now(Author::Customer, text("the screenshot"), None, None)
+    };
+    store
+        .append_message(&second, &user(ANN), &with_file, None, None)
+        .await
+        .unwrap();
     // An agent's reply, with the email due if it stays unread: a notice that goes too.
     let seen = store.find_conversation(&first).await.unwrap().unwrap();
     let reply = NewMessage::by_agent(
@@ -127,22 +148,36 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
         .await
         .unwrap();
 
-    let erased = store.erase_customer(&user(ANN)).await.unwrap();
+    let mut erased = store.erase_customer(&user(ANN)).await.unwrap();
+    erased.files.sort();
 
+    let folder = Uploader::customer(&user(ANN));
+    let mut files = vec![
+        folder.key(&upload),
+        folder.key(&attached.id),
+        file.key.clone(),
+    ];
+    files.sort();
     assert_eq!(
         erased,
         Erased {
             user: true,
             conversations: 2,
-            messages: 5,
+            messages: 6,
             receipts: 2,
-            uploads: 1,
+            uploads: 2,
             // The reply's notice, each chat's agents' notice, and the ticket.
             other: 4,
-            files: vec![Uploader::customer(&user(ANN)).key(&upload)],
+            files,
         }
     );
-    assert!(store.find_uploads(&[upload]).await.unwrap().is_empty());
+    assert!(
+        store
+            .find_uploads(&[upload, attached.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.find_uploads(&[bobs_upload]).await.unwrap().len(), 1);
     assert!(store.conversations_of(&user(ANN)).await.unwrap().is_empty());
     assert!(store.profile(&user(ANN)).await.unwrap().is_none());

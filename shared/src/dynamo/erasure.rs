@@ -36,6 +36,7 @@ const SCAN_PAGE: i32 = 1000;
 impl CustomerEraser for DynamoStore {
     async fn erase_customer(&self, customer: &UserId) -> Result<Erased, StoreError> {
         let mut erased = Erased::default();
+        let folder = Uploader::customer(customer);
         let owned = self
             .client
             .query()
@@ -53,7 +54,7 @@ impl CustomerEraser for DynamoStore {
             // Its typing throttle's claims (they expire within a minute, but name senders).
             let typing = pk.replacen("CONV#", "TYPING#", 1);
             erased.other += self.delete_partition(typing).await?;
-            self.erase_conversation(pk, &mut erased).await?;
+            self.erase_conversation(pk, &folder, &mut erased).await?;
         }
         for endpoint in Endpoint::ALL {
             let pk = format!("IDEMPOTENCY#{}#{}", endpoint.name(), customer.as_str());
@@ -133,8 +134,16 @@ impl DynamoStore {
         }
     }
 
-    /// One conversation's items, its messages' uploads, then its `META`.
-    async fn erase_conversation(&self, pk: String, erased: &mut Erased) -> Result<(), StoreError> {
+    /// One conversation's items, its messages' uploads, then its `META`. Of each file
+    /// the caller deletes the kept copy and, for the customer's own (in `folder`), the
+    /// upload it was copied from: its record goes here, before the scan for uploads
+    /// could find it.
+    async fn erase_conversation(
+        &self,
+        pk: String,
+        folder: &Uploader,
+        erased: &mut Erased,
+    ) -> Result<(), StoreError> {
         let query = self
             .client
             .query()
@@ -156,6 +165,9 @@ impl DynamoStore {
                 let message = super::conversations::MessageItem::decode(item)?;
                 for file in message.attachments {
                     uploads.push(key(upload_pk(&file.id), "UPLOAD"));
+                    if Uploader::of_key(&file.key).as_ref() == Some(folder) {
+                        erased.files.push(folder.key(&file.id));
+                    }
                     erased.files.push(file.key);
                 }
             } else {
