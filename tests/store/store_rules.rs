@@ -519,7 +519,70 @@ pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>()
     assert_eq!(found[0].attached_to, None, "still Ann's to attach");
 }
 
+/// A retry of an agent's reply that lost the race to its first try (the same key, the
+/// same file, the conversation as read before the first committed) meets the first's
+/// receipt before anything the first changed: the route replays the first answer,
+/// rather than refusing the file it claimed or the activity it wrote.
+pub async fn a_retried_agent_reply_meets_the_receipt_before_its_claimed_file<S: TestStore>() {
+    use supportzen_shared::domain::{
+        Agent, AgentId, AttachmentId, ContentType, FileName, Uploader, now_seconds,
+    };
+    use supportzen_shared::endpoint::Endpoint;
+    use supportzen_shared::idempotency::{BodyDigest, IdempotencyKey, Retry};
+    use supportzen_shared::store::UploadRecord;
+    let store = S::fresh().await;
+    let ann = known_user(&store, "ann@example.com").await;
+    let chat = new_chat(ann.clone(), "first");
+    store.create_conversation(&chat).await.unwrap();
+    let seen = store.find_conversation(&chat.id).await.unwrap().unwrap();
+    let sam = Agent {
+        id: AgentId::parse("sam").unwrap(),
+        name: DisplayName::parse("Sam").unwrap(),
+    };
+    let record = UploadRecord {
+        id: AttachmentId::generate(),
+        uploader: Uploader::agent(&sam.id),
+        name: FileName::parse("steps.png").unwrap(),
+        content_type: ContentType::Png,
+        size: 64,
+        created_at: now_millis(),
+        attached_to: None,
+    };
+    store.record_upload(&record).await.unwrap();
+    let file = record.attachment(record.uploader.kept_key(&record.id));
+    let retry = Retry::for_agent(
+        Endpoint::AgentReply,
+        &sam.id,
+        IdempotencyKey::parse("reply-1").unwrap(),
+        BodyDigest::of(&serde_json::Map::new()),
+    );
+    let receipt = retry.receipt(&"the first answer", now_seconds()).unwrap();
+    let reply = || NewMessage {
+        attachments: vec![file.clone()],
+        ..NewMessage::by_agent(
+            sam.clone(),
+            MessageText::parse("see the steps").unwrap(),
+            None,
+            None,
+            false,
+        )
+    };
+    store
+        .add_agent_message(&seen, &reply(), None, Some(&receipt))
+        .await
+        .unwrap();
+    let retried = store
+        .add_agent_message(&seen, &reply(), None, Some(&receipt))
+        .await;
+    assert!(
+        matches!(retried, Err(StoreError::ReceiptExists)),
+        "{retried:?}"
+    );
+    assert_eq!(texts(&store, &chat.id).await, ["first", "see the steps"]);
+}
+
 for_each_store!(
+    a_retried_agent_reply_meets_the_receipt_before_its_claimed_file,
     an_upload_is_claimed_by_one_message_of_its_uploader,
     a_conversation_and_its_messages_are_stored_in_order,
     each_message_keeps_its_author,

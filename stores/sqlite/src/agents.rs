@@ -115,6 +115,12 @@ impl AgentWriter for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(internal)?;
+            // First, as DynamoDB reports it first: a retry that lost the race is answered
+            // from the winner's receipt, not refused for the files or status the winner
+            // changed.
+            if let Some(receipt) = &receipt {
+                insert_receipt(&tx, receipt)?;
+            }
             match unchanged(&tx, &seen, false)? {
                 None => return Err(StoreError::NotFound),
                 Some(false) if !message.internal => return Err(StoreError::Changed),
@@ -127,9 +133,6 @@ impl AgentWriter for SqliteStore {
                 if let Some(due_at) = notice_at {
                     crate::due_work::set_notice(&tx, Reader::Customer, &key, due_at)?;
                 }
-            }
-            if let Some(receipt) = &receipt {
-                insert_receipt(&tx, receipt)?;
             }
             journal.write(&tx, || {
                 committed::message_added(&seen.id, &seen.owner, &message)
