@@ -258,11 +258,21 @@ pub fn parse_cursor(token: &str) -> Result<ActivityCursor, String> {
     let (Some(at), Some(kind), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(invalid());
     };
+    // A time the pages could have given: DynamoDB's index keys hold it as 13 digits,
+    // compared as text, so a longer one would read a different page there than locally.
+    let last_activity_at = at
+        .parse()
+        .ok()
+        .filter(|at| (0..=LATEST_MILLIS).contains(at))
+        .ok_or_else(invalid)?;
     Ok(ActivityCursor {
-        last_activity_at: at.parse().map_err(|_| invalid())?,
+        last_activity_at,
         conversation: ConversationId::from_stored(kind, key).map_err(|_| invalid())?,
     })
 }
+
+/// The last millisecond 13 digits hold (in the year 2286).
+const LATEST_MILLIS: i64 = 9_999_999_999_999;
 
 impl From<StoredConversation> for ConversationSummary {
     fn from(conversation: StoredConversation) -> Self {
@@ -465,6 +475,8 @@ mod tests {
             &hex::encode("12|ticket"),
             &hex::encode("x|ticket|TKT-001"),
             &hex::encode("1|email|TKT-001"),
+            &hex::encode("10000000000000|ticket|TKT-001"),
+            &hex::encode("-1|ticket|TKT-001"),
         ] {
             assert!(parse_cursor(bad).is_err(), "{bad}");
         }
