@@ -167,6 +167,9 @@ export class SupportZenMessenger extends HTMLElement {
   #readRoute = true;
   #files = [];
   #els = {};
+  /** Counts the element's connections: a send or read begun under an earlier one (another
+   * customer's, when the host page switches users) lands nowhere. */
+  #generation = 0;
 
   constructor() {
     super();
@@ -194,11 +197,13 @@ export class SupportZenMessenger extends HTMLElement {
   connectedCallback() {
     const email = this.getAttribute('email');
     const token = this.getAttribute('token');
-    this.#render();
-    if (!email || !token) return;
     const api = (this.getAttribute('api') || '').replace(/\/$/, '');
+    const storeKey = email && token ? `${STORE_PREFIX}:${api || location.origin}:${email}` : '';
+    if (storeKey !== this.#storeKey) this.#forget();
+    this.#storeKey = storeKey;
+    this.#render();
+    if (!storeKey) return;
     this.#client = new CustomerClient({ email, token, baseUrl: api });
-    this.#storeKey = `${STORE_PREFIX}:${api || location.origin}:${email}`;
     this.#restore();
     this.#onOnline = () => { this.#banner(); this.#flush(); };
     this.#onOffline = () => this.#banner();
@@ -219,11 +224,26 @@ export class SupportZenMessenger extends HTMLElement {
   }
 
   disconnectedCallback() {
+    this.#generation += 1;
+    this.#flushing = false; // a flush under the last connection stops at its next step
     this.#socket?.stop();
     this.#socket = null;
     clearTimeout(this.#retryTimer);
     removeEventListener('online', this.#onOnline);
     removeEventListener('offline', this.#onOffline);
+  }
+
+  /** Drops the last customer's queue, conversations and lists: a host page that switches
+   * users on one element must not send or show one customer's messages as another's. */
+  #forget() {
+    this.#client = null;
+    this.#queue = [];
+    this.#ids = {};
+    this.#current = null;
+    this.#lists = { chat: [], ticket: [] };
+    this.#view = 'list';
+    this.#failures = 0;
+    this.#files = [];
   }
 
   #storeKey = '';
@@ -260,6 +280,8 @@ export class SupportZenMessenger extends HTMLElement {
    * want of a network and tries again later, with the same keys. */
   async #flush() {
     if (this.#flushing || !this.#client) return;
+    const generation = this.#generation;
+    const client = this.#client;
     this.#flushing = true;
     clearTimeout(this.#retryTimer);
     try {
@@ -268,12 +290,22 @@ export class SupportZenMessenger extends HTMLElement {
         item.state = 'sending';
         this.#paintPending(item);
         try {
-          const answer = await this.#send(item);
+          const answer = await this.#send(item, client, generation);
+          if (generation !== this.#generation) return;
           this.#queue.shift();
           this.#persist();
           this.#failures = 0;
           this.#settle(item, answer);
         } catch (error) {
+          if (generation !== this.#generation) return;
+          if (error instanceof ApiError && error.status === 401) {
+            // The host page's email and token do not match (yet: it may be setting one
+            // attribute, then the other). The queue waits for them to change, which
+            // connects again and sends it; it is not dropped as refused.
+            item.state = 'queued';
+            this.#paintPending(item);
+            return;
+          }
           if (!(error instanceof ApiError) || error.retryable) {
             item.state = 'queued';
             this.#paintPending(item);
@@ -295,36 +327,52 @@ export class SupportZenMessenger extends HTMLElement {
         }
       }
     } finally {
-      this.#flushing = false;
-      this.#banner();
+      if (generation === this.#generation) {
+        this.#flushing = false;
+        this.#banner();
+      }
     }
   }
 
   #resolve(id) { return this.#ids[id] || id; }
 
-  async #send(item) {
-    if (item.files?.length) {
+  /** One queued item, sent with the connection's `client`; what it learns (a new
+   * conversation's id) is kept only while that connection is the element's. */
+  async #send(item, client, generation) {
+    // A file leaves the item only once it is uploaded: a retry after a failed upload
+    // sends the rest, not a message missing them.
+    while (item.files?.length) {
       item.attachments = item.attachments || [];
-      for (const file of item.files.splice(0)) item.attachments.push(await this.#client.upload(file));
-      this.#persist();
+      item.attachments.push(await client.upload(item.files[0]));
+      item.files.shift();
+      if (generation === this.#generation) this.#persist();
     }
     const fields = {
       message: item.message, attachments: item.attachments,
       clientMessageId: item.clientMessageId, idempotencyKey: item.key,
     };
     if (item.op === 'create') {
-      const created = Number(this.getAttribute('created-at')) || Math.floor(Date.now() / 1000);
-      const planId = this.getAttribute('plan-id');
-      const open = {
-        ...fields, createdAt: created, name: this.getAttribute('name') || undefined,
-        planId: planId ? Number(planId) : undefined, followUpOf: item.followUpOf,
-      };
-      const answer = item.kind === 'chat' ? await this.#client.createChat(open) : await this.#client.createTicket(open);
-      this.#ids[item.conv] = answer.chatId || answer.ticketId;
+      item.profile ??= this.#profile(); // an item queued before profiles were kept
+      const open = { ...fields, ...item.profile, followUpOf: item.followUpOf };
+      const answer = item.kind === 'chat' ? await client.createChat(open) : await client.createTicket(open);
+      if (generation === this.#generation) this.#ids[item.conv] = answer.chatId || answer.ticketId;
       return answer;
     }
     const id = this.#resolve(item.conv);
-    return item.kind === 'chat' ? this.#client.sendChat(id, fields) : this.#client.appendTicket(id, fields);
+    return item.kind === 'chat' ? client.sendChat(id, fields) : client.appendTicket(id, fields);
+  }
+
+  /** The customer's profile as the host page gives it, read once when a conversation is
+   * asked for: every try of its create must send the same body under the same
+   * Idempotency-Key (the API answers a different one with 422), so a missing `created-at`
+   * falls back to when the customer wrote, not to when the retry went out. */
+  #profile() {
+    const planId = this.getAttribute('plan-id');
+    return {
+      createdAt: Number(this.getAttribute('created-at')) || Math.floor(Date.now() / 1000),
+      name: this.getAttribute('name') || undefined,
+      planId: planId ? Number(planId) : undefined,
+    };
   }
 
   /** A send the server answered: its bubble is now that stored message. */
@@ -373,11 +421,14 @@ export class SupportZenMessenger extends HTMLElement {
 
   async #loadLists() {
     if (!this.#client) return;
+    const generation = this.#generation;
+    const asked = Date.now();
     try {
       const [chats, tickets] = await Promise.all([
         this.#client.conversations({ kind: 'chat', limit: 50 }),
         this.#client.conversations({ kind: 'ticket', limit: 50 }),
       ]);
+      if (generation !== this.#generation) return;
       this.#lists = { chat: chats.conversations, ticket: tickets.conversations };
     } catch {
       return;
@@ -390,7 +441,9 @@ export class SupportZenMessenger extends HTMLElement {
     if (this.#view === 'list') this.#renderBody();
     if (this.#current) {
       const item = this.#item(this.#current.id);
-      if (item) {
+      // A status or rating the socket told of after this read was asked for is newer
+      // than what it answers (redrawing from it would take away a rating being written).
+      if (item && !(this.#current.changedAt >= asked)) {
         const current = this.#current;
         // Drawn again only when it changed: a rating being written stays as it is.
         const changed = current.status !== item.status || current.rating?.ratedAt !== item.rating?.ratedAt;
@@ -462,11 +515,15 @@ export class SupportZenMessenger extends HTMLElement {
     } else if (event.type === 'conversation.status_changed') {
       if (current) {
         current.status = data.status;
+        current.changedAt = Date.now();
         this.#renderFooter();
       }
       this.#refreshLists();
     } else if (event.type === 'conversation.rated') {
-      if (current) current.rating = { rating: data.rating, comment: data.comment, ratedAt: data.ratedAt };
+      if (current) {
+        current.rating = { rating: data.rating, comment: data.comment, ratedAt: data.ratedAt };
+        current.changedAt = Date.now();
+      }
     } else if (event.type === 'conversation.read' && data.reader === 'agents') {
       if (current) {
         current.readUpTo = data.upTo;
@@ -624,7 +681,7 @@ export class SupportZenMessenger extends HTMLElement {
       this.#current = { id: conv, kind: this.#tab, status: 'open', shown: new ShownMessages(), oldest: null };
       this.#view = 'conversation';
       this.#renderBody();
-      this.#enqueueMessage({ op: 'create', kind: this.#tab, conv, message, files, followUpOf });
+      this.#enqueueMessage({ op: 'create', kind: this.#tab, conv, message, files, followUpOf, profile: this.#profile() });
     }, this.#tab === 'ticket' ? 'composeTicket' : 'compose')];
   }
 

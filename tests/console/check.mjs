@@ -223,20 +223,29 @@ await test("the customer's GET shows the reply and not the note", async () => {
   check(!texts.some((t) => t.includes('INC-42')), 'the note reached the customer');
 });
 
-await test('a send that gets no answer shows a retry, and the retry writes it once', async () => {
+await test('a send that gets no answer shows a retry, said aloud, without taking the focus from the reply box; the retry writes it once', async () => {
   let aborted = 0;
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
   const pattern = `${base}/api/agent/conversations/${chat}/messages`;
-  await page.route(pattern, (route) => {
+  await page.route(pattern, async (route) => {
     if (route.request().method() === 'POST' && aborted === 0) {
       aborted += 1;
+      await held;
       return route.abort('connectionreset');
     }
     return route.fallback();
   });
   await page.fill('#composer-text', 'Your refund is on its way.');
   await page.click('#send');
+  await until('the send to be on its way', () => aborted === 1);
+  await page.focus('#composer-text'); // the agent starts on the next reply
+  release();
   const failedBubble = page.locator('#messages li.message.failed', { hasText: 'refund is on its way' });
   await failedBubble.waitFor({ timeout: WAIT });
+  await page.locator('#announcer', { hasText: 'Not sent' }).waitFor({ state: 'attached', timeout: WAIT });
+  const focused = await page.evaluate(() => document.activeElement?.id);
+  check(focused === 'composer-text', `the focus moved to ${focused}`);
   await failedBubble.locator('button.retry').click();
   await page.locator('#messages li.message.agent[data-id]', { hasText: 'refund is on its way' }).waitFor({ timeout: WAIT });
   await page.unroute(pattern);

@@ -54,6 +54,11 @@ const SECRET = 's3cret';
 const put = spawnSync(BINARY, ['users', 'put', '--email', EMAIL, '--secret', SECRET, '--store', store], { encoding: 'utf8' });
 if (put.status !== 0) throw new Error(`users put failed: ${put.stderr}`);
 const TOKEN = createHmac('sha256', SECRET).update(EMAIL).digest('hex');
+// Bob, whom the host page signs in on the same element later.
+const BOB = 'bob@example.com';
+const putBob = spawnSync(BINARY, ['users', 'put', '--email', BOB, '--secret', 'b0b', '--store', store], { encoding: 'utf8' });
+if (putBob.status !== 0) throw new Error(`users put failed: ${putBob.stderr}`);
+const BOB_TOKEN = createHmac('sha256', 'b0b').update(BOB).digest('hex');
 
 // The agent, with a token from the local sign-in.
 const signIn = await (await fetch(`${base}/console/local/sign-in`, {
@@ -78,8 +83,10 @@ const host = createServer((request, response) => {
     return;
   }
   const hostile = url.searchParams.has('hostile') ? '<link rel="stylesheet" href="/hostile.css">' : '';
+  // `created-at` is optional: without it the messenger sends the time of writing.
+  const createdAt = url.searchParams.has('no-created-at') ? '' : ' created-at="1679223400"';
   const messenger = url.searchParams.has('bare') ? '' : `<script type="module" src="${base}${scriptPath}"></script>
-<supportzen-messenger api="${base}" email="${EMAIL}" token="${TOKEN}" name="Ann" plan-id="5" created-at="1679223400"></supportzen-messenger>`;
+<supportzen-messenger api="${base}" email="${EMAIL}" token="${TOKEN}" name="Ann" plan-id="5"${createdAt}></supportzen-messenger>`;
   response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
   response.end(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Host app</title>${hostile}
 <style>#host-button { padding: 4px 8px; font: 16px sans-serif; }</style></head>
@@ -270,6 +277,34 @@ await test('a send still queued when the page reloads goes out from the next pag
   check(queue.queue.length === 0, `the queue is empty again: ${JSON.stringify(queue.queue)}`);
 });
 
+await test('the host page switches the element to another customer: nothing of the last one is sent or shown as theirs', async () => {
+  // Ann's send waits for the network; then the host signs Bob in on the same element,
+  // token first: for a moment Ann's email goes with Bob's token, and the send meets a 401.
+  await page.route('**/api/client/live/chat', (route) => route.abort('internetdisconnected'));
+  await m('textarea').fill('written by Ann before the switch');
+  await m('textarea').press('Enter');
+  await bubble('before the switch').locator('.meta', { hasText: 'Waiting for the network' }).waitFor({ timeout: WAIT });
+  await page.unroute('**/api/client/live/chat');
+  const signIn = (email, token) => page.evaluate(([e, t]) => {
+    const element = document.querySelector('supportzen-messenger');
+    element.setAttribute('token', t);
+    element.setAttribute('email', e);
+  }, [email, token]);
+  await signIn(BOB, BOB_TOKEN);
+  await m('p.muted, .item').first().waitFor({ timeout: WAIT });
+  check((await m('.item').count()) === 0, `Bob is shown ${await m('.item').count()} conversations`);
+  // Back to Ann: her queued send goes out as hers, once.
+  await signIn(EMAIL, TOKEN);
+  await until('Ann\'s send to be stored', async () => (await texts(chatId)).includes('written by Ann before the switch'));
+  const bob = new CustomerClient({ email: BOB, token: BOB_TOKEN, baseUrl: base });
+  const bobs = await bob.conversations({ kind: 'chat' });
+  check(bobs.conversations.length === 0, `Bob has ${bobs.conversations.length} chats`);
+  await m('.item').first().click();
+  await bubble('before the switch').waitFor({ timeout: WAIT });
+  check((await bubble('before the switch').count()) === 1, 'shown once');
+  check((await texts(chatId)).filter((t) => t === 'written by Ann before the switch').length === 1, 'stored once');
+});
+
 await test('the socket cut and refused for a while: replies written meanwhile appear once each after it reconnects', async () => {
   sockets.cut = true;
   for (const open of sockets.open.splice(0)) open.close({ code: 4000, reason: 'cut' });
@@ -410,6 +445,36 @@ await test('closed: the messenger offers a follow-up, which opens a new chat lin
   const inbox = await agent.inbox({ kind: 'chat' });
   const followUp = inbox.conversations.find((c) => c.followUpOf === chatId);
   check(followUp, `a chat following ${chatId}: ${JSON.stringify(inbox.conversations.map((c) => c.followUpOf))}`);
+});
+
+await test('a new chat whose answer is lost is sent again with the same body: stored once, shown as sent', async () => {
+  // A host page without `created-at`, so the messenger falls back to the time of
+  // writing; the retry, a second or more later, must send it unchanged (the API refuses
+  // another body under the same Idempotency-Key with 422).
+  const elsewhere = await browser.newContext();
+  const lost = await elsewhere.newPage();
+  let tries = 0;
+  await lost.route('**/api/client/live/create', async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    tries += 1;
+    if (tries > 1) return route.continue();
+    await route.fetch(); // the server opens the chat...
+    return route.abort('connectionreset'); // ...and its answer never arrives
+  });
+  await lost.goto(`${hostUrl}?no-created-at`);
+  const there = (selector, options) => lost.locator(`supportzen-messenger ${selector}`, options);
+  await there('.launcher').click();
+  await there('.actions button', { hasText: 'New chat' }).click();
+  await there('textarea').fill('An answer lost on the way');
+  await there('textarea').press('Enter');
+  await there('.msg', { hasText: 'answer lost' }).locator('.meta', { hasText: 'Sent' }).waitFor({ timeout: WAIT });
+  check(tries >= 2, `${tries} tries`);
+  const chats = [];
+  for (const c of (await agent.inbox({ kind: 'chat' })).conversations) {
+    if ((await texts(c.conversationId)).includes('An answer lost on the way')) chats.push(c.conversationId);
+  }
+  check(chats.length === 1, `stored in ${chats.length} chats`);
+  await elsewhere.close();
 });
 
 await test('a ticket of 46 messages: the latest 30 first, earlier ones paged in upward, each once and in order', async () => {

@@ -940,15 +940,20 @@ async function attempt(open, pending) {
     if (!open.pending.has(pending.clientMessageId)) return;
     item.classList.add('failed');
     item.classList.remove('pending');
-    item.querySelector('.state').textContent = error.code === 'conversation_closed'
+    const reason = error.code === 'conversation_closed'
       ? 'Not sent: the conversation is closed.'
       : `Not sent: ${error.message}`;
+    item.querySelector('.state').textContent = reason;
+    // Said aloud either way: the agent may be in another conversation by now.
+    announce(`Your ${pending.internal ? 'note' : 'reply'} in ${pending.conversationId}: ${reason}`);
     if (error.code !== 'conversation_closed') {
       const retry = el('button', 'retry', 'Retry');
       retry.type = 'button';
       retry.addEventListener('click', () => attempt(open, pending));
       item.querySelector('.meta').append(retry);
-      retry.focus();
+      // Not while the agent types: keys pressed on a focused button are shortcuts
+      // (s solves, j and k move), so the next reply's letters would act on the inbox.
+      if (state.open === open && !document.activeElement?.matches('textarea, input, select')) retry.focus();
     }
   }
 }
