@@ -39,6 +39,7 @@ export const STRINGS = {
   changeRating: 'Change rating', rateFailed: 'The rating was not saved: {reason}',
   status_open: 'Open', status_pending: 'Waiting for you', status_solved: 'Solved', status_closed: 'Closed',
   chat: 'Chat', ticket: 'Ticket', attachment: 'Attachment: {name}',
+  loadFailed: 'The messages could not be loaded: {reason}', retry: 'Try again',
 };
 
 const STYLE = `
@@ -762,7 +763,12 @@ export class SupportZenMessenger extends HTMLElement {
       this.#paintSeen();
       this.#renderFooter();
       this.#markRead();
-    } catch { /* shown empty; the socket's catch-up fills it */ }
+    } catch (error) {
+      if (this.#current !== current) return;
+      // Said, with a way to try again: an empty conversation would look like no messages.
+      this.#els.log.append(h('p', { class: 'muted', role: 'alert' }, this.#t('loadFailed', { reason: error.message }), ' ',
+        h('button', { type: 'button', class: 'secondary', onclick: () => this.#openConversation(id, kind) }, this.#t('retry'))));
+    }
     for (const pending of this.#queue.filter((q) => this.#resolve(q.conv) === id)) this.#renderPending(pending);
     this.#els.log.parentElement.querySelector('textarea')?.focus();
   }

@@ -263,6 +263,8 @@ await test('snooze, then solve with the s key; a customer message reopens it liv
   await page.locator('#thread-meta .badge', { hasText: 'solved' }).waitFor({ timeout: WAIT });
   await ann.sendChat(chat, { message: 'Thanks! And the old invoice?' });
   await bubbles('And the old invoice?').waitFor({ timeout: WAIT });
+  // Said aloud too: a screen reader hears nothing of a message added to the list.
+  await page.locator('#announcer', { hasText: 'The customer wrote: Thanks! And the old invoice?' }).waitFor({ state: 'attached', timeout: WAIT });
   await page.locator('#thread-meta .badge', { hasText: /^open$/ }).waitFor({ timeout: WAIT });
 });
 

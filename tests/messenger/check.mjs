@@ -305,6 +305,23 @@ await test('the host page switches the element to another customer: nothing of t
   check((await texts(chatId)).filter((t) => t === 'written by Ann before the switch').length === 1, 'stored once');
 });
 
+await test('a conversation whose messages cannot be read says so, and trying again shows them', async () => {
+  let refused = 0;
+  await page.route(`**/api/client/conversations/${chatId}/messages*`, (route) => {
+    refused += 1;
+    return route.fulfill({ status: 503, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' },
+      body: JSON.stringify({ status: 'error', message: 'unavailable', data: null, error: { code: 'unavailable', message: 'unavailable' } }) });
+  });
+  await m('header button[aria-label="Back to conversations"]').click();
+  await m('.item').first().click();
+  await m('[role=alert]', { hasText: 'The messages could not be loaded' }).waitFor({ timeout: WAIT });
+  check(refused > 0, 'the read was refused');
+  await page.unroute(`**/api/client/conversations/${chatId}/messages*`);
+  await m('[role=alert] button', { hasText: 'Try again' }).click();
+  await bubble('before the switch').waitFor({ timeout: WAIT });
+  check((await m('[role=alert]', { hasText: 'could not be loaded' }).count()) === 0, 'the error is gone');
+});
+
 await test('the socket cut and refused for a while: replies written meanwhile appear once each after it reconnects', async () => {
   sockets.cut = true;
   for (const open of sockets.open.splice(0)) open.close({ code: 4000, reason: 'cut' });

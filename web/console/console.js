@@ -445,6 +445,8 @@ async function select(id, { focus = true } = {}) {
     markRead();
   } catch (error) {
     announce(`Cannot open ${id}: ${error.message}`);
+    // Not open: choosing it again tries again.
+    if (state.open === open) state.open = null;
     return;
   }
   loadProfile(open);
@@ -1013,8 +1015,14 @@ function connect() {
 
 /** Once a socket is open: whatever happened while there was none is read back. */
 async function catchUpAll() {
+  // Each on its own: an inbox that fails to load must not keep the open conversation's
+  // missed messages from being read back.
   try {
     await refreshInbox();
+  } catch (error) {
+    announce(`Catching up the inbox failed: ${error.message}`);
+  }
+  try {
     const open = state.open;
     if (open) {
       await refreshConversation(open.id);
@@ -1041,7 +1049,12 @@ function onEvent(event) {
   if (event.type === 'message.created') {
     const message = { ...event.data };
     if (state.open?.id === id) {
-      if (fromCustomer) showTyping(false);
+      if (fromCustomer) {
+        showTyping(false);
+        // The open conversation's new customer message, said aloud (a screen reader
+        // hears nothing of a list item added silently).
+        announce(`The customer wrote: ${message.message.slice(0, 200)}`);
+      }
       showMessages([message]);
     }
     const known = state.list.find((c) => c.conversationId === id);
