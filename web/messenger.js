@@ -40,6 +40,7 @@ export const STRINGS = {
   status_open: 'Open', status_pending: 'Waiting for you', status_solved: 'Solved', status_closed: 'Closed',
   chat: 'Chat', ticket: 'Ticket', attachment: 'Attachment: {name}',
   loadFailed: 'The messages could not be loaded: {reason}', retry: 'Try again',
+  refused: 'Not sent yet: the sign-in was refused',
 };
 
 const STYLE = `
@@ -171,6 +172,9 @@ export class SupportZenMessenger extends HTMLElement {
   /** Counts the element's connections: a send or read begun under an earlier one (another
    * customer's, when the host page switches users) lands nowhere. */
   #generation = 0;
+  /** Between connectedCallback and disconnectedCallback: attribute changes before the
+   * first connection (the parser's, on upgrade) are read by that connection. */
+  #live = false;
 
   constructor() {
     super();
@@ -189,7 +193,7 @@ export class SupportZenMessenger extends HTMLElement {
   attributeChangedCallback(name, _old, value) {
     if (name === 'strings') {
       try { this.strings = value ? JSON.parse(value) : {}; } catch { /* not JSON: keep the texts */ }
-    } else if (this.#client && this.isConnected) {
+    } else if (this.#live && _old !== value) {
       this.disconnectedCallback();
       this.connectedCallback();
     }
@@ -200,12 +204,16 @@ export class SupportZenMessenger extends HTMLElement {
     const token = this.getAttribute('token');
     const api = (this.getAttribute('api') || '').replace(/\/$/, '');
     const storeKey = email && token ? `${STORE_PREFIX}:${api || location.origin}:${email}` : '';
-    if (storeKey !== this.#storeKey) this.#forget();
+    const another = storeKey !== this.#storeKey;
+    if (another) this.#forget();
     this.#storeKey = storeKey;
+    this.#live = true;
     this.#render();
     if (!storeKey) return;
     this.#client = new CustomerClient({ email, token, baseUrl: api });
-    this.#restore();
+    // The same customer's queue in memory is the one to send (it holds the files, which
+    // localStorage does not).
+    if (another) this.#restore();
     this.#onOnline = () => { this.#banner(); this.#flush(); };
     this.#onOffline = () => this.#banner();
     addEventListener('online', this.#onOnline);
@@ -225,8 +233,8 @@ export class SupportZenMessenger extends HTMLElement {
   }
 
   disconnectedCallback() {
-    this.#generation += 1;
-    this.#flushing = false; // a flush under the last connection stops at its next step
+    this.#live = false;
+    this.#generation += 1; // a flush under this connection stops at its next step
     this.#socket?.stop();
     this.#socket = null;
     clearTimeout(this.#retryTimer);
@@ -287,6 +295,7 @@ export class SupportZenMessenger extends HTMLElement {
     clearTimeout(this.#retryTimer);
     try {
       while (this.#queue.length) {
+        if (generation !== this.#generation) return;
         const item = this.#queue[0];
         item.state = 'sending';
         this.#paintPending(item);
@@ -300,11 +309,12 @@ export class SupportZenMessenger extends HTMLElement {
         } catch (error) {
           if (generation !== this.#generation) return;
           if (error instanceof ApiError && error.status === 401) {
-            // The host page's email and token do not match (yet: it may be setting one
-            // attribute, then the other). The queue waits for them to change, which
-            // connects again and sends it; it is not dropped as refused.
-            item.state = 'queued';
+            // The host page's email and token do not match (a token being replaced, or a
+            // wrong one). The queue waits for the attributes to change, which connects
+            // again and sends it; the host page is told, and the customer sees why.
+            item.state = 'refused';
             this.#paintPending(item);
+            this.dispatchEvent(new CustomEvent('supportzen-unauthorized', { bubbles: true, composed: true }));
             return;
           }
           if (!(error instanceof ApiError) || error.retryable) {
@@ -323,15 +333,16 @@ export class SupportZenMessenger extends HTMLElement {
           this.#paintPending(item);
           if (error.code === 'conversation_closed' && this.#current?.id === this.#resolve(item.conv)) {
             this.#current.status = 'closed';
+            this.#current.changedAt = Date.now();
             this.#renderFooter();
           }
         }
       }
     } finally {
-      if (generation === this.#generation) {
-        this.#flushing = false;
-        this.#banner();
-      }
+      this.#flushing = false;
+      if (generation === this.#generation) this.#banner();
+      // A connection made meanwhile found this flush running: its turn now.
+      else if (this.#live && this.#client) this.#flush();
     }
   }
 
@@ -343,6 +354,7 @@ export class SupportZenMessenger extends HTMLElement {
     // A file leaves the item only once it is uploaded: a retry after a failed upload
     // sends the rest, not a message missing them.
     while (item.files?.length) {
+      if (generation !== this.#generation) throw new Error('superseded by another connection');
       item.attachments = item.attachments || [];
       item.attachments.push(await client.upload(item.files[0]));
       item.files.shift();
@@ -352,6 +364,7 @@ export class SupportZenMessenger extends HTMLElement {
       message: item.message, attachments: item.attachments,
       clientMessageId: item.clientMessageId, idempotencyKey: item.key,
     };
+    if (generation !== this.#generation) throw new Error('superseded by another connection');
     if (item.op === 'create') {
       item.profile ??= this.#profile(); // an item queued before profiles were kept
       const open = { ...fields, ...item.profile, followUpOf: item.followUpOf };
@@ -845,6 +858,7 @@ export class SupportZenMessenger extends HTMLElement {
         try {
           const answer = await this.#client.rate(current.id, { rating: Number(picked.value), comment: comment.value.trim() });
           current.rating = answer.rating;
+          current.changedAt = Date.now();
           current.changing = false;
           this.#renderFooter();
           this.#els.footer.querySelector('button')?.focus();
@@ -913,9 +927,10 @@ export class SupportZenMessenger extends HTMLElement {
     const el = this.#bubbleFor(item);
     if (!el) return;
     el.classList.toggle('failed', item.state === 'failed');
+    const waiting = { sending: 'sending', refused: 'refused' }[item.state] ?? 'queued';
     el.querySelector('.meta').textContent = item.state === 'failed'
       ? this.#t('failed', { reason: item.reason })
-      : this.#t(item.state === 'sending' ? 'sending' : 'queued');
+      : this.#t(waiting);
     this.#banner();
   }
 

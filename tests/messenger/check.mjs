@@ -290,10 +290,14 @@ await test('the host page switches the element to another customer: nothing of t
     element.setAttribute('token', t);
     element.setAttribute('email', e);
   }, [email, token]);
+  const bobsList = page.waitForResponse((r) => r.url().includes('/api/client/conversations?')
+    && r.request().headers()['x-supportzen-email'] === BOB);
   await signIn(BOB, BOB_TOKEN);
-  await m('p.muted, .item').first().waitFor({ timeout: WAIT });
+  await bobsList;
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
   check((await m('.item').count()) === 0, `Bob is shown ${await m('.item').count()} conversations`);
-  // Back to Ann: her queued send goes out as hers, once.
+  // Signed out (no token), then Ann again: her queued send goes out as hers, once.
+  await page.evaluate(() => document.querySelector('supportzen-messenger').removeAttribute('token'));
   await signIn(EMAIL, TOKEN);
   await until('Ann\'s send to be stored', async () => (await texts(chatId)).includes('written by Ann before the switch'));
   const bob = new CustomerClient({ email: BOB, token: BOB_TOKEN, baseUrl: base });

@@ -445,8 +445,12 @@ async function select(id, { focus = true } = {}) {
     markRead();
   } catch (error) {
     announce(`Cannot open ${id}: ${error.message}`);
-    // Not open: choosing it again tries again.
-    if (state.open === open) state.open = null;
+    // Not open: nothing shown to reply in, and choosing it again tries again.
+    if (state.open === open) {
+      state.open = null;
+      $('thread').hidden = true;
+      $('empty').hidden = false;
+    }
     return;
   }
   loadProfile(open);
