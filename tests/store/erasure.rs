@@ -8,17 +8,16 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use supportzen_shared::auth::{BearerToken, Caller};
 use supportzen_shared::domain::{
-    Agent, AgentId, AttachmentId, Author, ChatId, ContentType, ConversationId, DisplayName, Email,
-    FileName, MessageText, NewMessage, Profile, UnixSeconds, Uploader, UserId, now_millis,
-    now_seconds,
+    Agent, AgentId, AttachmentId, Author, ChatId, ConversationId, DisplayName, Email, MessageText,
+    NewMessage, Profile, UnixSeconds, Uploader, UserId, now_millis, now_seconds,
 };
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::events::{ConnectTicket, Subscriber};
 use supportzen_shared::idempotency::{BodyDigest, IdempotencyKey, Retry};
-use supportzen_shared::store::{CustomerEraser, Erased, NewConversation, UploadRecord};
+use supportzen_shared::store::{CustomerEraser, Erased, NewConversation};
 use supportzen_tests::dynamo::{RoundTrips, fresh_dynamo_store, local_client};
-use supportzen_tests::{TestStore, for_each_store};
+use supportzen_tests::{TestStore, for_each_store, png_upload};
 
 const ANN: &str = "ann@example.com";
 const BOB: &str = "bob@example.com";
@@ -78,19 +77,8 @@ async fn chat_of<S: TestStore>(store: &S, email: &str, first: bool) -> Conversat
 /// redeem: items that name them (by their folder's hash, and by email) outside any
 /// conversation. The upload's id.
 async fn loose_items_of<S: TestStore>(store: &S, email: &str) -> AttachmentId {
-    let id = AttachmentId::generate();
-    store
-        .record_upload(&UploadRecord {
-            id: id.clone(),
-            uploader: Uploader::customer(&user(email)),
-            name: FileName::parse("receipt.png").unwrap(),
-            content_type: ContentType::Png,
-            size: 42,
-            created_at: now_millis(),
-            attached_to: None,
-        })
-        .await
-        .unwrap();
+    let upload = png_upload(Uploader::customer(&user(email)), "receipt.png", 42);
+    store.record_upload(&upload).await.unwrap();
     store
         .put_ticket(
             &ConnectTicket::generate().digest(),
@@ -99,7 +87,7 @@ async fn loose_items_of<S: TestStore>(store: &S, email: &str) -> AttachmentId {
         )
         .await
         .unwrap();
-    id
+    upload.id
 }
 
 async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + CustomerEraser>() {
@@ -112,15 +100,7 @@ async fn everything_naming_a_customer_goes_and_nothing_else<S: TestStore + Custo
     let upload = loose_items_of(&store, ANN).await;
     let bobs_upload = loose_items_of(&store, BOB).await;
     // A file Ann attached: its upload's record goes with the message that claimed it.
-    let attached = UploadRecord {
-        id: AttachmentId::generate(),
-        uploader: Uploader::customer(&user(ANN)),
-        name: FileName::parse("shot.png").unwrap(),
-        content_type: ContentType::Png,
-        size: 64,
-        created_at: now_millis(),
-        attached_to: None,
-    };
+    let attached = png_upload(Uploader::customer(&user(ANN)), "shot.png", 64);
     store.record_upload(&attached).await.unwrap();
     let file = attached.attachment(attached.uploader.kept_key(&attached.id));
     let with_file = NewMessage {

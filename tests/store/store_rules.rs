@@ -10,7 +10,7 @@ use supportzen_shared::domain::{
     TicketId, UnixSeconds, UserId, now_millis,
 };
 use supportzen_shared::store::{NewConversation, SecretChange, StoreError};
-use supportzen_tests::{TestStore, close, for_each_store, texts};
+use supportzen_tests::{TestStore, close, for_each_store, png_upload, texts};
 
 fn user(email: &str) -> UserId {
     Email::parse(email).unwrap().user_id().clone()
@@ -436,17 +436,8 @@ async fn ann_upload<S: TestStore>(
     store: &S,
     ann: &UserId,
 ) -> supportzen_shared::domain::Attachment {
-    use supportzen_shared::domain::{AttachmentId, ContentType, FileName, Uploader};
-    use supportzen_shared::store::UploadRecord;
-    let record = UploadRecord {
-        id: AttachmentId::generate(),
-        uploader: Uploader::customer(ann),
-        name: FileName::parse("shot.png").unwrap(),
-        content_type: ContentType::Png,
-        size: 64,
-        created_at: now_millis(),
-        attached_to: None,
-    };
+    use supportzen_shared::domain::Uploader;
+    let record = png_upload(Uploader::customer(ann), "shot.png", 64);
     store.record_upload(&record).await.unwrap();
     record.attachment(record.uploader.kept_key(&record.id))
 }
@@ -524,12 +515,9 @@ pub async fn an_upload_is_claimed_by_one_message_of_its_uploader<S: TestStore>()
 /// receipt before anything the first changed: the route replays the first answer,
 /// rather than refusing the file it claimed or the activity it wrote.
 pub async fn a_retried_agent_reply_meets_the_receipt_before_its_claimed_file<S: TestStore>() {
-    use supportzen_shared::domain::{
-        Agent, AgentId, AttachmentId, ContentType, FileName, Uploader, now_seconds,
-    };
+    use supportzen_shared::domain::{Agent, AgentId, Uploader, now_seconds};
     use supportzen_shared::endpoint::Endpoint;
     use supportzen_shared::idempotency::{BodyDigest, IdempotencyKey, Retry};
-    use supportzen_shared::store::UploadRecord;
     let store = S::fresh().await;
     let ann = known_user(&store, "ann@example.com").await;
     let chat = new_chat(ann.clone(), "first");
@@ -539,15 +527,7 @@ pub async fn a_retried_agent_reply_meets_the_receipt_before_its_claimed_file<S: 
         id: AgentId::parse("sam").unwrap(),
         name: DisplayName::parse("Sam").unwrap(),
     };
-    let record = UploadRecord {
-        id: AttachmentId::generate(),
-        uploader: Uploader::agent(&sam.id),
-        name: FileName::parse("steps.png").unwrap(),
-        content_type: ContentType::Png,
-        size: 64,
-        created_at: now_millis(),
-        attached_to: None,
-    };
+    let record = png_upload(Uploader::agent(&sam.id), "steps.png", 64);
     store.record_upload(&record).await.unwrap();
     let file = record.attachment(record.uploader.kept_key(&record.id));
     let retry = Retry::for_agent(

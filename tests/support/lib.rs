@@ -20,13 +20,15 @@ use supportzen::webhooks::{WebhookOutbox, Worker};
 use supportzen::{cors, server};
 use supportzen_shared::Config;
 use supportzen_shared::auth::Secret;
-use supportzen_shared::domain::{AgentId, DisplayName, Email, Scope};
+use supportzen_shared::domain::{
+    AgentId, AttachmentId, ContentType, DisplayName, Email, FileName, Scope, Uploader,
+};
 use supportzen_shared::dynamo::DynamoStore;
 use supportzen_shared::endpoint::Endpoint;
 use supportzen_shared::flows::due::Notices;
 use supportzen_shared::http::Backend;
 use supportzen_shared::notify::NoticeSettings;
-use supportzen_shared::store::{ConversationAdmin, DueWork, UserProvisioner};
+use supportzen_shared::store::{ConversationAdmin, DueWork, UploadRecord, UserProvisioner};
 use supportzen_shared::store::{EventJournal, Publishing, TypingGate, WebhookRegistry};
 use supportzen_shared::webhook_client::WebhookClient;
 use supportzen_sqlite::{Outbox, SqliteStore};
@@ -103,6 +105,20 @@ pub fn messages_path(conversation_id: &str) -> String {
     Endpoint::ConversationMessages
         .path()
         .replace("{id}", conversation_id)
+}
+
+/// A PNG upload `uploader` declared just now and has not attached: the record a test
+/// stores, whose `attachment(uploader.kept_key(&id))` a message then names.
+pub fn png_upload(uploader: Uploader, name: &str, size: u64) -> UploadRecord {
+    UploadRecord {
+        id: AttachmentId::generate(),
+        uploader,
+        name: FileName::parse(name).unwrap(),
+        content_type: ContentType::Png,
+        size,
+        created_at: supportzen_shared::domain::now_millis(),
+        attached_to: None,
+    }
 }
 
 /// A running server and a handle on its store, for checking what was written.
