@@ -14,7 +14,9 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { WAIT, check, figures, finish, printFigures, test, until } from '../support/browser.mjs';
+import {
+  WAIT, check, figures, finish, onFailure, printFigures, test, until,
+} from '../support/browser.mjs';
 import {
   AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm, socketUrl,
 } from '../../web/client.js';
@@ -106,6 +108,29 @@ await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
   });
   socket.onMessage((message) => upstream.send(message));
   sockets.open.push({ socket, upstream });
+});
+
+// The API's last refusals and failed requests, for a failed check to print.
+const refusals = [];
+function refused(line) {
+  refusals.push(line);
+  if (refusals.length > 8) refusals.shift();
+}
+page.on('response', (response) => {
+  if (response.status() >= 400 && response.url().includes('/api/')) {
+    refused(`${response.request().method()} ${new URL(response.url()).pathname} ${response.status()}`);
+  }
+});
+page.on('requestfailed', (request) => refused(`${request.method()} ${new URL(request.url()).pathname} ${request.failure()?.errorText}`));
+onFailure(async () => {
+  const shown = await page.evaluate(() => Object.fromEntries(['announcer', 'connection', 'thread-meta']
+    .map((id) => [id, document.getElementById(id)?.textContent ?? null])));
+  const events = sockets.received.slice(-5).map((event) => `${event.type} ${event.conversationId ?? ''}`.trim());
+  return [
+    `the page: ${JSON.stringify(shown)}`,
+    `sockets: ${sockets.open.length} opened, ${sockets.refused} refused, ${sockets.received.length} events; the last: ${events.join(', ') || 'none'}`,
+    `the API's last refusals: ${refusals.join('; ') || 'none'}`,
+  ];
 });
 
 const ann = customer(base, 'ann@example.com', 's3cret');
@@ -277,6 +302,51 @@ await test('closed shows as final', async () => {
   check(await page.isDisabled('#set-solved') && await page.isDisabled('#assign-me'), 'no status change or assignment');
   const refused = await ann.sendChat(chat, { message: 'Hello?' }).catch((e) => e);
   check(refused instanceof ApiError && refused.code === 'conversation_closed' && refused.followUpAllowed, `${refused}`);
+});
+
+await test("a read of the open conversation started before the agent's assignment was answered is made again, not shown over it", async () => {
+  const { chatId } = await bob.createChat({ message: 'Who is looking at this?', createdAt: nowSeconds() });
+  const path = `/api/agent/conversations/${chatId}`;
+  await list(chatId).waitFor({ timeout: WAIT });
+  // Opening it marks it read: that write is answered before the test begins.
+  const marked = page.waitForResponse((response) => new URL(response.url()).pathname === `${path}/read`, { timeout: WAIT });
+  await list(chatId).click();
+  await bubbles('Who is looking at this?').waitFor({ timeout: WAIT });
+  await marked;
+  // The page's reads of the conversation: the first is read from the API at once and
+  // answered only when the test says so, as a slow answer would be.
+  const conversationPath = (url) => url.pathname === path;
+  const reads = [];
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let read;
+  const stale = new Promise((resolve) => { read = resolve; });
+  const hold = async (route) => {
+    if (route.request().method() !== 'GET') return route.continue();
+    reads.push(Date.now());
+    if (reads.length > 1) return route.continue();
+    const answer = await route.fetch();
+    read();
+    await released;
+    return route.fulfill({ response: answer });
+  };
+  await page.route(conversationPath, hold);
+  try {
+    // Another agent takes it: the page reads the conversation again, and that read is held.
+    await (await agentApi()).assign(chatId, 'agent-11');
+    await stale;
+    await page.click('#assign-me');
+    await page.locator('#thread-meta', { hasText: 'assigned to me' }).waitFor({ timeout: WAIT });
+    // The held read (still "assigned to agent-11") is answered last.
+    await until("the read that followed this agent's assignment", () => reads.length >= 2);
+    release();
+    await until('the held read to be made again', () => reads.length >= 3);
+    await page.locator('#thread-meta', { hasText: 'assigned to me' }).waitFor({ timeout: WAIT });
+    check(!(await page.textContent('#thread-meta')).includes('agent-11'), await page.textContent('#thread-meta'));
+  } finally {
+    release();
+    await page.unroute(conversationPath, hold);
+  }
 });
 
 await test('after the socket is cut and restored, messages written meanwhile appear once', async () => {

@@ -7,6 +7,8 @@ export const WAIT = 15_000;
 
 let passed = 0;
 let failed = 0;
+/** What a failed check prints after its error: see `onFailure`. */
+let describe = null;
 /** Measured figures, printed (`figure: …`) by `printFigures`. */
 export const figures = [];
 
@@ -19,7 +21,23 @@ export async function test(name, body) {
   } catch (error) {
     failed += 1;
     console.log(`FAILED ${name}\n       ${String(error.stack ?? error).split('\n').slice(0, 6).join('\n       ')}`);
+    if (describe) {
+      try {
+        for (const line of await describe()) console.log(`       ${line}`);
+      } catch (cause) {
+        console.log(`       (the page could not be described: ${cause?.message ?? cause})`);
+      }
+    }
   }
+}
+
+/**
+ * Sets what a failed check prints after its error: `lines` returns lines on the state of
+ * the page then (what it last said aloud, its socket, the API's refusals), so a failure
+ * on a CI machine can be read without running it again.
+ */
+export function onFailure(lines) {
+  describe = lines;
 }
 
 export function check(condition, message) {

@@ -43,8 +43,14 @@ const state = {
   search: null,
   /** Ids of conversations events changed while the inbox was being read again. */
   touched: null,
-  /** Conversation id → when (performance.now()) a read mark of ours was last answered. */
-  marked: new Map(),
+  /**
+   * Conversation id → when (performance.now()) the console last learned of a change to it
+   * other than by reading it: a write of ours answered (a read mark, an assignment, a
+   * status, a message), or an event applied as it came (a rating, the customer's read
+   * mark). A read of it started before then may be older than what is shown, and is made
+   * again (refreshConversation).
+   */
+  learnedAt: new Map(),
   typingTimer: null,
 };
 
@@ -373,8 +379,8 @@ async function refreshConversation(id) {
   const started = performance.now();
   try {
     const conversation = await state.client.conversation(id);
-    // Read before one of our read marks was answered: its unread count is stale.
-    if ((state.marked.get(id) ?? -1) > started) return refreshConversation(id);
+    // Read before a change shown since (an unread count, an assignee, a rating...): read again.
+    if ((state.learnedAt.get(id) ?? -1) > started) return refreshConversation(id);
     upsert(conversation);
     upsertSearch(conversation);
     if (state.open?.id === id) {
@@ -811,7 +817,7 @@ async function markRead() {
   open.markedKey = newest.key;
   try {
     const mark = await state.client.markRead(open.id, newest.id);
-    state.marked.set(open.id, performance.now());
+    state.learnedAt.set(open.id, performance.now());
     // Counted after the mark: a customer message stored since is counted, as it should be.
     for (const conversation of [state.list.find((c) => c.conversationId === open.id), open.conversation]) {
       if (conversation) conversation.unread = mark.unread;
@@ -934,6 +940,7 @@ async function attempt(open, pending) {
       item.querySelector('.state').textContent = 'Sending…';
     }
     const { message } = await state.client.send(pending.conversationId, pending);
+    state.learnedAt.set(pending.conversationId, performance.now());
     if (state.open === open && !open.shown.has(message.messageId)) {
       open.shown.add([message]);
       settle(message);
@@ -985,6 +992,7 @@ async function act(label, run) {
   if (!open) return;
   try {
     const conversation = await run(open.id);
+    state.learnedAt.set(open.id, performance.now());
     if (conversation?.conversationId) {
       upsert(conversation);
       if (state.open === open) {
@@ -1080,6 +1088,7 @@ function onEvent(event) {
   } else if (event.type === 'conversation.status_changed' || event.type === 'conversation.assigned') {
     refreshConversation(id);
   } else if (event.type === 'conversation.read' && event.data.reader === 'customer') {
+    state.learnedAt.set(id, performance.now());
     for (const conversation of conversationsOf(id)) {
       // A mark only moves forward; ids sort by creation.
       if (!conversation.customerReadUpTo || conversation.customerReadUpTo < event.data.upTo) conversation.customerReadUpTo = event.data.upTo;
@@ -1090,6 +1099,7 @@ function onEvent(event) {
     refreshConversation(id);
   } else if (event.type === 'conversation.rated') {
     const { rating, comment, ratedAt } = event.data;
+    state.learnedAt.set(id, performance.now());
     for (const conversation of conversationsOf(id)) conversation.rating = { rating, comment, ratedAt };
     const known = state.list.find((c) => c.conversationId === id);
     if (known) renderItem(known);
