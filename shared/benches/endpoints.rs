@@ -73,7 +73,7 @@ impl MessageAppender for BuildOnly {
     ) -> Result<(), StoreError> {
         black_box(
             self.dynamo
-                .append_actions(id, owner, message, notice_at, receipt)?,
+                .append_actions(id, owner, message, notice_at, receipt, None)?,
         );
         Ok(())
     }

@@ -231,6 +231,93 @@ async fn notes_never_take_a_place_in_a_customers_page<S: TestStore>() {
     assert_eq!(listed.last_message.unwrap().text, "more 2");
 }
 
+/// Two writes to one conversation at once: the one stamped later may commit first. The
+/// other is stored all the same, but the newer stays the conversation's activity and
+/// preview (and its place in the inbox): an agent's reply stamped before the customer's
+/// newest message must not make them look answered, and a customer's message stamped
+/// before an agent's reply still reopens the conversation without hiding that reply.
+async fn a_message_that_commits_after_a_newer_one_leaves_the_newer_one_latest<S: TestStore>() {
+    let store = S::fresh().await;
+    let (ann, ids) = chats(&store, 1).await;
+    let chat = &ids[0];
+    let seen = store.find_conversation(chat).await.unwrap().unwrap();
+    let reply = NewMessage::by_agent(agent("a"), text("looking into it"), None, None, false);
+    let mut newer = NewMessage::now(Author::Customer, text("still broken"), None, None);
+    newer.sent_at = reply.sent_at + 1_000;
+    store
+        .append_message(chat, &ann, &newer, None, None)
+        .await
+        .unwrap();
+    store
+        .add_agent_message(&seen, &reply, None, None)
+        .await
+        .unwrap();
+    let now = store.find_conversation(chat).await.unwrap().unwrap();
+    assert_eq!(now.last_activity_at, newer.sent_at);
+    let latest = now.last_message.as_ref().unwrap();
+    assert_eq!(
+        (latest.text.as_str(), latest.author),
+        ("still broken", Author::Customer)
+    );
+    let open = whole_inbox(&store, &inbox(Status::Open, AssigneeFilter::Any), 10).await;
+    assert_eq!(
+        open.iter()
+            .map(|c| (c.id.clone(), c.last_activity_at))
+            .collect::<Vec<_>>(),
+        [(chat.clone(), newer.sent_at)],
+        "listed once, at the newer activity"
+    );
+
+    // Solved after a reply stamped later still; a customer's message stamped before that
+    // reply reopens it, and the reply stays the latest.
+    let mut last_reply = NewMessage::by_agent(agent("a"), text("fixed now"), None, None, false);
+    last_reply.sent_at = newer.sent_at + 2_000;
+    store
+        .add_agent_message(&now, &last_reply, None, None)
+        .await
+        .unwrap();
+    let replied = store.find_conversation(chat).await.unwrap().unwrap();
+    store
+        .set_status(&replied, Status::Solved, None)
+        .await
+        .unwrap();
+    let mut late = NewMessage::now(Author::Customer, text("thanks"), None, None);
+    late.sent_at = newer.sent_at + 1_000;
+    store
+        .append_message(chat, &ann, &late, None, None)
+        .await
+        .unwrap();
+    let reopened = store.find_conversation(chat).await.unwrap().unwrap();
+    assert_eq!(
+        reopened.status,
+        Status::Open,
+        "a customer's message reopens it"
+    );
+    assert_eq!(reopened.last_activity_at, last_reply.sent_at);
+    assert_eq!(reopened.last_message.unwrap().text.as_str(), "fixed now");
+    let open = whole_inbox(&store, &inbox(Status::Open, AssigneeFilter::Any), 10).await;
+    assert_eq!(
+        ids_of(&open),
+        std::slice::from_ref(chat),
+        "in the open inbox once"
+    );
+    let solved = whole_inbox(&store, &inbox(Status::Solved, AssigneeFilter::Any), 10).await;
+    assert!(solved.is_empty(), "and out of the solved one: {solved:?}");
+    // Every message is stored.
+    let mut stored = supportzen_tests::texts(&store, chat).await;
+    stored.sort_unstable();
+    assert_eq!(
+        stored,
+        [
+            "chat 0",
+            "fixed now",
+            "looking into it",
+            "still broken",
+            "thanks"
+        ]
+    );
+}
+
 async fn agent_writes_refuse_a_conversation_that_changed_since_it_was_read<S: TestStore>() {
     let store = S::fresh().await;
     let (ann, ids) = chats(&store, 1).await;
@@ -414,6 +501,7 @@ for_each_store!(
     the_inbox_pages_two_hundred_conversations_once_each_in_activity_order,
     notes_never_take_a_place_in_a_customers_page,
     agent_writes_refuse_a_conversation_that_changed_since_it_was_read,
+    a_message_that_commits_after_a_newer_one_leaves_the_newer_one_latest,
     a_follow_up_must_name_one_of_the_owners_conversations,
 );
 

@@ -3,7 +3,7 @@
 
 use super::DynamoStore;
 use super::conversation_reads::{in_time_order, one_more};
-use super::conversations::{ConversationItem, MessageItem};
+use super::conversations::{ConversationItem, MessageItem, newer_activity, status_is};
 use super::items::{
     IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk, due_pk, due_shard,
     due_sk, inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s, to_item,
@@ -180,42 +180,59 @@ const SHARDS_IN_FLIGHT: usize = 2;
 
 impl DynamoStore {
     /// The update that makes `message` (a public reply) the newest activity of `seen`,
-    /// on condition that its status is still the one seen.
+    /// on condition that its status is still the one seen and no newer activity is
+    /// there. With `behind` (a first try found newer activity: a customer's message
+    /// stamped later committed first), the reply is only counted, on condition that newer
+    /// activity is still there: it must not make the customer look answered.
     fn reply_touch(
         &self,
         seen: &StoredConversation,
         message: &NewMessage,
+        behind: bool,
     ) -> Result<TransactWriteItem, StoreError> {
         let id = &seen.id;
-        let preview = MessagePreview::of(message);
-        let index = IndexKeys::new(id, seen.status, message.sent_at, self.inbox_shards);
         let Condition {
             expression: condition,
             names: condition_names,
             values: mut attribute_values,
         } = same_status(seen.status);
-        attribute_values.extend([
-            (":now", n(message.sent_at)),
+        attribute_values.extend([(":one", n(1)), (":now", n(message.sent_at))]);
+        let (update, activity_condition) = if behind {
             (
-                ":owner_activity",
-                s(owner_activity_key(message.sent_at, id)),
-            ),
-            (":message", s(preview.id.as_str())),
-            (":author", s(preview.author.as_str())),
-            (":preview", s(preview.text)),
-            (":one", n(1)),
-        ]);
-        attribute_values.extend(index.values());
+                "ADD agent_replies :one".to_string(),
+                "last_activity_at > :now",
+            )
+        } else {
+            let preview = MessagePreview::of(message);
+            let index = IndexKeys::new(id, seen.status, message.sent_at, self.inbox_shards);
+            attribute_values.extend([
+                (
+                    ":owner_activity",
+                    s(owner_activity_key(message.sent_at, id)),
+                ),
+                (":message", s(preview.id.as_str())),
+                (":author", s(preview.author.as_str())),
+                (":preview", s(preview.text)),
+            ]);
+            attribute_values.extend(index.values());
+            (
+                format!(
+                    "SET last_activity_at = :now, #status = :seen_status, \
+                     gsi1sk = :owner_activity, {}, last_message_id = :message, \
+                     last_message_author = :author, last_message_preview = :preview \
+                     ADD agent_replies :one",
+                    IndexKeys::SET
+                ),
+                "last_activity_at <= :now",
+            )
+        };
         let update = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(id), META)))
-            .update_expression(format!(
-                "SET last_activity_at = :now, #status = :seen_status, gsi1sk = :owner_activity, \
-                 {}, last_message_id = :message, last_message_author = :author, \
-                 last_message_preview = :preview ADD agent_replies :one",
-                IndexKeys::SET
+            .update_expression(update)
+            .condition_expression(format!(
+                "attribute_exists(pk) AND {condition} AND {activity_condition}"
             ))
-            .condition_expression(format!("attribute_exists(pk) AND {condition}"))
             .set_expression_attribute_names(Some(names(&condition_names)))
             .set_expression_attribute_values(Some(values(attribute_values)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -252,46 +269,68 @@ impl AgentWriter for DynamoStore {
         notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let conversation = if message.internal {
-            self.exists_check(&seen.id)?
-        } else {
-            self.reply_touch(seen, message)?
+        let mut behind = false;
+        let cancelled = loop {
+            let conversation = if message.internal {
+                self.exists_check(&seen.id)?
+            } else {
+                self.reply_touch(seen, message, behind)?
+            };
+            let transaction = Transaction::default()
+                .with(Part::Conversation, conversation)
+                .with(
+                    Part::Message,
+                    self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
+                );
+            let transaction = match notice_at {
+                Some(due_at) if !message.internal => transaction.with(
+                    Part::Notice,
+                    self.notice_action(Reader::Customer, &seen.id, due_at)?,
+                ),
+                _ => transaction,
+            };
+            let transaction = self.claims(transaction, message)?;
+            let transaction = self.with_receipt(transaction, receipt)?;
+            let cancelled = match self
+                .transact("TransactWriteItems agent message", transaction)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(cancelled) => cancelled,
+            };
+            // Only the activity stood in the way: a newer message is there. Once more,
+            // behind it (newer activity only grows: once behind, always behind).
+            if let Cancelled::Conditions(failed) = &cancelled {
+                let old = failed.old_item(Part::Conversation);
+                if !behind
+                    && !message.internal
+                    && failed.failed(Part::Conversation)
+                    && old.is_some_and(|item| status_is(item, seen.status))
+                    && newer_activity(old, message.sent_at).is_some()
+                {
+                    behind = true;
+                    continue;
+                }
+            }
+            break cancelled;
         };
-        let transaction = Transaction::default()
-            .with(Part::Conversation, conversation)
-            .with(
-                Part::Message,
-                self.put_new(to_item(&MessageItem::new(&seen.id, message))?)?,
-            );
-        let transaction = match notice_at {
-            Some(due_at) if !message.internal => transaction.with(
-                Part::Notice,
-                self.notice_action(Reader::Customer, &seen.id, due_at)?,
-            ),
-            _ => transaction,
-        };
-        let transaction = self.claims(transaction, message)?;
-        let transaction = self.with_receipt(transaction, receipt)?;
-        match self
-            .transact("TransactWriteItems agent message", transaction)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(Cancelled::Store(err)) => Err(err),
-            Err(Cancelled::Conditions(failed)) if failed.failed(Part::Receipt) => {
+        match cancelled {
+            Cancelled::Store(err) => Err(err),
+            Cancelled::Conditions(failed) if failed.failed(Part::Receipt) => {
                 Err(StoreError::ReceiptExists)
             }
-            Err(Cancelled::Conditions(failed)) if failed.failed(Part::Conversation) => {
+            Cancelled::Conditions(failed) if failed.failed(Part::Conversation) => {
                 Err(if message.internal {
                     StoreError::NotFound
                 } else {
                     changed_or_gone(failed.old_item(Part::Conversation))
                 })
             }
-            Err(Cancelled::Conditions(failed)) => Err(failed_claim(message, &failed)
-                .unwrap_or_else(|| {
+            Cancelled::Conditions(failed) => {
+                Err(failed_claim(message, &failed).unwrap_or_else(|| {
                     StoreError::Internal(format!("agent message cancelled: {failed:?}"))
-                })),
+                }))
+            }
         }
     }
 

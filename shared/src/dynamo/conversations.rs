@@ -490,6 +490,11 @@ impl DynamoStore {
     /// to a pending or solved conversation needs an agent again); put the message (and
     /// the receipt; with `notice_at`, the agents' notice, unless one is pending). Built
     /// without I/O.
+    ///
+    /// The message becomes the conversation's activity and preview on condition that
+    /// none newer is there. With `behind` (a first try found newer activity: a message
+    /// stamped later committed first), it is only counted, and reopens the conversation
+    /// if need be ([`Behind`]). SQLite keeps the newer the same way (`MAX`).
     pub fn append_actions(
         &self,
         conversation: &ConversationId,
@@ -497,43 +502,73 @@ impl DynamoStore {
         message: &NewMessage,
         notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
+        behind: Option<Behind>,
     ) -> Result<Transaction, StoreError> {
         let preview = MessagePreview::of(message);
-        let index = IndexKeys::new(
-            conversation,
-            Status::Open,
-            message.sent_at,
-            self.inbox_shards,
-        );
+        let activity = match behind {
+            Some(Behind::Reopen(newer)) => newer,
+            _ => message.sent_at,
+        };
+        let index = IndexKeys::new(conversation, Status::Open, activity, self.inbox_shards);
         let mut attribute_values = vec![
-            (":now", n(message.sent_at)),
             (":reopened", s(Status::Open.as_str())),
-            (
-                ":owner_activity",
-                s(owner_activity_key(message.sent_at, conversation)),
-            ),
-            (":message", s(preview.id.as_str())),
-            (":author", s(preview.author.as_str())),
-            (":preview", s(preview.text)),
             (":owner", s(owner.as_str())),
             (":kind", s(conversation.kind())),
             (":open", AttributeValue::Bool(true)),
             (":one", n(1)),
         ];
-        attribute_values.extend(index.values());
+        let (touch, activity_condition) = match behind {
+            None => {
+                attribute_values.extend([
+                    (":now", n(message.sent_at)),
+                    (
+                        ":owner_activity",
+                        s(owner_activity_key(message.sent_at, conversation)),
+                    ),
+                    (":message", s(preview.id.as_str())),
+                    (":author", s(preview.author.as_str())),
+                    (":preview", s(preview.text)),
+                ]);
+                attribute_values.extend(index.values());
+                (
+                    format!(
+                        "SET last_activity_at = :now, gsi1sk = :owner_activity, \
+                         last_message_id = :message, last_message_author = :author, \
+                         last_message_preview = :preview, #status = :reopened, {} \
+                         REMOVE snoozed_until, gsi4pk, gsi4sk ADD customer_messages :one",
+                        IndexKeys::SET
+                    ),
+                    "last_activity_at <= :now",
+                )
+            }
+            Some(Behind::Open) => {
+                attribute_values.push((":now", n(message.sent_at)));
+                (
+                    "ADD customer_messages :one".to_string(),
+                    "last_activity_at > :now AND (#status = :reopened OR attribute_not_exists(#status))",
+                )
+            }
+            Some(Behind::Reopen(newer)) => {
+                attribute_values.push((":newer", n(newer)));
+                attribute_values.extend(index.values());
+                (
+                    format!(
+                        "SET #status = :reopened, {} \
+                         REMOVE snoozed_until, gsi4pk, gsi4sk ADD customer_messages :one",
+                        IndexKeys::SET
+                    ),
+                    "last_activity_at = :newer",
+                )
+            }
+        };
         let touch = Update::builder()
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(conversation), META)))
-            .update_expression(format!(
-                "SET last_activity_at = :now, #status = :reopened, gsi1sk = :owner_activity, \
-                 {}, last_message_id = :message, last_message_author = :author, \
-                 last_message_preview = :preview \
-                 REMOVE snoozed_until, gsi4pk, gsi4sk ADD customer_messages :one",
-                IndexKeys::SET
+            .update_expression(touch)
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open \
+                 AND {activity_condition}"
             ))
-            .condition_expression(
-                "attribute_exists(pk) AND #owner = :owner AND #kind = :kind AND #open = :open",
-            )
             .set_expression_attribute_names(Some(names(&[
                 ("#owner", "owner"),
                 ("#kind", "kind"),
@@ -621,14 +656,42 @@ impl MessageAppender for DynamoStore {
         notice_at: Option<i64>,
         receipt: Option<&NewReceipt>,
     ) -> Result<(), StoreError> {
-        let transaction = self.append_actions(conversation, owner, message, notice_at, receipt)?;
-        let failed = match self
-            .transact("TransactWriteItems append", transaction)
-            .await
-        {
-            Ok(()) => return Ok(()),
-            Err(Cancelled::Store(err)) => return Err(err),
-            Err(Cancelled::Conditions(failed)) => failed,
+        let mut behind = None;
+        let mut tries = 0;
+        let failed = loop {
+            let transaction =
+                self.append_actions(conversation, owner, message, notice_at, receipt, behind)?;
+            let failed = match self
+                .transact("TransactWriteItems append", transaction)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(Cancelled::Store(err)) => return Err(err),
+                Err(Cancelled::Conditions(failed)) => failed,
+            };
+            // Only the activity stood in the way: a newer message is there. Again,
+            // behind it (up to three times if yet more come meanwhile).
+            let old = failed.old_item(Part::Conversation);
+            let next = newer_activity(old, message.sent_at)
+                .filter(|_| {
+                    failed.failed(Part::Conversation)
+                        && is_open_and_theirs(old, conversation, owner)
+                })
+                .and_then(|newer| {
+                    let open = status_is(old?, Status::Open);
+                    Some(if open {
+                        Behind::Open
+                    } else {
+                        Behind::Reopen(newer)
+                    })
+                });
+            match next {
+                Some(next) if tries < 3 && behind != Some(next) => {
+                    tries += 1;
+                    behind = Some(next);
+                }
+                _ => break failed,
+            }
         };
         if failed.failed(Part::Receipt) {
             return Err(StoreError::ReceiptExists);
@@ -645,15 +708,66 @@ impl MessageAppender for DynamoStore {
         // Tell "closed" apart from "missing or not yours" with the item as it was; only
         // its owner learns that it is closed.
         let old = failed.old_item(Part::Conversation);
-        let is =
-            |name: &str, value: &AttributeValue| old.and_then(|item| item.get(name)) == Some(value);
-        let theirs = is("owner", &s(owner.as_str())) && is("kind", &s(conversation.kind()));
-        Err(if theirs && is("open", &AttributeValue::Bool(false)) {
-            StoreError::Closed
-        } else {
-            StoreError::NotFound
-        })
+        Err(
+            if is_theirs(old, conversation, owner)
+                && attribute_is(old, "open", &AttributeValue::Bool(false))
+            {
+                StoreError::Closed
+            } else if is_open_and_theirs(old, conversation, owner) {
+                // Newer activity kept coming: rare enough to ask for a retry.
+                StoreError::Unavailable {
+                    reason: "the conversation kept changing".into(),
+                    retry_after: std::time::Duration::from_secs(1),
+                }
+            } else {
+                StoreError::NotFound
+            },
+        )
     }
+}
+
+/// How a message stamped before its conversation's newest activity (a message stamped
+/// later committed first) touches the conversation: it is counted, but is neither its
+/// activity nor its preview.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behind {
+    /// Open: nothing else changes, on condition that it is still open and newer
+    /// activity still there (it only grows, so a burst of messages cannot starve it).
+    Open,
+    /// Pending or solved: reopened, its inbox keys kept at this activity, on condition
+    /// that its activity is still this.
+    Reopen(i64),
+}
+
+/// Whether a conversation's item (as a failed condition returned it) has `status`
+/// (items from before statuses: open or closed by `open`).
+pub(super) fn status_is(item: &Item, status: Status) -> bool {
+    match item.get("status") {
+        Some(stored) => *stored == s(status.as_str()),
+        None => status == Status::Open && item.get("open") == Some(&AttributeValue::Bool(true)),
+    }
+}
+
+fn attribute_is(item: Option<&Item>, name: &str, value: &AttributeValue) -> bool {
+    item.and_then(|item| item.get(name)) == Some(value)
+}
+
+/// Whether a conversation's item (as a failed condition returned it) is `owner`'s and of
+/// `conversation`'s kind.
+fn is_theirs(item: Option<&Item>, conversation: &ConversationId, owner: &UserId) -> bool {
+    attribute_is(item, "owner", &s(owner.as_str()))
+        && attribute_is(item, "kind", &s(conversation.kind()))
+}
+
+fn is_open_and_theirs(item: Option<&Item>, conversation: &ConversationId, owner: &UserId) -> bool {
+    is_theirs(item, conversation, owner) && attribute_is(item, "open", &AttributeValue::Bool(true))
+}
+
+/// The activity a conversation's item (as a failed condition returned it) holds, if newer
+/// than `sent_at`: a message stamped before it that commits after it is not the latest.
+pub(super) fn newer_activity(item: Option<&Item>, sent_at: i64) -> Option<i64> {
+    let at: i64 = item?.get("last_activity_at")?.as_n().ok()?.parse().ok()?;
+    (at > sent_at).then_some(at)
 }
 
 #[cfg(test)]
