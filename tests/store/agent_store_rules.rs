@@ -268,8 +268,9 @@ async fn a_message_that_commits_after_a_newer_one_leaves_the_newer_one_latest<S:
         "listed once, at the newer activity"
     );
 
-    // Solved after a reply stamped later still; a customer's message stamped before that
-    // reply reopens it, and the reply stays the latest.
+    // A reply stamped later still. Read with it as the newest, the conversation then gets
+    // a customer's message stamped before that reply: an agent solving it from that read
+    // is told it changed, as for any message since the read.
     let mut last_reply = NewMessage::by_agent(agent("a"), text("fixed now"), None, None, false);
     last_reply.sent_at = newer.sent_at + 2_000;
     store
@@ -277,8 +278,20 @@ async fn a_message_that_commits_after_a_newer_one_leaves_the_newer_one_latest<S:
         .await
         .unwrap();
     let replied = store.find_conversation(chat).await.unwrap().unwrap();
+    let mut behind_open = NewMessage::now(Author::Customer, text("one more thing"), None, None);
+    behind_open.sent_at = newer.sent_at + 500;
     store
-        .set_status(&replied, Status::Solved, None)
+        .append_message(chat, &ann, &behind_open, None, None)
+        .await
+        .unwrap();
+    let refused = store.set_status(&replied, Status::Solved, None).await;
+    assert!(matches!(refused, Err(StoreError::Changed)), "{refused:?}");
+    // Solved from a fresh read; a customer's message stamped before the reply reopens it,
+    // and the reply stays the latest.
+    let fresh = store.find_conversation(chat).await.unwrap().unwrap();
+    assert_eq!(fresh.last_message.as_ref().unwrap().text, "fixed now");
+    store
+        .set_status(&fresh, Status::Solved, None)
         .await
         .unwrap();
     let mut late = NewMessage::now(Author::Customer, text("thanks"), None, None);
@@ -312,6 +325,7 @@ async fn a_message_that_commits_after_a_newer_one_leaves_the_newer_one_latest<S:
             "chat 0",
             "fixed now",
             "looking into it",
+            "one more thing",
             "still broken",
             "thanks"
         ]

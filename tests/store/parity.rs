@@ -37,6 +37,9 @@ pub(crate) struct Scenario {
     reply: NewMessage,
     note: NewMessage,
     reopening: NewMessage,
+    /// Stamped before `reopening` but written after it, to the solved conversation: it
+    /// reopens it without being its newest (as when two writes race).
+    reopening_behind: NewMessage,
     /// Written last, on the closed conversation: once its event is read back, every
     /// earlier one has been.
     last_note: NewMessage,
@@ -71,6 +74,9 @@ impl Scenario {
             created_at: now_millis(),
             attached_to: None,
         };
+        let reopening = customer("And the old invoice?");
+        let mut reopening_behind = customer("Also, the receipt?");
+        reopening_behind.sent_at = reopening.sent_at - 1_000;
         let mut follow_up = customer("It says Basic.");
         follow_up.attachments = vec![upload.attachment(upload.uploader.kept_key(&upload.id))];
         Scenario {
@@ -80,7 +86,8 @@ impl Scenario {
             follow_up,
             reply: by_agent("Sorry about that: you are back on Premium.", false),
             note: by_agent("Plan sync bug, see INC-42", true),
-            reopening: customer("And the old invoice?"),
+            reopening,
+            reopening_behind,
             last_note: by_agent("Closed after the refund.", true),
             reader: agent.clone(),
             agent: agent.id,
@@ -211,8 +218,14 @@ impl Scenario {
             ..self.changed_rating.clone()
         };
         store.rate(&seen().await, &changed).await.unwrap();
-        // A customer's message reopens it: the message's event only.
+        // A customer's message reopens it: the message's event only. Solved again, it is
+        // reopened by one stamped before that message: again the message's event only.
         append(&self.reopening).await;
+        store
+            .set_status(&seen().await, Status::Solved, None)
+            .await
+            .unwrap();
+        append(&self.reopening_behind).await;
         store.assign(&self.chat, None, None).await.unwrap();
         store
             .set_status(&seen().await, Status::Closed, None)
@@ -241,6 +254,8 @@ impl Scenario {
             StatusChanged,
             Rated,
             Rated,
+            MessageCreated,
+            StatusChanged,
             MessageCreated,
             Assigned,
             StatusChanged,

@@ -362,13 +362,20 @@ impl AgentWriter for DynamoStore {
                 (":due_sk", s(due_sk(until, id))),
             ]);
         }
-        // Any message since the read moves the activity (two may share a millisecond).
+        // Any message since the read moves the activity (two may share a millisecond), or,
+        // written behind a newer one, the customer's count.
         let newest = match &seen.last_message {
             Some(message) => {
                 attribute_values.push((":seen_message", s(message.id.as_str())));
                 "last_message_id = :seen_message"
             }
             None => "attribute_not_exists(last_message_id)",
+        };
+        attribute_values.push((":seen_count", n(seen.reads.customer_messages)));
+        let counted = if seen.reads.customer_messages == 0 {
+            "(attribute_not_exists(customer_messages) OR customer_messages = :seen_count)"
+        } else {
+            "customer_messages = :seen_count"
         };
         let set = format!("SET #status = :status, #open = :open, {}", IndexKeys::SET);
         let update = self
@@ -377,13 +384,14 @@ impl AgentWriter for DynamoStore {
             .table_name(&*self.table)
             .set_key(Some(key(conversation_pk(id), META)))
             .update_expression(match snoozed_until {
-                Some(_) => format!(
-                    "{set}, snoozed_until = :snooze, gsi4pk = :due_pk, gsi4sk = :due_sk"
-                ),
+                Some(_) => {
+                    format!("{set}, snoozed_until = :snooze, gsi4pk = :due_pk, gsi4sk = :due_sk")
+                }
                 None => format!("{set} REMOVE snoozed_until, gsi4pk, gsi4sk"),
             })
             .condition_expression(format!(
-                "attribute_exists(pk) AND last_activity_at = :seen_activity AND {newest} AND {condition}"
+                "attribute_exists(pk) AND last_activity_at = :seen_activity AND {newest} \
+                 AND {counted} AND {condition}"
             ))
             .set_expression_attribute_names(Some(names(&condition_names)))
             .set_expression_attribute_values(Some(values(attribute_values)))

@@ -15,7 +15,8 @@
 //! | a conversation's rating given or changed | `conversation.rated` |
 //!
 //! A customer's message that reopens a conversation changes its status *and* its newest
-//! message: that is the message's event only.
+//! message (or, written behind a newer one, its count of the customer's messages): that
+//! is the message's event only.
 
 use super::envelope::{Event, EventType};
 use crate::domain::{
@@ -33,6 +34,10 @@ pub struct ConversationState {
     pub assignee: Option<AgentId>,
     /// The newest message's id.
     pub newest: Option<MessageId>,
+    /// How many public messages the customer has written. With `newest`, it tells the
+    /// changes a customer's message made: one written behind a newer message (stamped
+    /// before it, committed after it) moves only this.
+    pub customer_messages: i64,
     /// The customer's read mark.
     pub customer_read: Option<MessageId>,
     /// The agents' read mark, and the agent who moved it there.
@@ -89,7 +94,8 @@ pub fn events(change: Change<'_>, mut id: impl FnMut(EventType) -> String) -> Ve
         Change::ConversationChanged { before, after, at } => {
             let newest = after.newest.as_ref();
             let mut events = Vec::new();
-            let same_newest = before.newest.as_ref() == newest;
+            let same_newest = before.newest.as_ref() == newest
+                && before.customer_messages == after.customer_messages;
             let moved =
                 (before.status, before.snoozed_until) != (after.status, after.snoozed_until);
             if same_newest && moved {
@@ -166,6 +172,7 @@ mod tests {
             snoozed_until: None,
             assignee: None,
             newest: Some(MessageId::generate()),
+            customer_messages: 1,
             customer_read: None,
             agents_read: None,
             agents_read_by: None,
@@ -231,6 +238,13 @@ mod tests {
             ..before.clone()
         };
         assert_eq!(change(&reopened_by_a_message), vec![]);
+        // A customer's message written behind a newer one leaves the newest as it was.
+        let reopened_from_behind = ConversationState {
+            status: Status::Solved,
+            customer_messages: before.customer_messages + 1,
+            ..before.clone()
+        };
+        assert_eq!(change(&reopened_from_behind), vec![]);
         assert_eq!(change(&before), vec![]);
     }
 

@@ -95,6 +95,7 @@ impl From<&StoredConversation> for ConversationState {
             snoozed_until: stored.snoozed_until,
             assignee: stored.assignee.clone(),
             newest: stored.last_message.as_ref().map(|m| m.id.clone()),
+            customer_messages: stored.reads.customer_messages,
             customer_read: stored.reads.customer.as_ref().map(|m| m.up_to.clone()),
             agents_read: stored.reads.agents.as_ref().map(|m| m.up_to.clone()),
             agents_read_by: stored.reads.agents.as_ref().and_then(|m| m.by.clone()),

@@ -18,26 +18,31 @@ use supportzen_shared::store::{
     MessageWindow, Page, StoreError, StoredConversation, StoredMessage, committed,
 };
 
-/// Whether the row still has the status (and, if `same_activity`, the newest message)
+/// Whether the row still has the status (and, if `same_activity`, the newest message and
+/// the count of the customer's messages)
 /// `seen` had: `Some(true)` yes, `Some(false)` it changed, `None` it is gone.
 fn unchanged(
     tx: &rusqlite::Transaction<'_>,
     seen: &StoredConversation,
     same_activity: bool,
 ) -> Result<Option<bool>, StoreError> {
-    let found: Option<(String, i64, Option<String>)> = tx
+    let found: Option<(String, i64, Option<String>, i64)> = tx
         .query_row(
-            "SELECT status, last_activity_ms, last_message_id FROM conversations WHERE id = ?1",
+            "SELECT status, last_activity_ms, last_message_id, customer_messages
+             FROM conversations WHERE id = ?1",
             [seen.id.key()],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
         )
         .optional()
         .map_err(internal)?;
     let seen_message = seen.last_message.as_ref().map(|m| m.id.as_str());
-    Ok(found.map(|(status, at, newest)| {
+    // A customer's message written behind a newer one moves only their count.
+    Ok(found.map(|(status, at, newest, counted)| {
         status == seen.status.as_str()
             && (!same_activity
-                || (at == seen.last_activity_at && newest.as_deref() == seen_message))
+                || (at == seen.last_activity_at
+                    && newest.as_deref() == seen_message
+                    && counted == seen.reads.customer_messages))
     }))
 }
 
