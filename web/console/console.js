@@ -46,9 +46,9 @@ const state = {
   /**
    * Conversation id → when (performance.now()) the console last learned of a change to it
    * other than by reading it: a write of ours answered (a read mark, an assignment, a
-   * status, a message), or an event applied as it came (a rating, the customer's read
-   * mark). A read of it started before then may be older than what is shown, and is made
-   * again (refreshConversation).
+   * status, a message), or an event applied as it came (a message, a rating, the
+   * customer's read mark). A read of it started before then may be older than what is
+   * shown, and is made again (refreshConversation).
    */
   learnedAt: new Map(),
   typingTimer: null,
@@ -1071,11 +1071,15 @@ function onEvent(event) {
     }
     const known = state.list.find((c) => c.conversationId === id);
     if (known) {
+      state.learnedAt.set(id, performance.now());
       // Counted until a mark says otherwise (the open conversation's may be marked already).
       const marked = state.open?.id === id && state.open.markedKey >= messageKey(message);
       if (fromCustomer && !marked) known.unread = (known.unread ?? 0) + 1;
       known.lastActivityAt = Math.max(known.lastActivityAt, message.createdAt);
-      known.lastMessage = { messageId: message.messageId, author: message.author, message: message.message.slice(0, 200), createdAt: message.createdAt };
+      // The newest stays the preview: one stamped before it may be announced after it.
+      if (!known.lastMessage || message.createdAt >= known.lastMessage.createdAt) {
+        known.lastMessage = { messageId: message.messageId, author: message.author, message: message.message.slice(0, 200), createdAt: message.createdAt };
+      }
       renderItem(known);
       state.list.sort(byActivity);
       renderList();
