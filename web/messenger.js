@@ -40,6 +40,7 @@ export const STRINGS = {
   status_open: 'Open', status_pending: 'Waiting for you', status_solved: 'Solved', status_closed: 'Closed',
   chat: 'Chat', ticket: 'Ticket', attachment: 'Attachment: {name}',
   loadFailed: 'The messages could not be loaded: {reason}', retry: 'Try again',
+  earlierFailed: 'Earlier messages could not be loaded: {reason}',
   refused: 'Not sent yet: the sign-in was refused',
 };
 
@@ -790,8 +791,17 @@ export class SupportZenMessenger extends HTMLElement {
     const current = this.#current;
     if (!current?.oldest) return;
     const scroller = this.#els.log.parentElement;
+    const row = this.#els.earlier.parentElement;
+    row.querySelector('[role=alert]')?.remove();
     const before = scroller.scrollHeight - scroller.scrollTop;
-    const page = await this.#client.messages(current.id, { before: current.oldest, limit: 30 });
+    let page;
+    try {
+      page = await this.#client.messages(current.id, { before: current.oldest, limit: 30 });
+    } catch (error) {
+      // Said; the button stays for another try.
+      if (this.#current === current) row.append(h('p', { class: 'muted', role: 'alert' }, this.#t('earlierFailed', { reason: error.message })));
+      return;
+    }
     if (this.#current !== current) return;
     current.hasMore = page.hasMore;
     current.oldest = page.messages[0]?.messageId ?? current.oldest;

@@ -498,7 +498,7 @@ await test('a new chat whose answer is lost is sent again with the same body: st
   await elsewhere.close();
 });
 
-await test('a ticket of 46 messages: the latest 30 first, earlier ones paged in upward, each once and in order', async () => {
+await test('a ticket of 46 messages: the latest 30 first, earlier ones paged in upward (a failed page said and tried again), each once and in order', async () => {
   const ann = new CustomerClient({ email: EMAIL, token: TOKEN, baseUrl: base });
   const { ticketId } = await ann.createTicket({ message: 'ticket message 0', createdAt: 1679223400 });
   for (let i = 1; i < 46; i += 1) await ann.appendTicket(ticketId, { message: `ticket message ${i}` });
@@ -511,8 +511,15 @@ await test('a ticket of 46 messages: the latest 30 first, earlier ones paged in 
   // Not .click(): it scrolls the button into view first, and near the top the messenger
   // pages in by itself, so on a slow machine the page may arrive and hide the button
   // before the click lands (it then waits for the button until it times out).
+  // The first try gets no answer: said, and the button stays for another.
+  const earlierPage = (url) => url.searchParams.has('before');
+  await page.route(earlierPage, (route) => route.abort('connectionreset'));
+  await m('button', { hasText: 'Load earlier messages' }).dispatchEvent('click');
+  await m('[role=alert]', { hasText: 'Earlier messages could not be loaded' }).waitFor({ timeout: WAIT });
+  await page.unroute(earlierPage);
   await m('button', { hasText: 'Load earlier messages' }).dispatchEvent('click');
   await bubble('ticket message 0').waitFor({ timeout: WAIT });
+  check(await m('[role=alert]', { hasText: 'Earlier messages could not be loaded' }).count() === 0, 'the failure is no longer said');
   const shown = await m('.bubble').allTextContents();
   const expected = Array.from({ length: 46 }, (_, i) => `ticket message ${i}`);
   check(shown.join('|') === expected.join('|'), `shown: ${shown.length}, first ${shown[0]}, last ${shown.at(-1)}`);
