@@ -155,6 +155,9 @@ export class SupportZenMessenger extends HTMLElement {
   #shadow;
   #client = null;
   #socket = null;
+  /** The socket stopped on a 404 for its ticket (a customer not known yet): the first
+   * send the API answers starts it. */
+  #socketAwaitsWrite = false;
   #open = false;
   #view = 'list';
   #tab = 'chat';
@@ -211,7 +214,8 @@ export class SupportZenMessenger extends HTMLElement {
     this.#live = true;
     this.#render();
     if (!storeKey) return;
-    this.#client = new CustomerClient({ email, token, baseUrl: api });
+    const client = new CustomerClient({ email, token, baseUrl: api });
+    this.#client = client;
     // The same customer's queue in memory is the one to send (it holds the files, which
     // localStorage does not).
     if (another) this.#restore();
@@ -219,13 +223,28 @@ export class SupportZenMessenger extends HTMLElement {
     this.#onOffline = () => this.#banner();
     addEventListener('online', this.#onOnline);
     addEventListener('offline', this.#onOffline);
-    this.#socket = new RealtimeConnection({
-      getTicket: () => this.#client.realtimeTicket(),
+    const socket = new RealtimeConnection({
+      getTicket: async () => {
+        try {
+          return await client.realtimeTicket();
+        } catch (error) {
+          // A customer the API does not know yet (they never wrote) has nothing to hear:
+          // no asking again every half minute for as long as the page is open; their
+          // first message starts the socket (#settle).
+          if (error instanceof ApiError && error.status === 404) {
+            this.#socketAwaitsWrite = true;
+            socket.stop();
+          }
+          throw error;
+        }
+      },
       url: (ticket) => socketUrl(api, ticket, this.getAttribute('socket-url') || undefined),
       onEvent: (event) => this.#onEvent(event),
       onOpen: (reconnected) => this.#onSocketOpen(reconnected),
     });
-    this.#socket.start();
+    this.#socket = socket;
+    this.#socketAwaitsWrite = false;
+    socket.start();
     this.#loadLists();
     this.#flush();
     /** When the first render finished, in ms since the page's navigation started. */
@@ -392,6 +411,10 @@ export class SupportZenMessenger extends HTMLElement {
 
   /** A send the server answered: its bubble is now that stored message. */
   #settle(item, answer) {
+    if (this.#socketAwaitsWrite) {
+      this.#socketAwaitsWrite = false;
+      this.#socket?.start();
+    }
     const id = this.#resolve(item.conv);
     if (this.#current && this.#current.id === item.conv) {
       this.#current.id = id;
@@ -787,28 +810,35 @@ export class SupportZenMessenger extends HTMLElement {
     this.#els.log.parentElement.querySelector('textarea')?.focus();
   }
 
+  /** Pages in the 30 messages before the oldest shown; one page at a time, whether the
+   * button or scrolling to the top asked for it. */
   async #earlier() {
     const current = this.#current;
-    if (!current?.oldest) return;
-    const scroller = this.#els.log.parentElement;
-    const row = this.#els.earlier.parentElement;
-    row.querySelector('[role=alert]')?.remove();
-    const before = scroller.scrollHeight - scroller.scrollTop;
-    let page;
+    if (!current?.oldest || current.loading) return;
+    current.loading = true;
     try {
-      page = await this.#client.messages(current.id, { before: current.oldest, limit: 30 });
-    } catch (error) {
-      // Said; the button stays for another try.
-      if (this.#current === current) row.append(h('p', { class: 'muted', role: 'alert' }, this.#t('earlierFailed', { reason: error.message })));
-      return;
+      const scroller = this.#els.log.parentElement;
+      const row = this.#els.earlier.parentElement;
+      row.querySelector('[role=alert]')?.remove();
+      const before = scroller.scrollHeight - scroller.scrollTop;
+      let page;
+      try {
+        page = await this.#client.messages(current.id, { before: current.oldest, limit: 30 });
+      } catch (error) {
+        // Said; the button stays for another try.
+        if (this.#current === current) row.append(h('p', { class: 'muted', role: 'alert' }, this.#t('earlierFailed', { reason: error.message })));
+        return;
+      }
+      if (this.#current !== current) return;
+      current.hasMore = page.hasMore;
+      current.oldest = page.messages[0]?.messageId ?? current.oldest;
+      for (const m of current.shown.add(page.messages)) this.#renderMessage(m);
+      this.#els.earlier.hidden = !current.hasMore;
+      scroller.scrollTop = scroller.scrollHeight - before;
+      this.#els.earlier.focus();
+    } finally {
+      current.loading = false;
     }
-    if (this.#current !== current) return;
-    current.hasMore = page.hasMore;
-    current.oldest = page.messages[0]?.messageId ?? current.oldest;
-    for (const m of current.shown.add(page.messages)) this.#renderMessage(m);
-    this.#els.earlier.hidden = !current.hasMore;
-    scroller.scrollTop = scroller.scrollHeight - before;
-    this.#els.earlier.focus();
   }
 
   #conversationView() {
@@ -821,7 +851,7 @@ export class SupportZenMessenger extends HTMLElement {
     this.#els = { ...this.#els, log, earlier, footer, typing };
     const scroller = h('div', {
       class: 'scroll',
-      onscroll: () => { if (scroller.scrollTop < 40 && current.hasMore && !current.loading) { current.loading = true; this.#earlier().finally(() => { current.loading = false; }); } },
+      onscroll: () => { if (scroller.scrollTop < 40 && current.hasMore) this.#earlier(); },
     }, h('div', { class: 'earlier' }, earlier), log, footer);
     const composer = this.#composer((message, files) => this.#enqueueMessage({ op: 'send', kind: current.kind, conv: current.id, message, files }));
     this.#els.composer = composer;

@@ -201,6 +201,39 @@ await test('the demo page: the messenger under its strict CSP, a demo customer\'
   await own.close();
 });
 
+await test('a customer the API does not know yet asks for a socket once, not every half minute; their first message opens it', async () => {
+  // A context of its own: its socket stays out of the one the other checks play frames to.
+  const own = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const fresh = await own.newPage();
+  // The page's timers on a clock the test moves: five minutes pass in no time.
+  await fresh.clock.install();
+  const tickets = [];
+  fresh.on('request', (request) => {
+    if (new URL(request.url()).pathname === '/api/client/realtime/ticket') tickets.push(request);
+  });
+  await fresh.goto(`${hostUrl}?bare`);
+  await fresh.evaluate(async ({ src, api }) => {
+    await import(src);
+    const element = document.createElement('supportzen-messenger');
+    element.setAttribute('api', api);
+    element.setAttribute('email', 'newcomer@example.com');
+    element.setAttribute('token', 'ab'.repeat(32));
+    element.setAttribute('created-at', '1679223400');
+    document.body.append(element);
+  }, { src: `${base}${scriptPath}`, api: base });
+  await until('the first ticket asked for', async () => tickets.length >= 1 && (await tickets[0].response())?.status() === 404);
+  await fresh.clock.runFor(5 * 60_000);
+  const its = (selector, options) => fresh.locator(`supportzen-messenger ${selector}`, options);
+  await its('.launcher').click();
+  await its('.actions button', { hasText: 'New chat' }).click();
+  await its('textarea').fill('Hello, I am new here');
+  await its('textarea').press('Enter');
+  await its('.msg', { hasText: 'I am new here' }).locator('.meta', { hasText: 'Sent' }).waitFor({ timeout: WAIT });
+  await until('a ticket answered after the first message', async () => tickets.length >= 2 && (await tickets.at(-1).response())?.status() === 200);
+  check(tickets.length === 2, `${tickets.length} tickets asked for: one before writing, one after`);
+  await own.close();
+});
+
 await test('from another origin: a new chat, the agent replies through the API, the reply appears without a reload', async () => {
   check(new URL(hostUrl).origin !== new URL(base).origin, 'the host page is on another origin');
   await page.goto(hostUrl);

@@ -1075,9 +1075,10 @@ function onEvent(event) {
       // Counted until a mark says otherwise (the open conversation's may be marked already).
       const marked = state.open?.id === id && state.open.markedKey >= messageKey(message);
       if (fromCustomer && !marked) known.unread = (known.unread ?? 0) + 1;
-      known.lastActivityAt = Math.max(known.lastActivityAt, message.createdAt);
-      // The newest stays the preview: one stamped before it may be announced after it.
-      if (!known.lastMessage || message.createdAt >= known.lastMessage.createdAt) {
+      // A note is neither the activity nor the preview (as the API lists it); the newest
+      // message stays the preview: one stamped before it may be announced after it.
+      if (message.internal !== true) known.lastActivityAt = Math.max(known.lastActivityAt, message.createdAt);
+      if (message.internal !== true && (!known.lastMessage || message.createdAt >= known.lastMessage.createdAt)) {
         known.lastMessage = { messageId: message.messageId, author: message.author, message: message.message.slice(0, 200), createdAt: message.createdAt };
       }
       renderItem(known);
