@@ -3,7 +3,7 @@
 
 use super::DynamoStore;
 use super::conversation_reads::{in_time_order, one_more};
-use super::conversations::{ConversationItem, MessageItem, newer_activity, status_is};
+use super::conversations::{ConversationItem, MessageItem, as_it_was};
 use super::items::{
     IndexKeys, MESSAGE_PREFIX, META, NOTE_PREFIX, assignee_pk, conversation_pk, due_pk, due_shard,
     due_sk, inbox_pk, inbox_sk, key, n, owner_activity_key, receipt_pk, s, to_item,
@@ -300,17 +300,16 @@ impl AgentWriter for DynamoStore {
             };
             // Only the activity stood in the way: a newer message is there. Once more,
             // behind it (newer activity only grows: once behind, always behind).
-            if let Cancelled::Conditions(failed) = &cancelled {
-                let old = failed.old_item(Part::Conversation);
-                if !behind
-                    && !message.internal
-                    && failed.failed(Part::Conversation)
-                    && old.is_some_and(|item| status_is(item, seen.status))
-                    && newer_activity(old, message.sent_at).is_some()
-                {
-                    behind = true;
-                    continue;
-                }
+            if let Cancelled::Conditions(failed) = &cancelled
+                && !behind
+                && !message.internal
+                && failed.failed(Part::Conversation)
+                && as_it_was(failed).is_some_and(|was| {
+                    was.status == seen.status && was.last_activity_at > message.sent_at
+                })
+            {
+                behind = true;
+                continue;
             }
             break cancelled;
         };

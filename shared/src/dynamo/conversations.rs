@@ -8,7 +8,7 @@ use super::items::{
     InboxShards, IndexKeys, Item, META, conversation_pk, from_item, key, message_sk, n, note_sk,
     owner_activity_key, s, to_item, user_pk,
 };
-use super::table::{Cancelled, Part, Transaction, names, values};
+use super::table::{Cancelled, FailedConditions, Part, Transaction, names, values};
 use super::uploads::failed_claim;
 use crate::auth::Caller;
 use crate::domain::{
@@ -671,19 +671,16 @@ impl MessageAppender for DynamoStore {
             };
             // Only the activity stood in the way: a newer message is there. Again,
             // behind it (up to three times if yet more come meanwhile).
-            let old = failed.old_item(Part::Conversation);
-            let next = newer_activity(old, message.sent_at)
-                .filter(|_| {
+            let next = as_it_was(&failed)
+                .filter(|was| {
                     failed.failed(Part::Conversation)
-                        && is_open_and_theirs(old, conversation, owner)
+                        && is_theirs(was, conversation, owner)
+                        && was.status != Status::Closed
+                        && was.last_activity_at > message.sent_at
                 })
-                .and_then(|newer| {
-                    let open = status_is(old?, Status::Open);
-                    Some(if open {
-                        Behind::Open
-                    } else {
-                        Behind::Reopen(newer)
-                    })
+                .map(|was| match was.status {
+                    Status::Open => Behind::Open,
+                    _ => Behind::Reopen(was.last_activity_at),
                 });
             match next {
                 Some(next) if tries < 3 && behind != Some(next) => {
@@ -707,22 +704,17 @@ impl MessageAppender for DynamoStore {
         }
         // Tell "closed" apart from "missing or not yours" with the item as it was; only
         // its owner learns that it is closed.
-        let old = failed.old_item(Part::Conversation);
-        Err(
-            if is_theirs(old, conversation, owner)
-                && attribute_is(old, "open", &AttributeValue::Bool(false))
-            {
-                StoreError::Closed
-            } else if is_open_and_theirs(old, conversation, owner) {
+        Err(match as_it_was(&failed) {
+            Some(was) if is_theirs(&was, conversation, owner) => match was.status {
+                Status::Closed => StoreError::Closed,
                 // Newer activity kept coming: rare enough to ask for a retry.
-                StoreError::Unavailable {
+                _ => StoreError::Unavailable {
                     reason: "the conversation kept changing".into(),
                     retry_after: std::time::Duration::from_secs(1),
-                }
-            } else {
-                StoreError::NotFound
+                },
             },
-        )
+            _ => StoreError::NotFound,
+        })
     }
 }
 
@@ -739,35 +731,14 @@ pub enum Behind {
     Reopen(i64),
 }
 
-/// Whether a conversation's item (as a failed condition returned it) has `status`
-/// (items from before statuses: open or closed by `open`).
-pub(super) fn status_is(item: &Item, status: Status) -> bool {
-    match item.get("status") {
-        Some(stored) => *stored == s(status.as_str()),
-        None => status == Status::Open && item.get("open") == Some(&AttributeValue::Bool(true)),
-    }
+/// The conversation as a failed condition on it returned it (`AllOld`), if it was there.
+pub(super) fn as_it_was(failed: &FailedConditions) -> Option<StoredConversation> {
+    ConversationItem::decode(failed.old_item(Part::Conversation)?.clone()).ok()
 }
 
-fn attribute_is(item: Option<&Item>, name: &str, value: &AttributeValue) -> bool {
-    item.and_then(|item| item.get(name)) == Some(value)
-}
-
-/// Whether a conversation's item (as a failed condition returned it) is `owner`'s and of
-/// `conversation`'s kind.
-fn is_theirs(item: Option<&Item>, conversation: &ConversationId, owner: &UserId) -> bool {
-    attribute_is(item, "owner", &s(owner.as_str()))
-        && attribute_is(item, "kind", &s(conversation.kind()))
-}
-
-fn is_open_and_theirs(item: Option<&Item>, conversation: &ConversationId, owner: &UserId) -> bool {
-    is_theirs(item, conversation, owner) && attribute_is(item, "open", &AttributeValue::Bool(true))
-}
-
-/// The activity a conversation's item (as a failed condition returned it) holds, if newer
-/// than `sent_at`: a message stamped before it that commits after it is not the latest.
-pub(super) fn newer_activity(item: Option<&Item>, sent_at: i64) -> Option<i64> {
-    let at: i64 = item?.get("last_activity_at")?.as_n().ok()?.parse().ok()?;
-    (at > sent_at).then_some(at)
+/// Whether `was` is `owner`'s and of `conversation`'s kind.
+fn is_theirs(was: &StoredConversation, conversation: &ConversationId, owner: &UserId) -> bool {
+    was.owner == *owner && was.id.kind() == conversation.kind()
 }
 
 #[cfg(test)]
