@@ -413,6 +413,7 @@ export class RealtimeConnection {
   constructor({ getTicket, url, onEvent, onOpen = () => {}, onState = () => {}, WebSocketImpl = globalThis.WebSocket }) {
     Object.assign(this, { getTicket, url, onEvent, onOpen, onState, WebSocketImpl });
     this.socket = null;
+    /** True until start() and after stop(): neither connecting nor reconnecting. */
     this.stopped = true;
     this.failures = 0;
     this.opened = 0;

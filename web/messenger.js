@@ -155,9 +155,6 @@ export class SupportZenMessenger extends HTMLElement {
   #shadow;
   #client = null;
   #socket = null;
-  /** The socket stopped on a 404 for its ticket (a customer not known yet): the first
-   * send the API answers starts it. */
-  #socketAwaitsWrite = false;
   #open = false;
   #view = 'list';
   #tab = 'chat';
@@ -231,10 +228,7 @@ export class SupportZenMessenger extends HTMLElement {
           // A customer the API does not know yet (they never wrote) has nothing to hear:
           // no asking again every half minute for as long as the page is open; their
           // first message starts the socket (#settle).
-          if (error instanceof ApiError && error.status === 404) {
-            this.#socketAwaitsWrite = true;
-            socket.stop();
-          }
+          if (error instanceof ApiError && error.status === 404) socket.stop();
           throw error;
         }
       },
@@ -243,7 +237,6 @@ export class SupportZenMessenger extends HTMLElement {
       onOpen: (reconnected) => this.#onSocketOpen(reconnected),
     });
     this.#socket = socket;
-    this.#socketAwaitsWrite = false;
     socket.start();
     this.#loadLists();
     this.#flush();
@@ -411,10 +404,8 @@ export class SupportZenMessenger extends HTMLElement {
 
   /** A send the server answered: its bubble is now that stored message. */
   #settle(item, answer) {
-    if (this.#socketAwaitsWrite) {
-      this.#socketAwaitsWrite = false;
-      this.#socket?.start();
-    }
+    // Stopped only for a customer the API did not know yet: it knows them now.
+    if (this.#socket?.stopped) this.#socket.start();
     const id = this.#resolve(item.conv);
     if (this.#current && this.#current.id === item.conv) {
       this.#current.id = id;

@@ -1077,9 +1077,11 @@ function onEvent(event) {
       if (fromCustomer && !marked) known.unread = (known.unread ?? 0) + 1;
       // A note is neither the activity nor the preview (as the API lists it); the newest
       // message stays the preview: one stamped before it may be announced after it.
-      if (message.internal !== true) known.lastActivityAt = Math.max(known.lastActivityAt, message.createdAt);
-      if (message.internal !== true && (!known.lastMessage || message.createdAt >= known.lastMessage.createdAt)) {
-        known.lastMessage = { messageId: message.messageId, author: message.author, message: message.message.slice(0, 200), createdAt: message.createdAt };
+      if (message.internal !== true) {
+        known.lastActivityAt = Math.max(known.lastActivityAt, message.createdAt);
+        if (!known.lastMessage || message.createdAt >= known.lastMessage.createdAt) {
+          known.lastMessage = { messageId: message.messageId, author: message.author, message: message.message.slice(0, 200), createdAt: message.createdAt };
+        }
       }
       renderItem(known);
       state.list.sort(byActivity);
