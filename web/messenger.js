@@ -656,7 +656,12 @@ export class SupportZenMessenger extends HTMLElement {
     back.hidden = this.#view === 'list';
     if (this.#view === 'list') {
       title.textContent = this.#t('title');
+      // The list is drawn afresh whenever it is read again (a reply arrived, a mark was
+      // made): the control the customer had reached with the keyboard is focused again
+      // in the new drawing, or their place would go back to the page's start.
+      const focused = body.contains(this.#shadow.activeElement) ? this.#shadow.activeElement.dataset.key : undefined;
       body.replaceChildren(...this.#listView());
+      if (focused) [...body.querySelectorAll('[data-key]')].find((el) => el.dataset.key === focused)?.focus({ preventScroll: true });
     } else if (this.#view === 'compose') {
       title.textContent = this.#t(this.#tab === 'chat' ? 'newChat' : 'newTicket');
       body.replaceChildren(...this.#composeView());
@@ -667,14 +672,14 @@ export class SupportZenMessenger extends HTMLElement {
 
   #listView() {
     const tab = (kind, label) => h('button', {
-      type: 'button', role: 'tab', 'aria-selected': String(this.#tab === kind),
+      type: 'button', role: 'tab', 'aria-selected': String(this.#tab === kind), 'data-key': `tab-${kind}`,
       onclick: () => { this.#tab = kind; this.#renderBody(); this.#els.body.querySelector('[aria-selected=true]')?.focus(); },
     }, this.#t(label));
     const items = this.#lists[this.#tab];
     const list = items.length
       ? h('ul', { 'aria-label': this.#t(this.#tab === 'chat' ? 'chats' : 'tickets') }, items.map((item) => {
         const unread = this.#unread(item);
-        return h('li', {}, h('button', { class: 'item', type: 'button', onclick: () => this.#openConversation(item.conversationId, item.kind) },
+        return h('li', {}, h('button', { class: 'item', type: 'button', 'data-key': `conversation-${item.conversationId}`, onclick: () => this.#openConversation(item.conversationId, item.kind) },
           h('span', { class: 'row' },
             h('strong', {}, item.kind === 'ticket' ? item.conversationId : this.#t('chat')),
             h('span', { class: 'muted' }, this.#t(`status_${item.status}`))),
@@ -687,8 +692,8 @@ export class SupportZenMessenger extends HTMLElement {
       h('div', { class: 'tabs', role: 'tablist' }, tab('chat', 'chats'), tab('ticket', 'tickets')),
       h('div', { class: 'scroll' }, list),
       h('div', { class: 'actions' },
-        h('button', { class: 'primary', type: 'button', onclick: () => this.#compose('chat') }, this.#t('newChat')),
-        h('button', { class: 'secondary', type: 'button', onclick: () => this.#compose('ticket') }, this.#t('newTicket'))),
+        h('button', { class: 'primary', type: 'button', 'data-key': 'new-chat', onclick: () => this.#compose('chat') }, this.#t('newChat')),
+        h('button', { class: 'secondary', type: 'button', 'data-key': 'new-ticket', onclick: () => this.#compose('ticket') }, this.#t('newTicket'))),
     ];
   }
 

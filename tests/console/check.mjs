@@ -425,6 +425,18 @@ await test('keyboard: j and k move through the inbox, ? lists the shortcuts', as
   await page.locator('#help:not([open])').waitFor({ state: 'attached', timeout: WAIT });
 });
 
+await test('a row that a new message moves to the top of the inbox keeps the keyboard focus', async () => {
+  const top = () => page.locator('#conversation-list button').first().getAttribute('data-id');
+  const { chatId: moved } = await bob.createChat({ message: 'Can I pay by invoice?', createdAt: nowSeconds() });
+  const { chatId: newer } = await bob.createChat({ message: 'And do you have a phone line?', createdAt: nowSeconds() });
+  await until(`${newer} to be listed above ${moved}`, async () => (await top()) === newer && (await list(moved).count()) === 1);
+  await list(moved).focus();
+  await bob.sendChat(moved, { message: 'One more thing about this one.' });
+  await until(`${moved} to move to the top`, async () => (await top()) === moved);
+  const focused = await page.evaluate(() => document.activeElement?.dataset?.id ?? document.activeElement?.tagName);
+  check(focused === moved, `the focus is on ${focused}, not on the row of ${moved}`);
+});
+
 await test('desktop notifications: offered, turned on by the agent, shown for a customer message elsewhere', async () => {
   const other = await context.newPage();
   // The browser's Notification, recorded: headless Chromium shows none to look at.

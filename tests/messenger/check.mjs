@@ -266,6 +266,21 @@ await test('reload shows the history, in order; the unread badge counts a reply 
   await m('.badge[hidden]').waitFor({ state: 'attached', timeout: WAIT });
 });
 
+await test('the list drawn again for a reply keeps the keyboard focus on the conversation the customer was on', async () => {
+  await m('header button[aria-label="Back to conversations"]').click();
+  await m('.item').first().focus();
+  await agent.send(chatId, { message: 'One more thing: your next invoice is corrected too.' });
+  await m('.item .dot').waitFor({ timeout: WAIT });
+  const focused = await page.evaluate(() => {
+    const active = document.querySelector('supportzen-messenger').shadowRoot.activeElement;
+    return active?.dataset.key ?? active?.tagName ?? 'nothing';
+  });
+  // Back in the conversation before checking, as the checks after this one expect.
+  await m('.item').first().click();
+  await bubble('next invoice is corrected').waitFor({ timeout: WAIT });
+  check(focused === `conversation-${chatId}`, `the focus is on ${focused}`);
+});
+
 await test('offline: three sends wait, then go out once each, in order, and show as sent only then', async () => {
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');

@@ -311,6 +311,10 @@ function upsert(conversation, { render = true } = {}) {
 
 function renderList() {
   const list = $('conversation-list');
+  // Moving a row takes it out of the document for a moment, and the browser drops the
+  // focus of anything it takes out: a keyboard user's place would go back to the page's
+  // start whenever the focused row's conversation got a message.
+  const focused = list.contains(document.activeElement) ? document.activeElement : null;
   let previous = null;
   for (const conversation of state.list) {
     const item = renderItem(conversation);
@@ -318,6 +322,7 @@ function renderList() {
     if (item !== expected) list.insertBefore(item, expected);
     previous = item;
   }
+  if (focused?.isConnected && document.activeElement !== focused) focused.focus({ preventScroll: true });
   $('load-more').hidden = !state.hasMore;
   const shown = state.list.length;
   $('inbox-count').textContent = shown === 0
