@@ -657,11 +657,15 @@ export class SupportZenMessenger extends HTMLElement {
     if (this.#view === 'list') {
       title.textContent = this.#t('title');
       // The list is drawn afresh whenever it is read again (a reply arrived, a mark was
-      // made): the control the customer had reached with the keyboard is focused again
-      // in the new drawing, or their place would go back to the page's start.
+      // made): the new drawing is scrolled as far as the last one was (for the same tab),
+      // and the control the customer had reached with the keyboard is focused again,
+      // scrolled into view if the list moved it, or their place would go back to the top.
       const focused = body.contains(this.#shadow.activeElement) ? this.#shadow.activeElement.dataset.key : undefined;
+      const scrolled = body.querySelector('.scroll');
+      const top = scrolled?.dataset.tab === this.#tab ? scrolled.scrollTop : 0;
       body.replaceChildren(...this.#listView());
-      if (focused) [...body.querySelectorAll('[data-key]')].find((el) => el.dataset.key === focused)?.focus({ preventScroll: true });
+      body.querySelector('.scroll').scrollTop = top;
+      if (focused) [...body.querySelectorAll('[data-key]')].find((el) => el.dataset.key === focused)?.focus();
     } else if (this.#view === 'compose') {
       title.textContent = this.#t(this.#tab === 'chat' ? 'newChat' : 'newTicket');
       body.replaceChildren(...this.#composeView());
@@ -690,7 +694,7 @@ export class SupportZenMessenger extends HTMLElement {
       : h('p', { class: 'muted' }, this.#t('empty'));
     return [
       h('div', { class: 'tabs', role: 'tablist' }, tab('chat', 'chats'), tab('ticket', 'tickets')),
-      h('div', { class: 'scroll' }, list),
+      h('div', { class: 'scroll', 'data-tab': this.#tab }, list),
       h('div', { class: 'actions' },
         h('button', { class: 'primary', type: 'button', 'data-key': 'new-chat', onclick: () => this.#compose('chat') }, this.#t('newChat')),
         h('button', { class: 'secondary', type: 'button', 'data-key': 'new-ticket', onclick: () => this.#compose('ticket') }, this.#t('newTicket'))),

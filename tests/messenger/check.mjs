@@ -270,7 +270,8 @@ await test('the list drawn again for a reply keeps the keyboard focus on the con
   await m('header button[aria-label="Back to conversations"]').click();
   await m('.item').first().focus();
   await agent.send(chatId, { message: 'One more thing: your next invoice is corrected too.' });
-  await m('.item .dot').waitFor({ timeout: WAIT });
+  // The row that shows the reply: a list drawn before it (with a dot of its own) is not the one to check.
+  await m('.item', { hasText: 'next invoice is corrected' }).locator('.dot').waitFor({ timeout: WAIT });
   const focused = await page.evaluate(() => {
     const active = document.querySelector('supportzen-messenger').shadowRoot.activeElement;
     return active?.dataset.key ?? active?.tagName ?? 'nothing';
@@ -625,6 +626,27 @@ await test('a host stylesheet restyling *, div and button leaves the messenger a
   figures.push(`hostile stylesheet: ${diff.differing} of ${diff.total} pixels differ (${diff.width}x${diff.height}), ${diff.inexact} by any amount`);
   // Where, and what each page listed: enough to tell a rendering race from a changed list.
   check(diff.differing === 0, `${diff.differing} pixels differ, first at ${diff.where.join('; ')}; listed ${JSON.stringify(plain.items)} then ${JSON.stringify(hostile.items)}`);
+});
+
+await test('a long list drawn again for a reply stays where the customer scrolled it', async () => {
+  const ann = new CustomerClient({ email: EMAIL, token: TOKEN, baseUrl: base });
+  const chats = [];
+  for (let i = 1; i <= 12; i += 1) chats.push((await ann.createChat({ message: `Question ${i} of a long list`, createdAt: Math.floor(Date.now() / 1000) })).chatId);
+  const fresh = await context.newPage();
+  const list = (selector, options) => fresh.locator(`supportzen-messenger ${selector}`, options);
+  await fresh.goto(hostUrl);
+  await list('.launcher').click();
+  await list('.item', { hasText: 'Question 1 of a long list' }).waitFor({ timeout: WAIT });
+  const scroller = list('.scroll');
+  const scrollTop = () => scroller.evaluate((el) => el.scrollTop);
+  await scroller.evaluate((el) => { el.scrollTop = el.scrollHeight; });
+  const before = await scrollTop();
+  // A reply to the newest chat, listed first: the list is read and drawn again.
+  await agent.send(chats.at(-1), { message: 'Answering your twelfth question.' });
+  await list('.item', { hasText: 'Answering your twelfth question.' }).waitFor({ timeout: WAIT });
+  const after = await scrollTop();
+  await fresh.close();
+  check(before > 0 && after === before, `scrolled to ${before} before the reply, ${after} after`);
 });
 
 await test('first render: the launcher drawn, in ms after navigation start, five fresh contexts', async () => {
