@@ -665,7 +665,7 @@ export class SupportZenMessenger extends HTMLElement {
       const top = scrolled?.dataset.tab === this.#tab ? scrolled.scrollTop : 0;
       body.replaceChildren(...this.#listView());
       body.querySelector('.scroll').scrollTop = top;
-      if (focused) [...body.querySelectorAll('[data-key]')].find((el) => el.dataset.key === focused)?.focus();
+      if (focused) body.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
     } else if (this.#view === 'compose') {
       title.textContent = this.#t(this.#tab === 'chat' ? 'newChat' : 'newTicket');
       body.replaceChildren(...this.#composeView());
