@@ -3,10 +3,11 @@
 //! returns the Lambda proxy response API Gateway would receive.
 
 use crate::files::FileStore;
-use lambda_http::Body;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use supportzen_shared::Config;
 use supportzen_shared::endpoint::Endpoint;
+use supportzen_shared::http::api_gateway::HttpApiResponse;
+use supportzen_shared::http::response::as_json_literals;
 use supportzen_shared::http::{Backend, dispatch};
 use supportzen_shared::s3::S3Objects;
 
@@ -19,35 +20,21 @@ pub async fn invoke<S: Backend>(
 ) -> Result<Value, String> {
     let request = lambda_http::request::from_str(event_json)
         .map_err(|e| format!("not an API Gateway HTTP API event: {e}"))?;
-    let response = match S3Objects::from_env() {
-        Ok(files) => dispatch(endpoint, store, &files, config, request).await,
-        // Without a bucket, links are signed by a local file store that no server
-        // serves: enough to see the answers' shape, not to download.
-        Err(_) => {
-            let dir = std::env::temp_dir().join("supportzen-invoke-files");
-            let files = FileStore::open(&dir, "http://127.0.0.1:3000")?;
-            dispatch(endpoint, store, &files, config, request).await
+    // As the Lambda function answers: its JSON written as the string literal API
+    // Gateway's answer holds, and that answer written by the same code.
+    let response = as_json_literals(async {
+        match S3Objects::from_env() {
+            Ok(files) => Ok::<_, String>(dispatch(endpoint, store, &files, config, request).await),
+            // Without a bucket, links are signed by a local file store that no server
+            // serves: enough to see the answers' shape, not to download.
+            Err(_) => {
+                let dir = std::env::temp_dir().join("supportzen-invoke-files");
+                let files = FileStore::open(&dir, "http://127.0.0.1:3000")?;
+                Ok(dispatch(endpoint, store, &files, config, request).await)
+            }
         }
-    };
-    let (parts, body) = response.into_parts();
-    let headers: Map<String, Value> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                Value::from(value.to_str().unwrap_or_default()),
-            )
-        })
-        .collect();
-    let body = match body {
-        Body::Empty => String::new(),
-        other => String::from_utf8_lossy(&other).into_owned(),
-    };
-    Ok(json!({
-        "statusCode": parts.status.as_u16(),
-        "headers": headers,
-        "body": body,
-        "isBase64Encoded": false,
-    }))
+    })
+    .await?;
+    serde_json::to_value(HttpApiResponse::from(response))
+        .map_err(|e| format!("the answer does not serialize: {e}"))
 }

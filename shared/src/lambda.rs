@@ -3,8 +3,12 @@
 
 use crate::config::Config;
 use crate::dynamo::DynamoStore;
+use crate::http::api_gateway::HttpApiResponse;
+use crate::http::response::as_json_literals;
 use crate::s3::S3Objects;
-use lambda_http::{Body, Error, Request, Response, service_fn};
+use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequest;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Body, Error, LambdaEvent, Request, RequestExt, Response, service_fn};
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
@@ -33,10 +37,7 @@ pub async fn run_with_files(handler: FilesHandler) -> Result<(), Error> {
     let config = Config::from_env()?;
     let store = DynamoStore::from_lambda_env()?;
     let files = S3Objects::from_env()?;
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Error>(Ready(handler(&store, &files, &config, request).await))
-    }))
-    .await
+    serve(|request| handler(&store, &files, &config, request)).await
 }
 
 /// Runs `handler` under the Lambda runtime until the container is shut down.
@@ -46,24 +47,32 @@ pub async fn run(handler: Handler) -> Result<(), Error> {
     init_logging();
     let config = Config::from_env()?;
     let store = DynamoStore::from_lambda_env()?;
-    lambda_http::run(service_fn(|request| async {
-        Ok::<_, Error>(Ready(handler(&store, &config, request).await))
-    }))
-    .await
+    serve(|request| handler(&store, &config, request)).await
 }
 
-/// A handler's response, handed to `lambda_http` as it is. Its `IntoResponse` for a
-/// `Response<Body>` reads the body again by its content type: it parses the type,
-/// decodes the text as UTF-8 into a new `String` and clones the headers, which for a
-/// page of fifty messages is a scan and a copy of some 13 KB on every invocation
-/// (docs/performance.md). The handlers' bodies are already UTF-8 text (`Body::Text`, for
-/// JSON and for the unsubscribe page alike): nothing is left to convert.
-struct Ready(Response<Body>);
-
-impl lambda_http::IntoResponse for Ready {
-    fn into_response(self) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {
-        Box::pin(std::future::ready(self.0))
-    }
+/// Answers each event of API Gateway's HTTP API (payload format 2.0, the only kind these
+/// functions are routed) with `handler`'s response. The request is the one
+/// `lambda_http::run` would build (its conversion, from the event type it parses
+/// into); the response is written by [`HttpApiResponse`], its JSON body written once, as
+/// the string literal the answer holds ([`as_json_literals`]): `lambda_http` would take
+/// the body as text and escape it again, about half of what a page of messages costs
+/// beyond its store calls (docs/performance.md, "One pass for an answer's JSON").
+/// `lambda_http` also copies the X-Ray trace id into an `x-amzn-trace-id` request
+/// header, which no handler reads; the logs have it from the invocation's span.
+/// `LambdaRequest` is `lambda_http`'s own (hidden) type for what it parses; its
+/// conversion to a `Request` is the one `lambda_http::run` and `request::from_str` use.
+async fn serve<F, Fut>(handler: F) -> Result<(), Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    lambda_http::lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayV2httpRequest>| {
+        let request = Request::from(LambdaRequest::ApiGatewayV2(event.payload))
+            .with_lambda_context(event.context);
+        let answering = as_json_literals(handler(request));
+        async move { Ok::<_, Error>(HttpApiResponse::from(answering.await)) }
+    }))
+    .await
 }
 
 /// Logs as `lambda_runtime`'s default subscriber does, without its `EnvFilter`: JSON lines

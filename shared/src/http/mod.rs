@@ -1,10 +1,12 @@
 //! The HTTP layer, and the only code that knows about HTTP: reading requests into the
 //! flows' typed inputs ([`request`] for bodies, [`query`] for the read routes), the
 //! endpoint handlers ([`handlers`]), and writing outcomes as the documented envelope
-//! ([`response`]).
+//! ([`response`]; for API Gateway, as a JSON string literal: [`json_literal`]).
 
 pub mod agent;
+pub mod api_gateway;
 pub mod handlers;
+pub mod json_literal;
 pub mod query;
 pub mod request;
 pub mod response;

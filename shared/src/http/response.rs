@@ -2,13 +2,35 @@
 //! `Retry-After` and `Idempotent-Replayed` headers, and the envelope the client API
 //! documents, `{"status", "message", "data", "error"}`, always `application/json`.
 
+use super::json_literal;
 use crate::error::ApiError;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response};
 use serde::Serialize;
+use std::future::Future;
 
 /// The response header set (to `true`) on an answer that was given before.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+tokio::task_local! {
+    /// Set while a Lambda function answers API Gateway ([`as_json_literals`]).
+    static AS_JSON_LITERALS: ();
+}
+
+/// Runs `answering` with its JSON bodies written as JSON string literals, each marked
+/// [`JsonLiteral`]: what API Gateway's response holds as its `body`, so that the answer
+/// is written once rather than written and then escaped (`http::json_literal`). Only the
+/// Lambda functions ask for it (`lambda.rs`); the local server and the tests read bodies
+/// as they are sent.
+pub async fn as_json_literals<F: Future>(answering: F) -> F::Output {
+    AS_JSON_LITERALS.scope((), answering).await
+}
+
+/// The mark of a response whose body is its JSON written as a JSON string literal, quotes
+/// included ([`as_json_literals`]). Only this file makes one: a plain body marked so
+/// would reach API Gateway as invalid JSON.
+#[derive(Clone, Copy, Debug)]
+pub struct JsonLiteral(());
 
 #[derive(Serialize)]
 struct Envelope<'a, T> {
@@ -126,20 +148,29 @@ fn error_envelope(
 const UNSERIALIZABLE: &str = r#"{"status":"error","message":"internal error","data":null,"error":{"code":"internal_error","message":"internal error"}}"#;
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
-    // Room for most answers at once (a page of fifty messages is about 13 KB), rather
-    // than growing from 128 bytes by doubling, a copy each time.
-    let mut buffer = Vec::with_capacity(16 * 1024);
-    let written = serde_json::to_writer(&mut buffer, body)
+    // Room for most answers at once (a page of fifty messages is about 13 KB, 15 KB as a
+    // literal), rather than growing from 128 bytes by doubling, a copy each time.
+    let buffer = Vec::with_capacity(16 * 1024);
+    let literal = AS_JSON_LITERALS.try_with(|()| ()).is_ok();
+    let written = if literal {
+        json_literal::to_literal(body, buffer)
+    } else {
+        let mut buffer = buffer;
+        serde_json::to_writer(&mut buffer, body).map(|()| buffer)
+    };
+    let written = written
         .map_err(|e| e.to_string())
-        .and_then(|()| String::from_utf8(buffer).map_err(|e| e.to_string()));
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()));
     let (status, text) = match written {
         Ok(text) => (status, text),
         Err(err) => {
             tracing::error!(%err, "response body does not serialize");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                UNSERIALIZABLE.to_string(),
-            )
+            let text = if literal {
+                serde_json::to_string(UNSERIALIZABLE).unwrap_or_default()
+            } else {
+                UNSERIALIZABLE.to_string()
+            };
+            (StatusCode::INTERNAL_SERVER_ERROR, text)
         }
     };
     let mut response = Response::new(Body::Text(text));
@@ -148,6 +179,9 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if literal {
+        response.extensions_mut().insert(JsonLiteral(()));
+    }
     response
 }
 
@@ -175,6 +209,18 @@ mod tests {
             body_json(&response),
             json!({"status":"success","message":"Ticket created successfully.","data":{"ticketId":"TKT-001"},"error":null})
         );
+    }
+
+    #[tokio::test]
+    async fn for_api_gateway_a_body_is_its_json_as_a_string_literal() {
+        let data = json!({"text": "say \"hi\"\n"});
+        let plain = success("Sent.", &data, false);
+        let literal = as_json_literals(async { success("Sent.", &data, false) }).await;
+        assert!(plain.extensions().get::<JsonLiteral>().is_none());
+        assert!(literal.extensions().get::<JsonLiteral>().is_some());
+        let text: String = serde_json::from_slice(literal.body().as_ref()).unwrap();
+        assert_eq!(text.as_bytes(), plain.body().as_ref());
+        assert_eq!(literal.headers(), plain.headers());
     }
 
     #[test]
