@@ -437,6 +437,22 @@ await test('a row that a new message moves to the top of the inbox keeps the key
   check(focused === moved, `the focus is on ${focused}, not on the row of ${moved}`);
 });
 
+await test('a focused row whose conversation leaves the inbox hands the focus to the row below it', async () => {
+  const { chatId: older } = await bob.createChat({ message: 'Where is my parcel?', createdAt: nowSeconds() });
+  const { chatId: leaving } = await bob.createChat({ message: 'Never mind, it came.', createdAt: nowSeconds() });
+  await until(`${older} and ${leaving} to be listed`, async () => (await list(older).count()) === 1 && (await list(leaving).count()) === 1);
+  const below = await page.evaluate((id) => {
+    const row = document.querySelector(`#conversation-list button[data-id="${id}"]`).closest('li');
+    return row.nextElementSibling?.querySelector('button')?.dataset.id;
+  }, leaving);
+  check(below, `a row is listed below ${leaving}`);
+  await list(leaving).focus();
+  await (await agentApi()).setStatus(leaving, 'solved');
+  await until(`${leaving} to leave the open inbox`, async () => (await list(leaving).count()) === 0);
+  const focused = await page.evaluate(() => document.activeElement?.dataset?.id ?? document.activeElement?.tagName);
+  check(focused === below, `the focus is on ${focused}, not on the row below, ${below}`);
+});
+
 await test('desktop notifications: offered, turned on by the agent, shown for a customer message elsewhere', async () => {
   const other = await context.newPage();
   // The browser's Notification, recorded: headless Chromium shows none to look at.

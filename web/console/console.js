@@ -255,8 +255,7 @@ async function refreshInbox() {
       // What the read no longer lists has left these filters, unless an event brought it.
       if (!read.has(id) && !state.touched.has(id) && id !== state.selected) {
         state.list.splice(state.list.indexOf(conversation), 1);
-        state.items.get(id)?.remove();
-        state.items.delete(id);
+        removeItem(id);
       }
     }
     const touched = state.touched;
@@ -303,10 +302,24 @@ function upsert(conversation, { render = true } = {}) {
     state.list.push(conversation);
     state.list.sort(byActivity);
   } else {
-    state.items.get(id)?.remove();
-    state.items.delete(id);
+    removeItem(id);
   }
   if (render) renderList();
+}
+
+/**
+ * Takes a conversation's row out of the inbox. The browser drops the focus of what it
+ * takes out, so a focused row first hands it to the row below (or, at the end, above):
+ * a keyboard user stays in the list when a conversation leaves it.
+ */
+function removeItem(id) {
+  const item = state.items.get(id);
+  if (!item) return;
+  if (item.contains(document.activeElement)) {
+    (item.nextElementSibling ?? item.previousElementSibling)?.firstChild?.focus({ preventScroll: true });
+  }
+  item.remove();
+  state.items.delete(id);
 }
 
 function renderList() {
