@@ -8,10 +8,13 @@
 //! client that makes only that function's DynamoDB calls, so that what the function adds
 //! beyond its DynamoDB calls is `overhead = warm p50 - same calls' warm p50`.
 //!
+//! Everything runs on one CPU (`one_cpu.rs` says why) unless `--any-cpu` is given.
+//!
 //! Run `bench/cold-start.sh`, which builds everything in release mode first.
 
 mod dynamodb_stub;
 mod functions;
+mod one_cpu;
 mod runtime_api;
 
 use clap::Parser;
@@ -63,6 +66,11 @@ struct Args {
     /// functions'.
     #[arg(long)]
     empty_pages: bool,
+    /// Let the harness and the bootstraps run on every CPU this process may use, as the
+    /// scheduler likes, instead of on one (see src/one_cpu.rs for why one is the
+    /// default). A diagnostic: warm figures then move by tens of µs between runs.
+    #[arg(long)]
+    any_cpu: bool,
 }
 
 /// One bootstrap under test.
@@ -108,9 +116,21 @@ impl Subject {
     }
 }
 
-#[tokio::main]
-async fn main() -> Result<(), String> {
+fn main() -> Result<(), String> {
     let args = Args::parse();
+    if !args.any_cpu {
+        let cpu = one_cpu::pin().map_err(|e| format!("cannot keep to one CPU: {e}"))?;
+        eprintln!("on CPU {cpu} only (--any-cpu for all)");
+    }
+    // One thread: every task of the emulator and the stub runs where the pin holds.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?
+        .block_on(run(args))
+}
+
+async fn run(args: Args) -> Result<(), String> {
     if let Some(unknown) = args
         .only
         .iter()
@@ -394,6 +414,13 @@ fn report(args: &Args, subjects: &[Subject]) {
         "\nCold starts, medians of {} rounds (init = spawn to first GET /next; cold = init + first invocation):\n",
         args.rounds
     );
+    if args.any_cpu {
+        println!(
+            "(--any-cpu: the harness and the bootstraps ran on any CPU, so the warm figures move by tens of µs between runs.)\n"
+        );
+    } else {
+        println!("(The harness and the bootstraps ran on one CPU.)\n");
+    }
     if args.empty_pages {
         println!(
             "(--empty-pages: every page was answered empty, so these are not the functions' figures.)\n"
