@@ -66,9 +66,10 @@ struct Args {
     /// functions'.
     #[arg(long)]
     empty_pages: bool,
-    /// Let the harness and the bootstraps run on every CPU this process may use, as the
-    /// scheduler likes, instead of on one (see src/one_cpu.rs for why one is the
-    /// default). A diagnostic: warm figures then move by tens of µs between runs.
+    /// Let the harness (still on one thread) and the bootstraps run on every CPU this
+    /// process may use, as the scheduler likes, instead of on the highest-numbered one
+    /// (bench/cold-start/src/one_cpu.rs says why one is the default). A diagnostic: on
+    /// two vCPUs the warm figures moved by tens of µs between runs.
     #[arg(long)]
     any_cpu: bool,
 }
@@ -118,19 +119,23 @@ impl Subject {
 
 fn main() -> Result<(), String> {
     let args = Args::parse();
-    if !args.any_cpu {
-        let cpu = one_cpu::pin().map_err(|e| format!("cannot keep to one CPU: {e}"))?;
+    let cpu = if args.any_cpu {
+        None
+    } else {
+        let cpu = one_cpu::pin()
+            .map_err(|e| format!("cannot keep to one CPU ({e}); --any-cpu runs on all"))?;
         eprintln!("on CPU {cpu} only (--any-cpu for all)");
-    }
+        Some(cpu)
+    };
     // One thread: every task of the emulator and the stub runs where the pin holds.
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?
-        .block_on(run(args))
+        .block_on(run(args, cpu))
 }
 
-async fn run(args: Args) -> Result<(), String> {
+async fn run(args: Args, cpu: Option<usize>) -> Result<(), String> {
     if let Some(unknown) = args
         .only
         .iter()
@@ -194,7 +199,7 @@ async fn run(args: Args) -> Result<(), String> {
         eprintln!("round {}/{} done", round + 1, args.rounds);
     }
 
-    report(&args, &subjects);
+    report(&args, cpu, &subjects);
     Ok(())
 }
 
@@ -382,7 +387,7 @@ fn us(d: Duration) -> String {
     format!("{:.0}", d.as_secs_f64() * 1e6)
 }
 
-fn report(args: &Args, subjects: &[Subject]) {
+fn report(args: &Args, cpu: Option<usize>, subjects: &[Subject]) {
     let empty_cold = percentile(&subjects[0].cold(), 50);
     println!("Binaries (stripped):\n");
     println!("| binary | bytes | MiB |\n|---|---:|---:|");
@@ -414,12 +419,11 @@ fn report(args: &Args, subjects: &[Subject]) {
         "\nCold starts, medians of {} rounds (init = spawn to first GET /next; cold = init + first invocation):\n",
         args.rounds
     );
-    if args.any_cpu {
-        println!(
-            "(--any-cpu: the harness and the bootstraps ran on any CPU, so the warm figures move by tens of µs between runs.)\n"
-        );
-    } else {
-        println!("(The harness and the bootstraps ran on one CPU.)\n");
+    match cpu {
+        Some(cpu) => println!("(The harness and the bootstraps ran on CPU {cpu} only.)\n"),
+        None => println!(
+            "(--any-cpu: the harness and the bootstraps ran on any CPU the scheduler chose, so the warm figures may move by tens of µs between runs.)\n"
+        ),
     }
     if args.empty_pages {
         println!(
