@@ -570,3 +570,28 @@ export async function catchUp(readPage, shown) {
     after = page.nextCursor;
   }
 }
+
+/**
+ * How long an attachment's link is followed as it was read. The API signs each for 15
+ * minutes (docs/openapi.json, Attachment.url) and a conversation can stay open all day,
+ * so a link read longer ago than this has its message read again first.
+ */
+export const LINKS_FRESH_MS = 10 * 60_000;
+
+/**
+ * Reads message `id` again, for new attachment links: the one page of one message after
+ * the message shown before it (or before the one shown after it), else the latest page.
+ * @param {(options: {after?: string, before?: string, limit: number}) => Promise<{messages: object[]}>} readPage
+ * @param {string} id
+ * @param {{previous?: string, next?: string, latest: number}} around the neighbours' ids
+ *   and the latest page's size
+ * @returns {Promise<object|null>} the message, or null when neither page holds it
+ */
+export async function readMessageAgain(readPage, id, { previous, next, latest }) {
+  const holds = (page) => page.messages.find((message) => message.messageId === id) ?? null;
+  if (previous || next) {
+    const found = holds(await readPage(previous ? { after: previous, limit: 1 } : { before: next, limit: 1 }));
+    if (found) return found;
+  }
+  return holds(await readPage({ limit: latest }));
+}

@@ -21,7 +21,9 @@
 // while the network is away, and go out in order, each exactly once; a message shows as
 // sent only once the server answered.
 
-import { ApiError, CustomerClient, RealtimeConnection, ShownMessages, catchUp, newId, socketUrl } from './client.js';
+import {
+  ApiError, CustomerClient, LINKS_FRESH_MS, RealtimeConnection, ShownMessages, catchUp, newId, readMessageAgain, socketUrl,
+} from './client.js';
 
 /** Every text the messenger shows, by key; `{n}` and `{name}` are filled in. */
 export const STRINGS = {
@@ -42,6 +44,7 @@ export const STRINGS = {
   loadFailed: 'The messages could not be loaded: {reason}', retry: 'Try again',
   earlierFailed: 'Earlier messages could not be loaded: {reason}',
   refused: 'Not sent yet: the sign-in was refused',
+  linkFailed: 'The file could not be opened: {reason}',
 };
 
 const STYLE = `
@@ -845,7 +848,7 @@ export class SupportZenMessenger extends HTMLElement {
     const current = this.#current;
     this.#els.title.textContent = current.kind === 'ticket' && !this.#isLocal(current.id) ? current.id : this.#t(current.kind);
     const earlier = h('button', { class: 'secondary', type: 'button', hidden: true, onclick: () => this.#earlier() }, this.#t('earlier'));
-    const log = h('div', { role: 'log', 'aria-live': 'polite', 'aria-label': this.#t('title') });
+    const log = h('div', { role: 'log', 'aria-live': 'polite', 'aria-label': this.#t('title'), onclick: (e) => this.#followFresh(e) });
     const footer = h('div', {});
     const typing = h('p', { class: 'typing', role: 'status' });
     this.#els = { ...this.#els, log, earlier, footer, typing };
@@ -928,13 +931,21 @@ export class SupportZenMessenger extends HTMLElement {
     if (scroller && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= grown + 80) scroller.scrollTop = scroller.scrollHeight;
   }
 
-  #renderMessage(m) {
+  #renderMessage(m, { relinked = false } = {}) {
     const log = this.#els.log;
     if (!log) return;
     const mine = m.author === 'customer';
     const author = mine ? this.#t('you') : (m.agent?.name || this.#t('agent'));
     const el = this.#messageEl(author, m.message, m.attachments, mine);
     el.dataset.id = m.messageId;
+    if (m.attachments?.some((file) => file.url)) {
+      el.dataset.linksReadAt = String(Date.now());
+      // A picture that fails to load (its link expired, say) has its message read again,
+      // once: a replacement that fails too is left as it is.
+      for (const image of el.querySelectorAll('img')) {
+        image.addEventListener('error', () => { if (!relinked || this.#linksStale(el)) this.#relink(el); }, { once: true });
+      }
+    }
     const meta = el.querySelector('.meta');
     meta.textContent = mine ? '' : author;
     if (m.createdAt) el.title = new Date(m.createdAt).toLocaleString();
@@ -947,6 +958,42 @@ export class SupportZenMessenger extends HTMLElement {
     log.insertBefore(el, before);
     if (!before) log.parentElement.scrollTop = log.parentElement.scrollHeight;
     this.#paintSeen();
+  }
+
+  #linksStale(el) { return Date.now() - Number(el.dataset.linksReadAt ?? 0) >= LINKS_FRESH_MS; }
+
+  /** A click on a stale attachment link reads its message again and follows the new link. */
+  async #followFresh(event) {
+    const link = event.target.closest('a[download]');
+    const el = link?.closest('.msg[data-links-read-at]');
+    if (!el || !this.#linksStale(el)) return;
+    event.preventDefault();
+    const index = [...el.querySelectorAll('a[download]')].indexOf(link);
+    const fresh = (await this.#relink(el))?.querySelectorAll('a[download]')[index];
+    if (!fresh) return;
+    fresh.focus();
+    fresh.click();
+  }
+
+  /** Reads the message `el` shows again, for new links, and shows it in its place; returns the new element. */
+  async #relink(el) {
+    const current = this.#current;
+    const id = el.dataset.id;
+    if (!current || !id || !this.#client) return null;
+    try {
+      const message = await readMessageAgain((page) => this.#client.messages(current.id, page), id, {
+        previous: el.previousElementSibling?.dataset.id,
+        next: el.nextElementSibling?.dataset.id,
+        latest: 30,
+      });
+      if (this.#current !== current || !el.isConnected || !message) return null;
+      el.remove();
+      this.#renderMessage(message, { relinked: true });
+      return this.#els.log?.querySelector(`.msg[data-id="${CSS.escape(id)}"]`) ?? null;
+    } catch (error) {
+      el.querySelector('.meta').textContent = this.#t('linkFailed', { reason: error.message });
+      return null;
+    }
   }
 
   #bubbleFor(item) { return this.#els.log?.querySelector(`.msg[data-key="${item.key}"]`) ?? null; }

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import {
-  WAIT, check, figures, finish, onFailure, printFigures, test, until,
+  WAIT, check, figures, finish, linksTab, onFailure, printFigures, test, until,
 } from '../support/browser.mjs';
 import {
   AgentClient, ApiError, CustomerClient, ShownMessages, START_CURSOR, call, sendUploadForm, socketUrl,
@@ -621,6 +621,40 @@ await test("a customer's picture that arrives live is previewed (its link read f
   await image.waitFor({ timeout: WAIT });
   await until('the picture to load', () => image.evaluate((img) => img.complete && img.naturalWidth === 1));
   check(await bubbles('This is what I see.').count() === 1, 'shown once');
+});
+
+await test('an attachment link read over ten minutes ago is read again before it is followed; a picture that fails, once', async () => {
+  // The API's links last 15 minutes: this tab's clock is moved on.
+  const { context: later, tab, reads, refused } = await linksTab(browser, `/${second}/messages`, problems);
+  try {
+    await tab.goto(`${base}/console/#conversation=${second}`);
+    await tab.fill('#agent-id', 'agent-7');
+    await tab.fill('#agent-name', 'Sam from Support');
+    await tab.click('#local-sign-in button[type=submit]');
+    const sent = () => tab.locator('#messages li.message.agent[data-id]', { hasText: 'Here is where to click.' });
+    const image = () => sent().locator('img[alt^="where-to-click.png"]');
+    await image().waitFor({ timeout: WAIT });
+    await until('the refused picture to be read again and load', () => image().evaluate((img) => img.complete && img.naturalWidth === 1));
+    check(refused.pictures === 1, `the picture was refused ${refused.pictures} times`);
+    check(reads.some((search) => search.includes('after=')), `the message was read again for the picture: ${reads.join(' ')}`);
+
+    // A link read just now is followed as it is.
+    const before = reads.length;
+    const [now] = await Promise.all([tab.waitForEvent('download'), sent().locator('a[download="steps.txt"]').click()]);
+    check(reads.length === before, `a fresh link made ${reads.length - before} reads`);
+    check(readFileSync(await now.path(), 'utf8').startsWith('1. Open Billing'), 'the fresh link gives the file');
+
+    await tab.clock.fastForward('10:01');
+    const [again] = await Promise.all([tab.waitForEvent('download'), sent().locator('a[download="steps.txt"]').click()]);
+    const followed = reads.slice(before);
+    check(followed.length === 1 && followed[0].includes('after=') && followed[0].includes('limit=1'),
+      `a link read ten minutes ago reads its message again first: ${followed.join(' ')}`);
+    check(readFileSync(await again.path(), 'utf8').startsWith('1. Open Billing'), 'the new link gives the file');
+    check(await tab.evaluate(() => document.activeElement?.getAttribute('download')) === 'steps.txt',
+      'the keyboard focus is on the new link');
+  } finally {
+    await later.close();
+  }
 });
 
 // --- Read marks, "Seen", typing and ratings (issues 23 and 26) -----------------------

@@ -15,7 +15,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateSync, gzipSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { WAIT, check, figures, finish, printFigures, test, until } from '../support/browser.mjs';
+import { WAIT, check, figures, finish, linksTab, printFigures, test, until } from '../support/browser.mjs';
 import { AgentClient, CustomerClient } from '../../web/client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -464,6 +464,39 @@ await test('an attachment is uploaded, referenced and shown', async () => {
   const image = m('img[alt="Attachment: dot.png"]');
   await image.waitFor({ timeout: WAIT });
   await until('the picture to load', () => image.evaluate((img) => img.complete && img.naturalWidth === 160));
+});
+
+await test('an attachment link read over ten minutes ago is read again before it is followed; a picture that fails, once', async () => {
+  const steps = await agent.upload(new File(['1. Open Billing\n2. Refunds\n'], 'steps.txt', { type: 'text/plain' }));
+  await agent.send(chatId, { message: 'Here are the steps.', attachments: [steps] });
+  // The API's links last 15 minutes: this tab's clock is moved on.
+  const { context: later, tab, reads, refused } = await linksTab(browser, `/${chatId}/messages`, problems);
+  try {
+    await tab.goto(hostUrl);
+    const t = (selector, options) => tab.locator(`supportzen-messenger ${selector}`, options);
+    await t('.launcher').click();
+    await t('.item').first().click();
+    const image = () => t('img[alt="Attachment: dot.png"]');
+    await image().waitFor({ timeout: WAIT });
+    await until('the refused picture to be read again and load', () => image().evaluate((img) => img.complete && img.naturalWidth === 160));
+    check(refused.pictures === 1, `the picture was refused ${refused.pictures} times`);
+    check(reads.some((search) => search.includes('after=')), `the message was read again for the picture: ${reads.join(' ')}`);
+
+    const link = () => t('.msg', { hasText: 'Here are the steps.' }).locator('a[download="steps.txt"]');
+    const before = reads.length;
+    const [now] = await Promise.all([tab.waitForEvent('download'), link().click()]);
+    check(reads.length === before, `a fresh link made ${reads.length - before} reads`);
+    check(readFileSync(await now.path(), 'utf8').startsWith('1. Open Billing'), 'the fresh link gives the file');
+
+    await tab.clock.fastForward('10:01');
+    const [again] = await Promise.all([tab.waitForEvent('download'), link().click()]);
+    const followed = reads.slice(before);
+    check(followed.length === 1 && followed[0].includes('after=') && followed[0].includes('limit=1'),
+      `a link read ten minutes ago reads its message again first: ${followed.join(' ')}`);
+    check(readFileSync(await again.path(), 'utf8').startsWith('1. Open Billing'), 'the new link gives the file');
+  } finally {
+    await later.close();
+  }
 });
 
 await test('solved: the messenger asks for a rating, and the agent sees it', async () => {

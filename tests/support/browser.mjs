@@ -55,6 +55,32 @@ export async function until(what, probe) {
   }
 }
 
+/**
+ * A tab in a context of its own, for attachment links that expire: its clock can be moved
+ * on (`tab.clock.fastForward`), the query of each read of a page of messages whose path
+ * ends with `messagesPath` is noted in `reads`, and the first PNG loaded from `/files` is
+ * refused (403, counted in `refused.pictures`), as an expired link's would be.
+ * `problems` collects its page errors. Close `context` when done.
+ */
+export async function linksTab(browser, messagesPath, problems) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  await context.clock.install();
+  const tab = await context.newPage();
+  tab.on('pageerror', (error) => problems.push(`page error (links tab): ${error.message}`));
+  const reads = [];
+  tab.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.endsWith(messagesPath)) reads.push(url.search);
+  });
+  const refused = { pictures: 0 };
+  await tab.route((url) => url.pathname === '/files' && url.searchParams.get('type') === 'image/png', (route) => {
+    if (refused.pictures > 0) return route.continue();
+    refused.pictures += 1;
+    return route.fulfill({ status: 403, body: 'Request has expired' });
+  });
+  return { context, tab, reads, refused };
+}
+
 export function printFigures() {
   for (const figure of figures) console.log(`figure: ${figure}`);
 }

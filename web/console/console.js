@@ -9,7 +9,8 @@
 // Ratings (issue 26) show in the conversation and its row.
 
 import {
-  AgentClient, ApiError, RealtimeConnection, ShownMessages, catchUp, newId, socketUrl,
+  AgentClient, ApiError, LINKS_FRESH_MS, RealtimeConnection, ShownMessages, catchUp, newId, readMessageAgain,
+  socketUrl,
 } from '../web/client.js';
 
 const $ = (id) => document.getElementById(id);
@@ -701,7 +702,7 @@ function insertMessage(message, { pending = null } = {}) {
   return item;
 }
 
-function renderMessage(message, pending) {
+function renderMessage(message, pending, { relinked = false } = {}) {
   const note = message.internal === true;
   const item = el('li', `message ${note ? 'note' : message.author}`);
   item.dataset.key = messageKey(message);
@@ -719,6 +720,16 @@ function renderMessage(message, pending) {
   const files = (message.attachments ?? pending?.files?.map((f) => ({ name: f.name, size: f.size, contentType: f.type })) ?? [])
     .map((file) => (typeof file === 'string' ? { name: 'An attached file (reading its link…)' } : file));
   if (files.length > 0) item.append(renderAttachments(files));
+  if (files.some((file) => file.url)) {
+    item.dataset.linksReadAt = String(Date.now());
+    // A picture that fails to load (scrolled into view after its link expired, say) has
+    // its message read again, once: a replacement that fails too is left as it is.
+    for (const image of item.querySelectorAll('.attachments img')) {
+      image.addEventListener('error', () => {
+        if (!relinked || linksStale(item)) relink(item);
+      }, { once: true });
+    }
+  }
   // A linked image URL is shown as a link and not loaded, so no other origin sees the
   // agent's browser; attachments are the API's own short-lived links.
   if (message.imageUrl && /^https?:\/\//i.test(message.imageUrl)) {
@@ -768,6 +779,48 @@ function renderAttachments(files) {
     list.append(item);
   }
   return list;
+}
+
+function linksStale(item) {
+  return Date.now() - Number(item.dataset.linksReadAt ?? 0) >= LINKS_FRESH_MS;
+}
+
+/** A click on a stale attachment link reads the message again and follows the new link. */
+async function followFresh(event) {
+  const link = event.target.closest('.attachments a');
+  const item = link?.closest('li.message');
+  if (!item || !linksStale(item)) return;
+  event.preventDefault();
+  const index = [...item.querySelectorAll('.attachments a')].indexOf(link);
+  const fresh = (await relink(item))?.querySelectorAll('.attachments a')[index];
+  if (!fresh) return;
+  fresh.focus();
+  fresh.click();
+}
+
+/** Reads the message `item` shows again, for new links, and shows it in its place; returns the new element. */
+async function relink(item) {
+  const open = state.open;
+  const id = item.dataset.id;
+  if (!open || !id) return null;
+  try {
+    const message = await readMessageAgain((page) => state.client.messages(open.id, page), id, {
+      previous: item.previousElementSibling?.dataset.id,
+      next: item.nextElementSibling?.dataset.id,
+      latest: HISTORY_PAGE,
+    });
+    if (state.open !== open || !item.isConnected) return null;
+    if (!message) {
+      announce('Cannot read the attachments\' links: the message is no longer there.');
+      return null;
+    }
+    const fresh = renderMessage(message, null, { relinked: true });
+    item.replaceWith(fresh);
+    return fresh;
+  } catch (error) {
+    announce(`Cannot read the attachments' links: ${error.message}`);
+    return null;
+  }
 }
 
 /** Events name files without links: the messages are read again for theirs. */
@@ -1233,6 +1286,7 @@ function wireStatic() {
   document.addEventListener('visibilitychange', () => markRead());
   $('composer-text').addEventListener('input', () => typed());
   $('load-earlier').addEventListener('click', () => loadEarlier());
+  $('messages').addEventListener('click', followFresh);
   for (const radio of document.querySelectorAll('input[name="mode"]')) {
     radio.addEventListener('change', () => setMode(radio.value, { focus: false }));
   }
