@@ -579,19 +579,23 @@ export async function catchUp(readPage, shown) {
 export const LINKS_FRESH_MS = 10 * 60_000;
 
 /**
- * Reads message `id` again, for new attachment links: the one page of one message after
- * the message shown before it (or before the one shown after it), else the latest page.
+ * Reads message `id` again, for new attachment links: the one message after the message
+ * shown before it, else the one before the message shown after it (a message written
+ * late can sit between them), else the latest page.
  * @param {(options: {after?: string, before?: string, limit: number}) => Promise<{messages: object[]}>} readPage
  * @param {string} id
  * @param {{previous?: string, next?: string, latest: number}} around the neighbours' ids
  *   and the latest page's size
- * @returns {Promise<object|null>} the message, or null when neither page holds it
+ * @returns {Promise<object|null>} the message, or null when none of these pages holds it
  */
 export async function readMessageAgain(readPage, id, { previous, next, latest }) {
-  const holds = (page) => page.messages.find((message) => message.messageId === id) ?? null;
-  if (previous || next) {
-    const found = holds(await readPage(previous ? { after: previous, limit: 1 } : { before: next, limit: 1 }));
+  const reads = [];
+  if (previous) reads.push({ after: previous, limit: 1 });
+  if (next) reads.push({ before: next, limit: 1 });
+  reads.push({ limit: latest });
+  for (const options of reads) {
+    const found = (await readPage(options)).messages.find((message) => message.messageId === id);
     if (found) return found;
   }
-  return holds(await readPage({ limit: latest }));
+  return null;
 }

@@ -44,7 +44,7 @@ export const STRINGS = {
   loadFailed: 'The messages could not be loaded: {reason}', retry: 'Try again',
   earlierFailed: 'Earlier messages could not be loaded: {reason}',
   refused: 'Not sent yet: the sign-in was refused',
-  linkFailed: 'The file could not be opened: {reason}',
+  linkFailed: 'The file could not be opened: {reason}', linkGone: 'the message is no longer there',
 };
 
 const STYLE = `
@@ -975,25 +975,42 @@ export class SupportZenMessenger extends HTMLElement {
     fresh.click();
   }
 
-  /** Reads the message `el` shows again, for new links, and shows it in its place; returns the new element. */
+  /**
+   * Reads the message `el` shows again, for new links, and shows it in its place (the log
+   * scrolled where it was); returns the new element. One read at a time per message,
+   * however many of its pictures fail; a failure is said under it.
+   */
   async #relink(el) {
     const current = this.#current;
     const id = el.dataset.id;
-    if (!current || !id || !this.#client) return null;
+    if (!current || !id || !this.#client || el.dataset.relinking) return null;
+    el.dataset.relinking = 'yes';
+    let failure;
     try {
       const message = await readMessageAgain((page) => this.#client.messages(current.id, page), id, {
         previous: el.previousElementSibling?.dataset.id,
         next: el.nextElementSibling?.dataset.id,
         latest: 30,
       });
-      if (this.#current !== current || !el.isConnected || !message) return null;
-      el.remove();
-      this.#renderMessage(message, { relinked: true });
-      return this.#els.log?.querySelector(`.msg[data-id="${CSS.escape(id)}"]`) ?? null;
+      if (this.#current !== current || !el.isConnected) return null;
+      if (message) {
+        const scroller = this.#els.log.parentElement;
+        const top = scroller.scrollTop;
+        el.remove();
+        this.#renderMessage(message, { relinked: true });
+        scroller.scrollTop = top;
+        return this.#els.log.querySelector(`.msg[data-id="${CSS.escape(id)}"]`);
+      }
+      failure = this.#t('linkGone');
     } catch (error) {
-      el.querySelector('.meta').textContent = this.#t('linkFailed', { reason: error.message });
-      return null;
+      failure = error.message;
+    } finally {
+      delete el.dataset.relinking;
     }
+    if (el.isConnected && !el.querySelector('.link-failed')) {
+      el.append(h('p', { class: 'muted link-failed', role: 'alert' }, this.#t('linkFailed', { reason: failure })));
+    }
+    return null;
   }
 
   #bubbleFor(item) { return this.#els.log?.querySelector(`.msg[data-key="${item.key}"]`) ?? null; }

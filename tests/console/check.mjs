@@ -92,8 +92,9 @@ page.on('console', (message) => {
 });
 
 // The socket passes through the test, which can cut it and refuse new ones for a while,
-// as a network outage would.
-const sockets = { cut: false, open: [], refused: 0, received: [] };
+// as a network outage would, and hold back the events `hold` picks (in `held`, each with
+// a `send` that passes it on late).
+const sockets = { cut: false, open: [], refused: 0, received: [], hold: null, held: [] };
 await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
   if (sockets.cut) {
     sockets.refused += 1;
@@ -103,7 +104,12 @@ await page.routeWebSocket(/\/ws\?ticket=/, (socket) => {
   const upstream = socket.connectToServer();
   // Passed on by hand, so the test knows what reached the page, and in which order.
   upstream.onMessage((message) => {
-    sockets.received.push(JSON.parse(message));
+    const event = JSON.parse(message);
+    sockets.received.push(event);
+    if (sockets.hold?.(event)) {
+      sockets.held.push({ event, send: () => socket.send(message) });
+      return;
+    }
     socket.send(message);
   });
   socket.onMessage((message) => upstream.send(message));
@@ -387,12 +393,24 @@ await test('after the socket is cut and restored, messages written meanwhile app
   check(await list(during).count() === 1, 'the conversation opened meanwhile is listed once');
 });
 
-await test('history pages upward as the agent scrolls, each message once, in order', async () => {
+await test('history pages upward as the agent scrolls, each message once, in order, past a page live events showed', async () => {
+  // The live events of messages 2 to 70 are held back (the first one's brings the chat
+  // into the inbox), and those of 11 to 40 let through once the latest page (41 to 70)
+  // is shown: the next earlier page then adds nothing.
+  const numbered = (event) => /^Message (\d+)$/.exec(event.type === 'message.created' ? event.data?.message ?? '' : '')?.[1];
+  sockets.hold = (event) => Number(numbered(event)) >= 2;
   const { chatId } = await bob.createChat({ message: 'Message 1', createdAt: nowSeconds() });
   for (let i = 2; i <= 70; i += 1) await bob.sendChat(chatId, { message: `Message ${i}` });
+  await until('the events of messages 2 to 70 held', () => sockets.held.length === 69);
   await list(chatId).click();
   await bubbles('Message 70').waitFor({ timeout: WAIT });
-  check(await page.locator('#messages li.message').count() === 30, 'the latest page first');
+  const shown = () => page.locator('#messages li.message').count();
+  check(await shown() === 30, 'the latest page first');
+  sockets.hold = null;
+  for (const { event, send } of sockets.held.splice(0)) {
+    if (Number(numbered(event)) >= 11 && Number(numbered(event)) <= 40) send();
+  }
+  await until('messages 11 to 40 shown as they arrive', async () => await shown() === 60);
   for (let round = 0; round < 5 && await page.locator('#messages li.message').count() < 70; round += 1) {
     await page.locator('#history-scroll').evaluate((node) => { node.scrollTop = 0; });
     const before = await page.locator('#messages li.message').count();
@@ -626,6 +644,9 @@ await test("a customer's picture that arrives live is previewed (its link read f
 await test('an attachment link read over ten minutes ago is read again before it is followed; a picture that fails, once', async () => {
   // The API's links last 15 minutes: this tab's clock is moved on.
   const { context: later, tab, reads, refused } = await linksTab(browser, `/${second}/messages`, problems);
+  // A message read again for its links is read alone (`limit=1`); the other reads of the
+  // conversation (its latest page, the catch-up when the socket opens) are not.
+  const relinks = () => reads.filter((search) => search.includes('limit=1'));
   try {
     await tab.goto(`${base}/console/#conversation=${second}`);
     await tab.fill('#agent-id', 'agent-7');
@@ -633,25 +654,32 @@ await test('an attachment link read over ten minutes ago is read again before it
     await tab.click('#local-sign-in button[type=submit]');
     const sent = () => tab.locator('#messages li.message.agent[data-id]', { hasText: 'Here is where to click.' });
     const image = () => sent().locator('img[alt^="where-to-click.png"]');
-    await image().waitFor({ timeout: WAIT });
-    await until('the refused picture to be read again and load', () => image().evaluate((img) => img.complete && img.naturalWidth === 1));
+    // The conversation has two pictures: the first to load is refused, and both show.
+    for (const picture of [image(), tab.locator('#messages img[alt^="photo.png"]')]) {
+      await picture.waitFor({ timeout: WAIT });
+      await until('the picture to load', () => picture.evaluate((img) => img.complete && img.naturalWidth === 1));
+    }
     check(refused.pictures === 1, `the picture was refused ${refused.pictures} times`);
-    check(reads.some((search) => search.includes('after=')), `the message was read again for the picture: ${reads.join(' ')}`);
+    check(relinks().length === 1 && relinks()[0].includes('after='), `the refused picture's message was read again once: ${reads.join(' ')}`);
 
     // A link read just now is followed as it is.
-    const before = reads.length;
     const [now] = await Promise.all([tab.waitForEvent('download'), sent().locator('a[download="steps.txt"]').click()]);
-    check(reads.length === before, `a fresh link made ${reads.length - before} reads`);
+    check(relinks().length === 1, `a fresh link made ${relinks().length - 1} reads`);
     check(readFileSync(await now.path(), 'utf8').startsWith('1. Open Billing'), 'the fresh link gives the file');
 
     await tab.clock.fastForward('10:01');
     const [again] = await Promise.all([tab.waitForEvent('download'), sent().locator('a[download="steps.txt"]').click()]);
-    const followed = reads.slice(before);
-    check(followed.length === 1 && followed[0].includes('after=') && followed[0].includes('limit=1'),
-      `a link read ten minutes ago reads its message again first: ${followed.join(' ')}`);
+    check(relinks().length === 2 && relinks()[1].includes('after='), `a link read ten minutes ago reads its message again first: ${reads.join(' ')}`);
     check(readFileSync(await again.path(), 'utf8').startsWith('1. Open Billing'), 'the new link gives the file');
     check(await tab.evaluate(() => document.activeElement?.getAttribute('download')) === 'steps.txt',
       'the keyboard focus is on the new link');
+
+    // A picture's link opens a tab at once, which the new link is then loaded in.
+    await tab.clock.fastForward('10:01');
+    const [opened] = await Promise.all([tab.waitForEvent('popup'), image().click()]);
+    await opened.waitForURL((url) => url.pathname === '/files' && url.searchParams.get('type') === 'image/png', { timeout: WAIT });
+    check(relinks().length === 3, `a picture's link read ten minutes ago reads its message again first: ${reads.join(' ')}`);
+    check(await opened.evaluate(() => window.opener === null), 'the opened tab has no opener');
   } finally {
     await later.close();
   }

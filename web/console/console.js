@@ -785,24 +785,37 @@ function linksStale(item) {
   return Date.now() - Number(item.dataset.linksReadAt ?? 0) >= LINKS_FRESH_MS;
 }
 
-/** A click on a stale attachment link reads the message again and follows the new link. */
+/**
+ * A click on a stale attachment link reads the message again and follows the new link. A
+ * picture's link opens a tab: opened now, while the click still allows it, and sent to
+ * the new link once read (or closed).
+ */
 async function followFresh(event) {
   const link = event.target.closest('.attachments a');
   const item = link?.closest('li.message');
   if (!item || !linksStale(item)) return;
   event.preventDefault();
+  const tab = link.target === '_blank' ? window.open('', '_blank') : null;
+  if (tab) tab.opener = null;
   const index = [...item.querySelectorAll('.attachments a')].indexOf(link);
   const fresh = (await relink(item))?.querySelectorAll('.attachments a')[index];
-  if (!fresh) return;
-  fresh.focus();
-  fresh.click();
+  fresh?.focus();
+  if (!tab) {
+    fresh?.click();
+  } else if (fresh) {
+    tab.location.href = fresh.href;
+  } else {
+    tab.close();
+  }
 }
 
 /** Reads the message `item` shows again, for new links, and shows it in its place; returns the new element. */
 async function relink(item) {
   const open = state.open;
   const id = item.dataset.id;
-  if (!open || !id) return null;
+  // One read at a time per message, however many of its pictures fail.
+  if (!open || !id || item.dataset.relinking) return null;
+  item.dataset.relinking = 'yes';
   try {
     const message = await readMessageAgain((page) => state.client.messages(open.id, page), id, {
       previous: item.previousElementSibling?.dataset.id,
@@ -816,10 +829,13 @@ async function relink(item) {
     }
     const fresh = renderMessage(message, null, { relinked: true });
     item.replaceWith(fresh);
+    renderSeen();
     return fresh;
   } catch (error) {
     announce(`Cannot read the attachments' links: ${error.message}`);
     return null;
+  } finally {
+    delete item.dataset.relinking;
   }
 }
 
@@ -937,14 +953,21 @@ async function loadEarlier() {
   open.loadingEarlier = true;
   const scroll = $('history-scroll');
   try {
-    const page = await state.client.messages(open.id, { before: open.before, limit: HISTORY_PAGE });
-    if (state.open !== open) return;
-    const height = scroll.scrollHeight;
-    for (const message of open.shown.add(page.messages)) insertMessage(message);
-    open.before = page.nextCursor;
-    open.hasEarlier = page.hasMore;
-    // Keep the messages the agent was reading where they were.
-    scroll.scrollTop += scroll.scrollHeight - height;
+    // Messages that arrived live may already show a whole earlier page: one that adds
+    // nothing would leave the agent at the top with nothing new, so read on.
+    let added = 0;
+    while (added === 0 && open.hasEarlier) {
+      const page = await state.client.messages(open.id, { before: open.before, limit: HISTORY_PAGE });
+      if (state.open !== open) return;
+      const height = scroll.scrollHeight;
+      const fresh = open.shown.add(page.messages);
+      for (const message of fresh) insertMessage(message);
+      added = fresh.length;
+      open.before = page.nextCursor;
+      open.hasEarlier = page.hasMore && Boolean(page.nextCursor);
+      // Keep the messages the agent was reading where they were.
+      scroll.scrollTop += scroll.scrollHeight - height;
+    }
     $('load-earlier').hidden = !open.hasEarlier;
   } catch (error) {
     announce(`Cannot load earlier messages: ${error.message}`);
