@@ -576,7 +576,12 @@ export async function catchUp(readPage, shown) {
  * minutes (docs/openapi.json, Attachment.url) and a conversation can stay open all day,
  * so a link read longer ago than this has its message read again first.
  */
-export const LINKS_FRESH_MS = 10 * 60_000;
+const LINKS_FRESH_MS = 10 * 60_000;
+
+/** Whether links read at `readAt` (ms since the epoch, 0 if never) are to be read again. */
+export function linksStale(readAt) {
+  return Date.now() - readAt >= LINKS_FRESH_MS;
+}
 
 /**
  * Reads message `id` again, for new attachment links: the one message after the message

@@ -22,7 +22,7 @@
 // sent only once the server answered.
 
 import {
-  ApiError, CustomerClient, LINKS_FRESH_MS, RealtimeConnection, ShownMessages, catchUp, newId, readMessageAgain, socketUrl,
+  ApiError, CustomerClient, RealtimeConnection, ShownMessages, catchUp, linksStale, newId, readMessageAgain, socketUrl,
 } from './client.js';
 
 /** Every text the messenger shows, by key; `{n}` and `{name}` are filled in. */
@@ -943,7 +943,7 @@ export class SupportZenMessenger extends HTMLElement {
       // A picture that fails to load (its link expired, say) has its message read again,
       // once: a replacement that fails too is left as it is.
       for (const image of el.querySelectorAll('img')) {
-        image.addEventListener('error', () => { if (!relinked || this.#linksStale(el)) this.#relink(el); }, { once: true });
+        image.addEventListener('error', () => { if (!relinked || this.#stale(el)) this.#relink(el); }, { once: true });
       }
     }
     const meta = el.querySelector('.meta');
@@ -960,13 +960,13 @@ export class SupportZenMessenger extends HTMLElement {
     this.#paintSeen();
   }
 
-  #linksStale(el) { return Date.now() - Number(el.dataset.linksReadAt ?? 0) >= LINKS_FRESH_MS; }
+  #stale(el) { return linksStale(Number(el.dataset.linksReadAt ?? 0)); }
 
   /** A click on a stale attachment link reads its message again and follows the new link. */
   async #followFresh(event) {
     const link = event.target.closest('a[download]');
     const el = link?.closest('.msg[data-links-read-at]');
-    if (!el || !this.#linksStale(el)) return;
+    if (!el || !this.#stale(el)) return;
     event.preventDefault();
     const index = [...el.querySelectorAll('a[download]')].indexOf(link);
     const fresh = (await this.#relink(el))?.querySelectorAll('a[download]')[index];

@@ -9,7 +9,7 @@
 // Ratings (issue 26) show in the conversation and its row.
 
 import {
-  AgentClient, ApiError, LINKS_FRESH_MS, RealtimeConnection, ShownMessages, catchUp, newId, readMessageAgain,
+  AgentClient, ApiError, RealtimeConnection, ShownMessages, catchUp, linksStale, newId, readMessageAgain,
   socketUrl,
 } from '../web/client.js';
 
@@ -726,7 +726,7 @@ function renderMessage(message, pending, { relinked = false } = {}) {
     // its message read again, once: a replacement that fails too is left as it is.
     for (const image of item.querySelectorAll('.attachments img')) {
       image.addEventListener('error', () => {
-        if (!relinked || linksStale(item)) relink(item);
+        if (!relinked || stale(item)) relink(item);
       }, { once: true });
     }
   }
@@ -781,8 +781,9 @@ function renderAttachments(files) {
   return list;
 }
 
-function linksStale(item) {
-  return Date.now() - Number(item.dataset.linksReadAt ?? 0) >= LINKS_FRESH_MS;
+/** Whether a message's links were read too long ago to follow. */
+function stale(item) {
+  return linksStale(Number(item.dataset.linksReadAt ?? 0));
 }
 
 /**
@@ -793,7 +794,7 @@ function linksStale(item) {
 async function followFresh(event) {
   const link = event.target.closest('.attachments a');
   const item = link?.closest('li.message');
-  if (!item || !linksStale(item)) return;
+  if (!item || !stale(item)) return;
   event.preventDefault();
   const tab = link.target === '_blank' ? window.open('', '_blank') : null;
   if (tab) tab.opener = null;
