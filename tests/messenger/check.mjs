@@ -672,6 +672,9 @@ await test('a long list drawn again for a reply stays where the customer scrolle
   await list('.item', { hasText: 'Question 1 of a long list' }).waitFor({ timeout: WAIT });
   const scroller = list('.scroll');
   const scrollTop = () => scroller.evaluate((el) => el.scrollTop);
+  // The panel may still be laying the list out when its first item is there: scroll once
+  // it is taller than its box (a busy machine showed it not yet so).
+  await until('the list to overflow its box', () => scroller.evaluate((el) => el.scrollHeight > el.clientHeight));
   await scroller.evaluate((el) => { el.scrollTop = el.scrollHeight; });
   const before = await scrollTop();
   // A reply to the newest chat, listed first: the list is read and drawn again.
